@@ -1,0 +1,65 @@
+#include "replication/replica_manager.h"
+
+#include <spdlog/spdlog.h>
+
+namespace kb::replication {
+
+Result<std::shared_ptr<Partition>> ReplicaManager::become_leader(const TopicPartition& tp,
+                                                                 const Uuid& topic_id,
+                                                                 int32_t leader_epoch,
+                                                                 std::vector<int32_t> replicas,
+                                                                 const storage::LogConfig& config) {
+  {
+    std::shared_lock lk(mu_);
+    auto it = partitions_.find(tp);
+    if (it != partitions_.end()) {
+      it->second->update_leadership(leader_epoch, std::move(replicas), node_id_);
+      return it->second;
+    }
+  }
+  auto log = logs_.get_or_create(tp, config);
+  if (!log.ok()) return log.error();
+  auto p = std::make_shared<Partition>(tp, topic_id, std::move(log.value()), leader_epoch,
+                                       std::move(replicas), node_id_);
+  std::unique_lock lk(mu_);
+  auto [it, inserted] = partitions_.emplace(tp, p);
+  return it->second;
+}
+
+Status ReplicaManager::remove(const TopicPartition& tp, bool delete_log) {
+  std::shared_ptr<Partition> p;
+  {
+    std::unique_lock lk(mu_);
+    auto it = partitions_.find(tp);
+    if (it == partitions_.end()) return {};
+    p = std::move(it->second);
+    partitions_.erase(it);
+  }
+  // A fetch waiting on this partition answers now rather than at max.wait.ms.
+  fetch_purgatory_.check(tp);
+  if (delete_log) return logs_.remove(tp);
+  return {};
+}
+
+std::shared_ptr<Partition> ReplicaManager::get(const TopicPartition& tp) const {
+  std::shared_lock lk(mu_);
+  auto it = partitions_.find(tp);
+  return it == partitions_.end() ? nullptr : it->second;
+}
+
+std::vector<std::shared_ptr<Partition>> ReplicaManager::all() const {
+  std::shared_lock lk(mu_);
+  std::vector<std::shared_ptr<Partition>> out;
+  out.reserve(partitions_.size());
+  for (const auto& [tp, p] : partitions_) out.push_back(p);
+  return out;
+}
+
+void ReplicaManager::update_config(const std::string& topic, const storage::LogConfig& config) {
+  std::shared_lock lk(mu_);
+  for (auto it = partitions_.lower_bound(TopicPartition{topic, 0});
+       it != partitions_.end() && it->first.topic == topic; ++it)
+    it->second->log().set_config(config);
+}
+
+}  // namespace kb::replication

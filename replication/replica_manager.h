@@ -1,0 +1,48 @@
+// The replicas this broker hosts, by partition. The broker turns metadata image changes into
+// become_leader / remove calls; request handlers look partitions up here.
+//
+// Owner: Broker. Thread-safety: all methods may be called from any thread (a shared mutex
+// guards the map; lookups are the hot path and take it shared).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <shared_mutex>
+#include <vector>
+
+#include "replication/partition.h"
+#include "replication/purgatory.h"
+#include "storage/log_manager.h"
+
+namespace kb::replication {
+
+class ReplicaManager {
+ public:
+  ReplicaManager(storage::LogManager& logs, int32_t node_id) : logs_(logs), node_id_(node_id) {}
+  int32_t node_id() const { return node_id_; }
+
+  // Creates (or updates) the local replica of `tp` as leader. Opens or creates its log.
+  Result<std::shared_ptr<Partition>> become_leader(const TopicPartition& tp, const Uuid& topic_id,
+                                                   int32_t leader_epoch,
+                                                   std::vector<int32_t> replicas,
+                                                   const storage::LogConfig& config);
+  // Stops hosting `tp`; with `delete_log` its files are removed (topic deletion).
+  Status remove(const TopicPartition& tp, bool delete_log);
+
+  std::shared_ptr<Partition> get(const TopicPartition& tp) const;
+  std::vector<std::shared_ptr<Partition>> all() const;
+  void update_config(const std::string& topic, const storage::LogConfig& config);
+
+  // Waiting fetches, keyed by partition; completed by appends.
+  Purgatory& fetch_purgatory() { return fetch_purgatory_; }
+
+ private:
+  storage::LogManager& logs_;
+  const int32_t node_id_;
+  mutable std::shared_mutex mu_;
+  std::map<TopicPartition, std::shared_ptr<Partition>> partitions_;
+  Purgatory fetch_purgatory_;
+};
+
+}  // namespace kb::replication

@@ -1,0 +1,29 @@
+// From a request frame to a handler: header parsing, version checks, and the per-API
+// request metrics. Called by the network layer on the connection's thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "server/request.h"
+
+namespace kb::server {
+
+struct ParsedRequest {
+  RequestContext ctx;
+  int16_t response_header_version = 0;
+};
+
+enum class ParseOutcome { kOk, kClose };
+
+// Parses the request header of `frame`. kClose when the connection must be closed (garbage,
+// an API key Kafka doesn't know or we don't serve, an unsupported version of an API other
+// than ApiVersions — what Kafka's SocketServer does); logs one line saying why.
+ParseOutcome parse_request(std::shared_ptr<std::vector<uint8_t>> frame, const std::string& peer,
+                           ParsedRequest& out);
+
+// Runs the handler for a parsed request. `respond` is called exactly once.
+void dispatch(RequestContext& ctx, Respond respond);
+
+}  // namespace kb::server

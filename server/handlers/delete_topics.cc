@@ -1,0 +1,36 @@
+// Handler for api DeleteTopics (key 20), versions 0..6.
+#include "protocol/messages/delete_topics_request.h"
+#include "protocol/messages/delete_topics_response.h"
+#include "server/broker.h"
+#include "server/handlers/handlers.h"
+
+namespace kb::server {
+
+void handle_delete_topics(RequestContext& ctx, Respond respond) {
+  msg::DeleteTopicsRequest req;
+  if (!decode_request(ctx, req, respond)) return;
+  Broker& broker = *ctx.broker;
+
+  // v0-5 name topics; v6 names them or gives their ids.
+  std::vector<std::string> names = req.topic_names;
+  std::vector<Uuid> ids;
+  for (const auto& t : req.topics) {
+    if (t.name) names.push_back(*t.name);
+    else ids.push_back(t.topic_id);
+  }
+  msg::DeleteTopicsResponse resp;
+  for (const auto& r : broker.controller().delete_topics(names, ids)) {
+    msg::DeleteTopicsResponse::DeletableTopicResult tr;
+    tr.name = r.name.empty() && ctx.api_version >= 6 ? std::optional<std::string>() : r.name;
+    tr.topic_id = r.topic_id;
+    tr.error_code = to_wire(r.error);
+    if (r.error != ErrorCode::NONE) {
+      tr.error_message = r.message;
+      broker.metrics().request_error(ctx.api_key, r.error);
+    }
+    resp.responses.push_back(std::move(tr));
+  }
+  send_response(ctx, respond, resp);
+}
+
+}  // namespace kb::server

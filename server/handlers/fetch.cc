@@ -1,0 +1,219 @@
+// Handler for api Fetch (key 1), versions 4..13 (magic-2 record batches).
+//
+// Record data is never copied: each partition's records are a file range of a segment that
+// the connection sends with sendfile(2). A fetch that finds less than min.bytes waits in the
+// fetch purgatory until an append brings enough data or max.wait.ms passes (long poll).
+#include <algorithm>
+
+#include "protocol/messages/fetch_request.h"
+#include "protocol/messages/fetch_response.h"
+#include "replication/purgatory.h"
+#include <prometheus/counter.h>
+
+#include "server/broker.h"
+#include "server/handlers/handlers.h"
+#include "server/scheduler.h"
+
+namespace kb::server {
+
+namespace {
+
+using Req = msg::FetchRequest;
+using Resp = msg::FetchResponse;
+using PartitionData = Resp::FetchableTopicResponse::PartitionData;
+
+// The state of one fetch between its arrival and its answer.
+struct FetchState {
+  RequestContext ctx;  // keeps the request frame alive
+  Req req;
+  Respond respond;
+  // Topic names resolved once (v13+ names partitions by topic id).
+  std::vector<std::optional<std::string>> topic_names;
+};
+
+// Reads every requested partition and builds the answer. Returns the record bytes found.
+int64_t build_response(FetchState& st, Resp& resp, bool& any_error) {
+  Broker& broker = *st.ctx.broker;
+  const Req& req = st.req;
+  int64_t budget = req.max_bytes > 0 ? req.max_bytes : 0;
+  int64_t total = 0;
+  bool first_data = true;  // Kafka lets the first batch exceed the limits so it can progress
+  any_error = false;
+  for (size_t ti = 0; ti < req.topics.size(); ++ti) {
+    const auto& ft = req.topics[ti];
+    Resp::FetchableTopicResponse tr;
+    tr.topic = ft.topic;
+    tr.topic_id = ft.topic_id;
+    const std::optional<std::string>& name = st.topic_names[ti];
+    for (const auto& fp : ft.partitions) {
+      PartitionData pd;
+      pd.partition_index = fp.partition;
+      pd.high_watermark = -1;
+      pd.last_stable_offset = -1;
+      pd.log_start_offset = -1;
+      pd.records.is_null = false;
+      auto fail = [&](ErrorCode code) {
+        pd.error_code = to_wire(code);
+        any_error = true;
+        broker.metrics().request_error(st.ctx.api_key, code);
+      };
+      std::shared_ptr<replication::Partition> p;
+      if (!name) {
+        fail(ErrorCode::UNKNOWN_TOPIC_ID);
+      } else if (!(p = broker.replicas().get(TopicPartition{*name, fp.partition}))) {
+        auto image = broker.image();
+        const controller::TopicInfo* t = image->topic(*name);
+        bool exists = t && fp.partition >= 0 &&
+                      fp.partition < static_cast<int32_t>(t->partitions.size());
+        fail(exists ? ErrorCode::NOT_LEADER_OR_FOLLOWER : ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+      } else if (fp.current_leader_epoch >= 0 && fp.current_leader_epoch != p->leader_epoch()) {
+        fail(fp.current_leader_epoch > p->leader_epoch() ? ErrorCode::UNKNOWN_LEADER_EPOCH
+                                                         : ErrorCode::FENCED_LEADER_EPOCH);
+      } else {
+        int64_t limit = std::min<int64_t>(fp.partition_max_bytes, budget);
+        if (limit < 0) limit = 0;
+        auto rr = p->read(Offset(fp.fetch_offset), static_cast<int32_t>(limit), first_data);
+        pd.high_watermark = p->high_watermark().value();
+        pd.last_stable_offset = pd.high_watermark;  // no transactions yet: LSO = HW
+        pd.log_start_offset = p->log_start_offset().value();
+        if (!rr.ok()) {
+          fail(rr.code());
+        } else {
+          pd.error_code = to_wire(ErrorCode::NONE);
+          if (rr->slice && rr->slice->size > 0) {
+            int64_t n = rr->slice->size;
+            pd.records.files.push_back(std::move(*rr->slice));
+            total += n;
+            budget -= n;
+            first_data = false;
+            broker.metrics().topic(*name).bytes_out->Increment(static_cast<double>(n));
+          }
+        }
+      }
+      if (st.req.isolation_level == 1) pd.aborted_transactions.emplace();  // read_committed: none
+      tr.partitions.push_back(std::move(pd));
+    }
+    resp.responses.push_back(std::move(tr));
+  }
+  return total;
+}
+
+void answer(FetchState& st) {
+  Resp resp;
+  bool any_error = false;
+  build_response(st, resp, any_error);
+  Response out;
+  resp.encode(out.body, st.ctx.api_version);
+  st.respond(std::move(out));
+}
+
+// A fetch waiting in the purgatory for min.bytes or max.wait.ms.
+class DelayedFetch final : public replication::DelayedOperation {
+ public:
+  explicit DelayedFetch(std::shared_ptr<FetchState> st) : st_(std::move(st)) {}
+  void set_timer(std::shared_ptr<TimerHandle> t) {
+    std::lock_guard lk(mu_);
+    timer_ = std::move(t);
+  }
+
+ protected:
+  bool can_complete() override {
+    // Enough new data? Sum what a read would return now, without building a response.
+    Broker& broker = *st_->ctx.broker;
+    int64_t bytes = 0;
+    for (size_t ti = 0; ti < st_->req.topics.size(); ++ti) {
+      const auto& name = st_->topic_names[ti];
+      if (!name) return true;
+      for (const auto& fp : st_->req.topics[ti].partitions) {
+        auto p = broker.replicas().get(TopicPartition{*name, fp.partition});
+        if (!p) return true;  // partition gone (deleted / moved): answer with the error now
+        if (fp.fetch_offset >= p->high_watermark().value()) continue;
+        auto rr = p->read(Offset(fp.fetch_offset), fp.partition_max_bytes, true);
+        if (!rr.ok()) return true;
+        if (rr->slice) bytes += rr->slice->size;
+        if (bytes >= st_->req.min_bytes) return true;
+      }
+    }
+    return false;
+  }
+  void on_complete() override {
+    std::shared_ptr<TimerHandle> t;
+    {
+      std::lock_guard lk(mu_);
+      t = std::move(timer_);
+    }
+    if (t) t->cancel();
+    // Build the answer on the connection's own thread: the sendfile ranges are taken there.
+    auto st = st_;
+    st->ctx.scheduler->post([st] { answer(*st); });
+  }
+
+ private:
+  std::shared_ptr<FetchState> st_;
+  std::mutex mu_;
+  std::shared_ptr<TimerHandle> timer_;
+};
+
+Resp top_level_error(ErrorCode code) {
+  Resp r;
+  r.error_code = to_wire(code);
+  return r;
+}
+
+}  // namespace
+
+void handle_fetch(RequestContext& ctx, Respond respond) {
+  auto st = std::make_shared<FetchState>();
+  if (!decode_request(ctx, st->req, respond)) return;
+  st->ctx = ctx;
+  st->respond = std::move(respond);
+  Broker& broker = *ctx.broker;
+  const Req& req = st->req;
+
+  // Incremental fetch sessions (KIP-227) are not offered: a full fetch (session id 0, epoch -1
+  // or 0) is served with session id 0, which tells the client no session was created; any
+  // attempt to use a session is refused the way Kafka refuses an unknown one.
+  if (req.session_id != 0) {
+    send_response(st->ctx, st->respond, top_level_error(ErrorCode::FETCH_SESSION_ID_NOT_FOUND));
+    return;
+  }
+  if (req.session_epoch != -1 && req.session_epoch != 0) {
+    send_response(st->ctx, st->respond, top_level_error(ErrorCode::INVALID_FETCH_SESSION_EPOCH));
+    return;
+  }
+
+  auto image = broker.image();
+  std::vector<TopicPartition> keys;
+  for (const auto& ft : req.topics) {
+    std::optional<std::string> name;
+    if (ctx.api_version >= 13) {
+      if (const controller::TopicInfo* t = image->topic(ft.topic_id)) name = t->name;
+    } else {
+      name = ft.topic;
+    }
+    st->topic_names.push_back(name);
+    if (name)
+      for (const auto& fp : ft.partitions) keys.push_back(TopicPartition{*name, fp.partition});
+  }
+
+  Resp resp;
+  bool any_error = false;
+  int64_t bytes = build_response(*st, resp, any_error);
+  if (req.max_wait_ms <= 0 || bytes >= req.min_bytes || any_error || keys.empty()) {
+    send_response(st->ctx, st->respond, resp);
+    return;
+  }
+  // Long poll: nothing is kept from the first read; the answer is rebuilt on completion.
+  auto op = std::make_shared<DelayedFetch>(st);
+  std::weak_ptr<DelayedFetch> weak = op;
+  auto* purgatory = &broker.replicas().fetch_purgatory();
+  op->set_timer(ctx.scheduler->after_ms(req.max_wait_ms, [weak, purgatory, keys] {
+    if (auto o = weak.lock()) {
+      o->force_complete();
+      for (const auto& k : keys) purgatory->purge(k);
+    }
+  }));
+  purgatory->watch(keys, op);
+}
+
+}  // namespace kb::server

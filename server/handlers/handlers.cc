@@ -1,0 +1,34 @@
+#include "server/handlers/handlers.h"
+
+#include <algorithm>
+
+namespace kb::server {
+
+const std::vector<HandlerInfo>& handlers() {
+  // Version ranges: from v0 where we can serve it (kafka-python and sarama don't negotiate;
+  // librdkafka enables features by overlap), up to the newest version implemented.
+  // Produce 0-2 and Fetch 0-3 carry the legacy message formats (magic 0/1): a later issue.
+  static const std::vector<HandlerInfo> table = [] {
+    std::vector<HandlerInfo> t = {
+        {0, "Produce", 3, 9, handle_produce},
+        {1, "Fetch", 4, 13, handle_fetch},
+        {2, "ListOffsets", 0, 7, handle_list_offsets},
+        {3, "Metadata", 0, 12, handle_metadata},
+        {18, "ApiVersions", 0, 3, handle_api_versions},
+        {19, "CreateTopics", 0, 7, handle_create_topics},
+        {20, "DeleteTopics", 0, 6, handle_delete_topics},
+        {60, "DescribeCluster", 0, 1, handle_describe_cluster},
+    };
+    std::sort(t.begin(), t.end(), [](auto& a, auto& b) { return a.api_key < b.api_key; });
+    return t;
+  }();
+  return table;
+}
+
+const HandlerInfo* find_handler(int16_t api_key) {
+  for (const auto& h : handlers())
+    if (h.api_key == api_key) return &h;
+  return nullptr;
+}
+
+}  // namespace kb::server

@@ -1,0 +1,43 @@
+// One handler per Kafka API. Each handler file starts with the line
+// "Handler for api <Name> (key N), versions A..B" and the table in handlers.cc is the one
+// place that lists them; ApiVersions advertises exactly that table.
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include "server/request.h"
+
+namespace kb::server {
+
+void handle_api_versions(RequestContext& ctx, Respond respond);
+void handle_metadata(RequestContext& ctx, Respond respond);
+void handle_produce(RequestContext& ctx, Respond respond);
+void handle_fetch(RequestContext& ctx, Respond respond);
+void handle_list_offsets(RequestContext& ctx, Respond respond);
+void handle_create_topics(RequestContext& ctx, Respond respond);
+void handle_delete_topics(RequestContext& ctx, Respond respond);
+void handle_describe_cluster(RequestContext& ctx, Respond respond);
+
+// Decodes the request body; a body that does not parse closes the connection, as Kafka does
+// for an InvalidRequestException. Returns false (and has answered) in that case.
+template <class Request>
+bool decode_request(RequestContext& ctx, Request& req, Respond& respond) {
+  wire::Reader r(std::span<const uint8_t>(ctx.body.data(), ctx.body.size()));
+  if (req.decode(r, ctx.api_version)) return true;
+  spdlog::warn("closing connection from {} (client {}): malformed {} v{} request body",
+               ctx.peer, ctx.client_id, typeid(Request).name(), ctx.api_version);
+  Response out;
+  out.send = false;
+  out.close_after = true;
+  respond(std::move(out));
+  return false;
+}
+
+template <class Message>
+void send_response(RequestContext& ctx, Respond& respond, const Message& msg) {
+  Response out;
+  msg.encode(out.body, ctx.api_version);
+  respond(std::move(out));
+}
+
+}  // namespace kb::server

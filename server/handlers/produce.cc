@@ -1,0 +1,118 @@
+// Handler for api Produce (key 0), versions 3..9 (magic-2 record batches).
+#include <chrono>
+
+#include "protocol/messages/produce_request.h"
+#include "protocol/messages/produce_response.h"
+#include "protocol/record_batch.h"
+#include <prometheus/counter.h>
+
+#include "server/broker.h"
+#include "server/handlers/handlers.h"
+
+namespace kb::server {
+
+namespace {
+
+using Resp = msg::ProduceResponse;
+using PartitionResp = Resp::TopicProduceResponse::PartitionProduceResponse;
+
+PartitionResp partition_error(int32_t index, ErrorCode code, std::string message = {}) {
+  PartitionResp r;
+  r.index = index;
+  r.error_code = to_wire(code);
+  r.base_offset = -1;
+  if (!message.empty()) r.error_message = std::move(message);
+  return r;
+}
+
+// Validates and appends one partition's records; fills its answer.
+PartitionResp produce_partition(RequestContext& ctx, Broker& broker, const std::string& topic,
+                                msg::ProduceRequest::TopicProduceData::PartitionProduceData& pd) {
+  TopicPartition tp{topic, pd.index};
+  auto partition = broker.replicas().get(tp);
+  if (!partition) {
+    auto image = broker.image();
+    const controller::TopicInfo* t = image->topic(topic);
+    // A partition of a known topic led elsewhere is NOT_LEADER_OR_FOLLOWER; one that does
+    // not exist at all is UNKNOWN_TOPIC_OR_PARTITION.
+    bool exists = t && pd.index >= 0 && pd.index < static_cast<int32_t>(t->partitions.size());
+    return partition_error(pd.index, exists ? ErrorCode::NOT_LEADER_OR_FOLLOWER
+                                            : ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+  }
+  std::span<uint8_t> records = pd.records.mutable_bytes();
+  if (pd.records.is_null || records.empty())
+    return partition_error(pd.index, ErrorCode::INVALID_RECORD,
+                           "Produce requests with version 3+ must carry exactly one record batch");
+
+  const storage::LogConfig& lc = partition->log().config();
+  auto validated = validate_batches(records, lc.max_message_bytes);
+  if (!validated.ok()) {
+    spdlog::info("refused produce to {} from {}: {} ({})", tp.to_string(), ctx.peer,
+                 error_name(validated.code()), validated.error().message);
+    return partition_error(pd.index, validated.code(), validated.error().message);
+  }
+  if (validated->batches.size() != 1)
+    return partition_error(pd.index, ErrorCode::INVALID_RECORD,
+                           "Produce requests with version 3+ must carry exactly one record batch");
+  // zstd needs Produce v7+ (clients that can't read it would otherwise be served it).
+  if (ctx.api_version < 7 && validated->batches.front().compression == 4)
+    return partition_error(pd.index, ErrorCode::UNSUPPORTED_COMPRESSION_TYPE);
+
+  auto appended = partition->append_as_leader(records);
+  if (!appended.ok()) {
+    spdlog::error("append to {} failed: {}", tp.to_string(), appended.error().message);
+    return partition_error(pd.index, appended.code(), appended.error().message);
+  }
+  broker.replicas().fetch_purgatory().check(tp);
+
+  PartitionResp r;
+  r.index = pd.index;
+  r.error_code = to_wire(ErrorCode::NONE);
+  r.base_offset = appended->first_offset.value();
+  r.log_append_time_ms = appended->log_append_time;
+  r.log_start_offset = partition->log_start_offset().value();
+  TopicMetrics m = broker.metrics().topic(topic);
+  m.bytes_in->Increment(static_cast<double>(appended->bytes));
+  m.records_in->Increment(appended->records);
+  return r;
+}
+
+}  // namespace
+
+void handle_produce(RequestContext& ctx, Respond respond) {
+  msg::ProduceRequest req;
+  if (!decode_request(ctx, req, respond)) return;
+  Broker& broker = *ctx.broker;
+
+  bool acks_valid = req.acks == 0 || req.acks == 1 || req.acks == -1;
+  bool any_error = false;
+  Resp resp;
+  for (auto& td : req.topic_data) {
+    Resp::TopicProduceResponse tr;
+    tr.name = td.name;
+    for (auto& pd : td.partition_data) {
+      PartitionResp pr = acks_valid ? produce_partition(ctx, broker, td.name, pd)
+                                    : partition_error(pd.index, ErrorCode::INVALID_REQUIRED_ACKS);
+      if (pr.error_code != 0) {
+        any_error = true;
+        broker.metrics().request_error(ctx.api_key, static_cast<ErrorCode>(pr.error_code));
+        broker.metrics().topic(td.name).failed_produce->Increment();
+      }
+      tr.partition_responses.push_back(std::move(pr));
+    }
+    resp.responses.push_back(std::move(tr));
+  }
+
+  if (req.acks == 0) {
+    // No answer with acks=0. On an error Kafka closes the connection, the only way the
+    // producer can notice (it then refreshes its metadata).
+    Response out;
+    out.send = false;
+    out.close_after = any_error;
+    respond(std::move(out));
+    return;
+  }
+  send_response(ctx, respond, resp);
+}
+
+}  // namespace kb::server

@@ -1,0 +1,246 @@
+#include "server/metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <array>
+#include <chrono>
+#include <sstream>
+
+#include "server/request.h"
+
+namespace kb::server {
+
+namespace {
+constexpr size_t kMaxApiKey = 128;
+
+std::string api_label(int16_t key) {
+  if (const HandlerInfo* h = find_handler(key)) return h->name;
+  return "api_" + std::to_string(key);
+}
+}  // namespace
+
+struct Metrics::Impl {
+  prometheus::Registry registry;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+
+  prometheus::Family<prometheus::Counter>& requests =
+      prometheus::BuildCounter()
+          .Name("kbroker_requests_total")
+          .Help("Requests answered, by Kafka API")
+          .Register(registry);
+  prometheus::Family<prometheus::Counter>& request_errors =
+      prometheus::BuildCounter()
+          .Name("kbroker_request_errors_total")
+          .Help("Error codes returned, by Kafka API and error")
+          .Register(registry);
+  prometheus::Family<prometheus::Histogram>& latency =
+      prometheus::BuildHistogram()
+          .Name("kbroker_request_duration_seconds")
+          .Help("Time from a request's arrival until its answer is queued, by Kafka API")
+          .Register(registry);
+  prometheus::Family<prometheus::Gauge>& connections =
+      prometheus::BuildGauge()
+          .Name("kbroker_connections_open")
+          .Help("Open client connections")
+          .Register(registry);
+  prometheus::Family<prometheus::Counter>& connections_total =
+      prometheus::BuildCounter()
+          .Name("kbroker_connections_accepted_total")
+          .Help("Client connections accepted since start")
+          .Register(registry);
+  prometheus::Family<prometheus::Gauge>& uptime =
+      prometheus::BuildGauge()
+          .Name("kbroker_uptime_seconds")
+          .Help("Seconds since the broker process started")
+          .Register(registry);
+  prometheus::Family<prometheus::Counter>& bytes_in =
+      prometheus::BuildCounter()
+          .Name("kbroker_topic_bytes_in_total")
+          .Help("Record batch bytes appended by producers, by topic")
+          .Register(registry);
+  prometheus::Family<prometheus::Counter>& bytes_out =
+      prometheus::BuildCounter()
+          .Name("kbroker_topic_bytes_out_total")
+          .Help("Record batch bytes sent to fetchers, by topic")
+          .Register(registry);
+  prometheus::Family<prometheus::Counter>& records_in =
+      prometheus::BuildCounter()
+          .Name("kbroker_topic_records_in_total")
+          .Help("Records appended by producers, by topic")
+          .Register(registry);
+  prometheus::Family<prometheus::Counter>& records_out =
+      prometheus::BuildCounter()
+          .Name("kbroker_topic_records_out_total")
+          .Help("Records sent to fetchers (counted per batch header), by topic")
+          .Register(registry);
+  prometheus::Family<prometheus::Counter>& failed_produce =
+      prometheus::BuildCounter()
+          .Name("kbroker_topic_failed_produce_requests_total")
+          .Help("Partition produce requests refused, by topic")
+          .Register(registry);
+  prometheus::Family<prometheus::Gauge>& log_end_offset =
+      prometheus::BuildGauge()
+          .Name("kbroker_partition_log_end_offset")
+          .Help("Log end offset (offset of the next record) per partition")
+          .Register(registry);
+  prometheus::Family<prometheus::Gauge>& log_start_offset =
+      prometheus::BuildGauge()
+          .Name("kbroker_partition_log_start_offset")
+          .Help("Log start offset (first readable offset) per partition")
+          .Register(registry);
+  prometheus::Family<prometheus::Gauge>& high_watermark =
+      prometheus::BuildGauge()
+          .Name("kbroker_partition_high_watermark")
+          .Help("High watermark per partition")
+          .Register(registry);
+  prometheus::Family<prometheus::Gauge>& log_size =
+      prometheus::BuildGauge()
+          .Name("kbroker_partition_log_size_bytes")
+          .Help("Bytes stored in the partition's segments")
+          .Register(registry);
+  prometheus::Family<prometheus::Gauge>& log_segments =
+      prometheus::BuildGauge()
+          .Name("kbroker_partition_log_segments")
+          .Help("Number of segments of the partition's log")
+          .Register(registry);
+
+  prometheus::Gauge* open_connections = &connections.Add({});
+  prometheus::Counter* accepted = &connections_total.Add({});
+  prometheus::Gauge* uptime_gauge = &uptime.Add({});
+  std::array<prometheus::Counter*, kMaxApiKey> request_counters{};
+  std::array<prometheus::Histogram*, kMaxApiKey> latency_histograms{};
+
+  std::mutex mu;  // guards the maps below and the partition gauges
+  std::map<std::string, TopicMetrics> topics;
+  std::map<std::pair<int16_t, int16_t>, prometheus::Counter*> error_counters;
+  struct PartitionGauges {
+    prometheus::Gauge *leo, *lso, *hw, *size, *segments;
+  };
+  std::map<TopicPartition, PartitionGauges> partitions;
+  std::function<std::vector<PartitionSample>()> partition_source;
+
+  Impl() {
+    // Latency buckets from 0.1 ms to 10 s (long-polling fetches sit at max.wait.ms).
+    const prometheus::Histogram::BucketBoundaries buckets = {
+        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+        0.1,    0.25,    0.5,    1.0,   2.5,    5.0,   10.0};
+    for (const HandlerInfo& h : handlers()) {
+      if (h.api_key < 0 || static_cast<size_t>(h.api_key) >= kMaxApiKey) continue;
+      request_counters[h.api_key] = &requests.Add({{"api", h.name}});
+      latency_histograms[h.api_key] = &latency.Add({{"api", h.name}}, buckets);
+    }
+  }
+};
+
+Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
+Metrics::~Metrics() = default;
+
+void Metrics::connection_opened() {
+  impl_->open_connections->Increment();
+  impl_->accepted->Increment();
+}
+void Metrics::connection_closed() { impl_->open_connections->Decrement(); }
+
+void Metrics::request_completed(int16_t api_key, double seconds) {
+  if (api_key < 0 || static_cast<size_t>(api_key) >= kMaxApiKey) return;
+  if (auto* c = impl_->request_counters[api_key]) c->Increment();
+  if (auto* h = impl_->latency_histograms[api_key]) h->Observe(seconds);
+}
+
+void Metrics::request_error(int16_t api_key, ErrorCode code) {
+  if (code == ErrorCode::NONE) return;
+  std::lock_guard lk(impl_->mu);
+  auto key = std::make_pair(api_key, to_wire(code));
+  auto it = impl_->error_counters.find(key);
+  if (it == impl_->error_counters.end()) {
+    auto* c = &impl_->request_errors.Add(
+        {{"api", api_label(api_key)}, {"error", std::string(error_name(code))}});
+    it = impl_->error_counters.emplace(key, c).first;
+  }
+  it->second->Increment();
+}
+
+TopicMetrics Metrics::topic(const std::string& name) {
+  std::lock_guard lk(impl_->mu);
+  auto it = impl_->topics.find(name);
+  if (it != impl_->topics.end()) return it->second;
+  TopicMetrics m;
+  m.bytes_in = &impl_->bytes_in.Add({{"topic", name}});
+  m.bytes_out = &impl_->bytes_out.Add({{"topic", name}});
+  m.records_in = &impl_->records_in.Add({{"topic", name}});
+  m.records_out = &impl_->records_out.Add({{"topic", name}});
+  m.failed_produce = &impl_->failed_produce.Add({{"topic", name}});
+  impl_->topics.emplace(name, m);
+  return m;
+}
+
+void Metrics::remove_topic(const std::string& name) {
+  std::lock_guard lk(impl_->mu);
+  auto it = impl_->topics.find(name);
+  if (it == impl_->topics.end()) return;
+  impl_->bytes_in.Remove(it->second.bytes_in);
+  impl_->bytes_out.Remove(it->second.bytes_out);
+  impl_->records_in.Remove(it->second.records_in);
+  impl_->records_out.Remove(it->second.records_out);
+  impl_->failed_produce.Remove(it->second.failed_produce);
+  impl_->topics.erase(it);
+}
+
+void Metrics::set_partition_source(std::function<std::vector<PartitionSample>()> source) {
+  std::lock_guard lk(impl_->mu);
+  impl_->partition_source = std::move(source);
+}
+
+std::string Metrics::scrape() {
+  impl_->uptime_gauge->Set(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - impl_->started).count());
+  std::function<std::vector<PartitionSample>()> source;
+  {
+    std::lock_guard lk(impl_->mu);
+    source = impl_->partition_source;
+  }
+  std::vector<PartitionSample> samples;
+  if (source) samples = source();
+  {
+    std::lock_guard lk(impl_->mu);
+    std::map<TopicPartition, Impl::PartitionGauges> keep;
+    for (const auto& s : samples) {
+      auto it = impl_->partitions.find(s.tp);
+      Impl::PartitionGauges g;
+      if (it != impl_->partitions.end()) {
+        g = it->second;
+        impl_->partitions.erase(it);
+      } else {
+        prometheus::Labels labels{{"topic", s.tp.topic}, {"partition", std::to_string(s.tp.partition)}};
+        g = {&impl_->log_end_offset.Add(labels), &impl_->log_start_offset.Add(labels),
+             &impl_->high_watermark.Add(labels), &impl_->log_size.Add(labels),
+             &impl_->log_segments.Add(labels)};
+      }
+      g.leo->Set(static_cast<double>(s.log_end_offset));
+      g.lso->Set(static_cast<double>(s.log_start_offset));
+      g.hw->Set(static_cast<double>(s.high_watermark));
+      g.size->Set(static_cast<double>(s.size_bytes));
+      g.segments->Set(static_cast<double>(s.segments));
+      keep.emplace(s.tp, g);
+    }
+    // Partitions that are gone (topic deleted) lose their series.
+    for (auto& [tp, g] : impl_->partitions) {
+      impl_->log_end_offset.Remove(g.leo);
+      impl_->log_start_offset.Remove(g.lso);
+      impl_->high_watermark.Remove(g.hw);
+      impl_->log_size.Remove(g.size);
+      impl_->log_segments.Remove(g.segments);
+    }
+    impl_->partitions = std::move(keep);
+  }
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, impl_->registry.Collect());
+  return out.str();
+}
+
+}  // namespace kb::server

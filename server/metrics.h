@@ -1,0 +1,71 @@
+// Prometheus metrics of the broker (names: kbroker_ prefix, base units, _total counters).
+// Owner: Broker; lives as long as the broker. Thread-safety: every method may be called from
+// any thread; hot-path counters are looked up once and cached (TopicMetrics).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "protocol/types.h"
+
+namespace prometheus {
+class Registry;
+class Counter;
+class Gauge;
+class Histogram;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace kb::server {
+
+// Per-topic counters, fetched once per partition and kept by it.
+struct TopicMetrics {
+  prometheus::Counter* bytes_in = nullptr;
+  prometheus::Counter* bytes_out = nullptr;
+  prometheus::Counter* records_in = nullptr;
+  prometheus::Counter* records_out = nullptr;
+  prometheus::Counter* failed_produce = nullptr;
+};
+
+struct PartitionSample {
+  TopicPartition tp;
+  int64_t log_start_offset = 0;
+  int64_t log_end_offset = 0;
+  int64_t high_watermark = 0;
+  int64_t size_bytes = 0;
+  int64_t segments = 0;
+};
+
+class Metrics {
+ public:
+  Metrics();
+  ~Metrics();
+
+  void connection_opened();
+  void connection_closed();
+  void request_completed(int16_t api_key, double seconds);
+  void request_error(int16_t api_key, ErrorCode code);
+
+  // Counters of one topic (created on first use). The pointers stay valid until
+  // remove_topic(name).
+  TopicMetrics topic(const std::string& name);
+  void remove_topic(const std::string& name);
+
+  // Called at every scrape to refresh the per-partition gauges.
+  void set_partition_source(std::function<std::vector<PartitionSample>()> source);
+
+  // Prometheus text exposition of everything.
+  std::string scrape();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kb::server

@@ -1,0 +1,53 @@
+// What a handler sees of a request and how it answers. One handler per Kafka API lives in
+// server/handlers/<api>.cc and declares itself in handlers.h with its version range.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "protocol/wire.h"
+
+namespace kb::server {
+
+class Broker;
+class Scheduler;
+
+struct Response {
+  wire::Writer body;          // response body (without size prefix and response header)
+  bool send = true;           // false: no response on the wire (Produce with acks=0)
+  bool close_after = false;   // close the connection once this (and earlier) answers are out
+};
+
+// Call exactly once, from any thread; the connection writes answers in request order.
+using Respond = std::function<void(Response&&)>;
+
+struct RequestContext {
+  int16_t api_key = 0;
+  int16_t api_version = 0;
+  int32_t correlation_id = 0;
+  std::string client_id;
+  std::string peer;                         // "127.0.0.1:53122", for log lines
+  std::span<uint8_t> body;                  // request body after the header; writable in place
+  std::shared_ptr<std::vector<uint8_t>> frame;  // owns `body`; keep it while borrowing from it
+  Broker* broker = nullptr;
+  Scheduler* scheduler = nullptr;           // the connection's network thread
+};
+
+using HandlerFn = void (*)(RequestContext& ctx, Respond respond);
+
+struct HandlerInfo {
+  int16_t api_key;
+  const char* name;
+  int16_t min_version;
+  int16_t max_version;
+  HandlerFn fn;
+};
+
+// Every API this broker serves, sorted by key; ApiVersions advertises exactly these ranges.
+const std::vector<HandlerInfo>& handlers();
+const HandlerInfo* find_handler(int16_t api_key);
+
+}  // namespace kb::server

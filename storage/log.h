@@ -1,0 +1,118 @@
+// The log of one partition: an ordered list of segments (<base offset>.log + .index +
+// .timeindex) in one directory <log.dir>/<topic>-<partition>/, Kafka's on-disk layout.
+//
+// Owner: replication::Partition (one Log per replica). Thread-safety: append/roll/retention
+// are serialized by an internal mutex; read() and the offset getters may run concurrently
+// with an append from any thread and only ever see fully appended batches.
+// Durability: append() has written the bytes to the segment file (page cache) when it
+// returns, so a kill -9 afterwards loses nothing; fsync happens in flush(), called by the
+// LogManager's flusher, never on a network thread.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "protocol/file_slice.h"
+#include "protocol/types.h"
+
+namespace kb::storage {
+
+// Topic-level settings that the log itself enforces (Kafka topic config names in comments).
+struct LogConfig {
+  int64_t segment_bytes = 1073741824;        // segment.bytes
+  int64_t segment_ms = 604800000;            // segment.ms
+  int64_t retention_ms = 604800000;          // retention.ms (-1 = forever)
+  int64_t retention_bytes = -1;              // retention.bytes (-1 = unlimited)
+  int32_t max_message_bytes = 1048588;       // max.message.bytes (largest batch accepted)
+  int32_t index_interval_bytes = 4096;       // index.interval.bytes
+  int32_t segment_index_bytes = 10485760;    // segment.index.bytes (max size of .index/.timeindex)
+  int64_t file_delete_delay_ms = 60000;      // file.delete.delay.ms
+  bool message_timestamp_log_append = false; // message.timestamp.type=LogAppendTime
+};
+
+struct AppendInfo {
+  Offset first_offset;         // offset given to the first record
+  Offset last_offset;          // offset of the last record
+  int64_t max_timestamp = -1;  // largest timestamp among the appended batches
+  Offset offset_of_max_timestamp{-1};
+  int64_t log_append_time = -1;  // broker time used for LogAppendTime, else -1
+  int32_t records = 0;           // number of records appended
+  int64_t bytes = 0;
+};
+
+// A byte range of stored batches: either a file range (sendfile) or nothing.
+struct ReadResult {
+  std::optional<FileSlice> slice;  // absent when there is nothing to read at that offset
+  Offset log_start_offset;
+  Offset log_end_offset;
+};
+
+struct TimestampOffset {
+  int64_t timestamp = -1;
+  Offset offset{-1};
+};
+
+class Log {
+ public:
+  // Opens (or creates) the log in `dir`. When `recover` is true (no clean-shutdown marker),
+  // segments are scanned: CRCs checked, a torn tail truncated, indexes rebuilt.
+  // A corrupt batch that is not at the tail is an error naming the file and position.
+  static Result<std::unique_ptr<Log>> open(const std::filesystem::path& dir, LogConfig config,
+                                           bool recover);
+  ~Log();
+
+  // Appends already validated v2 record batches (one or more, back to back) as the leader:
+  // assigns offsets starting at the log end offset by patching each batch's base offset and
+  // partition leader epoch in place (both outside the CRC), then writes the bytes as they are.
+  // Rolls the active segment on segment.bytes / segment.ms first when needed.
+  Result<AppendInfo> append(std::span<uint8_t> batches, int32_t leader_epoch);
+
+  // Reads whole batches starting with the batch that contains `start`, at most `max_bytes`
+  // (but at least one whole batch when `min_one_batch`), never past `max_offset` (exclusive;
+  // the high watermark). OFFSET_OUT_OF_RANGE when start < log start or start > log end.
+  Result<ReadResult> read(Offset start, int32_t max_bytes, Offset max_offset, bool min_one_batch) const;
+
+  // ListOffsets by timestamp: the first offset whose batch max timestamp >= ts, through the
+  // time index. nullopt when no record has such a timestamp.
+  std::optional<TimestampOffset> offset_for_timestamp(int64_t ts) const;
+  // ListOffsets MAX_TIMESTAMP (-3): the offset of the record with the largest timestamp.
+  std::optional<TimestampOffset> max_timestamp() const;
+
+  Offset log_start_offset() const;
+  Offset log_end_offset() const;
+  int64_t size_bytes() const;
+  int segment_count() const;
+
+  // Deletes whole segments that retention.ms / retention.bytes have expired (never the active
+  // one unless it is empty). Returns the number of segments deleted.
+  int apply_retention(int64_t now_ms);
+  // Rolls when the active segment is older than segment.ms (called by the background task).
+  void maybe_roll(int64_t now_ms);
+
+  void set_config(LogConfig config);
+  const LogConfig& config() const;
+
+  // fsyncs everything appended so far (segment file and indexes).
+  Status flush();
+  // Whether something was appended since the last flush.
+  bool dirty() const;
+  // Flushes and closes all files; the log is unusable afterwards.
+  void close();
+  // Closes and removes the directory with all its files (topic deletion).
+  Status remove();
+
+  const std::filesystem::path& dir() const;
+
+ private:
+  Log() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  friend struct LogTestAccess;
+};
+
+}  // namespace kb::storage

@@ -1,0 +1,54 @@
+// The LogManager owns every partition Log under log.dirs, the clean-shutdown marker, and the
+// one background thread that flushes logs (group commit), enforces retention and rolls
+// segments on segment.ms. Thousands of partitions share that one thread.
+//
+// Owner: the broker (server/). Thread-safety: all methods may be called from any thread.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "protocol/types.h"
+#include "storage/log.h"
+
+namespace kb::storage {
+
+struct LogManagerOptions {
+  std::vector<std::filesystem::path> log_dirs;  // log.dirs; created when missing
+  int64_t flush_interval_ms = 1000;              // how often dirty logs are fsynced (group commit)
+  int64_t retention_check_interval_ms = 300000;  // log.retention.check.interval.ms
+  int32_t max_open_files = 4096;                 // cap on segment descriptors kept open (LRU)
+};
+
+class LogManager {
+ public:
+  // Opens the log directories. If the clean-shutdown marker is missing (crash), every log
+  // opened afterwards is recovered. The marker is removed until the next clean shutdown.
+  static Result<std::unique_ptr<LogManager>> open(LogManagerOptions options);
+  ~LogManager();
+
+  // Partitions that have a directory on disk (found at open), e.g. to reload after restart.
+  std::vector<TopicPartition> existing_partitions() const;
+
+  // Returns the log of `tp`, opening or creating it (in the log dir with fewest partitions).
+  Result<std::shared_ptr<Log>> get_or_create(const TopicPartition& tp, const LogConfig& config);
+  std::shared_ptr<Log> get(const TopicPartition& tp) const;
+  // Closes and deletes the log's files (topic deletion).
+  Status remove(const TopicPartition& tp);
+
+  // Starts the background flusher/retention thread.
+  void start();
+  // Stops the thread, flushes and closes every log, writes the clean-shutdown marker.
+  void shutdown();
+
+  bool recovered_after_crash() const;
+
+ private:
+  LogManager() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kb::storage
