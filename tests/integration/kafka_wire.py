@@ -1,0 +1,131 @@
+"""A few hand-encoded Kafka requests for tests that must send what real clients never send
+(corrupt batches, garbage, exact versions). Test code: classic (non-flexible) versions only."""
+import socket
+import struct
+
+_T = []
+for i in range(256):
+    c = i
+    for _ in range(8):
+        c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+    _T.append(c)
+
+
+def crc32c(data):
+    c = 0xFFFFFFFF
+    for b in data:
+        c = (c >> 8) ^ _T[(c ^ b) & 0xFF]
+    return c ^ 0xFFFFFFFF
+
+
+def varint(n):
+    u = (n << 1) ^ (n >> 63)
+    out = bytearray()
+    while u >= 0x80:
+        out.append((u & 0x7F) | 0x80)
+        u >>= 7
+    out.append(u)
+    return bytes(out)
+
+
+def record_batch(values, timestamp=1_700_000_000_000, count=None):
+    recs = b""
+    for i, v in enumerate(values):
+        body = b"\x00" + varint(0) + varint(i) + varint(-1) + varint(len(v)) + v + varint(0)
+        recs += varint(len(body)) + body
+    n = len(values) if count is None else count
+    after_crc = struct.pack(">hiqqqhii", 0, len(values) - 1, timestamp, timestamp, -1, -1, -1, n) + recs
+    crc = crc32c(after_crc)
+    after_len = struct.pack(">ibI", -1, 2, crc) + after_crc
+    return struct.pack(">qi", 0, len(after_len)) + after_len
+
+
+def string(s):
+    if s is None:
+        return struct.pack(">h", -1)
+    b = s.encode()
+    return struct.pack(">h", len(b)) + b
+
+
+def header(api_key, version, correlation_id=1, client_id="kb-test"):
+    return struct.pack(">hhi", api_key, version, correlation_id) + string(client_id)
+
+
+def produce_v3(topic, partition, batch, acks=1):
+    body = string(None) + struct.pack(">hii", acks, 5000, 1) + string(topic)
+    body += struct.pack(">ii", 1, partition) + struct.pack(">i", len(batch)) + batch
+    return header(0, 3) + body
+
+
+def fetch_v4(topic, partition, offset, max_wait=0):
+    body = struct.pack(">iiiib", -1, max_wait, 1, 1 << 20, 0) + struct.pack(">i", 1) + string(topic)
+    body += struct.pack(">i", 1) + struct.pack(">iqi", partition, offset, 1 << 20)
+    return header(1, 4) + body
+
+
+def list_offsets_v1(topic, partition, timestamp):
+    body = struct.pack(">i", -1) + struct.pack(">i", 1) + string(topic) + struct.pack(">i", 1)
+    body += struct.pack(">iq", partition, timestamp)
+    return header(2, 1) + body
+
+
+class Conn:
+    def __init__(self, bootstrap, timeout=10):
+        host, port = bootstrap.split(":")
+        self.sock = socket.create_connection((host, int(port)), timeout=timeout)
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def request(self, payload):
+        self.sock.sendall(struct.pack(">i", len(payload)) + payload)
+        return self.read_response()
+
+    def read_response(self):
+        size = struct.unpack(">i", self._read(4))[0]
+        data = self._read(size)
+        return data[4:]  # drop the correlation id (response header v0)
+
+    def _read(self, n):
+        buf = b""
+        while len(buf) < n:
+            chunk = self.sock.recv(n - len(buf))
+            if not chunk:
+                raise ConnectionError("closed by broker")
+            buf += chunk
+        return buf
+
+    def closed_by_peer(self, timeout=5):
+        self.sock.settimeout(timeout)
+        try:
+            return self.sock.recv(1) == b""
+        except ConnectionResetError:
+            return True
+
+    def close(self):
+        self.sock.close()
+
+
+def parse_produce_v3(resp):
+    """-> (error_code, base_offset) of the single partition."""
+    off = 4  # topics array length
+    (n,) = struct.unpack_from(">h", resp, off)
+    off += 2 + n + 4
+    _, err, base = struct.unpack_from(">ihq", resp, off)
+    return err, base
+
+
+def parse_fetch_v4_error(resp):
+    off = 4 + 4  # throttle, topics count
+    (n,) = struct.unpack_from(">h", resp, off)
+    off += 2 + n + 4
+    _, err = struct.unpack_from(">ih", resp, off)
+    return err
+
+
+def parse_list_offsets_v1(resp):
+    off = 4
+    (n,) = struct.unpack_from(">h", resp, off)
+    off += 2 + n + 4
+    _, err, ts, offset = struct.unpack_from(">ihqq", resp, off)
+    return err, offset
