@@ -98,14 +98,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void start() {
+    if (closed_) return;  // closed by a shutdown before it started
+    started_ = true;
     net_.connections.fetch_add(1);
     net_.broker.metrics().connection_opened();
-    socket_.set_option(tcp::no_delay(true));
+    // A peer may already be gone: options that fail here are harmless, the first read says so.
+    boost::system::error_code ec;
+    socket_.set_option(tcp::no_delay(true), ec);
     if (net_.options.socket_send_buffer_bytes > 0)
-      socket_.set_option(asio::socket_base::send_buffer_size(net_.options.socket_send_buffer_bytes));
+      socket_.set_option(asio::socket_base::send_buffer_size(net_.options.socket_send_buffer_bytes), ec);
     if (net_.options.socket_receive_buffer_bytes > 0)
       socket_.set_option(
-          asio::socket_base::receive_buffer_size(net_.options.socket_receive_buffer_bytes));
+          asio::socket_base::receive_buffer_size(net_.options.socket_receive_buffer_bytes), ec);
     last_active_ = Clock::now();
     arm_idle_timer();
     read_size();
@@ -310,7 +314,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // writability and continue.
   void send_file() {
     OutChunk& c = out_.front();
-    socket_.non_blocking(true);
+    boost::system::error_code nb_ec;
+    socket_.non_blocking(true, nb_ec);
+    if (nb_ec) return close();
     int sock = socket_.native_handle();
     while (c.file_done < c.file->size) {
       off_t pos = static_cast<off_t>(c.file->position + c.file_done);
@@ -370,8 +376,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     socket_.close(ec);
     slots_.clear();
     out_.clear();
-    net_.connections.fetch_sub(1);
-    net_.broker.metrics().connection_closed();
+    if (started_) {
+      net_.connections.fetch_sub(1);
+      net_.broker.metrics().connection_closed();
+    }
   }
 
  private:
@@ -392,6 +400,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool peer_closed_ = false;
   bool close_after_pending_ = false;
   bool closed_ = false;
+  bool started_ = false;
 };
 
 void Network::Impl::accept(size_t i) {
