@@ -76,7 +76,7 @@ struct Metrics::Impl {
   prometheus::Family<prometheus::Counter>& records_out =
       prometheus::BuildCounter()
           .Name("kbroker_topic_records_out_total")
-          .Help("Records sent to fetchers (counted per batch header), by topic")
+          .Help("Records sent to fetchers, by topic")
           .Register(registry);
   prometheus::Family<prometheus::Counter>& failed_produce =
       prometheus::BuildCounter()

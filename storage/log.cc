@@ -395,6 +395,7 @@ Result<ReadResult> Log::read(Offset start, int32_t max_bytes, Offset max_offset,
           break;
         }
         to = pos + size;
+        rr.records += h->records_count;
       }
       pos += h->total_size();
     }

@@ -48,6 +48,7 @@ struct AppendInfo {
 // A byte range of stored batches: either a file range (sendfile) or nothing.
 struct ReadResult {
   std::optional<FileSlice> slice;  // absent when there is nothing to read at that offset
+  int64_t records = 0;             // records in the slice's batches
   Offset log_start_offset;
   Offset log_end_offset;
 };

@@ -86,7 +86,9 @@ int64_t build_response(FetchState& st, Resp& resp, bool& any_error) {
             total += n;
             budget -= n;
             first_data = false;
-            broker.metrics().topic(*name).bytes_out->Increment(static_cast<double>(n));
+            TopicMetrics m = broker.metrics().topic(*name);
+            m.bytes_out->Increment(static_cast<double>(n));
+            m.records_out->Increment(static_cast<double>(rr->records));
           }
         }
       }

@@ -39,5 +39,19 @@ def test_metrics_follow_produce_and_requests(broker):
     assert value(text, "kbroker_partition_log_size_bytes", topic="m", partition="0") > 0
     assert value(text, "kbroker_connections_open") >= 1
     assert value(text, "kbroker_uptime_seconds") > 0
+
+    from confluent_kafka import Consumer, TopicPartition, OFFSET_BEGINNING
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "unused", "enable.auto.commit": False})
+    c.assign([TopicPartition("m", p, OFFSET_BEGINNING) for p in (0, 1)])
+    got = 0
+    import time
+    deadline = time.time() + 15
+    while got < 120 and time.time() < deadline:
+        got += len([m for m in c.consume(200, 0.5) if not m.error()])
+    c.close()
+    assert got == 120
+    text = scrape(broker)
+    assert value(text, "kbroker_topic_records_out_total", topic="m") == 120
+    assert value(text, "kbroker_topic_bytes_out_total", topic="m") > 120 * 50
     with urllib.request.urlopen(f"http://127.0.0.1:{broker.metrics_port}/health", timeout=5) as r:
         assert r.status == 200
