@@ -14,7 +14,7 @@ namespace {
 constexpr int16_t kApiVersionsKey = 18;
 }
 
-ParseOutcome parse_request(std::shared_ptr<std::vector<uint8_t>> frame, const std::string& peer,
+ParseOutcome parse_request(std::shared_ptr<Frame> frame, const std::string& peer,
                            ParsedRequest& out) {
   if (frame->size() < 8) {
     spdlog::warn("closing connection from {}: request of {} bytes is too short for a header", peer,

@@ -20,7 +20,7 @@ enum class ParseOutcome { kOk, kClose };
 // Parses the request header of `frame`. kClose when the connection must be closed (garbage,
 // an API key Kafka doesn't know or we don't serve, an unsupported version of an API other
 // than ApiVersions — what Kafka's SocketServer does); logs one line saying why.
-ParseOutcome parse_request(std::shared_ptr<std::vector<uint8_t>> frame, const std::string& peer,
+ParseOutcome parse_request(std::shared_ptr<Frame> frame, const std::string& peer,
                            ParsedRequest& out);
 
 // Runs the handler for a parsed request. `respond` is called exactly once.

@@ -190,7 +190,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
                    peer_, size, net_.options.max_request_bytes);
       return close();
     }
-    auto frame = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(size));
+    auto frame = std::make_shared<Frame>(static_cast<size_t>(size));
     reading_ = true;
     asio::async_read(socket_, asio::buffer(*frame),
                      [self = shared_from_this(), frame](const boost::system::error_code& ec, size_t) {
@@ -210,7 +210,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (slots_.empty() || !socket_.is_open()) close();
   }
 
-  void on_frame(std::shared_ptr<std::vector<uint8_t>> frame) {
+  void on_frame(std::shared_ptr<Frame> frame) {
     last_active_ = Clock::now();
     ParsedRequest parsed;
     if (parse_request(std::move(frame), peer_, parsed) == ParseOutcome::kClose) {

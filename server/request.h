@@ -12,6 +12,28 @@
 
 namespace kb::server {
 
+// Allocates without zero-filling: a request frame is overwritten by the socket read anyway,
+// and clearing a megabyte per produce request is measurable.
+template <class T>
+struct UninitAllocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = UninitAllocator<U>;
+  };
+  UninitAllocator() = default;
+  template <class U>
+  UninitAllocator(const UninitAllocator<U>&) {}
+  template <class U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+using Frame = std::vector<uint8_t, UninitAllocator<uint8_t>>;
+
 class Broker;
 class Scheduler;
 
@@ -31,7 +53,7 @@ struct RequestContext {
   std::string client_id;
   std::string peer;                         // "127.0.0.1:53122", for log lines
   std::span<uint8_t> body;                  // request body after the header; writable in place
-  std::shared_ptr<std::vector<uint8_t>> frame;  // owns `body`; keep it while borrowing from it
+  std::shared_ptr<Frame> frame;  // owns `body`; keep it while borrowing from it
   Broker* broker = nullptr;
   Scheduler* scheduler = nullptr;           // the connection's network thread
 };

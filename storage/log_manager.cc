@@ -53,14 +53,18 @@ struct LogManager::Impl {
   // One thread for every log: group-commit flushes, retention and segment.ms rolls.
   void run() {
     int64_t next_retention = now_ms() + options.retention_check_interval_ms;
+    int64_t next_flush = now_ms() + std::max<int64_t>(options.flush_interval_ms, 0);
     std::unique_lock lk(mu);
     while (!stop) {
-      cv.wait_for(lk, std::chrono::milliseconds(std::min<int64_t>(options.flush_interval_ms, 1000)));
+      int64_t period = options.flush_interval_ms > 0 ? std::min<int64_t>(options.flush_interval_ms, 1000) : 1000;
+      cv.wait_for(lk, std::chrono::milliseconds(period));
       if (stop) break;
       lk.unlock();
       int64_t now = now_ms();
+      bool flush_due = options.flush_interval_ms > 0 && now >= next_flush;
+      if (flush_due) next_flush = now + options.flush_interval_ms;
       for (const auto& log : snapshot()) {
-        if (log->dirty()) {
+        if (flush_due && log->dirty()) {
           if (auto s = log->flush(); !s.ok()) spdlog::error("flush failed: {}", s.error().message);
         }
         log->maybe_roll(now);

@@ -17,7 +17,9 @@ namespace kb::storage {
 
 struct LogManagerOptions {
   std::vector<std::filesystem::path> log_dirs;  // log.dirs; created when missing
-  int64_t flush_interval_ms = 1000;              // how often dirty logs are fsynced (group commit)
+  // How often dirty logs are fsynced (group commit); -1 = never periodically, Kafka's default:
+  // acknowledged data is in the page cache and the OS writes it back; rolls and shutdown sync.
+  int64_t flush_interval_ms = -1;
   int64_t retention_check_interval_ms = 300000;  // log.retention.check.interval.ms
   int32_t max_open_files = 4096;                 // cap on segment descriptors kept open (LRU)
 };
