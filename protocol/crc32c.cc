@@ -28,11 +28,56 @@ struct Tables {
 };
 constexpr Tables kTables;
 
+// Three lanes of kLane bytes run interleaved (the crc32 instruction has a 3-cycle latency
+// and a 1-cycle throughput); their registers are joined with "shift by kLane zero bytes"
+// tables: reg(A||B) = shift(reg(A)) ^ reg(B) when B's lane starts from zero.
+constexpr size_t kLane = 4096;
+
+struct ShiftTables {
+  std::array<std::array<uint32_t, 256>, 4> t{};
+  ShiftTables() {
+    uint32_t basis[32];
+    for (int bit = 0; bit < 32; ++bit) {
+      uint32_t r = 1u << bit;
+      for (size_t i = 0; i < kLane; ++i) r = (r >> 8) ^ kTables.t[0][r & 0xff];
+      basis[bit] = r;
+    }
+    for (int k = 0; k < 4; ++k)
+      for (uint32_t b = 0; b < 256; ++b) {
+        uint32_t v = 0;
+        for (int bit = 0; bit < 8; ++bit)
+          if (b & (1u << bit)) v ^= basis[8 * k + bit];
+        t[k][b] = v;
+      }
+  }
+  uint32_t shift(uint32_t r) const {
+    return t[0][r & 0xff] ^ t[1][(r >> 8) & 0xff] ^ t[2][(r >> 16) & 0xff] ^ t[3][r >> 24];
+  }
+};
+const ShiftTables kShift;
+
 #if defined(__x86_64__)
 __attribute__((target("sse4.2"))) uint32_t crc32c_sse42(const uint8_t* p, size_t n, uint32_t crc) {
   uint64_t c = ~crc;
-  // One chain of 8-byte steps (~8 GB/s here). Three interleaved chains would roughly double
-  // it; not needed while the CRC is a small share of the produce path.
+  while (n >= 3 * kLane) {
+    uint64_t c1 = 0, c2 = 0;
+    const uint8_t* p1 = p + kLane;
+    const uint8_t* p2 = p + 2 * kLane;
+    for (size_t i = 0; i < kLane; i += 8) {
+      uint64_t a, b, d;
+      std::memcpy(&a, p + i, 8);
+      std::memcpy(&b, p1 + i, 8);
+      std::memcpy(&d, p2 + i, 8);
+      c = _mm_crc32_u64(c, a);
+      c1 = _mm_crc32_u64(c1, b);
+      c2 = _mm_crc32_u64(c2, d);
+    }
+    uint32_t joined = kShift.shift(kShift.shift(static_cast<uint32_t>(c)) ^ static_cast<uint32_t>(c1)) ^
+                      static_cast<uint32_t>(c2);
+    c = joined;
+    p += 3 * kLane;
+    n -= 3 * kLane;
+  }
   while (n >= 8) {
     uint64_t v;
     std::memcpy(&v, p, 8);
