@@ -57,10 +57,10 @@ def produce_v3(topic, partition, batch, acks=1):
     return header(0, 3) + body
 
 
-def fetch_v4(topic, partition, offset, max_wait=0):
+def fetch_v4(topic, partition, offset, max_wait=0, correlation_id=1):
     body = struct.pack(">iiiib", -1, max_wait, 1, 1 << 20, 0) + struct.pack(">i", 1) + string(topic)
     body += struct.pack(">i", 1) + struct.pack(">iqi", partition, offset, 1 << 20)
-    return header(1, 4) + body
+    return header(1, 4, correlation_id) + body
 
 
 def list_offsets_v1(topic, partition, timestamp):
@@ -82,9 +82,15 @@ class Conn:
         return self.read_response()
 
     def read_response(self):
+        return self.read_response_with_id()[1]
+
+    def read_response_with_id(self):
         size = struct.unpack(">i", self._read(4))[0]
         data = self._read(size)
-        return data[4:]  # drop the correlation id (response header v0)
+        return struct.unpack_from(">i", data)[0], data[4:]  # response header v0
+
+    def send(self, payload):
+        self.sock.sendall(struct.pack(">i", len(payload)) + payload)
 
     def _read(self, n):
         buf = b""
