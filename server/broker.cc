@@ -95,6 +95,13 @@ void Broker::stop() {
   spdlog::info("shutdown complete");
 }
 
+ErrorCode Broker::missing_partition_error(const TopicPartition& tp) const {
+  auto img = image();
+  const controller::TopicInfo* t = img->topic(tp.topic);
+  bool exists = t && tp.partition >= 0 && tp.partition < static_cast<int32_t>(t->partitions.size());
+  return exists ? ErrorCode::NOT_LEADER_OR_FOLLOWER : ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+}
+
 uint16_t Broker::kafka_port() const { return network_ ? network_->bound_port(0) : 0; }
 uint16_t Broker::metrics_port() const { return http_ ? http_->bound_port() : 0; }
 

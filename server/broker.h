@@ -45,6 +45,10 @@ class Broker {
   // auto-creation). Errors are returned per topic.
   std::vector<controller::CreateTopicResult> auto_create_topics(const std::vector<std::string>& names);
 
+  // The error for a partition this broker has no replica of: NOT_LEADER_OR_FOLLOWER when the
+  // topic has that partition (led elsewhere), else UNKNOWN_TOPIC_OR_PARTITION.
+  ErrorCode missing_partition_error(const TopicPartition& tp) const;
+
   // The effective log settings of a topic (broker defaults + the topic's overrides).
   storage::LogConfig log_config_for(const std::map<std::string, std::string>& topic_overrides) const;
 

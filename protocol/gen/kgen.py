@@ -311,10 +311,7 @@ class Gen:
         p = " " * ind
         e = f.elem
         if e in PRIMITIVES:
-            fn = {"bool": "write_bool", "int8": "write_int8", "int16": "write_int16",
-                  "int32": "write_int32", "int64": "write_int64", "uint16": "write_uint16",
-                  "uint32": "write_uint32", "float64": "write_float64", "uuid": "write_uuid"}[e]
-            out.append(f"{p}w.{fn}({expr});")
+            out.append(f"{p}w.write_{e}({expr});")  # wire.h names its codecs after the types
         elif e == "string":
             if opt:
                 out.append(f"{p}if ({null_ok}) {{ if ({flex}) w.write_compact_nullable_string({expr}); else w.write_nullable_string({expr}); }}")
@@ -404,10 +401,7 @@ class Gen:
         p = " " * ind
         e = f.elem
         if e in PRIMITIVES:
-            fn = {"bool": "read_bool", "int8": "read_int8", "int16": "read_int16",
-                  "int32": "read_int32", "int64": "read_int64", "uint16": "read_uint16",
-                  "uint32": "read_uint32", "float64": "read_float64", "uuid": "read_uuid"}[e]
-            out.append(f"{p}{target} = r.{fn}();")
+            out.append(f"{p}{target} = r.read_{e}();")
         elif e in ("string", "bytes"):
             kind = e
             if opt:

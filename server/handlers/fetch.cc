@@ -61,11 +61,7 @@ int64_t build_response(FetchState& st, Resp& resp, bool& any_error) {
       if (!name) {
         fail(ErrorCode::UNKNOWN_TOPIC_ID);
       } else if (!(p = broker.replicas().get(TopicPartition{*name, fp.partition}))) {
-        auto image = broker.image();
-        const controller::TopicInfo* t = image->topic(*name);
-        bool exists = t && fp.partition >= 0 &&
-                      fp.partition < static_cast<int32_t>(t->partitions.size());
-        fail(exists ? ErrorCode::NOT_LEADER_OR_FOLLOWER : ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+        fail(broker.missing_partition_error(TopicPartition{*name, fp.partition}));
       } else if (fp.current_leader_epoch >= 0 && fp.current_leader_epoch != p->leader_epoch()) {
         fail(fp.current_leader_epoch > p->leader_epoch() ? ErrorCode::UNKNOWN_LEADER_EPOCH
                                                          : ErrorCode::FENCED_LEADER_EPOCH);

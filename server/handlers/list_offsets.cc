@@ -29,13 +29,7 @@ PartitionResp list_partition(RequestContext& ctx, Broker& broker, const std::str
     broker.metrics().request_error(ctx.api_key, code);
     return r;
   };
-  if (!p) {
-    auto image = broker.image();
-    const controller::TopicInfo* t = image->topic(topic);
-    bool exists = t && rp.partition_index >= 0 &&
-                  rp.partition_index < static_cast<int32_t>(t->partitions.size());
-    return fail(exists ? ErrorCode::NOT_LEADER_OR_FOLLOWER : ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
-  }
+  if (!p) return fail(broker.missing_partition_error(TopicPartition{topic, rp.partition_index}));
   if (rp.current_leader_epoch >= 0 && rp.current_leader_epoch != p->leader_epoch())
     return fail(rp.current_leader_epoch > p->leader_epoch() ? ErrorCode::UNKNOWN_LEADER_EPOCH
                                                             : ErrorCode::FENCED_LEADER_EPOCH);

@@ -30,15 +30,7 @@ PartitionResp produce_partition(RequestContext& ctx, Broker& broker, const std::
                                 msg::ProduceRequest::TopicProduceData::PartitionProduceData& pd) {
   TopicPartition tp{topic, pd.index};
   auto partition = broker.replicas().get(tp);
-  if (!partition) {
-    auto image = broker.image();
-    const controller::TopicInfo* t = image->topic(topic);
-    // A partition of a known topic led elsewhere is NOT_LEADER_OR_FOLLOWER; one that does
-    // not exist at all is UNKNOWN_TOPIC_OR_PARTITION.
-    bool exists = t && pd.index >= 0 && pd.index < static_cast<int32_t>(t->partitions.size());
-    return partition_error(pd.index, exists ? ErrorCode::NOT_LEADER_OR_FOLLOWER
-                                            : ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
-  }
+  if (!partition) return partition_error(pd.index, broker.missing_partition_error(tp));
   std::span<uint8_t> records = pd.records.mutable_bytes();
   if (pd.records.is_null || records.empty())
     return partition_error(pd.index, ErrorCode::INVALID_RECORD,
