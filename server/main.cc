@@ -1,5 +1,6 @@
 // kbroker: a Kafka-compatible broker. `kbroker --config broker.yaml [--set key=value]...`
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <boost/program_options.hpp>
 #include <cstdio>
@@ -63,6 +64,12 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+  // Active partitions hold a segment descriptor each: allow as many as the hard limit does.
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &nofile);
+  }
 
   kb::server::Broker broker(std::move(*config));
   if (auto s = broker.start(); !s.ok()) {

@@ -141,6 +141,7 @@ struct Log::Impl {
   int64_t log_start = 0;
   int64_t log_end = 0;
   int64_t unflushed = 0;
+  int64_t last_append_ms = 0;
   bool closed = false;
 
   std::shared_ptr<Segment> active() const { return segments.back(); }
@@ -290,6 +291,7 @@ Result<std::unique_ptr<Log>> Log::open(const fs::path& dir, LogConfig config, bo
   }
   d.log_start = d.segments.front()->base;
   d.log_end = d.active()->next_offset;
+  d.last_append_ms = now_ms();
   if (d.active()->size > 0) d.active()->first_append_ms = now_ms();
   return log;
 }
@@ -310,6 +312,12 @@ Result<AppendInfo> Log::append(std::span<uint8_t> batches, int32_t leader_epoch)
     if (auto st = d.roll(d.log_end); !st.ok()) return st.error();
     seg = d.active();
   }
+
+  if (!seg->fd) {
+    // Released while idle: reopen the descriptor and map the indexes again.
+    if (auto st = d.activate(*seg); !st.ok()) return st.error();
+  }
+  d.last_append_ms = now;
 
   AppendInfo info;
   info.first_offset = Offset(d.log_end);
@@ -532,6 +540,16 @@ Status Log::flush() {
   if (fd && ::fdatasync(fd->fd) != 0) return io_error("fdatasync", path);
   // Indexes are not synced: after a crash they are rebuilt from the log by recovery.
   return {};
+}
+
+bool Log::release_if_idle(int64_t now, int64_t idle_ms) {
+  Impl& d = *impl_;
+  std::lock_guard lk(d.mu);
+  auto a = d.active();
+  if (d.closed || !a->fd || now - d.last_append_ms < idle_ms) return false;
+  d.deactivate(*a);
+  d.unflushed = 0;  // deactivate synced it
+  return true;
 }
 
 bool Log::dirty() const {

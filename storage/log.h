@@ -98,6 +98,11 @@ class Log {
   void set_config(LogConfig config);
   const LogConfig& config() const;
 
+  // Closes the active segment's descriptor and unmaps its indexes when nothing was appended
+  // for `idle_ms` (they reopen on the next append), so thousands of quiet partitions hold no
+  // descriptors or mappings. Returns whether it released them.
+  bool release_if_idle(int64_t now_ms, int64_t idle_ms);
+
   // fsyncs everything appended so far (segment file and indexes).
   Status flush();
   // Whether something was appended since the last flush.

@@ -68,6 +68,7 @@ struct LogManager::Impl {
           if (auto s = log->flush(); !s.ok()) spdlog::error("flush failed: {}", s.error().message);
         }
         log->maybe_roll(now);
+        log->release_if_idle(now, options.idle_handle_ms);
       }
       if (now >= next_retention) {
         for (const auto& log : snapshot()) log->apply_retention(now);
@@ -199,5 +200,12 @@ void LogManager::shutdown() {
 }
 
 bool LogManager::recovered_after_crash() const { return impl_->recover; }
+
+int LogManager::release_idle_handles(int64_t idle_ms) {
+  int n = 0;
+  int64_t now = now_ms();
+  for (const auto& log : impl_->snapshot()) n += log->release_if_idle(now, idle_ms) ? 1 : 0;
+  return n;
+}
 
 }  // namespace kb::storage

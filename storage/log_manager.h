@@ -21,7 +21,8 @@ struct LogManagerOptions {
   // acknowledged data is in the page cache and the OS writes it back; rolls and shutdown sync.
   int64_t flush_interval_ms = -1;
   int64_t retention_check_interval_ms = 300000;  // log.retention.check.interval.ms
-  int32_t max_open_files = 4096;                 // cap on segment descriptors kept open (LRU)
+  // A log with no append for this long gives back its descriptor and index mappings.
+  int64_t idle_handle_ms = 30000;
 };
 
 class LogManager {
@@ -46,6 +47,9 @@ class LogManager {
   void shutdown();
 
   bool recovered_after_crash() const;
+  // Releases the handles of logs idle for `idle_ms` (the background thread does this with
+  // idle_handle_ms). Returns how many logs released them.
+  int release_idle_handles(int64_t idle_ms);
 
  private:
   LogManager() = default;

@@ -252,3 +252,49 @@ TEST_CASE("the log manager recovers only after an unclean shutdown and finds its
   auto m = LogManager::open(o);
   REQUIRE((*m)->recovered_after_crash());
 }
+
+namespace {
+size_t count_entries(const char* dir) {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir)) ++n;
+  return n;
+}
+size_t count_lines_containing(const char* file, const std::string& needle) {
+  std::ifstream in(file);
+  std::string line;
+  size_t n = 0;
+  while (std::getline(in, line)) n += line.find(needle) != std::string::npos;
+  return n;
+}
+}  // namespace
+
+TEST_CASE("thousands of quiet partitions hold no descriptors or index mappings") {
+  TempDir t;
+  LogManagerOptions o;
+  o.log_dirs = {t.path};
+  auto m = std::move(LogManager::open(o).value());
+  size_t fds_before = count_entries("/proc/self/fd");
+  std::vector<std::shared_ptr<Log>> logs;
+  for (int p = 0; p < 2000; ++p) {
+    LogConfig c;
+    c.segment_index_bytes = 4096;
+    auto log = m->get_or_create({"many", p}, c);
+    REQUIRE(log.ok());
+    auto b = make_batch(1, p);
+    REQUIRE((*log)->append(b, 0).ok());
+    logs.push_back(*log);
+    // Release as we go, so the test also runs under a default 1024-descriptor limit.
+    if (p % 200 == 199) REQUIRE(m->release_idle_handles(0) == 200);
+  }
+  REQUIRE(count_entries("/proc/self/fd") < fds_before + 50);
+  REQUIRE(count_lines_containing("/proc/self/maps", t.path.string()) == 0);
+  // Released logs append and read as before.
+  auto b = make_batch(2, 5);
+  auto info = logs[1234]->append(b, 0);
+  REQUIRE(info.ok());
+  REQUIRE(info->first_offset == Offset(1));
+  auto r = logs[1234]->read(Offset(0), 1 << 20, Offset(3), true);
+  REQUIRE(offsets_in(read_bytes(*r->slice)) == std::vector<int64_t>{0, 1, 2});
+  REQUIRE(logs[7]->read(Offset(0), 1 << 20, Offset(1), true)->slice);
+  m->shutdown();
+}
