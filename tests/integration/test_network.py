@@ -57,3 +57,29 @@ def test_sigterm_answers_a_waiting_fetch_and_exits_cleanly(broker):
     assert time.time() - start < 10
     assert kafka_wire.parse_fetch_v4_error(conn.read_response()) == 0
     conn.close()
+
+
+def test_acks_zero_records_land_without_answers(broker):
+    from confluent_kafka import Consumer, Producer, TopicPartition
+    create_topic(broker.bootstrap, "fire", 1)
+    p = Producer({"bootstrap.servers": broker.bootstrap, "acks": 0})
+    for i in range(500):
+        p.produce("fire", value=str(i).encode(), partition=0)
+    assert p.flush(10) == 0
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "unused"})
+    deadline = time.time() + 10
+    hi = 0
+    while hi < 500 and time.time() < deadline:
+        hi = c.get_watermark_offsets(TopicPartition("fire", 0), timeout=5)[1]
+        time.sleep(0.1)
+    c.close()
+    assert hi == 500
+
+
+def test_acks_zero_error_closes_the_connection(broker):
+    create_topic(broker.bootstrap, "fire0", 1)
+    conn = kafka_wire.Conn(broker.bootstrap)
+    bad = bytearray(kafka_wire.record_batch([b"x"]))
+    bad[-2] ^= 1
+    conn.send(kafka_wire.produce_v3("fire0", 0, bytes(bad), acks=0))
+    assert conn.closed_by_peer()
