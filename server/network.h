@@ -28,8 +28,8 @@ struct NetworkOptions {
   int threads = 3;                          // num.network.threads
   int32_t max_request_bytes = 104857600;    // socket.request.max.bytes
   int64_t connections_max_idle_ms = 600000; // connections.max.idle.ms
-  int socket_send_buffer_bytes = 102400;    // socket.send.buffer.bytes (-1: OS default)
-  int socket_receive_buffer_bytes = 102400; // socket.receive.buffer.bytes (-1: OS default)
+  int socket_send_buffer_bytes = -1;        // socket.send.buffer.bytes (-1: kernel autotuning)
+  int socket_receive_buffer_bytes = -1;     // socket.receive.buffer.bytes (-1: kernel autotuning)
   int max_in_flight_per_connection = 100;   // requests read ahead of their answers
 };
 
