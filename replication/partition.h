@@ -43,6 +43,13 @@ class Partition {
   Offset log_start_offset() const { return log_->log_start_offset(); }
 
   void update_leadership(int32_t leader_epoch, std::vector<int32_t> replicas, int32_t leader);
+
+  // min.insync.replicas of the topic: an acks=all append needs at least this many in-sync
+  // replicas. (One broker: the ISR is the replica set.)
+  void set_min_insync_replicas(int32_t n) { min_insync_.store(n); }
+  bool enough_in_sync_for_acks_all() const {
+    return static_cast<int32_t>(replicas().size()) >= min_insync_.load();
+  }
   storage::Log& log() { return *log_; }
   const storage::Log& log() const { return *log_; }
   std::shared_ptr<storage::Log> shared_log() const { return log_; }
@@ -58,6 +65,7 @@ class Partition {
   mutable std::mutex mu_;  // guards replicas_
   std::vector<int32_t> replicas_;
   std::atomic<int64_t> hw_;
+  std::atomic<int32_t> min_insync_{1};
 };
 
 }  // namespace kb::replication

@@ -95,6 +95,11 @@ void Broker::stop() {
   spdlog::info("shutdown complete");
 }
 
+int32_t Broker::min_insync_replicas_for(const std::map<std::string, std::string>& overrides) const {
+  auto tc = config::TopicConfig::make(config_, overrides);
+  return tc.ok() ? static_cast<int32_t>(tc->get_long("min.insync.replicas")) : config_.get_int("min.insync.replicas");
+}
+
 ErrorCode Broker::missing_partition_error(const TopicPartition& tp) const {
   auto img = image();
   const controller::TopicInfo* t = img->topic(tp.topic);
@@ -151,6 +156,10 @@ void Broker::on_metadata(const controller::MetadataImage& before,
       if (!r.ok())
         spdlog::error("cannot open the log of {}: {}", tp.to_string(), r.error().message);
     }
+    int32_t min_isr = min_insync_replicas_for(t->configs);
+    for (const auto& p : t->partitions)
+      if (auto part = replicas_->get(TopicPartition{t->name, p.partition}))
+        part->set_min_insync_replicas(min_isr);
   }
 }
 

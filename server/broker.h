@@ -52,6 +52,8 @@ class Broker {
   // The effective log settings of a topic (broker defaults + the topic's overrides).
   storage::LogConfig log_config_for(const std::map<std::string, std::string>& topic_overrides) const;
 
+  int32_t min_insync_replicas_for(const std::map<std::string, std::string>& topic_overrides) const;
+
   uint16_t kafka_port() const;
   uint16_t metrics_port() const;
 

@@ -26,11 +26,14 @@ PartitionResp partition_error(int32_t index, ErrorCode code, std::string message
 }
 
 // Validates and appends one partition's records; fills its answer.
-PartitionResp produce_partition(RequestContext& ctx, Broker& broker, const std::string& topic,
+PartitionResp produce_partition(RequestContext& ctx, Broker& broker, const std::string& topic, int16_t acks,
                                 msg::ProduceRequest::TopicProduceData::PartitionProduceData& pd) {
   TopicPartition tp{topic, pd.index};
   auto partition = broker.replicas().get(tp);
   if (!partition) return partition_error(pd.index, broker.missing_partition_error(tp));
+  if (acks == -1 && !partition->enough_in_sync_for_acks_all())
+    return partition_error(pd.index, ErrorCode::NOT_ENOUGH_REPLICAS,
+                           "The number of in-sync replicas is below min.insync.replicas");
   std::span<uint8_t> records = pd.records.mutable_bytes();
   if (pd.records.is_null || records.empty())
     return partition_error(pd.index, ErrorCode::INVALID_RECORD,
@@ -83,7 +86,7 @@ void handle_produce(RequestContext& ctx, Respond respond) {
     Resp::TopicProduceResponse tr;
     tr.name = td.name;
     for (auto& pd : td.partition_data) {
-      PartitionResp pr = acks_valid ? produce_partition(ctx, broker, td.name, pd)
+      PartitionResp pr = acks_valid ? produce_partition(ctx, broker, td.name, req.acks, pd)
                                     : partition_error(pd.index, ErrorCode::INVALID_REQUIRED_ACKS);
       if (pr.error_code != 0) {
         any_error = true;

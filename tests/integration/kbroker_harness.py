@@ -13,18 +13,25 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 KBROKER = os.environ.get("KBROKER_BIN", os.path.join(REPO, "build", "kbroker"))
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(n):
+    """n distinct free loopback ports (all held open while choosing, so none repeats)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 class Broker:
     def __init__(self, extra=None, node_id=1):
         self.dir = tempfile.mkdtemp(prefix="kbroker-test-")
         self.data = os.path.join(self.dir, "data")
-        self.port = free_port()
-        self.metrics_port = free_port()
+        self.port, self.metrics_port = free_ports(2)
         self.node_id = node_id
         self.extra = dict(extra or {})
         self.proc = None

@@ -88,3 +88,13 @@ def test_unknown_topic_or_partition(broker):
     assert kafka_wire.parse_produce_v3(conn.request(kafka_wire.produce_v3("nope", 0, batch)))[0] == 3
     assert kafka_wire.parse_fetch_v4_error(conn.request(kafka_wire.fetch_v4("nope", 0, 0))) == 3
     conn.close()
+
+
+def test_acks_all_below_min_insync_replicas_is_not_enough_replicas(broker):
+    create_topic(broker.bootstrap, "isr", 1, {"min.insync.replicas": "2"})
+    conn = kafka_wire.Conn(broker.bootstrap)
+    batch = kafka_wire.record_batch([b"x"])
+    assert kafka_wire.parse_produce_v3(conn.request(kafka_wire.produce_v3("isr", 0, batch, acks=-1)))[0] == 19
+    assert kafka_wire.parse_produce_v3(conn.request(kafka_wire.produce_v3("isr", 0, batch, acks=1))) == (0, 0)
+    conn.close()
+    assert latest(broker, "isr") == 1
