@@ -137,7 +137,7 @@ void Broker::on_metadata(const controller::MetadataImage& before,
       if (auto s = replicas_->remove(tp, true); !s.ok())
         spdlog::error("deleting the log of {} failed: {}", tp.to_string(), s.error().message);
     }
-    metrics_.remove_topic(old->name);
+    // Its counters stay: a handler may still hold them, and counters only ever grow.
     spdlog::info("topic {} deleted: {} partition logs removed", old->name, old->partitions.size());
   }
   for (const controller::TopicInfo* t : after.topics()) {

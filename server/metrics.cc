@@ -179,18 +179,6 @@ TopicMetrics Metrics::topic(const std::string& name) {
   return m;
 }
 
-void Metrics::remove_topic(const std::string& name) {
-  std::lock_guard lk(impl_->mu);
-  auto it = impl_->topics.find(name);
-  if (it == impl_->topics.end()) return;
-  impl_->bytes_in.Remove(it->second.bytes_in);
-  impl_->bytes_out.Remove(it->second.bytes_out);
-  impl_->records_in.Remove(it->second.records_in);
-  impl_->records_out.Remove(it->second.records_out);
-  impl_->failed_produce.Remove(it->second.failed_produce);
-  impl_->topics.erase(it);
-}
-
 void Metrics::set_partition_source(std::function<std::vector<PartitionSample>()> source) {
   std::lock_guard lk(impl_->mu);
   impl_->partition_source = std::move(source);

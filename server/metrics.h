@@ -52,10 +52,9 @@ class Metrics {
   void request_completed(int16_t api_key, double seconds);
   void request_error(int16_t api_key, ErrorCode code);
 
-  // Counters of one topic (created on first use). The pointers stay valid until
-  // remove_topic(name).
+  // Counters of one topic (created on first use). They live as long as the broker: a deleted
+  // topic's counters keep their totals, so a handler holding them never dangles.
   TopicMetrics topic(const std::string& name);
-  void remove_topic(const std::string& name);
 
   // Called at every scrape to refresh the per-partition gauges.
   void set_partition_source(std::function<std::vector<PartitionSample>()> source);

@@ -18,6 +18,18 @@ constexpr int8_t kDynamicTopicConfig = 1;
 constexpr int8_t kStaticBrokerConfig = 4;
 constexpr int8_t kDefaultConfig = 5;
 
+// Where a topic config's effective value comes from: the request, the broker's synonym set
+// in its configuration, or the built-in default.
+int8_t config_source(const Broker& broker, const msg::CreateTopicsRequest::CreatableTopic& t,
+                     const std::string& name) {
+  for (const auto& c : t.configs)
+    if (c.name == name) return kDynamicTopicConfig;
+  for (const auto& def : config::topic_properties())
+    if (def.name == name && !def.topic_synonym.empty() && broker.config().is_set(def.topic_synonym))
+      return kStaticBrokerConfig;
+  return kDefaultConfig;
+}
+
 }  // namespace
 
 void handle_create_topics(RequestContext& ctx, Respond respond) {
@@ -76,11 +88,7 @@ void handle_create_topics(RequestContext& ctx, Respond respond) {
         c.value = value;
         c.read_only = false;
         c.is_sensitive = false;
-        if (t.configs.end() != std::find_if(t.configs.begin(), t.configs.end(),
-                                            [&](const auto& x) { return x.name == name; }))
-          c.config_source = kDynamicTopicConfig;
-        else
-          c.config_source = kDefaultConfig;
+        c.config_source = config_source(broker, t, name);
         configs.push_back(std::move(c));
       }
       tr.configs = std::move(configs);
@@ -90,7 +98,6 @@ void handle_create_topics(RequestContext& ctx, Respond respond) {
     }
     resp.topics.push_back(std::move(tr));
   }
-  (void)kStaticBrokerConfig;
   send_response(ctx, respond, resp);
 }
 

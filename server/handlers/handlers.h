@@ -24,8 +24,8 @@ template <class Request>
 bool decode_request(RequestContext& ctx, Request& req, Respond& respond) {
   wire::Reader r(std::span<const uint8_t>(ctx.body.data(), ctx.body.size()));
   if (req.decode(r, ctx.api_version)) return true;
-  spdlog::warn("closing connection from {} (client {}): malformed {} v{} request body",
-               ctx.peer, ctx.client_id, typeid(Request).name(), ctx.api_version);
+  spdlog::warn("closing connection from {} (client {}): malformed {} v{} request body", ctx.peer,
+               ctx.client_id, find_handler(ctx.api_key)->name, ctx.api_version);
   Response out;
   out.send = false;
   out.close_after = true;
