@@ -146,13 +146,33 @@ class Reader {
     pos_ += n;
     return s;
   }
-  // Array lengths: -1 = null. A length that cannot fit in the remaining bytes (each element
-  // takes at least one byte) fails, so a lying count never makes us reserve absurd memory.
-  int32_t read_array_length() { return check_count(read_int32()); }
-  int32_t read_compact_array_length() {
+  // Array lengths: -1 = null. A count whose elements cannot fit in the remaining bytes (each
+  // takes at least `min_element_size` bytes, 1 if 0 is given) fails, so a lying count never
+  // makes the decoder reserve memory the frame could not fill.
+  int32_t read_array_length(size_t min_element_size = 1) {
+    return check_count(read_int32(), min_element_size);
+  }
+  int32_t read_compact_array_length(size_t min_element_size = 1) {
     uint32_t n = read_uvarint();
     if (!ok_) return -1;
-    return check_count(static_cast<int32_t>(static_cast<int64_t>(n) - 1));
+    return check_count(static_cast<int32_t>(static_cast<int64_t>(n) - 1), min_element_size);
+  }
+  // Reads a tagged-field section (flexible versions): a uvarint count, then per field a uvarint
+  // tag, a uvarint size and that many bytes. Calls `on_tag(uint32_t tag, Reader& field)` with a
+  // reader over exactly the field's bytes; on_tag returns false to reject the field (the reader
+  // then fails). Like Kafka's decoder, the order of tags is not checked; encoders sort them.
+  template <class OnTag>
+  bool read_tagged_fields(OnTag&& on_tag) {
+    uint32_t count = read_uvarint();
+    for (uint32_t i = 0; i < count && ok_; ++i) {
+      uint32_t tag = read_uvarint();
+      uint32_t size = read_uvarint();
+      auto bytes = read_raw(size);
+      if (!ok_) break;
+      Reader field(bytes);
+      if (!on_tag(tag, field) || !field.ok()) fail();
+    }
+    return ok_;
   }
 
  private:
@@ -195,9 +215,10 @@ class Reader {
     pos_ += n;
     return b;
   }
-  int32_t check_count(int32_t n) {
+  int32_t check_count(int32_t n, size_t min_element_size) {
     if (!ok_) return -1;
-    if (n < -1 || (n > 0 && static_cast<size_t>(n) > remaining())) {
+    if (min_element_size == 0) min_element_size = 1;
+    if (n < -1 || (n > 0 && static_cast<size_t>(n) > remaining() / min_element_size)) {
       fail();
       return -1;
     }

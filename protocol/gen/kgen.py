@@ -2,10 +2,13 @@
 """kgen: generates C++ structs with encode/decode for every version of a Kafka message from
 kbroker's own definition files (*.kmsg, format in protocol/messages/README.md).
 
-usage: kgen.py --out DIR [--namespace NS] [--include-prefix P] [--api-table] FILE.kmsg...
+usage: kgen.py --out DIR [--namespace NS] [--include-prefix P] [--api-table] [--samples]
+              FILE.kmsg...
 For each FILE (stem S) it writes DIR/S.h and DIR/S.cc; with --api-table also DIR/api_keys.h
-and DIR/api_keys.cc (every request's key, name and version ranges, and header versions).
-Standard library only."""
+and DIR/api_keys.cc (every request's key, name and version ranges, and header versions); with
+--samples also DIR/message_samples.h (fill() functions that give every field a sample value,
+for tests). Files whose content did not change are not rewritten, so only changed messages
+recompile. Standard library only."""
 
 import argparse
 import os
@@ -221,8 +224,9 @@ class Gen:
     def default_init(self, f):
         d = f.default
         if f.is_array:
-            if d == "null" and self.is_optional(f):
-                return "std::nullopt"
+            if self.is_optional(f):
+                # Like Kafka's generated Java: null only with default=null, else an empty array.
+                return "std::nullopt" if d == "null" else f"std::vector<{self.elem_cpp(f)}>{{}}"
             return "{}"
         e = f.elem
         if e in PRIMITIVES:
@@ -248,6 +252,56 @@ class Gen:
         if e == "records":
             return "{}"
         return "{}"
+
+    def default_value(self, f):
+        init = self.default_init(f)
+        return f"decltype({f.name}){{}}" if init == "{}" else f"decltype({f.name})({init})"
+
+    # --- minimum wire sizes (to refuse array counts the remaining bytes cannot hold) ----
+    def min_size_fn(self, qual):
+        return "min_size_" + qual.replace("::", "_")
+
+    def struct_quals(self, qual, fields, out):
+        """Collects (qualified name, fields) of every struct reachable from `fields`."""
+        for f in fields:
+            if f.children:
+                self.struct_quals(f"{qual}::{f.elem}", f.children, out)
+        out.append((qual, fields))
+
+    def elem_qual(self, f, parent_qual):
+        """The qualified C++ name of the struct type of field f, declared under parent_qual."""
+        if f.children:
+            return f"{parent_qual}::{f.elem}"
+        return f"{self.msg.name}::{f.elem}"
+
+    def elem_min_size(self, f, parent_qual, flex):
+        """C++ expression: the fewest bytes one value of f's element type takes in version v."""
+        e = f.elem
+        if e in PRIMITIVES:
+            return str(PRIMITIVES[e][2])
+        if e == "string":
+            return f"(({flex}) ? 1u : 2u)"
+        if e in ("bytes", "records"):
+            return f"(({flex}) ? 1u : 4u)"
+        return f"{self.min_size_fn(self.elem_qual(f, parent_qual))}(v)"
+
+    def gen_min_size(self, qual, fields):
+        out = [f"[[maybe_unused]] size_t {self.min_size_fn(qual)}(int16_t v) {{",
+               "  (void)v;",
+               f"  const bool flex = {self.flex_cond()};",
+               "  size_t n = flex ? 1 : 0;  // the tagged-field count"]
+        for f in fields:
+            if f.tag is not None:
+                continue
+            flex = "false" if f.never_flexible else "flex"
+            if f.is_array:
+                size = f"(({flex}) ? 1u : 4u)"
+            else:
+                size = self.elem_min_size(f, qual, flex)
+            out.append(f"  if ({f.versions.cond('v')}) n += {size};")
+        out.append("  return n;")
+        out.append("}")
+        return out
 
     # --- declarations ----------------------------------------------------------------
     def declare_struct(self, name, fields, indent, top=False):
@@ -346,36 +400,51 @@ class Gen:
             out.append("  }")
         tagged = sorted([f for f in fields if f.tag is not None], key=lambda f: f.tag)
         out.append("  if (flex) {")
-        out.append("    struct TaggedOut { uint32_t tag; std::vector<uint8_t> data; };")
-        out.append("    std::vector<TaggedOut> tags_;")
+        # Tagged fields go out in tag order, only when they differ from their default; unknown
+        # tags kept from a decode are merged in by tag (they arrive sorted from any encoder).
+        out.append("    uint64_t count_ = unknown_tags.size();")
         for f in tagged:
-            init = self.default_init(f)
-            dflt = f"decltype({f.name}){{}}" if init == "{}" else f"decltype({f.name})({init})"
-            out.append(f"    if (({f.versions.cond('v')}) && !({f.name} == {dflt})) {{")
-            out.append("      kb::wire::Writer tw;")
-            out.append("      { auto& w_ = tw; auto& w = w_;")
+            out.append(f"    const bool has_{f.name}_ = ({f.versions.cond('v')}) && !({f.name} == {self.default_value(f)});")
+            out.append(f"    count_ += has_{f.name}_;")
+        out.append("    w.write_uvarint(count_);")
+        out.append("    auto unknown_ = unknown_tags.begin();")
+        for f in tagged:
+            out.append(f"    if (has_{f.name}_) {{")
+            if f.tag > 0:
+                out.append(f"      for (; unknown_ != unknown_tags.end() && unknown_->tag < {f.tag}u; ++unknown_) {{")
+                out.append("        w.write_uvarint(unknown_->tag);")
+                out.append("        w.write_uvarint(unknown_->data.size());")
+                out.append("        w.write_raw(unknown_->data);")
+                out.append("      }")
+            out.append("      kb::wire::Writer field_;")
+            out.append("      {")
+            out.append("        auto& w = field_;")
             body = []
             self.write_value(f, f.name, "true", body, 8)
             out += body
             out.append("      }")
-            out.append(f"      tags_.push_back({{{f.tag}u, std::move(tw.buffer())}});")
+            out.append(f"      w.write_uvarint({f.tag}u);")
+            out.append("      w.write_uvarint(field_.buffer().size());")
+            out.append("      w.write_raw(field_.buffer());")
             out.append("    }")
-        out.append("    for (const auto& u : unknown_tags) tags_.push_back({u.tag, u.data});")
-        out.append("    std::sort(tags_.begin(), tags_.end(), [](const auto& a, const auto& b) { return a.tag < b.tag; });")
-        out.append("    w.write_uvarint(tags_.size());")
-        out.append("    for (const auto& t : tags_) { w.write_uvarint(t.tag); w.write_uvarint(t.data.size()); w.write_raw(t.data); }")
+        out.append("    for (; unknown_ != unknown_tags.end(); ++unknown_) {")
+        out.append("      w.write_uvarint(unknown_->tag);")
+        out.append("      w.write_uvarint(unknown_->data.size());")
+        out.append("      w.write_raw(unknown_->data);")
+        out.append("    }")
         out.append("  }")
         out.append("}")
         return out
 
     # --- decode ----------------------------------------------------------------------
-    def read_value(self, f, target, flex, out, ind):
+    def read_value(self, f, target, flex, out, ind, qual):
         p = " " * ind
         opt = self.is_optional(f)
         null_ok = f.nullable.cond("v")
         if f.is_array:
             out.append(f"{p}{{")
-            out.append(f"{p}  int32_t n_ = ({flex}) ? r.read_compact_array_length() : r.read_array_length();")
+            out.append(f"{p}  const size_t min_ = {self.elem_min_size(f, qual, flex)};")
+            out.append(f"{p}  int32_t n_ = ({flex}) ? r.read_compact_array_length(min_) : r.read_array_length(min_);")
             out.append(f"{p}  if (!r.ok()) return false;")
             if opt:
                 out.append(f"{p}  if (n_ < 0) {{ if (!({null_ok})) return false; {target} = std::nullopt; }}")
@@ -414,58 +483,58 @@ class Gen:
         else:
             out.append(f"{p}if (!{target}.decode(r, v)) return false;")
 
-    def gen_decode(self, qual, fields):
+    def gen_decode(self, qual, fields, top=False):
         out = [f"bool {qual}::decode(kb::wire::Reader& r, int16_t v) {{"]
         out.append(f"  const bool flex = {self.flex_cond()};")
         out.append("  (void)v;")
         out.append("  (void)flex;")
+        if top:
+            # Fields the version lacks (and tagged fields not sent) read as their defaults even
+            # when a struct is decoded twice; nested structs are always fresh.
+            out.append(f"  *this = {qual}{{}};")
         for f in fields:
             if f.tag is not None:
                 continue
             flex = "false" if f.never_flexible else "flex"
             out.append(f"  if ({f.versions.cond('v')}) {{")
-            self.read_value(f, f.name, flex, out, 4)
+            self.read_value(f, f.name, flex, out, 4, qual)
             out.append("  }")
         tagged = sorted([f for f in fields if f.tag is not None], key=lambda f: f.tag)
         out.append("  unknown_tags.clear();")
         out.append("  if (flex) {")
-        out.append("    uint32_t count_ = r.read_uvarint();")
-        out.append("    for (uint32_t t_ = 0; t_ < count_ && r.ok(); ++t_) {")
-        out.append("      uint32_t tag_ = r.read_uvarint();")
-        out.append("      uint32_t size_ = r.read_uvarint();")
-        out.append("      auto data_ = r.read_raw(size_);")
-        out.append("      if (!r.ok()) return false;")
+        out.append("    r.read_tagged_fields([&](uint32_t tag_, kb::wire::Reader& field_) -> bool {")
+        out.append("      auto& r = field_;")
+        out.append("      (void)r;")
         out.append("      switch (tag_) {")
         for f in tagged:
             out.append(f"        case {f.tag}:")
             out.append(f"          if ({f.versions.cond('v')}) {{")
-            out.append("            kb::wire::Reader sub_(data_);")
-            out.append("            { auto& r = sub_;")
             body = []
-            self.read_value(f, f.name, "true", body, 14)
+            self.read_value(f, f.name, "true", body, 12, qual)
             out += body
-            out.append("            }")
-            out.append("            if (!sub_.ok()) return false;")
-            out.append("            break;")
+            out.append("            return r.ok();")
             out.append("          }")
-            out.append("          [[fallthrough]];")
+            out.append("          break;")
         out.append("        default:")
-        out.append("          unknown_tags.push_back({tag_, std::vector<uint8_t>(data_.begin(), data_.end())});")
+        out.append("          break;")
         out.append("      }")
-        out.append("    }")
+        out.append("      auto rest_ = r.read_raw(r.remaining());")
+        out.append("      unknown_tags.push_back({tag_, std::vector<uint8_t>(rest_.begin(), rest_.end())});")
+        out.append("      return true;")
+        out.append("    });")
         out.append("  }")
         out.append("  return r.ok();")
         out.append("}")
         return out
 
-    def gen_bodies(self, qual, fields):
+    def gen_bodies(self, qual, fields, top=False):
         out = []
         for f in fields:
             if f.children:
                 out += self.gen_bodies(f"{qual}::{f.elem}", f.children)
         out += self.gen_encode(qual, fields)
         out.append("")
-        out += self.gen_decode(qual, fields)
+        out += self.gen_decode(qual, fields, top)
         out.append("")
         return out
 
@@ -487,11 +556,21 @@ class Gen:
         h += self.declare_struct(m.name, m.fields, 0, top=True)
         h += ["", f"}}  // namespace {self.ns}", ""]
         cc = ["// Generated by protocol/gen/kgen.py from " + stem + ".kmsg. Do not edit.",
-              f'#include "{include_prefix}{stem}.h"', "", "#include <algorithm>", "",
-              f"namespace {self.ns} {{", ""]
+              f'#include "{include_prefix}{stem}.h"', "", "#include <cstddef>", "",
+              f"namespace {self.ns} {{", "", "namespace {", ""]
+        structs = []
+        for sname, sfields in m.structs:
+            self.struct_quals(f"{m.name}::{sname}", sfields, structs)
+        self.struct_quals(m.name, m.fields, structs)
+        cc += [f"size_t {self.min_size_fn(q)}(int16_t v);" for q, _ in structs]
+        cc.append("")
+        for q, fields in structs:
+            cc += self.gen_min_size(q, fields)
+            cc.append("")
+        cc += ["}  // namespace", ""]
         for sname, sfields in m.structs:
             cc += self.gen_bodies(f"{m.name}::{sname}", sfields)
-        cc += self.gen_bodies(m.name, m.fields)
+        cc += self.gen_bodies(m.name, m.fields, top=True)
         cc += [f"}}  // namespace {self.ns}", ""]
         return "\n".join(h), "\n".join(cc)
 
@@ -548,16 +627,164 @@ def api_table(msgs, ns, include_prefix):
     return "\n".join(h), "\n".join(cc)
 
 
+class SampleGen:
+    """Emits fill() functions that give every field a version carries a sample value (tests)."""
+
+    def __init__(self, msg, gen):
+        self.msg = msg
+        self.gen = gen
+
+    def structs(self):
+        out = []
+        for sname, sfields in self.msg.structs:
+            self.gen.struct_quals(f"{self.msg.name}::{sname}", sfields, out)
+        self.gen.struct_quals(self.msg.name, self.msg.fields, out)
+        return out
+
+    def elem_fill(self, f, target, h, nullable, out, p):
+        e = f.elem
+        if e == "bool":
+            out.append(f"{p}{target} = ({h} & 1) != 0;")
+        elif e == "float64":
+            out.append(f"{p}{target} = static_cast<double>({h} % 100000) / 8.0;")
+        elif e == "uuid":
+            out.append(f"{p}{target} = sample_uuid({h});")
+        elif e in PRIMITIVES:
+            out.append(f"{p}{target} = static_cast<{PRIMITIVES[e][0]}>({h});")
+        elif e == "string":
+            if nullable:
+                out.append(f"{p}if (({nullable}) && {h} % 4 == 0) {target} = std::nullopt; else {target} = sample_string({h});")
+            else:
+                out.append(f"{p}{target} = sample_string({h});")
+        elif e == "bytes":
+            if nullable:
+                out.append(f"{p}if (({nullable}) && {h} % 4 == 0) {target} = std::nullopt; else {target} = sample_bytes({h});")
+            else:
+                out.append(f"{p}{target} = sample_bytes({h});")
+        elif e == "records":
+            null = f"({nullable}) && {h} % 4 == 0" if nullable else "false"
+            out.append(f"{p}if ({null}) {{ {target}.is_null = true; }} else {{ {target}.bytes = sample_records({h}); }}")
+        else:
+            out.append(f"{p}fill({target}, v, {h});")
+
+    def gen_fill(self, qual, fields):
+        out = [f"inline void fill({qual}& m, int16_t v, uint64_t seed) {{",
+               "  (void)v;",
+               f"  const bool flex = {self.gen.flex_cond()};",
+               "  (void)flex;"]
+        for i, f in enumerate(fields):
+            cond = f.versions.cond("v")
+            if f.tag is not None:
+                cond = f"({cond}) && flex"
+            nullable = None if f.nullable.empty() else f.nullable.cond("v")
+            if not self.gen.is_optional(f) and f.elem != "records":
+                nullable = None
+            out.append(f"  if ({cond}) {{")
+            out.append(f"    const uint64_t h = mix(seed, {i + 1});")
+            if f.is_array:
+                if nullable:
+                    out.append(f"    if (({nullable}) && h % 4 == 0) {{")
+                    out.append(f"      m.{f.name} = std::nullopt;")
+                    out.append("    } else {")
+                    out.append(f"      auto& arr = m.{f.name}.emplace();")
+                else:
+                    out.append("    {")
+                    out.append(f"      auto& arr = m.{f.name};")
+                out.append("      arr.resize(h % 3);")
+                out.append("      for (size_t i = 0; i < arr.size(); ++i) {")
+                self.elem_fill(f, "arr[i]", "mix(h, 100 + i)", None, out, "        ")
+                out.append("      }")
+                out.append("    }")
+            else:
+                self.elem_fill(f, f"m.{f.name}", "h", nullable, out, "    ")
+            out.append("  }")
+        # Unknown tags (sorted, numbered past every known tag) must survive decode and encode.
+        top_tag = max([f.tag for f in fields if f.tag is not None], default=-1)
+        out.append("  if (flex && seed % 3 == 1) {")
+        out.append(f"    m.unknown_tags.push_back({{{top_tag + 1 + 3}u, sample_bytes(seed)}});")
+        out.append(f"    m.unknown_tags.push_back({{{top_tag + 1 + 200}u, {{}}}});")
+        out.append("  }")
+        out.append("}")
+        return out
+
+
+def samples_header(msgs, stems, ns, include_prefix):
+    h = ["// Generated by protocol/gen/kgen.py. Do not edit.",
+         "// Test support: fill(message, version, seed) gives every field the version carries a",
+         "// value derived from the seed (nulls, empty and long strings, 0-2 array elements, unknown",
+         "// tags), so a test can check that decode(encode(m)) == m for every message and version.",
+         "#pragma once", "", "#include <array>", "#include <cstdint>", "#include <span>",
+         "#include <string>", "#include <tuple>", "#include <vector>", ""]
+    h += [f'#include "{include_prefix}{stem}.h"' for stem in stems]
+    h += ["", f"namespace {ns}::samples {{", "",
+          "inline uint64_t mix(uint64_t seed, uint64_t salt) {",
+          "  uint64_t z = seed * 0x9E3779B97F4A7C15ull + salt * 0xBF58476D1CE4E5B9ull + 1;",
+          "  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;",
+          "  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;",
+          "  return z ^ (z >> 31);",
+          "}",
+          "",
+          "// Lengths 0, 5 and 200 cover empty values and varint lengths of one and two bytes.",
+          "inline size_t sample_length(uint64_t h) {",
+          "  static constexpr size_t kLengths[] = {0, 5, 200};",
+          "  return kLengths[(h >> 8) % 3];",
+          "}",
+          "inline std::string sample_string(uint64_t h) {",
+          "  std::string s(sample_length(h), 'a');",
+          "  for (size_t i = 0; i < s.size(); ++i) s[i] = static_cast<char>('a' + mix(h, i) % 26);",
+          "  return s;",
+          "}",
+          "inline std::vector<uint8_t> sample_bytes(uint64_t h) {",
+          "  std::vector<uint8_t> b(sample_length(h));",
+          "  for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<uint8_t>(mix(h, i));",
+          "  return b;",
+          "}",
+          "// Records are opaque to the message codecs; any bytes will do. The view is static.",
+          "inline std::span<const uint8_t> sample_records(uint64_t h) {",
+          "  static const std::array<uint8_t, 300> kBytes = [] {",
+          "    std::array<uint8_t, 300> a{};",
+          "    for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<uint8_t>(i * 7 + 3);",
+          "    return a;",
+          "  }();",
+          "  return std::span<const uint8_t>(kBytes.data(), sample_length(h) == 5 ? 61 : sample_length(h));",
+          "}",
+          "inline kb::Uuid sample_uuid(uint64_t h) {",
+          "  kb::Uuid u;",
+          "  for (int i = 0; i < 16; ++i) u.bytes[i] = static_cast<uint8_t>(mix(h, i));",
+          "  return u;",
+          "}",
+          ""]
+    fills = []
+    for m in msgs:
+        g = Gen(m, ns)
+        sg = SampleGen(m, g)
+        for q, fields in sg.structs():
+            h.append(f"inline void fill({q}& m, int16_t v, uint64_t seed);")
+            fills += sg.gen_fill(q, fields)
+            fills.append("")
+    h.append("")
+    h += fills
+    h.append("// Every message with a definition, for tests that iterate over all of them.")
+    h.append("using AllMessages = std::tuple<" + ", ".join(m.name for m in msgs) + ">;")
+    h.append("using AllRequests = std::tuple<" +
+             ", ".join(m.name for m in msgs if m.kind == "request") + ">;")
+    h += ["", f"}}  // namespace {ns}::samples", ""]
+    return "\n".join(h)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     ap.add_argument("--namespace", default="kb::msg")
     ap.add_argument("--include-prefix", default="protocol/messages/")
     ap.add_argument("--api-table", action="store_true")
+    ap.add_argument("--samples", action="store_true",
+                    help="also write message_samples.h (fill() for tests)")
     ap.add_argument("files", nargs="+")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     msgs = []
+    stems = []
     try:
         for path in a.files:
             stem = os.path.splitext(os.path.basename(path))[0]
@@ -565,9 +792,13 @@ def main():
             if camel_to_snake(m.name) != stem:
                 raise DefError(f"{path}: file must be named {camel_to_snake(m.name)}.kmsg")
             msgs.append(m)
+            stems.append(stem)
             h, cc = Gen(m, a.namespace).run(stem, a.include_prefix)
             write_if_changed(os.path.join(a.out, stem + ".h"), h)
             write_if_changed(os.path.join(a.out, stem + ".cc"), cc)
+        if a.samples:
+            write_if_changed(os.path.join(a.out, "message_samples.h"),
+                             samples_header(msgs, stems, a.namespace, a.include_prefix))
         if a.api_table:
             h, cc = api_table(msgs, a.namespace, a.include_prefix)
             write_if_changed(os.path.join(a.out, "api_keys.h"), h)

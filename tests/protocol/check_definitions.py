@@ -2,8 +2,9 @@
 """Holds kbroker's message definitions (*.kmsg) against Kafka's upstream JSON specs.
 
 usage: check_definitions.py DEFS_DIR [DEFS_DIR...]
-Upstream specs are looked up in $KAFKA_PROTOCOL_DIR or ../shared/kafka-protocol next to the
-repository (messages/ and metadata-records/). Exit 0: all agree; 1: differences (listed);
+Upstream specs are looked up in $KAFKA_PROTOCOL_DIR (either the messages folder itself or the
+folder holding messages/, metadata-records/ and coordinator-records/), by default
+../shared/kafka-protocol next to the repository. Exit 0: all agree; 1: differences (listed);
 77: the upstream folder is absent (skipped)."""
 import json
 import os
@@ -16,8 +17,14 @@ sys.path.insert(0, os.path.join(REPO, "protocol", "gen"))
 import kgen  # noqa: E402
 
 
-def upstream_dir():
-    return os.environ.get("KAFKA_PROTOCOL_DIR", os.path.join(os.path.dirname(REPO), "shared", "kafka-protocol"))
+def spec_dirs():
+    """The folders to search for upstream specs, most likely first; empty when none exists."""
+    up = os.environ.get("KAFKA_PROTOCOL_DIR",
+                        os.path.join(os.path.dirname(REPO), "shared", "kafka-protocol"))
+    if os.path.basename(os.path.normpath(up)) == "messages":
+        up = os.path.dirname(os.path.normpath(up))
+    dirs = [os.path.join(up, sub) for sub in ("messages", "metadata-records", "coordinator-records")]
+    return up, [d for d in dirs if os.path.isdir(d)]
 
 
 def load_json(path):
@@ -41,11 +48,19 @@ def norm_default(d):
     return d
 
 
-def versions_text(v):
-    return v.text
+def same_range(ours, text):
+    """True when a kgen Versions equals an upstream version string (both may be empty)."""
+    theirs = kgen.Versions(text or "none")
+    if ours.empty() and theirs.empty():
+        return True
+    return (ours.lo, ours.hi) == (theirs.lo, theirs.hi)
 
 
-def compare_fields(where, ours, theirs, problems):
+TYPE_DEFAULTS = {"false", "0", "", "null"}
+
+
+def compare_fields(where, ours, theirs, flexible, problems):
+    """Compares two field lists recursively; `flexible` is the message's flexible range."""
     names_ours = [f.name for f in ours]
     names_theirs = [snake(f["name"]) for f in theirs]
     if names_ours != names_theirs:
@@ -55,26 +70,36 @@ def compare_fields(where, ours, theirs, problems):
         w = f"{where}.{f.name}"
         if f.type != u["type"]:
             problems.append(f"{w}: type {f.type} != upstream {u['type']}")
-        if "versions" in f.attrs and f.attrs["versions"] != u.get("versions"):
-            problems.append(f"{w}: versions {f.attrs['versions']} != upstream {u.get('versions')}")
-        if f.attrs.get("nullable", "none") != u.get("nullableVersions", "none"):
+        # f.versions is resolved (inherited from the parent when the definition omits it).
+        if not same_range(f.versions, u.get("versions")):
+            problems.append(f"{w}: versions {f.versions.text} != upstream {u.get('versions')}")
+        if not same_range(f.nullable, u.get("nullableVersions")):
             problems.append(f"{w}: nullable {f.attrs.get('nullable')} != upstream {u.get('nullableVersions')}")
-        if (f.tag, ) != (u.get("tag"), ) and str(f.tag) != str(u.get("tag")):
+        if str(f.tag) != str(u.get("tag")):
             problems.append(f"{w}: tag {f.tag} != upstream {u.get('tag')}")
+        if f.tag is not None or "taggedVersions" in u:
+            # Our tagged fields are tagged in every flexible version they exist in.
+            tagged = f.versions.intersect(flexible) if f.tag is not None else kgen.Versions("none")
+            if not same_range(tagged, u.get("taggedVersions")):
+                problems.append(f"{w}: tagged in {tagged.lo}-{tagged.hi} != upstream taggedVersions "
+                                f"{u.get('taggedVersions')}")
         ud = norm_default(u.get("default"))
         od = norm_default(f.default)
         if od == '""':
             od = ""
         if ud is not None and od != ud:
             problems.append(f"{w}: default {od} != upstream {ud}")
-        if u.get("flexibleVersions") == "none" and not f.never_flexible:
-            problems.append(f"{w}: upstream is never flexible")
-        compare_fields(w, f.children, u.get("fields", []), problems)
+        if ud is None and od is not None and od not in TYPE_DEFAULTS:
+            problems.append(f"{w}: default {od} where upstream has none")
+        if (u.get("flexibleVersions") == "none") != f.never_flexible:
+            problems.append(f"{w}: flexible=none {f.never_flexible} != upstream flexibleVersions "
+                            f"{u.get('flexibleVersions')}")
+        compare_fields(w, f.children, u.get("fields", []), flexible, problems)
 
 
 def main():
-    up = upstream_dir()
-    if not os.path.isdir(os.path.join(up, "messages")):
+    up, dirs = spec_dirs()
+    if not dirs:
         print(f"skipped: upstream Kafka specs not found at {up}")
         return 77
     problems = []
@@ -85,8 +110,8 @@ def main():
                 continue
             m = kgen.parse(os.path.join(defs, name))
             spec = None
-            for sub in ("messages", "metadata-records", "coordinator-records"):
-                p = os.path.join(up, sub, m.name + ".json")
+            for d in dirs:
+                p = os.path.join(d, m.name + ".json")
                 if os.path.exists(p):
                     spec = load_json(p)
                     break
@@ -100,13 +125,19 @@ def main():
                 problems.append(f"{m.name}: flexible {m.flexible.text} != upstream {spec.get('flexibleVersions')}")
             if m.api_key is not None and m.api_key != spec.get("apiKey"):
                 problems.append(f"{m.name}: apiKey {m.api_key} != upstream {spec.get('apiKey')}")
-            compare_fields(m.name, m.fields, spec["fields"], problems)
+            compare_fields(m.name, m.fields, spec["fields"], m.flexible, problems)
+            if m.kind != spec.get("type"):
+                problems.append(f"{m.name}: kind {m.kind} != upstream type {spec.get('type')}")
             ours_structs = {n: fs for n, fs in m.structs}
-            for cs in spec.get("commonStructs", []):
-                if cs["name"] not in ours_structs:
-                    problems.append(f"{m.name}: common struct {cs['name']} missing")
+            theirs_structs = {cs["name"]: cs for cs in spec.get("commonStructs", [])}
+            for name in sorted(set(ours_structs) - set(theirs_structs)):
+                problems.append(f"{m.name}: common struct {name} is not upstream")
+            for name, cs in theirs_structs.items():
+                if name not in ours_structs:
+                    problems.append(f"{m.name}: common struct {name} missing")
                 else:
-                    compare_fields(f"{m.name}.{cs['name']}", ours_structs[cs["name"]], cs["fields"], problems)
+                    compare_fields(f"{m.name}.{name}", ours_structs[name], cs["fields"], m.flexible,
+                                   problems)
     for p in problems:
         print("DIFF", p)
     print(f"{checked} definitions checked, {len(problems)} differences")
