@@ -1,12 +1,22 @@
-// Broker and topic configuration. YAML in, Kafka property names out: nested keys flatten to
-// dotted names (`log: {retention: {hours: 24}}` == `log.retention.hours: 24`). One table
-// (properties.cc) lists every property with its type, default, rule and documentation.
-// Problems found at start-up throw ConfigError naming the key; topic configs validated at
-// run time return INVALID_CONFIG.
+// Broker and topic configuration.
+//
+// YAML in, Kafka property names out: nested maps flatten to dotted names, so
+// `log: {retention: {hours: 24}}` and `log.retention.hours: 24` are the same setting. One table
+// (properties.cc) lists every property with Kafka's name, type, default and rule, plus the two
+// kbroker-only ones (metrics.listener, log.level).
+//
+// Two kinds of failure, two channels:
+// - start-up: BrokerConfig::from_yaml/from_file throw ConfigError whose what() names the key and
+//   what was expected; main() prints it and exits.
+// - run time: TopicConfig::make returns INVALID_CONFIG with Kafka's wording
+//   ("Invalid value X for configuration Y: ..."), which handlers pass to the client.
+//
+// Both classes are immutable values once built: safe to read from any thread, cheap to copy.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -17,78 +27,173 @@
 
 namespace kb::config {
 
+// A fatal configuration problem found at start-up. what() names the offending key first
+// ("num.partitions: invalid value '0': Value must be at least 1"); from_file puts the file's
+// path in front.
 class ConfigError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
+// Kafka's ConfigDef types (SHORT is an Int with the range 1..32767 where Kafka uses it).
 enum class Type { Bool, Int, Long, Double, String, List, Password };
 
+// One known property. Values travel as strings in Kafka's text form ("true", "604800000",
+// "delete,compact"); the table's rule decides which strings are valid.
 struct PropertyDef {
   std::string name;
   Type type;
-  std::optional<std::string> default_value;  // nullopt = null
-  std::string doc;
-  bool dynamic = false;
-  std::string topic_synonym;  // topic config this broker property is the default of
+  std::optional<std::string> default_value;  // nullopt = null (no value unless configured)
+  std::string doc;                           // one line
+  bool dynamic = false;  // Kafka can change it without a restart (per-broker or cluster-wide);
+                         // false = read-only. DescribeConfigs reports read_only = !dynamic.
+  // In broker_properties(): the topic config this property is the broker-wide default of.
+  // In topic_properties(): the first (highest precedence) broker synonym; see broker_synonyms().
+  std::string topic_synonym;
+  // The rule. Numbers: inclusive bounds. one_of: allowed strings (for lists: each element).
   std::optional<double> min, max;
-  std::vector<std::string> one_of;  // allowed values (lists: each element)
+  std::vector<std::string> one_of;
+  // A rule a range or set can't say (listener syntax...): "" when fine, else why not.
+  std::string (*check)(std::string_view value) = nullptr;
+
+  bool sensitive() const { return type == Type::Password; }  // never log or return its value
 };
 
 const std::vector<PropertyDef>& broker_properties();
 const std::vector<PropertyDef>& topic_properties();
+const PropertyDef* find_broker_property(std::string_view name);  // nullptr if unknown
+const PropertyDef* find_topic_property(std::string_view name);   // nullptr if unknown
 
+// Broker properties whose values are the default of a topic config, highest precedence first
+// (Kafka's synonyms): retention.ms -> {log.retention.ms, log.retention.minutes,
+// log.retention.hours}. Empty for an unknown name or a topic config without broker synonym.
+std::vector<std::string> broker_synonyms(std::string_view topic_config);
+
+// Checks one value against a property's type and rule. "" when valid, else Kafka's reason
+// ("Value must be at least 1", "Not a number of type INT", "String must be one of: ...").
+std::string check_value(const PropertyDef& def, std::string_view value);
+
+// Kafka's DescribeConfigs ConfigSource numbers.
+enum class ConfigSource : int8_t {
+  Unknown = 0,
+  DynamicTopicConfig = 1,  // a topic override
+  DynamicBrokerConfig = 2,
+  DynamicDefaultBrokerConfig = 3,
+  StaticBrokerConfig = 4,  // set in the broker's YAML or by --set
+  DefaultConfig = 5,       // nobody set it: the built-in default
+};
+
+// One entry of a DescribeConfigs synonyms list.
+struct ConfigSynonym {
+  std::string name;
+  std::optional<std::string> value;
+  ConfigSource source;
+};
+
+// "PLAINTEXT://127.0.0.1:9092". The name is upper-cased as Kafka normalises listener names;
+// an empty host means every interface.
 struct Listener {
   std::string name;
   std::string host;
   uint16_t port = 0;
+  std::string security_protocol = "PLAINTEXT";  // from listener.security.protocol.map
 };
 
+// "1@controller-1:9093": one voter of the metadata quorum (controller.quorum.voters).
+struct QuorumVoter {
+  int32_t id = 0;
+  std::string host;
+  uint16_t port = 0;
+};
+
+// The broker's static configuration, validated as a whole when built. Owned by main() / the
+// Broker, read by every subsystem; immutable, so any thread may read it without locking.
 class BrokerConfig {
  public:
+  // Parses, flattens, applies `overrides` ("key=value", value parsed as a YAML scalar) and
+  // validates every key and the rules between keys. Throws ConfigError naming the key.
   static BrokerConfig from_yaml(std::string_view yaml_text, const std::vector<std::string>& overrides = {});
   static BrokerConfig from_file(const std::string& path, const std::vector<std::string>& overrides = {});
+  // config/broker.yaml, compiled into the binary: what `kbroker` runs with no --config.
   static std::string_view embedded_default();
 
+  // Typed reads of a known property's effective value. These are for code, not for input:
+  // an unknown name, a getter of the wrong type or a numeric/bool read of a null value throws
+  // std::logic_error (a kbroker bug, caught by the first test touching it). get_long also
+  // reads Int properties.
   bool get_bool(std::string_view name) const;
   int32_t get_int(std::string_view name) const;
   int64_t get_long(std::string_view name) const;
   double get_double(std::string_view name) const;
-  std::string get_string(std::string_view name) const;
-  std::vector<std::string> get_list(std::string_view name) const;
+  std::string get_string(std::string_view name) const;             // "" if null; never throws on a null
+  std::vector<std::string> get_list(std::string_view name) const;  // comma-split, trimmed
+  // Set in the YAML or by --set (a YAML null is "not set": the default applies).
   bool is_set(std::string_view name) const;
+  // The effective value as Kafka's text; nullopt when null or the name is unknown. Safe to
+  // call with names from requests.
   std::optional<std::string> raw(std::string_view name) const;
+  ConfigSource source(std::string_view name) const;  // StaticBrokerConfig or DefaultConfig
+  // Every broker property with its effective value (nullopt = null). Password values are
+  // included: callers showing them must check PropertyDef::sensitive().
+  std::map<std::string, std::optional<std::string>> all() const;
 
+  // Derived values, with Kafka's precedence rules applied (all validated at load time).
   int32_t node_id() const;
   std::vector<Listener> listeners() const;
+  // advertised.listeners, or listeners when unset, without the controller.listener.names
+  // entries (Kafka never advertises those to clients). A host that is empty or 0.0.0.0/::
+  // (possible only through the listeners fallback) is replaced by this machine's hostname.
   std::vector<Listener> advertised_listeners() const;
-  std::vector<std::string> log_dirs() const;
-  int64_t log_retention_ms() const;
-  int64_t log_roll_ms() const;
-  std::string metrics_host() const;
+  std::vector<QuorumVoter> quorum_voters() const;  // empty: this node alone is the controller
+  std::vector<std::string> log_dirs() const;       // log.dirs, else log.dir
+  int64_t log_retention_ms() const;                // ms > minutes > hours; negative -> -1
+  int64_t log_roll_ms() const;                     // log.roll.ms > log.roll.hours
+  std::string metrics_host() const;                // metrics.listener, IPv6 without brackets
   uint16_t metrics_port() const;
 
  private:
-  std::map<std::string, std::optional<std::string>, std::less<>> values_;  // explicit settings
+  struct TopicDefault;  // one topic config's broker-derived default (topic_config.cc)
+  friend class TopicConfig;
+  friend struct Loader;
+
+  void derive();                 // fills listeners_, advertised_, voters_; throws ConfigError
+  void derive_topic_defaults();  // fills topic_defaults_ (topic_config.cc)
+
+  // Explicit settings, as normalised text. Only non-null values are stored.
+  std::map<std::string, std::string, std::less<>> values_;
+  std::vector<Listener> listeners_, advertised_;
+  std::vector<QuorumVoter> voters_;
+  // Indexed like topic_properties(); shared with every TopicConfig made from this broker.
+  std::shared_ptr<const std::vector<TopicDefault>> topic_defaults_;
 };
 
+// The effective configuration of one topic: its explicit overrides on top of the broker's
+// defaults. An immutable value; make() is cheap (shares the broker's precomputed defaults).
 class TopicConfig {
  public:
-  static Result<TopicConfig> make(const BrokerConfig& broker, const std::map<std::string, std::string>& overrides);
-  std::string get(std::string_view name) const;
-  int64_t get_long(std::string_view name) const;
+  // Validates every override: an unknown name or bad value gives INVALID_CONFIG with Kafka's
+  // message ("Unknown topic config name: X", "Invalid value X for configuration Y: ...").
+  static Result<TopicConfig> make(const BrokerConfig& broker,
+                                  const std::map<std::string, std::string>& overrides);
+
+  std::string get(std::string_view name) const;   // effective value; "" for an unknown name
+  int64_t get_long(std::string_view name) const;  // 0 for an unknown or non-numeric name
   const std::map<std::string, std::string>& overrides() const { return overrides_; }
-  std::map<std::string, std::string> all() const { return effective_; }
-  bool is_default(std::string_view name) const { return !overrides_.count(std::string(name)); }
+  std::map<std::string, std::string> all() const;  // every topic property, effective values
+  bool is_default(std::string_view name) const;    // no topic override for it
+  // Where the effective value comes from: DynamicTopicConfig (override),
+  // StaticBrokerConfig (a broker synonym set in the YAML), else DefaultConfig.
+  ConfigSource source(std::string_view name) const;
+  // DescribeConfigs' synonyms, highest precedence first: the override, the broker synonyms
+  // that are set, then the default under the broker's name (Kafka lists it that way).
+  std::vector<ConfigSynonym> synonyms(std::string_view name) const;
 
  private:
-  std::map<std::string, std::string> overrides_;
-  std::map<std::string, std::string> effective_;
+  std::map<std::string, std::string> overrides_;  // validated, normalised
+  std::shared_ptr<const std::vector<BrokerConfig::TopicDefault>> defaults_;
 };
 
-// Checks one value against a property's type and rule; empty string when fine, else why not.
-std::string check_value(const PropertyDef& def, const std::string& value);
-std::vector<Listener> parse_listeners(const std::string& key, const std::vector<std::string>& items);
+// Usage text for --help: every broker property with type, default, dynamic flag and doc.
 std::string properties_help();
 
 }  // namespace kb::config

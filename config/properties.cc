@@ -1,110 +1,635 @@
-// The table of every broker and topic property kbroker knows: Kafka's names and defaults.
+// The table of every broker and topic property kbroker knows, and the rules that check one
+// value. Names, types, defaults and ranges are Kafka's unless the doc line says "kbroker".
+#include <algorithm>
+#include <cmath>
 #include <limits>
+#include <sstream>
 
 #include "config/config.h"
+#include "config/parse.h"
 
 namespace kb::config {
 
+using detail::join;
+using detail::split_list;
+
 namespace {
-constexpr double kIntMax = std::numeric_limits<int32_t>::max();
-const std::optional<std::string> kNull = std::nullopt;
-std::string s(const char* v) { return v; }
+
+const std::string kLongMax = std::to_string(std::numeric_limits<int64_t>::max());
+
+// Reads like Kafka's ConfigDef.define(...): name, type, default, doc, then the rule.
+class Def {
+ public:
+  Def(const char* name, Type type, std::optional<std::string> default_value, const char* doc) {
+    d_.name = name;
+    d_.type = type;
+    d_.default_value = std::move(default_value);
+    d_.doc = doc;
+  }
+  Def& at_least(double v) { return d_.min = v, *this; }
+  Def& between(double lo, double hi) { return d_.min = lo, d_.max = hi, *this; }
+  Def& in(std::vector<std::string> values) { return d_.one_of = std::move(values), *this; }
+  Def& check(std::string (*f)(std::string_view)) { return d_.check = f, *this; }
+  Def& dynamic() { return d_.dynamic = true, *this; }
+  Def& topic(const char* t) { return d_.topic_synonym = t, *this; }
+  operator PropertyDef() const { return d_; }
+
+ private:
+  PropertyDef d_;
+};
+
+// --- rules no range or set can say ---------------------------------------------------------
+
+std::string check_listeners(std::string_view v) {
+  std::vector<Listener> seen;
+  for (const auto& item : split_list(v)) {
+    std::string why;
+    auto l = detail::parse_listener(item, why);
+    if (!l) return why;
+    for (const auto& o : seen) {
+      if (o.name == l->name) return "Each listener must have a different name: " + l->name + " is used twice";
+      // Kafka allows a shared port only for an IPv4 and an IPv6 address; 0 = any free port.
+      bool v4_v6 = (detail::is_ipv4_literal(o.host) && detail::is_ipv6_literal(l->host)) ||
+                   (detail::is_ipv6_literal(o.host) && detail::is_ipv4_literal(l->host));
+      if (l->port != 0 && o.port == l->port && !v4_v6)
+        return "Each listener must have a different port: " + std::to_string(l->port) + " is used by " +
+               o.name + " and " + l->name;
+    }
+    seen.push_back(*l);
+  }
+  return "";
+}
+
+std::string check_advertised_listeners(std::string_view v) {
+  std::vector<std::string> names;
+  for (const auto& item : split_list(v)) {
+    std::string why;
+    auto l = detail::parse_listener(item, why);
+    if (!l) return why;
+    if (l->host == "0.0.0.0" || l->host == "::")
+      return "cannot advertise the non-routable address " + l->host + " in '" + item +
+             "'; use an address or name clients can reach";
+    if (std::find(names.begin(), names.end(), l->name) != names.end())
+      return "Each listener must have a different name: " + l->name + " is used twice";
+    names.push_back(l->name);
+  }
+  return "";
+}
+
+std::string check_voters(std::string_view v) {
+  std::vector<int32_t> ids;
+  for (const auto& item : split_list(v)) {
+    std::string why;
+    auto voter = detail::parse_voter(item, why);
+    if (!voter) return why;
+    if (std::find(ids.begin(), ids.end(), voter->id) != ids.end())
+      return "voter id " + std::to_string(voter->id) + " appears twice";
+    ids.push_back(voter->id);
+  }
+  return "";
+}
+
+std::string check_protocol_map(std::string_view v) {
+  std::string why;
+  return detail::parse_protocol_map(v, why) ? "" : why;
+}
+
+std::string check_log_dirs(std::string_view v) {
+  auto dirs = split_list(v);
+  if (dirs.empty()) return "At least one log directory must be given";
+  for (size_t i = 0; i < dirs.size(); ++i)
+    for (size_t j = i + 1; j < dirs.size(); ++j)
+      if (dirs[i] == dirs[j]) return "log directory " + dirs[i] + " is listed twice";
+  return "";
+}
+
+std::string check_metrics_listener(std::string_view v) {
+  std::string why;
+  auto hp = detail::parse_host_port(v, why);
+  if (!hp) return why + " (expected host:port, e.g. 0.0.0.0:9644)";
+  if (hp->host.empty()) return "the host is empty (expected host:port, e.g. 0.0.0.0:9644)";
+  return "";
+}
+
+std::string check_roles(std::string_view v) {
+  auto roles = split_list(v);
+  if (roles.empty()) return "must name broker and/or controller (kbroker has no ZooKeeper mode)";
+  for (size_t i = 0; i < roles.size(); ++i)
+    for (size_t j = i + 1; j < roles.size(); ++j)
+      if (roles[i] == roles[j]) return "Duplicate role names found in process.roles";
+  return "";
+}
+
+std::string fmt_number(double d) {
+  if (std::floor(d) == d && std::fabs(d) < 1e18) return std::to_string(static_cast<int64_t>(d));
+  std::ostringstream o;
+  o << d;
+  return o.str();
+}
+
+const char* kafka_type_name(Type t) {
+  switch (t) {
+    case Type::Bool:
+      return "BOOLEAN";
+    case Type::Int:
+      return "INT";
+    case Type::Long:
+      return "LONG";
+    case Type::Double:
+      return "DOUBLE";
+    case Type::String:
+      return "STRING";
+    case Type::List:
+      return "LIST";
+    case Type::Password:
+      return "PASSWORD";
+  }
+  return "STRING";
+}
+
+const char* help_type_name(Type t) {
+  switch (t) {
+    case Type::Bool:
+      return "boolean";
+    case Type::Int:
+      return "int";
+    case Type::Long:
+      return "long";
+    case Type::Double:
+      return "double";
+    case Type::String:
+      return "string";
+    case Type::List:
+      return "list";
+    case Type::Password:
+      return "password";
+  }
+  return "string";
+}
+
+const PropertyDef* find_in(const std::vector<PropertyDef>& defs, std::string_view name) {
+  for (const auto& d : defs)
+    if (d.name == name) return &d;
+  return nullptr;
+}
+
 }  // namespace
 
 const std::vector<PropertyDef>& broker_properties() {
   using T = Type;
+  constexpr auto null = std::nullopt;
+  constexpr double kShortMax = 32767;
+  static const std::vector<std::string> kCompression = {"uncompressed", "zstd", "lz4",
+                                                        "snappy",       "gzip", "producer"};
   static const std::vector<PropertyDef> defs = {
-      {"node.id", T::Int, kNull, "Id of this node in the cluster (required)", false, "", 0, kIntMax, {}},
-      {"broker.id", T::Int, kNull, "Older name of node.id; must equal it when both are set", false, "", 0, kIntMax, {}},
-      {"process.roles", T::List, s("broker,controller"), "Roles of this node: broker, controller or both", false, "", {}, {}, {"broker", "controller"}},
-      {"controller.quorum.voters", T::List, s(""), "id@host:port of every controller voter; empty = this node alone is the controller", false, "", {}, {}, {}},
-      {"controller.listener.names", T::List, s(""), "Listener names used by the controller quorum", false, "", {}, {}, {}},
-      {"listeners", T::List, s("PLAINTEXT://:9092"), "Addresses the broker listens on, NAME://host:port", false, "", {}, {}, {}},
-      {"advertised.listeners", T::List, kNull, "Addresses given to clients in Metadata; defaults to listeners", false, "", {}, {}, {}},
-      {"listener.security.protocol.map", T::String, s("PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL"), "Security protocol of each listener name", false, "", {}, {}, {}},
-      {"inter.broker.listener.name", T::String, kNull, "Listener used between brokers", false, "", {}, {}, {}},
-      {"log.dirs", T::List, kNull, "Directories where partition logs are kept (default log.dir)", false, "", {}, {}, {}},
-      {"log.dir", T::String, s("/tmp/kafka-logs"), "Log directory used when log.dirs is not set", false, "", {}, {}, {}},
-      {"num.network.threads", T::Int, s("3"), "Network event loops (each handles its connections' requests)", true, "", 1, kIntMax, {}},
-      {"num.io.threads", T::Int, s("8"), "Accepted for compatibility; kbroker handles requests on the network threads", false, "", 1, kIntMax, {}},
-      {"num.partitions", T::Int, s("1"), "Partitions of an auto-created topic or a CreateTopics with -1", false, "", 1, kIntMax, {}},
-      {"default.replication.factor", T::Int, s("1"), "Replication factor of auto-created topics and CreateTopics with -1", false, "", 1, 32767, {}},
-      {"min.insync.replicas", T::Int, s("1"), "Replicas that must acknowledge an acks=all write", true, "min.insync.replicas", 1, kIntMax, {}},
-      {"auto.create.topics.enable", T::Bool, s("true"), "Create unknown topics on Metadata requests", false, "", {}, {}, {}},
-      {"delete.topic.enable", T::Bool, s("true"), "Allow DeleteTopics", false, "", {}, {}, {}},
-      {"socket.request.max.bytes", T::Int, s("104857600"), "Largest request accepted; a bigger frame closes the connection", false, "", 1, kIntMax, {}},
-      // kbroker defaults these to -1 (Kafka: 102400): a fixed buffer turns off the kernel's
+      // Identity and roles.
+      Def("node.id", T::Int, null,
+          "Id of this node in the cluster; required (broker.id is accepted as its older name)")
+          .at_least(0),
+      Def("broker.id", T::Int, null, "Older name of node.id; when both are set they must be equal")
+          .at_least(0),
+      Def("process.roles", T::List, "broker,controller",
+          "Roles of this node: broker, controller or both (kbroker's default: both, a single-node cluster)")
+          .in({"broker", "controller"})
+          .check(check_roles),
+      Def("controller.quorum.voters", T::List, "",
+          "Metadata quorum voters as id@host:port; empty = this node alone is its own controller")
+          .check(check_voters),
+      Def("controller.listener.names", T::List, "",
+          "Listeners used by the controller quorum; never advertised to clients"),
+      Def("broker.rack", T::String, null, "Rack of this broker, used to spread replicas across racks"),
+
+      // Network.
+      Def("listeners", T::List, "PLAINTEXT://:9092",
+          "Addresses to listen on, NAME://host:port (empty host = every interface, port 0 = any free port)")
+          .check(check_listeners)
+          .dynamic(),
+      Def("advertised.listeners", T::List, null,
+          "Addresses handed to clients in Metadata, NAME://host:port; defaults to listeners")
+          .check(check_advertised_listeners)
+          .dynamic(),
+      Def("listener.security.protocol.map", T::String,
+          "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
+          "Security protocol of each listener name, NAME:PROTOCOL (kbroker serves PLAINTEXT only so far)")
+          .check(check_protocol_map)
+          .dynamic(),
+      Def("inter.broker.listener.name", T::String, null,
+          "Listener other brokers use to reach this one; must be one of advertised.listeners"),
+      Def("num.network.threads", T::Int, "3", "Network threads, each serving its share of the connections")
+          .at_least(1)
+          .dynamic(),
+      Def("num.io.threads", T::Int, "8",
+          "Request handler threads (kbroker handles requests on the network threads; accepted for "
+          "compatibility)")
+          .at_least(1)
+          .dynamic(),
+      Def("socket.request.max.bytes", T::Int, "104857600",
+          "Largest request frame accepted; a bigger one closes the connection")
+          .at_least(1),
+      // kbroker's default is -1 (Kafka: 102400): a fixed buffer turns off the kernel's
       // autotuning, and scripts/bench measured ~30% more 1 KiB produce throughput without it.
-      {"socket.send.buffer.bytes", T::Int, s("-1"), "SO_SNDBUF of client sockets; -1 (kbroker's default) lets the kernel autotune", true, "", -1, kIntMax, {}},
-      {"socket.receive.buffer.bytes", T::Int, s("-1"), "SO_RCVBUF of client sockets; -1 (kbroker's default) lets the kernel autotune", true, "", -1, kIntMax, {}},
-      {"connections.max.idle.ms", T::Long, s("600000"), "Idle connections are closed after this long", false, "", {}, {}, {}},
-      {"message.max.bytes", T::Int, s("1048588"), "Largest record batch accepted", true, "max.message.bytes", 0, kIntMax, {}},
-      {"log.segment.bytes", T::Int, s("1073741824"), "Segment size before a new one is rolled", true, "segment.bytes", 14, kIntMax, {}},
-      {"log.roll.ms", T::Long, kNull, "Segment age before a new one is rolled (overrides log.roll.hours)", true, "segment.ms", 1, {}, {}},
-      {"log.roll.hours", T::Int, s("168"), "Segment age in hours before a new one is rolled", false, "", 1, kIntMax, {}},
-      {"log.retention.ms", T::Long, kNull, "Age after which segments are deleted (-1: forever); beats minutes and hours", true, "retention.ms", -1, {}, {}},
-      {"log.retention.minutes", T::Int, kNull, "Retention in minutes; beats hours", false, "", -1, kIntMax, {}},
-      {"log.retention.hours", T::Int, s("168"), "Retention in hours", false, "", -1, kIntMax, {}},
-      {"log.retention.bytes", T::Long, s("-1"), "Partition size above which old segments are deleted (-1: no limit)", true, "retention.bytes", -1, {}, {}},
-      {"log.retention.check.interval.ms", T::Long, s("300000"), "How often retention is enforced", false, "", 1, {}, {}},
-      {"log.index.interval.bytes", T::Int, s("4096"), "Bytes between offset index entries", true, "index.interval.bytes", 0, kIntMax, {}},
-      {"log.index.size.max.bytes", T::Int, s("10485760"), "Largest offset/time index file", true, "segment.index.bytes", 4, kIntMax, {}},
-      {"log.segment.delete.delay.ms", T::Long, s("60000"), "Delay before a deleted segment's file is removed", true, "file.delete.delay.ms", 0, {}, {}},
-      {"log.flush.interval.ms", T::Long, kNull, "How often dirty logs are fsynced (kbroker default: every second)", true, "flush.ms", 0, {}, {}},
-      {"log.flush.interval.messages", T::Long, s("9223372036854775807"), "Records between forced fsyncs", true, "flush.messages", 1, {}, {}},
-      {"log.cleanup.policy", T::List, s("delete"), "delete and/or compact", true, "cleanup.policy", {}, {}, {"delete", "compact"}},
-      {"log.message.timestamp.type", T::String, s("CreateTime"), "CreateTime or LogAppendTime", true, "message.timestamp.type", {}, {}, {"CreateTime", "LogAppendTime"}},
-      {"log.message.timestamp.difference.max.ms", T::Long, s("9223372036854775807"), "Largest accepted difference between record and broker time", true, "message.timestamp.difference.max.ms", 0, {}, {}},
-      {"log.cleaner.delete.retention.ms", T::Long, s("86400000"), "How long tombstones are kept on compacted topics", true, "delete.retention.ms", 0, {}, {}},
-      {"log.cleaner.min.cleanable.ratio", T::Double, s("0.5"), "Dirty ratio that makes a log eligible for compaction", true, "min.cleanable.dirty.ratio", 0, 1, {}},
-      {"log.cleaner.min.compaction.lag.ms", T::Long, s("0"), "Minimum age of a record before compaction", true, "min.compaction.lag.ms", 0, {}, {}},
-      {"log.cleaner.max.compaction.lag.ms", T::Long, s("9223372036854775807"), "Maximum age of an uncompacted record", true, "max.compaction.lag.ms", 1, {}, {}},
-      {"log.preallocate", T::Bool, s("false"), "Preallocate segment files", true, "preallocate", {}, {}, {}},
-      {"compression.type", T::String, s("producer"), "Codec of stored batches; producer keeps the producer's", true, "compression.type", {}, {}, {"uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"}},
-      {"unclean.leader.election.enable", T::Bool, s("false"), "Allow out-of-sync replicas to become leader", true, "unclean.leader.election.enable", {}, {}, {}},
-      {"offsets.topic.num.partitions", T::Int, s("50"), "Partitions of __consumer_offsets", false, "", 1, kIntMax, {}},
-      {"offsets.topic.replication.factor", T::Int, s("3"), "Replication factor of __consumer_offsets", false, "", 1, 32767, {}},
-      {"offsets.retention.minutes", T::Int, s("10080"), "How long committed offsets of empty groups are kept", false, "", 1, kIntMax, {}},
-      {"transaction.state.log.num.partitions", T::Int, s("50"), "Partitions of __transaction_state", false, "", 1, kIntMax, {}},
-      {"transaction.state.log.replication.factor", T::Int, s("3"), "Replication factor of __transaction_state", false, "", 1, 32767, {}},
-      {"group.initial.rebalance.delay.ms", T::Int, s("3000"), "Wait for more members before the first rebalance", false, "", 0, kIntMax, {}},
-      {"group.min.session.timeout.ms", T::Int, s("6000"), "Smallest session timeout a member may ask for", false, "", 0, kIntMax, {}},
-      {"group.max.session.timeout.ms", T::Int, s("1800000"), "Largest session timeout a member may ask for", false, "", 0, kIntMax, {}},
-      {"replica.lag.time.max.ms", T::Long, s("30000"), "A follower this far behind leaves the ISR", false, "", 0, {}, {}},
-      {"broker.rack", T::String, kNull, "Rack of this broker, for replica placement", false, "", {}, {}, {}},
-      {"metrics.listener", T::String, s("0.0.0.0:9644"), "kbroker: host:port of the HTTP endpoint serving /metrics and /health", false, "", {}, {}, {}},
-      {"log.level", T::String, s("info"), "kbroker: log level", true, "", {}, {}, {"trace", "debug", "info", "warn", "error", "critical", "off"}},
+      Def("socket.send.buffer.bytes", T::Int, "-1",
+          "SO_SNDBUF of client sockets; -1 = kernel autotuning (kbroker's default; Kafka's is 102400)")
+          .at_least(-1),
+      Def("socket.receive.buffer.bytes", T::Int, "-1",
+          "SO_RCVBUF of client sockets; -1 = kernel autotuning (kbroker's default; Kafka's is 102400)")
+          .at_least(-1),
+      Def("connections.max.idle.ms", T::Long, "600000", "A connection idle this long is closed"),
+
+      // Topics.
+      Def("num.partitions", T::Int, "1",
+          "Partitions of a topic created without a count (auto-created, or -1)")
+          .at_least(1),
+      Def("default.replication.factor", T::Int, "1",
+          "Replication factor of a topic created without one (auto-created, or -1)")
+          .between(1, kShortMax),
+      Def("min.insync.replicas", T::Int, "1",
+          "In-sync replicas that must hold a record before acks=all succeeds")
+          .at_least(1)
+          .dynamic()
+          .topic("min.insync.replicas"),
+      Def("auto.create.topics.enable", T::Bool, "true",
+          "Create a topic when a Metadata request names an unknown one"),
+      Def("delete.topic.enable", T::Bool, "true",
+          "Allow DeleteTopics; false answers TOPIC_DELETION_DISABLED"),
+      Def("message.max.bytes", T::Int, "1048588", "Largest record batch accepted (after compression)")
+          .at_least(0)
+          .dynamic()
+          .topic("max.message.bytes"),
+      Def("compression.type", T::String, "producer",
+          "Codec batches are stored with; producer keeps whatever the producer used")
+          .in(kCompression)
+          .dynamic()
+          .topic("compression.type"),
+      Def("unclean.leader.election.enable", T::Bool, "false",
+          "Let an out-of-sync replica become leader when no in-sync one is left (may lose records)")
+          .dynamic()
+          .topic("unclean.leader.election.enable"),
+
+      // The partition log.
+      Def("log.dirs", T::List, null, "Directories holding the partition logs; defaults to log.dir")
+          .check(check_log_dirs),
+      Def("log.dir", T::String, "/tmp/kafka-logs", "The log directory used when log.dirs is not set")
+          .check(check_log_dirs),
+      Def("log.segment.bytes", T::Int, "1073741824", "Size at which the active segment is rolled")
+          .at_least(14)
+          .dynamic()
+          .topic("segment.bytes"),
+      Def("log.roll.ms", T::Long, null, "Age at which the active segment is rolled; overrides log.roll.hours")
+          .at_least(1)
+          .dynamic()
+          .topic("segment.ms"),
+      Def("log.roll.hours", T::Int, "168", "Age in hours at which the active segment is rolled")
+          .at_least(1)
+          .dynamic()
+          .topic("segment.ms"),
+      Def("log.roll.jitter.ms", T::Long, null,
+          "Random amount up to which a roll happens early; overrides hours")
+          .at_least(0)
+          .dynamic()
+          .topic("segment.jitter.ms"),
+      Def("log.roll.jitter.hours", T::Int, "0", "Roll jitter in hours")
+          .at_least(0)
+          .dynamic()
+          .topic("segment.jitter.ms"),
+      Def("log.retention.ms", T::Long, null,
+          "Age after which closed segments are deleted; -1 = forever; overrides minutes and hours")
+          .dynamic()
+          .topic("retention.ms"),
+      Def("log.retention.minutes", T::Int, null, "Retention in minutes; overrides log.retention.hours")
+          .dynamic()
+          .topic("retention.ms"),
+      Def("log.retention.hours", T::Int, "168",
+          "Retention in hours (the lowest-precedence retention setting)")
+          .dynamic()
+          .topic("retention.ms"),
+      Def("log.retention.bytes", T::Long, "-1",
+          "Partition size above which the oldest segments are deleted; -1 = none")
+          .dynamic()
+          .topic("retention.bytes"),
+      Def("log.retention.check.interval.ms", T::Long, "300000", "How often segments are checked for deletion")
+          .at_least(1),
+      Def("log.index.interval.bytes", T::Int, "4096", "Log bytes between two offset index entries")
+          .at_least(0)
+          .dynamic()
+          .topic("index.interval.bytes"),
+      Def("log.index.size.max.bytes", T::Int, "10485760",
+          "Largest offset or time index file; a full index rolls the segment")
+          .at_least(4)
+          .dynamic()
+          .topic("segment.index.bytes"),
+      Def("log.segment.delete.delay.ms", T::Long, "60000",
+          "Wait before a deleted segment's files are removed")
+          .at_least(0)
+          .dynamic()
+          .topic("file.delete.delay.ms"),
+      Def("log.flush.interval.ms", T::Long, null,
+          "fsync a log whose oldest unflushed write is this old; unset = leave write-back to the OS, like "
+          "Kafka")
+          .at_least(0)
+          .dynamic()
+          .topic("flush.ms"),
+      Def("log.flush.interval.messages", T::Long, kLongMax, "Records appended before a log is forced to disk")
+          .at_least(1)
+          .dynamic()
+          .topic("flush.messages"),
+      Def("log.flush.scheduler.interval.ms", T::Long, kLongMax,
+          "Kafka's flusher check period, the default of flush.ms; kbroker's flusher runs only with "
+          "log.flush.interval.ms")
+          .dynamic()
+          .topic("flush.ms"),
+      Def("log.cleanup.policy", T::List, "delete", "What happens to old segments: delete, compact, or both")
+          .in({"delete", "compact"})
+          .dynamic()
+          .topic("cleanup.policy"),
+      Def("log.message.timestamp.type", T::String, "CreateTime",
+          "Timestamp stored with records: the producer's (CreateTime) or the broker's (LogAppendTime)")
+          .in({"CreateTime", "LogAppendTime"})
+          .dynamic()
+          .topic("message.timestamp.type"),
+      Def("log.message.timestamp.difference.max.ms", T::Long, kLongMax,
+          "Largest gap allowed between a CreateTime timestamp and the broker's clock")
+          .at_least(0)
+          .dynamic()
+          .topic("message.timestamp.difference.max.ms"),
+      Def("log.cleaner.delete.retention.ms", T::Long, "86400000",
+          "How long tombstones stay in a compacted log")
+          .at_least(0)
+          .dynamic()
+          .topic("delete.retention.ms"),
+      Def("log.cleaner.min.cleanable.ratio", T::Double, "0.5",
+          "Share of dirty log that makes a log worth compacting")
+          .between(0, 1)
+          .dynamic()
+          .topic("min.cleanable.dirty.ratio"),
+      Def("log.cleaner.min.compaction.lag.ms", T::Long, "0",
+          "Youngest age at which a record may be compacted")
+          .at_least(0)
+          .dynamic()
+          .topic("min.compaction.lag.ms"),
+      Def("log.cleaner.max.compaction.lag.ms", T::Long, kLongMax, "Oldest age a record may reach uncompacted")
+          .at_least(1)
+          .dynamic()
+          .topic("max.compaction.lag.ms"),
+      Def("log.preallocate", T::Bool, "false", "Preallocate the file of a new segment")
+          .dynamic()
+          .topic("preallocate"),
+
+      // Replication.
+      Def("replica.lag.time.max.ms", T::Long, "30000",
+          "A follower that has not caught up for this long is removed from the ISR"),
+
+      // Coordinators and their internal topics.
+      Def("offsets.topic.num.partitions", T::Int, "50",
+          "Partitions of __consumer_offsets (fixed once created)")
+          .at_least(1),
+      Def("offsets.topic.replication.factor", T::Int, "3",
+          "Replication factor of __consumer_offsets; Kafka does not create it until this many brokers are up")
+          .between(1, kShortMax),
+      Def("offsets.retention.minutes", T::Int, "10080",
+          "How long an empty group's committed offsets are kept")
+          .at_least(1),
+      Def("transaction.state.log.num.partitions", T::Int, "50", "Partitions of __transaction_state")
+          .at_least(1),
+      Def("transaction.state.log.replication.factor", T::Int, "3",
+          "Replication factor of __transaction_state; Kafka waits for this many brokers before creating it")
+          .between(1, kShortMax),
+      Def("group.initial.rebalance.delay.ms", T::Int, "3000",
+          "How long the first rebalance of a new group waits for more members to join"),
+      Def("group.min.session.timeout.ms", T::Int, "6000",
+          "Smallest session timeout a group member may ask for"),
+      Def("group.max.session.timeout.ms", T::Int, "1800000",
+          "Largest session timeout a group member may ask for"),
+
+      // kbroker's own.
+      Def("metrics.listener", T::String, "0.0.0.0:9644",
+          "kbroker: host:port of the HTTP endpoint serving /metrics (Prometheus) and /health")
+          .check(check_metrics_listener),
+      Def("log.level", T::String, "info", "kbroker: level of the broker's own log (not a Kafka property)")
+          .in({"trace", "debug", "info", "warn", "error", "critical", "off"}),
   };
   return defs;
 }
 
 const std::vector<PropertyDef>& topic_properties() {
   using T = Type;
+  static const std::vector<std::string> kCompression = {"uncompressed", "zstd", "lz4",
+                                                        "snappy",       "gzip", "producer"};
+  // topic(): the first broker synonym (see detail::synonyms_of for the full list).
   static const std::vector<PropertyDef> defs = {
-      {"cleanup.policy", T::List, s("delete"), "delete and/or compact", true, "log.cleanup.policy", {}, {}, {"delete", "compact"}},
-      {"compression.type", T::String, s("producer"), "Codec of stored batches", true, "compression.type", {}, {}, {"uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"}},
-      {"delete.retention.ms", T::Long, s("86400000"), "How long tombstones are kept", true, "log.cleaner.delete.retention.ms", 0, {}, {}},
-      {"file.delete.delay.ms", T::Long, s("60000"), "Delay before a deleted segment's file is removed", true, "log.segment.delete.delay.ms", 0, {}, {}},
-      {"flush.messages", T::Long, s("9223372036854775807"), "Records between forced fsyncs", true, "log.flush.interval.messages", 1, {}, {}},
-      {"flush.ms", T::Long, s("9223372036854775807"), "Time between forced fsyncs", true, "log.flush.interval.ms", 0, {}, {}},
-      {"index.interval.bytes", T::Int, s("4096"), "Bytes between offset index entries", true, "log.index.interval.bytes", 0, kIntMax, {}},
-      {"max.compaction.lag.ms", T::Long, s("9223372036854775807"), "Maximum age of an uncompacted record", true, "log.cleaner.max.compaction.lag.ms", 1, {}, {}},
-      {"max.message.bytes", T::Int, s("1048588"), "Largest record batch accepted", true, "message.max.bytes", 0, kIntMax, {}},
-      {"message.timestamp.type", T::String, s("CreateTime"), "CreateTime or LogAppendTime", true, "log.message.timestamp.type", {}, {}, {"CreateTime", "LogAppendTime"}},
-      {"message.timestamp.difference.max.ms", T::Long, s("9223372036854775807"), "Largest accepted difference between record and broker time", true, "log.message.timestamp.difference.max.ms", 0, {}, {}},
-      {"min.cleanable.dirty.ratio", T::Double, s("0.5"), "Dirty ratio that makes the log eligible for compaction", true, "log.cleaner.min.cleanable.ratio", 0, 1, {}},
-      {"min.compaction.lag.ms", T::Long, s("0"), "Minimum age of a record before compaction", true, "log.cleaner.min.compaction.lag.ms", 0, {}, {}},
-      {"min.insync.replicas", T::Int, s("1"), "Replicas that must acknowledge an acks=all write", true, "min.insync.replicas", 1, kIntMax, {}},
-      {"preallocate", T::Bool, s("false"), "Preallocate segment files", true, "log.preallocate", {}, {}, {}},
-      {"retention.bytes", T::Long, s("-1"), "Partition size above which old segments are deleted", true, "log.retention.bytes", -1, {}, {}},
-      {"retention.ms", T::Long, s("604800000"), "Age after which segments are deleted (-1: forever)", true, "log.retention.ms", -1, {}, {}},
-      {"segment.bytes", T::Int, s("1073741824"), "Segment size before a new one is rolled", true, "log.segment.bytes", 14, kIntMax, {}},
-      {"segment.index.bytes", T::Int, s("10485760"), "Largest offset/time index file", true, "log.index.size.max.bytes", 4, kIntMax, {}},
-      {"segment.jitter.ms", T::Long, s("0"), "Random jitter subtracted from segment.ms", true, "", 0, {}, {}},
-      {"segment.ms", T::Long, s("604800000"), "Segment age before a new one is rolled", true, "log.roll.ms", 1, {}, {}},
-      {"unclean.leader.election.enable", T::Bool, s("false"), "Allow out-of-sync replicas to become leader", true, "unclean.leader.election.enable", {}, {}, {}},
+      Def("cleanup.policy", T::List, "delete",
+          "delete old segments, compact to the last value per key, or both")
+          .in({"delete", "compact"})
+          .dynamic()
+          .topic("log.cleanup.policy"),
+      Def("compression.type", T::String, "producer",
+          "Codec batches are stored with; producer keeps the producer's")
+          .in(kCompression)
+          .dynamic()
+          .topic("compression.type"),
+      Def("delete.retention.ms", T::Long, "86400000", "How long tombstones stay in a compacted topic")
+          .at_least(0)
+          .dynamic()
+          .topic("log.cleaner.delete.retention.ms"),
+      Def("file.delete.delay.ms", T::Long, "60000", "Wait before a deleted segment's files are removed")
+          .at_least(0)
+          .dynamic()
+          .topic("log.segment.delete.delay.ms"),
+      Def("flush.messages", T::Long, kLongMax, "Records appended before the log is forced to disk")
+          .at_least(1)
+          .dynamic()
+          .topic("log.flush.interval.messages"),
+      Def("flush.ms", T::Long, kLongMax, "Age of the oldest unflushed write that forces the log to disk")
+          .at_least(0)
+          .dynamic()
+          .topic("log.flush.interval.ms"),
+      Def("index.interval.bytes", T::Int, "4096", "Log bytes between two offset index entries")
+          .at_least(0)
+          .dynamic()
+          .topic("log.index.interval.bytes"),
+      Def("max.compaction.lag.ms", T::Long, kLongMax, "Oldest age a record may reach uncompacted")
+          .at_least(1)
+          .dynamic()
+          .topic("log.cleaner.max.compaction.lag.ms"),
+      Def("max.message.bytes", T::Int, "1048588", "Largest record batch accepted (after compression)")
+          .at_least(0)
+          .dynamic()
+          .topic("message.max.bytes"),
+      Def("message.timestamp.difference.max.ms", T::Long, kLongMax,
+          "Largest gap allowed between a CreateTime timestamp and the broker's clock")
+          .at_least(0)
+          .dynamic()
+          .topic("log.message.timestamp.difference.max.ms"),
+      Def("message.timestamp.type", T::String, "CreateTime",
+          "CreateTime (the producer's) or LogAppendTime (the broker's)")
+          .in({"CreateTime", "LogAppendTime"})
+          .dynamic()
+          .topic("log.message.timestamp.type"),
+      Def("min.cleanable.dirty.ratio", T::Double, "0.5",
+          "Share of dirty log that makes the log worth compacting")
+          .between(0, 1)
+          .dynamic()
+          .topic("log.cleaner.min.cleanable.ratio"),
+      Def("min.compaction.lag.ms", T::Long, "0", "Youngest age at which a record may be compacted")
+          .at_least(0)
+          .dynamic()
+          .topic("log.cleaner.min.compaction.lag.ms"),
+      Def("min.insync.replicas", T::Int, "1",
+          "In-sync replicas that must hold a record before acks=all succeeds")
+          .at_least(1)
+          .dynamic()
+          .topic("min.insync.replicas"),
+      Def("preallocate", T::Bool, "false", "Preallocate the file of a new segment")
+          .dynamic()
+          .topic("log.preallocate"),
+      Def("retention.bytes", T::Long, "-1",
+          "Partition size above which the oldest segments are deleted; -1 = none")
+          .dynamic()
+          .topic("log.retention.bytes"),
+      Def("retention.ms", T::Long, "604800000", "Age after which closed segments are deleted; -1 = forever")
+          .at_least(-1)
+          .dynamic()
+          .topic("log.retention.ms"),
+      Def("segment.bytes", T::Int, "1073741824", "Size at which the active segment is rolled")
+          .at_least(14)
+          .dynamic()
+          .topic("log.segment.bytes"),
+      Def("segment.index.bytes", T::Int, "10485760", "Largest offset or time index file")
+          .at_least(4)
+          .dynamic()
+          .topic("log.index.size.max.bytes"),
+      Def("segment.jitter.ms", T::Long, "0", "Random amount up to which a time-based roll happens early")
+          .at_least(0)
+          .dynamic()
+          .topic("log.roll.jitter.ms"),
+      Def("segment.ms", T::Long, "604800000", "Age at which the active segment is rolled")
+          .at_least(1)
+          .dynamic()
+          .topic("log.roll.ms"),
+      Def("unclean.leader.election.enable", T::Bool, "false",
+          "Let an out-of-sync replica become leader when no in-sync one is left (may lose records)")
+          .dynamic()
+          .topic("unclean.leader.election.enable"),
   };
   return defs;
+}
+
+const PropertyDef* find_broker_property(std::string_view name) { return find_in(broker_properties(), name); }
+const PropertyDef* find_topic_property(std::string_view name) { return find_in(topic_properties(), name); }
+
+std::vector<std::string> broker_synonyms(std::string_view topic_config) {
+  std::vector<std::string> out;
+  for (const auto& s : detail::synonyms_of(topic_config)) out.emplace_back(s.broker_name);
+  return out;
+}
+
+std::string check_value(const PropertyDef& d, std::string_view raw) {
+  const std::string value = detail::trim(raw);
+  switch (d.type) {
+    case Type::Bool: {
+      std::string v = detail::lower(value);
+      if (v != "true" && v != "false") return "Expected value to be either true or false";
+      break;
+    }
+    case Type::Int:
+    case Type::Long: {
+      auto x = detail::parse_long(value);
+      if (!x || (d.type == Type::Int && (*x < INT32_MIN || *x > INT32_MAX)))
+        return std::string("Not a number of type ") + kafka_type_name(d.type);
+      if (d.min && static_cast<double>(*x) < *d.min) return "Value must be at least " + fmt_number(*d.min);
+      if (d.max && static_cast<double>(*x) > *d.max)
+        return "Value must be no more than " + fmt_number(*d.max);
+      break;
+    }
+    case Type::Double: {
+      char* end = nullptr;
+      double x = std::strtod(value.c_str(), &end);
+      if (value.empty() || *end != '\0' || !std::isfinite(x)) return "Not a number of type DOUBLE";
+      if (d.min && x < *d.min) return "Value must be at least " + fmt_number(*d.min);
+      if (d.max && x > *d.max) return "Value must be no more than " + fmt_number(*d.max);
+      break;
+    }
+    case Type::List:
+      for (const auto& item : split_list(value))
+        if (!d.one_of.empty() && std::find(d.one_of.begin(), d.one_of.end(), item) == d.one_of.end())
+          return "String must be one of: " + join(d.one_of, ", ");
+      break;
+    case Type::String:
+    case Type::Password:
+      if (!d.one_of.empty() && std::find(d.one_of.begin(), d.one_of.end(), value) == d.one_of.end())
+        return "String must be one of: " + join(d.one_of, ", ");
+      break;
+  }
+  return d.check ? d.check(value) : "";
+}
+
+namespace detail {
+
+std::string normalize(const PropertyDef& def, std::string_view value) {
+  std::string v = trim(value);
+  switch (def.type) {
+    case Type::Bool:
+      return lower(v);
+    case Type::Int:
+    case Type::Long:
+      return std::to_string(parse_long(v).value_or(0));
+    case Type::List:
+      return join(split_list(v), ",");
+    default:
+      return v;
+  }
+}
+
+std::string expectation(const PropertyDef& d) {
+  std::string range;
+  if (d.min && d.max)
+    range = " from " + fmt_number(*d.min) + " to " + fmt_number(*d.max);
+  else if (d.min)
+    range = " >= " + fmt_number(*d.min);
+  else if (d.max)
+    range = " <= " + fmt_number(*d.max);
+  switch (d.type) {
+    case Type::Bool:
+      return "true or false";
+    case Type::Int:
+      return "a 32-bit integer" + range;
+    case Type::Long:
+      return "a 64-bit integer" + range;
+    case Type::Double:
+      return "a number" + range;
+    case Type::List:
+      return d.one_of.empty() ? "a comma-separated list or YAML sequence"
+                              : "a comma-separated list or YAML sequence of: " + join(d.one_of, ", ");
+    case Type::String:
+    case Type::Password:
+      return d.one_of.empty() ? "a string" : "one of: " + join(d.one_of, ", ");
+  }
+  return "a value";
+}
+
+}  // namespace detail
+
+std::string properties_help() {
+  std::ostringstream o;
+  for (const auto& d : broker_properties()) {
+    o << "  " << d.name << "  (" << help_type_name(d.type) << ", default ";
+    if (!d.default_value)
+      o << "null";
+    else if (d.default_value->empty())
+      o << "\"\"";
+    else if (d.sensitive())
+      o << "[hidden]";
+    else
+      o << *d.default_value;
+    if (!d.one_of.empty()) o << ", one of " << join(d.one_of, "|");
+    if (d.min && d.max)
+      o << ", " << fmt_number(*d.min) << ".." << fmt_number(*d.max);
+    else if (d.min)
+      o << ", >= " << fmt_number(*d.min);
+    if (!d.topic_synonym.empty()) o << ", topic default of " << d.topic_synonym;
+    o << ")\n      " << d.doc << "\n";
+  }
+  return o.str();
 }
 
 }  // namespace kb::config

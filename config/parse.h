@@ -1,0 +1,58 @@
+// Text forms shared by the property table and the loader (internal to config/): Kafka's
+// number and list syntax, and the endpoint strings of listeners, voters and metrics.listener.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "config/config.h"
+
+namespace kb::config::detail {
+
+std::string trim(std::string_view s);
+std::string lower(std::string_view s);
+// Kafka's LIST: comma separated, each element trimmed; empty elements dropped.
+std::vector<std::string> split_list(std::string_view v);
+std::string join(const std::vector<std::string>& items, std::string_view sep);
+// Whole-string decimal integer (an optional sign, like Java's parseLong); nullopt otherwise.
+std::optional<int64_t> parse_long(std::string_view v);
+
+// "host:port", "[v6]:port"; an empty host is allowed (the caller decides what it means).
+// Returns why not in `why` and nullopt on failure.
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+};
+std::optional<HostPort> parse_host_port(std::string_view v, std::string& why);
+
+// "NAME://host:port" with the name upper-cased (Kafka normalises listener names). The
+// security protocol is left for the caller, which knows listener.security.protocol.map.
+std::optional<Listener> parse_listener(std::string_view v, std::string& why);
+// "id@host:port".
+std::optional<QuorumVoter> parse_voter(std::string_view v, std::string& why);
+// listener.security.protocol.map: "NAME:PROTOCOL,...", names upper-cased.
+std::optional<std::vector<std::pair<std::string, std::string>>> parse_protocol_map(std::string_view v,
+                                                                                   std::string& why);
+
+// Broker synonyms of one topic config with the factor that turns each into the topic's unit
+// (log.retention.hours -> retention.ms: 3600000). Highest precedence first.
+struct Synonym {
+  const char* broker_name;
+  int64_t factor;
+};
+const std::vector<Synonym>& synonyms_of(std::string_view topic_config);
+
+// The text form a valid value is stored in: trimmed, booleans lower-case, integers canonical,
+// lists as "a,b". Precondition: check_value(def, value) == "".
+std::string normalize(const PropertyDef& def, std::string_view value);
+// What a valid value looks like, for start-up messages: "a 32-bit integer >= 1".
+std::string expectation(const PropertyDef& def);
+
+bool is_ipv4_literal(const std::string& host);
+bool is_ipv6_literal(const std::string& host);
+
+}  // namespace kb::config::detail
