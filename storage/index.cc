@@ -1,109 +1,155 @@
 #include "storage/index.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
-#include <vector>
+
+#include "protocol/wire.h"
 
 namespace kb::storage {
 
-Index::~Index() { seal(); }
+namespace fs = std::filesystem;
 
-Status Index::open_writable(size_t max_bytes, size_t entries) {
-  seal();
-  int fd = ::open(path_.c_str(), O_RDWR | O_CREAT, 0644);
-  if (fd < 0) return Status(ErrorCode::KAFKA_STORAGE_ERROR, "cannot open " + path_.string() + ": " + std::strerror(errno));
-  capacity_ = std::max(max_bytes / entry_size_, entries + 1) * entry_size_;
-  if (::ftruncate(fd, static_cast<off_t>(capacity_)) != 0) {
-    ::close(fd);
-    return Status(ErrorCode::KAFKA_STORAGE_ERROR, "cannot size " + path_.string());
+OffsetEntry decode_offset_entry(const uint8_t* e) {
+  return {static_cast<int32_t>(wire::load_be32(e)), static_cast<int32_t>(wire::load_be32(e + 4))};
+}
+TimeEntry decode_time_entry(const uint8_t* e) {
+  return {static_cast<int64_t>(wire::load_be64(e)), static_cast<int32_t>(wire::load_be32(e + 8))};
+}
+
+namespace {
+// Index of the first entry whose key is > target (binary search over a sorted index).
+template <class Key>
+size_t upper_bound(const IndexView& v, int64_t target, Key key) {
+  size_t lo = 0, hi = v.count;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (key(v.entry(mid)) <= target) lo = mid + 1;
+    else hi = mid;
   }
-  void* m = ::mmap(nullptr, capacity_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  ::close(fd);  // the mapping keeps the file; no descriptor is held
-  if (m == MAP_FAILED) return Status(ErrorCode::KAFKA_STORAGE_ERROR, "cannot map " + path_.string());
-  map_ = static_cast<uint8_t*>(m);
-  mapped_ = true;
-  count_ = entries;
+  return lo;
+}
+}  // namespace
+
+int64_t lookup_position(const IndexView& v, int64_t base, int64_t target) {
+  if (v.count == 0) return 0;
+  size_t i = upper_bound(v, target - base, [](const uint8_t* e) { return int64_t(decode_offset_entry(e).relative_offset); });
+  if (i == 0) return 0;
+  return decode_offset_entry(v.entry(i - 1)).position;
+}
+
+int64_t lookup_time(const IndexView& v, int64_t base, int64_t ts) {
+  if (v.count == 0) return base;
+  // Last entry with timestamp < ts == last entry with timestamp <= ts - 1.
+  size_t i = upper_bound(v, ts - 1, [](const uint8_t* e) { return decode_time_entry(e).timestamp; });
+  if (i == 0) return base;
+  return base + decode_time_entry(v.entry(i - 1)).relative_offset;
+}
+
+Status Index::map_writable(int64_t max_bytes) {
+  if (map_) return {};
+  size_t wanted = max_bytes > 0 ? static_cast<size_t>(max_bytes) / entry_size_ : 0;
+  capacity_ = std::max(wanted, count_ + 2);
+  size_t bytes = capacity_ * entry_size_;
+  auto f = open_file(path_, O_RDWR | O_CREAT);
+  if (!f.ok()) return f.error();
+  struct stat st;
+  if (::fstat((*f)->fd(), &st) != 0) return io_error("cannot stat", path_, errno);
+  // Preallocation is a sparse extension: no disk blocks until entries are written.
+  if (static_cast<size_t>(st.st_size) != bytes && ::ftruncate((*f)->fd(), static_cast<off_t>(bytes)) != 0)
+    return io_error("cannot size", path_, errno);
+  auto m = map_file(path_, bytes, true);
+  if (!m.ok()) return m.error();
+  map_ = std::move(m.value());
   return {};
 }
 
-bool Index::open_readonly() {
-  seal();
-  std::error_code ec;
-  auto size = std::filesystem::file_size(path_, ec);
-  if (ec || size % entry_size_ != 0) return false;
-  count_ = size / entry_size_;
-  return true;
-}
-
-void Index::seal() {
-  if (!mapped_) return;
-  ::msync(map_, capacity_, MS_SYNC);
-  ::munmap(map_, capacity_);
-  map_ = nullptr;
-  mapped_ = false;
-  ::truncate(path_.c_str(), static_cast<off_t>(count_ * entry_size_));
-}
-
-Status Index::flush() {
-  if (mapped_ && ::msync(map_, capacity_, MS_SYNC) != 0)
-    return Status(ErrorCode::KAFKA_STORAGE_ERROR, "msync " + path_.string() + " failed");
+Status Index::unmap(bool trim) {
+  map_.reset();  // readers holding a view keep their own reference
+  capacity_ = 0;
+  if (trim && ::truncate(path_.c_str(), static_cast<off_t>(count_ * entry_size_)) != 0 && errno != ENOENT)
+    return io_error("cannot trim", path_, errno);
   return {};
-}
-
-void Index::reset() {
-  count_ = 0;
-  if (!mapped_) ::truncate(path_.c_str(), 0);
 }
 
 void Index::append(const uint8_t* entry) {
-  if (!mapped_ || full()) return;  // a full index only makes lookups scan a little longer
-  std::memcpy(map_ + count_ * entry_size_, entry, entry_size_);
+  if (!map_ || count_ >= capacity_) return;
+  std::memcpy(map_->data() + count_ * entry_size_, entry, entry_size_);
   ++count_;
 }
 
-bool Index::read(size_t i, uint8_t* out) const {
+void Index::clear() {
+  count_ = 0;
+  if (!map_) ::truncate(path_.c_str(), 0);
+}
+
+bool Index::read_entry(size_t i, uint8_t* out) const {
   if (i >= count_) return false;
-  if (mapped_) {
-    std::memcpy(out, map_ + i * entry_size_, entry_size_);
+  if (map_) {
+    std::memcpy(out, map_->data() + i * entry_size_, entry_size_);
     return true;
   }
-  int fd = ::open(path_.c_str(), O_RDONLY);
-  if (fd < 0) return false;
-  ssize_t n = ::pread(fd, out, entry_size_, static_cast<off_t>(i * entry_size_));
-  ::close(fd);
-  return n == static_cast<ssize_t>(entry_size_);
+  auto f = open_file(path_, O_RDONLY);
+  return f.ok() && pread_exact((*f)->fd(), out, entry_size_, static_cast<int64_t>(i * entry_size_));
 }
 
-std::optional<size_t> Index::floor(int64_t target, const std::function<int64_t(const uint8_t*)>& key) const {
-  if (count_ == 0) return std::nullopt;
-  std::vector<uint8_t> e(entry_size_);
-  int fd = -1;
-  auto get = [&](size_t i) -> int64_t {
-    if (mapped_) return key(map_ + i * entry_size_);
-    if (fd < 0) fd = ::open(path_.c_str(), O_RDONLY);
-    if (fd < 0 || ::pread(fd, e.data(), entry_size_, static_cast<off_t>(i * entry_size_)) !=
-                      static_cast<ssize_t>(entry_size_))
-      return INT64_MAX;
-    return key(e.data());
-  };
-  size_t lo = 0, hi = count_;  // find the first entry with key > target
-  while (lo < hi) {
-    size_t mid = (lo + hi) / 2;
-    if (get(mid) <= target) lo = mid + 1;
-    else hi = mid;
-  }
-  if (fd >= 0) ::close(fd);
-  if (lo == 0) return std::nullopt;
-  return lo - 1;
-}
-
-void Index::remove_file() {
-  seal();
+bool Index::load_sealed(int64_t segment_size, std::string& why) {
+  map_.reset();
+  capacity_ = 0;
+  count_ = 0;
   std::error_code ec;
-  std::filesystem::remove(path_, ec);
+  auto size = fs::file_size(path_, ec);
+  if (ec) {
+    why = "missing";
+    return false;
+  }
+  if (size % entry_size_ != 0) {
+    why = "size " + std::to_string(size) + " is not a whole number of entries";
+    return false;
+  }
+  count_ = size / entry_size_;
+  if (count_ == 0) return true;
+  uint8_t last[kTimeEntrySize], prev[kTimeEntrySize];
+  if (!read_entry(count_ - 1, last) || (count_ > 1 && !read_entry(count_ - 2, prev))) {
+    why = "unreadable";
+    return false;
+  }
+  // A preallocated file left untrimmed ends in zero entries: the last entry would not be
+  // after the one before it.
+  if (entry_size_ == kOffsetEntrySize) {
+    auto l = decode_offset_entry(last);
+    bool ok = l.relative_offset >= 0 && l.position >= 0 && l.position < segment_size;
+    if (ok && count_ > 1) {
+      auto p = decode_offset_entry(prev);
+      ok = l.relative_offset > p.relative_offset && l.position > p.position;
+    }
+    if (!ok) why = "last entry out of order or past the segment";
+    return ok;
+  }
+  auto l = decode_time_entry(last);
+  bool ok = l.relative_offset >= 0;
+  if (ok && count_ > 1) {
+    auto p = decode_time_entry(prev);
+    ok = l.timestamp > p.timestamp && l.relative_offset >= p.relative_offset;
+  }
+  if (!ok) why = "last entry out of order";
+  return ok;
+}
+
+IndexView map_sealed_index(const fs::path& path, size_t entry_size) {
+  IndexView v;
+  v.entry_size = entry_size;
+  std::error_code ec;
+  auto size = fs::file_size(path, ec);
+  if (ec || size < entry_size) return v;
+  auto m = map_file(path, size, false);
+  if (!m.ok()) return v;
+  v.map = std::move(m.value());
+  v.count = size / entry_size;
+  return v;
 }
 
 }  // namespace kb::storage

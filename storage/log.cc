@@ -5,17 +5,23 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
+#include <atomic>
+#include <cerrno>
+#include <climits>
 #include <cstring>
 #include <mutex>
+#include <random>
+#include <set>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 
 #include "protocol/crc32c.h"
 #include "protocol/record_batch.h"
-#include "protocol/wire.h"
+#include "storage/file_cache.h"
+#include "storage/files.h"
 #include "storage/index.h"
+#include "storage/segment.h"
 
 namespace kb::storage {
 
@@ -23,188 +29,301 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr size_t kOffsetEntry = 8;  // relative offset int32, position int32
-constexpr size_t kTimeEntry = 12;   // timestamp int64, relative offset int32
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string file_name(int64_t base, const char* ext) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%020lld", static_cast<long long>(base));
-  return std::string(buf) + ext;
-}
-
-Error io_error(const std::string& what, const fs::path& p) {
-  return Error{ErrorCode::KAFKA_STORAGE_ERROR, what + " " + p.string() + ": " + std::strerror(errno)};
-}
-
-// Keeps a descriptor open while a FileSlice of it is in flight.
-struct Fd {
-  int fd;
-  explicit Fd(int f) : fd(f) {}
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
+// "<20 digits><ext>" -> base offset.
+std::optional<int64_t> parse_base(const std::string& name, std::string_view ext) {
+  if (name.size() != 20 + ext.size() || !name.ends_with(ext)) return std::nullopt;
+  int64_t v = 0;
+  for (size_t i = 0; i < 20; ++i) {
+    char c = name[i];
+    if (c < '0' || c > '9') return std::nullopt;
+    int d = c - '0';
+    if (v > (INT64_MAX - d) / 10) return std::nullopt;
+    v = v * 10 + d;
   }
-};
+  return v;
+}
 
-// Reads a batch header at `pos`; nullopt at the end of the data or on a short read.
-std::optional<BatchHeader> header_at(int fd, int64_t pos, int64_t end) {
-  if (pos + static_cast<int64_t>(batch::kHeaderSize) > end) return std::nullopt;
-  uint8_t buf[batch::kHeaderSize];
-  if (::pread(fd, buf, sizeof buf, pos) != static_cast<ssize_t>(sizeof buf)) return std::nullopt;
-  auto h = read_batch_header({buf, sizeof buf});
-  if (!h.ok() || pos + h->total_size() > end || h->batch_length < 49) return std::nullopt;
-  return *h;
+std::string random_hex() {
+  std::random_device rd;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%08x%08x", rd(), rd());
+  return buf;
+}
+
+// Checks a batch's CRC-32C by streaming it through `buf` (a corrupt length cannot make us
+// allocate the whole file).
+bool batch_crc_ok(int fd, int64_t pos, const BatchHeader& h, std::vector<uint8_t>& buf) {
+  int64_t from = pos + static_cast<int64_t>(batch::kAttributes);
+  int64_t remaining = h.total_size() - static_cast<int64_t>(batch::kAttributes);
+  buf.resize(static_cast<size_t>(std::min<int64_t>(remaining, 1 << 20)));
+  uint32_t crc = 0;
+  while (remaining > 0) {
+    size_t n = static_cast<size_t>(std::min<int64_t>(remaining, static_cast<int64_t>(buf.size())));
+    if (!pread_exact(fd, buf.data(), n, from)) return false;
+    crc = crc32c(buf.data(), n, crc);
+    from += static_cast<int64_t>(n);
+    remaining -= static_cast<int64_t>(n);
+  }
+  return crc == h.crc;
+}
+
+// After a bad batch at `pos`: is there a whole valid batch right after it? Then the damage is
+// in the middle of the data, not a torn tail.
+bool valid_batch_follows(int fd, int64_t pos, int64_t end, std::vector<uint8_t>& buf) {
+  auto bad = header_at(fd, pos, end);
+  if (!bad) return false;
+  int64_t next = pos + bad->total_size();
+  auto h = header_at(fd, next, end);
+  return h && batch_crc_ok(fd, next, *h, buf);
+}
+
+int64_t mtime_ms(const struct stat& st) {
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
 }
 
 }  // namespace
 
-// One segment: <base>.log with its .index and .timeindex. The active segment keeps its log
-// descriptor open and its indexes mapped; older ones hold nothing open.
-struct Segment {
-  int64_t base = 0;
-  fs::path log_path;
-  std::shared_ptr<Fd> fd;  // active segment only
-  int64_t size = 0;        // bytes of whole batches
-  int64_t next_offset = 0; // offset after the last batch
-  int64_t max_timestamp = -1;
-  int64_t offset_of_max_timestamp = -1;
-  int64_t first_append_ms = -1;  // for segment.ms
-  int64_t bytes_since_index = 0;
-  Index offset_index;
-  Index time_index;
-
-  Segment(const fs::path& dir, int64_t b)
-      : base(b),
-        log_path(dir / file_name(b, ".log")),
-        offset_index(dir / file_name(b, ".index"), kOffsetEntry),
-        time_index(dir / file_name(b, ".timeindex"), kTimeEntry) {}
-
-  // `held` is the active descriptor captured under the log's mutex (or null).
-  std::shared_ptr<Fd> open_read(const std::shared_ptr<Fd>& held) const {
-    if (held) return held;
-    int f = ::open(log_path.c_str(), O_RDONLY | O_CLOEXEC);
-    return f < 0 ? nullptr : std::make_shared<Fd>(f);
-  }
-
-  void index_batch(const BatchHeader& h, int64_t pos, int32_t interval) {
-    if (h.max_timestamp > max_timestamp) {
-      max_timestamp = h.max_timestamp;
-      offset_of_max_timestamp = h.last_offset();
-    }
-    bytes_since_index += h.total_size();
-    if (pos == 0 || bytes_since_index >= interval) {
-      uint8_t e[kOffsetEntry];
-      wire::store_be32(e, static_cast<uint32_t>(h.base_offset - base));
-      wire::store_be32(e + 4, static_cast<uint32_t>(pos));
-      offset_index.append(e);
-      uint8_t t[kTimeEntry];
-      wire::store_be64(t, static_cast<uint64_t>(max_timestamp));
-      wire::store_be32(t + 8, static_cast<uint32_t>(h.base_offset - base));
-      time_index.append(t);
-      bytes_since_index = 0;
-    }
-  }
-
-  // Byte position of a batch at or before the one holding `offset`.
-  int64_t position_floor(int64_t offset) const {
-    auto i = offset_index.floor(offset - base, [](const uint8_t* e) {
-      return static_cast<int64_t>(static_cast<int32_t>(wire::load_be32(e)));
-    });
-    if (!i) return 0;
-    uint8_t e[kOffsetEntry];
-    if (!offset_index.read(*i, e)) return 0;
-    return static_cast<int64_t>(wire::load_be32(e + 4));
-  }
-
-  // Offset from which to scan for the first batch with max timestamp >= ts.
-  int64_t time_floor(int64_t ts) const {
-    auto i = time_index.floor(ts - 1, [](const uint8_t* e) {
-      return static_cast<int64_t>(wire::load_be64(e));
-    });
-    if (!i) return base;
-    uint8_t e[kTimeEntry];
-    if (!time_index.read(*i, e)) return base;
-    return base + static_cast<int32_t>(wire::load_be32(e + 8));
-  }
-};
-
 struct Log::Impl {
   fs::path dir;
-  LogConfig config;
-  mutable std::mutex mu;
+  std::shared_ptr<FileCache> cache;
+
+  mutable std::mutex mu;  // guards everything below, and every Segment's mutable fields
+  // Every config ever set: config() hands out references, so old ones stay alive.
+  std::vector<std::unique_ptr<LogConfig>> configs;
+  std::atomic<const LogConfig*> current_config{nullptr};
   std::vector<std::shared_ptr<Segment>> segments;  // by base offset; never empty once open
   int64_t log_start = 0;
   int64_t log_end = 0;
-  int64_t unflushed = 0;
-  int64_t last_append_ms = 0;
+  int64_t recovery_point = 0;
+  // Rolled segments not yet fsynced (with the descriptor they were written through).
+  struct PendingSync {
+    std::shared_ptr<Segment> segment;
+    std::shared_ptr<FileHandle> fd;
+  };
+  std::vector<PendingSync> pending;
+  int64_t unflushed = 0;   // bytes appended to the active segment since its last fsync
+  bool dir_dirty = false;  // segment files created or deleted since the directory's last fsync
+  bool appended = false;   // since open: the active segment's indexes changed
+  int64_t last_used_ms = 0;
   bool closed = false;
 
-  std::shared_ptr<Segment> active() const { return segments.back(); }
+  std::mutex flush_mu;  // one flush at a time (the flusher thread, a controller, close)
 
-  Status activate(Segment& s) {
-    int f = ::open(s.log_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (f < 0) return io_error("cannot open", s.log_path);
-    s.fd = std::make_shared<Fd>(f);
-    if (auto st = s.offset_index.open_writable(config.segment_index_bytes, s.offset_index.count()); !st.ok()) return st;
-    return s.time_index.open_writable(config.segment_index_bytes, s.time_index.count());
+  const LogConfig& cfg() const { return *current_config.load(); }
+  Segment& active() { return *segments.back(); }
+
+  Error closed_error() const {
+    return Error{ErrorCode::KAFKA_STORAGE_ERROR, "log " + dir.string() + " is closed"};
   }
 
-  void deactivate(Segment& s) {
-    if (s.fd) ::fdatasync(s.fd->fd);
-    s.fd.reset();
-    s.offset_index.seal();
-    s.time_index.seal();
+  // Index of the first segment that may hold `offset`, or segments.size().
+  size_t segment_for(int64_t offset) const {
+    auto it = std::upper_bound(segments.begin(), segments.end(), offset,
+                               [](int64_t o, const std::shared_ptr<Segment>& s) { return o < s->base; });
+    size_t i = it == segments.begin() ? 0 : static_cast<size_t>(it - segments.begin()) - 1;
+    while (i < segments.size() && segments[i]->next_offset <= offset) ++i;
+    return i;
   }
 
-  Status roll(int64_t base) {
-    if (!segments.empty()) deactivate(*active());
-    auto s = std::make_shared<Segment>(dir, base);
-    s->next_offset = base;
-    s->offset_index.reset();
-    s->time_index.reset();
-    if (auto st = activate(*s); !st.ok()) return st;
+  Status ensure_active_open() {
+    Segment& a = active();
+    if (a.fd && a.offset_index.mapped() && a.time_index.mapped()) return {};
+    return a.open_active(cfg().segment_index_bytes);
+  }
+
+  // Seals the active segment (the flusher fsyncs it) and starts a new one at the log end.
+  Status roll(int64_t now) {
+    auto old = segments.back();
+    pending.push_back({old, old->seal()});
+    unflushed = 0;  // those bytes are now the pending segment's
+    auto s = std::make_shared<Segment>(dir, log_end);
+    // A file already named so holds nothing the log tracks (a crash right after creating
+    // it): start it empty.
+    auto f = open_file(s->log_path, O_RDWR | O_CREAT | O_TRUNC);
+    if (!f.ok()) return f.error();
+    s->fd = std::move(f.value());
+    s->offset_index.clear();
+    s->time_index.clear();
+    if (auto st = s->open_active(cfg().segment_index_bytes); !st.ok()) return st;
+    s->created_ms = now;
+    s->last_modified_ms = now;
     segments.push_back(std::move(s));
+    dir_dirty = true;
+    spdlog::debug("rolled {} to a new segment at offset {}", dir.string(), log_end);
     return {};
   }
 
-  // Scans a segment's batches from the start: rebuilds its indexes and timestamps; with
-  // `check_crc` verifies every batch. Returns the byte length of valid data; `clean` tells
-  // whether that is the whole file.
-  Result<int64_t> scan(Segment& s, bool check_crc, bool& clean) {
-    int fd = ::open(s.log_path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return io_error("cannot open", s.log_path);
-    Fd guard(fd);
-    struct stat st;
-    ::fstat(fd, &st);
-    int64_t end = st.st_size, pos = 0;
-    s.offset_index.reset();
-    s.time_index.reset();
-    s.max_timestamp = -1;
-    s.offset_of_max_timestamp = -1;
-    s.bytes_since_index = 0;
-    s.next_offset = s.base;
-    std::vector<uint8_t> buf;
-    while (true) {
-      auto h = header_at(fd, pos, end);
-      if (!h) break;
-      if (check_crc) {
-        buf.resize(static_cast<size_t>(h->total_size()));
-        if (::pread(fd, buf.data(), buf.size(), pos) != static_cast<ssize_t>(buf.size())) break;
-        if (crc32c(buf.data() + batch::kAttributes, buf.size() - batch::kAttributes) != h->crc) break;
+  // A read-side view of one segment: taken under `mu`, used without it.
+  struct Snapshot {
+    std::shared_ptr<Segment> seg;
+    int64_t size = 0;
+    int64_t next_offset = 0;
+    std::shared_ptr<FileHandle> fd;  // the active segment's (else filled from the cache)
+    IndexView offsets, times;
+    std::shared_ptr<const SegmentFiles> files;
+    int raw_fd() const { return files ? files->log->fd() : fd->fd(); }
+    std::shared_ptr<const void> owner() const {
+      if (files) return files->log;
+      return fd;
+    }
+  };
+  // Under mu.
+  Status snapshot(size_t i, Snapshot& out) {
+    out.seg = segments[i];
+    out.size = out.seg->size;
+    out.next_offset = out.seg->next_offset;
+    if (i + 1 == segments.size()) {
+      if (auto s = ensure_active_open(); !s.ok()) return s;
+      out.fd = out.seg->fd;
+      out.offsets = out.seg->offset_index.view();
+      out.times = out.seg->time_index.view();
+      last_used_ms = now_ms();
+    }
+    return {};
+  }
+  // Without mu: sealed segments' files come from the cache.
+  Status open_snapshot(Snapshot& s) {
+    if (s.fd) return {};
+    auto f = cache->get(*s.seg);
+    if (!f.ok()) return f.error();
+    s.files = std::move(f.value());
+    s.offsets = s.files->offsets;
+    s.times = s.files->times;
+    return {};
+  }
+
+  // Trusts a segment found on disk: its indexes (checked for plausibility) give the max
+  // timestamp; for the newest segment the batch headers after the last index entry give the
+  // log end (Kafka's readNextOffset). False (with the reason) when it must be rebuilt.
+  bool load_trusted(Segment& s, std::optional<int64_t> next_base, std::string& why) {
+    std::string w;
+    if (!s.offset_index.load_sealed(s.size, w)) {
+      why = s.offset_index.path().filename().string() + " " + w;
+      return false;
+    }
+    if (!s.time_index.load_sealed(s.size, w)) {
+      why = s.time_index.path().filename().string() + " " + w;
+      return false;
+    }
+    uint8_t e[kTimeEntrySize];
+    if (s.time_index.count() > 0) {
+      if (!s.time_index.read_entry(s.time_index.count() - 1, e)) {
+        why = "time index unreadable";
+        return false;
       }
-      if (h->base_offset < s.next_offset) break;  // offsets must grow
-      s.index_batch(*h, pos, config.index_interval_bytes);
+      auto t = decode_time_entry(e);
+      s.max_timestamp = t.timestamp;
+      s.offset_of_max_timestamp = s.base + t.relative_offset;
+      s.last_time_entry = t.timestamp;
+    }
+    if (next_base) {
+      s.next_offset = *next_base;
+      return true;
+    }
+    int64_t pos = 0;
+    if (s.offset_index.count() > 0) {
+      if (!s.offset_index.read_entry(s.offset_index.count() - 1, e)) {
+        why = "offset index unreadable";
+        return false;
+      }
+      pos = decode_offset_entry(e).position;
+    }
+    s.bytes_since_index = s.size - pos;
+    auto f = open_file(s.log_path, O_RDONLY);
+    if (!f.ok()) {
+      why = f.error().message;
+      return false;
+    }
+    int fd = (*f)->fd();
+    if (s.size > 0) {
+      auto first = header_at(fd, 0, s.size);
+      if (!first) {
+        why = "no valid batch at the start of the segment";
+        return false;
+      }
+      s.first_batch_timestamp = first->max_timestamp;
+    }
+    s.next_offset = s.base;
+    while (pos < s.size) {
+      auto h = header_at(fd, pos, s.size);
+      if (!h || h->base_offset < s.next_offset) {
+        why = "the data after byte " + std::to_string(pos) + " is not whole batches";
+        return false;
+      }
+      if (h->max_timestamp > s.max_timestamp) {
+        s.max_timestamp = h->max_timestamp;
+        s.offset_of_max_timestamp = h->last_offset();
+      }
       s.next_offset = h->last_offset() + 1;
       pos += h->total_size();
     }
-    clean = pos == end;
+    return true;
+  }
+
+  // Scans a whole segment, checking every batch's header, CRC-32C and offsets, and rebuilds
+  // both indexes. A bad batch at the tail of the newest segment is a torn write: the file is
+  // truncated there. Anything else is an error naming the file and byte position: data is
+  // never dropped from the middle of a log.
+  Status recover_segment(Segment& s, bool last) {
+    auto f = open_file(s.log_path, O_RDONLY);
+    if (!f.ok()) return f.error();
+    int fd = (*f)->fd();
+    const int64_t end = s.size;
+    const LogConfig& c = cfg();
+    int64_t interval = std::max<int32_t>(c.index_interval_bytes, 1);
+    int64_t index_bytes = std::max<int64_t>(c.segment_index_bytes, (end / interval + 3) * int64_t(kTimeEntrySize));
+    s.offset_index.clear();
+    s.time_index.clear();
+    if (auto st = s.offset_index.map_writable(index_bytes); !st.ok()) return st;
+    if (auto st = s.time_index.map_writable(index_bytes); !st.ok()) return st;
+    s.next_offset = s.base;
+    s.max_timestamp = -1;
+    s.offset_of_max_timestamp = -1;
+    s.last_time_entry = -1;
+    s.bytes_since_index = 0;
+    s.first_batch_timestamp = -1;
+
+    std::vector<uint8_t> buf;
+    int64_t pos = 0;
+    std::string problem;
+    bool torn_candidate = true;  // a damaged or incomplete batch, as a crash mid-write leaves
+    while (pos < end) {
+      auto h = header_at(fd, pos, end);
+      if (!h) {
+        problem = end - pos < static_cast<int64_t>(batch::kHeaderSize)
+                      ? "a truncated batch header"
+                      : "an invalid batch header or a batch running past the end of the file";
+        break;
+      }
+      if (!batch_crc_ok(fd, pos, *h, buf)) {
+        problem = "a CRC-32C mismatch";
+        break;
+      }
+      if (h->base_offset < s.next_offset || h->last_offset_delta < 0 || h->last_offset() - s.base > INT32_MAX) {
+        problem = "batch offsets out of order (base offset " + std::to_string(h->base_offset) + " where at least " +
+                  std::to_string(s.next_offset) + " was expected)";
+        torn_candidate = false;  // a valid CRC: this is not a torn write
+        break;
+      }
+      s.index_batch(*h, pos, c.index_interval_bytes);
+      if (pos == 0) s.first_batch_timestamp = h->max_timestamp;
+      s.next_offset = h->last_offset() + 1;
+      pos += h->total_size();
+    }
+    s.seal();
     s.size = pos;
-    return pos;
+    if (pos == end) return {};
+
+    if (!last || !torn_candidate || valid_batch_follows(fd, pos, end, buf))
+      return Error{ErrorCode::KAFKA_STORAGE_ERROR,
+                   "corrupt record batch in " + s.log_path.string() + " at byte " + std::to_string(pos) + ": " +
+                       problem + (last ? "; valid data follows it" : "; later segments follow it") +
+                       ", so this is not a torn tail and the log is not opened"};
+    spdlog::warn("truncating torn tail of {} at byte {}: {} ({} bytes dropped, log end offset {})",
+                 s.log_path.string(), pos, problem, end - pos, s.next_offset);
+    if (::truncate(s.log_path.c_str(), static_cast<off_t>(pos)) != 0)
+      return io_error("cannot truncate", s.log_path, errno);
+    return {};
   }
 
   int64_t total_size() const {
@@ -212,87 +331,172 @@ struct Log::Impl {
     for (const auto& s : segments) n += s->size;
     return n;
   }
+
+  // fsyncs rolled segments, and with `all` the active one, then moves the recovery point.
+  Status flush(bool all) {
+    std::lock_guard fl(flush_mu);
+    std::vector<PendingSync> batch;
+    std::shared_ptr<Segment> act;
+    std::shared_ptr<FileHandle> act_fd;
+    int64_t end = 0, flushed = 0;
+    bool sync_directory = false;
+    {
+      std::lock_guard lk(mu);
+      batch.swap(pending);
+      if (all) {
+        end = log_end;
+        if (unflushed > 0) {
+          act = segments.back();
+          act_fd = act->fd;
+          flushed = unflushed;
+          unflushed = 0;
+        }
+      }
+      sync_directory = dir_dirty;
+      dir_dirty = false;
+    }
+    // The fsyncs run without the log's mutex: appends and reads go on meanwhile.
+    Status st;
+    for (const auto& p : batch) {
+      if (p.segment->deleted.load()) continue;
+      st = p.fd ? sync_fd(p.fd->fd(), p.segment->log_path) : sync_path(p.segment->log_path);
+      if (st.ok()) st = sync_path(p.segment->offset_index.path());
+      if (st.ok()) st = sync_path(p.segment->time_index.path());
+      if (!st.ok() && p.segment->deleted.load()) st = {};  // retention removed it meanwhile
+      if (!st.ok()) break;
+    }
+    if (st.ok() && sync_directory) st = sync_dir(dir);
+    if (st.ok() && act) st = act_fd ? sync_fd(act_fd->fd(), act->log_path) : sync_path(act->log_path);
+
+    std::lock_guard lk(mu);
+    if (!st.ok()) {
+      pending.insert(pending.begin(), batch.begin(), batch.end());
+      unflushed += flushed;
+      dir_dirty = dir_dirty || sync_directory;
+      return st;
+    }
+    if (!batch.empty()) recovery_point = std::max(recovery_point, batch.back().segment->next_offset);
+    if (all) recovery_point = std::max(recovery_point, end);
+    recovery_point = std::min(recovery_point, log_end);
+    return {};
+  }
+
+  // Moves segments out of the log (retention), then renames their files to .deleted and
+  // unlinks them. A reader that still holds a descriptor keeps reading the unlinked file.
+  void delete_segments(const std::vector<std::shared_ptr<Segment>>& doomed) {
+    for (const auto& s : doomed) {
+      cache->erase(s->id);
+      for (const char* ext : {".log", ".index", ".timeindex"}) {
+        fs::path p = s->path_with(ext);
+        fs::path d = p;
+        d += ".deleted";
+        // The rename first: a crash between the two leaves a .deleted file that the next
+        // open removes, never a half-deleted segment that looks live.
+        if (::rename(p.c_str(), d.c_str()) == 0) ::unlink(d.c_str());
+        else if (errno != ENOENT) spdlog::warn("cannot delete {}: {}", p.string(), std::strerror(errno));
+      }
+    }
+  }
 };
 
 Result<std::unique_ptr<Log>> Log::open(const fs::path& dir, LogConfig config, bool recover) {
+  LogOpenOptions o;
+  o.recover = recover;
+  return open(dir, std::move(config), o);
+}
+
+Result<std::unique_ptr<Log>> Log::open(const fs::path& dir, LogConfig config, const LogOpenOptions& o) {
   std::error_code ec;
+  bool created = !fs::exists(dir, ec);
   fs::create_directories(dir, ec);
   if (ec) return Error{ErrorCode::KAFKA_STORAGE_ERROR, "cannot create " + dir.string() + ": " + ec.message()};
   std::unique_ptr<Log> log(new Log());
   log->impl_ = std::make_unique<Impl>();
   Impl& d = *log->impl_;
   d.dir = dir;
-  d.config = config;
+  d.cache = o.file_cache ? o.file_cache : FileCache::default_cache();
+  d.configs.push_back(std::make_unique<LogConfig>(std::move(config)));
+  d.current_config = d.configs.back().get();
+  d.dir_dirty = created;
+  d.closed = true;  // until the open succeeds: a failed open closes nothing and flushes nothing
 
   std::vector<int64_t> bases;
+  std::vector<std::pair<int64_t, fs::path>> index_files;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
-    auto name = e.path().filename().string();
-    if (e.path().extension() == ".log" && name.size() == 24) bases.push_back(std::stoll(name.substr(0, 20)));
-    if (e.path().extension() == ".deleted" || e.path().extension() == ".cleaned") fs::remove(e.path(), ec);
+    std::string name = e.path().filename().string();
+    if (name.ends_with(".deleted") || name.ends_with(".cleaned") || name.ends_with(".tmp")) {
+      // An interrupted segment deletion, compaction or checkpoint write.
+      std::error_code rm;
+      fs::remove(e.path(), rm);
+    } else if (auto b = parse_base(name, ".log")) {
+      bases.push_back(*b);
+    } else if (auto i = parse_base(name, ".index")) {
+      index_files.emplace_back(*i, e.path());
+    } else if (auto t = parse_base(name, ".timeindex")) {
+      index_files.emplace_back(*t, e.path());
+    }
   }
+  if (ec) return Error{ErrorCode::KAFKA_STORAGE_ERROR, "cannot list " + dir.string() + ": " + ec.message()};
   std::sort(bases.begin(), bases.end());
+  for (const auto& [b, p] : index_files) {
+    if (!std::binary_search(bases.begin(), bases.end(), b)) {
+      std::error_code rm;
+      fs::remove(p, rm);  // an index without its segment (Kafka deletes those too)
+    }
+  }
+
+  int64_t now = now_ms();
   for (size_t i = 0; i < bases.size(); ++i) {
     auto s = std::make_shared<Segment>(dir, bases[i]);
     bool last = i + 1 == bases.size();
-    bool usable = !recover && !last && s->offset_index.open_readonly() && s->time_index.open_readonly();
-    if (usable) {
-      // A sealed segment after a clean shutdown: trust its indexes; find its end from the
-      // next segment's base and its timestamps from the last time index entry.
-      s->size = static_cast<int64_t>(fs::file_size(s->log_path, ec));
-      s->next_offset = bases[i + 1];
-      uint8_t t[kTimeEntry];
-      if (s->time_index.count() && s->time_index.read(s->time_index.count() - 1, t)) {
-        s->max_timestamp = static_cast<int64_t>(wire::load_be64(t));
-        s->offset_of_max_timestamp = s->base + static_cast<int32_t>(wire::load_be32(t + 8));
-      }
-      // The newest timestamp may lie after the last index entry: scan that tail.
-      int fd = ::open(s->log_path.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd >= 0) {
-        Fd guard(fd);
-        int64_t pos = s->position_floor(s->next_offset);
-        while (auto h = header_at(fd, pos, s->size)) {
-          if (h->max_timestamp > s->max_timestamp) {
-            s->max_timestamp = h->max_timestamp;
-            s->offset_of_max_timestamp = h->last_offset();
-          }
-          pos += h->total_size();
-        }
-      }
-    } else {
-      // The active segment is always scanned (it may have been appended after its index was
-      // written); after a crash every segment is, with CRC checks.
-      if (auto st = s->offset_index.open_writable(config.segment_index_bytes, 0); !st.ok()) return st.error();
-      if (auto st = s->time_index.open_writable(config.segment_index_bytes, 0); !st.ok()) return st.error();
-      bool clean = false;
-      auto valid = d.scan(*s, recover || last, clean);
-      if (!valid.ok()) return valid.error();
-      if (!clean) {
-        int64_t file_size = static_cast<int64_t>(fs::file_size(s->log_path, ec));
-        if (!last)
-          return Error{ErrorCode::KAFKA_STORAGE_ERROR,
-                       "corrupt record batch in " + s->log_path.string() + " at byte " +
-                           std::to_string(*valid) + " (not at the tail of the log)"};
-        spdlog::warn("truncating torn tail of {}: {} bytes after byte {} are not a whole valid batch",
-                     s->log_path.string(), file_size - *valid, *valid);
-        if (::truncate(s->log_path.c_str(), *valid) != 0) return io_error("cannot truncate", s->log_path);
-      }
-      if (!last) {
-        s->offset_index.seal();
-        s->time_index.seal();
-      }
+    std::optional<int64_t> next_base;
+    if (!last) next_base = bases[i + 1];
+    struct stat st;
+    if (::stat(s->log_path.c_str(), &st) != 0) return io_error("cannot stat", s->log_path, errno);
+    s->size = st.st_size;
+    s->last_modified_ms = mtime_ms(st);
+    s->created_ms = now;
+    // After a crash, every segment that may hold offsets at or past the recovery point is
+    // scanned; older ones were fsynced and are trusted like after a clean shutdown.
+    bool scan = o.recover && (last || *next_base > o.recovery_point);
+    std::string why;
+    if (!scan && !d.load_trusted(*s, next_base, why)) {
+      spdlog::warn("rebuilding the indexes of {}: {}", s->log_path.string(), why);
+      scan = true;
+    }
+    if (scan) {
+      if (auto r = d.recover_segment(*s, last); !r.ok()) return r.error();
+      if (next_base && s->next_offset > *next_base)
+        return Error{ErrorCode::KAFKA_STORAGE_ERROR, s->log_path.string() + " holds offsets up to " +
+                                                         std::to_string(s->next_offset - 1) +
+                                                         ", past the next segment's base offset " +
+                                                         std::to_string(*next_base)};
+      // Recovered data came from the page cache; it counts as durable once fsynced again.
+      if (o.recover && !last) d.pending.push_back({s, nullptr});
     }
     d.segments.push_back(std::move(s));
   }
   if (d.segments.empty()) {
-    if (auto st = d.roll(0); !st.ok()) return st.error();
-  } else {
-    auto& a = *d.active();
-    if (auto st = d.activate(a); !st.ok()) return st.error();
+    auto s = std::make_shared<Segment>(dir, 0);
+    auto f = open_file(s->log_path, O_RDWR | O_CREAT);
+    if (!f.ok()) return f.error();
+    s->created_ms = now;
+    s->last_modified_ms = now;
+    d.segments.push_back(std::move(s));
+    d.dir_dirty = true;
   }
   d.log_start = d.segments.front()->base;
-  d.log_end = d.active()->next_offset;
-  d.last_append_ms = now_ms();
-  if (d.active()->size > 0) d.active()->first_append_ms = now_ms();
+  d.log_end = d.segments.back()->next_offset;
+  if (o.recover) {
+    d.recovery_point = std::clamp(o.recovery_point, d.log_start, d.log_end);
+    d.unflushed = d.segments.back()->size;  // the newest segment's data is synced by the next flush
+  } else {
+    d.recovery_point = d.log_end;
+  }
+  d.last_used_ms = now;
+  d.closed = false;
+  // The active segment opens its descriptor and index mappings on first use: opening
+  // thousands of logs costs no descriptors.
   return log;
 }
 
@@ -301,105 +505,133 @@ Log::~Log() { close(); }
 Result<AppendInfo> Log::append(std::span<uint8_t> batches, int32_t leader_epoch) {
   Impl& d = *impl_;
   std::lock_guard lk(d.mu);
-  if (d.closed) return Error{ErrorCode::KAFKA_STORAGE_ERROR, "log " + d.dir.string() + " is closed"};
-  int64_t now = now_ms();
-  auto seg = d.active();
-  int64_t bytes = static_cast<int64_t>(batches.size());
-  bool too_big = seg->size > 0 && seg->size + bytes > d.config.segment_bytes;
-  bool too_old = seg->size > 0 && seg->first_append_ms >= 0 && now - seg->first_append_ms >= d.config.segment_ms;
-  bool index_full = seg->offset_index.full() || seg->time_index.full();
-  if (too_big || too_old || index_full) {
-    if (auto st = d.roll(d.log_end); !st.ok()) return st.error();
-    seg = d.active();
-  }
+  if (d.closed) return d.closed_error();
+  const LogConfig& c = d.cfg();
+  const int64_t now = now_ms();
 
-  if (!seg->fd) {
-    // Released while idle: reopen the descriptor and map the indexes again.
-    if (auto st = d.activate(*seg); !st.ok()) return st.error();
+  // Framing first: nothing is patched or written unless every batch is whole. The produce
+  // path validated the batches already; this guards every other caller.
+  int64_t offsets = 0, max_ts = -1;
+  for (size_t pos = 0; pos < batches.size();) {
+    auto h = read_batch_header(std::span<const uint8_t>(batches).subspan(pos));
+    if (!h.ok()) return h.error();
+    if (h->batch_length < batch::kMinBatchLength || static_cast<uint64_t>(h->total_size()) > batches.size() - pos ||
+        h->last_offset_delta < 0)
+      return Error{ErrorCode::CORRUPT_MESSAGE, "malformed record batch at byte " + std::to_string(pos) + " of an append"};
+    offsets += int64_t(h->last_offset_delta) + 1;
+    max_ts = std::max(max_ts, c.message_timestamp_log_append ? now : h->max_timestamp);
+    pos += static_cast<size_t>(h->total_size());
   }
-  d.last_append_ms = now;
+  if (batches.empty()) return Error{ErrorCode::CORRUPT_MESSAGE, "an append needs at least one record batch"};
+  const int64_t bytes = static_cast<int64_t>(batches.size());
+
+  if (auto st = d.ensure_active_open(); !st.ok()) return st.error();
+  Segment* seg = &d.active();
+  if (seg->size > 0) {
+    bool by_size = seg->size + bytes > c.segment_bytes || seg->size + bytes > INT32_MAX;
+    // segment.ms, as Kafka: by message time since the first batch, or by wall time since
+    // the segment was created when it has no timestamps.
+    bool by_time = seg->first_batch_timestamp >= 0 ? max_ts - seg->first_batch_timestamp > c.segment_ms
+                                                   : now - seg->created_ms > c.segment_ms;
+    bool index_full = seg->offset_index.full() || seg->time_index.full();
+    bool offsets_overflow = d.log_end + offsets - 1 - seg->base > INT32_MAX;  // relative offsets are int32
+    if (by_size || by_time || index_full || offsets_overflow) {
+      if (auto st = d.roll(now); !st.ok()) return st.error();
+      seg = &d.active();
+    }
+  }
 
   AppendInfo info;
   info.first_offset = Offset(d.log_end);
-  info.log_append_time = d.config.message_timestamp_log_append ? now : -1;
+  info.log_append_time = c.message_timestamp_log_append ? now : -1;
+  std::vector<std::pair<BatchHeader, int64_t>> placed;  // header and position in the segment
   int64_t next = d.log_end;
-  std::vector<std::pair<BatchHeader, int64_t>> placed;
   for (size_t pos = 0; pos < batches.size();) {
     uint8_t* b = batches.data() + pos;
     patch_base_offset(b, next);
     patch_leader_epoch(b, leader_epoch);
-    if (d.config.message_timestamp_log_append) set_log_append_time(b, now);
-    auto h = read_batch_header({b, batches.size() - pos});
-    if (!h.ok()) return h.error();
-    placed.emplace_back(*h, seg->size + static_cast<int64_t>(pos));
-    info.records += h->records_count;
-    if (h->max_timestamp > info.max_timestamp) {
-      info.max_timestamp = h->max_timestamp;
-      info.offset_of_max_timestamp = Offset(h->last_offset());
+    if (c.message_timestamp_log_append) set_max_timestamp_and_type_log_append(b, now);
+    auto h = read_batch_header(std::span<const uint8_t>(batches).subspan(pos)).value();
+    placed.emplace_back(h, seg->size + static_cast<int64_t>(pos));
+    info.records += h.records_count;
+    if (h.max_timestamp > info.max_timestamp) {
+      info.max_timestamp = h.max_timestamp;
+      info.offset_of_max_timestamp = Offset(h.last_offset());
     }
-    next = h->last_offset() + 1;
-    pos += static_cast<size_t>(h->total_size());
+    next = h.last_offset() + 1;
+    pos += static_cast<size_t>(h.total_size());
   }
-  // The bytes are in the page cache once pwrite returns: a kill -9 now loses nothing.
-  size_t done = 0;
-  while (done < batches.size()) {
-    ssize_t n = ::pwrite(seg->fd->fd, batches.data() + done, batches.size() - done, seg->size + static_cast<off_t>(done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      // Nothing becomes visible: size and log end stay where they were.
-      return io_error("write to", seg->log_path);
-    }
-    done += static_cast<size_t>(n);
+  // Once pwrite returns, the bytes are in the page cache: a kill -9 now loses nothing. On a
+  // failure nothing becomes visible (size and log end stay), and the next append overwrites.
+  if (auto st = pwrite_all(seg->fd->fd(), batches.data(), batches.size(), seg->size, seg->log_path); !st.ok())
+    return st.error();
+  for (const auto& [h, pos] : placed) {
+    if (pos == 0) seg->first_batch_timestamp = h.max_timestamp;
+    seg->index_batch(h, pos, c.index_interval_bytes);
   }
-  for (const auto& [h, pos] : placed) seg->index_batch(h, pos, d.config.index_interval_bytes);
-  if (seg->first_append_ms < 0) seg->first_append_ms = now;
   seg->size += bytes;
   seg->next_offset = next;
+  seg->last_modified_ms = now;
   d.log_end = next;
   d.unflushed += bytes;
+  d.appended = true;
+  d.last_used_ms = now;
   info.last_offset = Offset(next - 1);
   info.bytes = bytes;
   return info;
 }
 
 Result<ReadResult> Log::read(Offset start, int32_t max_bytes, Offset max_offset, bool min_one_batch) const {
-  const Impl& d = *impl_;
-  struct Snap {
-    std::shared_ptr<Segment> seg;
-    int64_t size;
-    std::shared_ptr<Fd> fd;
-    int64_t pos;  // where to start scanning
-  };
-  std::vector<Snap> segs;  // segments and their sizes as of now
+  Impl& d = *impl_;
   ReadResult rr;
-  {
-    std::lock_guard lk(d.mu);
-    rr.log_start_offset = Offset(d.log_start);
-    rr.log_end_offset = Offset(d.log_end);
-    if (start.value() < d.log_start || start.value() > d.log_end)
-      return Error{ErrorCode::OFFSET_OUT_OF_RANGE,
-                   "offset " + std::to_string(start.value()) + " is outside [" + std::to_string(d.log_start) +
-                       ", " + std::to_string(d.log_end) + "]"};
-    for (const auto& s : d.segments)
-      if (s->next_offset > start.value()) segs.push_back({s, s->size, s->fd, 0});
-    // Index lookups happen under the mutex: a roll may unmap the active index.
-    if (!segs.empty()) segs.front().pos = segs.front().seg->position_floor(start.value());
-  }
-  int64_t limit = std::min(max_offset.value(), rr.log_end_offset.value());
-  for (auto& [seg, seg_size, held, first_pos] : segs) {
-    if (start.value() >= limit) break;
-    auto fd = seg->open_read(held);
-    if (!fd) return io_error("cannot open", seg->log_path);
-    int64_t pos = first_pos;
+  int64_t cursor = start.value();
+  int64_t limit = 0;
+  bool first = true;
+  for (;;) {
+    Impl::Snapshot snap;
+    {
+      std::lock_guard lk(d.mu);
+      if (d.closed) return d.closed_error();
+      if (first) {
+        rr.log_start_offset = Offset(d.log_start);
+        rr.log_end_offset = Offset(d.log_end);
+        if (cursor < d.log_start || cursor > d.log_end)
+          return Error{ErrorCode::OFFSET_OUT_OF_RANGE, "offset " + std::to_string(cursor) + " is outside [" +
+                                                           std::to_string(d.log_start) + ", " +
+                                                           std::to_string(d.log_end) + "] of " + d.dir.string()};
+        limit = std::min(max_offset.value(), d.log_end);
+      }
+      if (cursor >= limit) return rr;
+      size_t i = d.segment_for(cursor);
+      if (i == d.segments.size()) return rr;
+      if (auto s = d.snapshot(i, snap); !s.ok()) return s.error();
+    }
+    first = false;
+    if (auto s = d.open_snapshot(snap); !s.ok()) return s.error();
+    const int fd = snap.raw_fd();
+    const int64_t base = snap.seg->base;
+    int64_t pos = lookup_position(snap.offsets, base, cursor);
     int64_t from = -1, to = -1;
-    while (auto h = header_at(fd->fd, pos, seg_size)) {
-      if (h->base_offset >= limit) break;
-      if (h->last_offset() >= start.value()) {
+    bool stop = false;
+    while (pos < snap.size) {
+      auto h = header_at(fd, pos, snap.size);
+      if (!h)
+        return Error{ErrorCode::KAFKA_STORAGE_ERROR,
+                     "cannot read the batch at byte " + std::to_string(pos) + " of " + snap.seg->log_path.string()};
+      if (h->base_offset >= limit) {
+        stop = true;
+        break;
+      }
+      if (h->last_offset() >= cursor) {
         int64_t size = h->total_size();
         if (from < 0) {
-          if (size > max_bytes && !min_one_batch) break;
+          if (size > max_bytes && !min_one_batch) {
+            stop = true;
+            break;
+          }
           from = pos;
         } else if (pos + size - from > max_bytes) {
+          stop = true;
           break;
         }
         to = pos + size;
@@ -408,33 +640,39 @@ Result<ReadResult> Log::read(Offset start, int32_t max_bytes, Offset max_offset,
       pos += h->total_size();
     }
     if (from >= 0) {
-      rr.slice = FileSlice{fd, fd->fd, from, to - from};
+      rr.slice = FileSlice{snap.owner(), fd, from, to - from};
       return rr;
     }
-    // Nothing here at or after `start` (it was the segment's end): try the next segment.
+    if (stop || snap.next_offset <= cursor) return rr;
+    // Nothing at or after `cursor` here (the segment's end, or a gap): the next segment.
+    cursor = snap.next_offset;
   }
-  return rr;
 }
 
 std::optional<TimestampOffset> Log::offset_for_timestamp(int64_t ts) const {
-  const Impl& d = *impl_;
-  std::vector<std::tuple<std::shared_ptr<Segment>, int64_t, std::shared_ptr<Fd>, int64_t>> segs;
-  {
-    std::lock_guard lk(d.mu);  // index lookups under the mutex (a roll may unmap them)
-    for (const auto& s : d.segments)
-      if (s->max_timestamp >= ts) segs.emplace_back(s, s->size, s->fd, s->position_floor(s->time_floor(ts)));
-  }
-  for (auto& [seg, seg_size, held, start_pos] : segs) {
-    auto fd = seg->open_read(held);
-    if (!fd) continue;
-    int64_t pos = start_pos;
-    while (auto h = header_at(fd->fd, pos, seg_size)) {
+  Impl& d = *impl_;
+  size_t from_index = 0;
+  for (;;) {
+    Impl::Snapshot snap;
+    {
+      std::lock_guard lk(d.mu);
+      if (d.closed) return std::nullopt;
+      size_t i = from_index;
+      while (i < d.segments.size() && d.segments[i]->max_timestamp < ts) ++i;
+      if (i == d.segments.size()) return std::nullopt;
+      if (!d.snapshot(i, snap).ok()) return std::nullopt;
+      from_index = i + 1;
+    }
+    if (!d.open_snapshot(snap).ok()) return std::nullopt;
+    const int fd = snap.raw_fd();
+    const int64_t base = snap.seg->base;
+    int64_t pos = lookup_position(snap.offsets, base, lookup_time(snap.times, base, ts));
+    while (auto h = header_at(fd, pos, snap.size)) {
       if (h->max_timestamp >= ts) {
-        // The batch holds it; find the exact record when the batch is not compressed.
         TimestampOffset found{h->max_timestamp, Offset(h->base_offset)};
-        if (h->compression() == 0) {
+        if (h->compression() == 0 && !h->timestamp_type_log_append()) {
           std::vector<uint8_t> buf(static_cast<size_t>(h->total_size()));
-          if (::pread(fd->fd, buf.data(), buf.size(), pos) == static_cast<ssize_t>(buf.size())) {
+          if (pread_exact(fd, buf.data(), buf.size(), pos)) {
             bool done = false;
             (void)for_each_record(buf, [&](const RecordView& r) {
               if (!done && r.timestamp >= ts) {
@@ -449,15 +687,47 @@ std::optional<TimestampOffset> Log::offset_for_timestamp(int64_t ts) const {
       pos += h->total_size();
     }
   }
-  return std::nullopt;
 }
 
 std::optional<TimestampOffset> Log::max_timestamp() const {
-  std::lock_guard lk(impl_->mu);
-  std::optional<TimestampOffset> best;
-  for (const auto& s : impl_->segments)
-    if (s->max_timestamp >= 0 && (!best || s->max_timestamp > best->timestamp))
-      best = TimestampOffset{s->max_timestamp, Offset(s->offset_of_max_timestamp)};
+  Impl& d = *impl_;
+  Impl::Snapshot snap;
+  TimestampOffset best;
+  {
+    std::lock_guard lk(d.mu);
+    if (d.closed) return std::nullopt;
+    size_t best_i = d.segments.size();
+    for (size_t i = 0; i < d.segments.size(); ++i)
+      if (d.segments[i]->max_timestamp > best.timestamp) {
+        best = {d.segments[i]->max_timestamp, Offset(d.segments[i]->offset_of_max_timestamp)};
+        best_i = i;
+      }
+    if (best_i == d.segments.size()) return std::nullopt;
+    if (!d.snapshot(best_i, snap).ok()) return best;
+  }
+  // The bookkeeping knows the batch; Kafka answers with the record: find the first record
+  // with that timestamp when the batch is readable record by record.
+  if (!d.open_snapshot(snap).ok()) return best;
+  const int fd = snap.raw_fd();
+  int64_t pos = lookup_position(snap.offsets, snap.seg->base, best.offset.value());
+  while (auto h = header_at(fd, pos, snap.size)) {
+    if (h->last_offset() >= best.offset.value()) {
+      if (h->compression() == 0 && !h->timestamp_type_log_append()) {
+        std::vector<uint8_t> buf(static_cast<size_t>(h->total_size()));
+        if (pread_exact(fd, buf.data(), buf.size(), pos)) {
+          bool done = false;
+          (void)for_each_record(buf, [&](const RecordView& r) {
+            if (!done && r.timestamp == best.timestamp) {
+              best.offset = Offset(r.offset);
+              done = true;
+            }
+          });
+        }
+      }
+      break;
+    }
+    pos += h->total_size();
+  }
   return best;
 }
 
@@ -468,6 +738,10 @@ Offset Log::log_start_offset() const {
 Offset Log::log_end_offset() const {
   std::lock_guard lk(impl_->mu);
   return Offset(impl_->log_end);
+}
+Offset Log::recovery_point() const {
+  std::lock_guard lk(impl_->mu);
+  return Offset(impl_->recovery_point);
 }
 int64_t Log::size_bytes() const {
   std::lock_guard lk(impl_->mu);
@@ -480,96 +754,130 @@ int Log::segment_count() const {
 
 int Log::apply_retention(int64_t now) {
   Impl& d = *impl_;
-  std::lock_guard lk(d.mu);
-  if (d.closed) return 0;
-  int deleted = 0;
-  auto expired = [&](const Segment& s) {
-    return d.config.retention_ms >= 0 && s.size > 0 && s.max_timestamp >= 0 &&
-           now - s.max_timestamp > d.config.retention_ms;
-  };
-  // An expired active segment is rolled first so it can go too (Kafka does the same).
-  if (expired(*d.active())) {
-    if (auto st = d.roll(d.log_end); !st.ok()) spdlog::error("roll failed: {}", st.error().message);
+  std::vector<std::shared_ptr<Segment>> doomed;
+  {
+    std::lock_guard lk(d.mu);
+    if (d.closed) return 0;
+    const LogConfig& c = d.cfg();
+    auto expired = [&](const Segment& s) {
+      return c.retention_ms >= 0 && s.size > 0 && now - s.largest_timestamp() > c.retention_ms;
+    };
+    if (expired(d.active())) {
+      if (auto st = d.roll(now); !st.ok()) spdlog::error("cannot roll {} for retention: {}", d.dir.string(), st.error().message);
+    }
+    int64_t total = d.total_size();
+    while (d.segments.size() > 1) {
+      Segment& s = *d.segments.front();
+      bool by_size = c.retention_bytes >= 0 && total - s.size >= c.retention_bytes;
+      bool by_time = expired(s);
+      if (!by_size && !by_time) break;
+      spdlog::info("retention deletes segment {} ({} bytes, offsets {}..{}, {})", s.log_path.string(), s.size, s.base,
+                   s.next_offset - 1, by_time ? "retention.ms" : "retention.bytes");
+      total -= s.size;
+      s.deleted.store(true);
+      doomed.push_back(d.segments.front());
+      d.segments.erase(d.segments.begin());
+    }
+    if (doomed.empty()) return 0;
+    d.log_start = std::max(d.log_start, d.segments.front()->base);
+    d.dir_dirty = true;
   }
-  int64_t total = d.total_size();
-  while (d.segments.size() > 1) {
-    Segment& s = *d.segments.front();
-    bool by_size = d.config.retention_bytes >= 0 && total - s.size >= d.config.retention_bytes;
-    if (!expired(s) && !by_size) break;
-    spdlog::info("retention deletes segment {} ({} bytes, {})", s.log_path.string(), s.size,
-                 by_size ? "retention.bytes" : "retention.ms");
-    total -= s.size;
-    std::error_code ec;
-    // Readers holding the descriptor keep reading: unlink does not disturb an open file.
-    fs::remove(s.log_path, ec);
-    s.offset_index.remove_file();
-    s.time_index.remove_file();
-    d.segments.erase(d.segments.begin());
-    ++deleted;
-  }
-  d.log_start = std::max(d.log_start, d.segments.front()->base);
-  return deleted;
+  d.delete_segments(doomed);
+  return static_cast<int>(doomed.size());
 }
 
 void Log::maybe_roll(int64_t now) {
   Impl& d = *impl_;
   std::lock_guard lk(d.mu);
-  auto a = d.active();
-  if (!d.closed && a->size > 0 && a->first_append_ms >= 0 && now - a->first_append_ms >= d.config.segment_ms)
-    if (auto st = d.roll(d.log_end); !st.ok()) spdlog::error("roll failed: {}", st.error().message);
+  if (d.closed) return;
+  Segment& a = d.active();
+  if (a.size > 0 && now - a.created_ms > d.cfg().segment_ms)
+    if (auto st = d.roll(now); !st.ok()) spdlog::error("cannot roll {}: {}", d.dir.string(), st.error().message);
 }
 
 void Log::set_config(LogConfig config) {
   std::lock_guard lk(impl_->mu);
-  impl_->config = config;
+  impl_->configs.push_back(std::make_unique<LogConfig>(std::move(config)));
+  impl_->current_config = impl_->configs.back().get();
 }
-const LogConfig& Log::config() const { return impl_->config; }
-
-Status Log::flush() {
-  Impl& d = *impl_;
-  std::shared_ptr<Fd> fd;
-  fs::path path;
-  {
-    std::lock_guard lk(d.mu);
-    if (d.closed || d.unflushed == 0) return {};
-    d.unflushed = 0;
-    fd = d.active()->fd;
-    path = d.active()->log_path;
-  }
-  // fsync outside the lock: appends continue meanwhile. (A roll syncs the old segment itself.)
-  if (fd && ::fdatasync(fd->fd) != 0) return io_error("fdatasync", path);
-  // Indexes are not synced: after a crash they are rebuilt from the log by recovery.
-  return {};
-}
+const LogConfig& Log::config() const { return impl_->cfg(); }
 
 bool Log::release_if_idle(int64_t now, int64_t idle_ms) {
   Impl& d = *impl_;
   std::lock_guard lk(d.mu);
-  auto a = d.active();
-  if (d.closed || !a->fd || now - d.last_append_ms < idle_ms) return false;
-  d.deactivate(*a);
-  d.unflushed = 0;  // deactivate synced it
+  if (d.closed) return false;
+  Segment& a = d.active();
+  if (!a.fd && !a.offset_index.mapped() && !a.time_index.mapped()) return false;
+  if (now - d.last_used_ms < idle_ms) return false;
+  // No fsync here: unflushed bytes stay counted and a later flush reopens the file by path.
+  a.release();
   return true;
 }
 
+Status Log::flush() { return impl_->flush(true); }
+Status Log::flush_rolled_segments() { return impl_->flush(false); }
+
 bool Log::dirty() const {
   std::lock_guard lk(impl_->mu);
-  return impl_->unflushed > 0;
+  return impl_->unflushed > 0 || !impl_->pending.empty();
+}
+
+Status Log::flush_and_close() {
+  if (!impl_) return {};
+  Impl& d = *impl_;
+  {
+    std::lock_guard lk(d.mu);
+    if (d.closed) return {};
+    d.closed = true;  // appends and reads fail from now on
+  }
+  Status st = d.flush(true);
+  std::vector<std::shared_ptr<Segment>> segs;
+  bool sync_indexes = false;
+  std::shared_ptr<Segment> act;
+  {
+    std::lock_guard lk(d.mu);
+    act = d.segments.back();
+    act->seal();  // trimmed indexes with the final time entry: a clean reopen trusts them
+    sync_indexes = d.appended;
+    segs = d.segments;
+  }
+  for (const auto& s : segs) d.cache->erase(s->id);
+  if (st.ok() && sync_indexes) {
+    st = sync_path(act->offset_index.path());
+    if (st.ok()) st = sync_path(act->time_index.path());
+  }
+  return st;
 }
 
 void Log::close() {
   if (!impl_) return;
-  std::lock_guard lk(impl_->mu);
-  if (impl_->closed) return;
-  impl_->closed = true;
-  if (!impl_->segments.empty()) impl_->deactivate(*impl_->active());
+  if (auto st = flush_and_close(); !st.ok())
+    spdlog::error("closing {} did not flush everything: {}", impl_->dir.string(), st.error().message);
 }
 
 Status Log::remove() {
-  close();
+  Impl& d = *impl_;
+  std::vector<std::shared_ptr<Segment>> segs;
+  {
+    std::lock_guard lk(d.mu);
+    d.closed = true;
+    for (const auto& s : d.segments) {
+      s->deleted.store(true);
+      s->release();
+    }
+    d.pending.clear();
+    segs = d.segments;
+  }
+  for (const auto& s : segs) d.cache->erase(s->id);
+  // Kafka renames a deleted partition's directory to <topic>-<partition>.<id>-delete first,
+  // so a crash half-way through leaves a directory the next start removes, not a live log.
   std::error_code ec;
-  fs::remove_all(impl_->dir, ec);
-  if (ec) return Status(ErrorCode::KAFKA_STORAGE_ERROR, "cannot remove " + impl_->dir.string() + ": " + ec.message());
+  fs::path doomed = d.dir;
+  doomed += "." + random_hex() + "-delete";
+  fs::rename(d.dir, doomed, ec);
+  if (ec) doomed = d.dir;
+  fs::remove_all(doomed, ec);
+  if (ec) return Status(ErrorCode::KAFKA_STORAGE_ERROR, "cannot remove " + d.dir.string() + ": " + ec.message());
   return {};
 }
 

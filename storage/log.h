@@ -58,6 +58,21 @@ struct TimestampOffset {
   Offset offset{-1};
 };
 
+class FileCache;
+
+// How Log::open treats what it finds on disk.
+struct LogOpenOptions {
+  // No clean shutdown: segments holding offsets at or after `recovery_point` are scanned,
+  // CRCs checked, a torn tail truncated and their indexes rebuilt.
+  bool recover = false;
+  // Offsets below it were fsynced before the crash (Kafka's recovery-point checkpoint);
+  // 0 when unknown, which scans every segment.
+  int64_t recovery_point = 0;
+  // Open files of sealed segments (shared by the logs of one LogManager); null = a
+  // process-wide default.
+  std::shared_ptr<FileCache> file_cache;
+};
+
 class Log {
  public:
   // Opens (or creates) the log in `dir`. When `recover` is true (no clean-shutdown marker),
@@ -65,6 +80,8 @@ class Log {
   // A corrupt batch that is not at the tail is an error naming the file and position.
   static Result<std::unique_ptr<Log>> open(const std::filesystem::path& dir, LogConfig config,
                                            bool recover);
+  static Result<std::unique_ptr<Log>> open(const std::filesystem::path& dir, LogConfig config,
+                                           const LogOpenOptions& options);
   ~Log();
 
   // Appends already validated v2 record batches (one or more, back to back) as the leader:
@@ -78,8 +95,10 @@ class Log {
   // the high watermark). OFFSET_OUT_OF_RANGE when start < log start or start > log end.
   Result<ReadResult> read(Offset start, int32_t max_bytes, Offset max_offset, bool min_one_batch) const;
 
-  // ListOffsets by timestamp: the first offset whose batch max timestamp >= ts, through the
-  // time index. nullopt when no record has such a timestamp.
+  // ListOffsets by timestamp: the first offset whose record timestamp >= ts, found through
+  // the time and offset indexes then a scan of batch headers. Inside a compressed or
+  // LogAppendTime batch the batch's base offset and max timestamp are returned (records are
+  // not decompressed yet). nullopt when no record has such a timestamp.
   std::optional<TimestampOffset> offset_for_timestamp(int64_t ts) const;
   // ListOffsets MAX_TIMESTAMP (-3): the offset of the record with the largest timestamp.
   std::optional<TimestampOffset> max_timestamp() const;
@@ -89,13 +108,18 @@ class Log {
   int64_t size_bytes() const;
   int segment_count() const;
 
-  // Deletes whole segments that retention.ms / retention.bytes have expired (never the active
-  // one unless it is empty). Returns the number of segments deleted.
+  // Deletes the oldest whole segments that retention.ms / retention.bytes have expired; an
+  // active segment that is itself entirely expired is rolled first so it can go too (Kafka
+  // does the same). The log start offset moves to the first remaining segment's base.
+  // Returns the number of segments deleted.
   int apply_retention(int64_t now_ms);
   // Rolls when the active segment is older than segment.ms (called by the background task).
   void maybe_roll(int64_t now_ms);
 
   void set_config(LogConfig config);
+  // The current config. The reference stays valid for the log's lifetime (a set_config
+  // publishes a new object and keeps the old one), so a handler may read it while the
+  // controller changes the topic's config.
   const LogConfig& config() const;
 
   // Closes the active segment's descriptor and unmaps its indexes when nothing was appended
@@ -103,12 +127,22 @@ class Log {
   // descriptors or mappings. Returns whether it released them.
   bool release_if_idle(int64_t now_ms, int64_t idle_ms);
 
-  // fsyncs everything appended so far (segment file and indexes).
+  // fsyncs everything appended so far (segment files, the indexes of rolled segments, the
+  // directory) and advances the recovery point to the log end offset.
   Status flush();
-  // Whether something was appended since the last flush.
+  // fsyncs only the segments rolled since the last flush (Kafka flushes a segment when it
+  // rolls, whatever flush.interval.ms says); the recovery point moves to the active segment.
+  Status flush_rolled_segments();
+  // Offsets below it are on disk (fsynced); recovery after a crash starts there.
+  Offset recovery_point() const;
+  // Whether something appended (or rolled) is not yet fsynced.
   bool dirty() const;
-  // Flushes and closes all files; the log is unusable afterwards.
+  // Flushes and closes all files; the log is unusable afterwards (appends and reads fail
+  // with KAFKA_STORAGE_ERROR). A flush failure is logged.
   void close();
+  // close() that reports whether everything reached the disk (the LogManager writes the
+  // clean-shutdown marker only then).
+  Status flush_and_close();
   // Closes and removes the directory with all its files (topic deletion).
   Status remove();
 

@@ -1,81 +1,195 @@
 #include "storage/log_manager.h"
 
-#include <chrono>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <limits>
 #include <condition_variable>
-#include <fstream>
 #include <map>
 #include <mutex>
+#include <random>
+#include <sstream>
 #include <thread>
 
 #include <spdlog/spdlog.h>
+
+#include "storage/file_cache.h"
+#include "storage/files.h"
 
 namespace kb::storage {
 
 namespace fs = std::filesystem;
 
 namespace {
-constexpr const char* kCleanShutdownFile = ".kafka_cleanshutdown";
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+constexpr const char* kCleanShutdownFile = ".kafka_cleanshutdown";
+constexpr const char* kRecoveryPointFile = "recovery-point-offset-checkpoint";
+constexpr int64_t kHousekeepingMs = 1000;  // segment.ms rolls, rolled-segment fsyncs, idle handles
 
 // "<topic>-<partition>": the topic may itself contain '-', so split at the last one.
 std::optional<TopicPartition> parse_dir(const std::string& name) {
   auto dash = name.rfind('-');
   if (dash == std::string::npos || dash == 0 || dash + 1 == name.size()) return std::nullopt;
-  for (size_t i = dash + 1; i < name.size(); ++i)
-    if (!isdigit(static_cast<unsigned char>(name[i]))) return std::nullopt;
-  return TopicPartition{name.substr(0, dash), std::stoi(name.substr(dash + 1))};
+  int32_t p = 0;
+  const char* first = name.data() + dash + 1;
+  const char* last = name.data() + name.size();
+  auto [end, ec] = std::from_chars(first, last, p);
+  if (ec != std::errc() || end != last || p < 0 || *first == '+') return std::nullopt;
+  return TopicPartition{name.substr(0, dash), p};
 }
+
+// Kafka's offset checkpoint file: a version line (0), a count line, then one
+// "<topic> <partition> <offset>" line per partition.
+Result<std::map<TopicPartition, int64_t>> read_checkpoint(const fs::path& path) {
+  std::map<TopicPartition, int64_t> out;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return out;
+  auto f = open_file(path, 0);
+  if (!f.ok()) return f.error();
+  std::string text;
+  char buf[65536];
+  for (int64_t pos = 0;;) {
+    ssize_t n = ::pread((*f)->fd(), buf, sizeof buf, pos);
+    if (n < 0) return io_error("cannot read", path, errno);
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
+    pos += n;
+  }
+  std::istringstream in(text);
+  int version = -1;
+  size_t count = 0;
+  if (!(in >> version) || version != 0 || !(in >> count))
+    return Error{ErrorCode::KAFKA_STORAGE_ERROR, path.string() + ": not a version 0 offset checkpoint"};
+  for (size_t i = 0; i < count; ++i) {
+    std::string topic;
+    int32_t partition;
+    int64_t offset;
+    if (!(in >> topic >> partition >> offset) || partition < 0 || offset < 0)
+      return Error{ErrorCode::KAFKA_STORAGE_ERROR, path.string() + ": malformed entry " + std::to_string(i)};
+    out[TopicPartition{topic, partition}] = offset;
+  }
+  return out;
+}
+
+std::string format_checkpoint(const std::map<TopicPartition, int64_t>& points) {
+  std::string s = "0\n" + std::to_string(points.size()) + "\n";
+  for (const auto& [tp, offset] : points)
+    s += tp.topic + " " + std::to_string(tp.partition) + " " + std::to_string(offset) + "\n";
+  return s;
+}
+
+Status remove_dir_tree(const fs::path& dir) {
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  if (ec) return Status(ErrorCode::KAFKA_STORAGE_ERROR, "cannot remove " + dir.string() + ": " + ec.message());
+  return {};
+}
+
 }  // namespace
 
 struct LogManager::Impl {
   LogManagerOptions options;
-  bool recover = false;
-  mutable std::mutex mu;
+  std::shared_ptr<FileCache> cache;
+
+  struct Dir {
+    fs::path path;
+    bool recover = false;  // no clean-shutdown marker: logs found here are recovered
+    std::map<TopicPartition, int64_t> recovery_points;  // from the checkpoint, kept for unopened logs
+  };
+  struct Placement {
+    size_t dir = 0;
+    bool found_at_open = false;
+  };
+
+  mutable std::mutex mu;  // guards dirs' maps, logs, placed, stop, shut
+  std::vector<Dir> dirs;
+  bool any_recover = false;
   std::map<TopicPartition, std::shared_ptr<Log>> logs;
-  std::map<TopicPartition, fs::path> found;  // directories on disk at open
-  std::thread thread;
-  std::condition_variable cv;
+  std::map<TopicPartition, Placement> placed;  // every partition with a directory
   bool stop = false;
   bool shut = false;
+  std::condition_variable cv;
+  std::thread thread;
+
+  std::mutex open_mu;        // one Log::open at a time (it may scan), without blocking get()
+  std::mutex checkpoint_mu;  // one checkpoint writer at a time
+  std::mutex shutdown_mu;
 
   std::vector<std::shared_ptr<Log>> snapshot() const {
     std::lock_guard lk(mu);
     std::vector<std::shared_ptr<Log>> v;
+    v.reserve(logs.size());
     for (const auto& [tp, l] : logs) v.push_back(l);
     return v;
   }
 
-  // One thread for every log: group-commit flushes, retention and segment.ms rolls.
+  // One thread for every log: group-commit flushes, fsyncs of rolled segments, segment.ms
+  // rolls, idle handles, retention and recovery-point checkpoints. It sleeps on the condition
+  // variable until the next deadline, and shutdown() wakes it at once.
   void run() {
-    int64_t next_retention = now_ms() + options.retention_check_interval_ms;
-    int64_t next_flush = now_ms() + std::max<int64_t>(options.flush_interval_ms, 0);
+    auto at = [](int64_t now, int64_t interval) {
+      return interval > 0 ? now + interval : std::numeric_limits<int64_t>::max();
+    };
+    int64_t now = now_ms();
+    int64_t next_flush = at(now, options.flush_interval_ms);
+    int64_t next_retention = at(now, options.retention_check_interval_ms);
+    int64_t next_checkpoint = at(now, options.recovery_point_checkpoint_interval_ms);
+    int64_t next_housekeeping = now + kHousekeepingMs;
     std::unique_lock lk(mu);
     while (!stop) {
-      int64_t period = options.flush_interval_ms > 0 ? std::min<int64_t>(options.flush_interval_ms, 1000) : 1000;
-      cv.wait_for(lk, std::chrono::milliseconds(period));
-      if (stop) break;
+      now = now_ms();
+      int64_t wake = std::min({next_flush, next_retention, next_checkpoint, next_housekeeping});
+      if (wake > now && cv.wait_for(lk, std::chrono::milliseconds(wake - now), [&] { return stop; })) break;
       lk.unlock();
-      int64_t now = now_ms();
-      bool flush_due = options.flush_interval_ms > 0 && now >= next_flush;
-      if (flush_due) next_flush = now + options.flush_interval_ms;
-      for (const auto& log : snapshot()) {
-        if (flush_due && log->dirty()) {
-          if (auto s = log->flush(); !s.ok()) spdlog::error("flush failed: {}", s.error().message);
+      now = now_ms();
+      bool flush_due = now >= next_flush;
+      bool housekeeping_due = now >= next_housekeeping;
+      if (flush_due) next_flush = at(now, options.flush_interval_ms);
+      if (housekeeping_due) next_housekeeping = now + kHousekeepingMs;
+      if (flush_due || housekeeping_due) {
+        for (const auto& log : snapshot()) {
+          if (flush_due || log->dirty()) {
+            // A due flush syncs everything; otherwise only segments that rolled (Kafka
+            // flushes a rolled segment whatever flush.interval.ms says).
+            Status s = flush_due ? log->flush() : log->flush_rolled_segments();
+            if (!s.ok()) spdlog::error("flush of {} failed: {}", log->dir().string(), s.error().message);
+          }
+          if (housekeeping_due) {
+            log->maybe_roll(now);
+            log->release_if_idle(now, options.idle_handle_ms);
+          }
         }
-        log->maybe_roll(now);
-        log->release_if_idle(now, options.idle_handle_ms);
       }
       if (now >= next_retention) {
         for (const auto& log : snapshot()) log->apply_retention(now);
-        next_retention = now + options.retention_check_interval_ms;
+        next_retention = at(now, options.retention_check_interval_ms);
+      }
+      if (now >= next_checkpoint) {
+        if (auto s = checkpoint(); !s.ok()) spdlog::error("recovery point checkpoint failed: {}", s.error().message);
+        next_checkpoint = at(now, options.recovery_point_checkpoint_interval_ms);
       }
       lk.lock();
     }
+  }
+
+  Status checkpoint() {
+    std::lock_guard cl(checkpoint_mu);
+    std::vector<std::pair<fs::path, std::map<TopicPartition, int64_t>>> files;
+    {
+      std::lock_guard lk(mu);
+      for (auto& d : dirs) files.emplace_back(d.path, d.recovery_points);
+      for (const auto& [tp, log] : logs) {
+        auto it = placed.find(tp);
+        if (it != placed.end()) files[it->second.dir].second[tp] = log->recovery_point().value();
+      }
+    }
+    Status result;
+    for (const auto& [dir, points] : files) {
+      auto s = write_file_atomically(dir / kRecoveryPointFile, format_checkpoint(points));
+      if (!s.ok()) result = s;
+    }
+    return result;
   }
 };
 
@@ -84,62 +198,105 @@ Result<std::unique_ptr<LogManager>> LogManager::open(LogManagerOptions options) 
   m->impl_ = std::make_unique<Impl>();
   Impl& d = *m->impl_;
   d.options = std::move(options);
-  if (d.options.log_dirs.empty()) return Error{ErrorCode::KAFKA_STORAGE_ERROR, "no log.dirs"};
-  for (const auto& dir : d.options.log_dirs) {
+  d.cache = std::make_shared<FileCache>(d.options.max_open_files);
+  if (d.options.log_dirs.empty()) return Error{ErrorCode::KAFKA_STORAGE_ERROR, "no log.dirs configured"};
+  for (const auto& path : d.options.log_dirs) {
     std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec) return Error{ErrorCode::KAFKA_STORAGE_ERROR, "cannot create log dir " + dir.string() + ": " + ec.message()};
+    fs::create_directories(path, ec);
+    if (ec) return Error{ErrorCode::KAFKA_STORAGE_ERROR, "cannot create log dir " + path.string() + ": " + ec.message()};
+    Impl::Dir dir;
+    dir.path = path;
+    size_t index = d.dirs.size();
     bool has_data = false;
-    for (const auto& e : fs::directory_iterator(dir, ec)) {
+    for (const auto& e : fs::directory_iterator(path, ec)) {
       if (!e.is_directory()) continue;
       auto name = e.path().filename().string();
-      if (name.size() > 7 && name.ends_with("-delete")) {
-        fs::remove_all(e.path(), ec);  // a deletion interrupted by a crash
+      if (name.ends_with("-delete")) {
+        // A topic deletion interrupted by a crash (Kafka renames before deleting).
+        if (auto s = remove_dir_tree(e.path()); !s.ok()) return s.error();
         continue;
       }
-      if (auto tp = parse_dir(name)) {
-        d.found[*tp] = e.path();
-        has_data = true;
-      }
+      auto tp = parse_dir(name);
+      if (!tp) continue;
+      if (auto it = d.placed.find(*tp); it != d.placed.end())
+        return Error{ErrorCode::KAFKA_STORAGE_ERROR, "partition " + tp->to_string() + " has a directory in both " +
+                                                         d.dirs[it->second.dir].path.string() + " and " + path.string()};
+      d.placed[*tp] = Impl::Placement{index, true};
+      has_data = true;
     }
-    fs::path marker = dir / kCleanShutdownFile;
-    if (fs::exists(marker)) fs::remove(marker, ec);
-    else if (has_data) d.recover = true;
+    if (ec) return Error{ErrorCode::KAFKA_STORAGE_ERROR, "cannot list log dir " + path.string() + ": " + ec.message()};
+    fs::path marker = path / kCleanShutdownFile;
+    if (fs::exists(marker, ec)) {
+      // The marker goes now, durably, so a crash from here on is seen as one at next start.
+      fs::remove(marker, ec);
+      if (auto s = sync_dir(path); !s.ok()) return s.error();
+    } else if (has_data) {
+      dir.recover = true;
+      d.any_recover = true;
+    }
+    auto points = read_checkpoint(path / kRecoveryPointFile);
+    if (points.ok()) {
+      dir.recovery_points = std::move(points.value());
+    } else {
+      // Without recovery points a recovery scans whole logs: slower, never wrong.
+      spdlog::warn("ignoring recovery points: {}", points.error().message);
+    }
+    d.dirs.push_back(std::move(dir));
   }
   return m;
 }
 
-LogManager::~LogManager() { shutdown(); }
+LogManager::~LogManager() {
+  if (impl_) shutdown();
+}
 
 std::vector<TopicPartition> LogManager::existing_partitions() const {
   std::lock_guard lk(impl_->mu);
   std::vector<TopicPartition> v;
-  for (const auto& [tp, p] : impl_->found) v.push_back(tp);
+  for (const auto& [tp, p] : impl_->placed) v.push_back(tp);
   return v;
 }
 
 Result<std::shared_ptr<Log>> LogManager::get_or_create(const TopicPartition& tp, const LogConfig& config) {
   Impl& d = *impl_;
-  std::lock_guard lk(d.mu);
-  if (auto it = d.logs.find(tp); it != d.logs.end()) return it->second;
-  fs::path dir;
-  if (auto it = d.found.find(tp); it != d.found.end()) {
-    dir = it->second;
-  } else {
-    // A new partition goes to the log dir holding the fewest partitions.
-    std::map<fs::path, int> count;
-    for (const auto& ld : d.options.log_dirs) count[ld] = 0;
-    for (const auto& [t, l] : d.logs) ++count[l->dir().parent_path()];
-    fs::path best = d.options.log_dirs.front();
-    for (const auto& [p, n] : count)
-      if (n < count[best]) best = p;
-    dir = best / tp.to_string();
+  {
+    std::lock_guard lk(d.mu);
+    if (auto it = d.logs.find(tp); it != d.logs.end()) return it->second;
   }
-  auto log = Log::open(dir, config, d.recover);
+  std::lock_guard ol(d.open_mu);
+  fs::path path;
+  size_t dir_index = 0;
+  LogOpenOptions o;
+  o.file_cache = d.cache;
+  {
+    std::lock_guard lk(d.mu);
+    if (auto it = d.logs.find(tp); it != d.logs.end()) return it->second;  // opened meanwhile
+    if (d.shut) return Error{ErrorCode::KAFKA_STORAGE_ERROR, "the log manager is shut down"};
+    if (tp.topic.empty() || tp.partition < 0 || tp.topic.find('/') != std::string::npos || tp.topic == "." ||
+        tp.topic == "..")
+      return Error{ErrorCode::INVALID_TOPIC_EXCEPTION, "no log directory can be named after " + tp.to_string()};
+    if (auto it = d.placed.find(tp); it != d.placed.end()) {
+      dir_index = it->second.dir;
+      if (it->second.found_at_open) {
+        o.recover = d.dirs[dir_index].recover;
+        auto rp = d.dirs[dir_index].recovery_points.find(tp);
+        o.recovery_point = rp == d.dirs[dir_index].recovery_points.end() ? 0 : rp->second;
+      }
+    } else {
+      // A new partition goes to the log dir holding the fewest partitions.
+      std::vector<size_t> count(d.dirs.size(), 0);
+      for (const auto& [t, p] : d.placed) ++count[p.dir];
+      dir_index = static_cast<size_t>(std::min_element(count.begin(), count.end()) - count.begin());
+    }
+    path = d.dirs[dir_index].path / tp.to_string();
+  }
+  auto log = Log::open(path, config, o);
   if (!log.ok()) return log.error();
   std::shared_ptr<Log> shared = std::move(log.value());
+  std::lock_guard lk(d.mu);
   d.logs[tp] = shared;
-  d.found[tp] = dir;
+  auto& placement = d.placed[tp];
+  placement.dir = dir_index;
   return shared;
 }
 
@@ -150,56 +307,76 @@ std::shared_ptr<Log> LogManager::get(const TopicPartition& tp) const {
 }
 
 Status LogManager::remove(const TopicPartition& tp) {
+  Impl& d = *impl_;
   std::shared_ptr<Log> log;
   fs::path dir;
   {
-    std::lock_guard lk(impl_->mu);
-    if (auto it = impl_->logs.find(tp); it != impl_->logs.end()) {
+    std::lock_guard lk(d.mu);
+    if (auto it = d.logs.find(tp); it != d.logs.end()) {
       log = it->second;
-      impl_->logs.erase(it);
+      d.logs.erase(it);
     }
-    if (auto it = impl_->found.find(tp); it != impl_->found.end()) {
-      dir = it->second;
-      impl_->found.erase(it);
+    if (auto it = d.placed.find(tp); it != d.placed.end()) {
+      dir = d.dirs[it->second.dir].path / tp.to_string();
+      d.dirs[it->second.dir].recovery_points.erase(tp);
+      d.placed.erase(it);
     }
   }
   if (log) return log->remove();
-  if (!dir.empty()) {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
+  if (!dir.empty()) return remove_dir_tree(dir);
   return {};
 }
 
 void LogManager::start() {
-  if (impl_->thread.joinable()) return;
+  std::lock_guard sl(impl_->shutdown_mu);
+  if (impl_->thread.joinable() || impl_->shut) return;
   impl_->thread = std::thread([this] { impl_->run(); });
 }
 
 void LogManager::shutdown() {
-  if (!impl_ || impl_->shut) return;
-  impl_->shut = true;
+  Impl& d = *impl_;
+  std::lock_guard sl(d.shutdown_mu);
   {
-    std::lock_guard lk(impl_->mu);
-    impl_->stop = true;
+    std::lock_guard lk(d.mu);
+    if (d.shut) return;
+    d.shut = true;
+    d.stop = true;
   }
-  impl_->cv.notify_all();
-  if (impl_->thread.joinable()) impl_->thread.join();
-  bool ok = true;
-  for (const auto& log : impl_->snapshot()) {
-    if (auto s = log->flush(); !s.ok()) {
-      spdlog::error("final flush failed: {}", s.error().message);
-      ok = false;
+  d.cv.notify_all();
+  if (d.thread.joinable()) d.thread.join();
+
+  std::vector<bool> dir_ok(d.dirs.size(), true);
+  std::vector<std::pair<TopicPartition, std::shared_ptr<Log>>> logs;
+  {
+    std::lock_guard lk(d.mu);
+    logs.assign(d.logs.begin(), d.logs.end());
+  }
+  for (const auto& [tp, log] : logs) {
+    if (auto s = log->flush_and_close(); !s.ok()) {
+      spdlog::error("closing {} failed: {}", tp.to_string(), s.error().message);
+      std::lock_guard lk(d.mu);
+      if (auto it = d.placed.find(tp); it != d.placed.end()) dir_ok[it->second.dir] = false;
     }
-    log->close();
   }
-  if (!ok) return;  // no marker: the next start recovers
-  for (const auto& dir : impl_->options.log_dirs) {
-    std::ofstream(dir / kCleanShutdownFile) << "";
+  if (auto s = d.checkpoint(); !s.ok()) {
+    spdlog::error("recovery point checkpoint failed at shutdown: {}", s.error().message);
+    dir_ok.assign(dir_ok.size(), false);
+  }
+  for (size_t i = 0; i < d.dirs.size(); ++i) {
+    // New partition directories become durable before the marker vouches for them.
+    Status s = sync_dir(d.dirs[i].path);
+    if (s.ok() && dir_ok[i]) s = write_file_atomically(d.dirs[i].path / kCleanShutdownFile, "");
+    if (!s.ok() || !dir_ok[i])
+      spdlog::error("no clean-shutdown marker in {}: the next start recovers its logs{}", d.dirs[i].path.string(),
+                    s.ok() ? "" : " (" + s.error().message + ")");
   }
 }
 
-bool LogManager::recovered_after_crash() const { return impl_->recover; }
+bool LogManager::recovered_after_crash() const { return impl_->any_recover; }
+
+Status LogManager::checkpoint_recovery_points() { return impl_->checkpoint(); }
+
+size_t LogManager::open_segment_files() const { return impl_->cache->open_count(); }
 
 int LogManager::release_idle_handles(int64_t idle_ms) {
   int n = 0;

@@ -23,6 +23,12 @@ struct LogManagerOptions {
   int64_t retention_check_interval_ms = 300000;  // log.retention.check.interval.ms
   // A log with no append for this long gives back its descriptor and index mappings.
   int64_t idle_handle_ms = 30000;
+  // Sealed segments kept open for reads (descriptor + index mappings), least recently used
+  // closed first. Active segments are not counted (idle_handle_ms bounds those).
+  size_t max_open_files = 1000;
+  // How often recovery points are written to <log.dir>/recovery-point-offset-checkpoint
+  // (log.flush.offset.checkpoint.interval.ms); shutdown writes them too.
+  int64_t recovery_point_checkpoint_interval_ms = 60000;
 };
 
 class LogManager {
@@ -47,6 +53,11 @@ class LogManager {
   void shutdown();
 
   bool recovered_after_crash() const;
+  // Writes every log dir's recovery-point-offset-checkpoint now (the background thread does it
+  // every recovery_point_checkpoint_interval_ms).
+  Status checkpoint_recovery_points();
+  // Sealed segments currently held open for reads (at most max_open_files).
+  size_t open_segment_files() const;
   // Releases the handles of logs idle for `idle_ms` (the background thread does this with
   // idle_handle_ms). Returns how many logs released them.
   int release_idle_handles(int64_t idle_ms);
