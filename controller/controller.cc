@@ -1,250 +1,256 @@
 #include "controller/controller.h"
 
-#include <unistd.h>
-
-#include <chrono>
-#include <filesystem>
-#include <fstream>
+#include <algorithm>
+#include <limits>
+#include <random>
 #include <set>
-#include <sstream>
-#include <variant>
 
 #include <spdlog/spdlog.h>
 
-#include "controller/records/config_record.h"
-#include "controller/records/partition_record.h"
-#include "controller/records/register_broker_record.h"
-#include "controller/records/remove_topic_record.h"
-#include "controller/records/topic_record.h"
-#include "protocol/record_batch.h"
-#include "protocol/wire.h"
+#include "controller/meta_properties.h"
 
 namespace kb::controller {
 
-namespace fs = std::filesystem;
-
 namespace {
 
-// Metadata record type ids (the upstream metadata record apiKeys) and versions written.
-constexpr uint32_t kRegisterBroker = 0, kTopic = 2, kPartition = 3, kConfig = 4, kRemoveTopic = 9;
-constexpr int16_t kRegisterBrokerVersion = 1, kPartitionVersion = 0;
-constexpr uint32_t kFrameVersion = 1;
-constexpr int8_t kTopicResource = 2;
-constexpr int32_t kMaxPartitions = 100000;
+constexpr size_t kMaxTopicNameLength = 249;
+// metadata.version written at bootstrap: 3.3-IV3 (level 7), the level whose record versions
+// kbroker writes (RegisterBrokerRecord v1, PartitionRecord v0: no directory assignment).
+constexpr const char* kMetadataVersionFeature = "metadata.version";
+constexpr int16_t kMetadataVersionLevel = 7;
 
-using Record = std::variant<metadata::TopicRecord, metadata::PartitionRecord, metadata::RemoveTopicRecord,
-                            metadata::RegisterBrokerRecord, metadata::ConfigRecord>;
+std::string invalid_name(std::string_view why) { return "Topic name is invalid: " + std::string(why); }
 
-uint32_t type_of(const Record& r) {
-  switch (r.index()) {
-    case 0: return kTopic;
-    case 1: return kPartition;
-    case 2: return kRemoveTopic;
-    case 3: return kRegisterBroker;
-    default: return kConfig;
+// Java's String.length(): UTF-16 code units, which is what Kafka's 249 limit counts.
+size_t utf16_length(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s) {
+    if ((c & 0xC0) == 0x80) continue;  // continuation byte
+    n += c >= 0xF0 ? 2 : 1;            // 4-byte sequences are surrogate pairs
   }
-}
-int16_t version_of(const Record& r) {
-  if (r.index() == 1) return kPartitionVersion;
-  if (r.index() == 3) return kRegisterBrokerVersion;
-  return 0;
+  return n;
 }
 
-// A record's value on the metadata log: frame version, record type, record version, body
-// (the framing KRaft uses).
-std::string encode(const Record& r) {
-  wire::Writer w;
-  w.write_uvarint(kFrameVersion);
-  w.write_uvarint(type_of(r));
-  int16_t v = version_of(r);
-  w.write_uvarint(static_cast<uint64_t>(v));
-  std::visit([&](const auto& rec) { rec.encode(w, v); }, r);
-  return std::string(w.buffer().begin(), w.buffer().end());
+bool has_collision_chars(std::string_view name) { return name.find_first_of("._") != std::string_view::npos; }
+std::string unify_collision_chars(std::string_view name) {
+  std::string s(name);
+  std::replace(s.begin(), s.end(), '.', '_');
+  return s;
 }
 
-std::optional<Record> decode(std::string_view bytes) {
-  wire::Reader r(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
-  uint32_t frame = r.read_uvarint();
-  uint32_t type = r.read_uvarint();
-  int16_t v = static_cast<int16_t>(r.read_uvarint());
-  if (!r.ok() || frame != kFrameVersion) return std::nullopt;
-  auto dec = [&](auto rec) -> std::optional<Record> {
-    if (!rec.decode(r, v)) return std::nullopt;
-    return Record(std::move(rec));
-  };
-  switch (type) {
-    case kTopic: return dec(metadata::TopicRecord{});
-    case kPartition: return dec(metadata::PartitionRecord{});
-    case kRemoveTopic: return dec(metadata::RemoveTopicRecord{});
-    case kRegisterBroker: return dec(metadata::RegisterBrokerRecord{});
-    case kConfig: return dec(metadata::ConfigRecord{});
-    default: return std::nullopt;
-  }
+// Kafka's SecurityProtocol ids, as RegisterBrokerRecord.BrokerEndpoint carries them.
+int16_t security_protocol_id(const std::string& name) {
+  if (name == "SSL") return 1;
+  if (name == "SASL_PLAINTEXT") return 2;
+  if (name == "SASL_SSL") return 3;
+  return 0;  // PLAINTEXT
 }
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+std::string join_ids(const std::vector<int32_t>& ids) {
+  std::string s;
+  for (int32_t id : ids) s += (s.empty() ? "" : ",") + std::to_string(id);
+  return s;
 }
 
-// meta.properties (Kafka's format): the cluster id survives restarts and a log dir of another
-// node is refused.
-Result<std::string> load_or_create_cluster_id(const fs::path& dir, int32_t node_id) {
-  fs::path p = dir / "meta.properties";
-  std::ifstream in(p);
-  if (in) {
-    std::map<std::string, std::string> props;
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.empty() || line[0] == '#') continue;
-      auto eq = line.find('=');
-      if (eq != std::string::npos) props[line.substr(0, eq)] = line.substr(eq + 1);
+// The brokers replicas may go to, by id: usable = registered and not shutting down.
+struct Brokers {
+  std::vector<int32_t> usable, unfenced;
+};
+
+// Kafka's StripedReplicaPlacer without racks: the leader rotates over the unfenced brokers
+// (`next_leader` advances), followers are the next usable brokers by id after it, unfenced
+// ones first. Errors carry Kafka's messages.
+Result<std::vector<int32_t>> place(const Brokers& brokers, int32_t replication_factor, uint32_t& next_leader) {
+  if (replication_factor <= 0)
+    return Error{ErrorCode::INVALID_REPLICATION_FACTOR, "Invalid replication factor " +
+                                                            std::to_string(replication_factor) +
+                                                            ": the replication factor must be positive."};
+  if (brokers.unfenced.empty()) return Error{ErrorCode::INVALID_REPLICATION_FACTOR, "All brokers are currently fenced."};
+  if (replication_factor > static_cast<int32_t>(brokers.usable.size()))
+    return Error{ErrorCode::INVALID_REPLICATION_FACTOR,
+                 "The target replication factor of " + std::to_string(replication_factor) +
+                     " cannot be reached because only " + std::to_string(brokers.usable.size()) +
+                     " broker(s) are registered."};
+  const auto& usable = brokers.usable;
+  const int32_t leader = brokers.unfenced[next_leader++ % brokers.unfenced.size()];
+  std::vector<int32_t> replicas{leader};
+  const size_t at = static_cast<size_t>(std::find(usable.begin(), usable.end(), leader) - usable.begin());
+  for (bool want_fenced : {false, true}) {
+    for (size_t k = 1; k < usable.size() && static_cast<int32_t>(replicas.size()) < replication_factor; ++k) {
+      int32_t b = usable[(at + k) % usable.size()];
+      bool fenced = !std::binary_search(brokers.unfenced.begin(), brokers.unfenced.end(), b);
+      if (fenced == want_fenced) replicas.push_back(b);
     }
-    if (props.count("node.id") && props["node.id"] != std::to_string(node_id))
-      return Error{ErrorCode::INCONSISTENT_CLUSTER_ID,
-                   p.string() + " belongs to node.id " + props["node.id"] + ", not " + std::to_string(node_id)};
-    if (props.count("cluster.id") && !props["cluster.id"].empty()) return props["cluster.id"];
   }
-  std::string id = Uuid::random().to_string();
-  std::ofstream out(p);
-  out << "#kbroker metadata properties\nversion=1\nnode.id=" << node_id << "\ncluster.id=" << id << "\n";
-  if (!out) return Error{ErrorCode::KAFKA_STORAGE_ERROR, "cannot write " + p.string()};
-  return id;
-}
-
-void apply_record(MetadataImage& img, const Record& r) {
-  std::visit([&](const auto& rec) { img.apply(rec); }, r);
+  return replicas;
 }
 
 }  // namespace
 
-struct Controller::Pending {
-  std::vector<Record> records;
-};
-
 Status validate_topic_name(std::string_view name) {
-  if (name.empty()) return Status(ErrorCode::INVALID_TOPIC_EXCEPTION, "Topic name is illegal, it can't be empty");
-  if (name == "." || name == "..")
-    return Status(ErrorCode::INVALID_TOPIC_EXCEPTION, "Topic name cannot be \".\" or \"..\"");
-  if (name.size() > 249)
-    return Status(ErrorCode::INVALID_TOPIC_EXCEPTION,
-                  "Topic name is illegal, it can't be longer than 249 characters, topic name: " + std::string(name));
+  auto bad = [](std::string why) { return Status(ErrorCode::INVALID_TOPIC_EXCEPTION, invalid_name(why)); };
+  if (name.empty()) return bad("the empty string is not allowed");
+  if (name == ".") return bad("'.' is not allowed");
+  if (name == "..") return bad("'..' is not allowed");
+  if (utf16_length(name) > kMaxTopicNameLength)
+    return bad("the length of '" + std::string(name) + "' is longer than the max allowed length " +
+               std::to_string(kMaxTopicNameLength));
   for (char c : name) {
-    if (!(isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'))
-      return Status(ErrorCode::INVALID_TOPIC_EXCEPTION,
-                    "Topic name \"" + std::string(name) +
-                        "\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'");
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-';
+    if (!ok)
+      return bad("'" + std::string(name) +
+                 "' contains one or more characters other than ASCII alphanumerics, '.', '_' and '-'");
   }
   return {};
 }
 
-Result<std::unique_ptr<Controller>> Controller::open(const config::BrokerConfig& config, storage::LogManager& logs) {
-  std::unique_ptr<Controller> c(new Controller(config));
-  auto dirs = config.log_dirs();
-  auto cluster_id = load_or_create_cluster_id(dirs.front(), config.node_id());
-  if (!cluster_id.ok()) return cluster_id.error();
-  storage::LogConfig lc;
-  lc.segment_bytes = 100 * 1024 * 1024;
-  lc.retention_ms = -1;
-  lc.max_message_bytes = 64 * 1024 * 1024;
-  auto log = logs.get_or_create(TopicPartition{"__cluster_metadata", 0}, lc);
-  if (!log.ok()) return log.error();
-  c->log_ = log.value();
-  auto img = std::make_shared<MetadataImage>();
-  img->set_cluster(cluster_id.value(), config.node_id());
-  c->image_ = img;
-  if (auto s = c->replay(); !s.ok()) return s.error();
-
-  // Register this broker (again, when its endpoints or rack changed since the last start).
-  std::vector<Endpoint> endpoints;
-  for (const auto& l : config.advertised_listeners()) endpoints.push_back({l.name, l.host, l.port});
-  std::optional<std::string> rack;
-  if (config.raw("broker.rack")) rack = config.get_string("broker.rack");
-  const BrokerInfo* me = c->image_->broker(config.node_id());
-  if (!me || me->endpoints != endpoints || me->rack != rack || me->fenced) {
-    metadata::RegisterBrokerRecord r;
-    r.broker_id = config.node_id();
-    r.incarnation_id = Uuid::random();
-    r.broker_epoch = c->image_->offset() + 1;
-    for (const auto& e : endpoints) {
-      metadata::RegisterBrokerRecord::BrokerEndpoint be;
-      be.name = e.listener;
-      be.host = e.host;
-      be.port = e.port;
-      be.security_protocol = 0;  // PLAINTEXT
-      r.end_points.push_back(std::move(be));
-    }
-    r.rack = rack;
-    r.fenced = false;  // a lone broker is its own controller: nothing to catch up with
-    Pending p;
-    p.records.push_back(std::move(r));
-    std::lock_guard lk(c->mu_);
-    if (auto s = c->commit(p); !s.ok()) return s.error();
-  }
-  return c;
+Controller::Controller(const config::BrokerConfig& config, std::unique_ptr<MetadataLog> log)
+    : config_(config), log_(std::move(log)) {
+  // Placement starts at a random broker so that single-partition topics spread over brokers
+  // that restart often.
+  next_leader_ = static_cast<uint32_t>(std::random_device{}());
 }
 
 Controller::~Controller() = default;
 
+Result<std::unique_ptr<Controller>> Controller::open(const config::BrokerConfig& config, storage::LogManager& logs) {
+  auto dirs = config.log_dirs();
+  if (dirs.empty()) return Error{ErrorCode::KAFKA_STORAGE_ERROR, "no log directory configured"};
+  auto cluster_id = ensure_meta_properties(dirs, config.node_id());
+  if (!cluster_id.ok()) return cluster_id.error();
+  auto log = LocalMetadataLog::open(logs);
+  if (!log.ok()) return log.error();
+  return open(config, std::move(log.value()), std::move(cluster_id.value()));
+}
+
+Result<std::unique_ptr<Controller>> Controller::open(const config::BrokerConfig& config,
+                                                     std::unique_ptr<MetadataLog> log, std::string cluster_id) {
+  // Until the Raft quorum exists, a node can only be a cluster of its own: voters naming other
+  // nodes would give each node its own diverging metadata (and its own cluster id).
+  std::vector<int32_t> others;
+  for (const auto& v : config.quorum_voters())
+    if (v.id != config.node_id()) others.push_back(v.id);
+  if (!others.empty())
+    return Error{ErrorCode::INVALID_REQUEST,
+                 "controller.quorum.voters names other nodes (" + join_ids(others) +
+                     "): kbroker does not replicate the metadata log yet, so a node can only be its own controller "
+                     "(leave controller.quorum.voters empty or list only node.id " +
+                     std::to_string(config.node_id()) + ")"};
+
+  std::unique_ptr<Controller> c(new Controller(config, std::move(log)));
+  auto img = std::make_shared<MetadataImage>();
+  img->set_cluster(std::move(cluster_id), config.node_id());
+  c->image_ = std::move(img);
+  if (auto s = c->replay(); !s.ok()) return s.error();
+  std::lock_guard lk(c->mu_);
+  if (auto s = c->register_this_broker(); !s.ok()) return s.error();
+  return c;
+}
+
 Status Controller::replay() {
+  // One private image for the whole replay: nobody sees it before open() returns.
   auto img = std::make_shared<MetadataImage>(*image_);
-  Offset next = log_->log_start_offset();
-  Offset end = log_->log_end_offset();
-  int64_t applied = 0;
-  std::vector<uint8_t> buf;
-  while (next < end) {
-    auto rr = log_->read(next, 1 << 20, end, true);
-    if (!rr.ok()) return rr.error();
-    if (!rr->slice) break;
-    buf.resize(static_cast<size_t>(rr->slice->size));
-    if (::pread(rr->slice->fd, buf.data(), buf.size(), rr->slice->position) != static_cast<ssize_t>(buf.size()))
-      return Status(ErrorCode::KAFKA_STORAGE_ERROR, "cannot read the metadata log");
-    size_t pos = 0;
-    while (pos + batch::kHeaderSize <= buf.size()) {
-      auto h = read_batch_header(std::span<const uint8_t>(buf).subspan(pos));
-      if (!h.ok()) return h.error();
-      Status bad;
-      auto s = for_each_record(std::span<const uint8_t>(buf).subspan(pos, h->total_size()), [&](const RecordView& rv) {
-        auto rec = rv.value ? decode(*rv.value) : std::nullopt;
-        if (!rec) {
-          bad = Status(ErrorCode::CORRUPT_MESSAGE, "undecodable metadata record at offset " + std::to_string(rv.offset));
-          return;
-        }
-        apply_record(*img, *rec);
-        img->set_offset(rv.offset);
-        ++applied;
-      });
-      if (!s.ok()) return s;
-      if (!bad.ok()) return bad;
-      next = Offset(h->last_offset() + 1);
-      pos += static_cast<size_t>(h->total_size());
+  int64_t records = 0;
+  auto s = log_->read(0, [&](const MetadataBatch& batch) -> Status {
+    for (const auto& r : batch.records) {
+      if (auto applied = img->apply(r); !applied.ok())
+        return Status(ErrorCode::CORRUPT_MESSAGE, "metadata log batch at offset " + std::to_string(batch.base_offset) +
+                                                      ": " + applied.error().message);
     }
-  }
-  image_ = img;
-  spdlog::info("metadata log replayed: {} records, {} topics", applied, img->topics().size());
+    img->set_offset(batch.last_offset);
+    records += static_cast<int64_t>(batch.records.size());
+    return {};
+  });
+  if (!s.ok()) return s;
+  image_ = std::move(img);
+  spdlog::info("metadata log replayed: {} records up to offset {}, {} topics, {} brokers, cluster id {}", records,
+               image_->offset(), image_->topic_count(), image_->brokers().size(), image_->cluster_id());
   return {};
 }
 
-Status Controller::commit(Pending& p) {
-  if (p.records.empty()) return {};
-  RecordBatchBuilder b;
-  int64_t ts = now_ms();
-  for (const auto& r : p.records) b.add(std::nullopt, encode(r), ts);
-  auto bytes = b.build();
-  auto info = log_->append(bytes, 0);
-  if (!info.ok()) return info.error();
-  // Metadata is durable before anyone is told about it.
-  if (auto s = log_->flush(); !s.ok()) return s;
+Status Controller::register_this_broker() {
+  const int32_t id = config_.node_id();
+  std::vector<Endpoint> endpoints;
+  std::vector<std::string> protocols;
+  for (const auto& l : config_.advertised_listeners()) {
+    endpoints.push_back({l.name, l.host, l.port});
+    protocols.push_back(l.security_protocol);
+  }
+  std::optional<std::string> rack = config_.raw("broker.rack");
+  if (rack && rack->empty()) rack.reset();
+
+  std::vector<MetadataRecord> records;
+  if (image_->features().empty()) {
+    // A new cluster: KRaft's bootstrap records the metadata.version first.
+    metadata::FeatureLevelRecord f;
+    f.name = kMetadataVersionFeature;
+    f.feature_level = kMetadataVersionLevel;
+    records.push_back(std::move(f));
+  }
+  const BrokerInfo* me = image_->broker(id);
+  if (!me || me->endpoints != endpoints || me->rack != rack) {
+    // Kafka's broker epoch is the offset of the registration record.
+    const int64_t epoch = log_->end_offset() + static_cast<int64_t>(records.size());
+    metadata::RegisterBrokerRecord r;
+    r.broker_id = id;
+    r.incarnation_id = Uuid::random();
+    r.broker_epoch = epoch;
+    for (size_t i = 0; i < endpoints.size(); ++i) {
+      metadata::RegisterBrokerRecord::BrokerEndpoint e;
+      e.name = endpoints[i].listener;
+      e.host = endpoints[i].host;
+      e.port = endpoints[i].port;
+      e.security_protocol = security_protocol_id(protocols[i]);
+      r.end_points.push_back(std::move(e));
+    }
+    r.rack = rack;
+    r.fenced = true;  // registered fenced, then unfenced: a lone voter has nothing to catch up with
+    records.push_back(std::move(r));
+    metadata::UnfenceBrokerRecord u;
+    u.id = id;
+    u.epoch = epoch;
+    records.push_back(std::move(u));
+    spdlog::info("registering broker {} with epoch {} ({} endpoints{})", id, epoch, endpoints.size(),
+                 me ? ", replacing the previous registration" : "");
+  } else if (me->fenced) {
+    metadata::UnfenceBrokerRecord u;
+    u.id = id;
+    u.epoch = me->epoch;
+    records.push_back(std::move(u));
+  }
+  if (records.empty()) return {};
+  return commit(std::move(records));
+}
+
+Status Controller::commit(std::vector<MetadataRecord> records) {
+  if (!failed_.ok()) return failed_;
+  if (records.empty()) return {};
   auto before = image();
   auto next = std::make_shared<MetadataImage>(*before);
-  for (const auto& r : p.records) apply_record(*next, r);
-  next->set_offset(info->last_offset.value());
+  for (const auto& r : records) {
+    // The controller builds records from this very image, so a refusal is a kbroker bug;
+    // nothing has been written yet, and nothing will be.
+    if (auto s = next->apply(r); !s.ok()) {
+      spdlog::error("metadata record {} refused by the image: {}", record_name(r), s.error().message);
+      return Status(ErrorCode::UNKNOWN_SERVER_ERROR, "metadata record refused: " + s.error().message);
+    }
+  }
+  auto last = log_->append(records);
+  if (!last.ok()) {
+    // The batch may or may not be on disk: the image can no longer be trusted to match the
+    // log, so stop writing until a restart replays what survived.
+    failed_ = Status(ErrorCode::KAFKA_STORAGE_ERROR, "the metadata log failed: " + last.error().message);
+    spdlog::error("{}; refusing metadata changes until restart", failed_.error().message);
+    return failed_;
+  }
+  next->set_offset(last.value());
+  std::shared_ptr<const MetadataImage> published = next;
   {
     std::lock_guard lk(image_mu_);
-    image_ = next;
+    image_ = published;
   }
-  for (const auto& l : listeners_) l(*before, *next);
+  for (const auto& l : listeners_) l(*before, *published);
   return {};
 }
 
@@ -255,177 +261,343 @@ std::shared_ptr<const MetadataImage> Controller::image() const {
 
 void Controller::subscribe(Listener listener) {
   std::lock_guard lk(mu_);
+  auto current = image();
   MetadataImage empty;
-  listener(empty, *image());
+  empty.set_cluster(current->cluster_id(), current->controller_id());
+  listener(empty, *current);
   listeners_.push_back(std::move(listener));
 }
 
-std::vector<CreateTopicResult> Controller::create_topics(const std::vector<CreateTopicSpec>& specs, bool validate_only) {
+std::vector<CreateTopicResult> Controller::create_topics(const std::vector<CreateTopicSpec>& specs,
+                                                         bool validate_only) {
   std::lock_guard lk(mu_);
   auto img = image();
+  auto active = [&](int32_t id) {
+    const BrokerInfo* b = img->broker(id);
+    return b && !b->fenced && !b->in_controlled_shutdown;
+  };
+  Brokers brokers;
+  for (const BrokerInfo* b : img->brokers()) {
+    if (b->in_controlled_shutdown) continue;
+    brokers.usable.push_back(b->id);
+    if (!b->fenced) brokers.unfenced.push_back(b->id);
+  }
+  // Existing topics by their name with '.' as '_' (only those that have either).
+  std::map<std::string, std::string> colliding;
+  for (const TopicInfo* t : img->topics())
+    if (has_collision_chars(t->name)) colliding.emplace(unify_collision_chars(t->name), t->name);
+
   std::vector<CreateTopicResult> results;
-  Pending p;
-  std::vector<int32_t> live;
-  for (const BrokerInfo* b : img->brokers())
-    if (!b->fenced) live.push_back(b->id);
-  std::set<std::string> in_this_request;
+  std::vector<MetadataRecord> records;
+  std::set<std::string> in_request;
+  bool too_many_records = false;
   for (const auto& spec : specs) {
-    CreateTopicResult r;
+    CreateTopicResult& r = results.emplace_back();
     r.name = spec.name;
-    auto fail = [&](ErrorCode code, std::string msg) {
+    auto fail = [&](ErrorCode code, std::string message) {
       r.error = code;
-      r.message = std::move(msg);
-      results.push_back(r);
+      r.message = std::move(message);
     };
     if (auto s = validate_topic_name(spec.name); !s.ok()) {
       fail(s.code(), s.error().message);
       continue;
     }
-    if (img->topic(spec.name) || in_this_request.count(spec.name)) {
+    if (spec.name == kMetadataTopic) {
+      fail(ErrorCode::INVALID_REQUEST, "Creation of internal topic " + std::string(kMetadataTopic) + " is prohibited.");
+      continue;
+    }
+    if (img->topic(spec.name) || in_request.count(spec.name)) {
       fail(ErrorCode::TOPIC_ALREADY_EXISTS, "Topic '" + spec.name + "' already exists.");
       continue;
     }
-    if (!spec.assignments.empty() && (spec.num_partitions != -1 || spec.replication_factor != -1)) {
-      fail(ErrorCode::INVALID_REQUEST, "Both numPartitions or replicationFactor and replicasAssignments were set.");
-      continue;
-    }
-    int32_t partitions = spec.num_partitions == -1 ? config_.get_int("num.partitions") : spec.num_partitions;
-    int32_t rf = spec.replication_factor == -1 ? config_.get_int("default.replication.factor") : spec.replication_factor;
-    if (!spec.assignments.empty()) {
-      partitions = static_cast<int32_t>(spec.assignments.size());
-      rf = static_cast<int32_t>(spec.assignments.begin()->second.size());
-    }
-    if (partitions <= 0 || partitions > kMaxPartitions) {
-      fail(ErrorCode::INVALID_PARTITIONS, "Number of partitions was set to an invalid non-positive value.");
-      continue;
-    }
-    if (rf <= 0) {
-      fail(ErrorCode::INVALID_REPLICATION_FACTOR, "Replication factor must be larger than 0.");
-      continue;
-    }
-    if (rf > static_cast<int32_t>(live.size())) {
-      fail(ErrorCode::INVALID_REPLICATION_FACTOR,
-           "Unable to replicate the partition " + std::to_string(rf) + " time(s): The target replication factor of " +
-               std::to_string(rf) + " cannot be reached because only " + std::to_string(live.size()) +
-               " broker(s) are registered.");
-      continue;
-    }
-    bool bad_assignment = false;
-    for (int32_t i = 0; i < partitions && !spec.assignments.empty(); ++i) {
-      auto it = spec.assignments.find(i);
-      if (it == spec.assignments.end() || static_cast<int32_t>(it->second.size()) != rf) bad_assignment = true;
-      else
-        for (int32_t b : it->second)
-          if (std::find(live.begin(), live.end(), b) == live.end() ||
-              std::count(it->second.begin(), it->second.end(), b) > 1)
-            bad_assignment = true;
-    }
-    if (bad_assignment) {
-      fail(ErrorCode::INVALID_REPLICA_ASSIGNMENT, "Invalid replica assignment for topic " + spec.name);
-      continue;
+    // Metric names turn '.' into '_', so Kafka refuses a topic that would share its metrics.
+    // Topics created earlier in this request count too (Kafka checks only existing ones).
+    if (has_collision_chars(spec.name)) {
+      auto it = colliding.find(unify_collision_chars(spec.name));
+      if (it != colliding.end()) {
+        fail(ErrorCode::INVALID_TOPIC_EXCEPTION, "Topic '" + spec.name + "' collides with existing topic: " + it->second);
+        continue;
+      }
     }
     auto tc = config::TopicConfig::make(config_, spec.configs);
     if (!tc.ok()) {
-      fail(tc.code(), tc.error().message);
+      fail(ErrorCode::INVALID_CONFIG, tc.error().message);
       continue;
     }
-    r.num_partitions = partitions;
-    r.replication_factor = static_cast<int16_t>(rf);
+
+    // Replicas of each partition; ISR = the active ones, leader = the first of those.
+    std::vector<std::vector<int32_t>> replicas;
+    if (!spec.assignments.empty()) {
+      if (spec.replication_factor != -1) {
+        fail(ErrorCode::INVALID_REQUEST,
+             "A manual partition assignment was specified, but replication factor was not set to -1.");
+        continue;
+      }
+      if (spec.num_partitions != -1) {
+        fail(ErrorCode::INVALID_REQUEST,
+             "A manual partition assignment was specified, but numPartitions was not set to -1.");
+        continue;
+      }
+      std::string problem;
+      for (const auto& [index, brokers] : spec.assignments) {
+        std::string prefix = "The manual partition assignment includes ";
+        if (brokers.empty()) {
+          problem = prefix + "an empty replica list.";
+          break;
+        }
+        std::vector<int32_t> sorted = brokers;
+        std::sort(sorted.begin(), sorted.end());
+        for (size_t i = 0; i < sorted.size() && problem.empty(); ++i) {
+          if (!img->broker(sorted[i]))
+            problem = prefix + "broker " + std::to_string(sorted[i]) + ", but no such broker is registered.";
+          else if (i > 0 && sorted[i] == sorted[i - 1])
+            problem = prefix + "the broker " + std::to_string(sorted[i]) + " more than once.";
+        }
+        if (problem.empty() && !replicas.empty() && brokers.size() != replicas.front().size())
+          problem = prefix + "a partition with " + std::to_string(brokers.size()) +
+                    " replica(s), but this is not consistent with previous partitions, which have " +
+                    std::to_string(replicas.front().size()) + " replica(s).";
+        if (problem.empty() && std::none_of(brokers.begin(), brokers.end(), active))
+          problem = "All brokers specified in the manual partition assignment for partition " + std::to_string(index) +
+                    " are fenced or in controlled shutdown.";
+        if (!problem.empty()) break;
+        replicas.push_back(brokers);
+      }
+      if (problem.empty()) {
+        int32_t expected = 0;
+        for (const auto& entry : spec.assignments)
+          if (entry.first != expected++) problem = "partitions should be a consecutive 0-based integer sequence";
+      }
+      if (!problem.empty()) {
+        fail(ErrorCode::INVALID_REPLICA_ASSIGNMENT, problem);
+        continue;
+      }
+    } else {
+      if (spec.replication_factor < -1 || spec.replication_factor == 0) {
+        fail(ErrorCode::INVALID_REPLICATION_FACTOR,
+             "Replication factor must be larger than 0, or -1 to use the default value.");
+        continue;
+      }
+      if (spec.num_partitions < -1 || spec.num_partitions == 0) {
+        fail(ErrorCode::INVALID_PARTITIONS, "Number of partitions was set to an invalid non-positive value.");
+        continue;
+      }
+      const int32_t partitions =
+          spec.num_partitions == -1 ? config_.get_int("num.partitions") : spec.num_partitions;
+      const int32_t rf =
+          spec.replication_factor == -1 ? config_.get_int("default.replication.factor") : spec.replication_factor;
+      // A request Kafka would refuse as a whole for its size: stop building records now,
+      // before a count like 2^31-1 turns into memory.
+      if (records.size() + spec.configs.size() + 1 + static_cast<size_t>(partitions) > kMaxRecordsPerRequest) {
+        too_many_records = true;
+        break;
+      }
+      std::string problem;
+      for (int32_t p = 0; p < partitions && problem.empty(); ++p) {
+        auto placed = place(brokers, rf, next_leader_);
+        if (!placed.ok()) problem = "Unable to replicate the partition " + std::to_string(rf) +
+                                    " time(s): " + placed.error().message;
+        else replicas.push_back(std::move(placed.value()));
+      }
+      if (!problem.empty()) {
+        fail(ErrorCode::INVALID_REPLICATION_FACTOR, problem);
+        continue;
+      }
+    }
+    if (records.size() + spec.configs.size() + 1 + replicas.size() > kMaxRecordsPerRequest) {
+      too_many_records = true;
+      break;
+    }
+
+    r.num_partitions = static_cast<int32_t>(replicas.size());
+    r.replication_factor = static_cast<int16_t>(replicas.front().size());
     r.configs = tc->all();
-    in_this_request.insert(spec.name);
-    if (validate_only) {
-      results.push_back(r);
-      continue;
-    }
-    r.topic_id = Uuid::random();
+    in_request.insert(spec.name);
+    if (has_collision_chars(spec.name)) colliding.emplace(unify_collision_chars(spec.name), spec.name);
+    if (!validate_only) r.topic_id = Uuid::random();
+
+    // One topic: TopicRecord, its ConfigRecords, then its PartitionRecords (Kafka's order).
     metadata::TopicRecord tr;
     tr.name = spec.name;
     tr.topic_id = r.topic_id;
-    p.records.push_back(tr);
-    for (const auto& [k, v] : spec.configs) {
+    records.push_back(std::move(tr));
+    for (const auto& [name, value] : tc->overrides()) {
       metadata::ConfigRecord cr;
-      cr.resource_type = kTopicResource;
+      cr.resource_type = static_cast<int8_t>(ConfigResourceType::kTopic);
       cr.resource_name = spec.name;
-      cr.name = k;
-      cr.value = v;
-      p.records.push_back(cr);
+      cr.name = name;
+      cr.value = value;
+      records.push_back(std::move(cr));
     }
-    for (int32_t i = 0; i < partitions; ++i) {
+    for (size_t p = 0; p < replicas.size(); ++p) {
       metadata::PartitionRecord pr;
-      pr.partition_id = i;
+      pr.partition_id = static_cast<int32_t>(p);
       pr.topic_id = r.topic_id;
-      if (!spec.assignments.empty()) {
-        pr.replicas = spec.assignments.at(i);
-      } else {
-        // Replicas round-robin over the live brokers from a rotating start; leader = first.
-        int32_t start = next_placement_++;
-        for (int32_t k = 0; k < rf; ++k) pr.replicas.push_back(live[(start + k) % live.size()]);
-      }
-      pr.isr = pr.replicas;
-      pr.leader = pr.replicas.front();
+      pr.replicas = replicas[p];
+      for (int32_t b : replicas[p])
+        if (active(b)) pr.isr.push_back(b);
+      pr.leader = pr.isr.front();
       pr.leader_epoch = 0;
       pr.partition_epoch = 0;
-      p.records.push_back(pr);
+      records.push_back(std::move(pr));
     }
-    results.push_back(r);
   }
-  if (auto s = commit(p); !s.ok()) {
-    spdlog::error("metadata log append failed: {}", s.error().message);
-    for (auto& r : results)
-      if (r.error == ErrorCode::NONE && !validate_only) {
-        r.error = ErrorCode::KAFKA_STORAGE_ERROR;
-        r.message = s.error().message;
-      }
+
+  if (too_many_records) {
+    // Kafka's BoundedList gives up on the whole request.
+    results.resize(specs.size());
+    for (size_t i = 0; i < specs.size(); ++i) {
+      results[i] = CreateTopicResult{};
+      results[i].name = specs[i].name;
+      results[i].error = ErrorCode::POLICY_VIOLATION;
+      results[i].message = "Unable to perform excessively large batch operation.";
+    }
+    return results;
+  }
+  if (validate_only) return results;
+  if (auto s = commit(std::move(records)); !s.ok()) {
+    for (auto& r : results) {
+      if (r.error != ErrorCode::NONE) continue;
+      r.error = s.code();
+      r.message = s.error().message;
+      r.topic_id = Uuid{};
+    }
   }
   return results;
 }
 
-std::vector<DeleteTopicResult> Controller::delete_topics(const std::vector<std::string>& names, const std::vector<Uuid>& ids) {
+std::vector<DeleteTopicResult> Controller::delete_topics(const std::vector<std::string>& names,
+                                                         const std::vector<Uuid>& ids) {
   std::lock_guard lk(mu_);
   auto img = image();
   std::vector<DeleteTopicResult> results;
-  Pending p;
-  std::set<Uuid> removing;
-  bool enabled = config_.get_bool("delete.topic.enable");
-  auto one = [&](const TopicInfo* t, DeleteTopicResult r, ErrorCode missing) {
-    if (!enabled) {
-      r.error = ErrorCode::TOPIC_DELETION_DISABLED;
-      r.message = "Topic deletion is disabled.";
-    } else if (!t) {
-      r.error = missing;
-      r.message = missing == ErrorCode::UNKNOWN_TOPIC_ID ? "This server does not host this topic ID."
-                                                        : "This server does not host this topic-partition.";
+  auto add = [&](std::string name, Uuid id, ErrorCode code, std::string message) {
+    DeleteTopicResult& r = results.emplace_back();
+    r.name = std::move(name);
+    r.topic_id = id;
+    r.error = code;
+    r.message = std::move(message);
+    return results.size() - 1;
+  };
+
+  // Distinct names and ids in first-appearance order, and which were given more than once.
+  std::vector<std::string> unique_names;
+  std::map<std::string, int> name_count;
+  for (const auto& n : names)
+    if (name_count[n]++ == 0) unique_names.push_back(n);
+  std::vector<Uuid> unique_ids;
+  std::map<Uuid, int> id_count;
+  for (const auto& id : ids)
+    if (id_count[id]++ == 0) unique_ids.push_back(id);
+
+  if (!config_.get_bool("delete.topic.enable")) {
+    for (const auto& n : unique_names) add(n, Uuid{}, ErrorCode::TOPIC_DELETION_DISABLED, "Topic deletion is disabled.");
+    for (const auto& id : unique_ids) add("", id, ErrorCode::TOPIC_DELETION_DISABLED, "Topic deletion is disabled.");
+    return results;
+  }
+
+  // Ids are resolved first, as in Kafka, so that a name naming the same topic as a supplied id
+  // is refused (and then neither is deleted; the id gets no answer of its own).
+  struct IdEntry {
+    DeleteTopicResult result;
+    const TopicInfo* topic = nullptr;  // set when it would be deleted
+    bool dropped = false;
+  };
+  std::vector<IdEntry> id_entries;
+  std::set<Uuid> duplicate_ids;
+  for (const auto& id : unique_ids) {
+    IdEntry& e = id_entries.emplace_back();
+    e.result.topic_id = id;
+    if (id.is_zero()) {
+      e.result.error = ErrorCode::INVALID_REQUEST;
+      e.result.message = "Neither topic name nor id were specified.";
+    } else if (id_count[id] > 1) {
+      duplicate_ids.insert(id);
+      e.result.error = ErrorCode::INVALID_REQUEST;
+      e.result.message = "Duplicate topic id.";
+    } else if ((e.topic = img->topic(id))) {
+      e.result.name = e.topic->name;
     } else {
-      r.name = t->name;
-      r.topic_id = t->id;
-      if (removing.insert(t->id).second) {
-        metadata::RemoveTopicRecord rr;
-        rr.topic_id = t->id;
-        p.records.push_back(rr);
+      e.result.error = ErrorCode::UNKNOWN_TOPIC_ID;
+      e.result.message = "This server does not host this topic ID.";
+    }
+  }
+  std::vector<std::pair<size_t, const TopicInfo*>> to_delete;  // index in results, topic
+  for (const auto& n : unique_names) {
+    if (name_count[n] > 1) {
+      add(n, Uuid{}, ErrorCode::INVALID_REQUEST, "Duplicate topic name.");
+      continue;
+    }
+    const TopicInfo* t = img->topic(n);
+    if (!t) {
+      add(n, Uuid{}, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, "This server does not host this topic-partition.");
+      continue;
+    }
+    bool id_supplied = duplicate_ids.count(t->id) > 0;
+    for (auto& e : id_entries) {
+      if (e.topic == t) {
+        e.dropped = true;
+        id_supplied = true;
       }
     }
-    results.push_back(std::move(r));
-  };
-  for (const auto& n : names) {
-    DeleteTopicResult r;
-    r.name = n;
-    one(img->topic(n), r, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+    if (id_supplied) {
+      add(n, t->id, ErrorCode::INVALID_REQUEST, "The provided topic name maps to an ID that was already supplied.");
+      continue;
+    }
+    to_delete.emplace_back(add(n, t->id, ErrorCode::NONE, ""), t);
   }
-  for (const auto& id : ids) {
-    DeleteTopicResult r;
-    r.topic_id = id;
-    one(img->topic(id), r, ErrorCode::UNKNOWN_TOPIC_ID);
+  for (auto& e : id_entries) {
+    if (e.dropped) continue;
+    results.push_back(std::move(e.result));
+    if (e.topic) to_delete.emplace_back(results.size() - 1, e.topic);
   }
-  if (auto s = commit(p); !s.ok()) {
-    for (auto& r : results)
-      if (r.error == ErrorCode::NONE) {
-        r.error = ErrorCode::KAFKA_STORAGE_ERROR;
-        r.message = s.error().message;
-      }
+
+  std::vector<MetadataRecord> records;
+  for (const auto& [index, topic] : to_delete) {
+    metadata::RemoveTopicRecord rr;
+    rr.topic_id = topic->id;
+    records.push_back(std::move(rr));
   }
-  for (const auto& r : results)
-    if (r.error == ErrorCode::NONE) spdlog::info("deleted topic {} ({})", r.name, r.topic_id.to_string());
+  if (records.size() > kMaxRecordsPerRequest) {
+    for (auto& r : results) {
+      r.error = ErrorCode::POLICY_VIOLATION;
+      r.message = "Unable to perform excessively large batch operation.";
+    }
+    return results;
+  }
+  if (auto s = commit(std::move(records)); !s.ok()) {
+    for (const auto& [index, topic] : to_delete) {
+      results[index].error = s.code();
+      results[index].message = s.error().message;
+    }
+    return results;
+  }
+  for (const auto& [index, topic] : to_delete)
+    spdlog::debug("removed topic {} ({}) from the metadata", topic->name, topic->id.to_string());
   return results;
+}
+
+Result<ProducerIdBlock> Controller::allocate_producer_ids(int32_t broker_id, int64_t broker_epoch) {
+  std::lock_guard lk(mu_);
+  auto img = image();
+  const BrokerInfo* b = img->broker(broker_id);
+  if (!b) return Error{ErrorCode::BROKER_ID_NOT_REGISTERED, "Broker ID " + std::to_string(broker_id) +
+                                                                 " is not currently registered"};
+  if (broker_epoch != -1 && broker_epoch != b->epoch)
+    return Error{ErrorCode::STALE_BROKER_EPOCH, "Expected broker epoch " + std::to_string(b->epoch) +
+                                                     ", but got broker epoch " + std::to_string(broker_epoch)};
+  const int64_t first = img->next_producer_id();
+  if (first > std::numeric_limits<int64_t>::max() - kProducerIdBlockSize)
+    return Error{ErrorCode::UNKNOWN_SERVER_ERROR,
+                 "Exhausted all producerIds as the next block's end producerId has exceeded the int64 type limit"};
+  metadata::ProducerIdsRecord r;
+  r.broker_id = broker_id;
+  r.broker_epoch = b->epoch;
+  r.next_producer_id = first + kProducerIdBlockSize;
+  std::vector<MetadataRecord> records;
+  records.push_back(std::move(r));
+  if (auto s = commit(std::move(records)); !s.ok()) return s.error();
+  return ProducerIdBlock{broker_id, first, kProducerIdBlockSize};
 }
 
 }  // namespace kb::controller

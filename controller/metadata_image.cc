@@ -1,91 +1,263 @@
 #include "controller/metadata_image.h"
 
-#include "controller/records/config_record.h"
-#include "controller/records/partition_record.h"
-#include "controller/records/register_broker_record.h"
-#include "controller/records/remove_topic_record.h"
-#include "controller/records/topic_record.h"
+#include <string>
 
 namespace kb::controller {
 
 namespace {
-constexpr int8_t kTopicResource = 2;  // ConfigResource.Type.TOPIC
-}
+
+// PartitionChangeRecord.leader: the leader did not change.
+constexpr int32_t kNoLeaderChange = -2;
+
+Status inconsistent(std::string what) { return Status(ErrorCode::UNKNOWN_SERVER_ERROR, std::move(what)); }
+
+std::string id_text(const Uuid& id) { return id.to_string(); }
+
+}  // namespace
+
+bool is_internal_topic(std::string_view name) { return name == "__consumer_offsets" || name == "__transaction_state"; }
 
 const TopicInfo* MetadataImage::topic(std::string_view name) const {
   auto it = topics_.find(name);
   return it == topics_.end() ? nullptr : it->second.get();
 }
+
 const TopicInfo* MetadataImage::topic(const Uuid& id) const {
   auto it = names_by_id_.find(id);
   return it == names_by_id_.end() ? nullptr : topic(it->second);
 }
+
 std::vector<const TopicInfo*> MetadataImage::topics() const {
   std::vector<const TopicInfo*> v;
-  for (const auto& [n, t] : topics_) v.push_back(t.get());
+  v.reserve(topics_.size());
+  for (const auto& [name, t] : topics_) v.push_back(t.get());
   return v;
 }
+
+const PartitionInfo* MetadataImage::partition(std::string_view name, int32_t partition) const {
+  const TopicInfo* t = topic(name);
+  if (!t || partition < 0 || partition >= static_cast<int32_t>(t->partitions.size())) return nullptr;
+  return &t->partitions[static_cast<size_t>(partition)];
+}
+
 const BrokerInfo* MetadataImage::broker(int32_t id) const {
   auto it = brokers_.find(id);
   return it == brokers_.end() ? nullptr : &it->second;
 }
+
 std::vector<const BrokerInfo*> MetadataImage::brokers() const {
   std::vector<const BrokerInfo*> v;
+  v.reserve(brokers_.size());
   for (const auto& [id, b] : brokers_) v.push_back(&b);
   return v;
 }
 
-void MetadataImage::apply(const metadata::TopicRecord& r) {
-  auto t = std::make_shared<TopicInfo>();
-  t->name = r.name;
-  t->id = r.topic_id;
-  t->internal = !r.name.empty() && r.name[0] == '_' && (r.name == "__consumer_offsets" || r.name == "__transaction_state");
-  topics_[r.name] = t;
-  names_by_id_[r.topic_id] = r.name;
+const std::map<std::string, std::string>* MetadataImage::broker_configs(std::string_view resource) const {
+  auto it = broker_configs_.find(resource);
+  return it == broker_configs_.end() ? nullptr : &it->second;
 }
 
-void MetadataImage::apply(const metadata::PartitionRecord& r) {
-  auto name = names_by_id_.find(r.topic_id);
-  if (name == names_by_id_.end()) return;
-  auto t = std::make_shared<TopicInfo>(*topics_[name->second]);  // copy-on-write
-  PartitionInfo p;
-  p.partition = r.partition_id;
-  p.replicas = r.replicas;
-  p.isr = r.isr;
-  p.leader = r.leader;
-  p.leader_epoch = r.leader_epoch;
-  p.partition_epoch = r.partition_epoch;
-  if (p.partition >= static_cast<int32_t>(t->partitions.size())) t->partitions.resize(p.partition + 1);
-  t->partitions[p.partition] = std::move(p);
-  topics_[name->second] = std::move(t);
+Status MetadataImage::apply(const MetadataRecord& record) {
+  return std::visit([this](const auto& r) { return apply_one(r); }, record);
 }
 
-void MetadataImage::apply(const metadata::RemoveTopicRecord& r) {
-  auto name = names_by_id_.find(r.topic_id);
-  if (name == names_by_id_.end()) return;
-  topics_.erase(name->second);
-  names_by_id_.erase(name);
+TopicInfo* MetadataImage::mutable_topic(const std::string& name) {
+  auto it = topics_.find(name);
+  if (it == topics_.end()) return nullptr;
+  // Only this image holds it (created or already copied since the last publish): change it
+  // in place, so the PartitionRecords of a 10,000-partition topic cost no copies. An image
+  // being built is seen by no other thread, so the count cannot grow meanwhile.
+  if (it->second.use_count() == 1) return const_cast<TopicInfo*>(it->second.get());
+  auto copy = std::make_shared<TopicInfo>(*it->second);
+  TopicInfo* raw = copy.get();
+  it->second = std::move(copy);
+  return raw;
 }
 
-void MetadataImage::apply(const metadata::RegisterBrokerRecord& r) {
+BrokerInfo* MetadataImage::broker_with_epoch(int32_t id, int64_t epoch, std::string_view what, Status& error) {
+  auto it = brokers_.find(id);
+  if (it == brokers_.end()) {
+    error = inconsistent(std::string(what) + " for broker " + std::to_string(id) + ", which is not registered");
+    return nullptr;
+  }
+  if (it->second.epoch != epoch) {
+    error = inconsistent(std::string(what) + " for broker " + std::to_string(id) + " with epoch " +
+                         std::to_string(epoch) + ", but its epoch is " + std::to_string(it->second.epoch));
+    return nullptr;
+  }
+  return &it->second;
+}
+
+Status MetadataImage::apply_one(const metadata::RegisterBrokerRecord& r) {
+  // A new registration (a restart, new endpoints) replaces the old one whole.
   BrokerInfo b;
   b.id = r.broker_id;
   b.epoch = r.broker_epoch;
   b.incarnation_id = r.incarnation_id;
   b.rack = r.rack;
   b.fenced = r.fenced;
+  b.in_controlled_shutdown = r.in_controlled_shutdown;
   for (const auto& e : r.end_points) b.endpoints.push_back({e.name, e.host, e.port});
   brokers_[b.id] = std::move(b);
+  return {};
 }
 
-void MetadataImage::apply(const metadata::ConfigRecord& r) {
-  if (r.resource_type != kTopicResource) return;
-  auto it = topics_.find(r.resource_name);
-  if (it == topics_.end()) return;
-  auto t = std::make_shared<TopicInfo>(*it->second);
-  if (r.value) t->configs[r.name] = *r.value;
-  else t->configs.erase(r.name);
-  it->second = std::move(t);
+Status MetadataImage::apply_one(const metadata::UnregisterBrokerRecord& r) {
+  Status error;
+  if (!broker_with_epoch(r.broker_id, r.broker_epoch, "UnregisterBrokerRecord", error)) return error;
+  brokers_.erase(r.broker_id);
+  return {};
 }
+
+Status MetadataImage::apply_one(const metadata::FenceBrokerRecord& r) {
+  Status error;
+  BrokerInfo* b = broker_with_epoch(r.id, r.epoch, "FenceBrokerRecord", error);
+  if (!b) return error;
+  // The ISR changes that go with a fencing are PartitionChangeRecords of their own.
+  b->fenced = true;
+  return {};
+}
+
+Status MetadataImage::apply_one(const metadata::UnfenceBrokerRecord& r) {
+  Status error;
+  BrokerInfo* b = broker_with_epoch(r.id, r.epoch, "UnfenceBrokerRecord", error);
+  if (!b) return error;
+  b->fenced = false;
+  return {};
+}
+
+Status MetadataImage::apply_one(const metadata::BrokerRegistrationChangeRecord& r) {
+  Status error;
+  BrokerInfo* b = broker_with_epoch(r.broker_id, r.broker_epoch, "BrokerRegistrationChangeRecord", error);
+  if (!b) return error;
+  // fenced: -1 unfenced, 0 no change, 1 fenced. in_controlled_shutdown: 0 no change, 1 entered.
+  if (r.fenced < -1 || r.fenced > 1 || r.in_controlled_shutdown < 0 || r.in_controlled_shutdown > 1)
+    return inconsistent("BrokerRegistrationChangeRecord for broker " + std::to_string(r.broker_id) +
+                        " with fenced=" + std::to_string(r.fenced) +
+                        " in_controlled_shutdown=" + std::to_string(r.in_controlled_shutdown));
+  if (r.fenced == 1) b->fenced = true;
+  if (r.fenced == -1) b->fenced = false;
+  if (r.in_controlled_shutdown == 1) b->in_controlled_shutdown = true;
+  return {};
+}
+
+Status MetadataImage::apply_one(const metadata::TopicRecord& r) {
+  if (auto it = topics_.find(r.name); it != topics_.end())
+    return inconsistent("duplicate TopicRecord for " + r.name + " with topic ID " + id_text(r.topic_id) +
+                        " (it has ID " + id_text(it->second->id) + ")");
+  if (auto it = names_by_id_.find(r.topic_id); it != names_by_id_.end())
+    return inconsistent("TopicRecord for " + r.name + " reuses the topic ID " + id_text(r.topic_id) + " of " +
+                        it->second);
+  auto t = std::make_shared<TopicInfo>();
+  t->name = r.name;
+  t->id = r.topic_id;
+  t->internal = is_internal_topic(r.name);
+  if (auto c = topic_configs_.find(r.name); c != topic_configs_.end()) t->configs = c->second;
+  topics_.emplace(r.name, std::move(t));
+  names_by_id_[r.topic_id] = r.name;
+  return {};
+}
+
+Status MetadataImage::apply_one(const metadata::PartitionRecord& r) {
+  auto name = names_by_id_.find(r.topic_id);
+  if (name == names_by_id_.end())
+    return inconsistent("PartitionRecord " + std::to_string(r.partition_id) + " for unknown topic ID " +
+                        id_text(r.topic_id));
+  TopicInfo* t = mutable_topic(name->second);
+  // Partitions are created in order (CreateTopics, CreatePartitions): an id past the end would
+  // leave a hole that Metadata could not describe.
+  if (r.partition_id < 0 || r.partition_id > static_cast<int32_t>(t->partitions.size()))
+    return inconsistent("PartitionRecord " + std::to_string(r.partition_id) + " for " + t->name + ", which has " +
+                        std::to_string(t->partitions.size()) + " partitions");
+  PartitionInfo p;
+  p.partition = r.partition_id;
+  p.replicas = r.replicas;
+  p.isr = r.isr;
+  p.removing_replicas = r.removing_replicas;
+  p.adding_replicas = r.adding_replicas;
+  p.leader = r.leader;
+  p.leader_epoch = r.leader_epoch;
+  p.partition_epoch = r.partition_epoch;
+  if (r.partition_id == static_cast<int32_t>(t->partitions.size())) t->partitions.push_back(std::move(p));
+  else t->partitions[static_cast<size_t>(r.partition_id)] = std::move(p);
+  return {};
+}
+
+Status MetadataImage::apply_one(const metadata::PartitionChangeRecord& r) {
+  auto name = names_by_id_.find(r.topic_id);
+  if (name == names_by_id_.end())
+    return inconsistent("PartitionChangeRecord " + std::to_string(r.partition_id) + " for unknown topic ID " +
+                        id_text(r.topic_id));
+  TopicInfo* t = mutable_topic(name->second);
+  if (r.partition_id < 0 || r.partition_id >= static_cast<int32_t>(t->partitions.size()))
+    return inconsistent("PartitionChangeRecord for unknown partition " + t->name + "-" +
+                        std::to_string(r.partition_id));
+  // Kafka's PartitionRegistration.merge: null fields did not change; a leader change bumps
+  // the leader epoch; every change bumps the partition epoch.
+  PartitionInfo& p = t->partitions[static_cast<size_t>(r.partition_id)];
+  if (r.replicas) p.replicas = *r.replicas;
+  if (r.isr) p.isr = *r.isr;
+  if (r.removing_replicas) p.removing_replicas = *r.removing_replicas;
+  if (r.adding_replicas) p.adding_replicas = *r.adding_replicas;
+  if (r.leader != kNoLeaderChange) {
+    p.leader = r.leader;
+    ++p.leader_epoch;
+  }
+  ++p.partition_epoch;
+  return {};
+}
+
+Status MetadataImage::apply_one(const metadata::RemoveTopicRecord& r) {
+  auto name = names_by_id_.find(r.topic_id);
+  if (name == names_by_id_.end())
+    return inconsistent("RemoveTopicRecord for unknown topic ID " + id_text(r.topic_id));
+  // The topic's configs go with it: a new topic of the same name starts from the defaults.
+  topic_configs_.erase(name->second);
+  topics_.erase(name->second);
+  names_by_id_.erase(name);
+  return {};
+}
+
+Status MetadataImage::apply_one(const metadata::ConfigRecord& r) {
+  auto set = [&](std::map<std::string, std::string>& m) {
+    if (r.value) m[r.name] = *r.value;
+    else m.erase(r.name);
+  };
+  switch (static_cast<ConfigResourceType>(r.resource_type)) {
+    case ConfigResourceType::kTopic: {
+      auto& configs = topic_configs_[r.resource_name];
+      set(configs);
+      if (TopicInfo* t = mutable_topic(r.resource_name)) t->configs = configs;
+      if (configs.empty()) topic_configs_.erase(r.resource_name);
+      return {};
+    }
+    case ConfigResourceType::kBroker: {
+      auto& configs = broker_configs_[r.resource_name];
+      set(configs);
+      if (configs.empty()) broker_configs_.erase(r.resource_name);
+      return {};
+    }
+  }
+  // Other resources (client metrics, groups) have no state in kbroker yet; Kafka's image
+  // keeps them, and skipping them here loses nothing that is read.
+  return {};
+}
+
+Status MetadataImage::apply_one(const metadata::FeatureLevelRecord& r) {
+  // Level 0 removes the feature (Kafka: "0 means feature not supported").
+  if (r.feature_level == 0) features_.erase(r.name);
+  else features_[r.name] = r.feature_level;
+  return {};
+}
+
+Status MetadataImage::apply_one(const metadata::ProducerIdsRecord& r) {
+  if (r.next_producer_id <= next_producer_id_)
+    return inconsistent("ProducerIdsRecord with next producer ID " + std::to_string(r.next_producer_id) +
+                        ", not above the current " + std::to_string(next_producer_id_));
+  next_producer_id_ = r.next_producer_id;
+  return {};
+}
+
+Status MetadataImage::apply_one(const metadata::NoOpRecord&) { return {}; }
 
 }  // namespace kb::controller

@@ -1,6 +1,11 @@
-// The cluster metadata as of one offset of the metadata log: brokers, topics, partitions and
-// topic configs. Immutable once published; the controller builds the next image by copying
-// and applying records (MetadataImage::apply). Every broker answers Metadata from its image.
+// The cluster metadata as of one offset of the metadata log: brokers, topics, partitions,
+// configs, finalized features and the producer-id high mark. Every broker answers Metadata
+// from its image and creates or deletes partition logs by comparing two images.
+//
+// Owner: the Controller builds each image and publishes it as shared_ptr<const>; once
+// published it is immutable, so any thread may read it without locking. The next image is a
+// copy with more records applied; topics are shared between the two (copy-on-write through
+// shared_ptr<const TopicInfo>), so a copy costs one pointer per topic.
 #pragma once
 
 #include <cstdint>
@@ -8,17 +13,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "controller/metadata_records.h"
 #include "protocol/types.h"
-
-namespace kb::metadata {
-struct TopicRecord;
-struct PartitionRecord;
-struct RemoveTopicRecord;
-struct RegisterBrokerRecord;
-struct ConfigRecord;
-}  // namespace kb::metadata
 
 namespace kb::controller {
 
@@ -28,59 +27,103 @@ struct Endpoint {
   uint16_t port = 0;
   bool operator==(const Endpoint&) const = default;
 };
+
 struct BrokerInfo {
   int32_t id = -1;
-  std::vector<Endpoint> endpoints;
+  std::vector<Endpoint> endpoints;  // in registration order; the first is the default listener
   std::optional<std::string> rack;
-  bool fenced = false;
-  int64_t epoch = 0;
+  bool fenced = false;  // a fenced broker leads nothing and is left out of Metadata answers
+  bool in_controlled_shutdown = false;
+  int64_t epoch = 0;  // broker epoch: the metadata offset of its RegisterBrokerRecord
   Uuid incarnation_id;
 };
+
 struct PartitionInfo {
   int32_t partition = 0;
   std::vector<int32_t> replicas, isr;
-  int32_t leader = -1;
+  std::vector<int32_t> removing_replicas, adding_replicas;  // reassignment in progress
+  int32_t leader = -1;  // -1: no leader (LEADER_NOT_AVAILABLE)
   int32_t leader_epoch = 0;
   int32_t partition_epoch = 0;
 };
+
 struct TopicInfo {
   std::string name;
   Uuid id;
-  std::vector<PartitionInfo> partitions;
-  std::map<std::string, std::string> configs;  // explicit overrides
-  bool internal = false;
+  std::vector<PartitionInfo> partitions;       // index = partition id
+  std::map<std::string, std::string> configs;  // explicit overrides, not the defaults
+  bool internal = false;                       // __consumer_offsets, __transaction_state
 };
+
+// Kafka's ConfigResource.Type numbers, as ConfigRecord carries them.
+enum class ConfigResourceType : int8_t { kTopic = 2, kBroker = 4 };
+
+// Topics Kafka reports as internal (Topic.isInternal).
+bool is_internal_topic(std::string_view name);
 
 class MetadataImage {
  public:
-  int64_t offset() const { return offset_; }
+  int64_t offset() const { return offset_; }  // last applied metadata log offset, -1 if none
   const std::string& cluster_id() const { return cluster_id_; }
   int32_t controller_id() const { return controller_id_; }
+
   const TopicInfo* topic(std::string_view name) const;
   const TopicInfo* topic(const Uuid& id) const;
   std::vector<const TopicInfo*> topics() const;  // sorted by name
-  const BrokerInfo* broker(int32_t id) const;
-  std::vector<const BrokerInfo*> brokers() const;
+  size_t topic_count() const { return topics_.size(); }
+  const PartitionInfo* partition(std::string_view topic, int32_t partition) const;
 
-  // Applying records (in metadata log order) to a copy yields the next image.
-  void apply(const metadata::TopicRecord& r);
-  void apply(const metadata::PartitionRecord& r);
-  void apply(const metadata::RemoveTopicRecord& r);
-  void apply(const metadata::RegisterBrokerRecord& r);
-  void apply(const metadata::ConfigRecord& r);
-  void set_offset(int64_t o) { offset_ = o; }
+  const BrokerInfo* broker(int32_t id) const;
+  std::vector<const BrokerInfo*> brokers() const;  // sorted by id
+
+  // Broker-level dynamic configs: resource "" is the cluster-wide default, "1" broker 1.
+  const std::map<std::string, std::string>* broker_configs(std::string_view resource) const;
+  // Finalized feature levels (FeatureLevelRecord), e.g. "metadata.version".
+  const std::map<std::string, int16_t, std::less<>>& features() const { return features_; }
+  // The first producer id not yet handed out in a block (ProducerIdsRecord), 0 at first.
+  int64_t next_producer_id() const { return next_producer_id_; }
+
+  // Applies one record in metadata log order. A record that contradicts the image (a
+  // partition of an unknown topic, a second topic of the same name, fencing an unknown
+  // broker or a stale epoch) is an error naming it; the image is then partly updated, so
+  // callers apply a batch to a copy and publish the copy only when every record applied.
+  Status apply(const MetadataRecord& record);
+  void set_offset(int64_t offset) { offset_ = offset; }
   void set_cluster(std::string cluster_id, int32_t controller_id) {
     cluster_id_ = std::move(cluster_id);
     controller_id_ = controller_id;
   }
 
  private:
+  Status apply_one(const metadata::RegisterBrokerRecord& r);
+  Status apply_one(const metadata::UnregisterBrokerRecord& r);
+  Status apply_one(const metadata::TopicRecord& r);
+  Status apply_one(const metadata::PartitionRecord& r);
+  Status apply_one(const metadata::ConfigRecord& r);
+  Status apply_one(const metadata::PartitionChangeRecord& r);
+  Status apply_one(const metadata::FenceBrokerRecord& r);
+  Status apply_one(const metadata::UnfenceBrokerRecord& r);
+  Status apply_one(const metadata::RemoveTopicRecord& r);
+  Status apply_one(const metadata::FeatureLevelRecord& r);
+  Status apply_one(const metadata::ProducerIdsRecord& r);
+  Status apply_one(const metadata::BrokerRegistrationChangeRecord& r);
+  Status apply_one(const metadata::NoOpRecord& r);
+  // A private copy of the topic, replacing the shared one (copy-on-write).
+  TopicInfo* mutable_topic(const std::string& name);
+  BrokerInfo* broker_with_epoch(int32_t id, int64_t epoch, std::string_view what, Status& error);
+
   int64_t offset_ = -1;
   std::string cluster_id_;
   int32_t controller_id_ = -1;
   std::map<std::string, std::shared_ptr<const TopicInfo>, std::less<>> topics_;
   std::map<Uuid, std::string> names_by_id_;
+  // Topic overrides by topic name, kept apart from TopicInfo like Kafka's ConfigurationsImage
+  // so a ConfigRecord may precede its TopicRecord; TopicInfo::configs mirrors them.
+  std::map<std::string, std::map<std::string, std::string>, std::less<>> topic_configs_;
+  std::map<std::string, std::map<std::string, std::string>, std::less<>> broker_configs_;
   std::map<int32_t, BrokerInfo> brokers_;
+  std::map<std::string, int16_t, std::less<>> features_;
+  int64_t next_producer_id_ = 0;
 };
 
 }  // namespace kb::controller

@@ -1,0 +1,134 @@
+#include "controller/metadata_log.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <string>
+
+#include "protocol/record_batch.h"
+
+namespace kb::controller {
+
+namespace {
+
+// The single voter's leader epoch: with one voter there is never an election. The Raft log
+// stamps its own epochs into the batches it writes.
+constexpr int32_t kSingleVoterEpoch = 0;
+// Bytes read per Log::read during replay (a larger batch still comes whole).
+constexpr int32_t kReadChunk = 1 << 20;
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Status corrupt_at(int64_t offset, const std::string& why) {
+  return Status(ErrorCode::CORRUPT_MESSAGE, "metadata log " + std::string(LocalMetadataLog::kTopic) +
+                                                "-0 at offset " + std::to_string(offset) + ": " + why);
+}
+
+// Decodes the records of one stored batch (CRC checked: the image must never be built from
+// damaged bytes, and a crash-free start does not re-scan segments).
+Result<MetadataBatch> decode_batch(std::span<const uint8_t> bytes, const BatchHeader& h) {
+  if (compute_batch_crc(bytes) != h.crc) return corrupt_at(h.base_offset, "batch CRC mismatch").error();
+  MetadataBatch batch;
+  batch.base_offset = h.base_offset;
+  batch.last_offset = h.last_offset();
+  Status bad;
+  auto walked = for_each_record(bytes, [&](const RecordView& rv) {
+    if (!bad.ok()) return;
+    if (!rv.value) {
+      bad = corrupt_at(rv.offset, "record without a value");
+      return;
+    }
+    auto rec = decode_record(
+        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(rv.value->data()), rv.value->size()));
+    if (!rec.ok()) {
+      bad = corrupt_at(rv.offset, rec.error().message);
+      return;
+    }
+    batch.records.push_back(std::move(rec.value()));
+  });
+  if (!walked.ok()) return corrupt_at(h.base_offset, walked.error().message).error();
+  if (!bad.ok()) return bad.error();
+  return batch;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LocalMetadataLog>> LocalMetadataLog::open(storage::LogManager& logs) {
+  storage::LogConfig lc;
+  // Kafka's metadata.log.segment.bytes and metadata.log.segment.ms defaults.
+  lc.segment_bytes = 1073741824;
+  lc.segment_ms = 604800000;
+  lc.retention_ms = -1;
+  lc.retention_bytes = -1;
+  lc.max_message_bytes = 64 * 1024 * 1024;  // a CreateTopics of thousands of partitions is one batch
+  auto log = logs.get_or_create(TopicPartition{kTopic, 0}, lc);
+  if (!log.ok()) return log.error();
+  return std::unique_ptr<LocalMetadataLog>(new LocalMetadataLog(std::move(log.value())));
+}
+
+Result<int64_t> LocalMetadataLog::append(const std::vector<MetadataRecord>& records) {
+  if (records.empty()) return Error{ErrorCode::INVALID_REQUEST, "empty metadata batch"};
+  RecordBatchBuilder builder;
+  int64_t ts = now_ms();
+  std::vector<std::vector<uint8_t>> values;
+  values.reserve(records.size());
+  for (const auto& r : records) {
+    values.push_back(encode_record(r));
+    const auto& v = values.back();
+    builder.add(std::nullopt, std::string_view(reinterpret_cast<const char*>(v.data()), v.size()), ts);
+  }
+  std::vector<uint8_t> bytes = builder.build();
+  auto info = log_->append(bytes, kSingleVoterEpoch);
+  if (!info.ok()) return info.error();
+  // Metadata is durable before anyone acts on it or answers a client.
+  if (auto s = log_->flush(); !s.ok()) return s.error();
+  return info->last_offset.value();
+}
+
+Status LocalMetadataLog::read(int64_t from, const std::function<Status(const MetadataBatch&)>& fn) const {
+  Offset next(std::max(from, log_->log_start_offset().value()));
+  const Offset end = log_->log_end_offset();
+  std::vector<uint8_t> buf;
+  while (next < end) {
+    auto rr = log_->read(next, kReadChunk, end, true);
+    if (!rr.ok()) return rr.error();
+    if (!rr->slice || rr->slice->size <= 0) break;
+    const FileSlice& slice = *rr->slice;
+    buf.resize(static_cast<size_t>(slice.size));
+    size_t got = 0;
+    while (got < buf.size()) {
+      ssize_t n = ::pread(slice.fd, buf.data() + got, buf.size() - got, slice.position + static_cast<off_t>(got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0)
+        return Status(ErrorCode::KAFKA_STORAGE_ERROR,
+                      "cannot read the metadata log: " + std::string(n < 0 ? std::strerror(errno) : "short read"));
+      got += static_cast<size_t>(n);
+    }
+    std::span<const uint8_t> rest(buf);
+    while (!rest.empty()) {
+      auto h = read_batch_header(rest);
+      if (!h.ok()) return corrupt_at(next.value(), h.error().message);
+      if (h->batch_length < batch::kMinBatchLength || static_cast<uint64_t>(h->total_size()) > rest.size())
+        return corrupt_at(h->base_offset, "truncated batch");
+      auto one = rest.subspan(0, static_cast<size_t>(h->total_size()));
+      rest = rest.subspan(one.size());
+      next = Offset(h->last_offset() + 1);
+      // Log::read starts with the batch containing `from`: skip whole batches before it.
+      if (h->last_offset() < from) continue;
+      auto batch = decode_batch(one, *h);
+      if (!batch.ok()) return batch.error();
+      if (auto s = fn(batch.value()); !s.ok()) return s;
+    }
+  }
+  return {};
+}
+
+int64_t LocalMetadataLog::end_offset() const { return log_->log_end_offset().value(); }
+
+}  // namespace kb::controller

@@ -1,0 +1,124 @@
+// Helpers shared by the controller tests: a temporary directory, a broker node (config, real
+// LogManager, Controller) that can be reopened on the same directory, and record builders.
+#pragma once
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "controller/controller.h"
+#include "controller/metadata_image.h"
+#include "controller/metadata_records.h"
+
+namespace kbtest {
+
+namespace fs = std::filesystem;
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/kb-ctl-XXXXXX";
+    char* p = mkdtemp(tmpl);
+    path = p ? fs::path(p) : fs::path();
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
+
+inline kb::config::BrokerConfig broker_config(const fs::path& dir, const std::string& extra = "",
+                                              int port = 9092) {
+  return kb::config::BrokerConfig::from_yaml("node.id: 1\nlog.dirs: " + dir.string() +
+                                             "\nlisteners: PLAINTEXT://127.0.0.1:" + std::to_string(port) + "\n" +
+                                             extra);
+}
+
+// One broker's storage and controller on `dir`; destroying it shuts down cleanly.
+struct Node {
+  kb::config::BrokerConfig cfg;
+  std::unique_ptr<kb::storage::LogManager> logs;
+  std::unique_ptr<kb::controller::Controller> ctl;
+  kb::Status opened;
+
+  explicit Node(const kb::config::BrokerConfig& config) : cfg(config) {
+    kb::storage::LogManagerOptions o;
+    for (const auto& d : cfg.log_dirs()) o.log_dirs.emplace_back(d);
+    auto lm = kb::storage::LogManager::open(o);
+    if (!lm.ok()) {
+      opened = lm.error();
+      return;
+    }
+    logs = std::move(lm.value());
+    auto c = kb::controller::Controller::open(cfg, *logs);
+    if (!c.ok()) {
+      opened = c.error();
+      return;
+    }
+    ctl = std::move(c.value());
+  }
+  explicit Node(const fs::path& dir, const std::string& extra = "", int port = 9092)
+      : Node(broker_config(dir, extra, port)) {}
+  ~Node() {
+    ctl.reset();
+    if (logs) logs->shutdown();
+  }
+};
+
+inline kb::controller::CreateTopicSpec spec(std::string name, int32_t partitions = -1, int16_t rf = -1,
+                                            std::map<std::string, std::string> configs = {}) {
+  kb::controller::CreateTopicSpec s;
+  s.name = std::move(name);
+  s.num_partitions = partitions;
+  s.replication_factor = rf;
+  s.configs = std::move(configs);
+  return s;
+}
+
+inline kb::metadata::RegisterBrokerRecord register_broker(int32_t id, int64_t epoch, bool fenced, int port = 9092) {
+  kb::metadata::RegisterBrokerRecord r;
+  r.broker_id = id;
+  r.broker_epoch = epoch;
+  r.incarnation_id = kb::Uuid::random();
+  kb::metadata::RegisterBrokerRecord::BrokerEndpoint e;
+  e.name = "PLAINTEXT";
+  e.host = "host-" + std::to_string(id);
+  e.port = static_cast<uint16_t>(port);
+  r.end_points.push_back(e);
+  r.fenced = fenced;
+  return r;
+}
+
+inline kb::metadata::TopicRecord topic_record(std::string name, kb::Uuid id) {
+  kb::metadata::TopicRecord r;
+  r.name = std::move(name);
+  r.topic_id = id;
+  return r;
+}
+
+inline kb::metadata::PartitionRecord partition_record(kb::Uuid topic, int32_t p, std::vector<int32_t> replicas) {
+  kb::metadata::PartitionRecord r;
+  r.topic_id = topic;
+  r.partition_id = p;
+  r.replicas = replicas;
+  r.isr = replicas;
+  r.leader = replicas.front();
+  r.leader_epoch = 0;
+  r.partition_epoch = 0;
+  return r;
+}
+
+inline kb::metadata::ConfigRecord topic_config(std::string topic, std::string name, std::optional<std::string> value) {
+  kb::metadata::ConfigRecord r;
+  r.resource_type = static_cast<int8_t>(kb::controller::ConfigResourceType::kTopic);
+  r.resource_name = std::move(topic);
+  r.name = std::move(name);
+  r.value = std::move(value);
+  return r;
+}
+
+}  // namespace kbtest
