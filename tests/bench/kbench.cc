@@ -1,337 +1,424 @@
-// kbench: throughput and end-to-end latency of a Kafka endpoint, measured with librdkafka.
-//
-//   kbench produce   --brokers H:P --topic T --records N --size S --acks 1|all [--label L]
-//   kbench e2e       --brokers H:P --topic T --records N --size S --acks 1|all --rate R [--partitions P]
-//   kbench null-sink --port P [--partitions K]
-//
-// The null sink is the baseline: a minimal Kafka endpoint that answers ApiVersions, Metadata
-// and Produce (with kb_protocol's generated codecs) and stores nothing, so a broker's
-// throughput can be reported as a fraction of what the client itself can push on this machine.
+// kbench: produce throughput and end-to-end latency of a Kafka endpoint, measured with
+// librdkafka the way an application sees them, and the null sink that is their baseline.
+// scripts/bench drives it; each measurement prints one line of key=value fields.
 #include <librdkafka/rdkafka.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <map>
-#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "protocol/messages/api_keys.h"
-#include "protocol/messages/api_versions_response.h"
-#include "protocol/messages/metadata_request.h"
-#include "protocol/messages/metadata_response.h"
-#include "protocol/messages/produce_request.h"
-#include "protocol/messages/produce_response.h"
-#include "protocol/messages/request_header.h"
-#include "protocol/messages/response_header.h"
+#include "tests/bench/null_sink.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::map<std::string, std::string> parse_args(int argc, char** argv, int from) {
-  std::map<std::string, std::string> a;
-  for (int i = from; i + 1 < argc; i += 2) a[argv[i]] = argv[i + 1];
-  return a;
-}
-
-std::string arg(const std::map<std::string, std::string>& a, const std::string& k, const std::string& d) {
-  auto it = a.find(k);
-  return it == a.end() ? d : it->second;
-}
+constexpr const char* kUsage = R"(usage:
+  kbench produce   --brokers H:P --topic T [--records N] [--size BYTES] [--acks 0|1|all]
+                   [--partitions P] [--linger-ms MS] [--label L]
+      librdkafka producer as fast as it goes; prints rec_per_s and mb_per_s.
+  kbench e2e       --brokers H:P --topic T [--records N] [--size BYTES] [--acks 0|1|all]
+                   [--rate REC_PER_S] [--partitions P] [--linger-ms MS] [--label L]
+      producer at a fixed rate + consumer in one process; prints latency percentiles.
+  kbench delete-topic --brokers H:P --topic T
+      DeleteTopics, e.g. to drop a run's data (and its dirty page cache) before the next run.
+  kbench null-sink --port P [--host IPV4] [--partitions P]
+      a Kafka endpoint that answers ApiVersions/Metadata/CreateTopics/Produce/Fetch and stores
+      nothing (the baseline of scripts/bench).
+--partitions: produce/e2e create the topic with P partitions first (an existing topic is
+kept); null-sink gives P partitions to topics that clients name without creating them.
+Defaults: --records 500000 (e2e 100000), --size 1024, --acks 1, --rate 20000, --linger-ms 5,
+--label target, --host 127.0.0.1, null-sink --partitions 6.
+)";
 
 [[noreturn]] void die(const std::string& why) {
   std::fprintf(stderr, "kbench: %s\n", why.c_str());
   std::exit(1);
 }
 
-void set(rd_kafka_conf_t* c, const char* k, const std::string& v) {
+// `--key value` pairs, checked against the keys a mode accepts, so a typo stops the run
+// instead of silently measuring with a default.
+class Args {
+ public:
+  Args(int argc, char** argv, const std::set<std::string>& allowed) {
+    for (int i = 2; i < argc; i += 2) {
+      std::string key = argv[i];
+      if (!allowed.contains(key)) die("unknown option " + key + "\n" + kUsage);
+      if (i + 1 >= argc) die("option " + key + " needs a value");
+      values_[key] = argv[i + 1];
+    }
+  }
+  bool has(const std::string& key) const { return values_.contains(key); }
+  std::string str(const std::string& key, const std::string& fallback) const {
+    auto it = values_.find(key);
+    return it == values_.end() ? fallback : it->second;
+  }
+  std::string required(const std::string& key) const {
+    if (!has(key)) die("missing " + key + "\n" + kUsage);
+    return values_.at(key);
+  }
+  int64_t integer(const std::string& key, int64_t fallback, int64_t min, int64_t max) const {
+    if (!has(key)) return fallback;
+    const std::string& s = values_.at(key);
+    int64_t v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || end != s.data() + s.size() || v < min || v > max)
+      die(key + " wants an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "], got '" + s +
+          "'");
+    return v;
+  }
+  std::string acks() const {
+    std::string a = str("--acks", "1");
+    if (a == "-1") a = "all";
+    if (a != "0" && a != "1" && a != "all") die("--acks wants 0, 1 or all, got '" + a + "'");
+    return a;
+  }
+
+ private:
+  std::map<std::string, std::string> values_;
+};
+
+void conf_set(rd_kafka_conf_t* conf, const char* key, const std::string& value) {
   char err[512];
-  if (rd_kafka_conf_set(c, k, v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) die(std::string(k) + ": " + err);
+  if (rd_kafka_conf_set(conf, key, value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK)
+    die(std::string(key) + ": " + err);
 }
 
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+
+// Delivery reports, counted on the thread that calls rd_kafka_poll/flush.
 struct Delivery {
   std::atomic<int64_t> ok{0}, failed{0};
 };
 
 void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
   auto* d = static_cast<Delivery*>(opaque);
-  if (m->err) {
-    if (d->failed.fetch_add(1) == 0) std::fprintf(stderr, "kbench: delivery failed: %s\n", rd_kafka_err2str(m->err));
-  } else {
-    d->ok.fetch_add(1);
+  if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    d->ok.fetch_add(1, std::memory_order_relaxed);
+  } else if (d->failed.fetch_add(1, std::memory_order_relaxed) == 0) {
+    std::fprintf(stderr, "kbench: delivery failed: %s\n", rd_kafka_err2str(m->err));
   }
 }
 
-rd_kafka_t* make_producer(const std::string& brokers, const std::string& acks, Delivery* d) {
-  rd_kafka_conf_t* c = rd_kafka_conf_new();
-  set(c, "bootstrap.servers", brokers);
-  set(c, "acks", acks);
-  set(c, "linger.ms", "5");
-  set(c, "queue.buffering.max.messages", "1000000");
-  set(c, "queue.buffering.max.kbytes", "1048576");
-  rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
-  rd_kafka_conf_set_opaque(c, d);
+// The producer a user would have: librdkafka's defaults, except linger.ms (5 is also the
+// librdkafka 2.x default, set so the figure doesn't move with the library) and a local queue
+// large enough that the benchmark loop never waits on it.
+rd_kafka_t* make_producer(const std::string& brokers, const std::string& acks, int64_t linger_ms,
+                          Delivery* d) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  conf_set(conf, "bootstrap.servers", brokers);
+  conf_set(conf, "acks", acks);
+  conf_set(conf, "linger.ms", std::to_string(linger_ms));
+  conf_set(conf, "queue.buffering.max.messages", "2000000");
+  conf_set(conf, "queue.buffering.max.kbytes", "2097152");
+  rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+  rd_kafka_conf_set_opaque(conf, d);
   char err[512];
-  rd_kafka_t* p = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
+  rd_kafka_t* p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
   if (!p) die(err);
   return p;
 }
 
-void produce_one(rd_kafka_t* p, rd_kafka_topic_t* t, int32_t partition, std::vector<char>& payload) {
-  while (rd_kafka_produce(t, partition, RD_KAFKA_MSG_F_COPY, payload.data(), payload.size(), nullptr, 0, nullptr) != 0) {
-    if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL) die(rd_kafka_err2str(rd_kafka_last_error()));
+void produce_one(rd_kafka_t* p, rd_kafka_topic_t* t, int32_t partition, const std::vector<char>& payload) {
+  while (rd_kafka_produce(t, partition, RD_KAFKA_MSG_F_COPY, const_cast<char*>(payload.data()),
+                          payload.size(), nullptr, 0, nullptr) != 0) {
+    rd_kafka_resp_err_t err = rd_kafka_last_error();
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) die(std::string("produce: ") + rd_kafka_err2str(err));
     rd_kafka_poll(p, 1);
   }
 }
 
-int run_produce(const std::map<std::string, std::string>& a) {
-  std::string brokers = arg(a, "--brokers", "127.0.0.1:9092"), topic = arg(a, "--topic", "bench");
-  int64_t n = std::stoll(arg(a, "--records", "500000"));
-  size_t size = std::stoul(arg(a, "--size", "1024"));
-  std::string acks = arg(a, "--acks", "1"), label = arg(a, "--label", "target");
+// Delivers everything queued; a lost or failed record ends the run with an error.
+void flush_all(rd_kafka_t* p, Delivery& d, int64_t expected, const char* what) {
+  if (rd_kafka_flush(p, 60000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    die(std::string(what) + ": " + std::to_string(rd_kafka_outq_len(p)) + " records undelivered after 60 s");
+  if (d.failed > 0 || d.ok != expected)
+    die(std::string(what) + ": " + std::to_string(d.ok) + " of " + std::to_string(expected) +
+        " records delivered, " + std::to_string(d.failed) + " failed");
+}
+
+// CreateTopics with the broker's default replication factor; a topic that already exists
+// is used as it is.
+void create_topic(rd_kafka_t* rk, const std::string& topic, int32_t partitions) {
+  char err[512];
+  rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, -1, err, sizeof err);
+  if (!nt) die(std::string("create topic: ") + err);
+  rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_AdminOptions_set_request_timeout(opts, 15000, err, sizeof err);
+  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
+  rd_kafka_CreateTopics(rk, &nt, 1, opts, q);
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 20000);
+  std::string failure;
+  const rd_kafka_CreateTopics_result_t* res = ev ? rd_kafka_event_CreateTopics_result(ev) : nullptr;
+  if (!ev) {
+    failure = "no answer in 20 s";
+  } else if (rd_kafka_event_error(ev)) {
+    failure = rd_kafka_event_error_string(ev);
+  } else if (res) {
+    size_t n = 0;
+    const rd_kafka_topic_result_t** topics = rd_kafka_CreateTopics_result_topics(res, &n);
+    for (size_t i = 0; i < n; ++i) {
+      rd_kafka_resp_err_t e = rd_kafka_topic_result_error(topics[i]);
+      if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        const char* msg = rd_kafka_topic_result_error_string(topics[i]);
+        failure = std::string(rd_kafka_err2name(e)) + (msg ? std::string(": ") + msg : "");
+      }
+    }
+  }
+  if (ev) rd_kafka_event_destroy(ev);
+  rd_kafka_queue_destroy(q);
+  rd_kafka_AdminOptions_destroy(opts);
+  rd_kafka_NewTopic_destroy(nt);
+  if (!failure.empty()) die("create topic " + topic + ": " + failure);
+}
+
+void delete_topic(rd_kafka_t* rk, const std::string& topic) {
+  char err[512];
+  rd_kafka_DeleteTopic_t* dt = rd_kafka_DeleteTopic_new(topic.c_str());
+  rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);
+  rd_kafka_AdminOptions_set_request_timeout(opts, 15000, err, sizeof err);
+  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
+  rd_kafka_DeleteTopics(rk, &dt, 1, opts, q);
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 20000);
+  std::string failure;
+  const rd_kafka_DeleteTopics_result_t* res = ev ? rd_kafka_event_DeleteTopics_result(ev) : nullptr;
+  if (!ev) {
+    failure = "no answer in 20 s";
+  } else if (rd_kafka_event_error(ev)) {
+    failure = rd_kafka_event_error_string(ev);
+  } else if (res) {
+    size_t n = 0;
+    const rd_kafka_topic_result_t** topics = rd_kafka_DeleteTopics_result_topics(res, &n);
+    for (size_t i = 0; i < n; ++i) {
+      if (rd_kafka_resp_err_t e = rd_kafka_topic_result_error(topics[i])) {
+        const char* msg = rd_kafka_topic_result_error_string(topics[i]);
+        failure = std::string(rd_kafka_err2name(e)) + (msg ? std::string(": ") + msg : "");
+      }
+    }
+  }
+  if (ev) rd_kafka_event_destroy(ev);
+  rd_kafka_queue_destroy(q);
+  rd_kafka_AdminOptions_destroy(opts);
+  rd_kafka_DeleteTopic_destroy(dt);
+  if (!failure.empty()) die("delete topic " + topic + ": " + failure);
+}
+
+int run_delete_topic(const Args& a) {
+  std::string brokers = a.required("--brokers"), topic = a.required("--topic");
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  conf_set(conf, "bootstrap.servers", brokers);
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  if (!rk) die(err);
+  delete_topic(rk, topic);
+  rd_kafka_destroy(rk);
+  return 0;
+}
+
+int32_t partition_count(rd_kafka_t* rk, rd_kafka_topic_t* t, const std::string& topic) {
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, t, &md, 10000);
+  if (err) die("metadata for " + topic + ": " + rd_kafka_err2str(err));
+  int32_t n = md->topic_cnt == 1 && !md->topics[0].err ? md->topics[0].partition_cnt : 0;
+  rd_kafka_resp_err_t topic_err = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN;
+  rd_kafka_metadata_destroy(md);
+  if (n <= 0) die("metadata for " + topic + ": " + rd_kafka_err2str(topic_err));
+  return n;
+}
+
+int run_produce(const Args& a) {
+  std::string brokers = a.required("--brokers"), topic = a.required("--topic");
+  int64_t n = a.integer("--records", 500000, 1, int64_t{1} << 40);
+  auto size = static_cast<size_t>(a.integer("--size", 1024, 0, 100 << 20));
+  std::string acks = a.acks(), label = a.str("--label", "target");
+  int64_t linger = a.integer("--linger-ms", 5, 0, 900000);
+
   Delivery d;
-  rd_kafka_t* p = make_producer(brokers, acks, &d);
+  rd_kafka_t* p = make_producer(brokers, acks, linger, &d);
+  if (a.has("--partitions"))
+    create_topic(p, topic, static_cast<int32_t>(a.integer("--partitions", 1, 1, 100000)));
   rd_kafka_topic_t* t = rd_kafka_topic_new(p, topic.c_str(), nullptr);
   std::vector<char> payload(size, 'x');
-  // Warm-up: metadata, connections, topic creation.
-  produce_one(p, t, RD_KAFKA_PARTITION_UA, payload);
-  rd_kafka_flush(p, 10000);
+  // Untimed: bootstrap, metadata, the connection to each partition leader, topic creation.
+  std::vector<char> warm(size, 'w');
+  for (int i = 0; i < 100; ++i) produce_one(p, t, RD_KAFKA_PARTITION_UA, warm);
+  flush_all(p, d, 100, "warm-up");
   d.ok = 0;
+
   auto start = Clock::now();
   for (int64_t i = 0; i < n; ++i) {
     produce_one(p, t, RD_KAFKA_PARTITION_UA, payload);
     if ((i & 1023) == 0) rd_kafka_poll(p, 0);
   }
-  while (rd_kafka_outq_len(p) > 0) rd_kafka_poll(p, 10);
+  flush_all(p, d, n, "produce");
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
   rd_kafka_topic_destroy(t);
   rd_kafka_destroy(p);
-  if (d.failed > 0 || d.ok != n) die("produce run lost records: ok=" + std::to_string(d.ok) + " failed=" + std::to_string(d.failed));
-  std::printf("target=%s mode=produce size=%zu acks=%s records=%lld rec_per_s=%.0f mb_per_s=%.1f\n", label.c_str(), size,
-              acks.c_str(), static_cast<long long>(n), n / secs, n * static_cast<double>(size) / secs / 1e6);
+  std::printf("target=%s mode=produce size=%zu acks=%s records=%lld rec_per_s=%.0f mb_per_s=%.1f\n",
+              label.c_str(), size, acks.c_str(), static_cast<long long>(n), static_cast<double>(n) / secs,
+              static_cast<double>(n) * static_cast<double>(size) / secs / 1e6);
   return 0;
 }
 
-int run_e2e(const std::map<std::string, std::string>& a) {
-  std::string brokers = arg(a, "--brokers", "127.0.0.1:9092"), topic = arg(a, "--topic", "bench-e2e");
-  int64_t n = std::stoll(arg(a, "--records", "100000"));
-  size_t size = std::max<size_t>(16, std::stoul(arg(a, "--size", "1024")));
-  std::string acks = arg(a, "--acks", "1"), label = arg(a, "--label", "target");
-  double rate = std::stod(arg(a, "--rate", "20000"));
-  int partitions = std::stoi(arg(a, "--partitions", "6"));
+// Producer and consumer in one process, so both ends read the same steady clock: each
+// record's value starts with its send time in nanoseconds (0 marks a warm-up record), and
+// latency is the consumer's receive time minus that. The producer runs at a fixed rate well
+// below saturation, so the figure is the broker's path, not queueing in the client.
+int run_e2e(const Args& a) {
+  std::string brokers = a.required("--brokers"), topic = a.required("--topic");
+  int64_t n = a.integer("--records", 100000, 1, int64_t{1} << 32);
+  auto size = static_cast<size_t>(a.integer("--size", 1024, 8, 100 << 20));
+  std::string acks = a.acks(), label = a.str("--label", "target");
+  auto rate = static_cast<double>(a.integer("--rate", 20000, 1, 10000000));
+  int64_t linger = a.integer("--linger-ms", 5, 0, 900000);
 
   Delivery d;
-  rd_kafka_t* p = make_producer(brokers, acks, &d);
+  rd_kafka_t* p = make_producer(brokers, acks, linger, &d);
+  if (a.has("--partitions"))
+    create_topic(p, topic, static_cast<int32_t>(a.integer("--partitions", 1, 1, 100000)));
   rd_kafka_topic_t* t = rd_kafka_topic_new(p, topic.c_str(), nullptr);
   std::vector<char> payload(size, 'x');
-  produce_one(p, t, 0, payload);  // creates the topic; the consumer starts after it
-  rd_kafka_flush(p, 10000);
+  std::memset(payload.data(), 0, 8);
+  produce_one(p, t, 0, payload);  // makes the topic exist before the consumer looks at it
+  flush_all(p, d, 1, "first record");
+  int32_t partitions = partition_count(p, t, topic);
 
-  rd_kafka_conf_t* cc = rd_kafka_conf_new();
-  set(cc, "bootstrap.servers", brokers);
-  set(cc, "group.id", "kbench-unused");
-  set(cc, "enable.auto.commit", "false");
-  set(cc, "fetch.wait.max.ms", "100");
+  // The consumer reads with assign semantics and no group (the legacy queue API needs no
+  // group.id, so no coordinator is involved), from each partition's current end.
+  rd_kafka_conf_t* cconf = rd_kafka_conf_new();
+  conf_set(cconf, "bootstrap.servers", brokers);
   char err[512];
-  rd_kafka_t* c = rd_kafka_new(RD_KAFKA_CONSUMER, cc, err, sizeof err);
+  rd_kafka_t* c = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, err, sizeof err);
   if (!c) die(err);
-  rd_kafka_topic_partition_list_t* l = rd_kafka_topic_partition_list_new(partitions);
-  for (int i = 0; i < partitions; ++i)
-    rd_kafka_topic_partition_list_add(l, topic.c_str(), i)->offset = RD_KAFKA_OFFSET_END;
-  if (rd_kafka_assign(c, l)) die("assign failed");
-  rd_kafka_topic_partition_list_destroy(l);
-  // Let the consumer reach the end of every partition before timing starts.
-  auto settle = Clock::now() + std::chrono::seconds(2);
-  while (Clock::now() < settle) {
-    if (auto* m = rd_kafka_consumer_poll(c, 50)) rd_kafka_message_destroy(m);
+  rd_kafka_topic_t* ct = rd_kafka_topic_new(c, topic.c_str(), nullptr);
+  rd_kafka_queue_t* q = rd_kafka_queue_new(c);
+  for (int32_t i = 0; i < partitions; ++i) {
+    int64_t low = 0, high = 0;
+    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(c, topic.c_str(), i, &low, &high, 10000);
+    if (e) die("high watermark of " + topic + "-" + std::to_string(i) + ": " + rd_kafka_err2str(e));
+    if (rd_kafka_consume_start_queue(ct, i, high, q) != 0)
+      die("consume " + topic + "-" + std::to_string(i) + ": " + rd_kafka_err2str(rd_kafka_last_error()));
   }
 
-  std::vector<double> lat;
-  lat.reserve(n);
-  std::atomic<bool> done{false};
+  std::vector<double> latency_ms;
+  latency_ms.reserve(static_cast<size_t>(n));
+  std::atomic<int64_t> timed_seen{0};  // latency_ms.size(), published for the main thread
+  std::atomic<int32_t> warm_seen{0};
+  std::atomic<bool> stop{false};
   std::thread consumer([&] {
-    auto deadline = Clock::now() + std::chrono::seconds(60) + std::chrono::milliseconds(static_cast<int64_t>(1000 * n / rate));
-    while (static_cast<int64_t>(lat.size()) < n && Clock::now() < deadline) {
-      rd_kafka_message_t* m = rd_kafka_consumer_poll(c, 100);
+    bool reported = false;
+    while (!stop && timed_seen < n) {
+      rd_kafka_message_t* m = rd_kafka_consume_queue(q, 100);
       if (!m) continue;
-      if (!m->err && m->len >= 8) {
+      int64_t received = now_ns();
+      if (m->err) {
+        if (!reported) std::fprintf(stderr, "kbench: consumer: %s\n", rd_kafka_message_errstr(m));
+        reported = true;
+      } else if (m->len >= 8) {
         int64_t sent;
         std::memcpy(&sent, m->payload, 8);
-        int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
-        lat.push_back((now - sent) / 1e6);
+        if (sent == 0)
+          warm_seen.fetch_add(1);
+        else {
+          latency_ms.push_back(static_cast<double>(received - sent) / 1e6);
+          timed_seen.fetch_add(1);
+        }
       }
       rd_kafka_message_destroy(m);
     }
-    done = true;
   });
+  auto finish = [&](const std::string& failure) {
+    stop = true;
+    consumer.join();
+    for (int32_t i = 0; i < partitions; ++i) rd_kafka_consume_stop(ct, i);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_topic_destroy(ct);
+    rd_kafka_destroy(c);
+    rd_kafka_topic_destroy(t);
+    rd_kafka_destroy(p);
+    if (!failure.empty()) die(failure);
+  };
+
+  // Untimed: one record per partition, so every fetch is running before the clock starts.
+  for (int32_t i = 0; i < partitions; ++i) produce_one(p, t, i, payload);
+  flush_all(p, d, 1 + partitions, "warm-up");
+  auto warm_deadline = Clock::now() + std::chrono::seconds(30);
+  while (warm_seen < partitions && Clock::now() < warm_deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  if (warm_seen < partitions)
+    finish("consumer saw " + std::to_string(warm_seen) + " of " + std::to_string(partitions) +
+           " warm-up records in 30 s");
+  d.ok = 0;
+
   auto start = Clock::now();
   for (int64_t i = 0; i < n; ++i) {
-    auto due = start + std::chrono::nanoseconds(static_cast<int64_t>(i * 1e9 / rate));
-    while (Clock::now() < due) rd_kafka_poll(p, 0);
-    int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
-    std::memcpy(payload.data(), &now, 8);
+    std::this_thread::sleep_until(
+        start + std::chrono::nanoseconds(static_cast<int64_t>(static_cast<double>(i) * 1e9 / rate)));
+    int64_t sent = now_ns();
+    std::memcpy(payload.data(), &sent, 8);
     produce_one(p, t, RD_KAFKA_PARTITION_UA, payload);
+    rd_kafka_poll(p, 0);
   }
-  rd_kafka_flush(p, 30000);
-  consumer.join();
-  rd_kafka_consumer_close(c);
-  rd_kafka_destroy(c);
-  rd_kafka_topic_destroy(t);
-  rd_kafka_destroy(p);
-  if (static_cast<int64_t>(lat.size()) < n) die("e2e run received " + std::to_string(lat.size()) + " of " + std::to_string(n));
-  std::sort(lat.begin(), lat.end());
-  auto pct = [&](double q) { return lat[std::min(lat.size() - 1, static_cast<size_t>(q * lat.size()))]; };
-  std::printf("target=%s mode=e2e size=%zu acks=%s records=%lld rate=%.0f p50_ms=%.2f p99_ms=%.2f p999_ms=%.2f\n",
-              label.c_str(), size, acks.c_str(), static_cast<long long>(n), rate, pct(0.5), pct(0.99), pct(0.999));
+  double send_secs = std::chrono::duration<double>(Clock::now() - start).count();
+  flush_all(p, d, n, "e2e produce");
+  auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (timed_seen < n && Clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  int64_t received = timed_seen;
+  finish(received < n ? "consumer received " + std::to_string(received) + " of " + std::to_string(n) +
+                            " records within 30 s of the last delivery"
+                      : "");
+
+  std::sort(latency_ms.begin(), latency_ms.end());
+  auto pct = [&](double q) {  // nearest rank
+    size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(latency_ms.size())));
+    return latency_ms[std::clamp<size_t>(rank, 1, latency_ms.size()) - 1];
+  };
+  std::printf(
+      "target=%s mode=e2e size=%zu acks=%s records=%lld rate=%.0f p50_ms=%.2f p99_ms=%.2f p999_ms=%.2f "
+      "max_ms=%.2f\n",
+      label.c_str(), size, acks.c_str(), static_cast<long long>(n), static_cast<double>(n) / send_secs,
+      pct(0.5), pct(0.99), pct(0.999), latency_ms.back());
   return 0;
 }
 
-// ---- null sink ------------------------------------------------------------------------
-
-bool read_full(int fd, void* buf, size_t n) {
-  auto* p = static_cast<uint8_t*>(buf);
-  while (n) {
-    ssize_t r = ::read(fd, p, n);
-    if (r <= 0) return false;
-    p += r;
-    n -= static_cast<size_t>(r);
-  }
-  return true;
-}
-
-bool write_full(int fd, const uint8_t* p, size_t n) {
-  while (n) {
-    ssize_t r = ::write(fd, p, n);
-    if (r <= 0) return false;
-    p += r;
-    n -= static_cast<size_t>(r);
-  }
-  return true;
-}
-
-struct SinkState {
-  uint16_t port;
-  int partitions;
-  std::mutex mu;
-  std::map<std::pair<std::string, int32_t>, int64_t> next_offset;
-};
-
-template <class M>
-void reply(int fd, int32_t correlation_id, int16_t header_version, const M& body, int16_t version) {
-  kb::wire::Writer w;
-  size_t at = w.reserve_int32();
-  kb::msg::ResponseHeader h;
-  h.correlation_id = correlation_id;
-  h.encode(w, header_version);
-  body.encode(w, version);
-  w.patch_int32(at, static_cast<int32_t>(w.buffer().size() - 4));
-  write_full(fd, w.buffer().data(), w.buffer().size());
-}
-
-void serve(int fd, SinkState* st) {
-  std::vector<uint8_t> frame;
-  uint8_t size_buf[4];
-  while (read_full(fd, size_buf, 4)) {
-    int32_t size = static_cast<int32_t>(kb::wire::load_be32(size_buf));
-    if (size < 8 || size > (1 << 28)) break;
-    frame.resize(static_cast<size_t>(size));
-    if (!read_full(fd, frame.data(), frame.size())) break;
-    int16_t key = static_cast<int16_t>(kb::wire::load_be16(frame.data()));
-    int16_t version = static_cast<int16_t>(kb::wire::load_be16(frame.data() + 2));
-    kb::wire::Reader r(frame);
-    kb::msg::RequestHeader h;
-    if (!h.decode(r, kb::msg::request_header_version(key, version))) break;
-    int16_t rh = kb::msg::response_header_version(key, version);
-    if (key == 18) {
-      kb::msg::ApiVersionsResponse resp;
-      resp.api_keys = {{0, 3, 9, {}}, {3, 0, 12, {}}, {18, 0, 3, {}}};
-      reply(fd, h.correlation_id, 0, resp, version > 3 ? 0 : version);
-    } else if (key == 3) {
-      kb::msg::MetadataRequest req;
-      if (!req.decode(r, version)) break;
-      kb::msg::MetadataResponse resp;
-      resp.brokers.push_back({1, "127.0.0.1", st->port, std::nullopt, {}});
-      resp.cluster_id = "null-sink";
-      resp.controller_id = 1;
-      for (const auto& t : req.topics.value_or(std::vector<kb::msg::MetadataRequest::MetadataRequestTopic>{})) {
-        auto& rt = resp.topics.emplace_back();
-        rt.name = t.name;
-        for (int32_t p = 0; p < st->partitions; ++p) {
-          auto& rp = rt.partitions.emplace_back();
-          rp.partition_index = p;
-          rp.leader_id = 1;
-          rp.leader_epoch = 0;
-          rp.replica_nodes = {1};
-          rp.isr_nodes = {1};
-        }
-      }
-      reply(fd, h.correlation_id, rh, resp, version);
-    } else if (key == 0) {
-      kb::msg::ProduceRequest req;
-      if (!req.decode(r, version)) break;
-      if (req.acks == 0) continue;
-      kb::msg::ProduceResponse resp;
-      for (const auto& t : req.topic_data) {
-        auto& tr = resp.responses.emplace_back();
-        tr.name = t.name;
-        for (const auto& p : t.partition_data) {
-          auto& pr = tr.partition_responses.emplace_back();
-          pr.index = p.index;
-          int32_t count = 0;
-          if (p.records.bytes.size() >= 61) count = static_cast<int32_t>(kb::wire::load_be32(p.records.bytes.data() + 57));
-          std::lock_guard lk(st->mu);
-          int64_t& next = st->next_offset[{t.name, p.index}];
-          pr.base_offset = next;
-          next += count;
-        }
-      }
-      reply(fd, h.correlation_id, rh, resp, version);
-    } else {
-      break;  // not served: close, as a broker does
-    }
-  }
-  ::close(fd);
-}
-
-int run_null_sink(const std::map<std::string, std::string>& a) {
-  SinkState st;
-  st.port = static_cast<uint16_t>(std::stoi(arg(a, "--port", "19092")));
-  st.partitions = std::stoi(arg(a, "--partitions", "6"));
-  int ls = ::socket(AF_INET, SOCK_STREAM, 0);
-  int one = 1;
-  ::setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(st.port);
-  if (::bind(ls, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(ls, 64) != 0)
-    die("null sink cannot listen on port " + std::to_string(st.port));
-  std::fprintf(stderr, "kbench null sink on 127.0.0.1:%u\n", st.port);
-  while (true) {
-    int fd = ::accept(ls, nullptr, nullptr);
-    if (fd < 0) continue;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    std::thread(serve, fd, &st).detach();
-  }
+int run_null_sink(const Args& a) {
+  auto port = static_cast<uint16_t>(a.integer("--port", 0, 1, 65535));
+  if (!a.has("--port")) die("missing --port\n" + std::string(kUsage));
+  kbench::NullSink sink(a.str("--host", "127.0.0.1"), port,
+                        static_cast<int32_t>(a.integer("--partitions", 6, 1, 100000)));
+  std::fprintf(stderr, "kbench: null sink on %s:%u\n", a.str("--host", "127.0.0.1").c_str(), port);
+  die(sink.serve_forever());
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) die("usage: kbench produce|e2e|null-sink [--key value]...");
-  std::string mode = argv[1];
-  auto a = parse_args(argc, argv, 2);
-  if (mode == "produce") return run_produce(a);
-  if (mode == "e2e") return run_e2e(a);
-  if (mode == "null-sink") return run_null_sink(a);
-  die("unknown mode " + mode);
+  std::string mode = argc >= 2 ? argv[1] : "";
+  const std::set<std::string> client{"--brokers", "--topic",      "--records",   "--size",
+                                     "--acks",    "--partitions", "--linger-ms", "--label"};
+  if (mode == "produce") return run_produce(Args(argc, argv, client));
+  if (mode == "e2e") {
+    auto keys = client;
+    keys.insert("--rate");
+    return run_e2e(Args(argc, argv, keys));
+  }
+  if (mode == "delete-topic") return run_delete_topic(Args(argc, argv, {"--brokers", "--topic"}));
+  if (mode == "null-sink") return run_null_sink(Args(argc, argv, {"--port", "--host", "--partitions"}));
+  if (mode == "-h" || mode == "--help" || mode == "help") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  die(kUsage);
 }
