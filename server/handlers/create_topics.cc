@@ -13,23 +13,6 @@ namespace {
 
 using Resp = msg::CreateTopicsResponse;
 
-// Kafka's ConfigSource numbers (DescribeConfigs / CreateTopics v5+).
-constexpr int8_t kDynamicTopicConfig = 1;
-constexpr int8_t kStaticBrokerConfig = 4;
-constexpr int8_t kDefaultConfig = 5;
-
-// Where a topic config's effective value comes from: the request, the broker's synonym set
-// in its configuration, or the built-in default.
-int8_t config_source(const Broker& broker, const msg::CreateTopicsRequest::CreatableTopic& t,
-                     const std::string& name) {
-  for (const auto& c : t.configs)
-    if (c.name == name) return kDynamicTopicConfig;
-  for (const auto& def : config::topic_properties())
-    if (def.name == name && !def.topic_synonym.empty() && broker.config().is_set(def.topic_synonym))
-      return kStaticBrokerConfig;
-  return kDefaultConfig;
-}
-
 }  // namespace
 
 void handle_create_topics(RequestContext& ctx, Respond respond) {
@@ -81,6 +64,10 @@ void handle_create_topics(RequestContext& ctx, Respond respond) {
       tr.topic_id = r.topic_id;
       tr.num_partitions = r.num_partitions;
       tr.replication_factor = r.replication_factor;
+      std::map<std::string, std::string> overrides;
+      for (const auto& c : t.configs)
+        if (c.value) overrides[c.name] = *c.value;
+      auto effective = config::TopicConfig::make(broker.config(), overrides);
       std::vector<Resp::CreatableTopicResult::CreatableTopicConfigs> configs;
       for (const auto& [name, value] : r.configs) {
         Resp::CreatableTopicResult::CreatableTopicConfigs c;
@@ -88,7 +75,7 @@ void handle_create_topics(RequestContext& ctx, Respond respond) {
         c.value = value;
         c.read_only = false;
         c.is_sensitive = false;
-        c.config_source = config_source(broker, t, name);
+        c.config_source = effective.ok() ? static_cast<int8_t>(effective->source(name)) : int8_t{-1};
         configs.push_back(std::move(c));
       }
       tr.configs = std::move(configs);

@@ -88,7 +88,9 @@ int64_t build_response(FetchState& st, Resp& resp, bool& any_error) {
           }
         }
       }
-      if (st.req.isolation_level == 1) pd.aborted_transactions.emplace();  // read_committed: none
+      // read_committed gets the (empty, until transactions exist) list; read_uncommitted null.
+      if (st.req.isolation_level == 1) pd.aborted_transactions.emplace();
+      else pd.aborted_transactions.reset();
       tr.partitions.push_back(std::move(pd));
     }
     resp.responses.push_back(std::move(tr));
