@@ -148,68 +148,68 @@ void flush_all(rd_kafka_t* p, Delivery& d, int64_t expected, const char* what) {
         " records delivered, " + std::to_string(d.failed) + " failed");
 }
 
+// Runs one admin operation on `rk` and waits for its event; returns "" or what went wrong.
+// `submit` starts the operation on the queue; `results` extracts its per-topic results;
+// `tolerated` is an error code that counts as success (TOPIC_ALREADY_EXISTS for creation).
+template <class Submit, class Results>
+std::string admin_call(rd_kafka_t* rk, rd_kafka_admin_op_t op, Submit submit, Results results,
+                       rd_kafka_resp_err_t tolerated) {
+  char err[512];
+  rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(rk, op);
+  rd_kafka_AdminOptions_set_request_timeout(opts, 15000, err, sizeof err);
+  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
+  submit(opts, q);
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 20000);
+  std::string failure;
+  if (!ev) {
+    failure = "no answer in 20 s";
+  } else if (rd_kafka_event_error(ev)) {
+    failure = rd_kafka_event_error_string(ev);
+  } else {
+    size_t n = 0;
+    const rd_kafka_topic_result_t** topics = results(ev, &n);
+    for (size_t i = 0; i < n; ++i) {
+      rd_kafka_resp_err_t e = rd_kafka_topic_result_error(topics[i]);
+      if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != tolerated) {
+        const char* msg = rd_kafka_topic_result_error_string(topics[i]);
+        failure = std::string(rd_kafka_err2name(e)) + (msg ? std::string(": ") + msg : "");
+      }
+    }
+  }
+  if (ev) rd_kafka_event_destroy(ev);
+  rd_kafka_queue_destroy(q);
+  rd_kafka_AdminOptions_destroy(opts);
+  return failure;
+}
+
 // CreateTopics with the broker's default replication factor; a topic that already exists
 // is used as it is.
 void create_topic(rd_kafka_t* rk, const std::string& topic, int32_t partitions) {
   char err[512];
   rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, -1, err, sizeof err);
   if (!nt) die(std::string("create topic: ") + err);
-  rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-  rd_kafka_AdminOptions_set_request_timeout(opts, 15000, err, sizeof err);
-  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
-  rd_kafka_CreateTopics(rk, &nt, 1, opts, q);
-  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 20000);
-  std::string failure;
-  const rd_kafka_CreateTopics_result_t* res = ev ? rd_kafka_event_CreateTopics_result(ev) : nullptr;
-  if (!ev) {
-    failure = "no answer in 20 s";
-  } else if (rd_kafka_event_error(ev)) {
-    failure = rd_kafka_event_error_string(ev);
-  } else if (res) {
-    size_t n = 0;
-    const rd_kafka_topic_result_t** topics = rd_kafka_CreateTopics_result_topics(res, &n);
-    for (size_t i = 0; i < n; ++i) {
-      rd_kafka_resp_err_t e = rd_kafka_topic_result_error(topics[i]);
-      if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-        const char* msg = rd_kafka_topic_result_error_string(topics[i]);
-        failure = std::string(rd_kafka_err2name(e)) + (msg ? std::string(": ") + msg : "");
-      }
-    }
-  }
-  if (ev) rd_kafka_event_destroy(ev);
-  rd_kafka_queue_destroy(q);
-  rd_kafka_AdminOptions_destroy(opts);
+  std::string failure = admin_call(
+      rk, RD_KAFKA_ADMIN_OP_CREATETOPICS,
+      [&](rd_kafka_AdminOptions_t* opts, rd_kafka_queue_t* q) { rd_kafka_CreateTopics(rk, &nt, 1, opts, q); },
+      [](rd_kafka_event_t* ev, size_t* n) -> const rd_kafka_topic_result_t** {
+        const rd_kafka_CreateTopics_result_t* res = rd_kafka_event_CreateTopics_result(ev);
+        return res ? rd_kafka_CreateTopics_result_topics(res, n) : nullptr;
+      },
+      RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS);
   rd_kafka_NewTopic_destroy(nt);
   if (!failure.empty()) die("create topic " + topic + ": " + failure);
 }
 
 void delete_topic(rd_kafka_t* rk, const std::string& topic) {
-  char err[512];
   rd_kafka_DeleteTopic_t* dt = rd_kafka_DeleteTopic_new(topic.c_str());
-  rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);
-  rd_kafka_AdminOptions_set_request_timeout(opts, 15000, err, sizeof err);
-  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
-  rd_kafka_DeleteTopics(rk, &dt, 1, opts, q);
-  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 20000);
-  std::string failure;
-  const rd_kafka_DeleteTopics_result_t* res = ev ? rd_kafka_event_DeleteTopics_result(ev) : nullptr;
-  if (!ev) {
-    failure = "no answer in 20 s";
-  } else if (rd_kafka_event_error(ev)) {
-    failure = rd_kafka_event_error_string(ev);
-  } else if (res) {
-    size_t n = 0;
-    const rd_kafka_topic_result_t** topics = rd_kafka_DeleteTopics_result_topics(res, &n);
-    for (size_t i = 0; i < n; ++i) {
-      if (rd_kafka_resp_err_t e = rd_kafka_topic_result_error(topics[i])) {
-        const char* msg = rd_kafka_topic_result_error_string(topics[i]);
-        failure = std::string(rd_kafka_err2name(e)) + (msg ? std::string(": ") + msg : "");
-      }
-    }
-  }
-  if (ev) rd_kafka_event_destroy(ev);
-  rd_kafka_queue_destroy(q);
-  rd_kafka_AdminOptions_destroy(opts);
+  std::string failure = admin_call(
+      rk, RD_KAFKA_ADMIN_OP_DELETETOPICS,
+      [&](rd_kafka_AdminOptions_t* opts, rd_kafka_queue_t* q) { rd_kafka_DeleteTopics(rk, &dt, 1, opts, q); },
+      [](rd_kafka_event_t* ev, size_t* n) -> const rd_kafka_topic_result_t** {
+        const rd_kafka_DeleteTopics_result_t* res = rd_kafka_event_DeleteTopics_result(ev);
+        return res ? rd_kafka_DeleteTopics_result_topics(res, n) : nullptr;
+      },
+      RD_KAFKA_RESP_ERR_NO_ERROR);
   rd_kafka_DeleteTopic_destroy(dt);
   if (!failure.empty()) die("delete topic " + topic + ": " + failure);
 }
