@@ -12,6 +12,7 @@
 #include <tuple>
 #include <typeinfo>
 
+#include "tests/unit/protocol/codec_test_util.h"
 #include "protocol/messages/api_keys.h"
 #include "protocol/messages/message_samples.h"
 
@@ -30,12 +31,7 @@ std::string type_name() {
   return status == 0 ? name.get() : typeid(M).name();
 }
 
-template <class M>
-std::vector<uint8_t> encode(const M& m, int16_t v) {
-  wire::Writer w;
-  m.encode(w, v);
-  return w.buffer();
-}
+using kb::test::encode;
 
 // Returns a description of the first problem, or "" when every version and seed round-trips.
 // Plain checks instead of REQUIRE inside the loops: there are tens of thousands of cases.

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/protocol/codec_test_util.h"
 #include "protocol/crc32c.h"
 #include "protocol/messages/api_versions_request.h"
 #include "protocol/messages/api_versions_response.h"
@@ -31,12 +32,7 @@ using Bytes = std::vector<uint8_t>;
 
 namespace {
 
-template <class M>
-Bytes enc(const M& m, int16_t v) {
-  wire::Writer w;
-  m.encode(w, v);
-  return w.buffer();
-}
+using kb::test::encode;
 
 Bytes uvarint_bytes(uint64_t v) {
   wire::Writer w;
@@ -59,14 +55,14 @@ void resign(Bytes& b) { wire::store_be32(b.data() + batch::kCrc, compute_batch_c
 template <class M>
 void require_round_trip(const M& m, int16_t v) {
   INFO("version " << v);
-  Bytes bytes = enc(m, v);
+  Bytes bytes = encode(m, v);
   M back;
   wire::Reader r(bytes);
   REQUIRE(back.decode(r, v));
   REQUIRE(r.ok());
   REQUIRE(r.remaining() == 0);
   REQUIRE(back == m);
-  REQUIRE(enc(back, v) == bytes);
+  REQUIRE(encode(back, v) == bytes);
 }
 
 Uuid fixed_uuid(uint8_t seed) {
@@ -406,7 +402,7 @@ TEST_CASE("spec: RequestHeader v1 for ApiVersions v0, correlation 7, client ab i
   h.correlation_id = 7;
   h.client_id = "ab";
   const Bytes expected = {0x00, 0x12, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, 0x00, 0x02, 0x61, 0x62};
-  REQUIRE(enc(h, 1) == expected);
+  REQUIRE(encode(h, 1) == expected);
   msg::RequestHeader back;
   wire::Reader r(expected);
   REQUIRE(back.decode(r, 1));
@@ -418,7 +414,7 @@ TEST_CASE("spec: ApiVersionsRequest v3 with name a and version 1 is 02 61 02 31 
   a.client_software_name = "a";
   a.client_software_version = "1";
   const Bytes expected = {0x02, 0x61, 0x02, 0x31, 0x00};
-  REQUIRE(enc(a, 3) == expected);
+  REQUIRE(encode(a, 3) == expected);
   msg::ApiVersionsRequest back;
   wire::Reader r(expected);
   REQUIRE(back.decode(r, 3));
@@ -755,7 +751,7 @@ TEST_CASE("spec: DeleteTopicsRequest round-trips in every version") {
 TEST_CASE("spec: truncated messages are refused in every version") {
   const Bytes batch = three_record_batch();
   for (int16_t v = msg::FetchResponse::kMinVersion; v <= msg::FetchResponse::kMaxVersion; ++v) {
-    Bytes full = enc(make_fetch_response(v, batch), v);
+    Bytes full = encode(make_fetch_response(v, batch), v);
     for (size_t cut = 0; cut < full.size(); cut += 3) {
       INFO("version " << v << " cut " << cut);
       msg::FetchResponse m;
@@ -789,5 +785,5 @@ TEST_CASE("spec: unknown tagged fields survive decode and re-encode in flexible 
   REQUIRE(a.unknown_tags.size() == 1);
   REQUIRE(a.unknown_tags[0].tag == 5);
   REQUIRE(a.unknown_tags[0].data == Bytes{0xaa, 0xbb});
-  REQUIRE(enc(a, 3) == wire_bytes);
+  REQUIRE(encode(a, 3) == wire_bytes);
 }

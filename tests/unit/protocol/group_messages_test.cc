@@ -14,33 +14,11 @@
 #include "protocol/messages/offset_fetch_request.h"
 #include "protocol/messages/offset_fetch_response.h"
 #include "protocol/messages/sync_group_request.h"
+#include "tests/unit/protocol/codec_test_util.h"
 
 using namespace kb;
 using namespace kb::msg;
-
-namespace {
-
-template <class M>
-std::vector<uint8_t> encode(const M& m, int16_t v) {
-  wire::Writer w;
-  m.encode(w, v);
-  return w.buffer();
-}
-
-template <class M>
-void round_trip_all_versions(const M& m) {
-  for (int16_t v = M::kMinVersion; v <= M::kMaxVersion; ++v) {
-    INFO(typeid(M).name() << " version " << v);
-    auto bytes = encode(m, v);
-    M back;
-    wire::Reader r(bytes);
-    REQUIRE(back.decode(r, v));
-    REQUIRE(r.remaining() == 0);
-    REQUIRE(encode(back, v) == bytes);
-  }
-}
-
-}  // namespace
+using kb::test::round_trip_all_versions;
 
 TEST_CASE("every version of the consumer-group messages round-trips") {
   FindCoordinatorRequest fc;

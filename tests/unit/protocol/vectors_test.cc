@@ -2,6 +2,7 @@
 // inputs a client (or an attacker) could send.
 #include <catch2/catch.hpp>
 
+#include "tests/unit/protocol/codec_test_util.h"
 #include "protocol/messages/api_versions_request.h"
 #include "protocol/messages/api_versions_response.h"
 #include "protocol/messages/fetch_response.h"
@@ -17,12 +18,7 @@ using Bytes = std::vector<uint8_t>;
 
 namespace {
 
-template <class M>
-Bytes encode(const M& m, int16_t v) {
-  wire::Writer w;
-  m.encode(w, v);
-  return w.buffer();
-}
+using kb::test::encode;
 
 template <class M>
 bool decodes(const Bytes& b, int16_t v, M* out = nullptr) {
