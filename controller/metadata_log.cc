@@ -1,11 +1,7 @@
 #include "controller/metadata_log.h"
 
-#include <unistd.h>
-
-#include <cerrno>
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <string>
 
 #include "protocol/record_batch.h"
@@ -17,8 +13,6 @@ namespace {
 // The single voter's leader epoch: with one voter there is never an election. The Raft log
 // stamps its own epochs into the batches it writes.
 constexpr int32_t kSingleVoterEpoch = 0;
-// Bytes read per Log::read during replay (a larger batch still comes whole).
-constexpr int32_t kReadChunk = 1 << 20;
 
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -30,10 +24,9 @@ Status corrupt_at(int64_t offset, const std::string& why) {
                                                 "-0 at offset " + std::to_string(offset) + ": " + why);
 }
 
-// Decodes the records of one stored batch (CRC checked: the image must never be built from
-// damaged bytes, and a crash-free start does not re-scan segments).
+// Decodes the records of one stored batch (Log::for_each_batch has checked its CRC: the image
+// must never be built from damaged bytes, and a crash-free start does not re-scan segments).
 Result<MetadataBatch> decode_batch(std::span<const uint8_t> bytes, const BatchHeader& h) {
-  if (compute_batch_crc(bytes) != h.crc) return corrupt_at(h.base_offset, "batch CRC mismatch").error();
   MetadataBatch batch;
   batch.base_offset = h.base_offset;
   batch.last_offset = h.last_offset();
@@ -92,41 +85,12 @@ Result<int64_t> LocalMetadataLog::append(const std::vector<MetadataRecord>& reco
 }
 
 Status LocalMetadataLog::read(int64_t from, const std::function<Status(const MetadataBatch&)>& fn) const {
-  Offset next(std::max(from, log_->log_start_offset().value()));
-  const Offset end = log_->log_end_offset();
-  std::vector<uint8_t> buf;
-  while (next < end) {
-    auto rr = log_->read(next, kReadChunk, end, true);
-    if (!rr.ok()) return rr.error();
-    if (!rr->slice || rr->slice->size <= 0) break;
-    const FileSlice& slice = *rr->slice;
-    buf.resize(static_cast<size_t>(slice.size));
-    size_t got = 0;
-    while (got < buf.size()) {
-      ssize_t n = ::pread(slice.fd, buf.data() + got, buf.size() - got, slice.position + static_cast<off_t>(got));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0)
-        return Status(ErrorCode::KAFKA_STORAGE_ERROR,
-                      "cannot read the metadata log: " + std::string(n < 0 ? std::strerror(errno) : "short read"));
-      got += static_cast<size_t>(n);
-    }
-    std::span<const uint8_t> rest(buf);
-    while (!rest.empty()) {
-      auto h = read_batch_header(rest);
-      if (!h.ok()) return corrupt_at(next.value(), h.error().message);
-      if (h->batch_length < batch::kMinBatchLength || static_cast<uint64_t>(h->total_size()) > rest.size())
-        return corrupt_at(h->base_offset, "truncated batch");
-      auto one = rest.subspan(0, static_cast<size_t>(h->total_size()));
-      rest = rest.subspan(one.size());
-      next = Offset(h->last_offset() + 1);
-      // Log::read starts with the batch containing `from`: skip whole batches before it.
-      if (h->last_offset() < from) continue;
-      auto batch = decode_batch(one, *h);
-      if (!batch.ok()) return batch.error();
-      if (auto s = fn(batch.value()); !s.ok()) return s;
-    }
-  }
-  return {};
+  return log_->for_each_batch(Offset(from), log_->log_end_offset(),
+                              [&](std::span<const uint8_t> bytes, const BatchHeader& h) -> Status {
+                                auto batch = decode_batch(bytes, h);
+                                if (!batch.ok()) return batch.error();
+                                return fn(batch.value());
+                              });
 }
 
 int64_t LocalMetadataLog::end_offset() const { return log_->log_end_offset().value(); }

@@ -649,6 +649,41 @@ Result<ReadResult> Log::read(Offset start, int32_t max_bytes, Offset max_offset,
   }
 }
 
+Status Log::for_each_batch(Offset from, Offset end,
+                           const std::function<Status(std::span<const uint8_t>, const BatchHeader&)>& fn,
+                           int32_t chunk_bytes) const {
+  auto corrupt_at = [&](int64_t offset, const std::string& why) {
+    return Status(ErrorCode::CORRUPT_MESSAGE, dir().filename().string() + " at offset " + std::to_string(offset) + ": " + why);
+  };
+  Offset next(std::max(from.value(), log_start_offset().value()));
+  std::vector<uint8_t> buf;
+  while (next < end) {
+    auto rr = read(next, chunk_bytes, end, true);
+    if (!rr.ok()) return rr.error();
+    if (!rr->slice || rr->slice->size <= 0) break;
+    const FileSlice& slice = *rr->slice;
+    buf.resize(static_cast<size_t>(slice.size));
+    if (!pread_exact(slice.fd, buf.data(), buf.size(), slice.position))
+      return Status(ErrorCode::KAFKA_STORAGE_ERROR,
+                    "cannot read " + dir().filename().string() + ": " + std::strerror(errno));
+    std::span<const uint8_t> rest(buf);
+    while (!rest.empty()) {
+      auto h = read_batch_header(rest);
+      if (!h.ok()) return corrupt_at(next.value(), h.error().message);
+      if (h->batch_length < batch::kMinBatchLength || static_cast<uint64_t>(h->total_size()) > rest.size())
+        return corrupt_at(h->base_offset, "truncated batch");
+      auto one = rest.subspan(0, static_cast<size_t>(h->total_size()));
+      rest = rest.subspan(one.size());
+      next = Offset(h->last_offset() + 1);
+      // read() starts with the batch containing `from`: skip whole batches before it.
+      if (h->last_offset() < from.value()) continue;
+      if (compute_batch_crc(one) != h->crc) return corrupt_at(h->base_offset, "batch CRC mismatch");
+      if (auto s = fn(one, *h); !s.ok()) return s;
+    }
+  }
+  return {};
+}
+
 std::optional<TimestampOffset> Log::offset_for_timestamp(int64_t ts) const {
   Impl& d = *impl_;
   size_t from_index = 0;

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "protocol/file_slice.h"
+#include "protocol/record_batch.h"
 #include "protocol/types.h"
 
 namespace kb::storage {
@@ -94,6 +96,15 @@ class Log {
   // (but at least one whole batch when `min_one_batch`), never past `max_offset` (exclusive;
   // the high watermark). OFFSET_OUT_OF_RANGE when start < log start or start > log end.
   Result<ReadResult> read(Offset start, int32_t max_bytes, Offset max_offset, bool min_one_batch) const;
+
+  // Replays the log into memory (the broker's own topics: the metadata log, group state):
+  // calls fn with each whole batch whose last offset is at or after `from` and whose base
+  // offset is below `end`, in log order, reading about `chunk_bytes` per read. The CRC is
+  // checked (state must never be built from damaged bytes). Stops at fn's first error;
+  // KAFKA_STORAGE_ERROR when a read fails, CORRUPT_MESSAGE naming the offset for a damaged batch.
+  Status for_each_batch(Offset from, Offset end,
+                        const std::function<Status(std::span<const uint8_t> batch, const BatchHeader& header)>& fn,
+                        int32_t chunk_bytes = 1 << 20) const;
 
   // ListOffsets by timestamp: the first offset whose record timestamp >= ts, found through
   // the time and offset indexes then a scan of batch headers. Inside a compressed or
