@@ -389,6 +389,14 @@ const std::vector<PropertyDef>& broker_properties() {
       Def("offsets.retention.minutes", T::Int, "10080",
           "How long an empty group's committed offsets are kept")
           .at_least(1),
+      Def("offsets.retention.check.interval.ms", T::Long, "600000",
+          "How often the group coordinator looks for expired offsets")
+          .at_least(1),
+      Def("offsets.topic.segment.bytes", T::Int, "104857600",
+          "segment.bytes of __consumer_offsets (kept small so the log cleaner can compact it)")
+          .at_least(1),
+      Def("offset.metadata.max.bytes", T::Int, "4096",
+          "Largest metadata string a client may commit with an offset (OFFSET_METADATA_TOO_LARGE beyond)"),
       Def("transaction.state.log.num.partitions", T::Int, "50", "Partitions of __transaction_state")
           .at_least(1),
       Def("transaction.state.log.replication.factor", T::Int, "3",
@@ -400,6 +408,9 @@ const std::vector<PropertyDef>& broker_properties() {
           "Smallest session timeout a group member may ask for"),
       Def("group.max.session.timeout.ms", T::Int, "1800000",
           "Largest session timeout a group member may ask for"),
+      Def("group.max.size", T::Int, "2147483647",
+          "Most members one consumer group may have (GROUP_MAX_SIZE_REACHED beyond)")
+          .at_least(1),
 
       // kbroker's own.
       Def("metrics.listener", T::String, "0.0.0.0:9644",

@@ -4,6 +4,8 @@
 
 #include <set>
 
+#include "coordinator/replica_group_log.h"
+#include "server/coordinator_loop.h"
 #include "server/http_server.h"
 #include "server/network.h"
 
@@ -26,8 +28,11 @@ storage::LogConfig Broker::log_config_for(const std::map<std::string, std::strin
   storage::LogConfig c;
   c.segment_bytes = t.get_long("segment.bytes");
   c.segment_ms = t.get_long("segment.ms");
-  c.retention_ms = t.get_long("retention.ms");
-  c.retention_bytes = t.get_long("retention.bytes");
+  // A compact-only topic keeps every key's latest record however old: time and size
+  // retention apply only with the delete policy.
+  bool deletes = t.get("cleanup.policy").find("delete") != std::string::npos;
+  c.retention_ms = deletes ? t.get_long("retention.ms") : -1;
+  c.retention_bytes = deletes ? t.get_long("retention.bytes") : -1;
   c.max_message_bytes = static_cast<int32_t>(t.get_long("max.message.bytes"));
   c.index_interval_bytes = static_cast<int32_t>(t.get_long("index.interval.bytes"));
   c.segment_index_bytes = static_cast<int32_t>(t.get_long("segment.index.bytes"));
@@ -50,6 +55,18 @@ Status Broker::start() {
 
   replicas_ = std::make_unique<replication::ReplicaManager>(*logs_, node_id_);
 
+  coordinator::GroupConfig gc;
+  gc.min_session_timeout_ms = config_.get_int("group.min.session.timeout.ms");
+  gc.max_session_timeout_ms = config_.get_int("group.max.session.timeout.ms");
+  gc.initial_rebalance_delay_ms = config_.get_int("group.initial.rebalance.delay.ms");
+  gc.max_size = config_.get_int("group.max.size");
+  gc.offset_metadata_max_bytes = config_.get_int("offset.metadata.max.bytes");
+  gc.offsets_retention_ms = config_.get_long("offsets.retention.minutes") * 60 * 1000;
+  gc.offsets_retention_check_interval_ms = config_.get_long("offsets.retention.check.interval.ms");
+  coordinator_loop_ = std::make_unique<CoordinatorLoop>();
+  group_log_ = std::make_unique<coordinator::ReplicaGroupLog>(*replicas_, *coordinator_loop_);
+  groups_ = std::make_unique<coordinator::GroupCoordinator>(gc, *coordinator_loop_, *group_log_);
+
   auto ctl = controller::Controller::open(config_, *logs_);
   if (!ctl.ok()) return ctl.error();
   controller_ = std::move(ctl.value());
@@ -60,6 +77,7 @@ Status Broker::start() {
   logs_->start();
 
   metrics_.set_partition_source([this] { return sample_partitions(); });
+  metrics_.set_group_source([this] { return sample_groups(); });
 
   NetworkOptions no;
   for (const auto& l : config_.listeners()) no.listeners.push_back({l.name, l.host, l.port});
@@ -87,8 +105,12 @@ void Broker::stop() {
   spdlog::info("shutting down");
   // Waiting fetches answer now with what they have, so connections can drain.
   if (replicas_) replicas_->fetch_purgatory().complete_all();
+  // Waiting JoinGroup/SyncGroup requests answer NOT_COORDINATOR (clients look for the
+  // coordinator again), so connections drain.
+  if (groups_) groups_->stop();
   if (network_) network_->stop(std::chrono::seconds(5));
   if (http_) http_->stop();
+  if (coordinator_loop_) coordinator_loop_->stop();
   controller_.reset();
   if (replicas_) replicas_->fetch_purgatory().complete_all();
   if (logs_) logs_->shutdown();
@@ -161,6 +183,78 @@ void Broker::on_metadata(const controller::MetadataImage& before,
       if (auto part = replicas_->get(TopicPartition{t->name, p.partition}))
         part->set_min_insync_replicas(min_isr);
   }
+  update_group_coordinator(before, after);
+}
+
+Result<int32_t> Broker::ensure_offsets_topic() {
+  const char* topic = coordinator::ReplicaGroupLog::kTopic;
+  if (const controller::TopicInfo* t = image()->topic(topic)) return static_cast<int32_t>(t->partitions.size());
+  controller::CreateTopicSpec spec;
+  spec.name = topic;
+  spec.num_partitions = config_.get_int("offsets.topic.num.partitions");
+  spec.replication_factor = static_cast<int16_t>(config_.get_int("offsets.topic.replication.factor"));
+  spec.configs = {{"cleanup.policy", "compact"},
+                  {"compression.type", "producer"},
+                  {"segment.bytes", std::to_string(config_.get_int("offsets.topic.segment.bytes"))}};
+  auto results = controller_->create_topics({spec}, false);
+  const auto& r = results.front();
+  if (r.error == ErrorCode::NONE || r.error == ErrorCode::TOPIC_ALREADY_EXISTS) {
+    if (const controller::TopicInfo* t = image()->topic(topic)) {
+      if (r.error == ErrorCode::NONE)
+        spdlog::info("created {} with {} partitions, replication factor {}", topic, t->partitions.size(),
+                     spec.replication_factor);
+      return static_cast<int32_t>(t->partitions.size());
+    }
+  }
+  std::string why = "cannot create " + std::string(topic) + ": " + r.message +
+                    (r.error == ErrorCode::INVALID_REPLICATION_FACTOR
+                         ? " (offsets.topic.replication.factor is " + std::to_string(spec.replication_factor) + ")"
+                         : "");
+  spdlog::warn("{}", why);
+  return Result<int32_t>(ErrorCode::COORDINATOR_NOT_AVAILABLE, why);
+}
+
+void Broker::update_group_coordinator(const controller::MetadataImage& before,
+                                      const controller::MetadataImage& after) {
+  const char* topic = coordinator::ReplicaGroupLog::kTopic;
+  const controller::TopicInfo* was = before.topic(topic);
+  const controller::TopicInfo* now = after.topic(topic);
+  auto led_here = [&](const controller::TopicInfo* t, int32_t p) -> const controller::PartitionInfo* {
+    if (!t || p >= static_cast<int32_t>(t->partitions.size())) return nullptr;
+    const auto& info = t->partitions[static_cast<size_t>(p)];
+    return info.leader == node_id_ ? &info : nullptr;
+  };
+  int32_t before_count = was ? static_cast<int32_t>(was->partitions.size()) : 0;
+  int32_t after_count = now ? static_cast<int32_t>(now->partitions.size()) : 0;
+  bool same_topic = was && now && was->id == now->id;
+  for (int32_t p = 0; p < std::max(before_count, after_count); ++p) {
+    const auto* old_info = led_here(was, p);
+    const auto* new_info = led_here(now, p);
+    bool unchanged = same_topic && old_info && new_info && old_info->leader_epoch == new_info->leader_epoch;
+    if (unchanged) continue;
+    if (old_info) groups_->resigned(p);
+    if (new_info) groups_->became_leader(p, after_count);
+  }
+}
+
+std::vector<GroupSample> Broker::sample_groups() {
+  std::vector<GroupSample> out;
+  if (!groups_) return out;
+  for (auto& g : groups_->snapshot()) {
+    GroupSample s;
+    s.group = g.group_id;
+    s.state = std::string(coordinator::state_name(g.state));
+    s.members = g.members;
+    s.rebalances = g.rebalances;
+    for (const auto& [tp, offset] : g.committed) {
+      auto p = replicas_->get(tp);
+      // The end a consumer can reach is the high watermark (what kafka-consumer-groups.sh
+      // shows as LOG-END-OFFSET); a partition led elsewhere has no lag figure here.
+      s.offsets.push_back({tp, offset, p ? p->high_watermark().value() : -1});
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
 }
 
 std::vector<PartitionSample> Broker::sample_partitions() {

@@ -13,6 +13,7 @@
 
 #include "config/config.h"
 #include "controller/controller.h"
+#include "coordinator/group_coordinator.h"
 #include "protocol/types.h"
 #include "replication/replica_manager.h"
 #include "server/metrics.h"
@@ -22,6 +23,7 @@ namespace kb::server {
 
 class Network;
 class HttpServer;
+class CoordinatorLoop;
 
 class Broker {
  public:
@@ -39,11 +41,18 @@ class Broker {
   controller::Controller& controller() { return *controller_; }
   replication::ReplicaManager& replicas() { return *replicas_; }
   Metrics& metrics() { return metrics_; }
+  coordinator::GroupCoordinator& groups() { return *groups_; }
   std::shared_ptr<const controller::MetadataImage> image() const { return controller_->image(); }
 
   // Creates the topics that do not exist yet with the broker defaults (Metadata / Produce
   // auto-creation). Errors are returned per topic.
   std::vector<controller::CreateTopicResult> auto_create_topics(const std::vector<std::string>& names);
+
+  // Creates __consumer_offsets when it does not exist yet (the first FindCoordinator does, as
+  // in Kafka), with offsets.topic.num.partitions, offsets.topic.replication.factor and a
+  // compacted config. Returns its partition count, or COORDINATOR_NOT_AVAILABLE (with why)
+  // when it cannot be created now, e.g. fewer brokers than the replication factor.
+  Result<int32_t> ensure_offsets_topic();
 
   // The error for a partition this broker has no replica of: NOT_LEADER_OR_FOLLOWER when the
   // topic has that partition (led elsewhere), else UNKNOWN_TOPIC_OR_PARTITION.
@@ -59,6 +68,9 @@ class Broker {
 
  private:
   void on_metadata(const controller::MetadataImage& before, const controller::MetadataImage& after);
+  // Tells the group coordinator which __consumer_offsets partitions it leads now.
+  void update_group_coordinator(const controller::MetadataImage& before, const controller::MetadataImage& after);
+  std::vector<GroupSample> sample_groups();
   std::vector<PartitionSample> sample_partitions();
 
   config::BrokerConfig config_;
@@ -67,6 +79,9 @@ class Broker {
   std::unique_ptr<storage::LogManager> logs_;
   std::unique_ptr<replication::ReplicaManager> replicas_;
   std::unique_ptr<controller::Controller> controller_;
+  std::unique_ptr<CoordinatorLoop> coordinator_loop_;
+  std::unique_ptr<coordinator::GroupLog> group_log_;
+  std::unique_ptr<coordinator::GroupCoordinator> groups_;
   std::unique_ptr<Network> network_;
   std::unique_ptr<HttpServer> http_;
   std::atomic<bool> stopped_{false};

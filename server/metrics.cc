@@ -123,6 +123,7 @@ struct Metrics::Impl {
   };
   std::map<TopicPartition, PartitionGauges> partitions;
   std::function<std::vector<PartitionSample>()> partition_source;
+  std::function<std::vector<GroupSample>()> group_source;
 
   Impl() {
     // Latency buckets from 0.1 ms to 10 s (long-polling fetches sit at max.wait.ms).
@@ -184,6 +185,58 @@ void Metrics::set_partition_source(std::function<std::vector<PartitionSample>()>
   impl_->partition_source = std::move(source);
 }
 
+void Metrics::set_group_source(std::function<std::vector<GroupSample>()> source) {
+  std::lock_guard lk(impl_->mu);
+  impl_->group_source = std::move(source);
+}
+
+namespace {
+
+// Series that exist only while their group does: built afresh at each scrape rather than
+// registered (a deleted group simply stops appearing).
+std::vector<prometheus::MetricFamily> group_families(const std::vector<GroupSample>& groups) {
+  auto family = [](const char* name, const char* help, prometheus::MetricType type) {
+    prometheus::MetricFamily f;
+    f.name = name;
+    f.help = help;
+    f.type = type;
+    return f;
+  };
+  auto add = [](prometheus::MetricFamily& f, std::vector<prometheus::ClientMetric::Label> labels, double v) {
+    prometheus::ClientMetric m;
+    m.label = std::move(labels);
+    if (f.type == prometheus::MetricType::Counter)
+      m.counter.value = v;
+    else
+      m.gauge.value = v;
+    f.metric.push_back(std::move(m));
+  };
+  using T = prometheus::MetricType;
+  auto members = family("kbroker_consumer_group_members", "Members of each consumer group", T::Gauge);
+  auto states = family("kbroker_consumer_groups", "Consumer groups coordinated here, by state", T::Gauge);
+  auto rebalances = family("kbroker_consumer_group_rebalances_total", "Rebalances started, by group", T::Counter);
+  auto committed = family("kbroker_consumer_group_committed_offset",
+                          "Committed offset, by group, topic and partition", T::Gauge);
+  auto lag = family("kbroker_consumer_group_lag",
+                    "High watermark minus committed offset, by group, topic and partition", T::Gauge);
+  std::map<std::string, int> per_state = {{"Empty", 0}, {"PreparingRebalance", 0}, {"CompletingRebalance", 0}, {"Stable", 0}};
+  for (const auto& g : groups) {
+    ++per_state[g.state];
+    add(members, {{"group", g.group}}, g.members);
+    add(rebalances, {{"group", g.group}}, static_cast<double>(g.rebalances));
+    for (const auto& c : g.offsets) {
+      std::vector<prometheus::ClientMetric::Label> labels = {
+          {"group", g.group}, {"topic", c.tp.topic}, {"partition", std::to_string(c.tp.partition)}};
+      add(committed, labels, static_cast<double>(c.offset));
+      if (c.end_offset >= 0) add(lag, labels, static_cast<double>(std::max<int64_t>(c.end_offset - c.offset, 0)));
+    }
+  }
+  for (const auto& [state, n] : per_state) add(states, {{"state", state}}, n);
+  return {std::move(members), std::move(states), std::move(rebalances), std::move(committed), std::move(lag)};
+}
+
+}  // namespace
+
 std::string Metrics::scrape() {
   impl_->uptime_gauge->Set(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - impl_->started).count());
@@ -191,6 +244,11 @@ std::string Metrics::scrape() {
   {
     std::lock_guard lk(impl_->mu);
     source = impl_->partition_source;
+  }
+  std::function<std::vector<GroupSample>()> groups_source;
+  {
+    std::lock_guard lk(impl_->mu);
+    groups_source = impl_->group_source;
   }
   std::vector<PartitionSample> samples;
   if (source) samples = source();
@@ -227,7 +285,10 @@ std::string Metrics::scrape() {
     impl_->partitions = std::move(keep);
   }
   std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, impl_->registry.Collect());
+  auto families = impl_->registry.Collect();
+  if (groups_source)
+    for (auto& f : group_families(groups_source())) families.push_back(std::move(f));
+  prometheus::TextSerializer().Serialize(out, families);
   return out.str();
 }
 

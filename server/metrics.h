@@ -42,6 +42,20 @@ struct PartitionSample {
   int64_t segments = 0;
 };
 
+// One consumer group as /metrics shows it (sampled from the group coordinator at each scrape).
+struct GroupSample {
+  std::string group;
+  std::string state;  // Kafka's state name
+  int members = 0;
+  uint64_t rebalances = 0;
+  struct Committed {
+    TopicPartition tp;
+    int64_t offset = -1;
+    int64_t end_offset = -1;  // the partition's high watermark here; -1 when not led here
+  };
+  std::vector<Committed> offsets;
+};
+
 class Metrics {
  public:
   Metrics();
@@ -58,6 +72,10 @@ class Metrics {
 
   // Called at every scrape to refresh the per-partition gauges.
   void set_partition_source(std::function<std::vector<PartitionSample>()> source);
+
+  // Called at every scrape for the consumer-group series (members, state, rebalances,
+  // committed offsets and lag): what Kafka users run a separate lag exporter for.
+  void set_group_source(std::function<std::vector<GroupSample>()> source);
 
   // Prometheus text exposition of everything.
   std::string scrape();

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "coordinator/group_coordinator.h"
 #include "server/request.h"
 
 namespace kb::server {
@@ -17,6 +18,17 @@ void handle_list_offsets(RequestContext& ctx, Respond respond);
 void handle_create_topics(RequestContext& ctx, Respond respond);
 void handle_delete_topics(RequestContext& ctx, Respond respond);
 void handle_describe_cluster(RequestContext& ctx, Respond respond);
+void handle_find_coordinator(RequestContext& ctx, Respond respond);
+void handle_join_group(RequestContext& ctx, Respond respond);
+void handle_sync_group(RequestContext& ctx, Respond respond);
+void handle_heartbeat(RequestContext& ctx, Respond respond);
+void handle_leave_group(RequestContext& ctx, Respond respond);
+void handle_offset_commit(RequestContext& ctx, Respond respond);
+void handle_offset_fetch(RequestContext& ctx, Respond respond);
+void handle_describe_groups(RequestContext& ctx, Respond respond);
+void handle_list_groups(RequestContext& ctx, Respond respond);
+void handle_delete_groups(RequestContext& ctx, Respond respond);
+void handle_offset_delete(RequestContext& ctx, Respond respond);
 
 // Decodes the request body; a body that does not parse closes the connection, as Kafka does
 // for an InvalidRequestException. Returns false (and has answered) in that case.
@@ -34,10 +46,21 @@ bool decode_request(RequestContext& ctx, Request& req, Respond& respond) {
 }
 
 template <class Message>
-void send_response(RequestContext& ctx, Respond& respond, const Message& msg) {
+void send_response(int16_t api_version, Respond& respond, const Message& msg) {
   Response out;
-  msg.encode(out.body, ctx.api_version);
+  msg.encode(out.body, api_version);
   respond(std::move(out));
+}
+template <class Message>
+void send_response(RequestContext& ctx, Respond& respond, const Message& msg) {
+  send_response(ctx.api_version, respond, msg);
+}
+
+// Who sent a group request, as the coordinator records it (Kafka shows the host as
+// "/127.0.0.1").
+inline coordinator::ClientInfo client_info(const RequestContext& ctx) {
+  std::string host = ctx.peer.substr(0, ctx.peer.rfind(':'));
+  return coordinator::ClientInfo{ctx.client_id, "/" + host, ctx.api_version};
 }
 
 }  // namespace kb::server

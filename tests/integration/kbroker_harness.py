@@ -50,6 +50,9 @@ class Broker:
             f"log.dirs: {self.data}",
             f"metrics.listener: 127.0.0.1:{self.metrics_port}",
         ]
+        # One broker: the internal topics can only have one replica (as in broker.yaml).
+        self.extra.setdefault("offsets.topic.replication.factor", 1)
+        self.extra.setdefault("transaction.state.log.replication.factor", 1)
         for k, v in self.extra.items():
             if isinstance(v, bool):
                 v = "true" if v else "false"

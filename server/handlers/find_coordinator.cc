@@ -1,0 +1,101 @@
+// Handler for api FindCoordinator (key 10), versions 0..4.
+#include "protocol/messages/find_coordinator_request.h"
+#include "coordinator/replica_group_log.h"
+#include "protocol/messages/find_coordinator_response.h"
+#include "server/broker.h"
+#include "server/handlers/handlers.h"
+
+namespace kb::server {
+
+namespace {
+
+constexpr int8_t kGroupKey = 0;
+constexpr int8_t kTransactionKey = 1;
+
+struct Found {
+  ErrorCode error = ErrorCode::NONE;
+  std::string message;
+  int32_t node_id = -1;
+  std::string host;
+  int32_t port = -1;
+};
+
+// The coordinator of a group is the leader of its __consumer_offsets partition. The first
+// lookup creates the topic, as Kafka does.
+Found find_group_coordinator(Broker& broker, const std::string& group_id) {
+  Found f;
+  auto count = broker.ensure_offsets_topic();
+  if (!count.ok()) {
+    f.error = count.code();
+    f.message = count.error().message;
+    return f;
+  }
+  int32_t p = coordinator::GroupCoordinator::partition_for(group_id, count.value());
+  auto image = broker.image();
+  const controller::TopicInfo* t = image->topic(coordinator::ReplicaGroupLog::kTopic);
+  const controller::BrokerInfo* leader =
+      t && p < static_cast<int32_t>(t->partitions.size()) ? image->broker(t->partitions[static_cast<size_t>(p)].leader)
+                                                          : nullptr;
+  if (!leader || leader->fenced || leader->endpoints.empty()) {
+    f.error = ErrorCode::COORDINATOR_NOT_AVAILABLE;
+    f.message = "The coordinator is not available.";
+    return f;
+  }
+  f.node_id = leader->id;
+  f.host = leader->endpoints.front().host;
+  f.port = leader->endpoints.front().port;
+  return f;
+}
+
+Found find(Broker& broker, int8_t key_type, const std::string& key) {
+  if (key_type == kGroupKey) return find_group_coordinator(broker, key);
+  Found f;
+  if (key_type == kTransactionKey) {
+    // Transactional producers arrive with the exactly-once work; until then no broker
+    // coordinates transactions.
+    f.error = ErrorCode::COORDINATOR_NOT_AVAILABLE;
+    f.message = "kbroker has no transaction coordinator yet";
+  } else {
+    f.error = ErrorCode::INVALID_REQUEST;
+    f.message = "Unknown coordinator type " + std::to_string(key_type);
+  }
+  return f;
+}
+
+}  // namespace
+
+void handle_find_coordinator(RequestContext& ctx, Respond respond) {
+  msg::FindCoordinatorRequest req;
+  if (!decode_request(ctx, req, respond)) return;
+  Broker& broker = *ctx.broker;
+  msg::FindCoordinatorResponse resp;
+  if (ctx.api_version < 4) {
+    Found f = find(broker, req.key_type, req.key);
+    resp.error_code = to_wire(f.error);
+    if (f.error != ErrorCode::NONE) {
+      resp.error_message = f.message;
+      broker.metrics().request_error(ctx.api_key, f.error);
+    }
+    resp.node_id = f.node_id;
+    resp.host = f.host;
+    resp.port = f.port;
+  } else {
+    for (const auto& key : req.coordinator_keys) {
+      Found f = find(broker, req.key_type, key);
+      msg::FindCoordinatorResponse::Coordinator c;
+      c.key = key;
+      c.error_code = to_wire(f.error);
+      if (f.error != ErrorCode::NONE) {
+        c.error_message = f.message;
+        broker.metrics().request_error(ctx.api_key, f.error);
+      }
+      c.node_id = f.node_id;
+      c.host = f.host;
+      c.port = f.port;
+      resp.coordinators.push_back(std::move(c));
+    }
+  }
+  send_response(ctx, respond, resp);
+}
+
+}  // namespace kb::server

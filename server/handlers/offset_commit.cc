@@ -1,0 +1,61 @@
+// Handler for api OffsetCommit (key 8), versions 0..8.
+#include <map>
+
+#include "protocol/messages/offset_commit_request.h"
+#include "protocol/messages/offset_commit_response.h"
+#include "server/broker.h"
+#include "server/handlers/handlers.h"
+
+namespace kb::server {
+
+void handle_offset_commit(RequestContext& ctx, Respond respond) {
+  msg::OffsetCommitRequest req;
+  if (!decode_request(ctx, req, respond)) return;
+  Broker& broker = *ctx.broker;
+  // Offsets of partitions that do not exist are refused before the coordinator sees them
+  // (UNKNOWN_TOPIC_OR_PARTITION, as Kafka does); the rest are committed together.
+  auto image = broker.image();
+  std::map<std::pair<std::string, int32_t>, ErrorCode> unknown;
+  msg::OffsetCommitRequest known = req;
+  for (auto& t : known.topics) {
+    const controller::TopicInfo* info = image->topic(t.name);
+    std::erase_if(t.partitions, [&](const auto& p) {
+      bool exists = info && p.partition_index >= 0 && p.partition_index < static_cast<int32_t>(info->partitions.size());
+      if (!exists) unknown[{t.name, p.partition_index}] = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+      return !exists;
+    });
+  }
+  std::erase_if(known.topics, [](const auto& t) { return t.partitions.empty(); });
+  for (size_t i = 0; i < unknown.size(); ++i) broker.metrics().request_error(ctx.api_key, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+
+  auto answer = [v = ctx.api_version, api = ctx.api_key, &metrics = broker.metrics(), req = std::move(req),
+                 unknown = std::move(unknown), respond = std::move(respond)](msg::OffsetCommitResponse done) mutable {
+    std::map<std::pair<std::string, int32_t>, int16_t> codes;
+    for (const auto& t : done.topics)
+      for (const auto& p : t.partitions) {
+        codes[{t.name, p.partition_index}] = p.error_code;
+        if (p.error_code != 0) metrics.request_error(api, static_cast<ErrorCode>(p.error_code));
+      }
+    msg::OffsetCommitResponse resp;
+    for (const auto& t : req.topics) {
+      msg::OffsetCommitResponse::OffsetCommitResponseTopic rt;
+      rt.name = t.name;
+      for (const auto& p : t.partitions) {
+        msg::OffsetCommitResponse::OffsetCommitResponseTopic::OffsetCommitResponsePartition rp;
+        rp.partition_index = p.partition_index;
+        std::pair<std::string, int32_t> key{t.name, p.partition_index};
+        if (auto u = unknown.find(key); u != unknown.end())
+          rp.error_code = to_wire(u->second);
+        else if (auto c = codes.find(key); c != codes.end())
+          rp.error_code = c->second;
+        rt.partitions.push_back(rp);
+      }
+      resp.topics.push_back(std::move(rt));
+    }
+    send_response(v, respond, resp);
+  };
+  if (known.topics.empty()) return answer(msg::OffsetCommitResponse{});
+  broker.groups().commit_offsets(std::move(known), client_info(ctx), std::move(answer));
+}
+
+}  // namespace kb::server
