@@ -310,7 +310,7 @@ struct GroupCoordinator::Impl : std::enable_shared_from_this<Impl> {
     if (g.join_timer) g.join_timer->cancel();
     std::weak_ptr<Impl> weak = shared_from_this();
     int32_t rebalance_timeout = g.max_rebalance_timeout_ms();
-    if (was_empty) {
+    if (was_empty && config.initial_rebalance_delay_ms > 0) {
       // A new group waits a little for more members, so the first assignment is not redone
       // at once when the others arrive (group.initial.rebalance.delay.ms, extended while
       // members keep joining, never past the rebalance timeout).
@@ -613,7 +613,8 @@ struct GroupCoordinator::Impl : std::enable_shared_from_this<Impl> {
   // A static member restarted (new member id, same group.instance.id): it takes over the old
   // member's place and assignment. In a Stable group whose protocol choice is unchanged there
   // is no rebalance: it gets the current generation back.
-  void replace_static_member(Group& g, const std::string& old_id, const std::string& new_id,
+  // `old_id` by value: the caller's reference points into static_members, which changes here.
+  void replace_static_member(Group& g, std::string old_id, const std::string& new_id,
                              const msg::JoinGroupRequest& req, const ClientInfo& client, int32_t rebalance_timeout,
                              JoinCallback done) {
     auto node = g.members.extract(old_id);

@@ -1,0 +1,691 @@
+// The group coordinator's state machine, driven without a network: a hand-driven clock and
+// an in-memory __consumer_offsets (coordinator_test_util.h).
+#include <catch2/catch.hpp>
+
+#include "coordinator/group_coordinator.h"
+#include "coordinator/group_records.h"
+#include "protocol/wire.h"
+#include "tests/unit/coordinator/coordinator_test_util.h"
+
+using namespace kb;
+using namespace kb::coordinator;
+using namespace kb::coordinator::test;
+
+namespace {
+
+constexpr int32_t kPartitions = 4;
+constexpr int32_t kSession = 10000;
+constexpr int32_t kRebalance = 30000;
+
+// A ConsumerProtocolSubscription v0 naming `topics`.
+std::vector<uint8_t> subscription(const std::vector<std::string>& topics) {
+  wire::Writer w;
+  w.write_int16(0);
+  w.write_int32(static_cast<int32_t>(topics.size()));
+  for (const auto& t : topics) w.write_string(t);
+  w.write_int32(-1);  // user data: null
+  return w.buffer();
+}
+
+struct JoinSpec {
+  std::string group = "g";
+  std::string member_id;
+  std::optional<std::string> instance_id;
+  std::vector<std::string> protocols = {"range"};
+  std::vector<std::string> topics = {"t"};
+  std::string protocol_type = "consumer";
+  int32_t session_timeout = kSession;
+  int32_t rebalance_timeout = kRebalance;
+};
+
+struct Fixture {
+  explicit Fixture(GroupConfig c = config_without_delay()) : coord(c, loop, log) {
+    for (int32_t p = 0; p < kPartitions; ++p) coord.became_leader(p, kPartitions);
+    loop.run();
+  }
+  static GroupConfig config_without_delay() {
+    GroupConfig c;
+    c.initial_rebalance_delay_ms = 0;
+    return c;
+  }
+
+  ManualLoop loop;
+  MemoryGroupLog log{loop};
+  GroupCoordinator coord;
+
+  Answer<msg::JoinGroupResponse> join(const JoinSpec& s, int16_t version = 9, const std::string& client = "client") {
+    msg::JoinGroupRequest req;
+    req.group_id = s.group;
+    req.member_id = s.member_id;
+    req.group_instance_id = s.instance_id;
+    req.protocol_type = s.protocol_type;
+    req.session_timeout_ms = s.session_timeout;
+    req.rebalance_timeout_ms = s.rebalance_timeout;
+    for (const auto& p : s.protocols) req.protocols.push_back({p, subscription(s.topics)});
+    Answer<msg::JoinGroupResponse> a;
+    coord.join_group(std::move(req), ClientInfo{client, "/127.0.0.1", version}, a.callback());
+    loop.run();
+    return a;
+  }
+
+  // A dynamic member's two-step join (v4+): MEMBER_ID_REQUIRED, then the real join, which
+  // waits for the rebalance.
+  Answer<msg::JoinGroupResponse> join_new(JoinSpec s) {
+    auto first = join(s);
+    REQUIRE(first.ready());
+    REQUIRE(first->error_code == to_wire(ErrorCode::MEMBER_ID_REQUIRED));
+    s.member_id = first->member_id;
+    return join(s);
+  }
+
+  Answer<msg::SyncGroupResponse> sync(const std::string& group, int32_t generation, const std::string& member_id,
+                                      std::vector<std::pair<std::string, std::string>> assignments = {},
+                                      std::optional<std::string> instance_id = std::nullopt) {
+    msg::SyncGroupRequest req;
+    req.group_id = group;
+    req.generation_id = generation;
+    req.member_id = member_id;
+    req.group_instance_id = instance_id;
+    for (auto& [m, a] : assignments) req.assignments.push_back({m, std::vector<uint8_t>(a.begin(), a.end())});
+    Answer<msg::SyncGroupResponse> out;
+    coord.sync_group(std::move(req), ClientInfo{"client", "/127.0.0.1", 5}, out.callback());
+    loop.run();
+    return out;
+  }
+
+  ErrorCode heartbeat(const std::string& group, int32_t generation, const std::string& member_id,
+                      std::optional<std::string> instance_id = std::nullopt) {
+    msg::HeartbeatRequest req;
+    req.group_id = group;
+    req.generation_id = generation;
+    req.member_id = member_id;
+    req.group_instance_id = instance_id;
+    Answer<ErrorCode> out;
+    coord.heartbeat(std::move(req), ClientInfo{"client", "/127.0.0.1", 4}, out.callback());
+    loop.run();
+    REQUIRE(out.ready());
+    return *out;
+  }
+
+  msg::LeaveGroupResponse leave(const std::string& group,
+                                std::vector<std::pair<std::string, std::optional<std::string>>> members,
+                                int16_t version = 5) {
+    msg::LeaveGroupRequest req;
+    req.group_id = group;
+    if (version < 3)
+      req.member_id = members.front().first;
+    else
+      for (auto& [id, inst] : members) req.members.push_back({id, inst, std::nullopt});
+    Answer<msg::LeaveGroupResponse> out;
+    coord.leave_group(std::move(req), ClientInfo{"client", "/127.0.0.1", version}, out.callback());
+    loop.run();
+    REQUIRE(out.ready());
+    return *out;
+  }
+
+  // Commits {topic, partition, offset} and returns each partition's error code.
+  std::vector<int16_t> commit(const std::string& group, int32_t generation, const std::string& member_id,
+                              const std::vector<std::tuple<std::string, int32_t, int64_t>>& offsets,
+                              const std::string& metadata = "") {
+    msg::OffsetCommitRequest req;
+    req.group_id = group;
+    req.generation_id_or_member_epoch = generation;
+    req.member_id = member_id;
+    for (const auto& [t, p, o] : offsets) {
+      msg::OffsetCommitRequest::OffsetCommitRequestTopic rt;
+      rt.name = t;
+      msg::OffsetCommitRequest::OffsetCommitRequestTopic::OffsetCommitRequestPartition rp;
+      rp.partition_index = p;
+      rp.committed_offset = o;
+      rp.committed_metadata = metadata;
+      rt.partitions.push_back(rp);
+      req.topics.push_back(rt);
+    }
+    Answer<msg::OffsetCommitResponse> out;
+    coord.commit_offsets(std::move(req), ClientInfo{"client", "/127.0.0.1", 8}, out.callback());
+    loop.run();
+    REQUIRE(out.ready());
+    std::vector<int16_t> codes;
+    for (const auto& t : out->topics)
+      for (const auto& p : t.partitions) codes.push_back(p.error_code);
+    return codes;
+  }
+
+  FetchedOffsets fetch(const std::string& group) {
+    Answer<FetchedOffsets> out;
+    coord.fetch_offsets(group, std::nullopt, false, out.callback());
+    loop.run();
+    REQUIRE(out.ready());
+    return *out;
+  }
+
+  int64_t committed(const std::string& group, const std::string& topic, int32_t partition) {
+    Answer<FetchedOffsets> out;
+    coord.fetch_offsets(group, std::map<std::string, std::vector<int32_t>>{{topic, {partition}}}, false,
+                        out.callback());
+    loop.run();
+    REQUIRE(out.ready());
+    REQUIRE(out->partitions.size() == 1);
+    return out->partitions.front().offset;
+  }
+
+  msg::DescribeGroupsResponse::DescribedGroup describe(const std::string& group) {
+    Answer<std::vector<msg::DescribeGroupsResponse::DescribedGroup>> out;
+    coord.describe_groups({group}, out.callback());
+    loop.run();
+    REQUIRE(out.ready());
+    return out->front();
+  }
+
+  ErrorCode delete_group(const std::string& group) {
+    Answer<std::vector<std::pair<std::string, ErrorCode>>> out;
+    coord.delete_groups({group}, out.callback());
+    loop.run();
+    REQUIRE(out.ready());
+    return out->front().second;
+  }
+
+  // Moves the group's partition away and back: the coordinator rebuilds it from the log.
+  void reload() {
+    for (int32_t p = 0; p < kPartitions; ++p) coord.resigned(p);
+    for (int32_t p = 0; p < kPartitions; ++p) coord.became_leader(p, kPartitions);
+    loop.run();
+  }
+};
+
+ErrorCode code_of(int16_t wire) { return static_cast<ErrorCode>(wire); }
+
+// Two members joined and synced: "a" (leader) holds "A", "b" holds "B".
+struct TwoMembers {
+  Fixture f;
+  std::string a, b;
+  int32_t generation = 0;
+  TwoMembers() {
+    auto ja = f.join_new({});
+    REQUIRE(ja.ready());  // alone: the rebalance completes at once
+    a = ja->member_id;
+    auto sa = f.sync("g", ja->generation_id, a, {{a, "A"}});
+    REQUIRE(sa.ready());
+    auto jb = f.join_new({});
+    REQUIRE_FALSE(jb.ready());  // waits for "a" to rejoin
+    REQUIRE(f.heartbeat("g", ja->generation_id, a) == ErrorCode::REBALANCE_IN_PROGRESS);
+    auto ja2 = f.join({.member_id = a});
+    REQUIRE(ja2.ready());
+    REQUIRE(jb.ready());
+    b = jb->member_id;
+    generation = ja2->generation_id;
+    auto sb = f.sync("g", generation, b);
+    REQUIRE_FALSE(sb.ready());  // waits for the leader's assignment
+    auto sa2 = f.sync("g", generation, a, {{a, "A"}, {b, "B"}});
+    REQUIRE(sa2.ready());
+    REQUIRE(sb.ready());
+    REQUIRE(std::string(sb->assignment.begin(), sb->assignment.end()) == "B");
+  }
+};
+
+}  // namespace
+
+TEST_CASE("partition_for is Kafka's abs(String.hashCode) modulo the partition count") {
+  CHECK(GroupCoordinator::partition_for("", 50) == 0);
+  CHECK(GroupCoordinator::partition_for("a", 50) == 97 % 50);
+  CHECK(GroupCoordinator::partition_for("hello", 50) == 99162322 % 50);
+  // "polygenelubricants".hashCode() is Integer.MIN_VALUE, which Kafka's Utils.abs maps to 0.
+  CHECK(GroupCoordinator::partition_for("polygenelubricants", 50) == 0);
+  // A negative hash code: "kbroker-group".hashCode() = -1307102346 in Java.
+  CHECK(GroupCoordinator::partition_for("kbroker-group", 50) == 1307102346 % 50);
+  // Non-ASCII: Java hashes UTF-16 code units ("é" = 0xE9; an emoji is a surrogate pair).
+  CHECK(GroupCoordinator::partition_for("\xc3\xa9", 1000) == 233);
+  CHECK(GroupCoordinator::partition_for("\xf0\x9f\x98\x80", 10000000) == 0xD83D * 31 + 0xDE00);
+}
+
+TEST_CASE("a lone member joins with MEMBER_ID_REQUIRED first, then leads generation 1") {
+  Fixture f;
+  auto first = f.join({});
+  REQUIRE(first.ready());
+  CHECK(code_of(first->error_code) == ErrorCode::MEMBER_ID_REQUIRED);
+  CHECK(first->member_id.rfind("client-", 0) == 0);
+  JoinSpec s;
+  s.member_id = first->member_id;
+  auto joined = f.join(s);
+  REQUIRE(joined.ready());
+  CHECK(code_of(joined->error_code) == ErrorCode::NONE);
+  CHECK(joined->generation_id == 1);
+  CHECK(joined->leader == first->member_id);
+  CHECK(joined->protocol_name == "range");
+  REQUIRE(joined->members.size() == 1);  // the leader gets every member's metadata
+  CHECK(joined->members[0].metadata == subscription({"t"}));
+  CHECK(f.describe("g").group_state == "CompletingRebalance");
+  auto synced = f.sync("g", 1, first->member_id, {{first->member_id, "all"}});
+  REQUIRE(synced.ready());
+  CHECK(code_of(synced->error_code) == ErrorCode::NONE);
+  CHECK(std::string(synced->assignment.begin(), synced->assignment.end()) == "all");
+  CHECK(f.describe("g").group_state == "Stable");
+}
+
+TEST_CASE("JoinGroup before v4 gets a member id without the extra round trip") {
+  Fixture f;
+  auto joined = f.join({}, 3);
+  REQUIRE(joined.ready());
+  CHECK(code_of(joined->error_code) == ErrorCode::NONE);
+  CHECK(!joined->member_id.empty());
+  CHECK(joined->generation_id == 1);
+}
+
+TEST_CASE("two members: the leader assigns, followers wait for it, heartbeats see the rebalance") {
+  TwoMembers t;
+  auto d = t.f.describe("g");
+  CHECK(d.group_state == "Stable");
+  CHECK(d.members.size() == 2);
+  CHECK(d.protocol_data == "range");
+  CHECK(t.f.heartbeat("g", t.generation, t.a) == ErrorCode::NONE);
+  CHECK(t.f.heartbeat("g", t.generation, t.b) == ErrorCode::NONE);
+  CHECK(t.f.heartbeat("g", t.generation - 1, t.b) == ErrorCode::ILLEGAL_GENERATION);
+  CHECK(t.f.heartbeat("g", t.generation, "nobody") == ErrorCode::UNKNOWN_MEMBER_ID);
+  CHECK(t.f.heartbeat("nogroup", 1, t.a) == ErrorCode::UNKNOWN_MEMBER_ID);
+  // The follower rejoining with the same metadata in Stable: the current generation back,
+  // no rebalance.
+  auto again = t.f.join({.member_id = t.b});
+  REQUIRE(again.ready());
+  CHECK(again->generation_id == t.generation);
+  CHECK(again->members.empty());
+  CHECK(t.f.describe("g").group_state == "Stable");
+}
+
+TEST_CASE("the most preferred protocol that every member supports is chosen") {
+  Fixture f;
+  auto a = f.join_new({.protocols = {"cooperative-sticky", "range"}});
+  REQUIRE(a.ready());
+  CHECK(a->protocol_name == "cooperative-sticky");
+  auto b = f.join_new({.protocols = {"range"}});  // only range in common
+  auto a2 = f.join({.member_id = a->member_id, .protocols = {"cooperative-sticky", "range"}});
+  REQUIRE(a2.ready());
+  REQUIRE(b.ready());
+  CHECK(b->protocol_name == "range");
+  CHECK(a2->protocol_name == "range");
+  // A third member with nothing in common is refused.
+  auto c = f.join({.protocols = {"roundrobin"}});
+  REQUIRE(c.ready());
+  CHECK(code_of(c->error_code) == ErrorCode::INCONSISTENT_GROUP_PROTOCOL);
+  auto d = f.join({.protocols = {"range"}, .protocol_type = "connect"});
+  REQUIRE(d.ready());
+  CHECK(code_of(d->error_code) == ErrorCode::INCONSISTENT_GROUP_PROTOCOL);
+}
+
+TEST_CASE("JoinGroup refusals: group id, session timeout, unknown member, group size, coordinator") {
+  GroupConfig c = Fixture::config_without_delay();
+  c.max_size = 1;
+  Fixture f(c);
+  auto empty_id = f.join({.group = ""});
+  CHECK(code_of(empty_id->error_code) == ErrorCode::INVALID_GROUP_ID);
+  auto short_session = f.join({.session_timeout = 5999});
+  CHECK(code_of(short_session->error_code) == ErrorCode::INVALID_SESSION_TIMEOUT);
+  auto long_session = f.join({.session_timeout = 1800001});
+  CHECK(code_of(long_session->error_code) == ErrorCode::INVALID_SESSION_TIMEOUT);
+  auto unknown = f.join({.group = "other", .member_id = "made-up"});
+  CHECK(code_of(unknown->error_code) == ErrorCode::UNKNOWN_MEMBER_ID);
+  auto a = f.join_new({});
+  REQUIRE(a.ready());
+  auto full = f.join({}, 3);
+  CHECK(code_of(full->error_code) == ErrorCode::GROUP_MAX_SIZE_REACHED);
+  // A group whose partition this broker does not lead.
+  f.coord.resigned(GroupCoordinator::partition_for("g", kPartitions));
+  f.loop.run();
+  auto moved = f.join({.member_id = a->member_id});
+  CHECK(code_of(moved->error_code) == ErrorCode::NOT_COORDINATOR);
+}
+
+TEST_CASE("requests that arrive while a partition loads get COORDINATOR_LOAD_IN_PROGRESS") {
+  ManualLoop loop;
+  MemoryGroupLog log(loop);
+  GroupCoordinator coord(Fixture::config_without_delay(), loop, log);
+  coord.became_leader(GroupCoordinator::partition_for("g", kPartitions), kPartitions);
+  Answer<ErrorCode> hb;
+  msg::HeartbeatRequest req;
+  req.group_id = "g";
+  coord.heartbeat(req, ClientInfo{}, hb.callback());
+  loop.run();
+  REQUIRE(hb.ready());
+  CHECK(*hb == ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
+  Answer<ErrorCode> later;
+  coord.heartbeat(req, ClientInfo{}, later.callback());
+  loop.run();
+  CHECK(*later == ErrorCode::UNKNOWN_MEMBER_ID);  // loaded: the group just does not exist
+}
+
+TEST_CASE("SyncGroup refusals: unknown member, stale generation, rebalance in progress, protocol mismatch") {
+  TwoMembers t;
+  auto unknown = t.f.sync("g", t.generation, "nobody");
+  CHECK(code_of(unknown->error_code) == ErrorCode::UNKNOWN_MEMBER_ID);
+  auto no_group = t.f.sync("nogroup", 1, t.a);
+  CHECK(code_of(no_group->error_code) == ErrorCode::UNKNOWN_MEMBER_ID);
+  auto stale = t.f.sync("g", t.generation - 1, t.a);
+  CHECK(code_of(stale->error_code) == ErrorCode::ILLEGAL_GENERATION);
+  msg::SyncGroupRequest wrong;
+  wrong.group_id = "g";
+  wrong.generation_id = t.generation;
+  wrong.member_id = t.a;
+  wrong.protocol_type = "connect";
+  Answer<msg::SyncGroupResponse> mismatch;
+  t.f.coord.sync_group(wrong, ClientInfo{"client", "/127.0.0.1", 5}, mismatch.callback());
+  t.f.loop.run();
+  CHECK(code_of(mismatch->error_code) == ErrorCode::INCONSISTENT_GROUP_PROTOCOL);
+  // A third member starts a rebalance: syncing the old generation is now refused.
+  auto c = t.f.join_new({});
+  CHECK_FALSE(c.ready());
+  auto during = t.f.sync("g", t.generation, t.b);
+  CHECK(code_of(during->error_code) == ErrorCode::REBALANCE_IN_PROGRESS);
+  CHECK(t.f.heartbeat("g", t.generation, t.b) == ErrorCode::REBALANCE_IN_PROGRESS);
+}
+
+TEST_CASE("a member whose session expires is removed and the others rebalance") {
+  TwoMembers t;
+  // Only "a" keeps heartbeating; "b" last spoke at its SyncGroup.
+  for (int i = 0; i < 3; ++i) {
+    t.f.loop.advance(kSession / 3);
+    REQUIRE(t.f.heartbeat("g", t.generation, t.a) == ErrorCode::NONE);
+  }
+  t.f.loop.advance(kSession / 3);
+  CHECK(t.f.heartbeat("g", t.generation, t.a) == ErrorCode::REBALANCE_IN_PROGRESS);
+  auto rejoin = t.f.join({.member_id = t.a});
+  REQUIRE(rejoin.ready());
+  CHECK(rejoin->generation_id == t.generation + 1);
+  CHECK(rejoin->members.size() == 1);
+  CHECK(t.f.heartbeat("g", t.generation, t.b) == ErrorCode::UNKNOWN_MEMBER_ID);
+}
+
+TEST_CASE("a member that does not rejoin within the rebalance timeout is dropped from the generation") {
+  TwoMembers t;
+  auto c = t.f.join_new({});  // starts a rebalance; "a" rejoins, "b" never does
+  auto a = t.f.join({.member_id = t.a});
+  CHECK_FALSE(a.ready());
+  // "b" keeps heartbeating (REBALANCE_IN_PROGRESS) but does not rejoin.
+  t.f.loop.advance(kSession / 2);
+  CHECK(t.f.heartbeat("g", t.generation, t.b) == ErrorCode::REBALANCE_IN_PROGRESS);
+  CHECK_FALSE(a.ready());
+  t.f.loop.advance(kRebalance);
+  REQUIRE(a.ready());
+  REQUIRE(c.ready());
+  CHECK(a->generation_id == t.generation + 1);
+  CHECK(a->members.size() == 2);
+  CHECK(t.f.heartbeat("g", t.generation + 1, t.b) == ErrorCode::UNKNOWN_MEMBER_ID);
+}
+
+TEST_CASE("members that never sync are removed after the rebalance timeout") {
+  TwoMembers t;
+  // "c" has a session longer than the rebalance timeout, so only the sync timeout can
+  // remove it.
+  auto c = t.f.join_new({.session_timeout = 2 * kRebalance});
+  auto a = t.f.join({.member_id = t.a});
+  auto b = t.f.join({.member_id = t.b});
+  REQUIRE(a.ready());
+  REQUIRE(c.ready());
+  int32_t generation = a->generation_id;
+  auto sb = t.f.sync("g", generation, t.b);
+  auto sa = t.f.sync("g", generation, t.a, {{t.a, "1"}, {t.b, "2"}, {c->member_id, "3"}});
+  REQUIRE(sa.ready());
+  CHECK(t.f.describe("g").group_state == "Stable");
+  for (int waited = 0; waited <= kRebalance; waited += kSession / 2) {
+    t.f.loop.advance(kSession / 2);
+    t.f.heartbeat("g", generation, t.a);
+    t.f.heartbeat("g", generation, t.b);
+  }
+  auto d = t.f.describe("g");
+  CHECK(d.group_state == "PreparingRebalance");
+  CHECK(d.members.size() == 2);
+  CHECK(t.f.heartbeat("g", generation, c->member_id) == ErrorCode::UNKNOWN_MEMBER_ID);
+}
+
+TEST_CASE("the initial rebalance delay gathers the first members into one generation") {
+  GroupConfig c;
+  c.initial_rebalance_delay_ms = 3000;
+  Fixture f(c);
+  auto a = f.join_new({});
+  CHECK_FALSE(a.ready());
+  f.loop.advance(2000);
+  auto b = f.join_new({});
+  f.loop.advance(1500);  // the first delay ended with a newcomer: it is extended once more
+  CHECK_FALSE(a.ready());
+  f.loop.advance(3000);
+  REQUIRE(a.ready());
+  REQUIRE(b.ready());
+  CHECK(a->generation_id == 1);
+  CHECK(b->generation_id == 1);
+  CHECK(a->members.size() + b->members.size() == 2);
+}
+
+TEST_CASE("a static member restarted within its session keeps its assignment without a rebalance") {
+  Fixture f;
+  auto a = f.join({.instance_id = "host-a"});
+  REQUIRE(a.ready());  // static members skip MEMBER_ID_REQUIRED
+  CHECK(code_of(a->error_code) == ErrorCode::NONE);
+  auto b = f.join_new({});
+  auto a2 = f.join({.member_id = a->member_id, .instance_id = "host-a"});
+  REQUIRE(b.ready());
+  int32_t generation = a2->generation_id;
+  f.sync("g", generation, b->member_id);
+  auto sa = f.sync("g", generation, a->member_id, {{a->member_id, "A"}, {b->member_id, "B"}}, "host-a");
+  REQUIRE(code_of(sa->error_code) == ErrorCode::NONE);
+
+  // The process restarts: a new JoinGroup without member id but with the same instance id.
+  auto back = f.join({.instance_id = "host-a"});
+  REQUIRE(back.ready());
+  CHECK(code_of(back->error_code) == ErrorCode::NONE);
+  CHECK(back->generation_id == generation);
+  CHECK(back->member_id != a->member_id);
+  CHECK(back->leader == back->member_id);
+  CHECK(back->skip_assignment);  // it leads: v9 tells it not to assign again
+  auto sync_back = f.sync("g", generation, back->member_id, {}, "host-a");
+  CHECK(std::string(sync_back->assignment.begin(), sync_back->assignment.end()) == "A");
+  CHECK(f.describe("g").group_state == "Stable");
+  CHECK(f.heartbeat("g", generation, b->member_id) == ErrorCode::NONE);
+  // The old incarnation is fenced.
+  CHECK(f.heartbeat("g", generation, a->member_id, "host-a") == ErrorCode::FENCED_INSTANCE_ID);
+  auto old_sync = f.sync("g", generation, a->member_id, {}, "host-a");
+  CHECK(code_of(old_sync->error_code) == ErrorCode::FENCED_INSTANCE_ID);
+  // The new member id was written, so it survives a coordinator move.
+  f.reload();
+  CHECK(f.heartbeat("g", generation, back->member_id, "host-a") == ErrorCode::NONE);
+}
+
+TEST_CASE("LeaveGroup: batched members, unknown and fenced ones, and the rebalance it starts") {
+  Fixture f;
+  auto s = f.join({.instance_id = "host-s"});
+  auto d = f.join_new({});
+  auto s2 = f.join({.member_id = s->member_id, .instance_id = "host-s"});
+  REQUIRE(d.ready());
+  f.sync("g", d->generation_id, s->member_id, {}, "host-s");
+
+  auto r = f.leave("g", {{"nobody", std::nullopt}, {"wrong-id", "host-s"}, {"", "no-such-instance"}});
+  REQUIRE(r.members.size() == 3);
+  CHECK(code_of(r.members[0].error_code) == ErrorCode::UNKNOWN_MEMBER_ID);
+  CHECK(code_of(r.members[1].error_code) == ErrorCode::FENCED_INSTANCE_ID);
+  CHECK(code_of(r.members[2].error_code) == ErrorCode::UNKNOWN_MEMBER_ID);
+  CHECK(code_of(r.error_code) == ErrorCode::NONE);
+  CHECK(f.describe("g").members.size() == 2);
+
+  auto ok = f.leave("g", {{d->member_id, std::nullopt}, {"", "host-s"}});
+  CHECK(code_of(ok.members[0].error_code) == ErrorCode::NONE);
+  CHECK(code_of(ok.members[1].error_code) == ErrorCode::NONE);
+  CHECK(f.describe("g").group_state == "Empty");
+
+  // Before v3, the one member's error is the answer's.
+  auto v0 = f.leave("g", {{"nobody", std::nullopt}}, 0);
+  CHECK(code_of(v0.error_code) == ErrorCode::UNKNOWN_MEMBER_ID);
+}
+
+TEST_CASE("committed offsets are answered after their write and rebuilt from the log") {
+  TwoMembers t;
+  auto codes = t.f.commit("g", t.generation, t.a, {{"t", 0, 42}, {"t", 1, 7}}, "meta");
+  CHECK(codes == std::vector<int16_t>{0, 0});
+  CHECK(t.f.committed("g", "t", 0) == 42);
+  CHECK(t.f.committed("g", "t", 1) == 7);
+  CHECK(t.f.committed("g", "t", 2) == -1);
+  t.f.commit("g", t.generation, t.b, {{"t", 0, 50}});
+  int32_t p = GroupCoordinator::partition_for("g", kPartitions);
+  // Group metadata (two generations, the assignment) and three offset records.
+  CHECK(t.f.log.records(p).size() >= 4);
+
+  t.f.reload();
+  CHECK(t.f.committed("g", "t", 0) == 50);
+  CHECK(t.f.committed("g", "t", 1) == 7);
+  auto all = t.f.fetch("g");
+  REQUIRE(all.partitions.size() == 2);
+  CHECK(all.partitions[1].metadata == "meta");
+  // Members and generation came back too: they may go on heartbeating.
+  auto d = t.f.describe("g");
+  CHECK(d.group_state == "Stable");
+  CHECK(d.members.size() == 2);
+  CHECK(t.f.heartbeat("g", t.generation, t.a) == ErrorCode::NONE);
+}
+
+TEST_CASE("OffsetCommit refusals: stale generation, unknown member, completing rebalance, metadata size") {
+  TwoMembers t;
+  CHECK(code_of(t.f.commit("unknown-group", 3, "m", {{"t", 0, 1}})[0]) == ErrorCode::ILLEGAL_GENERATION);
+  CHECK(code_of(t.f.commit("g", t.generation - 1, t.a, {{"t", 0, 1}})[0]) == ErrorCode::ILLEGAL_GENERATION);
+  CHECK(code_of(t.f.commit("g", t.generation, "nobody", {{"t", 0, 1}})[0]) == ErrorCode::UNKNOWN_MEMBER_ID);
+  // Without member and generation, only an empty group takes commits.
+  CHECK(code_of(t.f.commit("g", -1, "", {{"t", 0, 1}})[0]) == ErrorCode::UNKNOWN_MEMBER_ID);
+  CHECK(code_of(t.f.commit("g", t.generation, t.a, {{"t", 0, 1}}, std::string(4097, 'x'))[0]) ==
+        ErrorCode::OFFSET_METADATA_TOO_LARGE);
+  // A rebalance completes its join: until the assignment is synced, commits must wait.
+  auto c = t.f.join_new({});
+  auto a = t.f.join({.member_id = t.a});
+  auto b = t.f.join({.member_id = t.b});
+  REQUIRE(a.ready());
+  CHECK(code_of(t.f.commit("g", a->generation_id, t.a, {{"t", 0, 1}})[0]) == ErrorCode::REBALANCE_IN_PROGRESS);
+  // A standalone consumer (assign + commit, generation -1) creates its group by committing.
+  CHECK(code_of(t.f.commit("standalone", -1, "", {{"t", 0, 9}})[0]) == ErrorCode::NONE);
+  CHECK(t.f.committed("standalone", "t", 0) == 9);
+}
+
+TEST_CASE("a failed write is answered with Kafka's coordinator error and changes nothing") {
+  Fixture f;
+  f.commit("solo", -1, "", {{"t", 0, 5}});
+  f.log.fail_appends_with(ErrorCode::NOT_LEADER_OR_FOLLOWER);
+  CHECK(code_of(f.commit("solo", -1, "", {{"t", 0, 6}})[0]) == ErrorCode::NOT_COORDINATOR);
+  f.log.fail_appends_with(ErrorCode::NOT_ENOUGH_REPLICAS);
+  CHECK(code_of(f.commit("solo", -1, "", {{"t", 0, 6}})[0]) == ErrorCode::COORDINATOR_NOT_AVAILABLE);
+  f.log.fail_appends_with(ErrorCode::MESSAGE_TOO_LARGE);
+  CHECK(code_of(f.commit("solo", -1, "", {{"t", 0, 6}})[0]) == ErrorCode::INVALID_COMMIT_OFFSET_SIZE);
+  CHECK(f.committed("solo", "t", 0) == 5);
+}
+
+TEST_CASE("DeleteGroups removes an empty group with its offsets and refuses the others") {
+  TwoMembers t;
+  t.f.commit("g", t.generation, t.a, {{"t", 0, 3}});
+  CHECK(t.f.delete_group("g") == ErrorCode::NON_EMPTY_GROUP);
+  CHECK(t.f.delete_group("never-existed") == ErrorCode::GROUP_ID_NOT_FOUND);
+  t.f.leave("g", {{t.a, std::nullopt}, {t.b, std::nullopt}});
+  CHECK(t.f.describe("g").group_state == "Empty");
+  CHECK(t.f.delete_group("g") == ErrorCode::NONE);
+  CHECK(t.f.describe("g").group_state == "Dead");
+  CHECK(t.f.committed("g", "t", 0) == -1);
+  CHECK(t.f.delete_group("g") == ErrorCode::GROUP_ID_NOT_FOUND);
+  // The tombstones are in the log: a reload does not bring the group back.
+  t.f.reload();
+  CHECK(t.f.committed("g", "t", 0) == -1);
+  CHECK(t.f.describe("g").group_state == "Dead");
+}
+
+TEST_CASE("OffsetDelete keeps the offsets of topics the group consumes") {
+  TwoMembers t;  // subscribed to "t"
+  t.f.commit("g", t.generation, t.a, {{"t", 0, 3}, {"old", 0, 8}});
+  msg::OffsetDeleteRequest req;
+  req.group_id = "g";
+  req.topics.push_back({"t", {{0}}});
+  req.topics.push_back({"old", {{0}}});
+  Answer<msg::OffsetDeleteResponse> out;
+  t.f.coord.delete_offsets(req, out.callback());
+  t.f.loop.run();
+  REQUIRE(out.ready());
+  CHECK(code_of(out->error_code) == ErrorCode::NONE);
+  CHECK(code_of(out->topics[0].partitions[0].error_code) == ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC);
+  CHECK(code_of(out->topics[1].partitions[0].error_code) == ErrorCode::NONE);
+  CHECK(t.f.committed("g", "t", 0) == 3);
+  CHECK(t.f.committed("g", "old", 0) == -1);
+
+  req.group_id = "missing";
+  Answer<msg::OffsetDeleteResponse> missing;
+  t.f.coord.delete_offsets(req, missing.callback());
+  t.f.loop.run();
+  CHECK(code_of(missing->error_code) == ErrorCode::GROUP_ID_NOT_FOUND);
+}
+
+TEST_CASE("offsets of an empty group expire after offsets.retention.minutes, then the group goes") {
+  GroupConfig c = Fixture::config_without_delay();
+  c.offsets_retention_ms = 60'000;
+  c.offsets_retention_check_interval_ms = 10'000;
+  Fixture f(c);
+  auto a = f.join_new({});
+  f.sync("g", a->generation_id, a->member_id);
+  f.commit("g", a->generation_id, a->member_id, {{"t", 0, 11}});
+  // Members keep the offsets alive however old they are.
+  for (int i = 0; i < 10; ++i) {
+    f.loop.advance(kSession / 2);
+    REQUIRE(f.heartbeat("g", a->generation_id, a->member_id) == ErrorCode::NONE);
+  }
+  CHECK(f.committed("g", "t", 0) == 11);
+  f.leave("g", {{a->member_id, std::nullopt}});
+  f.loop.advance(50'000);
+  CHECK(f.committed("g", "t", 0) == 11);
+  f.loop.advance(20'000);
+  CHECK(f.committed("g", "t", 0) == -1);
+  CHECK(f.describe("g").group_state == "Dead");
+  f.reload();
+  CHECK(f.committed("g", "t", 0) == -1);
+}
+
+TEST_CASE("ListGroups filters by state; DescribeGroups of an unknown group says Dead") {
+  TwoMembers t;
+  t.f.commit("standalone", -1, "", {{"t", 0, 1}});
+  Answer<ListedGroups> all;
+  t.f.coord.list_groups({}, all.callback());
+  Answer<ListedGroups> stable;
+  t.f.coord.list_groups({"stable"}, stable.callback());
+  t.f.loop.run();
+  CHECK(all->groups.size() == 2);
+  REQUIRE(stable->groups.size() == 1);
+  CHECK(stable->groups[0].group_id == "g");
+  CHECK(stable->groups[0].protocol_type == "consumer");
+  auto d = t.f.describe("unknown");
+  CHECK(code_of(d.error_code) == ErrorCode::NONE);
+  CHECK(d.group_state == "Dead");
+}
+
+TEST_CASE("a coordinator move answers waiting joins NOT_COORDINATOR") {
+  TwoMembers t;
+  auto c = t.f.join_new({});
+  CHECK_FALSE(c.ready());
+  t.f.coord.resigned(GroupCoordinator::partition_for("g", kPartitions));
+  t.f.loop.run();
+  REQUIRE(c.ready());
+  CHECK(code_of(c->error_code) == ErrorCode::NOT_COORDINATOR);
+  CHECK(t.f.heartbeat("g", t.generation, t.a) == ErrorCode::NOT_COORDINATOR);
+}
+
+TEST_CASE("__consumer_offsets records use Kafka's key and value versions") {
+  rec::OffsetCommitKey k;
+  k.group = "g";
+  k.topic = "t";
+  k.partition = 3;
+  std::string key = encode_key(k);
+  REQUIRE(key.size() == 2 + 2 + 1 + 2 + 1 + 4);
+  CHECK(key[0] == 0);
+  CHECK(key[1] == 1);  // key version 1
+  auto decoded = decode_key(key);
+  REQUIRE(decoded);
+  CHECK(std::get<rec::OffsetCommitKey>(*decoded).partition == 3);
+  rec::OffsetCommitValue v;
+  v.offset = 99;
+  v.leader_epoch = 4;
+  v.metadata = "m";
+  v.commit_timestamp = 123;
+  auto value = encode_value(v);
+  CHECK(value[1] == 3);  // value version 3
+  auto back = decode_offset_value(value);
+  REQUIRE(back);
+  CHECK(back->offset == 99);
+  CHECK(back->leader_epoch == 4);
+  CHECK_FALSE(decode_key(std::string("\x00\x07garbage", 9)));
+  CHECK_FALSE(decode_offset_value(value.substr(0, value.size() - 1)));
+}
