@@ -135,12 +135,26 @@ uint16_t Broker::metrics_port() const { return http_ ? http_->bound_port() : 0; 
 std::vector<controller::CreateTopicResult> Broker::auto_create_topics(
     const std::vector<std::string>& names) {
   std::vector<controller::CreateTopicSpec> specs;
+  std::vector<controller::CreateTopicResult> results;
   for (const auto& n : names) {
+    if (n == coordinator::ReplicaGroupLog::kTopic) {
+      // A client asking for the offsets topic gets it with its own settings, not the
+      // defaults of an ordinary topic.
+      controller::CreateTopicResult r;
+      r.name = n;
+      auto count = ensure_offsets_topic();
+      r.error = count.code();
+      if (count.ok()) r.num_partitions = count.value();
+      else r.message = count.error().message;
+      results.push_back(std::move(r));
+      continue;
+    }
     controller::CreateTopicSpec s;
     s.name = n;
     specs.push_back(std::move(s));
   }
-  auto results = controller_->create_topics(specs, false);
+  if (!specs.empty())
+    for (auto& r : controller_->create_topics(specs, false)) results.push_back(std::move(r));
   for (const auto& r : results) {
     if (r.error == ErrorCode::NONE)
       spdlog::info("auto-created topic {} with {} partitions", r.name, r.num_partitions);
