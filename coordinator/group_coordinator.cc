@@ -67,6 +67,23 @@ enum class PartitionState { Loading, Owned };
 
 }  // namespace
 
+msg::OffsetCommitResponse commit_response(const msg::OffsetCommitRequest& req,
+                                          const std::function<int16_t(const std::string&, int32_t)>& code) {
+  msg::OffsetCommitResponse resp;
+  for (const auto& t : req.topics) {
+    msg::OffsetCommitResponse::OffsetCommitResponseTopic rt;
+    rt.name = t.name;
+    for (const auto& p : t.partitions) {
+      msg::OffsetCommitResponse::OffsetCommitResponseTopic::OffsetCommitResponsePartition rp;
+      rp.partition_index = p.partition_index;
+      rp.error_code = code(t.name, p.partition_index);
+      rt.partitions.push_back(rp);
+    }
+    resp.topics.push_back(std::move(rt));
+  }
+  return resp;
+}
+
 struct GroupCoordinator::Impl : std::enable_shared_from_this<Impl> {
   Impl(GroupConfig c, EventLoop& l, GroupLog& g) : config(c), loop(l), log(g) {}
 
@@ -897,19 +914,7 @@ struct GroupCoordinator::Impl : std::enable_shared_from_this<Impl> {
   void commit_offsets(msg::OffsetCommitRequest req, const ClientInfo& client,
                       std::function<void(msg::OffsetCommitResponse)> done) {
     auto answer_all = [&](ErrorCode code) {
-      msg::OffsetCommitResponse resp;
-      for (const auto& t : req.topics) {
-        msg::OffsetCommitResponse::OffsetCommitResponseTopic rt;
-        rt.name = t.name;
-        for (const auto& p : t.partitions) {
-          msg::OffsetCommitResponse::OffsetCommitResponseTopic::OffsetCommitResponsePartition rp;
-          rp.partition_index = p.partition_index;
-          rp.error_code = to_wire(code);
-          rt.partitions.push_back(rp);
-        }
-        resp.topics.push_back(std::move(rt));
-      }
-      done(std::move(resp));
+      done(commit_response(req, [code](const std::string&, int32_t) { return to_wire(code); }));
     };
     if (auto e = coordinator_error(req.group_id); e != ErrorCode::NONE) return answer_all(e);
     int32_t generation = req.generation_id_or_member_epoch;
@@ -937,41 +942,38 @@ struct GroupCoordinator::Impl : std::enable_shared_from_this<Impl> {
     int64_t expire = req.retention_time_ms > 0 ? now + req.retention_time_ms : -1;
     std::vector<GroupRecord> records;
     std::vector<std::pair<TopicPartition, CommittedOffset>> pending;
-    // Answers in request order; errors known before the write are filled in now.
-    msg::OffsetCommitResponse resp;
+    std::set<TopicPartition> failed;
     for (const auto& t : req.topics) {
-      msg::OffsetCommitResponse::OffsetCommitResponseTopic rt;
-      rt.name = t.name;
       for (const auto& p : t.partitions) {
-        msg::OffsetCommitResponse::OffsetCommitResponseTopic::OffsetCommitResponsePartition rp;
-        rp.partition_index = p.partition_index;
+        TopicPartition tp{t.name, p.partition_index};
         const std::string metadata = p.committed_metadata.value_or("");
         if (static_cast<int64_t>(metadata.size()) > config.offset_metadata_max_bytes) {
-          rp.error_code = to_wire(ErrorCode::OFFSET_METADATA_TOO_LARGE);
-        } else {
-          CommittedOffset c;
-          c.offset = p.committed_offset;
-          c.leader_epoch = p.committed_leader_epoch;
-          c.metadata = metadata;
-          c.commit_timestamp = (client.api_version == 1 && p.commit_timestamp >= 0) ? p.commit_timestamp : now;
-          c.expire_timestamp = (client.api_version == 1 && p.commit_timestamp >= 0)
-                                   ? p.commit_timestamp + config.offsets_retention_ms
-                                   : expire;
-          rec::OffsetCommitValue v;
-          v.offset = c.offset;
-          v.leader_epoch = c.leader_epoch;
-          v.metadata = c.metadata;
-          v.commit_timestamp = c.commit_timestamp;
-          v.expire_timestamp = c.expire_timestamp;
-          TopicPartition tp{t.name, p.partition_index};
-          records.push_back({offset_key(g->id, tp), encode_value(v)});
-          pending.emplace_back(tp, c);
-          rp.error_code = -1;  // filled in when the write completes
+          failed.insert(tp);
+          continue;
         }
-        rt.partitions.push_back(rp);
+        CommittedOffset c;
+        c.offset = p.committed_offset;
+        c.leader_epoch = p.committed_leader_epoch;
+        c.metadata = metadata;
+        // v1 carries the commit time; an explicit one also fixes the retention.
+        bool explicit_time = client.api_version == 1 && p.commit_timestamp >= 0;
+        c.commit_timestamp = explicit_time ? p.commit_timestamp : now;
+        c.expire_timestamp = explicit_time ? p.commit_timestamp + config.offsets_retention_ms : expire;
+        rec::OffsetCommitValue v;
+        v.offset = c.offset;
+        v.leader_epoch = c.leader_epoch;
+        v.metadata = c.metadata;
+        v.commit_timestamp = c.commit_timestamp;
+        v.expire_timestamp = c.expire_timestamp;
+        records.push_back({offset_key(g->id, tp), encode_value(v)});
+        pending.emplace_back(tp, c);
       }
-      resp.topics.push_back(std::move(rt));
     }
+    // Answers in request order; errors known before the write are filled in now, the others
+    // (-1 here) when it completes.
+    auto resp = commit_response(req, [&](const std::string& topic, int32_t partition) -> int16_t {
+      return failed.count(TopicPartition{topic, partition}) ? to_wire(ErrorCode::OFFSET_METADATA_TOO_LARGE) : -1;
+    });
     if (records.empty()) return done(std::move(resp));
     std::weak_ptr<Impl> weak = shared_from_this();
     log.append(g->partition, records,

@@ -93,6 +93,11 @@ struct GroupSnapshot {
   std::map<TopicPartition, int64_t> committed;  // offsets
 };
 
+// An OffsetCommit answer shaped like `req` (same topics and partitions, in order), with each
+// partition's error code from `code`.
+msg::OffsetCommitResponse commit_response(const msg::OffsetCommitRequest& req,
+                                          const std::function<int16_t(const std::string& topic, int32_t partition)>& code);
+
 class GroupCoordinator {
  public:
   GroupCoordinator(GroupConfig config, EventLoop& loop, GroupLog& log);

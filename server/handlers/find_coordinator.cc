@@ -62,6 +62,20 @@ Found find(Broker& broker, int8_t key_type, const std::string& key) {
   return f;
 }
 
+// v0-3 answer one key in the response's own fields, v4+ one Coordinator per key: the same
+// fields either way.
+template <class Target>
+void fill(RequestContext& ctx, const Found& f, Target& out) {
+  out.error_code = to_wire(f.error);
+  if (f.error != ErrorCode::NONE) {
+    out.error_message = f.message;
+    ctx.broker->metrics().request_error(ctx.api_key, f.error);
+  }
+  out.node_id = f.node_id;
+  out.host = f.host;
+  out.port = f.port;
+}
+
 }  // namespace
 
 void handle_find_coordinator(RequestContext& ctx, Respond respond) {
@@ -70,28 +84,12 @@ void handle_find_coordinator(RequestContext& ctx, Respond respond) {
   Broker& broker = *ctx.broker;
   msg::FindCoordinatorResponse resp;
   if (ctx.api_version < 4) {
-    Found f = find(broker, req.key_type, req.key);
-    resp.error_code = to_wire(f.error);
-    if (f.error != ErrorCode::NONE) {
-      resp.error_message = f.message;
-      broker.metrics().request_error(ctx.api_key, f.error);
-    }
-    resp.node_id = f.node_id;
-    resp.host = f.host;
-    resp.port = f.port;
+    fill(ctx, find(broker, req.key_type, req.key), resp);
   } else {
     for (const auto& key : req.coordinator_keys) {
-      Found f = find(broker, req.key_type, key);
       msg::FindCoordinatorResponse::Coordinator c;
       c.key = key;
-      c.error_code = to_wire(f.error);
-      if (f.error != ErrorCode::NONE) {
-        c.error_message = f.message;
-        broker.metrics().request_error(ctx.api_key, f.error);
-      }
-      c.node_id = f.node_id;
-      c.host = f.host;
-      c.port = f.port;
+      fill(ctx, find(broker, req.key_type, key), c);
       resp.coordinators.push_back(std::move(c));
     }
   }

@@ -36,22 +36,12 @@ void handle_offset_commit(RequestContext& ctx, Respond respond) {
         codes[{t.name, p.partition_index}] = p.error_code;
         if (p.error_code != 0) metrics.request_error(api, static_cast<ErrorCode>(p.error_code));
       }
-    msg::OffsetCommitResponse resp;
-    for (const auto& t : req.topics) {
-      msg::OffsetCommitResponse::OffsetCommitResponseTopic rt;
-      rt.name = t.name;
-      for (const auto& p : t.partitions) {
-        msg::OffsetCommitResponse::OffsetCommitResponseTopic::OffsetCommitResponsePartition rp;
-        rp.partition_index = p.partition_index;
-        std::pair<std::string, int32_t> key{t.name, p.partition_index};
-        if (auto u = unknown.find(key); u != unknown.end())
-          rp.error_code = to_wire(u->second);
-        else if (auto c = codes.find(key); c != codes.end())
-          rp.error_code = c->second;
-        rt.partitions.push_back(rp);
-      }
-      resp.topics.push_back(std::move(rt));
-    }
+    auto resp = coordinator::commit_response(req, [&](const std::string& topic, int32_t partition) -> int16_t {
+      std::pair<std::string, int32_t> key{topic, partition};
+      if (auto u = unknown.find(key); u != unknown.end()) return to_wire(u->second);
+      auto c = codes.find(key);
+      return c != codes.end() ? c->second : to_wire(ErrorCode::UNKNOWN_SERVER_ERROR);
+    });
     send_response(v, respond, resp);
   };
   if (known.topics.empty()) return answer(msg::OffsetCommitResponse{});
