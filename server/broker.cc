@@ -4,7 +4,7 @@
 
 #include <set>
 
-#include "coordinator/replica_group_log.h"
+#include "controller/group/replica_group_log.h"
 #include "server/coordinator_loop.h"
 #include "server/http_server.h"
 #include "server/network.h"

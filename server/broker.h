@@ -13,7 +13,7 @@
 
 #include "config/config.h"
 #include "controller/controller.h"
-#include "coordinator/group_coordinator.h"
+#include "controller/group/group_coordinator.h"
 #include "protocol/types.h"
 #include "replication/replica_manager.h"
 #include "server/metrics.h"

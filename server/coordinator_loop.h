@@ -4,7 +4,7 @@
 
 #include <memory>
 
-#include "coordinator/event_loop.h"
+#include "controller/group/event_loop.h"
 
 namespace kb::server {
 

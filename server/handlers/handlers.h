@@ -5,7 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "coordinator/group_coordinator.h"
+#include "controller/group/group_coordinator.h"
 #include "server/request.h"
 
 namespace kb::server {

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "coordinator/event_loop.h"
-#include "coordinator/group_coordinator.h"
-#include "coordinator/group_log.h"
+#include "controller/group/event_loop.h"
+#include "controller/group/group_coordinator.h"
+#include "controller/group/group_log.h"
 
 namespace kb::coordinator::test {
 

@@ -1,4 +1,4 @@
-#include "coordinator/group.h"
+#include "controller/group/group.h"
 
 #include <algorithm>
 #include <cctype>

@@ -10,10 +10,10 @@
 #include <string_view>
 #include <variant>
 
-#include "coordinator/records/group_metadata_key.h"
-#include "coordinator/records/group_metadata_value.h"
-#include "coordinator/records/offset_commit_key.h"
-#include "coordinator/records/offset_commit_value.h"
+#include "controller/group/records/group_metadata_key.h"
+#include "controller/group/records/group_metadata_value.h"
+#include "controller/group/records/offset_commit_key.h"
+#include "controller/group/records/offset_commit_value.h"
 
 namespace kb::coordinator {
 

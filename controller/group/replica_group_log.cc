@@ -1,4 +1,4 @@
-#include "coordinator/replica_group_log.h"
+#include "controller/group/replica_group_log.h"
 
 #include "protocol/record_batch.h"
 

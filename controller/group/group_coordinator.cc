@@ -1,4 +1,4 @@
-#include "coordinator/group_coordinator.h"
+#include "controller/group/group_coordinator.h"
 
 #include <spdlog/spdlog.h>
 
@@ -6,7 +6,7 @@
 #include <future>
 #include <set>
 
-#include "coordinator/group_records.h"
+#include "controller/group/group_records.h"
 
 namespace kb::coordinator {
 

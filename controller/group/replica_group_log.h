@@ -4,8 +4,8 @@
 // to it.
 #pragma once
 
-#include "coordinator/event_loop.h"
-#include "coordinator/group_log.h"
+#include "controller/group/event_loop.h"
+#include "controller/group/group_log.h"
 #include "replication/replica_manager.h"
 
 namespace kb::coordinator {

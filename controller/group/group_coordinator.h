@@ -27,9 +27,9 @@
 #include <string>
 #include <vector>
 
-#include "coordinator/event_loop.h"
-#include "coordinator/group.h"
-#include "coordinator/group_log.h"
+#include "controller/group/event_loop.h"
+#include "controller/group/group.h"
+#include "controller/group/group_log.h"
 #include "protocol/messages/describe_groups_response.h"
 #include "protocol/messages/heartbeat_request.h"
 #include "protocol/messages/join_group_request.h"

@@ -1,4 +1,4 @@
-#include "coordinator/group_records.h"
+#include "controller/group/group_records.h"
 
 #include "protocol/wire.h"
 

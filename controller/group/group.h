@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "coordinator/event_loop.h"
+#include "controller/group/event_loop.h"
 #include "protocol/messages/join_group_response.h"
 #include "protocol/messages/sync_group_response.h"
 #include "protocol/types.h"
