@@ -1,0 +1,336 @@
+#include "replication/raft/raft.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace kb::raft {
+
+const char* role_name(Role r) {
+  switch (r) {
+    case Role::Unattached: return "unattached";
+    case Role::Follower: return "follower";
+    case Role::Prospective: return "prospective";
+    case Role::Candidate: return "candidate";
+    case Role::Leader: return "leader";
+  }
+  return "?";
+}
+
+RaftNode::RaftNode(int32_t id, std::vector<int32_t> voters, RaftConfig config, RaftStorage& storage, uint64_t seed,
+                   int64_t now_ms)
+    : id_(id), voters_(std::move(voters)), config_(config), storage_(storage), rng_(seed) {
+  match_.assign(voters_.size(), 0);
+  last_fetch_.assign(voters_.size(), 0);
+  last_begin_sent_.assign(voters_.size(), 0);
+  // A restart forgets the leader: wait for it (BeginQuorumEpoch, a Fetch answer) or elect one.
+  reset_election_deadline(now_ms);
+}
+
+int RaftNode::index_of(int32_t voter) const {
+  for (size_t i = 0; i < voters_.size(); ++i)
+    if (voters_[i] == voter) return static_cast<int>(i);
+  return -1;
+}
+
+int32_t RaftNode::last_epoch() const {
+  int64_t end = storage_.end_offset();
+  return end == 0 ? 0 : storage_.entry(end - 1).epoch;
+}
+
+std::pair<int32_t, int64_t> RaftNode::end_offset_for_epoch(int32_t epoch) const {
+  for (int64_t o = storage_.end_offset() - 1; o >= 0; --o) {
+    int32_t e = storage_.entry(o).epoch;
+    if (e <= epoch) return {e, o + 1};
+  }
+  return {0, 0};
+}
+
+bool RaftNode::log_up_to_date(int32_t last_epoch, int64_t end_offset) const {
+  int32_t mine = this->last_epoch();
+  return last_epoch > mine || (last_epoch == mine && end_offset >= storage_.end_offset());
+}
+
+void RaftNode::reset_election_deadline(int64_t now_ms) {
+  std::uniform_int_distribution<int64_t> jitter(0, config_.election_timeout_ms - 1);
+  election_deadline_ = now_ms + config_.election_timeout_ms + jitter(rng_);
+}
+
+void RaftNode::become_unattached(int32_t epoch, int64_t now_ms) {
+  if (epoch > storage_.epoch()) {
+    storage_.set_election_state(epoch, -1);
+    abandoned_leader_ = -1;
+  }
+  role_ = Role::Unattached;
+  leader_ = -1;
+  votes_.clear();
+  fetch_in_flight_ = false;
+  reset_election_deadline(now_ms);
+}
+
+void RaftNode::become_follower(int32_t epoch, int32_t leader, int64_t now_ms) {
+  if (epoch > storage_.epoch()) {
+    storage_.set_election_state(epoch, -1);
+    abandoned_leader_ = -1;
+  }
+  role_ = Role::Follower;
+  leader_ = leader;
+  votes_.clear();
+  last_leader_contact_ = now_ms;
+  fetch_in_flight_ = false;
+  send_fetch(now_ms);
+}
+
+void RaftNode::become_prospective(int64_t now_ms) {
+  role_ = Role::Prospective;
+  leader_ = -1;
+  votes_ = {id_};
+  fetch_in_flight_ = false;
+  reset_election_deadline(now_ms);
+  if (votes_.size() >= majority()) return become_candidate(now_ms);
+  for (int32_t v : voters_)
+    if (v != id_) send(v, VoteRequest{storage_.epoch() + 1, id_, last_epoch(), storage_.end_offset(), true});
+}
+
+void RaftNode::become_candidate(int64_t now_ms) {
+  int32_t epoch = storage_.epoch() + 1;
+  storage_.set_election_state(epoch, id_);
+  abandoned_leader_ = -1;
+  role_ = Role::Candidate;
+  leader_ = -1;
+  votes_ = {id_};
+  reset_election_deadline(now_ms);
+  if (votes_.size() >= majority()) return become_leader(now_ms);
+  for (int32_t v : voters_)
+    if (v != id_) send(v, VoteRequest{epoch, id_, last_epoch(), storage_.end_offset(), false});
+}
+
+void RaftNode::become_leader(int64_t now_ms) {
+  role_ = Role::Leader;
+  leader_ = id_;
+  votes_.clear();
+  std::fill(match_.begin(), match_.end(), 0);
+  // Every voter gets a full check-quorum period to start fetching.
+  std::fill(last_fetch_.begin(), last_fetch_.end(), now_ms);
+  std::fill(last_begin_sent_.begin(), last_begin_sent_.end(), now_ms);
+  // An entry of the new epoch: only entries of its own epoch let a leader move the high
+  // watermark, and this one carries the older entries with it.
+  storage_.append(Entry{storage_.epoch(), ""});
+  for (int32_t v : voters_)
+    if (v != id_) send(v, BeginQuorumEpoch{storage_.epoch(), id_});
+  maybe_advance_high_watermark();
+}
+
+void RaftNode::send_fetch(int64_t now_ms) {
+  if (leader_ < 0 || leader_ == id_) return;
+  send(leader_, FetchRequest{storage_.epoch(), id_, storage_.end_offset(), last_epoch()});
+  fetch_in_flight_ = true;
+  fetch_sent_at_ = now_ms;
+}
+
+void RaftNode::maybe_advance_high_watermark() {
+  std::vector<int64_t> ends;
+  for (size_t i = 0; i < voters_.size(); ++i)
+    ends.push_back(voters_[i] == id_ ? storage_.end_offset() : match_[i]);
+  std::sort(ends.begin(), ends.end(), std::greater<>());
+  int64_t candidate = ends[majority() - 1];
+  if (candidate > high_watermark_ && storage_.entry(candidate - 1).epoch == storage_.epoch())
+    high_watermark_ = candidate;
+}
+
+void RaftNode::tick(int64_t now_ms) {
+  switch (role_) {
+    case Role::Leader: {
+      // Check quorum: a leader no majority fetches from steps down, so a partitioned leader
+      // does not go on accepting proposals it can never commit.
+      size_t alive = 0;
+      for (size_t i = 0; i < voters_.size(); ++i) {
+        if (voters_[i] == id_ || now_ms - last_fetch_[i] < config_.fetch_timeout_ms) ++alive;
+        // A voter that does not fetch may have missed BeginQuorumEpoch: say it again.
+        else if (now_ms - last_begin_sent_[i] >= config_.election_timeout_ms / 2) {
+          send(voters_[i], BeginQuorumEpoch{storage_.epoch(), id_});
+          last_begin_sent_[i] = now_ms;
+        }
+      }
+      if (alive < majority()) become_unattached(storage_.epoch(), now_ms);
+      return;
+    }
+    case Role::Follower:
+      if (now_ms - last_leader_contact_ >= config_.fetch_timeout_ms) {
+        abandoned_leader_ = leader_;
+        return become_prospective(now_ms);
+      }
+      if (!fetch_in_flight_ || now_ms - fetch_sent_at_ >= config_.retry_backoff_ms * 5) send_fetch(now_ms);
+      return;
+    case Role::Unattached:
+    case Role::Prospective:
+    case Role::Candidate:
+      // KIP-996: a candidate whose election times out asks again with a pre-vote.
+      if (now_ms >= election_deadline_) become_prospective(now_ms);
+      return;
+  }
+}
+
+void RaftNode::receive(int32_t from, const Message& m, int64_t now_ms) {
+  if (index_of(from) < 0) return;
+  std::visit(
+      [&](const auto& msg) {
+        using T = std::decay_t<decltype(msg)>;
+        if constexpr (std::is_same_v<T, VoteRequest>) on_vote_request(from, msg, now_ms);
+        else if constexpr (std::is_same_v<T, VoteResponse>) on_vote_response(from, msg, now_ms);
+        else if constexpr (std::is_same_v<T, BeginQuorumEpoch>) on_begin_epoch(msg, now_ms);
+        else if constexpr (std::is_same_v<T, FetchRequest>) on_fetch(from, msg, now_ms);
+        else on_fetch_response(from, msg, now_ms);
+      },
+      m);
+}
+
+void RaftNode::on_vote_request(int32_t from, const VoteRequest& r, int64_t now_ms) {
+  if (r.pre_vote) {
+    // A pre-vote changes nothing here. It is refused while a leader is alive (so a voter that
+    // was cut off cannot depose a working leader when it returns) and to a stale log.
+    bool leader_alive = role_ == Role::Leader ||
+                        (role_ == Role::Follower && now_ms - last_leader_contact_ < config_.fetch_timeout_ms);
+    bool granted = r.epoch > storage_.epoch() && !leader_alive && log_up_to_date(r.last_epoch, r.end_offset);
+    send(from, VoteResponse{storage_.epoch(), granted, true, leader_});
+    return;
+  }
+  if (r.epoch < storage_.epoch()) {
+    send(from, VoteResponse{storage_.epoch(), false, false, leader_});
+    return;
+  }
+  if (r.epoch > storage_.epoch()) become_unattached(r.epoch, now_ms);
+  int32_t voted = storage_.voted_for();
+  bool granted = role_ != Role::Leader && (voted == -1 || voted == r.candidate) &&
+                 log_up_to_date(r.last_epoch, r.end_offset);
+  if (granted) {
+    // Durable before the answer: a voter that forgot its vote could vote twice in one epoch.
+    if (voted == -1) storage_.set_election_state(storage_.epoch(), r.candidate);
+    reset_election_deadline(now_ms);
+  }
+  send(from, VoteResponse{storage_.epoch(), granted, false, leader_});
+}
+
+void RaftNode::on_vote_response(int32_t from, const VoteResponse& r, int64_t now_ms) {
+  if (r.epoch > storage_.epoch()) {
+    if (r.leader >= 0)
+      become_follower(r.epoch, r.leader, now_ms);
+    else
+      become_unattached(r.epoch, now_ms);
+    return;
+  }
+  if (r.epoch == storage_.epoch() && r.leader >= 0 && r.leader != id_ && r.leader != abandoned_leader_ &&
+      (role_ == Role::Prospective || role_ == Role::Unattached)) {
+    become_follower(r.epoch, r.leader, now_ms);  // there is a leader: follow it
+    return;
+  }
+  if (!r.granted) return;
+  if (r.pre_vote && role_ == Role::Prospective) {
+    votes_.insert(from);
+    if (votes_.size() >= majority()) become_candidate(now_ms);
+  } else if (!r.pre_vote && role_ == Role::Candidate && r.epoch == storage_.epoch()) {
+    votes_.insert(from);
+    if (votes_.size() >= majority()) become_leader(now_ms);
+  }
+}
+
+void RaftNode::on_begin_epoch(const BeginQuorumEpoch& r, int64_t now_ms) {
+  if (r.epoch < storage_.epoch()) return;
+  if (r.epoch == storage_.epoch() && (role_ == Role::Leader || (role_ == Role::Follower && leader_ == r.leader)))
+    return;
+  abandoned_leader_ = -1;  // first-hand: the leader itself
+  become_follower(r.epoch, r.leader, now_ms);
+}
+
+void RaftNode::on_fetch(int32_t from, const FetchRequest& r, int64_t now_ms) {
+  if (r.epoch > storage_.epoch()) {
+    // The fetcher follows a newer leader than we know of: we are not the leader any more.
+    become_unattached(r.epoch, now_ms);
+    return;
+  }
+  if (r.epoch < storage_.epoch() || role_ != Role::Leader) {
+    FetchResponse resp;
+    resp.epoch = storage_.epoch();
+    resp.leader = leader_;
+    resp.fenced = true;
+    send(from, std::move(resp));
+    return;
+  }
+  FetchResponse resp;
+  resp.epoch = storage_.epoch();
+  resp.leader = id_;
+  resp.fetch_offset = r.fetch_offset;
+  if (r.fetch_offset > 0) {
+    // The follower's log must match ours up to fetch_offset; if not, tell it where ours ends
+    // for its last epoch, and it truncates to there.
+    auto [e, end] = end_offset_for_epoch(r.last_fetched_epoch);
+    if (e != r.last_fetched_epoch || end < r.fetch_offset) {
+      resp.diverging = std::make_pair(e, end);
+      resp.high_watermark = high_watermark_;
+      send(from, std::move(resp));
+      return;
+    }
+  }
+  int idx = index_of(from);
+  match_[static_cast<size_t>(idx)] = r.fetch_offset;
+  last_fetch_[static_cast<size_t>(idx)] = now_ms;
+  maybe_advance_high_watermark();
+  for (int64_t o = r.fetch_offset; o < storage_.end_offset() && static_cast<int32_t>(resp.entries.size()) <
+                                                                      config_.max_fetch_entries;
+       ++o)
+    resp.entries.push_back(storage_.entry(o));
+  resp.high_watermark = high_watermark_;
+  send(from, std::move(resp));
+}
+
+void RaftNode::on_fetch_response(int32_t from, const FetchResponse& r, int64_t now_ms) {
+  if (r.epoch > storage_.epoch()) {
+    if (r.leader >= 0)
+      become_follower(r.epoch, r.leader, now_ms);
+    else
+      become_unattached(r.epoch, now_ms);
+    return;
+  }
+  if (r.epoch < storage_.epoch()) return;
+  if (r.fenced) {
+    // The voter we follow does not lead this epoch (it restarted, or resigned): it never
+    // will again, so look for the new leader now rather than after the fetch timeout.
+    if (role_ == Role::Follower && from == leader_ && r.leader != leader_) {
+      abandoned_leader_ = leader_;
+      if (r.leader >= 0)
+        become_follower(r.epoch, r.leader, now_ms);
+      else
+        become_prospective(now_ms);
+    }
+    return;
+  }
+  if (r.leader < 0) return;
+  if (role_ != Role::Follower || leader_ != r.leader) {
+    if (role_ == Role::Leader) return;
+    become_follower(r.epoch, r.leader, now_ms);
+    return;
+  }
+  fetch_in_flight_ = false;
+  last_leader_contact_ = now_ms;
+  if (r.diverging) {
+    auto [e, end] = *r.diverging;
+    int64_t to = std::min(end, end_offset_for_epoch(e).second);
+    if (to < storage_.end_offset()) storage_.truncate(to);
+  } else if (r.fetch_offset == storage_.end_offset()) {
+    for (const auto& e : r.entries) storage_.append(e);
+    high_watermark_ = std::max(high_watermark_, std::min(r.high_watermark, storage_.end_offset()));
+  }
+  send_fetch(now_ms);
+}
+
+int64_t RaftNode::propose(std::string data, int64_t now_ms) {
+  (void)now_ms;
+  if (role_ != Role::Leader || data.empty()) return -1;
+  int64_t offset = storage_.end_offset();
+  storage_.append(Entry{storage_.epoch(), std::move(data)});
+  maybe_advance_high_watermark();
+  return offset;
+}
+
+std::vector<Outgoing> RaftNode::take_outbox() { return std::exchange(outbox_, {}); }
+
+}  // namespace kb::raft
