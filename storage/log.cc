@@ -787,6 +787,53 @@ int Log::segment_count() const {
   return static_cast<int>(impl_->segments.size());
 }
 
+Result<Offset> Log::truncate_to(Offset target) {
+  Impl& d = *impl_;
+  std::vector<std::shared_ptr<Segment>> doomed;
+  int64_t new_end;
+  {
+    std::lock_guard lk(d.mu);
+    if (d.closed) return d.closed_error();
+    const int64_t to = std::max(target.value(), d.log_start);
+    if (to >= d.log_end) return Offset(d.log_end);
+    // Whole segments at or after the target go (the first one always stays, maybe emptied).
+    while (d.segments.size() > 1 && d.segments.back()->base >= to) {
+      d.segments.back()->deleted.store(true);
+      doomed.push_back(d.segments.back());
+      d.segments.pop_back();
+    }
+    std::erase_if(d.pending, [](const Impl::PendingSync& p) { return p.segment->deleted.load(); });
+    Segment& s = d.active();
+    // The byte position of the first batch that reaches `to`: from the index entry at or
+    // before it, walk the batch headers.
+    int64_t pos = 0;
+    {
+      auto f = open_file(s.log_path, O_RDONLY);
+      if (!f.ok()) return f.error();
+      if (s.offset_index.mapped()) pos = lookup_position(s.offset_index.view(), s.base, to);
+      std::optional<BatchHeader> h;
+      while ((h = header_at((*f)->fd(), pos, s.size)) && h->last_offset() < to) pos += h->total_size();
+    }
+    // The segment is rebuilt from its remaining batches: file cut, indexes re-made.
+    d.cache->erase(s.id);
+    s.release();
+    if (::truncate(s.log_path.c_str(), static_cast<off_t>(pos)) != 0)
+      return io_error("cannot truncate", s.log_path, errno);
+    s.size = pos;
+    if (auto st = d.recover_segment(s, true); !st.ok()) return st.error();
+    new_end = s.next_offset;
+    spdlog::info("truncated {} to offset {} (log end was {}; {} later segments deleted)", d.dir.string(), new_end,
+                 d.log_end, doomed.size());
+    d.log_end = new_end;
+    d.recovery_point = std::min(d.recovery_point, d.log_end);
+    d.unflushed = pos;
+    d.appended = true;
+    d.dir_dirty = true;
+  }
+  d.delete_segments(doomed);
+  return Offset(new_end);
+}
+
 int Log::apply_retention(int64_t now) {
   Impl& d = *impl_;
   std::vector<std::shared_ptr<Segment>> doomed;

@@ -97,6 +97,15 @@ class Log {
   // the high watermark). OFFSET_OUT_OF_RANGE when start < log start or start > log end.
   Result<ReadResult> read(Offset start, int32_t max_bytes, Offset max_offset, bool min_one_batch) const;
 
+  // Removes every record at or after `target`: a follower whose log diverged from its new
+  // leader's, or a Raft voter told to truncate. Batches are never split: the new log end is
+  // the base offset of the first batch that reaches `target` (so at most `target`), and never
+  // below the log start offset. Later segments are deleted, the one holding the new end is
+  // cut there and its indexes rebuilt. Returns the new log end offset. The caller keeps
+  // readers below the truncation point (consumers never read past the high watermark, which
+  // a truncation never goes below).
+  Result<Offset> truncate_to(Offset target);
+
   // Replays the log into memory (the broker's own topics: the metadata log, group state):
   // calls fn with each whole batch whose last offset is at or after `from` and whose base
   // offset is below `end`, in log order, reading about `chunk_bytes` per read. The CRC is
