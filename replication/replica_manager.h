@@ -36,6 +36,8 @@ class ReplicaManager {
 
   // Waiting fetches, keyed by partition; completed by appends.
   Purgatory& fetch_purgatory() { return fetch_purgatory_; }
+  // Waiting acks=all produces, keyed by partition; completed when the high watermark moves.
+  Purgatory& produce_purgatory() { return produce_purgatory_; }
 
  private:
   storage::LogManager& logs_;
@@ -43,6 +45,7 @@ class ReplicaManager {
   mutable std::shared_mutex mu_;
   std::map<TopicPartition, std::shared_ptr<Partition>> partitions_;
   Purgatory fetch_purgatory_;
+  Purgatory produce_purgatory_;
 };
 
 }  // namespace kb::replication

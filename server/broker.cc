@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <set>
 
 #include "controller/group/replica_group_log.h"
@@ -103,8 +104,12 @@ Status Broker::start() {
 void Broker::stop() {
   if (stopped_.exchange(true)) return;
   spdlog::info("shutting down");
-  // Waiting fetches answer now with what they have, so connections can drain.
-  if (replicas_) replicas_->fetch_purgatory().complete_all();
+  // Waiting fetches answer now with what they have (acks=all produces with REQUEST_TIMED_OUT),
+  // so connections can drain.
+  if (replicas_) {
+    replicas_->fetch_purgatory().complete_all();
+    replicas_->produce_purgatory().complete_all();
+  }
   // Waiting JoinGroup/SyncGroup requests answer NOT_COORDINATOR (clients look for the
   // coordinator again), so connections drain.
   if (groups_) groups_->stop();
@@ -193,9 +198,14 @@ void Broker::on_metadata(const controller::MetadataImage& before,
         spdlog::error("cannot open the log of {}: {}", tp.to_string(), r.error().message);
     }
     int32_t min_isr = min_insync_replicas_for(t->configs);
+    int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
     for (const auto& p : t->partitions)
-      if (auto part = replicas_->get(TopicPartition{t->name, p.partition}))
+      if (auto part = replicas_->get(TopicPartition{t->name, p.partition})) {
         part->set_min_insync_replicas(min_isr);
+        if (p.leader == node_id_ && part->isr() != p.isr) part->set_isr(p.isr, now);
+      }
   }
   update_group_coordinator(before, after);
 }

@@ -6,8 +6,10 @@
 #include "protocol/record_batch.h"
 #include <prometheus/counter.h>
 
+#include "replication/delayed_produce.h"
 #include "server/broker.h"
 #include "server/handlers/handlers.h"
+#include "server/scheduler.h"
 
 namespace kb::server {
 
@@ -25,9 +27,11 @@ PartitionResp partition_error(int32_t index, ErrorCode code, std::string message
   return r;
 }
 
-// Validates and appends one partition's records; fills its answer.
+// Validates and appends one partition's records; fills its answer. With acks=all, a
+// partition whose high watermark has not reached the appended records yet goes to `waiting`.
 PartitionResp produce_partition(RequestContext& ctx, Broker& broker, const std::string& topic, int16_t acks,
-                                msg::ProduceRequest::TopicProduceData::PartitionProduceData& pd) {
+                                msg::ProduceRequest::TopicProduceData::PartitionProduceData& pd,
+                                std::vector<replication::DelayedProduce::Waiting>& waiting) {
   TopicPartition tp{topic, pd.index};
   auto partition = broker.replicas().get(tp);
   if (!partition) return partition_error(pd.index, broker.missing_partition_error(tp));
@@ -59,6 +63,8 @@ PartitionResp produce_partition(RequestContext& ctx, Broker& broker, const std::
     return partition_error(pd.index, appended.code(), appended.error().message);
   }
   broker.replicas().fetch_purgatory().check(tp);
+  if (acks == -1 && partition->high_watermark() <= appended->last_offset)
+    waiting.push_back({partition, appended->last_offset + 1});
 
   PartitionResp r;
   r.index = pd.index;
@@ -72,6 +78,33 @@ PartitionResp produce_partition(RequestContext& ctx, Broker& broker, const std::
   return r;
 }
 
+// acks=all: the answer waits until the ISR has every partition's records (the high watermark
+// passed them) or the request's timeout; no thread waits, the purgatory and a timer do.
+void wait_for_replication(RequestContext& ctx, Resp resp, std::vector<replication::DelayedProduce::Waiting> waiting,
+                          int32_t timeout_ms, Respond respond) {
+  Broker& broker = *ctx.broker;
+  auto op = std::make_shared<replication::DelayedProduce>(
+      std::move(waiting), [v = ctx.api_version, api = ctx.api_key, &broker, resp = std::move(resp),
+                           respond = std::move(respond)](const auto& done) mutable {
+        for (const auto& w : done) {
+          if (w.result == ErrorCode::NONE) continue;
+          broker.metrics().request_error(api, w.result);
+          for (auto& t : resp.responses)
+            if (t.name == w.partition->tp().topic)
+              for (auto& p : t.partition_responses)
+                if (p.index == w.partition->tp().partition) p.error_code = to_wire(w.result);
+        }
+        send_response(v, respond, resp);
+      });
+  auto keys = op->keys();
+  auto timer = ctx.scheduler->after_ms(std::max(timeout_ms, 0), [op, keys, &broker] {
+    op->force_complete();
+    for (const auto& k : keys) broker.replicas().produce_purgatory().purge(k);
+  });
+  broker.replicas().produce_purgatory().watch(keys, op);
+  if (op->completed()) timer->cancel();
+}
+
 }  // namespace
 
 void handle_produce(RequestContext& ctx, Respond respond) {
@@ -82,11 +115,12 @@ void handle_produce(RequestContext& ctx, Respond respond) {
   bool acks_valid = req.acks == 0 || req.acks == 1 || req.acks == -1;
   bool any_error = false;
   Resp resp;
+  std::vector<replication::DelayedProduce::Waiting> waiting;
   for (auto& td : req.topic_data) {
     Resp::TopicProduceResponse tr;
     tr.name = td.name;
     for (auto& pd : td.partition_data) {
-      PartitionResp pr = acks_valid ? produce_partition(ctx, broker, td.name, req.acks, pd)
+      PartitionResp pr = acks_valid ? produce_partition(ctx, broker, td.name, req.acks, pd, waiting)
                                     : partition_error(pd.index, ErrorCode::INVALID_REQUIRED_ACKS);
       if (pr.error_code != 0) {
         any_error = true;
@@ -107,7 +141,8 @@ void handle_produce(RequestContext& ctx, Respond respond) {
     respond(std::move(out));
     return;
   }
-  send_response(ctx, respond, resp);
+  if (waiting.empty()) return send_response(ctx, respond, resp);
+  wait_for_replication(ctx, std::move(resp), std::move(waiting), req.timeout_ms, std::move(respond));
 }
 
 }  // namespace kb::server
