@@ -1,5 +1,7 @@
 #include "protocol/record_batch.h"
 
+#include "protocol/compression.h"
+
 #include <algorithm>
 #include <limits>
 
@@ -57,10 +59,10 @@ struct WalkResult {
 // Walks the records of one uncompressed batch `b` (exactly total_size() bytes); calls fn per
 // record when given. Every length is checked against what is left, so a lying field can
 // neither read out of bounds nor make the walk allocate.
-Result<WalkResult> walk_records(std::span<const uint8_t> b, const BatchHeader& h,
+Result<WalkResult> walk_records(std::span<const uint8_t> records, const BatchHeader& h,
                                 const std::function<void(const RecordView&)>* fn) {
   WalkResult out;
-  wire::Reader r(b.subspan(batch::kHeaderSize));
+  wire::Reader r(records);
   RecordView v;
   for (int32_t i = 0; i < h.records_count; ++i) {
     int32_t len = r.read_varint();
@@ -149,16 +151,24 @@ Result<ValidatedBatches> validate_batches(std::span<const uint8_t> bytes, int32_
     info.last_offset_delta = h->last_offset_delta;
     info.max_timestamp = h->max_timestamp;
     info.offset_delta_of_max_timestamp = h->last_offset_delta;
-    if (codec == 0) {
-      // Every record takes at least 7 bytes (length, attributes, two deltas, key and value
-      // lengths, header count), so a huge count is refused before walking.
-      if (static_cast<size_t>(h->records_count) > (b.size() - batch::kHeaderSize) / 7)
-        return corrupt("record count " + std::to_string(h->records_count) + " cannot fit in the batch");
-      auto walked = walk_records(b, *h, nullptr);
-      if (!walked.ok()) return walked.error();
-      info.max_timestamp = walked->max_timestamp;
-      info.offset_delta_of_max_timestamp = walked->offset_delta_of_max;
+    // Compressed records are decompressed (bounded: a bomb is CORRUPT_MESSAGE) and walked
+    // like uncompressed ones, so a lying record count or length is caught either way.
+    std::vector<uint8_t> plain;
+    std::span<const uint8_t> records = b.subspan(batch::kHeaderSize);
+    if (codec != 0) {
+      auto d = decompress(codec, records, kMaxDecompressedBatchBytes);
+      if (!d.ok()) return d.error();
+      plain = std::move(d.value());
+      records = plain;
     }
+    // Every record takes at least 7 bytes (length, attributes, two deltas, key and value
+    // lengths, header count), so a huge count is refused before walking.
+    if (static_cast<size_t>(h->records_count) > records.size() / 7)
+      return corrupt("record count " + std::to_string(h->records_count) + " cannot fit in the batch");
+    auto walked = walk_records(records, *h, nullptr);
+    if (!walked.ok()) return walked.error();
+    info.max_timestamp = walked->max_timestamp;
+    info.offset_delta_of_max_timestamp = walked->offset_delta_of_max;
     if (out.batches.empty() || info.max_timestamp > out.max_timestamp) {
       out.max_timestamp = info.max_timestamp;
       out.offset_delta_of_max_timestamp = offset_delta_base + info.offset_delta_of_max_timestamp;
@@ -196,7 +206,8 @@ Status for_each_record(std::span<const uint8_t> b, const std::function<void(cons
   if (h->batch_length < batch::kMinBatchLength || static_cast<uint64_t>(h->total_size()) > b.size())
     return corrupt("truncated record batch");
   if (h->records_count < 0) return corrupt("negative record count");
-  auto walked = walk_records(b.subspan(0, static_cast<size_t>(h->total_size())), *h, &fn);
+  auto walked = walk_records(b.subspan(batch::kHeaderSize, static_cast<size_t>(h->total_size()) - batch::kHeaderSize),
+                             *h, &fn);
   if (!walked.ok()) return walked.error();
   return {};
 }

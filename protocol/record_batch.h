@@ -120,8 +120,9 @@ struct ValidatedBatches {
 // known codec; for uncompressed batches every record is walked (lengths, varints, offset
 // delta == index, key/value lengths -1 or inside the record, non-null header keys, exact
 // consumption of the record and of the batch). Structural problems are CORRUPT_MESSAGE.
-// Records inside compressed batches are checked once the compression codecs exist (they need
-// decompression; a later issue): for those only the header and CRC are checked here.
+// Compressed batches are decompressed first (at most kMaxDecompressedBatchBytes; a bomb or a
+// damaged stream is CORRUPT_MESSAGE) and their records checked the same way; their
+// max_timestamp then comes from the records too.
 Result<ValidatedBatches> validate_batches(std::span<const uint8_t> bytes, int32_t max_batch_bytes);
 
 // In-place edits of a batch that starts at `batch` (whole batch in memory).

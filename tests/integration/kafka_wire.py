@@ -40,6 +40,16 @@ def record_batch(values, timestamp=1_700_000_000_000, count=None):
     return struct.pack(">qi", 0, len(after_len)) + after_len
 
 
+def compressed_batch(values, codec_id, compress, count=None, timestamp=1_700_000_000_000):
+    """A batch whose records section is compress(records) under codec `codec_id` (1 gzip...)."""
+    plain = record_batch(values, timestamp, count)
+    records = compress(plain[61:])
+    n = len(values) if count is None else count
+    after_crc = struct.pack(">hiqqqhii", codec_id, n - 1, timestamp, timestamp, -1, -1, -1, n) + records
+    after_len = struct.pack(">ibI", -1, 2, crc32c(after_crc)) + after_crc
+    return struct.pack(">qi", 0, len(after_len)) + after_len
+
+
 def string(s):
     if s is None:
         return struct.pack(">h", -1)
