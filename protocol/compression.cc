@@ -95,7 +95,25 @@ Result<std::vector<uint8_t>> unsnappy(std::span<const uint8_t> in, size_t max_ou
   return out;
 }
 
-Result<std::vector<uint8_t>> unlz4(std::span<const uint8_t> in, size_t max_out) {
+// Kafka 0.8-0.9 (magic 0) wrote LZ4 frames whose header checksum wrongly covers the 4 magic
+// bytes too; kafka-python still writes that for old brokers. Such a header is repaired before
+// decoding, as Kafka and librdkafka accept it. Returns the input unchanged otherwise.
+std::span<const uint8_t> repair_kafka08_header(std::span<const uint8_t> in, std::vector<uint8_t>& copy) {
+  if (in.size() < 7 || in[0] != 0x04 || in[1] != 0x22 || in[2] != 0x4d || in[3] != 0x18) return in;
+  uint8_t flg = in[4];
+  size_t hc_pos = 6 + ((flg & 0x08) ? 8 : 0) + ((flg & 0x01) ? 4 : 0);
+  if (in.size() <= hc_pos) return in;
+  auto proper = static_cast<uint8_t>((xxh32(in.subspan(4, hc_pos - 4), 0) >> 8) & 0xff);
+  auto kafka08 = static_cast<uint8_t>((xxh32(in.subspan(0, hc_pos), 0) >> 8) & 0xff);
+  if (in[hc_pos] == proper || in[hc_pos] != kafka08) return in;
+  copy.assign(in.begin(), in.end());
+  copy[hc_pos] = proper;
+  return copy;
+}
+
+Result<std::vector<uint8_t>> unlz4(std::span<const uint8_t> original, size_t max_out) {
+  std::vector<uint8_t> repaired;
+  std::span<const uint8_t> in = repair_kafka08_header(original, repaired);
   LZ4F_dctx* ctx = nullptr;
   if (LZ4F_isError(LZ4F_createDecompressionContext(&ctx, LZ4F_VERSION))) return corrupt(3, "cannot start lz4");
   std::unique_ptr<LZ4F_dctx, size_t (*)(LZ4F_dctx*)> guard(ctx, LZ4F_freeDecompressionContext);
@@ -141,6 +159,35 @@ Result<std::vector<uint8_t>> unzstd(std::span<const uint8_t> in, size_t max_out)
 }
 
 }  // namespace
+
+uint32_t xxh32(std::span<const uint8_t> data, uint32_t seed) {
+  constexpr uint32_t P1 = 2654435761U, P2 = 2246822519U, P3 = 3266489917U, P4 = 668265263U, P5 = 374761393U;
+  auto rotl = [](uint32_t x, int r) { return (x << r) | (x >> (32 - r)); };
+  auto read32 = [&](size_t at) {
+    return uint32_t(data[at]) | (uint32_t(data[at + 1]) << 8) | (uint32_t(data[at + 2]) << 16) |
+           (uint32_t(data[at + 3]) << 24);
+  };
+  const size_t n = data.size();
+  size_t at = 0;
+  uint32_t h;
+  if (n >= 16) {
+    uint32_t v[4] = {seed + P1 + P2, seed + P2, seed, seed - P1};
+    for (; at + 16 <= n; at += 16)
+      for (int i = 0; i < 4; ++i) v[i] = rotl(v[i] + read32(at + 4 * size_t(i)) * P2, 13) * P1;
+    h = rotl(v[0], 1) + rotl(v[1], 7) + rotl(v[2], 12) + rotl(v[3], 18);
+  } else {
+    h = seed + P5;
+  }
+  h += static_cast<uint32_t>(n);
+  for (; at + 4 <= n; at += 4) h = rotl(h + read32(at) * P3, 17) * P4;
+  for (; at < n; ++at) h = rotl(h + data[at] * P5, 11) * P1;
+  h ^= h >> 15;
+  h *= P2;
+  h ^= h >> 13;
+  h *= P3;
+  h ^= h >> 16;
+  return h;
+}
 
 const char* codec_name(int codec) {
   switch (codec) {

@@ -26,4 +26,7 @@ Result<std::vector<uint8_t>> compress(int codec, std::span<const uint8_t> in);
 
 const char* codec_name(int codec);  // "gzip", ... ("none" for 0)
 
+// xxHash32, which the LZ4 frame format uses for its header and content checksums.
+uint32_t xxh32(std::span<const uint8_t> data, uint32_t seed);
+
 }  // namespace kb

@@ -183,6 +183,36 @@ Result<ValidatedBatches> validate_batches(std::span<const uint8_t> bytes, int32_
   return out;
 }
 
+Result<std::vector<uint8_t>> recompress_batch(std::span<const uint8_t> b, int codec) {
+  auto h = read_batch_header(b);
+  if (!h.ok()) return h.error();
+  auto records = b.subspan(batch::kHeaderSize, static_cast<size_t>(h->total_size()) - batch::kHeaderSize);
+  std::vector<uint8_t> plain;
+  if (h->compression() != 0) {
+    auto d = decompress(h->compression(), records, kMaxDecompressedBatchBytes);
+    if (!d.ok()) return d.error();
+    plain = std::move(d.value());
+  } else {
+    plain.assign(records.begin(), records.end());
+  }
+  std::vector<uint8_t> packed;
+  if (codec != 0) {
+    auto c = compress(codec, plain);
+    if (!c.ok()) return c.error();
+    packed = std::move(c.value());
+  } else {
+    packed = std::move(plain);
+  }
+  std::vector<uint8_t> out(batch::kHeaderSize + packed.size());
+  std::copy(b.begin(), b.begin() + batch::kHeaderSize, out.begin());
+  std::copy(packed.begin(), packed.end(), out.begin() + batch::kHeaderSize);
+  wire::store_be32(out.data() + batch::kBatchLength, static_cast<uint32_t>(out.size() - batch::kLogOverhead));
+  uint16_t attrs = static_cast<uint16_t>((load_be16(b.data() + batch::kAttributes) & ~batch::kCompressionMask) | codec);
+  wire::store_be16(out.data() + batch::kAttributes, attrs);
+  wire::store_be32(out.data() + batch::kCrc, compute_batch_crc(out));
+  return out;
+}
+
 void patch_base_offset(uint8_t* b, int64_t base_offset) {
   wire::store_be64(b + batch::kBaseOffset, static_cast<uint64_t>(base_offset));
 }

@@ -125,6 +125,12 @@ struct ValidatedBatches {
 // max_timestamp then comes from the records too.
 Result<ValidatedBatches> validate_batches(std::span<const uint8_t> bytes, int32_t max_batch_bytes);
 
+// The same batch with its records stored under `codec` (0 uncompressed, 1 gzip, ...): the
+// records are decompressed (bounded as in validate_batches) and compressed again; header
+// fields stay, the codec bits, length and CRC are rewritten. For a topic whose
+// compression.type differs from the producer's. Precondition: a validated batch.
+Result<std::vector<uint8_t>> recompress_batch(std::span<const uint8_t> batch, int codec);
+
 // In-place edits of a batch that starts at `batch` (whole batch in memory).
 void patch_base_offset(uint8_t* batch, int64_t base_offset);  // outside the CRC
 void patch_leader_epoch(uint8_t* batch, int32_t epoch);       // outside the CRC

@@ -35,6 +35,7 @@ struct LogConfig {
   int32_t segment_index_bytes = 10485760;    // segment.index.bytes (max size of .index/.timeindex)
   int64_t file_delete_delay_ms = 60000;      // file.delete.delay.ms
   bool message_timestamp_log_append = false; // message.timestamp.type=LogAppendTime
+  int compression = -1;  // compression.type: -1 producer (keep), else the codec batches are stored in
 };
 
 struct AppendInfo {

@@ -7,10 +7,12 @@ namespace kb::server {
 const std::vector<HandlerInfo>& handlers() {
   // Version ranges: from v0 where we can serve it (kafka-python and sarama don't negotiate;
   // librdkafka enables features by overlap), up to the newest version implemented.
-  // Produce 0-2 and Fetch 0-3 carry the legacy message formats (magic 0/1): a later issue.
+  // Produce 0-2 carry the legacy message formats (magic 0/1), converted to record batches on
+  // arrival (librdkafka also compresses with gzip, snappy or lz4 only when Produce v0 is
+  // advertised). Fetch 0-3, which would answer in those formats, is a later issue.
   static const std::vector<HandlerInfo> table = [] {
     std::vector<HandlerInfo> t = {
-        {0, "Produce", 3, 9, handle_produce},
+        {0, "Produce", 0, 9, handle_produce},
         {1, "Fetch", 4, 13, handle_fetch},
         {2, "ListOffsets", 0, 7, handle_list_offsets},
         {3, "Metadata", 0, 12, handle_metadata},

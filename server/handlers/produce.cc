@@ -1,8 +1,11 @@
-// Handler for api Produce (key 0), versions 3..9 (magic-2 record batches).
+// Handler for api Produce (key 0), versions 0..9 (v0-2: magic 0/1 message sets, converted to
+// record batches; v3+: magic-2 record batches).
 #include <chrono>
 
 #include "protocol/messages/produce_request.h"
 #include "protocol/messages/produce_response.h"
+#include "protocol/compression.h"
+#include "protocol/legacy_messages.h"
 #include "protocol/record_batch.h"
 #include <prometheus/counter.h>
 
@@ -42,6 +45,18 @@ PartitionResp produce_partition(RequestContext& ctx, Broker& broker, const std::
   if (pd.records.is_null || records.empty())
     return partition_error(pd.index, ErrorCode::INVALID_RECORD,
                            "Produce requests with version 3+ must carry exactly one record batch");
+  // Produce v0-2 carry magic 0/1 message sets: validated and converted to one v2 batch.
+  std::vector<uint8_t> converted;
+  if (ctx.api_version < 3) {
+    auto c = convert_legacy_message_set(records, kMaxDecompressedBatchBytes);
+    if (!c.ok()) {
+      spdlog::info("refused produce v{} to {} from {}: {} ({})", ctx.api_version, tp.to_string(), ctx.peer,
+                   error_name(c.code()), c.error().message);
+      return partition_error(pd.index, c.code(), c.error().message);
+    }
+    converted = std::move(c->batch);
+    records = converted;
+  }
 
   const storage::LogConfig& lc = partition->log().config();
   auto validated = validate_batches(records, lc.max_message_bytes);
@@ -57,6 +72,16 @@ PartitionResp produce_partition(RequestContext& ctx, Broker& broker, const std::
   if (ctx.api_version < 7 && validated->batches.front().compression == 4)
     return partition_error(pd.index, ErrorCode::UNSUPPORTED_COMPRESSION_TYPE);
 
+  // A topic with its own compression.type stores batches in that codec (Kafka recompresses
+  // too); "producer" keeps them as sent.
+  std::vector<uint8_t> recompressed;
+  int codec = validated->batches.front().compression;
+  if (lc.compression >= 0 && lc.compression != codec) {
+    auto r = recompress_batch(records, lc.compression);
+    if (!r.ok()) return partition_error(pd.index, r.code(), r.error().message);
+    recompressed = std::move(r.value());
+    records = recompressed;
+  }
   auto appended = partition->append_as_leader(records);
   if (!appended.ok()) {
     spdlog::error("append to {} failed: {}", tp.to_string(), appended.error().message);

@@ -123,3 +123,58 @@ TEST_CASE("compressed batches are validated record by record") {
     CHECK(validate_batches(compressed_batch(codec, 50, 49), 1 << 20).code() == ErrorCode::CORRUPT_MESSAGE);
   }
 }
+
+TEST_CASE("a batch is recompressed into a topic's codec with its records and header fields intact") {
+  RecordBatchBuilder builder;
+  for (int i = 0; i < 20; ++i) builder.add("k" + std::to_string(i), std::string(100, 'v'), 5000 + i);
+  builder.producer(77, 2, 40);
+  auto plain = builder.build();
+  std::vector<std::string> want;
+  REQUIRE(for_each_record(plain, [&](const RecordView& r) { want.emplace_back(*r.key); }).ok());
+  for (int from = 0; from <= 4; ++from) {
+    auto source = from == 0 ? plain : recompress_batch(plain, from).value();
+    for (int to = 0; to <= 4; ++to) {
+      INFO(codec_name(from) << " -> " << codec_name(to));
+      auto out = recompress_batch(source, to);
+      REQUIRE(out.ok());
+      auto v = validate_batches(*out, 1 << 20);
+      INFO((v.ok() ? std::string() : v.error().message));
+      REQUIRE(v.ok());
+      CHECK(v->batches[0].compression == to);
+      CHECK(v->records == 20);
+      auto h = read_batch_header(*out).value();
+      CHECK(h.producer_id == 77);
+      CHECK(h.base_sequence == 40);
+      CHECK(h.max_timestamp == 5019);
+      auto back = recompress_batch(*out, 0).value();
+      std::vector<std::string> keys;
+      REQUIRE(for_each_record(back, [&](const RecordView& r) { keys.emplace_back(*r.key); }).ok());
+      CHECK(keys == want);
+    }
+  }
+}
+
+TEST_CASE("xxHash32 matches the reference values") {
+  auto bytes = [](const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); };
+  CHECK(xxh32(bytes(""), 0) == 0x02CC5D05u);
+  CHECK(xxh32(bytes("a"), 0) == 0x550D7456u);
+  CHECK(xxh32(bytes("abc"), 0) == 0x32D153FFu);
+  CHECK(xxh32(bytes("Nobody inspects the spammish repetition"), 0) == 0xE2293B2Fu);
+}
+
+TEST_CASE("an LZ4 frame with Kafka 0.8's wrong header checksum is read, other damage is not") {
+  auto in = text(20000, 3);
+  auto frame = compress(3, in).value();
+  // Kafka 0.8 computed the header checksum over the magic number too.
+  uint8_t flg = frame[4];
+  size_t hc = 6 + ((flg & 0x08) ? 8 : 0) + ((flg & 0x01) ? 4 : 0);
+  auto broken = frame;
+  broken[hc] = static_cast<uint8_t>((xxh32(std::span<const uint8_t>(frame).subspan(0, hc), 0) >> 8) & 0xff);
+  REQUIRE(broken[hc] != frame[hc]);
+  auto back = decompress(3, broken, kMaxDecompressedBatchBytes);
+  REQUIRE(back.ok());
+  CHECK(*back == in);
+  auto wrong = frame;
+  wrong[hc] ^= 0x5a;
+  if (wrong[hc] != broken[hc]) CHECK(decompress(3, wrong, kMaxDecompressedBatchBytes).code() == ErrorCode::CORRUPT_MESSAGE);
+}
