@@ -54,6 +54,7 @@ int64_t add_wrapping(int64_t a, int64_t b) {
 struct WalkResult {
   int64_t max_timestamp = -1;
   int32_t offset_delta_of_max = 0;
+  int64_t min_timestamp = -1;  // smallest non-negative record timestamp (-1: none)
 };
 
 // Walks the records of one uncompressed batch `b` (exactly total_size() bytes); calls fn per
@@ -106,6 +107,7 @@ Result<WalkResult> walk_records(std::span<const uint8_t> records, const BatchHea
       out.max_timestamp = v.timestamp;
       out.offset_delta_of_max = off_delta;
     }
+    if (v.timestamp >= 0 && (out.min_timestamp < 0 || v.timestamp < out.min_timestamp)) out.min_timestamp = v.timestamp;
     if (fn) (*fn)(v);
   }
   if (r.remaining() != 0)
@@ -169,6 +171,9 @@ Result<ValidatedBatches> validate_batches(std::span<const uint8_t> bytes, int32_
     if (!walked.ok()) return walked.error();
     info.max_timestamp = walked->max_timestamp;
     info.offset_delta_of_max_timestamp = walked->offset_delta_of_max;
+    info.min_timestamp = walked->min_timestamp;
+    if (info.min_timestamp >= 0 && (out.min_timestamp < 0 || info.min_timestamp < out.min_timestamp))
+      out.min_timestamp = info.min_timestamp;
     if (out.batches.empty() || info.max_timestamp > out.max_timestamp) {
       out.max_timestamp = info.max_timestamp;
       out.offset_delta_of_max_timestamp = offset_delta_base + info.offset_delta_of_max_timestamp;

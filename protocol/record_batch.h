@@ -98,17 +98,18 @@ struct BatchInfo {
   int64_t bytes = 0;  // total size, log overhead included
   int32_t first_offset_delta = 0;  // always 0 in v2: offsets are base + index
   int32_t last_offset_delta = 0;
-  // The largest record timestamp and the offset delta of the first record that has it. For
-  // compressed batches the header's maxTimestamp and the last offset delta (records are not
-  // decompressed here).
+  // The largest record timestamp and the offset delta of the first record that has it
+  // (compressed batches are decompressed to find them).
   int64_t max_timestamp = -1;
   int32_t offset_delta_of_max_timestamp = 0;
+  int64_t min_timestamp = -1;  // smallest non-negative record timestamp (-1: none)
 };
 struct ValidatedBatches {
   std::vector<BatchInfo> batches;
   int32_t records = 0;
   int64_t bytes = 0;
   int64_t max_timestamp = -1;
+  int64_t min_timestamp = -1;  // smallest non-negative record timestamp over all batches (-1: none)
   // Offset distance of the max-timestamp record from the first record of the whole set, once
   // offsets are assigned contiguously: first_offset + this = offset of max timestamp.
   int64_t offset_delta_of_max_timestamp = 0;

@@ -39,6 +39,7 @@ storage::LogConfig Broker::log_config_for(const std::map<std::string, std::strin
   c.segment_index_bytes = static_cast<int32_t>(t.get_long("segment.index.bytes"));
   c.file_delete_delay_ms = t.get_long("file.delete.delay.ms");
   c.message_timestamp_log_append = t.get("message.timestamp.type") == "LogAppendTime";
+  c.message_timestamp_difference_max_ms = t.get_long("message.timestamp.difference.max.ms");
   const std::string codec = t.get("compression.type");
   static const char* kCodecs[] = {"uncompressed", "gzip", "snappy", "lz4", "zstd"};
   for (int i = 0; i < 5; ++i)

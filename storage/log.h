@@ -36,6 +36,9 @@ struct LogConfig {
   int64_t file_delete_delay_ms = 60000;      // file.delete.delay.ms
   bool message_timestamp_log_append = false; // message.timestamp.type=LogAppendTime
   int compression = -1;  // compression.type: -1 producer (keep), else the codec batches are stored in
+  // message.timestamp.difference.max.ms: largest gap between a CreateTime record timestamp
+  // and the broker's clock (INVALID_TIMESTAMP beyond).
+  int64_t message_timestamp_difference_max_ms = INT64_MAX;
 };
 
 struct AppendInfo {

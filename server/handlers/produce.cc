@@ -68,6 +68,20 @@ PartitionResp produce_partition(RequestContext& ctx, Broker& broker, const std::
   if (validated->batches.size() != 1)
     return partition_error(pd.index, ErrorCode::INVALID_RECORD,
                            "Produce requests with version 3+ must carry exactly one record batch");
+  // CreateTime timestamps must be within message.timestamp.difference.max.ms of the broker's
+  // clock (records without a timestamp, -1, are not checked, as in Kafka).
+  if (!lc.message_timestamp_log_append && lc.message_timestamp_difference_max_ms < INT64_MAX &&
+      validated->min_timestamp >= 0) {
+    int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    int64_t worst = std::max(now - validated->min_timestamp, validated->max_timestamp - now);
+    if (worst > lc.message_timestamp_difference_max_ms)
+      return partition_error(pd.index, ErrorCode::INVALID_TIMESTAMP,
+                             "Timestamp of a record is out of range: it is " + std::to_string(worst) +
+                                 " ms from the broker's time, more than message.timestamp.difference.max.ms " +
+                                 std::to_string(lc.message_timestamp_difference_max_ms));
+  }
   // zstd needs Produce v7+ (clients that can't read it would otherwise be served it).
   if (ctx.api_version < 7 && validated->batches.front().compression == 4)
     return partition_error(pd.index, ErrorCode::UNSUPPORTED_COMPRESSION_TYPE);

@@ -118,6 +118,7 @@ TEST_CASE("compressed batches are validated record by record") {
     CHECK(v->records == 50);
     CHECK(v->batches[0].compression == codec);
     CHECK(v->max_timestamp == 1049);  // from the records, not just the header
+    CHECK(v->min_timestamp == 1000);
     // A count that does not match the records inside: refused.
     CHECK(validate_batches(compressed_batch(codec, 50, 51), 1 << 20).code() == ErrorCode::CORRUPT_MESSAGE);
     CHECK(validate_batches(compressed_batch(codec, 50, 49), 1 << 20).code() == ErrorCode::CORRUPT_MESSAGE);
