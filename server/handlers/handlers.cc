@@ -28,6 +28,7 @@ const std::vector<HandlerInfo>& handlers() {
         {18, "ApiVersions", 0, 3, handle_api_versions},
         {19, "CreateTopics", 0, 7, handle_create_topics},
         {20, "DeleteTopics", 0, 6, handle_delete_topics},
+        {32, "DescribeConfigs", 0, 4, handle_describe_configs},
         {42, "DeleteGroups", 0, 2, handle_delete_groups},
         {47, "OffsetDelete", 0, 0, handle_offset_delete},
         {60, "DescribeCluster", 0, 1, handle_describe_cluster},
