@@ -466,6 +466,33 @@ std::vector<CreateTopicResult> Controller::create_topics(const std::vector<Creat
   return results;
 }
 
+Status Controller::set_topic_configs(const std::string& topic, const std::map<std::string, std::string>& overrides,
+                                     bool validate_only) {
+  std::lock_guard lk(mu_);
+  if (!failed_.ok()) return failed_;
+  const TopicInfo* t = image_->topic(topic);
+  if (!t) return Status(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, "Topic " + topic + " does not exist");
+  auto tc = config::TopicConfig::make(config_, overrides);
+  if (!tc.ok()) return tc.error();
+  std::vector<MetadataRecord> records;
+  auto record = [&](const std::string& name, std::optional<std::string> value) {
+    metadata::ConfigRecord cr;
+    cr.resource_type = static_cast<int8_t>(ConfigResourceType::kTopic);
+    cr.resource_name = topic;
+    cr.name = name;
+    cr.value = std::move(value);
+    records.push_back(std::move(cr));
+  };
+  for (const auto& [name, value] : tc->overrides()) {
+    auto old = t->configs.find(name);
+    if (old == t->configs.end() || old->second != value) record(name, value);
+  }
+  for (const auto& [name, value] : t->configs)
+    if (!tc->overrides().count(name)) record(name, std::nullopt);
+  if (validate_only || records.empty()) return {};
+  return commit(std::move(records));
+}
+
 std::vector<DeleteTopicResult> Controller::delete_topics(const std::vector<std::string>& names,
                                                          const std::vector<Uuid>& ids) {
   std::lock_guard lk(mu_);

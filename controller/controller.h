@@ -107,6 +107,13 @@ class Controller {
   // with INVALID_REQUEST: the handler's choice). Internal topics may be deleted, as in Kafka.
   std::vector<DeleteTopicResult> delete_topics(const std::vector<std::string>& names, const std::vector<Uuid>& ids);
 
+  // Makes `overrides` a topic's complete set of config overrides (AlterConfigs and
+  // IncrementalAlterConfigs compute it): one ConfigRecord per key that changed (a null value
+  // removes an override). UNKNOWN_TOPIC_OR_PARTITION, INVALID_CONFIG with Kafka's message,
+  // KAFKA_STORAGE_ERROR. validate_only checks and writes nothing.
+  Status set_topic_configs(const std::string& topic, const std::map<std::string, std::string>& overrides,
+                           bool validate_only);
+
   // Hands the next block of kProducerIdBlockSize producer ids to `broker_id`, durably
   // (ProducerIdsRecord), so no id is ever given twice, even across restarts.
   // BROKER_ID_NOT_REGISTERED for an unknown broker, STALE_BROKER_EPOCH when `broker_epoch`

@@ -29,7 +29,9 @@ const std::vector<HandlerInfo>& handlers() {
         {19, "CreateTopics", 0, 7, handle_create_topics},
         {20, "DeleteTopics", 0, 6, handle_delete_topics},
         {32, "DescribeConfigs", 0, 4, handle_describe_configs},
+        {33, "AlterConfigs", 0, 2, handle_alter_configs},
         {42, "DeleteGroups", 0, 2, handle_delete_groups},
+        {44, "IncrementalAlterConfigs", 0, 1, handle_incremental_alter_configs},
         {47, "OffsetDelete", 0, 0, handle_offset_delete},
         {60, "DescribeCluster", 0, 1, handle_describe_cluster},
     };

@@ -1,0 +1,44 @@
+// Handler for api AlterConfigs (key 33), versions 0..2: a topic's overrides become exactly
+// the configs given (the ones left out go back to their defaults).
+#include "protocol/messages/alter_configs_request.h"
+#include "protocol/messages/alter_configs_response.h"
+#include "server/handlers/alter_configs_common.h"
+#include "server/handlers/handlers.h"
+
+namespace kb::server {
+
+void handle_alter_configs(RequestContext& ctx, Respond respond) {
+  msg::AlterConfigsRequest req;
+  if (!decode_request(ctx, req, respond)) return;
+  Broker& broker = *ctx.broker;
+  msg::AlterConfigsResponse resp;
+  std::set<std::pair<int8_t, std::string>> seen;
+  for (const auto& r : req.resources) {
+    alter_configs::Outcome out;
+    if (auto refused = alter_configs::check_resource(r.resource_type, r.resource_name, seen)) {
+      out = *refused;
+    } else if (alter_configs::current_overrides(broker, r.resource_name, out)) {
+      std::map<std::string, std::string> overrides;
+      for (const auto& c : r.configs) {
+        if (!c.value) {
+          out = {ErrorCode::INVALID_REQUEST, "Null value not supported for topic configs: " + c.name};
+          break;
+        }
+        overrides[c.name] = *c.value;
+      }
+      if (out.code == ErrorCode::NONE) out = alter_configs::write(broker, r.resource_name, overrides, req.validate_only);
+    }
+    msg::AlterConfigsResponse::AlterConfigsResourceResponse rr;
+    rr.error_code = to_wire(out.code);
+    if (out.code != ErrorCode::NONE) {
+      rr.error_message = out.message;
+      broker.metrics().request_error(ctx.api_key, out.code);
+    }
+    rr.resource_type = r.resource_type;
+    rr.resource_name = r.resource_name;
+    resp.responses.push_back(std::move(rr));
+  }
+  send_response(ctx, respond, resp);
+}
+
+}  // namespace kb::server
