@@ -485,8 +485,8 @@ Result<std::unique_ptr<Log>> Log::open(const fs::path& dir, LogConfig config, co
     d.segments.push_back(std::move(s));
     d.dir_dirty = true;
   }
-  d.log_start = d.segments.front()->base;
   d.log_end = d.segments.back()->next_offset;
+  d.log_start = std::max(d.segments.front()->base, std::min(o.log_start_offset, d.log_end));
   if (o.recover) {
     d.recovery_point = std::clamp(o.recovery_point, d.log_start, d.log_end);
     d.unflushed = d.segments.back()->size;  // the newest segment's data is synced by the next flush
@@ -785,6 +785,34 @@ int64_t Log::size_bytes() const {
 int Log::segment_count() const {
   std::lock_guard lk(impl_->mu);
   return static_cast<int>(impl_->segments.size());
+}
+
+Result<Offset> Log::advance_log_start(Offset to) {
+  Impl& d = *impl_;
+  std::vector<std::shared_ptr<Segment>> doomed;
+  int64_t start;
+  {
+    std::lock_guard lk(d.mu);
+    if (d.closed) return d.closed_error();
+    if (to.value() > d.log_end)
+      return Error{ErrorCode::OFFSET_OUT_OF_RANGE, "offset " + std::to_string(to.value()) + " is past the log end " +
+                                                       std::to_string(d.log_end)};
+    if (to.value() <= d.log_start) return Offset(d.log_start);
+    d.log_start = to.value();
+    // A segment goes when the next one starts at or below the new log start (so the segment
+    // holding the log start stays, and the active one always does).
+    while (d.segments.size() > 1 && d.segments[1]->base <= d.log_start) {
+      d.segments.front()->deleted.store(true);
+      doomed.push_back(d.segments.front());
+      d.segments.erase(d.segments.begin());
+    }
+    std::erase_if(d.pending, [](const Impl::PendingSync& p) { return p.segment->deleted.load(); });
+    if (!doomed.empty()) d.dir_dirty = true;
+    start = d.log_start;
+  }
+  spdlog::info("log start offset of {} moved to {} ({} segments deleted)", d.dir.string(), start, doomed.size());
+  d.delete_segments(doomed);
+  return Offset(start);
 }
 
 Result<Offset> Log::truncate_to(Offset target) {

@@ -77,6 +77,9 @@ struct LogOpenOptions {
   // Open files of sealed segments (shared by the logs of one LogManager); null = a
   // process-wide default.
   std::shared_ptr<FileCache> file_cache;
+  // The log start offset DeleteRecords moved it to (log-start-offset-checkpoint); the first
+  // segment's base offset when larger. 0: none.
+  int64_t log_start_offset = 0;
 };
 
 class Log {
@@ -100,6 +103,12 @@ class Log {
   // (but at least one whole batch when `min_one_batch`), never past `max_offset` (exclusive;
   // the high watermark). OFFSET_OUT_OF_RANGE when start < log start or start > log end.
   Result<ReadResult> read(Offset start, int32_t max_bytes, Offset max_offset, bool min_one_batch) const;
+
+  // DeleteRecords: the log start offset becomes `to` (records below it are gone for readers:
+  // OFFSET_OUT_OF_RANGE), and every segment wholly below it is deleted. OFFSET_OUT_OF_RANGE
+  // when `to` is past the log end; a `to` at or below the log start changes nothing. Returns
+  // the log start offset. Durable once the LogManager checkpoints log start offsets.
+  Result<Offset> advance_log_start(Offset to);
 
   // Removes every record at or after `target`: a follower whose log diverged from its new
   // leader's, or a Raft voter told to truncate. Batches are never split: the new log end is

@@ -25,6 +25,7 @@ namespace {
 
 constexpr const char* kCleanShutdownFile = ".kafka_cleanshutdown";
 constexpr const char* kRecoveryPointFile = "recovery-point-offset-checkpoint";
+constexpr const char* kLogStartFile = "log-start-offset-checkpoint";
 constexpr int64_t kHousekeepingMs = 1000;  // segment.ms rolls, rolled-segment fsyncs, idle handles
 
 // "<topic>-<partition>": the topic may itself contain '-', so split at the last one.
@@ -96,6 +97,7 @@ struct LogManager::Impl {
     fs::path path;
     bool recover = false;  // no clean-shutdown marker: logs found here are recovered
     std::map<TopicPartition, int64_t> recovery_points;  // from the checkpoint, kept for unopened logs
+    std::map<TopicPartition, int64_t> log_starts;       // likewise, log start offsets (DeleteRecords)
   };
   struct Placement {
     size_t dir = 0;
@@ -175,18 +177,25 @@ struct LogManager::Impl {
 
   Status checkpoint() {
     std::lock_guard cl(checkpoint_mu);
-    std::vector<std::pair<fs::path, std::map<TopicPartition, int64_t>>> files;
+    std::vector<std::pair<fs::path, std::map<TopicPartition, int64_t>>> files, starts;
     {
       std::lock_guard lk(mu);
-      for (auto& d : dirs) files.emplace_back(d.path, d.recovery_points);
+      for (auto& d : dirs) {
+        files.emplace_back(d.path, d.recovery_points);
+        starts.emplace_back(d.path, d.log_starts);
+      }
       for (const auto& [tp, log] : logs) {
         auto it = placed.find(tp);
-        if (it != placed.end()) files[it->second.dir].second[tp] = log->recovery_point().value();
+        if (it == placed.end()) continue;
+        files[it->second.dir].second[tp] = log->recovery_point().value();
+        starts[it->second.dir].second[tp] = log->log_start_offset().value();
       }
     }
     Status result;
-    for (const auto& [dir, points] : files) {
-      auto s = write_file_atomically(dir / kRecoveryPointFile, format_checkpoint(points));
+    for (size_t i = 0; i < files.size(); ++i) {
+      auto s = write_file_atomically(files[i].first / kRecoveryPointFile, format_checkpoint(files[i].second));
+      if (!s.ok()) result = s;
+      s = write_file_atomically(starts[i].first / kLogStartFile, format_checkpoint(starts[i].second));
       if (!s.ok()) result = s;
     }
     return result;
@@ -241,6 +250,11 @@ Result<std::unique_ptr<LogManager>> LogManager::open(LogManagerOptions options) 
       // Without recovery points a recovery scans whole logs: slower, never wrong.
       spdlog::warn("ignoring recovery points: {}", points.error().message);
     }
+    if (fs::exists(path / kLogStartFile)) {
+      auto starts = read_checkpoint(path / kLogStartFile);
+      if (!starts.ok()) return starts.error();  // deleted records must not come back
+      dir.log_starts = std::move(starts.value());
+    }
     d.dirs.push_back(std::move(dir));
   }
   return m;
@@ -281,6 +295,8 @@ Result<std::shared_ptr<Log>> LogManager::get_or_create(const TopicPartition& tp,
         o.recover = d.dirs[dir_index].recover;
         auto rp = d.dirs[dir_index].recovery_points.find(tp);
         o.recovery_point = rp == d.dirs[dir_index].recovery_points.end() ? 0 : rp->second;
+        auto ls = d.dirs[dir_index].log_starts.find(tp);
+        o.log_start_offset = ls == d.dirs[dir_index].log_starts.end() ? 0 : ls->second;
       }
     } else {
       // A new partition goes to the log dir holding the fewest partitions.
@@ -319,6 +335,7 @@ Status LogManager::remove(const TopicPartition& tp) {
     if (auto it = d.placed.find(tp); it != d.placed.end()) {
       dir = d.dirs[it->second.dir].path / tp.to_string();
       d.dirs[it->second.dir].recovery_points.erase(tp);
+      d.dirs[it->second.dir].log_starts.erase(tp);
       d.placed.erase(it);
     }
   }

@@ -53,8 +53,10 @@ class LogManager {
   void shutdown();
 
   bool recovered_after_crash() const;
-  // Writes every log dir's recovery-point-offset-checkpoint now (the background thread does it
-  // every recovery_point_checkpoint_interval_ms).
+  // Writes each log dir's recovery-point-offset-checkpoint and log-start-offset-checkpoint now
+  // (atomically, fsynced; the background thread does it every
+  // recovery_point_checkpoint_interval_ms). DeleteRecords calls it before answering, so
+  // deleted records never come back after a crash.
   Status checkpoint_recovery_points();
   // Sealed segments currently held open for reads (at most max_open_files).
   size_t open_segment_files() const;

@@ -28,6 +28,7 @@ const std::vector<HandlerInfo>& handlers() {
         {18, "ApiVersions", 0, 3, handle_api_versions},
         {19, "CreateTopics", 0, 7, handle_create_topics},
         {20, "DeleteTopics", 0, 6, handle_delete_topics},
+        {21, "DeleteRecords", 0, 2, handle_delete_records},
         {32, "DescribeConfigs", 0, 4, handle_describe_configs},
         {33, "AlterConfigs", 0, 2, handle_alter_configs},
         {35, "DescribeLogDirs", 0, 4, handle_describe_log_dirs},

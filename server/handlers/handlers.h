@@ -33,6 +33,7 @@ void handle_describe_configs(RequestContext& ctx, Respond respond);
 void handle_alter_configs(RequestContext& ctx, Respond respond);
 void handle_incremental_alter_configs(RequestContext& ctx, Respond respond);
 void handle_describe_log_dirs(RequestContext& ctx, Respond respond);
+void handle_delete_records(RequestContext& ctx, Respond respond);
 
 // Decodes the request body; a body that does not parse closes the connection, as Kafka does
 // for an InvalidRequestException. Returns false (and has answered) in that case.
