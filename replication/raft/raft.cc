@@ -80,6 +80,13 @@ void RaftNode::become_follower(int32_t epoch, int32_t leader, int64_t now_ms) {
   send_fetch(now_ms);
 }
 
+void RaftNode::enter_newer_epoch(int32_t epoch, int32_t leader, int64_t now_ms) {
+  if (leader >= 0)
+    become_follower(epoch, leader, now_ms);
+  else
+    become_unattached(epoch, now_ms);
+}
+
 void RaftNode::become_prospective(int64_t now_ms) {
   role_ = Role::Prospective;
   leader_ = -1;
@@ -211,13 +218,7 @@ void RaftNode::on_vote_request(int32_t from, const VoteRequest& r, int64_t now_m
 }
 
 void RaftNode::on_vote_response(int32_t from, const VoteResponse& r, int64_t now_ms) {
-  if (r.epoch > storage_.epoch()) {
-    if (r.leader >= 0)
-      become_follower(r.epoch, r.leader, now_ms);
-    else
-      become_unattached(r.epoch, now_ms);
-    return;
-  }
+  if (r.epoch > storage_.epoch()) return enter_newer_epoch(r.epoch, r.leader, now_ms);
   if (r.epoch == storage_.epoch() && r.leader >= 0 && r.leader != id_ && r.leader != abandoned_leader_ &&
       (role_ == Role::Prospective || role_ == Role::Unattached)) {
     become_follower(r.epoch, r.leader, now_ms);  // there is a leader: follow it
@@ -283,13 +284,7 @@ void RaftNode::on_fetch(int32_t from, const FetchRequest& r, int64_t now_ms) {
 }
 
 void RaftNode::on_fetch_response(int32_t from, const FetchResponse& r, int64_t now_ms) {
-  if (r.epoch > storage_.epoch()) {
-    if (r.leader >= 0)
-      become_follower(r.epoch, r.leader, now_ms);
-    else
-      become_unattached(r.epoch, now_ms);
-    return;
-  }
+  if (r.epoch > storage_.epoch()) return enter_newer_epoch(r.epoch, r.leader, now_ms);
   if (r.epoch < storage_.epoch()) return;
   if (r.fenced) {
     // The voter we follow does not lead this epoch (it restarted, or resigned): it never

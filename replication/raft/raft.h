@@ -126,6 +126,8 @@ class RaftNode {
   void reset_election_deadline(int64_t now_ms);
   void become_unattached(int32_t epoch, int64_t now_ms);
   void become_follower(int32_t epoch, int32_t leader, int64_t now_ms);
+  // An answer from a newer epoch: follow its leader when it names one, else wait unattached.
+  void enter_newer_epoch(int32_t epoch, int32_t leader, int64_t now_ms);
   void become_prospective(int64_t now_ms);
   void become_candidate(int64_t now_ms);
   void become_leader(int64_t now_ms);

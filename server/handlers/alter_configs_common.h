@@ -52,4 +52,19 @@ inline Outcome write(Broker& broker, const std::string& topic, const std::map<st
   return {s.code(), s.error().message};
 }
 
+// One resource's answer (both APIs' responses have the same entry shape).
+template <class Response>
+void add_result(Response& resp, int8_t type, const std::string& name, const Outcome& out, Broker& broker,
+                int16_t api_key) {
+  typename decltype(Response::responses)::value_type rr;
+  rr.error_code = to_wire(out.code);
+  if (out.code != ErrorCode::NONE) {
+    rr.error_message = out.message;
+    broker.metrics().request_error(api_key, out.code);
+  }
+  rr.resource_type = type;
+  rr.resource_name = name;
+  resp.responses.push_back(std::move(rr));
+}
+
 }  // namespace kb::server::alter_configs

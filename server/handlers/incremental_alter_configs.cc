@@ -81,15 +81,7 @@ void handle_incremental_alter_configs(RequestContext& ctx, Respond respond) {
       }
       if (out.code == ErrorCode::NONE) out = alter_configs::write(broker, r.resource_name, *current, req.validate_only);
     }
-    msg::IncrementalAlterConfigsResponse::AlterConfigsResourceResponse rr;
-    rr.error_code = to_wire(out.code);
-    if (out.code != ErrorCode::NONE) {
-      rr.error_message = out.message;
-      broker.metrics().request_error(ctx.api_key, out.code);
-    }
-    rr.resource_type = r.resource_type;
-    rr.resource_name = r.resource_name;
-    resp.responses.push_back(std::move(rr));
+    alter_configs::add_result(resp, r.resource_type, r.resource_name, out, broker, ctx.api_key);
   }
   send_response(ctx, respond, resp);
 }
