@@ -11,6 +11,7 @@ import time
 import urllib.request
 
 from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from test_produce_consume import create_topic
 
@@ -250,8 +251,10 @@ def test_a_member_killed_with_sigkill_loses_its_partitions_after_the_session_tim
     script = tmp_path / "child.py"
     script.write_text(CHILD)
     out = tmp_path / "child-assignment.json"
-    child = subprocess.Popen([sys.executable, str(script), b.bootstrap, "g-kill", "six-k", str(out)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    child_log = tmp_path / "child.log"
+    with open(child_log, "wb") as log:
+        child = subprocess.Popen([sys.executable, str(script), b.bootstrap, "g-kill", "six-k", str(out)],
+                                 stdout=log, stderr=subprocess.STDOUT)
     c1 = Member(b, "g-kill", ["six-k"], "c1")
 
     def child_assignment():
@@ -264,8 +267,12 @@ def test_a_member_killed_with_sigkill_loses_its_partitions_after_the_session_tim
         def settled():
             theirs = child_assignment()
             return len(c1.assignment()) == 3 and theirs is not None and theirs == set(range(6)) - c1.assignment()
-        poll_until([c1], settled, 30, f"3 + 3 partitions with the child (child says {child_assignment()})")
-        assert child.poll() is None, child.stderr.read().decode()
+        try:
+            poll_until([c1], settled, 30, "3 + 3 partitions with the child")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; the child has {child_assignment()}; its log:\n"
+                                 f"{child_log.read_text(errors='replace')[-3000:]}") from None
+        assert child.poll() is None, child_log.read_text(errors="replace")[-3000:]
 
         os.kill(child.pid, signal.SIGKILL)
         child.wait(10)
@@ -390,7 +397,8 @@ def test_a_live_member_rides_through_kill_9_of_the_broker_and_its_commits_surviv
 
 
 def test_offsets_of_many_groups_survive_kill_9_and_the_last_commit_wins(broker_factory):
-    b = group_broker(broker_factory)
+    # few __consumer_offsets partitions, so that several groups share each
+    b = group_broker(broker_factory, **{"offsets.topic.num.partitions": 7})
     create_topic(b.bootstrap, "many", 4)
     produce(b, "many", [(i % 4, None, f"z{i}") for i in range(40)])  # 10 per partition
     groups = [f"many-{i}" for i in range(24)]  # spread over many __consumer_offsets partitions
@@ -404,6 +412,8 @@ def test_offsets_of_many_groups_survive_kill_9_and_the_last_commit_wins(broker_f
         finally:
             c.close()
         expect[g] = {p: (i + p + 2) % 10 + 1 for p in range(4)}
+    md = AdminClient({"bootstrap.servers": b.bootstrap}).list_topics("__consumer_offsets", timeout=10)
+    assert len(md.topics["__consumer_offsets"].partitions) == 7
     b.kill9()
     b.start()
     for g in groups:
@@ -591,7 +601,9 @@ def test_lag_metrics_are_log_end_offset_minus_committed_offset(broker_factory):
 
         text = wait_metric(b, lambda t: check(t, 0, 4, 10) and check(t, 1, 20, 25), what="lag 6 and 5")
         assert metric(text, "kbroker_consumer_group_members", group="g-lag") == 1
-        assert metric(text, "kbroker_consumer_groups", state="Stable") >= 1
+        # the only group on this broker
+        assert [metric(text, "kbroker_consumer_groups", state=st) for st in
+                ("Stable", "Empty", "PreparingRebalance", "CompletingRebalance")] == [1, 0, 0, 0]
         assert metric(text, "kbroker_consumer_group_rebalances_total", group="g-lag") >= 1
 
         # New records raise the lag; committing the position lowers it.
@@ -616,7 +628,7 @@ def test_lag_metrics_are_log_end_offset_minus_committed_offset(broker_factory):
     # The member is gone: the group is Empty but keeps its offsets.
     text = wait_metric(b, lambda t: (metric(t, "kbroker_consumer_group_members", group="g-lag") or 0) == 0,
                        what="no members after close")
-    assert metric(text, "kbroker_consumer_groups", state="Empty") >= 1
+    assert [metric(text, "kbroker_consumer_groups", state=st) for st in ("Stable", "Empty")] == [0, 2]
     assert metric(text, "kbroker_consumer_group_committed_offset", group="g-lag", topic="lagt", partition="1") == 25
 
 

@@ -17,12 +17,14 @@ from test_groups import (Member, close_all, committed_offsets, consumer_conf, gr
                          poll_until, produce, scrape)
 from test_produce_consume import create_topic
 
+OFFSET_METADATA_TOO_LARGE = 12
+UNKNOWN_TOPIC_OR_PARTITION, MEMBER_ID_REQUIRED, GROUP_MAX_SIZE_REACHED, FENCED_INSTANCE_ID = 3, 79, 81, 82
 NONE, ILLEGAL_GENERATION, INCONSISTENT_GROUP_PROTOCOL, INVALID_GROUP_ID = 0, 22, 23, 24
 UNKNOWN_MEMBER_ID, INVALID_SESSION_TIMEOUT, REBALANCE_IN_PROGRESS = 25, 26, 27
 NON_EMPTY_GROUP, GROUP_ID_NOT_FOUND, GROUP_SUBSCRIBED_TO_TOPIC = 68, 69, 86
 
 
-def bounded(fn, *args, timeout=30, **kwargs):
+def bounded(fn, *args, timeout=30, what=None, **kwargs):
     """Runs fn in a thread and fails the test if it does not return in time (kafka-python's
     admin client waits for its futures without a deadline)."""
     out = {}
@@ -35,7 +37,7 @@ def bounded(fn, *args, timeout=30, **kwargs):
     t = threading.Thread(target=run, daemon=True)
     t.start()
     t.join(timeout)
-    assert not t.is_alive(), f"{getattr(fn, '__name__', fn)} did not return within {timeout}s"
+    assert not t.is_alive(), f"{what or getattr(fn, '__name__', fn)} did not return within {timeout}s"
     if "error" in out:
         raise out["error"]
     return out["value"]
@@ -313,14 +315,22 @@ def kafka_python_consumer(b, topic, group, **extra):
 
 
 def kp_poll(kc, want, timeout=20):
-    """Polls a kafka-python consumer until it returned `want` records (never more)."""
+    """Polls a kafka-python consumer until it returned `want` records (never more). (Its poll
+    can block past its timeout while it has no coordinator, hence the thread.)"""
     got = []
-    deadline = time.time() + timeout
-    while len(got) < want and time.time() < deadline:
-        for _, recs in kc.poll(timeout_ms=200, max_records=want - len(got)).items():
-            got += recs
+
+    def run():
+        deadline = time.time() + timeout
+        while len(got) < want and time.time() < deadline:
+            for _, recs in kc.poll(timeout_ms=200, max_records=want - len(got)).items():
+                got.extend(recs)
+    bounded(run, timeout=timeout + 10, what="kafka-python's poll")
     assert len(got) == want, f"kafka-python consumer got {len(got)} of {want} records"
     return got
+
+
+def kp_close(kc):
+    bounded(kc.close, autocommit=False, timeout=20)
 
 
 def kcat_group(b, group, topic, *extra, timeout=40):
@@ -344,12 +354,12 @@ def test_kafka_python_and_kcat_consume_in_one_group_each_resuming_where_the_othe
     kc = kafka_python_consumer(b, "mixed", "g-mixed")
     try:
         first = kp_poll(kc, 40)
-        kc.commit()  # synchronous: the positions of what poll returned
+        bounded(kc.commit)  # synchronous: the positions of what poll returned
         positions = {tp.partition: kc.position(tp) for tp in kc.assignment()}
         assert sorted(positions) == [0, 1, 2]
-        assert {p: kc.committed(KTP("mixed", p)) for p in range(3)} == positions
+        assert {p: bounded(kc.committed, KTP("mixed", p)) for p in range(3)} == positions
     finally:
-        kc.close(autocommit=False)
+        kp_close(kc)
     assert committed_offsets(b, "g-mixed", "mixed", 3) == positions
 
     # kcat in the same group reads exactly the rest, from the committed offsets on...
@@ -369,10 +379,10 @@ def test_kafka_python_and_kcat_consume_in_one_group_each_resuming_where_the_othe
         new = kp_poll(kc, 9)
         assert sorted(r.value.decode() for r in new) == sorted(f"n{i}" for i in range(9))
         assert all(r.offset >= 30 for r in new)
-        kc.commit()
-        assert {p: kc.committed(KTP("mixed", p)) for p in range(3)} == {0: 33, 1: 33, 2: 33}
+        bounded(kc.commit)
+        assert {p: bounded(kc.committed, KTP("mixed", p)) for p in range(3)} == {0: 33, 1: 33, 2: 33}
     finally:
-        kc.close(autocommit=False)
+        kp_close(kc)
 
 
 class KafkaPythonMember(threading.Thread):
@@ -423,7 +433,7 @@ def test_kafka_python_and_confluent_kafka_members_share_one_group(broker_factory
             mine, theirs = kp.parts, ck.assignment()
             return len(mine) == 3 and len(theirs) == 3 and mine | theirs == set(range(6))
         # both offer range and roundrobin; the group agrees on one and both read its assignment
-        poll_until([kp, ck], settled, 40, "3 + 3 partitions between kafka-python and confluent-kafka")
+        poll_until([kp, ck], settled, 30, "3 + 3 partitions between kafka-python and confluent-kafka")
         produce(b, "shared", [(i % 6, None, f"s{i}") for i in range(60)])
         poll_until([kp, ck], lambda: len(kp.msgs) + len(ck.msgs) >= 60, 20, "all 60 records read")
         ck.poll(1.0)  # nothing more arrives
@@ -595,13 +605,14 @@ def test_clean_restart_keeps_groups_and_committed_offsets(broker_factory):
     m.c.commit(offsets=[TopicPartition("rs", 0, 4), TopicPartition("rs", 1, 7)], asynchronous=False)
     m.close()
 
+    from kafka import OffsetAndMetadata, TopicPartition as KTP
     kc = kafka_python_consumer(b, "rs", "rs-kafka-python")
     try:
         kp_poll(kc, 6)
-        kc.commit()
         kp_positions = {tp.partition: kc.position(tp) for tp in kc.assignment()}
+        bounded(kc.commit, {KTP("rs", p): OffsetAndMetadata(o, f"meta-{p}") for p, o in kp_positions.items()})
     finally:
-        kc.close(autocommit=False)
+        kp_close(kc)
 
     doomed = Consumer(consumer_conf(b, "rs-deleted"))
     doomed.commit(offsets=[TopicPartition("rs", 0, 9)], asynchronous=False)
@@ -629,7 +640,8 @@ def test_clean_restart_keeps_groups_and_committed_offsets(broker_factory):
         offs = bounded(admin.list_consumer_group_offsets, "rs-confluent")
         assert {tp.partition: om.offset for tp, om in offs.items()} == {0: 4, 1: 7}
         offs = bounded(admin.list_consumer_group_offsets, "rs-kafka-python")
-        assert {tp.partition: om.offset for tp, om in offs.items()} == kp_positions
+        assert {tp.partition: (om.offset, om.metadata) for tp, om in offs.items()} == \
+            {p: (o, f"meta-{p}") for p, o in kp_positions.items()}
         described = bounded(admin.describe_consumer_groups, ["rs-confluent"])[0]
         assert (described.state, described.protocol_type) == ("Empty", "consumer")
     finally:
@@ -701,16 +713,40 @@ def assignment(topic, partitions):
     return struct.pack(">h", 0) + _array([_s(topic) + _array([struct.pack(">i", p) for p in partitions])]) + _bytes(None)
 
 
+COORDINATOR_LOADING = {14, 15, 16}  # COORDINATOR_LOAD_IN_PROGRESS, _NOT_AVAILABLE, NOT_COORDINATOR
+
+
+def until_loaded(call, timeout=15):
+    """Repeats a group request while the coordinator is still loading its __consumer_offsets
+    partition (real clients retry these the same way)."""
+    deadline = time.time() + timeout
+    while True:
+        r = call()
+        err = r["error"] if isinstance(r, dict) else r
+        if err not in COORDINATOR_LOADING or time.time() > deadline:
+            return r
+        time.sleep(0.1)
+
+
 def find_coordinator_v0(conn, group):
     r = _Reader(conn.request(kafka_wire.header(10, 0) + _s(group)))
     return r.take("h"), r.take("i"), r.string(), r.take("i")
 
 
-def join_v0(conn, group, session_ms, member_id="", protocols=(("range", None),), topics=("raw",)):
+def join_v0(conn, group, session_ms, member_id="", protocols=(("range", None),), topics=("raw",),
+            send_only=False):
+    """JoinGroup v0; send_only: sends it without waiting (read it with parse_join_v0)."""
     meta = subscription(*topics)
     body = _s(group) + struct.pack(">i", session_ms) + _s(member_id) + _s("consumer")
     body += _array([_s(name) + _bytes(meta if m is None else m) for name, m in protocols])
-    r = _Reader(conn.request(kafka_wire.header(11, 0) + body))
+    if send_only:
+        conn.send(kafka_wire.header(11, 0) + body)
+        return None
+    return parse_join_v0(conn.request(kafka_wire.header(11, 0) + body))
+
+
+def parse_join_v0(data):
+    r = _Reader(data)
     err, gen, proto, leader, member = r.take("h"), r.take("i"), r.string(), r.string(), r.string()
     members = [(r.string(), r.bytes()) for _ in range(r.take("i"))]
     return dict(error=err, generation=gen, protocol=proto, leader=leader, member_id=member, members=members)
@@ -731,9 +767,9 @@ def leave_v0(conn, group, member_id):
     return _Reader(conn.request(kafka_wire.header(13, 0) + _s(group) + _s(member_id))).take("h")
 
 
-def commit_v2(conn, group, gen, member_id, topic, offsets):
+def commit_v2(conn, group, gen, member_id, topic, offsets, metadata=""):
     body = _s(group) + struct.pack(">i", gen) + _s(member_id) + struct.pack(">q", -1)
-    body += _array([_s(topic) + _array([struct.pack(">iq", p, o) + _s("") for p, o in offsets.items()])])
+    body += _array([_s(topic) + _array([struct.pack(">iq", p, o) + _s(metadata) for p, o in offsets.items()])])
     r = _Reader(conn.request(kafka_wire.header(8, 2) + body))
     out = {}
     for _ in range(r.take("i")):
@@ -769,7 +805,7 @@ def test_group_requests_answer_kafkas_error_codes(broker_factory):
             err, node, host, port = find_coordinator_v0(conn, "g-raw")
         assert (err, node, host, port) == (NONE, 1, "127.0.0.1", b.port)
 
-        assert join_v0(conn, "g-raw", 1000)["error"] == INVALID_SESSION_TIMEOUT      # < group.min (6000)
+        assert until_loaded(lambda: join_v0(conn, "g-raw", 1000))["error"] == INVALID_SESSION_TIMEOUT  # < 6000
         assert join_v0(conn, "g-raw", 120000)["error"] == INVALID_SESSION_TIMEOUT    # > group.max (60000)
         assert join_v0(conn, "", 6000)["error"] == INVALID_GROUP_ID
 
@@ -804,6 +840,182 @@ def test_group_requests_answer_kafkas_error_codes(broker_factory):
         # an empty group takes commits from outside the group protocol (generation -1)
         assert commit_v2(conn, "g-raw", -1, "", "raw", {1: 2}) == {1: NONE}
         assert fetch_offsets_v1(conn, "g-raw", "raw", [0, 1]) == {0: (5, NONE), 1: (2, NONE)}
+        assert until_loaded(lambda: fetch_offsets_v1(conn, "g-unknown", "raw", [0])[0][1]) == NONE
         assert fetch_offsets_v1(conn, "g-unknown", "raw", [0]) == {0: (-1, NONE)}
+        # commits for partitions that do not exist
+        assert commit_v2(conn, "g-raw", -1, "", "no-such-topic", {0: 1}) == {0: UNKNOWN_TOPIC_OR_PARTITION}
+        assert commit_v2(conn, "g-raw", -1, "", "raw", {7: 1}) == {7: UNKNOWN_TOPIC_OR_PARTITION}
+        # offset.metadata.max.bytes (4096)
+        assert commit_v2(conn, "g-raw", -1, "", "raw", {0: 9}, metadata="x" * 4097) == {0: OFFSET_METADATA_TOO_LARGE}
+        assert commit_v2(conn, "g-raw", -1, "", "raw", {0: 9}, metadata="x" * 4096) == {0: NONE}
+        assert fetch_offsets_v1(conn, "g-raw", "raw", [0]) == {0: (9, NONE)}
     finally:
         conn.close()
+
+
+def join_v5(conn, group, member_id="", instance_id=None, topics=("raw",), session_ms=6000, rebalance_ms=10000,
+            send_only=False):
+    body = _s(group) + struct.pack(">ii", session_ms, rebalance_ms) + _s(member_id) + _s(instance_id)
+    body += _s("consumer") + _array([_s("range") + _bytes(subscription(*topics))])
+    payload = kafka_wire.header(11, 5) + body
+    if send_only:
+        conn.send(payload)
+        return None
+    return parse_join_v5(conn.request(payload))
+
+
+def parse_join_v5(data):
+    r = _Reader(data)
+    r.take("i")  # throttle
+    err, gen, proto, leader, member = r.take("h"), r.take("i"), r.string(), r.string(), r.string()
+    members = [(r.string(), r.string(), r.bytes()) for _ in range(r.take("i"))]
+    return dict(error=err, generation=gen, protocol=proto, leader=leader, member_id=member, members=members)
+
+
+def sync_v3(conn, group, gen, member_id, instance_id, assignments):
+    body = _s(group) + struct.pack(">i", gen) + _s(member_id) + _s(instance_id)
+    body += _array([_s(m) + _bytes(a) for m, a in assignments])
+    r = _Reader(conn.request(kafka_wire.header(14, 3) + body))
+    r.take("i")
+    return r.take("h"), r.bytes()
+
+
+def heartbeat_v3(conn, group, gen, member_id, instance_id):
+    body = _s(group) + struct.pack(">i", gen) + _s(member_id) + _s(instance_id)
+    r = _Reader(conn.request(kafka_wire.header(12, 3) + body))
+    r.take("i")
+    return r.take("h")
+
+
+def commit_v7(conn, group, gen, member_id, instance_id, topic, offsets):
+    body = _s(group) + struct.pack(">i", gen) + _s(member_id) + _s(instance_id)
+    body += _array([_s(topic) + _array([struct.pack(">iqi", p, o, -1) + _s(None) for p, o in offsets.items()])])
+    r = _Reader(conn.request(kafka_wire.header(8, 7) + body))
+    r.take("i")
+    out = {}
+    for _ in range(r.take("i")):
+        r.string()
+        for _ in range(r.take("i")):
+            p, e = r.take("i"), r.take("h")
+            out[p] = e
+    return out
+
+
+def test_static_member_replaced_within_its_session_keeps_generation_and_assignment_and_fences_the_old_id(
+        broker_factory):
+    b = group_broker(broker_factory)
+    create_topic(b.bootstrap, "raw", 2)
+    ca, cb, cc = (kafka_wire.Conn(b.bootstrap, timeout=20) for _ in range(3))
+    try:
+        deadline = time.time() + 10
+        while find_coordinator_v0(ca, "g-static-raw")[0] != NONE:
+            assert time.time() < deadline
+            time.sleep(0.2)
+
+        a = until_loaded(lambda: join_v5(ca, "g-static-raw", instance_id="inst-a"))
+        assert a["error"] == NONE, a  # a static member needs no MEMBER_ID_REQUIRED round
+        assert a["generation"] == 1 and a["leader"] == a["member_id"]
+        assert a["members"] == [(a["member_id"], "inst-a", subscription("raw"))]
+        given = assignment("raw", [0, 1])
+        assert sync_v3(ca, "g-static-raw", 1, a["member_id"], "inst-a", [(a["member_id"], given)]) == (NONE, given)
+
+        # The same instance comes back (a restarted process, no LeaveGroup): it takes over the
+        # member without a rebalance, in the same generation, with the same assignment.
+        bj = join_v5(cb, "g-static-raw", instance_id="inst-a")
+        assert bj["error"] == NONE, bj
+        assert bj["generation"] == 1, f"the static member's return started generation {bj['generation']}"
+        assert bj["member_id"] and bj["member_id"] != a["member_id"]
+        assignments = [(m, given) for m, _, _ in bj["members"]]  # if told it leads, it re-sends the same
+        assert sync_v3(cb, "g-static-raw", 1, bj["member_id"], "inst-a", assignments) == (NONE, given)
+        assert heartbeat_v3(cb, "g-static-raw", 1, bj["member_id"], "inst-a") == NONE
+
+        # the old process's member id is fenced
+        assert heartbeat_v3(ca, "g-static-raw", 1, a["member_id"], "inst-a") == FENCED_INSTANCE_ID
+        assert commit_v7(ca, "g-static-raw", 1, a["member_id"], "inst-a", "raw", {0: 1}) == {0: FENCED_INSTANCE_ID}
+        assert commit_v7(cb, "g-static-raw", 1, bj["member_id"], "inst-a", "raw", {0: 1}) == {0: NONE}
+
+        # A dynamic member (JoinGroup v4+) first gets MEMBER_ID_REQUIRED and an id...
+        c = join_v5(cc, "g-static-raw")
+        assert c["error"] == MEMBER_ID_REQUIRED and c["member_id"], c
+        # ...and joining with it starts a rebalance that the static member hears of and rejoins.
+        join_v5(cc, "g-static-raw", member_id=c["member_id"], send_only=True)
+        deadline = time.time() + 10
+        while True:
+            hb = heartbeat_v3(cb, "g-static-raw", 1, bj["member_id"], "inst-a")
+            if hb == REBALANCE_IN_PROGRESS:
+                break
+            assert hb == NONE and time.time() < deadline, hb
+            time.sleep(0.1)
+        rb = join_v5(cb, "g-static-raw", member_id=bj["member_id"], instance_id="inst-a")
+        rc = parse_join_v5(cc.read_response())
+        assert rb["error"] == NONE and rc["error"] == NONE, (rb, rc)
+        assert rb["generation"] == rc["generation"] == 2
+        assert rb["leader"] == rc["leader"] == bj["member_id"]  # the longest-standing member leads
+        assert sorted((m, i) for m, i, _ in rb["members"]) == sorted([(bj["member_id"], "inst-a"),
+                                                                      (c["member_id"], None)])
+        assert rc["members"] == []
+    finally:
+        for conn in (ca, cb, cc):
+            conn.close()
+
+
+def test_rebalance_states_answer_commits_heartbeats_and_a_full_group_like_kafka(broker_factory):
+    b = group_broker(broker_factory, **{"group.max.size": 2})
+    create_topic(b.bootstrap, "raw", 2)
+    c1, c2, c3 = (kafka_wire.Conn(b.bootstrap, timeout=20) for _ in range(3))
+    g = "g-states"
+    try:
+        deadline = time.time() + 10
+        while find_coordinator_v0(c1, g)[0] != NONE:
+            assert time.time() < deadline
+            time.sleep(0.2)
+        j1 = until_loaded(lambda: join_v0(c1, g, 6000))
+        assert j1["error"] == NONE and j1["generation"] == 1, j1
+        m1 = j1["member_id"]
+        assert sync_v0(c1, g, 1, m1, [(m1, assignment("raw", [0, 1]))])[0] == NONE
+        assert commit_v2(c1, g, 1, m1, "raw", {0: 1}) == {0: NONE}
+
+        # A second member joins: PreparingRebalance. The first hears of it through its heartbeat
+        # and may still commit for the generation it has.
+        join_v0(c2, g, 6000, send_only=True)
+        deadline = time.time() + 10
+        while (hb := heartbeat_v0(c1, g, 1, m1)) != REBALANCE_IN_PROGRESS:
+            assert hb == NONE and time.time() < deadline, hb
+            time.sleep(0.1)
+        assert commit_v2(c1, g, 1, m1, "raw", {0: 2}) == {0: NONE}
+
+        r1 = join_v0(c1, g, 6000, member_id=m1)
+        r2 = parse_join_v0(c2.read_response())
+        assert r1["error"] == r2["error"] == NONE, (r1, r2)
+        assert r1["generation"] == r2["generation"] == 2
+        assert r1["leader"] == r2["leader"] == m1
+        m2 = r2["member_id"]
+        assert sorted(m for m, _ in r1["members"]) == sorted([m1, m2]) and r2["members"] == []
+
+        # CompletingRebalance: no commits until the leader's assignment arrives; heartbeats are fine
+        assert commit_v2(c1, g, 2, m1, "raw", {0: 3}) == {0: REBALANCE_IN_PROGRESS}
+        assert heartbeat_v0(c1, g, 2, m1) == NONE
+        c2.send(kafka_wire.header(14, 0) + _s(g) + struct.pack(">i", 2) + _s(m2) + _array([]))
+        a1, a2 = assignment("raw", [0]), assignment("raw", [1])
+        assert sync_v0(c1, g, 2, m1, [(m1, a1), (m2, a2)]) == (NONE, a1)
+        r = _Reader(c2.read_response())
+        assert (r.take("h"), r.bytes()) == (NONE, a2)  # the follower's SyncGroup waited for the leader
+        assert commit_v2(c1, g, 2, m1, "raw", {0: 3}) == {0: NONE}
+        assert commit_v2(c2, g, 2, m2, "raw", {1: 4}) == {1: NONE}
+        assert fetch_offsets_v1(c3, g, "raw", [0, 1]) == {0: (3, NONE), 1: (4, NONE)}
+
+        # group.max.size: 2
+        assert join_v0(c3, g, 6000)["error"] == GROUP_MAX_SIZE_REACHED
+
+        # The follower leaves; the leader rejoins alone in generation 3.
+        assert leave_v0(c2, g, m2) == NONE
+        deadline = time.time() + 10
+        while (hb := heartbeat_v0(c1, g, 2, m1)) != REBALANCE_IN_PROGRESS:
+            assert hb == NONE and time.time() < deadline, hb
+            time.sleep(0.1)
+        r1 = join_v0(c1, g, 6000, member_id=m1)
+        assert (r1["error"], r1["generation"], r1["leader"]) == (NONE, 3, m1)
+        assert [m for m, _ in r1["members"]] == [m1]
+    finally:
+        for conn in (c1, c2, c3):
+            conn.close()
