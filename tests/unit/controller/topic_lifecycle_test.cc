@@ -15,6 +15,7 @@
 #include "controller/controller.h"
 #include "controller/metadata_image.h"
 #include "storage/log_manager.h"
+#include "tests/unit/storage/storage_test_util.h"
 
 using namespace kb;
 using namespace kb::controller;
@@ -22,21 +23,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct ScratchDir {
-  fs::path path;
-  ScratchDir() {
-    char tmpl[] = "/tmp/kb-unit2-ctl-XXXXXX";
-    char* p = ::mkdtemp(tmpl);
-    REQUIRE(p != nullptr);
-    path = p;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-};
+// The scratch directory every storage-backed test uses.
+using ScratchDir = kb::storage::test::TempDir;
 
 config::BrokerConfig make_config(const fs::path& dir, const std::string& extra = "") {
   return config::BrokerConfig::from_yaml("node.id: 1\n"

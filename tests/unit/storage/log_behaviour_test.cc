@@ -14,6 +14,7 @@
 #include "protocol/record_batch.h"
 #include "storage/log.h"
 #include "storage/log_manager.h"
+#include "tests/unit/storage/storage_test_util.h"
 
 using namespace kb;
 using namespace kb::storage;
@@ -22,21 +23,8 @@ using Bytes = std::vector<uint8_t>;
 
 namespace {
 
-struct ScratchDir {
-  fs::path path;
-  ScratchDir() {
-    char tmpl[] = "/tmp/kb-unit2-storage-XXXXXX";
-    char* p = ::mkdtemp(tmpl);
-    REQUIRE(p != nullptr);
-    path = p;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-};
+// The scratch directory every storage-backed test uses.
+using ScratchDir = kb::storage::test::TempDir;
 
 // Batch number `n` with `records` records: values "b<n>-r<i>", timestamps ts + i.
 Bytes numbered_batch(int n, int records, int64_t ts) {

@@ -24,12 +24,16 @@ struct TempDir {
   fs::path path;
   TempDir() {
     char tmpl[] = "/tmp/kb-storage-XXXXXX";
-    path = ::mkdtemp(tmpl);
+    char* p = ::mkdtemp(tmpl);
+    REQUIRE(p != nullptr);
+    path = p;
   }
   ~TempDir() {
     std::error_code ec;
     fs::remove_all(path, ec);
   }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
 };
 
 // A batch of `records` records with timestamps ts, ts+1, ...
