@@ -9,6 +9,7 @@
 #include "server/coordinator_loop.h"
 #include "server/http_server.h"
 #include "server/network.h"
+#include "storage/files.h"
 
 namespace kb::server {
 
@@ -203,9 +204,7 @@ void Broker::on_metadata(const controller::MetadataImage& before,
         spdlog::error("cannot open the log of {}: {}", tp.to_string(), r.error().message);
     }
     int32_t min_isr = min_insync_replicas_for(t->configs);
-    int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
+    int64_t now = storage::now_ms();
     for (const auto& p : t->partitions)
       if (auto part = replicas_->get(TopicPartition{t->name, p.partition})) {
         part->set_min_insync_replicas(min_isr);

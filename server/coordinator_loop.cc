@@ -8,6 +8,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "storage/files.h"
+
 namespace kb::server {
 
 namespace asio = boost::asio;
@@ -67,9 +69,6 @@ std::shared_ptr<coordinator::Timer> CoordinatorLoop::after_ms(int64_t delay_ms, 
   return t;
 }
 
-int64_t CoordinatorLoop::now_ms() const {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t CoordinatorLoop::now_ms() const { return storage::now_ms(); }
 
 }  // namespace kb::server

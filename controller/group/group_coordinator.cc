@@ -411,7 +411,10 @@ struct GroupCoordinator::Impl : std::enable_shared_from_this<Impl> {
       g.leader.reset();
       set_state(g, GroupState::Empty);
       spdlog::info("group {}: generation {} is empty", g.id, g.generation);
-      store_group(g, {}, [](ErrorCode) {});
+      store_group(g, {}, [gid = g.id](ErrorCode e) {
+        // Nobody waits for this write; a reload would show the previous generation.
+        if (e != ErrorCode::NONE) spdlog::warn("group {}: storing the empty generation failed: {}", gid, error_name(e));
+      });
       return;
     }
     g.protocol = g.select_protocol();
@@ -1208,6 +1211,7 @@ struct GroupCoordinator::Impl : std::enable_shared_from_this<Impl> {
         if (!subscribed) continue;
       }
       std::vector<GroupRecord> tombstones;
+      size_t expired_offsets = 0;
       for (auto it = g->offsets.begin(); it != g->offsets.end();) {
         const CommittedOffset& c = it->second;
         bool expired;
@@ -1220,6 +1224,7 @@ struct GroupCoordinator::Impl : std::enable_shared_from_this<Impl> {
         if (expired) {
           tombstones.push_back({offset_key(id, it->first), std::nullopt});
           it = g->offsets.erase(it);
+          ++expired_offsets;
         } else {
           ++it;
         }
@@ -1231,8 +1236,12 @@ struct GroupCoordinator::Impl : std::enable_shared_from_this<Impl> {
         dead.push_back(id);
       }
       if (!tombstones.empty()) {
-        spdlog::info("group {}: {} offsets expired", id, tombstones.size() - (dead.size() && dead.back() == id ? 1 : 0));
-        log.append(g->partition, tombstones, [](Result<int64_t>) {});
+        spdlog::info("group {}: {} offsets expired", id, expired_offsets);
+        log.append(g->partition, tombstones, [gid = id](Result<int64_t> r) {
+          // Forgotten in memory already; a coordinator that reloads this partition sees them
+          // again and expires them again.
+          if (!r.ok()) spdlog::warn("group {}: writing expired offsets failed: {}", gid, r.error().message);
+        });
       }
     }
     for (const auto& id : dead) {

@@ -16,7 +16,7 @@ void handle_delete_records(RequestContext& ctx, Respond respond) {
   if (!decode_request(ctx, req, respond)) return;
   Broker& broker = *ctx.broker;
   msg::DeleteRecordsResponse resp;
-  bool changed = false;
+  std::vector<std::pair<size_t, size_t>> moved;  // (topic, partition) indexes in resp
   for (const auto& t : req.topics) {
     msg::DeleteRecordsResponse::DeleteRecordsTopicResult tr;
     tr.name = t.name;
@@ -38,7 +38,7 @@ void handle_delete_records(RequestContext& ctx, Respond respond) {
           code = start.code();
         } else {
           pr.low_watermark = start->value();
-          changed = true;
+          moved.emplace_back(resp.topics.size(), tr.partitions.size());
         }
       }
       pr.error_code = to_wire(code);
@@ -47,10 +47,16 @@ void handle_delete_records(RequestContext& ctx, Respond respond) {
     }
     resp.topics.push_back(std::move(tr));
   }
-  // Durable before the answer: a crash must not bring deleted records back.
-  if (changed)
-    if (auto s = broker.logs().checkpoint_recovery_points(); !s.ok())
+  // Durable before the answer: a crash must not bring deleted records back. When the
+  // checkpoint cannot be written the deletion is not acknowledged (the client retries).
+  if (!moved.empty())
+    if (auto s = broker.logs().checkpoint_recovery_points(); !s.ok()) {
       spdlog::error("log start offset checkpoint failed after DeleteRecords: {}", s.error().message);
+      for (auto [t, p] : moved) {
+        resp.topics[t].partitions[p].error_code = to_wire(ErrorCode::KAFKA_STORAGE_ERROR);
+        broker.metrics().request_error(ctx.api_key, ErrorCode::KAFKA_STORAGE_ERROR);
+      }
+    }
   send_response(ctx, respond, resp);
 }
 

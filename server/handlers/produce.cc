@@ -11,6 +11,7 @@
 
 #include "replication/delayed_produce.h"
 #include "server/broker.h"
+#include "storage/files.h"
 #include "server/handlers/handlers.h"
 #include "server/scheduler.h"
 
@@ -72,9 +73,7 @@ PartitionResp produce_partition(RequestContext& ctx, Broker& broker, const std::
   // clock (records without a timestamp, -1, are not checked, as in Kafka).
   if (!lc.message_timestamp_log_append && lc.message_timestamp_difference_max_ms < INT64_MAX &&
       validated->min_timestamp >= 0) {
-    int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
+    int64_t now = storage::now_ms();
     int64_t worst = std::max(now - validated->min_timestamp, validated->max_timestamp - now);
     if (worst > lc.message_timestamp_difference_max_ms)
       return partition_error(pd.index, ErrorCode::INVALID_TIMESTAMP,
