@@ -198,6 +198,27 @@ const std::vector<PropertyDef>& broker_properties() {
       Def("controller.listener.names", T::List, "",
           "Listeners used by the controller quorum; never advertised to clients"),
       Def("broker.rack", T::String, null, "Rack of this broker, used to spread replicas across racks"),
+      Def("controller.quorum.election.timeout.ms", T::Int, "1000",
+          "Without a leader for this long (randomized up to twice as long) a voter asks for votes")
+          .at_least(1),
+      Def("controller.quorum.fetch.timeout.ms", T::Int, "2000",
+          "A voter whose leader has not answered its fetches for this long starts an election")
+          .at_least(1),
+      Def("controller.quorum.request.timeout.ms", T::Int, "2000",
+          "How long a quorum request (vote, fetch) may go unanswered before it is sent again")
+          .at_least(1),
+      Def("controller.quorum.retry.backoff.ms", T::Int, "20", "Pause before retrying a failed quorum request")
+          .at_least(0),
+      Def("broker.heartbeat.interval.ms", T::Int, "2000", "How often a broker heartbeats to the active controller")
+          .at_least(1),
+      Def("broker.session.timeout.ms", T::Int, "9000",
+          "A broker that has not heartbeated for this long is fenced and its leaderships move")
+          .at_least(1),
+      Def("auto.leader.rebalance.enable", T::Bool, "true",
+          "The controller moves leadership back to each partition's preferred replica when it is in sync"),
+      Def("leader.imbalance.check.interval.seconds", T::Long, "300",
+          "How often the controller checks for partitions not led by their preferred replica")
+          .at_least(1),
 
       // Network.
       Def("listeners", T::List, "PLAINTEXT://:9092",
@@ -378,6 +399,24 @@ const std::vector<PropertyDef>& broker_properties() {
       // Replication.
       Def("replica.lag.time.max.ms", T::Long, "30000",
           "A follower that has not caught up for this long is removed from the ISR"),
+      Def("replica.fetch.max.bytes", T::Int, "1048576",
+          "Bytes a follower asks for per partition in one fetch (at least one batch comes anyway)")
+          .at_least(0),
+      Def("replica.fetch.min.bytes", T::Int, "1",
+          "Bytes a follower's fetch waits for at the leader (up to replica.fetch.wait.max.ms)")
+          .at_least(1),
+      Def("replica.fetch.wait.max.ms", T::Int, "500",
+          "Longest a follower's fetch waits at the leader for new records")
+          .at_least(0),
+      Def("replica.fetch.backoff.ms", T::Int, "1000",
+          "Pause before a follower fetches again after an error")
+          .at_least(0),
+      Def("replica.fetch.response.max.bytes", T::Int, "10485760",
+          "Bytes a follower asks for in one fetch over all partitions (at least one batch comes anyway)")
+          .at_least(0),
+      Def("num.replica.fetchers", T::Int, "1",
+          "Fetch sessions per leader broker a follower runs; partitions are spread over them")
+          .at_least(1),
 
       // Coordinators and their internal topics.
       Def("offsets.topic.num.partitions", T::Int, "50",
@@ -391,6 +430,9 @@ const std::vector<PropertyDef>& broker_properties() {
           .at_least(1),
       Def("offsets.retention.check.interval.ms", T::Long, "600000",
           "How often the group coordinator looks for expired offsets")
+          .at_least(1),
+      Def("offsets.commit.timeout.ms", T::Int, "5000",
+          "An offset commit fails (COORDINATOR_NOT_AVAILABLE) when the ISR has not got it within this time")
           .at_least(1),
       Def("offsets.topic.segment.bytes", T::Int, "104857600",
           "segment.bytes of __consumer_offsets (kept small so the log cleaner can compact it)")

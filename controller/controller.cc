@@ -7,7 +7,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+
 #include "controller/meta_properties.h"
+#include "storage/files.h"
 
 namespace kb::controller {
 
@@ -38,19 +41,6 @@ std::string unify_collision_chars(std::string_view name) {
   return s;
 }
 
-// Kafka's SecurityProtocol ids, as RegisterBrokerRecord.BrokerEndpoint carries them.
-int16_t security_protocol_id(const std::string& name) {
-  if (name == "SSL") return 1;
-  if (name == "SASL_PLAINTEXT") return 2;
-  if (name == "SASL_SSL") return 3;
-  return 0;  // PLAINTEXT
-}
-
-std::string join_ids(const std::vector<int32_t>& ids) {
-  std::string s;
-  for (int32_t id : ids) s += (s.empty() ? "" : ",") + std::to_string(id);
-  return s;
-}
 
 // The brokers replicas may go to, by id: usable = registered and not shutting down.
 struct Brokers {
@@ -87,6 +77,13 @@ Result<std::vector<int32_t>> place(const Brokers& brokers, int32_t replication_f
 
 }  // namespace
 
+int16_t security_protocol_id(std::string_view name) {
+  if (name == "SSL") return 1;
+  if (name == "SASL_PLAINTEXT") return 2;
+  if (name == "SASL_SSL") return 3;
+  return 0;  // PLAINTEXT
+}
+
 Status validate_topic_name(std::string_view name) {
   auto bad = [](std::string why) { return Status(ErrorCode::INVALID_TOPIC_EXCEPTION, invalid_name(why)); };
   if (name.empty()) return bad("the empty string is not allowed");
@@ -105,14 +102,21 @@ Status validate_topic_name(std::string_view name) {
   return {};
 }
 
-Controller::Controller(const config::BrokerConfig& config, std::unique_ptr<MetadataLog> log)
-    : config_(config), log_(std::move(log)) {
+Controller::Controller(const config::BrokerConfig& config, std::unique_ptr<MetadataLog> log, bool replicated)
+    : config_(config), log_(std::move(log)), replicated_(replicated), active_(!replicated) {
   // Placement starts at a random broker so that single-partition topics spread over brokers
   // that restart often.
   next_leader_ = static_cast<uint32_t>(std::random_device{}());
 }
 
-Controller::~Controller() = default;
+Controller::~Controller() {
+  {
+    std::lock_guard lk(stop_mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (maintenance_.joinable()) maintenance_.join();
+}
 
 Result<std::unique_ptr<Controller>> Controller::open(const config::BrokerConfig& config, storage::LogManager& logs) {
   auto dirs = config.log_dirs();
@@ -126,19 +130,7 @@ Result<std::unique_ptr<Controller>> Controller::open(const config::BrokerConfig&
 
 Result<std::unique_ptr<Controller>> Controller::open(const config::BrokerConfig& config,
                                                      std::unique_ptr<MetadataLog> log, std::string cluster_id) {
-  // Until the Raft quorum exists, a node can only be a cluster of its own: voters naming other
-  // nodes would give each node its own diverging metadata (and its own cluster id).
-  std::vector<int32_t> others;
-  for (const auto& v : config.quorum_voters())
-    if (v.id != config.node_id()) others.push_back(v.id);
-  if (!others.empty())
-    return Error{ErrorCode::INVALID_REQUEST,
-                 "controller.quorum.voters names other nodes (" + join_ids(others) +
-                     "): kbroker does not replicate the metadata log yet, so a node can only be its own controller "
-                     "(leave controller.quorum.voters empty or list only node.id " +
-                     std::to_string(config.node_id()) + ")"};
-
-  std::unique_ptr<Controller> c(new Controller(config, std::move(log)));
+  std::unique_ptr<Controller> c(new Controller(config, std::move(log), false));
   auto img = std::make_shared<MetadataImage>();
   img->set_cluster(std::move(cluster_id), config.node_id());
   c->image_ = std::move(img);
@@ -146,6 +138,50 @@ Result<std::unique_ptr<Controller>> Controller::open(const config::BrokerConfig&
   std::lock_guard lk(c->mu_);
   if (auto s = c->register_this_broker(); !s.ok()) return s.error();
   return c;
+}
+
+Result<std::unique_ptr<Controller>> Controller::open_replicated(const config::BrokerConfig& config,
+                                                                std::unique_ptr<MetadataLog> log,
+                                                                std::string cluster_id) {
+  std::unique_ptr<Controller> c(new Controller(config, std::move(log), true));
+  auto img = std::make_shared<MetadataImage>();
+  img->set_cluster(std::move(cluster_id), -1);
+  c->image_ = std::move(img);
+  c->maintenance_ = std::thread([ctl = c.get()] {
+    std::unique_lock lk(ctl->stop_mu_);
+    while (!ctl->stop_cv_.wait_for(lk, std::chrono::milliseconds(100), [ctl] { return ctl->stopping_; })) {
+      lk.unlock();
+      if (ctl->active()) ctl->maintain(storage::now_ms());
+      lk.lock();
+    }
+  });
+  return c;
+}
+
+void Controller::apply_committed(const MetadataBatch& batch) {
+  std::lock_guard lk(apply_mu_);
+  auto before = image();
+  auto next = std::make_shared<MetadataImage>(*before);
+  for (const auto& r : batch.records) {
+    if (auto s = next->apply(r); !s.ok()) {
+      // Every node applies the same batches: a refusal here is a kbroker bug, and applying
+      // part of the batch would leave this node's image unlike everyone else's.
+      spdlog::error("committed metadata batch at offset {} refused by the image ({}): {}; skipped",
+                    batch.base_offset, record_name(r), s.error().message);
+      return;
+    }
+  }
+  next->set_offset(batch.last_offset);
+  publish(std::move(next), before);
+}
+
+void Controller::publish(std::shared_ptr<const MetadataImage> next, const std::shared_ptr<const MetadataImage>& before) {
+  {
+    std::lock_guard lk(image_mu_);
+    image_ = next;
+  }
+  applied_cv_.notify_all();
+  for (const auto& l : listeners_) l(*before, *next);
 }
 
 Status Controller::replay() {
@@ -169,6 +205,13 @@ Status Controller::replay() {
   return {};
 }
 
+MetadataRecord Controller::bootstrap_feature_record() {
+  metadata::FeatureLevelRecord f;
+  f.name = kMetadataVersionFeature;
+  f.feature_level = kMetadataVersionLevel;
+  return f;
+}
+
 Status Controller::register_this_broker() {
   const int32_t id = config_.node_id();
   std::vector<Endpoint> endpoints;
@@ -183,10 +226,7 @@ Status Controller::register_this_broker() {
   std::vector<MetadataRecord> records;
   if (image_->features().empty()) {
     // A new cluster: KRaft's bootstrap records the metadata.version first.
-    metadata::FeatureLevelRecord f;
-    f.name = kMetadataVersionFeature;
-    f.feature_level = kMetadataVersionLevel;
-    records.push_back(std::move(f));
+    records.push_back(bootstrap_feature_record());
   }
   const BrokerInfo* me = image_->broker(id);
   if (!me || me->endpoints != endpoints || me->rack != rack) {
@@ -225,6 +265,7 @@ Status Controller::register_this_broker() {
 
 Status Controller::commit(std::vector<MetadataRecord> records) {
   if (!failed_.ok()) return failed_;
+  if (!active_.load()) return Status(ErrorCode::NOT_CONTROLLER, "this node is not the active controller");
   if (records.empty()) return {};
   auto before = image();
   auto next = std::make_shared<MetadataImage>(*before);
@@ -236,21 +277,25 @@ Status Controller::commit(std::vector<MetadataRecord> records) {
       return Status(ErrorCode::UNKNOWN_SERVER_ERROR, "metadata record refused: " + s.error().message);
     }
   }
+  const size_t count = records.size();
   auto last = log_->append(records);
   if (!last.ok()) {
+    if (replicated_ && (last.code() == ErrorCode::NOT_CONTROLLER || last.code() == ErrorCode::REQUEST_TIMED_OUT))
+      return last.error();  // leadership moved (or the quorum is slow): the caller retries
     // The batch may or may not be on disk: the image can no longer be trusted to match the
     // log, so stop writing until a restart replays what survived.
     failed_ = Status(ErrorCode::KAFKA_STORAGE_ERROR, "the metadata log failed: " + last.error().message);
     spdlog::error("{}; refusing metadata changes until restart", failed_.error().message);
     return failed_;
   }
-  next->set_offset(last.value());
-  std::shared_ptr<const MetadataImage> published = next;
-  {
-    std::lock_guard lk(image_mu_);
-    image_ = published;
+  if (!replicated_) {
+    apply_committed(MetadataBatch{last.value() - static_cast<int64_t>(count) + 1, last.value(), std::move(records)});
+    return {};
   }
-  for (const auto& l : listeners_) l(*before, *published);
+  // The quorum applies committed batches on its own thread: the next writer must see this one.
+  std::unique_lock lk(image_mu_);
+  if (!applied_cv_.wait_for(lk, std::chrono::seconds(10), [&] { return image_->offset() >= last.value(); }))
+    return Status(ErrorCode::REQUEST_TIMED_OUT, "the committed metadata change was not applied in time");
   return {};
 }
 
@@ -260,7 +305,7 @@ std::shared_ptr<const MetadataImage> Controller::image() const {
 }
 
 void Controller::subscribe(Listener listener) {
-  std::lock_guard lk(mu_);
+  std::lock_guard lk(apply_mu_);
   auto current = image();
   MetadataImage empty;
   empty.set_cluster(current->cluster_id(), current->controller_id());
@@ -271,6 +316,17 @@ void Controller::subscribe(Listener listener) {
 std::vector<CreateTopicResult> Controller::create_topics(const std::vector<CreateTopicSpec>& specs,
                                                          bool validate_only) {
   std::lock_guard lk(mu_);
+  if (!active_.load()) {
+    // A standby answers as Kafka's brokers do when they are not the controller: the client
+    // looks the controller up again and retries there.
+    std::vector<CreateTopicResult> results(specs.size());
+    for (size_t i = 0; i < specs.size(); ++i) {
+      results[i].name = specs[i].name;
+      results[i].error = ErrorCode::NOT_CONTROLLER;
+      results[i].message = "This is not the correct controller for this cluster.";
+    }
+    return results;
+  }
   auto img = image();
   auto active = [&](int32_t id) {
     const BrokerInfo* b = img->broker(id);
@@ -470,6 +526,7 @@ Status Controller::set_topic_configs(const std::string& topic, const std::map<st
                                      bool validate_only) {
   std::lock_guard lk(mu_);
   if (!failed_.ok()) return failed_;
+  if (!active_.load()) return Status(ErrorCode::NOT_CONTROLLER, "This is not the correct controller for this cluster.");
   const TopicInfo* t = image_->topic(topic);
   if (!t) return Status(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, "Topic " + topic + " does not exist");
   auto tc = config::TopicConfig::make(config_, overrides);
@@ -517,6 +574,12 @@ std::vector<DeleteTopicResult> Controller::delete_topics(const std::vector<std::
   for (const auto& id : ids)
     if (id_count[id]++ == 0) unique_ids.push_back(id);
 
+  if (!active_.load()) {
+    const char* why = "This is not the correct controller for this cluster.";
+    for (const auto& n : unique_names) add(n, Uuid{}, ErrorCode::NOT_CONTROLLER, why);
+    for (const auto& id : unique_ids) add("", id, ErrorCode::NOT_CONTROLLER, why);
+    return results;
+  }
   if (!config_.get_bool("delete.topic.enable")) {
     for (const auto& n : unique_names) add(n, Uuid{}, ErrorCode::TOPIC_DELETION_DISABLED, "Topic deletion is disabled.");
     for (const auto& id : unique_ids) add("", id, ErrorCode::TOPIC_DELETION_DISABLED, "Topic deletion is disabled.");

@@ -11,12 +11,16 @@
 // on the writing thread, under that mutex, in log order: they must not call the writers.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "config/config.h"
@@ -61,6 +65,40 @@ struct ProducerIdBlock {
   int32_t size = 0;
 };
 
+// A broker's BrokerRegistration (cluster mode).
+struct BrokerRegistration {
+  int32_t id = -1;
+  Uuid incarnation_id;
+  std::vector<Endpoint> endpoints;
+  std::vector<int16_t> security_protocols;  // per endpoint, Kafka's ids
+  std::optional<std::string> rack;
+};
+
+struct HeartbeatResult {
+  ErrorCode error = ErrorCode::NONE;
+  bool caught_up = false;
+  bool fenced = true;
+  bool should_shut_down = false;
+};
+
+// One partition of an AlterPartition request: the leader's proposed ISR.
+struct IsrChange {
+  Uuid topic_id;
+  int32_t partition = -1;
+  int32_t leader_epoch = -1;
+  int32_t partition_epoch = -1;
+  std::vector<int32_t> new_isr;
+};
+struct IsrChangeResult {
+  ErrorCode error = ErrorCode::NONE;
+  int32_t leader = -1, leader_epoch = -1, partition_epoch = -1;
+  std::vector<int32_t> isr;
+};
+
+// Kafka's SecurityProtocol ids (PLAINTEXT 0, SSL 1, SASL_PLAINTEXT 2, SASL_SSL 3), as
+// registrations carry them.
+int16_t security_protocol_id(std::string_view name);
+
 // Kafka's Topic.validate: 1..249 characters of [a-zA-Z0-9._-], not "." or "..";
 // INVALID_TOPIC_EXCEPTION with Kafka's message otherwise.
 Status validate_topic_name(std::string_view name);
@@ -87,7 +125,39 @@ class Controller {
   // The same over any metadata log (the Raft quorum later; tests).
   static Result<std::unique_ptr<Controller>> open(const config::BrokerConfig& config, std::unique_ptr<MetadataLog> log,
                                                   std::string cluster_id);
+  // Cluster mode (controller.quorum.voters set): `log` is the Raft quorum's log, which
+  // delivers every committed batch to apply_committed (on every node, leader or not). Nothing
+  // is replayed or registered here: the quorum delivers the log from its start, and the
+  // broker registers with the active controller over the wire.
+  static Result<std::unique_ptr<Controller>> open_replicated(const config::BrokerConfig& config,
+                                                             std::unique_ptr<MetadataLog> log, std::string cluster_id);
   ~Controller();
+
+  // ---- cluster mode ----
+  // Applies one committed metadata batch (the quorum's thread, in log order): the image
+  // moves on and the listeners run. A batch the image refuses is logged and skipped.
+  void apply_committed(const MetadataBatch& batch);
+  // The quorum made this node the active controller, or took it away. Becoming active gives
+  // every registered broker a fresh session (heartbeats went to the previous controller).
+  void set_active(bool active);
+  bool active() const { return active_.load(); }
+  // BrokerRegistration: a new registration (RegisterBrokerRecord, fenced) unless this
+  // incarnation is already registered; the broker epoch. NOT_CONTROLLER, INVALID_REQUEST.
+  Result<int64_t> register_broker(const BrokerRegistration& registration);
+  // BrokerHeartbeat: keeps the broker's session; unfences it once it has caught up with its
+  // own registration; with want_shut_down moves its leaderships to other in-sync replicas,
+  // then fences it and answers should_shut_down.
+  HeartbeatResult heartbeat(int32_t broker_id, int64_t broker_epoch, int64_t metadata_offset, bool want_fence,
+                            bool want_shut_down);
+  // AlterPartition from a partition leader. Per partition: FENCED_LEADER_EPOCH,
+  // INVALID_UPDATE_VERSION, NOT_LEADER_OR_FOLLOWER, INELIGIBLE_REPLICA, UNKNOWN_TOPIC_ID.
+  // STALE_BROKER_EPOCH / NOT_CONTROLLER for all of them as the request's error.
+  Result<std::vector<IsrChangeResult>> alter_partition(int32_t broker_id, int64_t broker_epoch,
+                                                       const std::vector<IsrChange>& changes);
+  // Periodic work of the active controller: fences brokers whose session expired (moving
+  // their leaderships), elects leaders for leaderless partitions that have a live in-sync
+  // replica, and (auto.leader.rebalance.enable) returns leadership to preferred replicas.
+  void maintain(int64_t now_ms);
 
   // CreateTopics. One result per spec, in order. Errors (Kafka's codes and messages):
   // INVALID_TOPIC_EXCEPTION (name rules, or a '.'/'_' collision with an existing topic),
@@ -128,7 +198,17 @@ class Controller {
   void subscribe(Listener listener);
 
  private:
-  Controller(const config::BrokerConfig& config, std::unique_ptr<MetadataLog> log);
+  Controller(const config::BrokerConfig& config, std::unique_ptr<MetadataLog> log, bool replicated);
+  void publish(std::shared_ptr<const MetadataImage> next, const std::shared_ptr<const MetadataImage>& before);
+  // Records that take broker `id` out of every ISR it can leave and move the leaderships it
+  // holds to other eligible in-sync replicas (leader -1 when none is left). mu_ held.
+  std::vector<MetadataRecord> evacuate(const MetadataImage& img, int32_t id) const;
+  // Records electing a leader for every leaderless partition with an eligible ISR member,
+  // and, with `preferred`, moving leadership to the first replica where it is eligible.
+  std::vector<MetadataRecord> elect_leaders(const MetadataImage& img, bool preferred) const;
+  bool eligible(const MetadataImage& img, int32_t broker) const;
+  // The metadata.version a new cluster's log starts with.
+  static MetadataRecord bootstrap_feature_record();
   Status replay();
   Status register_this_broker();
   // Appends one batch, applies it to a copy of the image, publishes the copy and notifies the
@@ -143,6 +223,18 @@ class Controller {
   std::vector<Listener> listeners_;
   uint32_t next_leader_ = 0;  // rotating start of the round-robin placement
   Status failed_;             // the first metadata log error, once there was one
+  const bool replicated_ = false;
+  std::mutex apply_mu_;  // serializes applying batches and the listeners
+  std::condition_variable applied_cv_;  // with image_mu_: a new image was published
+  std::atomic<bool> active_{true};
+  std::map<int32_t, int64_t> last_heartbeat_ms_;  // active controller only; under mu_
+  int64_t last_rebalance_ms_ = 0;
+  std::atomic<bool> reset_sessions_{false};  // set on activation, done under mu_
+  // Cluster mode: the thread calling maintain() while active.
+  std::thread maintenance_;
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
 };
 
 }  // namespace kb::controller

@@ -119,7 +119,8 @@ Status write_meta_properties(const std::string& dir, const MetaProperties& props
   return fsync_path(dir, O_RDONLY | O_DIRECTORY);
 }
 
-Result<std::string> ensure_meta_properties(const std::vector<std::string>& log_dirs, int32_t node_id) {
+Result<std::string> ensure_meta_properties(const std::vector<std::string>& log_dirs, int32_t node_id,
+                                           const std::string& new_cluster_id) {
   std::string cluster_id, cluster_dir;
   std::vector<std::string> missing;
   for (const auto& dir : log_dirs) {
@@ -146,7 +147,7 @@ Result<std::string> ensure_meta_properties(const std::vector<std::string>& log_d
   }
   // The first start of a new cluster: kbroker formats its own storage (Kafka's
   // `kafka-storage format` step) with a fresh cluster id, 22 characters like Kafka's.
-  if (cluster_id.empty()) cluster_id = Uuid::random().to_string();
+  if (cluster_id.empty()) cluster_id = new_cluster_id.empty() ? Uuid::random().to_string() : new_cluster_id;
   for (const auto& dir : missing) {
     MetaProperties mp;
     mp.node_id = node_id;

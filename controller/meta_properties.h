@@ -29,7 +29,9 @@ Status write_meta_properties(const std::string& dir, const MetaProperties& props
 // Checks every log dir's meta.properties against `node_id` and against each other, writes the
 // missing ones, and returns the cluster id: the one already stored, or a new random one on the
 // very first start. INCONSISTENT_CLUSTER_ID when two directories name different clusters or a
-// directory belongs to another node.id.
-Result<std::string> ensure_meta_properties(const std::vector<std::string>& log_dirs, int32_t node_id);
+// directory belongs to another node.id. `new_cluster_id`, when not empty, is the id a first
+// start writes instead of a random one (the nodes of a quorum derive the same one).
+Result<std::string> ensure_meta_properties(const std::vector<std::string>& log_dirs, int32_t node_id,
+                                           const std::string& new_cluster_id = "");
 
 }  // namespace kb::controller

@@ -36,6 +36,13 @@ struct BrokerInfo {
   bool in_controlled_shutdown = false;
   int64_t epoch = 0;  // broker epoch: the metadata offset of its RegisterBrokerRecord
   Uuid incarnation_id;
+  // The endpoint of `listener` (clients are answered with the addresses of the listener they
+  // came in on, as Kafka does), else the first one; null when there is none.
+  const Endpoint* endpoint_for(std::string_view listener) const {
+    for (const auto& e : endpoints)
+      if (e.listener == listener) return &e;
+    return endpoints.empty() ? nullptr : &endpoints.front();
+  }
 };
 
 struct PartitionInfo {

@@ -43,6 +43,13 @@ class MetadataLog {
   virtual int64_t end_offset() const = 0;
 };
 
+// One metadata batch as stored: an uncompressed v2 RecordBatch (base offset 0; the log
+// assigns offsets) holding one record per metadata record, key null.
+std::vector<uint8_t> encode_metadata_batch(const std::vector<MetadataRecord>& records);
+// The records of one stored batch whose CRC was checked; CORRUPT_MESSAGE naming the offset of
+// an undecodable record.
+Result<MetadataBatch> decode_metadata_batch(std::span<const uint8_t> bytes);
+
 // The single-voter metadata log: `<first log dir>/__cluster_metadata-0`, a partition Log in
 // Kafka's layout holding uncompressed v2 batches with null keys (see metadata_records.h).
 class LocalMetadataLog final : public MetadataLog {
@@ -52,6 +59,9 @@ class LocalMetadataLog final : public MetadataLog {
   // Opens (or creates) the log through the LogManager. Its LogConfig keeps every record
   // forever: without snapshots the log is the only copy of the cluster's metadata.
   static Result<std::unique_ptr<LocalMetadataLog>> open(storage::LogManager& logs);
+  // The metadata partition's settings (Kafka's metadata.log.* defaults); the Raft quorum
+  // opens the same partition with them.
+  static storage::LogConfig log_config();
 
   Result<int64_t> append(const std::vector<MetadataRecord>& records) override;
   Status read(int64_t from, const std::function<Status(const MetadataBatch&)>& fn) const override;

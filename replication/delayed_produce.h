@@ -2,7 +2,8 @@
 // records on every partition it wrote (the ISR has them), or its timeout. Kafka's
 // DelayedProduce: on completion a partition whose ISR shrank below min.insync.replicas
 // answers NOT_ENOUGH_REPLICAS_AFTER_APPEND (the records are written but not as durable as
-// asked); one still waiting at the timeout answers REQUEST_TIMED_OUT.
+// asked); one still waiting at the timeout answers REQUEST_TIMED_OUT, and one whose replica
+// stopped leading meanwhile NOT_LEADER_OR_FOLLOWER.
 //
 // Owner: the produce handler creates it; the purgatory and its timer hold it.
 // Thread-safety: DelayedOperation's (completion runs once, on whichever thread triggers it).
@@ -42,7 +43,12 @@ class DelayedProduce final : public DelayedOperation {
     bool all = true;
     for (auto& w : waiting_) {
       if (w.done) continue;
-      if (w.partition->high_watermark() >= w.required) {
+      if (!w.partition->is_leader()) {
+        // Leadership moved while waiting: the new leader may not have these records (Kafka
+        // answers NOT_LEADER_OR_FOLLOWER; the producer retries there).
+        w.done = true;
+        w.result = ErrorCode::NOT_LEADER_OR_FOLLOWER;
+      } else if (w.partition->high_watermark() >= w.required) {
         w.done = true;
         w.result = w.partition->enough_in_sync_for_acks_all() ? ErrorCode::NONE
                                                               : ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND;

@@ -1,25 +1,150 @@
 #include "replication/partition.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+
+#include "protocol/record_batch.h"
+#include "storage/files.h"
 
 namespace kb::replication {
 
-Partition::Partition(TopicPartition tp, Uuid topic_id, std::shared_ptr<storage::Log> log,
-                     int32_t leader_epoch, std::vector<int32_t> replicas, int32_t leader)
+namespace {
+
+bool contains(const std::vector<int32_t>& v, int32_t x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+
+bool alone(const std::vector<int32_t>& isr, int32_t local_id) { return isr.size() == 1 && isr.front() == local_id; }
+
+}  // namespace
+
+Partition::Partition(TopicPartition tp, Uuid topic_id, std::shared_ptr<storage::Log> log, int32_t local_id,
+                     const PartitionState& state, int64_t now_ms)
     : tp_(std::move(tp)),
       topic_id_(topic_id),
+      local_id_(local_id),
       log_(std::move(log)),
-      leader_epoch_(leader_epoch),
-      leader_(leader),
-      replicas_(std::move(replicas)),
-      isr_(replicas_),
-      alone_in_isr_(isr_.size() == 1 && isr_.front() == leader),
-      // Single replica: everything in the log is committed. (Restart keeps HW = LEO.)
-      hw_(log_->log_end_offset().value()) {}
+      epochs_(LeaderEpochCache::open(*log_)),
+      leader_epoch_(state.leader_epoch),
+      partition_epoch_(state.partition_epoch),
+      leader_(state.leader),
+      is_leader_(state.leader == local_id),
+      replicas_(state.replicas),
+      isr_(state.isr.empty() ? state.replicas : state.isr),
+      isr_set_ms_(now_ms),
+      alone_in_isr_(state.leader == local_id && alone(isr_, local_id)),
+      // What the log holds was committed as far as this replica knows (a restarted lone
+      // leader keeps HW = LEO); a follower learns the leader's with its first fetch.
+      hw_(log_->log_end_offset().value()) {
+  if (is_leader_.load()) epochs_->assign(state.leader_epoch, log_->log_end_offset());
+}
+
+Partition::Partition(TopicPartition tp, Uuid topic_id, std::shared_ptr<storage::Log> log, int32_t leader_epoch,
+                     std::vector<int32_t> replicas, int32_t leader)
+    : Partition(std::move(tp), topic_id, std::move(log), leader,
+                PartitionState{leader, leader_epoch, 0, replicas, replicas}) {}
+
+// ---- role changes ----
+
+void Partition::set_state_locked(const PartitionState& state) {
+  replicas_ = state.replicas;
+  isr_ = state.isr.empty() ? state.replicas : state.isr;
+}
+
+bool Partition::become_leader(const PartitionState& state, int64_t now_ms) {
+  std::lock_guard role(role_mu_);
+  const bool was_leader = is_leader_.load();
+  const bool new_epoch = !was_leader || state.leader_epoch != leader_epoch_.load();
+  leader_epoch_.store(state.leader_epoch);
+  partition_epoch_.store(state.partition_epoch);
+  leader_.store(local_id_);
+  const Offset leo = log_->log_end_offset();
+  // The new epoch starts where this replica's log ends: followers with more of an older
+  // epoch cut their logs back to here (the diverging-epoch answer).
+  if (new_epoch) epochs_->assign(state.leader_epoch, leo);
+  {
+    std::lock_guard lk(mu_);
+    set_state_locked(state);
+    if (!was_leader) {
+      // Positions heard as a follower mean nothing; ISR members count as caught up from now
+      // (isr_set_ms_), others as never.
+      followers_.clear();
+      isr_set_ms_ = now_ms;
+    } else if (new_epoch) {
+      for (auto& [id, f] : followers_) {
+        f.leader_end_at_last_fetch = leo.value();
+        f.last_fetch_ms = 0;
+        f.last_caught_up_ms = contains(isr_, id) ? now_ms : 0;
+      }
+    }
+    alone_in_isr_.store(alone(isr_, local_id_), std::memory_order_release);
+  }
+  is_leader_.store(true, std::memory_order_release);
+  // The high watermark stays where it was and moves when the ISR's followers have fetched
+  // (at once when this leader is alone in the ISR).
+  {
+    std::lock_guard lk(mu_);
+    advance_high_watermark(isr_log_end_locked());
+  }
+  if (new_epoch)
+    spdlog::info("{}: leader at epoch {} from offset {} (high watermark {}, ISR {})", tp_.to_string(),
+                 state.leader_epoch, leo.value(), high_watermark().value(), fmt::join(state.isr, ","));
+  return new_epoch;
+}
+
+bool Partition::become_follower(const PartitionState& state) {
+  std::lock_guard role(role_mu_);
+  const bool changed =
+      is_leader_.load() || leader_.load() != state.leader || leader_epoch_.load() != state.leader_epoch;
+  is_leader_.store(false, std::memory_order_release);
+  leader_epoch_.store(state.leader_epoch);
+  partition_epoch_.store(state.partition_epoch);
+  leader_.store(state.leader);
+  {
+    std::lock_guard lk(mu_);
+    set_state_locked(state);
+    followers_.clear();
+    alone_in_isr_.store(false, std::memory_order_release);
+  }
+  if (changed)
+    spdlog::info("{}: follower of {} at epoch {} (log end {}, high watermark {})", tp_.to_string(), state.leader,
+                 state.leader_epoch, log_end_offset().value(), high_watermark().value());
+  return changed;
+}
+
+bool Partition::update_state(const PartitionState& state, int64_t now_ms) {
+  partition_epoch_.store(state.partition_epoch);
+  std::lock_guard lk(mu_);
+  const auto isr_before = isr_;
+  set_state_locked(state);
+  if (isr_ != isr_before) isr_set_ms_ = now_ms;
+  if (!is_leader_.load()) return false;
+  alone_in_isr_.store(alone(isr_, local_id_), std::memory_order_release);
+  const int64_t before = hw_.load(std::memory_order_acquire);
+  advance_high_watermark(isr_log_end_locked());
+  return hw_.load(std::memory_order_acquire) != before;
+}
+
+void Partition::update_leadership(int32_t leader_epoch, std::vector<int32_t> replicas, int32_t leader) {
+  std::lock_guard role(role_mu_);
+  leader_epoch_.store(leader_epoch);
+  leader_.store(leader);
+  is_leader_.store(leader == local_id_, std::memory_order_release);
+  if (leader == local_id_) epochs_->assign(leader_epoch, log_->log_end_offset());
+  std::lock_guard lk(mu_);
+  replicas_ = std::move(replicas);
+  alone_in_isr_.store(leader == local_id_ && alone(isr_, local_id_), std::memory_order_release);
+}
+
+// ---- leader ----
 
 Result<storage::AppendInfo> Partition::append_as_leader(std::span<uint8_t> batches) {
-  auto info = log_->append(batches, leader_epoch_.load());
+  if (!is_leader_.load(std::memory_order_acquire))
+    return Error{ErrorCode::NOT_LEADER_OR_FOLLOWER, "this broker is not the leader of " + tp_.to_string()};
+  const int32_t epoch = leader_epoch_.load();
+  auto info = log_->append(batches, epoch);
   if (!info.ok()) return info;
+  // become_leader put the epoch in the cache already; this only catches a race with it.
+  if (epochs_->latest_epoch() != epoch) epochs_->assign(epoch, info->first_offset);
   if (alone_in_isr_.load(std::memory_order_acquire)) {
     advance_high_watermark(info->last_offset + 1);  // the hot path of a lone leader: no lock
   } else {
@@ -29,10 +154,79 @@ Result<storage::AppendInfo> Partition::append_as_leader(std::span<uint8_t> batch
   return info;
 }
 
+ErrorCode Partition::check_leader_epoch_value(int32_t current, int32_t ours) const {
+  if (current < 0 || current == ours) return ErrorCode::NONE;
+  return current < ours ? ErrorCode::FENCED_LEADER_EPOCH : ErrorCode::UNKNOWN_LEADER_EPOCH;
+}
+
+ErrorCode Partition::check_leader_epoch(int32_t current_leader_epoch) const {
+  return check_leader_epoch_value(current_leader_epoch, leader_epoch_.load());
+}
+
+ReplicaRead Partition::read_for_replica(int32_t replica, Offset fetch_offset, int32_t current_leader_epoch,
+                                        int32_t last_fetched_epoch, int32_t max_bytes, bool min_one_batch,
+                                        int64_t now_ms) {
+  ReplicaRead r;
+  // Kafka's order: the epoch first (a follower of a newer epoch waits for our metadata),
+  // then the role.
+  if ((r.error = check_leader_epoch(current_leader_epoch)) != ErrorCode::NONE) return r;
+  if (!is_leader()) {
+    r.error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
+    return r;
+  }
+  {
+    std::lock_guard lk(mu_);
+    if (replica == local_id_ || !contains(replicas_, replica)) {
+      r.error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
+      return r;
+    }
+  }
+  // Taken before the read: appends after it must not stop the follower from counting as
+  // caught up.
+  const Offset leo = log_->log_end_offset();
+  r.log_start_offset = log_->log_start_offset();
+  r.log_end_offset = leo;
+  r.high_watermark = high_watermark();
+  if (last_fetched_epoch >= 0) {
+    EpochEndOffset end = epochs_->end_offset_for(last_fetched_epoch, leo);
+    if (end.epoch == kUndefinedEpoch || end.end_offset == kUndefinedEpochOffset ||
+        fetch_offset < r.log_start_offset) {
+      r.error = ErrorCode::OFFSET_OUT_OF_RANGE;
+      return r;
+    }
+    if (end.epoch < last_fetched_epoch || end.end_offset < fetch_offset.value()) {
+      r.diverging = end;
+      return r;
+    }
+  }
+  auto rr = log_->read(fetch_offset, max_bytes, leo, min_one_batch);
+  if (!rr.ok()) {
+    r.error = rr.code();
+    return r;
+  }
+  r.slice = std::move(rr->slice);
+  r.records = rr->records;
+  r.high_watermark_moved = record_follower_fetch(replica, fetch_offset, now_ms);
+  r.high_watermark = high_watermark();
+  return r;
+}
+
+Partition::EpochLookup Partition::last_offset_for_leader_epoch(int32_t current_leader_epoch, int32_t epoch,
+                                                               bool leader_only) const {
+  EpochLookup out;
+  if ((out.error = check_leader_epoch(current_leader_epoch)) != ErrorCode::NONE) return out;
+  if (leader_only && !is_leader()) {
+    out.error = ErrorCode::NOT_LEADER_OR_FOLLOWER;
+    return out;
+  }
+  out.end = epochs_->end_offset_for(epoch, log_->log_end_offset());
+  return out;
+}
+
 Offset Partition::isr_log_end_locked() const {
   int64_t end = log_->log_end_offset().value();
   for (int32_t r : isr_) {
-    if (r == leader_.load()) continue;
+    if (r == local_id_) continue;
     auto it = followers_.find(r);
     end = std::min(end, it == followers_.end() ? int64_t{-1} : it->second.log_end);
   }
@@ -48,7 +242,8 @@ void Partition::set_isr(std::vector<int32_t> isr, int64_t now_ms) {
   std::lock_guard lk(mu_);
   isr_ = std::move(isr);
   isr_set_ms_ = now_ms;
-  alone_in_isr_.store(isr_.size() == 1 && isr_.front() == leader_.load(), std::memory_order_release);
+  if (!is_leader_.load()) return;
+  alone_in_isr_.store(alone(isr_, local_id_), std::memory_order_release);
   advance_high_watermark(isr_log_end_locked());
 }
 
@@ -68,11 +263,31 @@ bool Partition::record_follower_fetch(int32_t replica, Offset fetch_offset, int6
   return hw_.load(std::memory_order_acquire) != before;
 }
 
+bool Partition::enough_in_sync_for_acks_all() const {
+  const int32_t need = min_insync_.load();
+  if (alone_in_isr_.load(std::memory_order_acquire)) return need <= 1;
+  const int64_t max_lag = max_lag_ms_.load();
+  std::lock_guard lk(mu_);
+  if (max_lag <= 0) return static_cast<int32_t>(isr_.size()) >= need;
+  const int64_t now = storage::now_ms();
+  int32_t in_sync = 0;
+  for (int32_t r : isr_) {
+    if (r == local_id_) {
+      ++in_sync;
+      continue;
+    }
+    auto it = followers_.find(r);
+    int64_t caught_up = std::max(isr_set_ms_, it == followers_.end() ? int64_t{0} : it->second.last_caught_up_ms);
+    if (now - caught_up <= max_lag) ++in_sync;
+  }
+  return in_sync >= need;
+}
+
 std::vector<int32_t> Partition::lagging_in_sync(int64_t now_ms, int64_t max_lag_ms) const {
   std::lock_guard lk(mu_);
   std::vector<int32_t> out;
   for (int32_t r : isr_) {
-    if (r == leader_.load()) continue;
+    if (r == local_id_) continue;
     auto it = followers_.find(r);
     // A follower that never fetched counts from when it was put in the ISR.
     int64_t caught_up = std::max(isr_set_ms_, it == followers_.end() ? int64_t{0} : it->second.last_caught_up_ms);
@@ -86,7 +301,7 @@ std::vector<int32_t> Partition::caught_up_out_of_sync() const {
   std::vector<int32_t> out;
   const int64_t hw = hw_.load(std::memory_order_acquire);
   for (int32_t r : replicas_) {
-    if (std::find(isr_.begin(), isr_.end(), r) != isr_.end()) continue;
+    if (contains(isr_, r)) continue;
     auto it = followers_.find(r);
     if (it != followers_.end() && it->second.log_end >= hw) out.push_back(r);
   }
@@ -114,18 +329,86 @@ Result<storage::ReadResult> Partition::read(Offset start, int32_t max_bytes, boo
   return log_->read(start, max_bytes, limit, min_one_batch);
 }
 
-void Partition::update_leadership(int32_t leader_epoch, std::vector<int32_t> replicas,
-                                  int32_t leader) {
-  leader_epoch_.store(leader_epoch);
-  leader_.store(leader);
-  std::lock_guard lk(mu_);
-  replicas_ = std::move(replicas);
-  alone_in_isr_.store(isr_.size() == 1 && isr_.front() == leader, std::memory_order_release);
-}
-
 std::vector<int32_t> Partition::replicas() const {
   std::lock_guard lk(mu_);
   return replicas_;
+}
+
+// ---- follower ----
+
+Result<storage::AppendInfo> Partition::append_as_follower(std::span<const uint8_t> batches, int32_t leader_epoch) {
+  std::lock_guard role(role_mu_);
+  if (is_leader_.load())
+    return Error{ErrorCode::NOT_LEADER_OR_FOLLOWER, tp_.to_string() + " is led by this broker now"};
+  if (leader_epoch != leader_epoch_.load())
+    return Error{ErrorCode::FENCED_LEADER_EPOCH, "fetched at epoch " + std::to_string(leader_epoch) + ", " +
+                                                     tp_.to_string() + " is at " +
+                                                     std::to_string(leader_epoch_.load()) + " now"};
+  // The leader checked the CRCs on produce; checking again costs little (hardware CRC-32C)
+  // and keeps a damaged transfer or leader disk out of this log.
+  std::vector<std::pair<int32_t, int64_t>> epochs;  // (epoch, base offset) of each batch
+  for (size_t pos = 0; pos < batches.size();) {
+    auto h = read_batch_header(batches.subspan(pos));
+    if (!h.ok()) return h.error();
+    if (h->batch_length < batch::kMinBatchLength || static_cast<uint64_t>(h->total_size()) > batches.size() - pos)
+      return Error{ErrorCode::CORRUPT_MESSAGE, "truncated batch at offset " + std::to_string(h->base_offset)};
+    auto one = batches.subspan(pos, static_cast<size_t>(h->total_size()));
+    if (compute_batch_crc(one) != h->crc)
+      return Error{ErrorCode::CORRUPT_MESSAGE, "CRC mismatch in the replicated batch at offset " +
+                                                   std::to_string(h->base_offset) + " of " + tp_.to_string()};
+    epochs.emplace_back(h->partition_leader_epoch, h->base_offset);
+    pos += one.size();
+  }
+  auto info = log_->append_replicated(batches);
+  if (!info.ok()) return info;
+  for (const auto& [epoch, base] : epochs)
+    if (epoch >= 0 && epoch != epochs_->latest_epoch()) epochs_->assign(epoch, Offset(base));
+  return info;
+}
+
+void Partition::update_follower_high_watermark(Offset leader_high_watermark) {
+  std::lock_guard role(role_mu_);
+  if (is_leader_.load()) return;
+  int64_t hw = std::min(leader_high_watermark.value(), log_->log_end_offset().value());
+  hw = std::max(hw, log_->log_start_offset().value());
+  hw_.store(hw, std::memory_order_release);
+}
+
+void Partition::follow_log_start(Offset leader_log_start) {
+  std::lock_guard role(role_mu_);
+  if (is_leader_.load()) return;
+  // Never past what this replica knows is committed (Kafka refuses beyond the HW).
+  Offset to(std::min(leader_log_start.value(), hw_.load(std::memory_order_acquire)));
+  if (to <= log_->log_start_offset()) return;
+  auto moved = log_->advance_log_start(to);
+  if (!moved.ok()) {
+    spdlog::warn("{}: cannot move the log start to the leader's {}: {}", tp_.to_string(), to.value(),
+                 moved.error().message);
+    return;
+  }
+  epochs_->truncate_from_start(moved.value());
+}
+
+Result<Offset> Partition::truncate_to(Offset offset) {
+  std::lock_guard role(role_mu_);
+  if (is_leader_.load())
+    return Error{ErrorCode::NOT_LEADER_OR_FOLLOWER, "a leader does not truncate " + tp_.to_string()};
+  auto end = log_->truncate_to(offset);
+  if (!end.ok()) return end;
+  epochs_->truncate_from_end(end.value());
+  int64_t hw = hw_.load(std::memory_order_acquire);
+  if (hw > end->value()) hw_.store(end->value(), std::memory_order_release);
+  return end;
+}
+
+Status Partition::truncate_fully_and_start_at(Offset start) {
+  std::lock_guard role(role_mu_);
+  if (is_leader_.load())
+    return Status(ErrorCode::NOT_LEADER_OR_FOLLOWER, "a leader does not truncate " + tp_.to_string());
+  if (auto s = log_->truncate_fully_and_start_at(start); !s.ok()) return s;
+  epochs_->clear();
+  hw_.store(start.value(), std::memory_order_release);
+  return {};
 }
 
 }  // namespace kb::replication

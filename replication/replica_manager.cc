@@ -26,6 +26,50 @@ Result<std::shared_ptr<Partition>> ReplicaManager::become_leader(const TopicPart
   return it->second;
 }
 
+Result<std::shared_ptr<Partition>> ReplicaManager::get_or_create(const TopicPartition& tp, const Uuid& topic_id,
+                                                                 const PartitionState& state,
+                                                                 const storage::LogConfig& config, int64_t now_ms,
+                                                                 bool& created) {
+  created = false;
+  if (auto p = get(tp)) return p;
+  auto log = logs_.get_or_create(tp, config);
+  if (!log.ok()) return log.error();
+  auto p = std::make_shared<Partition>(tp, topic_id, std::move(log.value()), node_id_, state, now_ms);
+  std::unique_lock lk(mu_);
+  auto [it, inserted] = partitions_.emplace(tp, p);
+  created = inserted;
+  return it->second;
+}
+
+Result<std::shared_ptr<Partition>> ReplicaManager::become_leader(const TopicPartition& tp, const Uuid& topic_id,
+                                                                 const PartitionState& state,
+                                                                 const storage::LogConfig& config,
+                                                                 int64_t now_ms) {
+  bool created = false;
+  auto p = get_or_create(tp, topic_id, state, config, now_ms, created);
+  if (!p.ok() || created) return p;
+  if ((*p)->become_leader(state, now_ms)) {
+    // Fetches that waited as followers' answer now (consumers may read here again).
+    fetch_purgatory_.check(tp);
+  }
+  return p;
+}
+
+Result<std::shared_ptr<Partition>> ReplicaManager::become_follower(const TopicPartition& tp, const Uuid& topic_id,
+                                                                   const PartitionState& state,
+                                                                   const storage::LogConfig& config) {
+  bool created = false;
+  auto p = get_or_create(tp, topic_id, state, config, 0, created);
+  if (!p.ok() || created) return p;
+  if ((*p)->become_follower(state)) {
+    // A leader no more: waiting acks=all produces answer NOT_LEADER_OR_FOLLOWER, waiting
+    // fetches answer now (consumers go to the new leader).
+    produce_purgatory_.check(tp);
+    fetch_purgatory_.check(tp);
+  }
+  return p;
+}
+
 Status ReplicaManager::remove(const TopicPartition& tp, bool delete_log) {
   std::shared_ptr<Partition> p;
   {
@@ -37,6 +81,7 @@ Status ReplicaManager::remove(const TopicPartition& tp, bool delete_log) {
   }
   // A fetch waiting on this partition answers now rather than at max.wait.ms.
   fetch_purgatory_.check(tp);
+  produce_purgatory_.check(tp);
   if (delete_log) return logs_.remove(tp);
   return {};
 }

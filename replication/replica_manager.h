@@ -1,5 +1,6 @@
 // The replicas this broker hosts, by partition. The broker turns metadata image changes into
-// become_leader / remove calls; request handlers look partitions up here.
+// become_leader / become_follower / remove calls; request handlers and the follower fetcher
+// look partitions up here.
 //
 // Owner: Broker. Thread-safety: all methods may be called from any thread (a shared mutex
 // guards the map; lookups are the hot path and take it shared).
@@ -27,6 +28,15 @@ class ReplicaManager {
                                                    int32_t leader_epoch,
                                                    std::vector<int32_t> replicas,
                                                    const storage::LogConfig& config);
+  // The replica of `tp` in the role the metadata gives it (Partition::become_leader /
+  // become_follower; see there), created with its log when this broker had none. Waiting
+  // fetches and acks=all produces of a replica that stops leading are answered now.
+  Result<std::shared_ptr<Partition>> become_leader(const TopicPartition& tp, const Uuid& topic_id,
+                                                   const PartitionState& state,
+                                                   const storage::LogConfig& config, int64_t now_ms);
+  Result<std::shared_ptr<Partition>> become_follower(const TopicPartition& tp, const Uuid& topic_id,
+                                                     const PartitionState& state,
+                                                     const storage::LogConfig& config);
   // Stops hosting `tp`; with `delete_log` its files are removed (topic deletion).
   Status remove(const TopicPartition& tp, bool delete_log);
 
@@ -40,6 +50,13 @@ class ReplicaManager {
   Purgatory& produce_purgatory() { return produce_purgatory_; }
 
  private:
+  // The replica of `tp`, created (log opened or made) in `state`'s role when missing; `created`
+  // tells which.
+  Result<std::shared_ptr<Partition>> get_or_create(const TopicPartition& tp, const Uuid& topic_id,
+                                                   const PartitionState& state,
+                                                   const storage::LogConfig& config, int64_t now_ms,
+                                                   bool& created);
+
   storage::LogManager& logs_;
   const int32_t node_id_;
   mutable std::shared_mutex mu_;

@@ -6,6 +6,13 @@
 #include <set>
 
 #include "controller/group/replica_group_log.h"
+#include "controller/meta_properties.h"
+#include "protocol/messages/create_topics_request.h"
+#include "protocol/messages/create_topics_response.h"
+#include "server/broker_lifecycle.h"
+#include "server/peer_client.h"
+#include "server/quorum.h"
+#include "server/replica_fetcher.h"
 #include "server/coordinator_loop.h"
 #include "server/http_server.h"
 #include "server/network.h"
@@ -71,12 +78,17 @@ Status Broker::start() {
   gc.offsets_retention_ms = config_.get_long("offsets.retention.minutes") * 60 * 1000;
   gc.offsets_retention_check_interval_ms = config_.get_long("offsets.retention.check.interval.ms");
   coordinator_loop_ = std::make_unique<CoordinatorLoop>();
-  group_log_ = std::make_unique<coordinator::ReplicaGroupLog>(*replicas_, *coordinator_loop_);
+  group_log_ = std::make_unique<coordinator::ReplicaGroupLog>(*replicas_, *coordinator_loop_,
+                                                             config_.get_int("offsets.commit.timeout.ms"));
   groups_ = std::make_unique<coordinator::GroupCoordinator>(gc, *coordinator_loop_, *group_log_);
 
-  auto ctl = controller::Controller::open(config_, *logs_);
-  if (!ctl.ok()) return ctl.error();
-  controller_ = std::move(ctl.value());
+  if (config_.quorum_voters().empty()) {
+    auto ctl = controller::Controller::open(config_, *logs_);
+    if (!ctl.ok()) return ctl.error();
+    controller_ = std::move(ctl.value());
+  } else if (auto s = open_replicated_controller(); !s.ok()) {
+    return s;
+  }
   // Creates the replicas of every existing topic now (the listener is called at once with the
   // current image), and of every later one as it is created.
   controller_->subscribe([this](const controller::MetadataImage& before,
@@ -85,6 +97,7 @@ Status Broker::start() {
 
   metrics_.set_partition_source([this] { return sample_partitions(); });
   metrics_.set_group_source([this] { return sample_groups(); });
+  if (quorum_) metrics_.set_cluster_source([this] { return sample_cluster(); });
 
   NetworkOptions no;
   for (const auto& l : config_.listeners()) no.listeners.push_back({l.name, l.host, l.port});
@@ -101,6 +114,21 @@ Status Broker::start() {
       HttpServer::Routes{[this] { return metrics_.scrape(); }, [this] { return !stopped_.load(); }});
   if (auto s = http_->start(); !s.ok()) return s;
 
+  if (quorum_) {
+    LifecycleOptions lo;
+    lo.node_id = node_id_;
+    lo.cluster_id = controller_->image()->cluster_id();
+    for (const auto& l : config_.advertised_listeners()) {
+      lo.endpoints.push_back({l.name, l.host, l.port});
+      lo.security_protocols.push_back(controller::security_protocol_id(l.security_protocol));
+    }
+    lo.rack = config_.raw("broker.rack");
+    if (lo.rack && lo.rack->empty()) lo.rack.reset();
+    lo.heartbeat_interval_ms = config_.get_int("broker.heartbeat.interval.ms");
+    lo.replica_lag_time_max_ms = config_.get_long("replica.lag.time.max.ms");
+    lifecycle_ = std::make_unique<BrokerLifecycle>(lo, *peers_, *quorum_, *controller_, *replicas_);
+  }
+
   spdlog::info("kbroker node {} serving Kafka on {} and metrics on {}:{}", node_id_,
                fmt::join(config_.get_list("listeners"), ","), config_.metrics_host(),
                http_->bound_port());
@@ -110,6 +138,16 @@ Status Broker::start() {
 void Broker::stop() {
   if (stopped_.exchange(true)) return;
   spdlog::info("shutting down");
+  if (lifecycle_) {
+    // Controlled shutdown: the controller moves this broker's leaderships to other in-sync
+    // replicas first, so clients switch leaders without losing acknowledged records.
+    int64_t timeout = config_.get_long("broker.session.timeout.ms") * 2;
+    if (lifecycle_->controlled_shutdown(timeout))
+      spdlog::info("controlled shutdown: leaderships moved away");
+    else
+      spdlog::warn("controlled shutdown not confirmed by the controller within {} ms; stopping anyway", timeout);
+    lifecycle_->stop();
+  }
   // Waiting fetches answer now with what they have (acks=all produces with REQUEST_TIMED_OUT),
   // so connections can drain.
   if (replicas_) {
@@ -122,10 +160,118 @@ void Broker::stop() {
   if (network_) network_->stop(std::chrono::seconds(5));
   if (http_) http_->stop();
   if (coordinator_loop_) coordinator_loop_->stop();
+  lifecycle_.reset();
+  if (controller_requests_) controller_requests_->stop();
+  if (quorum_) quorum_->stop();
+  if (fetchers_) fetchers_->stop();
+  quorum_.reset();
   controller_.reset();
+  if (quorum_peers_) quorum_peers_->stop();
+  if (peers_) peers_->stop();
   if (replicas_) replicas_->fetch_purgatory().complete_all();
   if (logs_) logs_->shutdown();
   spdlog::info("shutdown complete");
+}
+
+namespace {
+
+// A cluster id all voters of one quorum derive alike on their first start (Kafka has
+// `kafka-storage format --cluster-id` for this): 128 bits of FNV-1a over the voters list.
+std::string quorum_cluster_id(const std::vector<config::QuorumVoter>& voters) {
+  std::string text = "kbroker-cluster:";
+  for (const auto& v : voters) text += std::to_string(v.id) + "@" + v.host + ":" + std::to_string(v.port) + ",";
+  Uuid id;
+  for (int half = 0; half < 2; ++half) {
+    uint64_t h = 14695981039346656037ull ^ static_cast<uint64_t>(half);
+    for (unsigned char c : text) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+    for (int i = 0; i < 8; ++i) id.bytes[half * 8 + i] = static_cast<uint8_t>(h >> (56 - 8 * i));
+  }
+  return id.to_string();
+}
+
+}  // namespace
+
+Status Broker::open_replicated_controller() {
+  auto cluster_id = controller::ensure_meta_properties(config_.log_dirs(), node_id_,
+                                                       quorum_cluster_id(config_.quorum_voters()));
+  if (!cluster_id.ok()) return cluster_id.error();
+  auto log = logs_->get_or_create(TopicPartition{Quorum::kTopic, 0}, controller::LocalMetadataLog::log_config());
+  if (!log.ok()) return log.error();
+  peers_ = std::make_unique<PeerClient>("kbroker-" + std::to_string(node_id_));
+  quorum_peers_ = std::make_unique<PeerClient>("kbroker-quorum-" + std::to_string(node_id_));
+  controller_requests_ = std::make_unique<CoordinatorLoop>();
+  const int64_t request_timeout = config_.get_int("controller.quorum.request.timeout.ms");
+  auto qlog = std::make_unique<QuorumMetadataLog>(request_timeout * 2);
+  QuorumMetadataLog* qlog_ptr = qlog.get();
+  auto ctl = controller::Controller::open_replicated(config_, std::move(qlog), cluster_id.value());
+  if (!ctl.ok()) return ctl.error();
+  controller_ = std::move(ctl.value());
+
+  QuorumOptions qo;
+  qo.node_id = node_id_;
+  qo.voters = config_.quorum_voters();
+  qo.cluster_id = cluster_id.value();
+  qo.raft.election_timeout_ms = config_.get_int("controller.quorum.election.timeout.ms");
+  qo.raft.fetch_timeout_ms = config_.get_int("controller.quorum.fetch.timeout.ms");
+  qo.raft.fetch_resend_ms = request_timeout;
+  qo.request_timeout_ms = request_timeout;
+  qo.fetch_max_wait_ms = std::min<int64_t>(500, qo.raft.fetch_timeout_ms / 2);
+  controller::Controller* ctl_ptr = controller_.get();
+  auto q = Quorum::open(
+      qo, log.value(), *quorum_peers_,
+      [ctl_ptr](const std::string& batch, int64_t) {
+        auto decoded = controller::decode_metadata_batch(
+            std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(batch.data()), batch.size()));
+        if (!decoded.ok()) {
+          spdlog::error("undecodable committed metadata batch: {}", decoded.error().message);
+          return;
+        }
+        ctl_ptr->apply_committed(decoded.value());
+      },
+      [ctl_ptr](bool active) { ctl_ptr->set_active(active); });
+  if (!q.ok()) return q.error();
+  quorum_ = std::move(q.value());
+  qlog_ptr->attach(quorum_.get());
+  return {};
+}
+
+int32_t Broker::active_controller_id() const { return quorum_ ? quorum_->leader() : node_id_; }
+
+void Broker::run_controller_request(std::function<void()> work) { controller_requests_->post(std::move(work)); }
+
+void Broker::create_topics_async(const std::vector<controller::CreateTopicSpec>& specs) {
+  run_controller_request([this, specs] {
+    if (!controller_->active()) return forward_create_topics(specs);
+    for (const auto& r : controller_->create_topics(specs, false))
+      if (r.error != ErrorCode::NONE && r.error != ErrorCode::TOPIC_ALREADY_EXISTS)
+        spdlog::warn("cannot create topic {}: {}", r.name, r.message);
+  });
+}
+
+void Broker::forward_create_topics(const std::vector<controller::CreateTopicSpec>& specs) {
+  int32_t leader = quorum_ ? quorum_->leader() : -1;
+  auto addr = leader >= 0 ? quorum_->voter_address(leader) : std::nullopt;
+  if (!addr) return;
+  msg::CreateTopicsRequest req;
+  req.timeout_ms = 30000;
+  for (const auto& s : specs) {
+    auto& t = req.topics.emplace_back();
+    t.name = s.name;
+    t.num_partitions = s.num_partitions;
+    t.replication_factor = s.replication_factor;
+    for (const auto& [k, v] : s.configs) {
+      auto& c = t.configs.emplace_back();
+      c.name = k;
+      c.value = v;
+    }
+  }
+  peers_->call<msg::CreateTopicsRequest, msg::CreateTopicsResponse>(
+      leader, PeerAddress{addr->first, addr->second}, req, 5, 30000, [](Result<msg::CreateTopicsResponse> r) {
+        if (!r.ok()) spdlog::warn("forwarding topic creation to the controller failed: {}", r.error().message);
+      });
 }
 
 int32_t Broker::min_insync_replicas_for(const std::map<std::string, std::string>& overrides) const {
@@ -164,6 +310,19 @@ std::vector<controller::CreateTopicResult> Broker::auto_create_topics(
     s.name = n;
     specs.push_back(std::move(s));
   }
+  if (!specs.empty() && quorum_) {
+    // In a cluster creation waits for the quorum: it runs off this (network) thread, on the
+    // active controller or forwarded to it, and the client retries (LEADER_NOT_AVAILABLE)
+    // until the topic appears in this broker's image.
+    create_topics_async(specs);
+    for (const auto& s : specs) {
+      controller::CreateTopicResult r;
+      r.name = s.name;
+      r.message = "forwarded to the active controller";
+      results.push_back(std::move(r));
+    }
+    return results;
+  }
   if (!specs.empty())
     for (auto& r : controller_->create_topics(specs, false)) results.push_back(std::move(r));
   for (const auto& r : results) {
@@ -181,37 +340,99 @@ void Broker::on_metadata(const controller::MetadataImage& before,
     if (now && now->id == old->id) continue;
     for (const auto& p : old->partitions) {
       TopicPartition tp{old->name, p.partition};
+      if (fetchers_) fetchers_->remove(tp);
       if (auto s = replicas_->remove(tp, true); !s.ok())
         spdlog::error("deleting the log of {} failed: {}", tp.to_string(), s.error().message);
     }
     // Its counters stay: a handler may still hold them, and counters only ever grow.
     spdlog::info("topic {} deleted: {} partition logs removed", old->name, old->partitions.size());
   }
+  // Where this broker fetches a partition it follows: the leader's inter-broker listener
+  // (inter.broker.listener.name), else its first advertised one. No leader, or a leader that
+  // is unknown or fenced: no fetching until the metadata names a live one.
+  const std::optional<std::string> listener = config_.raw("inter.broker.listener.name");
+  auto leader_address = [&](int32_t leader) -> std::optional<PeerAddress> {
+    const controller::BrokerInfo* b = leader >= 0 ? after.broker(leader) : nullptr;
+    if (!b || b->fenced || b->endpoints.empty()) return std::nullopt;
+    const controller::Endpoint* e = &b->endpoints.front();
+    if (listener && !listener->empty())
+      for (const auto& candidate : b->endpoints)
+        if (candidate.listener == *listener) e = &candidate;
+    return PeerAddress{e->host, e->port};
+  };
+  const int64_t now = storage::now_ms();
+  const int64_t lag_max_ms = config_.get_long("replica.lag.time.max.ms");
   for (const controller::TopicInfo* t : after.topics()) {
     const controller::TopicInfo* prev = before.topic(t->name);
     bool configs_changed = prev && prev->id == t->id && prev->configs != t->configs;
     storage::LogConfig lc = log_config_for(t->configs);
     if (configs_changed) replicas_->update_config(t->name, lc);
+    const int32_t min_isr = min_insync_replicas_for(t->configs);
     for (const auto& p : t->partitions) {
-      if (p.leader != node_id_) continue;
       TopicPartition tp{t->name, p.partition};
-      if (prev && prev->id == t->id) {
-        auto existing = replicas_->get(tp);
-        if (existing && existing->leader_epoch() == p.leader_epoch) continue;
+      auto existing = replicas_->get(tp);
+      if (std::find(p.replicas.begin(), p.replicas.end(), node_id_) == p.replicas.end()) {
+        // Moved off this broker (a reassignment): no more fetching, and the replica goes
+        // with its files.
+        if (existing) {
+          if (fetchers_) fetchers_->remove(tp);
+          if (auto s = replicas_->remove(tp, true); !s.ok())
+            spdlog::error("deleting the log of {} failed: {}", tp.to_string(), s.error().message);
+          else
+            spdlog::info("{}: no longer a replica here; its log is deleted", tp.to_string());
+        }
+        continue;
       }
-      auto r = replicas_->become_leader(tp, t->id, p.leader_epoch, p.replicas, lc);
-      if (!r.ok())
-        spdlog::error("cannot open the log of {}: {}", tp.to_string(), r.error().message);
+      replication::PartitionState state{p.leader, p.leader_epoch, p.partition_epoch, p.replicas, p.isr};
+      std::shared_ptr<replication::Partition> part;
+      if (p.leader == node_id_) {
+        if (existing && existing->is_leader() && existing->leader_epoch() == p.leader_epoch) {
+          // ISR, replicas, partition epoch. A smaller ISR may move the high watermark: the
+          // acks=all produces and fetches waiting for it go on.
+          if (existing->update_state(state, now)) {
+            replicas_->produce_purgatory().check(tp);
+            replicas_->fetch_purgatory().check(tp);
+          }
+          part = existing;
+        } else {
+          if (fetchers_) fetchers_->remove(tp);
+          auto r = replicas_->become_leader(tp, t->id, state, lc, now);
+          if (!r.ok()) {
+            spdlog::error("cannot open the log of {}: {}", tp.to_string(), r.error().message);
+            continue;
+          }
+          part = r.value();
+        }
+      } else {
+        if (existing && !existing->is_leader() && existing->leader() == p.leader &&
+            existing->leader_epoch() == p.leader_epoch) {
+          existing->update_state(state, now);
+          part = existing;
+        } else {
+          auto r = replicas_->become_follower(tp, t->id, state, lc);
+          if (!r.ok()) {
+            spdlog::error("cannot open the log of {}: {}", tp.to_string(), r.error().message);
+            continue;
+          }
+          part = r.value();
+        }
+        // Every image: a leader's address or fencing may change without a new epoch.
+        if (auto address = leader_address(p.leader)) {
+          if (!fetchers_)
+            fetchers_ = std::make_unique<ReplicaFetcherManager>(
+                replica_fetcher_options(config_), *replicas_,
+                peer_fetch_transport("kbroker-" + std::to_string(node_id_) + "-replica-fetcher"));
+          fetchers_->add_or_update(tp, t->id, p.leader, *address, p.leader_epoch);
+        } else if (fetchers_) {
+          fetchers_->remove(tp);
+        }
+      }
+      part->set_min_insync_replicas(min_isr);
+      part->set_replica_lag_time_max_ms(lag_max_ms);
     }
-    int32_t min_isr = min_insync_replicas_for(t->configs);
-    int64_t now = storage::now_ms();
-    for (const auto& p : t->partitions)
-      if (auto part = replicas_->get(TopicPartition{t->name, p.partition})) {
-        part->set_min_insync_replicas(min_isr);
-        if (p.leader == node_id_ && part->isr() != p.isr) part->set_isr(p.isr, now);
-      }
   }
   update_group_coordinator(before, after);
+  count_isr_changes(before, after);
 }
 
 Result<int32_t> Broker::ensure_offsets_topic() {
@@ -224,6 +445,11 @@ Result<int32_t> Broker::ensure_offsets_topic() {
   spec.configs = {{"cleanup.policy", "compact"},
                   {"compression.type", "producer"},
                   {"segment.bytes", std::to_string(config_.get_int("offsets.topic.segment.bytes"))}};
+  if (quorum_) {
+    create_topics_async({spec});
+    return Result<int32_t>(ErrorCode::COORDINATOR_NOT_AVAILABLE,
+                           std::string(topic) + " is being created by the active controller");
+  }
   auto results = controller_->create_topics({spec}, false);
   const auto& r = results.front();
   if (r.error == ErrorCode::NONE || r.error == ErrorCode::TOPIC_ALREADY_EXISTS) {
@@ -263,6 +489,47 @@ void Broker::update_group_coordinator(const controller::MetadataImage& before,
     if (old_info) groups_->resigned(p);
     if (new_info) groups_->became_leader(p, after_count);
   }
+}
+
+void Broker::count_isr_changes(const controller::MetadataImage& before, const controller::MetadataImage& after) {
+  for (const controller::TopicInfo* t : after.topics()) {
+    const controller::TopicInfo* prev = before.topic(t->name);
+    if (!prev || prev->id != t->id) continue;
+    for (size_t p = 0; p < t->partitions.size() && p < prev->partitions.size(); ++p) {
+      const auto& now = t->partitions[p];
+      const auto& was = prev->partitions[p];
+      if (now.leader != node_id_ || was.leader != node_id_ || now.isr == was.isr) continue;
+      if (now.isr.size() < was.isr.size()) ++isr_shrinks_;
+      else if (now.isr.size() > was.isr.size()) ++isr_expands_;
+    }
+  }
+}
+
+ClusterSample Broker::sample_cluster() {
+  ClusterSample s;
+  if (!quorum_) return s;
+  s.active_controller = controller_->active();
+  s.controller_id = quorum_->leader();
+  s.quorum_epoch = quorum_->epoch();
+  s.metadata_applied_offset = quorum_->applied_record_offset();
+  s.metadata_log_end_offset = quorum_->log_end_record_offset();
+  s.isr_shrinks = isr_shrinks_.load();
+  s.isr_expands = isr_expands_.load();
+  auto img = image();
+  if (s.active_controller) {
+    s.offline_partitions = 0;
+    s.fenced_brokers = 0;
+    for (const controller::BrokerInfo* b : img->brokers()) s.fenced_brokers += b->fenced ? 1 : 0;
+  }
+  for (const controller::TopicInfo* t : img->topics())
+    for (const auto& p : t->partitions) {
+      if (p.leader == node_id_) {
+        ++s.leader_partitions;
+        if (p.isr.size() < p.replicas.size()) ++s.under_replicated_partitions;
+      }
+      if (s.active_controller && p.leader < 0) ++s.offline_partitions;
+    }
+  return s;
 }
 
 std::vector<GroupSample> Broker::sample_groups() {

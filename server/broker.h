@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +25,10 @@ namespace kb::server {
 class Network;
 class HttpServer;
 class CoordinatorLoop;
+class PeerClient;
+class Quorum;
+class BrokerLifecycle;
+class ReplicaFetcherManager;
 
 class Broker {
  public:
@@ -42,7 +47,19 @@ class Broker {
   replication::ReplicaManager& replicas() { return *replicas_; }
   Metrics& metrics() { return metrics_; }
   coordinator::GroupCoordinator& groups() { return *groups_; }
+  // The follower fetcher; null until this broker follows a partition.
+  ReplicaFetcherManager* fetchers() const { return fetchers_.get(); }
   std::shared_ptr<const controller::MetadataImage> image() const { return controller_->image(); }
+  // Cluster mode (controller.quorum.voters set): the metadata quorum; null for a lone broker.
+  Quorum* quorum() const { return quorum_.get(); }
+  // The broker-to-broker client (follower fetches, controller requests); null for a lone broker.
+  PeerClient* peers() const { return peers_.get(); }
+  // The active controller's id as clients see it (Metadata, DescribeCluster): the quorum's
+  // leader, or this node when it is its own controller; -1 while there is none.
+  int32_t active_controller_id() const;
+  // Cluster mode: runs `work` on the thread that serves requests waiting for the quorum
+  // (never on a network thread, which the quorum's own requests may need).
+  void run_controller_request(std::function<void()> work);
 
   // Creates the topics that do not exist yet with the broker defaults (Metadata / Produce
   // auto-creation). Errors are returned per topic.
@@ -71,20 +88,42 @@ class Broker {
   // Tells the group coordinator which __consumer_offsets partitions it leads now.
   void update_group_coordinator(const controller::MetadataImage& before, const controller::MetadataImage& after);
   std::vector<GroupSample> sample_groups();
+  ClusterSample sample_cluster();
+  // ISR shrinks and expansions of partitions led here, for /metrics.
+  void count_isr_changes(const controller::MetadataImage& before, const controller::MetadataImage& after);
   std::vector<PartitionSample> sample_partitions();
+
+  // Cluster mode: the quorum, the controller on its log, and this broker's lifecycle.
+  Status open_replicated_controller();
+  // Sends CreateTopics for `specs` to the active controller (a broker that is not the
+  // controller cannot create topics itself); the answer is not awaited.
+  void forward_create_topics(const std::vector<controller::CreateTopicSpec>& specs);
+  // Cluster mode: creates the topics on the controller-request thread (here when this node is
+  // the active controller, else forwarded); nothing waits for the outcome.
+  void create_topics_async(const std::vector<controller::CreateTopicSpec>& specs);
 
   config::BrokerConfig config_;
   int32_t node_id_;
   Metrics metrics_;
   std::unique_ptr<storage::LogManager> logs_;
   std::unique_ptr<replication::ReplicaManager> replicas_;
+  // Fetches the partitions this broker follows from their leaders. Made by on_metadata when
+  // this broker first follows a partition (never for a lone broker); stop() must stop it
+  // before the logs close. Its own connections: follower fetches long-poll.
+  std::unique_ptr<ReplicaFetcherManager> fetchers_;
+  std::unique_ptr<PeerClient> peers_;
+  std::unique_ptr<PeerClient> quorum_peers_;  // the quorum's own connections, never queued behind others
   std::unique_ptr<controller::Controller> controller_;
+  std::unique_ptr<Quorum> quorum_;
+  std::unique_ptr<BrokerLifecycle> lifecycle_;
+  std::unique_ptr<CoordinatorLoop> controller_requests_;
   std::unique_ptr<CoordinatorLoop> coordinator_loop_;
   std::unique_ptr<coordinator::GroupLog> group_log_;
   std::unique_ptr<coordinator::GroupCoordinator> groups_;
   std::unique_ptr<Network> network_;
   std::unique_ptr<HttpServer> http_;
   std::atomic<bool> stopped_{false};
+  std::atomic<uint64_t> isr_shrinks_{0}, isr_expands_{0};
 };
 
 }  // namespace kb::server

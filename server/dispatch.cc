@@ -72,8 +72,36 @@ ParseOutcome parse_request(std::shared_ptr<Frame> frame, const std::string& peer
   return ParseOutcome::kOk;
 }
 
+namespace {
+
+// Requests that write through the controller wait for the metadata quorum to commit. In a
+// cluster that takes a round trip to the other voters, whose own requests may be waiting on
+// this very network thread: so they run on the broker's controller-request thread instead.
+bool waits_for_quorum(int16_t api_key) {
+  switch (api_key) {
+    case 19:  // CreateTopics
+    case 20:  // DeleteTopics
+    case 33:  // AlterConfigs
+    case 44:  // IncrementalAlterConfigs
+    case 56:  // AlterPartition
+    case 62:  // BrokerRegistration
+    case 63:  // BrokerHeartbeat
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
 void dispatch(RequestContext& ctx, Respond respond) {
   const HandlerInfo* h = find_handler(ctx.api_key);
+  if (ctx.broker && ctx.broker->quorum() && waits_for_quorum(ctx.api_key)) {
+    ctx.broker->run_controller_request([ctx, fn = h->fn, respond = std::move(respond)]() mutable {
+      fn(ctx, std::move(respond));
+    });
+    return;
+  }
   h->fn(ctx, std::move(respond));
 }
 

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <chrono>
+#include <algorithm>
 #include <sstream>
 
 #include "server/request.h"
@@ -124,6 +125,7 @@ struct Metrics::Impl {
   std::map<TopicPartition, PartitionGauges> partitions;
   std::function<std::vector<PartitionSample>()> partition_source;
   std::function<std::vector<GroupSample>()> group_source;
+  std::function<ClusterSample()> cluster_source;
 
   Impl() {
     // Latency buckets from 0.1 ms to 10 s (long-polling fetches sit at max.wait.ms).
@@ -190,27 +192,68 @@ void Metrics::set_group_source(std::function<std::vector<GroupSample>()> source)
   impl_->group_source = std::move(source);
 }
 
+void Metrics::set_cluster_source(std::function<ClusterSample()> source) {
+  std::lock_guard lk(impl_->mu);
+  impl_->cluster_source = std::move(source);
+}
+
 namespace {
+
+prometheus::MetricFamily family(const char* name, const char* help, prometheus::MetricType type) {
+  prometheus::MetricFamily f;
+  f.name = name;
+  f.help = help;
+  f.type = type;
+  return f;
+}
+
+void add(prometheus::MetricFamily& f, std::vector<prometheus::ClientMetric::Label> labels, double v) {
+  prometheus::ClientMetric m;
+  m.label = std::move(labels);
+  if (f.type == prometheus::MetricType::Counter)
+    m.counter.value = v;
+  else
+    m.gauge.value = v;
+  f.metric.push_back(std::move(m));
+}
+
+std::vector<prometheus::MetricFamily> cluster_families(const ClusterSample& s) {
+  using T = prometheus::MetricType;
+  std::vector<prometheus::MetricFamily> out;
+  auto one = [&](const char* name, const char* help, T type, double v) {
+    auto f = family(name, help, type);
+    add(f, {}, v);
+    out.push_back(std::move(f));
+  };
+  one("kbroker_controller_active", "1 when this node is the active controller", T::Gauge, s.active_controller ? 1 : 0);
+  one("kbroker_controller_id", "The active controller's node id as this node knows it (-1: none)", T::Gauge,
+      s.controller_id);
+  one("kbroker_metadata_quorum_epoch", "Epoch of the metadata quorum (leader elections so far)", T::Gauge,
+      s.quorum_epoch);
+  one("kbroker_metadata_applied_offset", "Last metadata log offset applied to this node's image", T::Gauge,
+      static_cast<double>(s.metadata_applied_offset));
+  one("kbroker_metadata_log_end_offset", "Last metadata log offset this node holds", T::Gauge,
+      static_cast<double>(s.metadata_log_end_offset));
+  one("kbroker_metadata_lag_records", "Metadata records held here but not yet applied (uncommitted or in flight)",
+      T::Gauge, static_cast<double>(std::max<int64_t>(0, s.metadata_log_end_offset - s.metadata_applied_offset)));
+  one("kbroker_leader_partitions", "Partitions this broker leads", T::Gauge, static_cast<double>(s.leader_partitions));
+  one("kbroker_under_replicated_partitions", "Partitions led here whose ISR is smaller than their replica set",
+      T::Gauge, static_cast<double>(s.under_replicated_partitions));
+  one("kbroker_isr_shrinks_total", "ISR shrinks of partitions led here", T::Counter, static_cast<double>(s.isr_shrinks));
+  one("kbroker_isr_expands_total", "ISR expansions of partitions led here", T::Counter,
+      static_cast<double>(s.isr_expands));
+  if (s.offline_partitions >= 0)
+    one("kbroker_offline_partitions", "Partitions without a leader (reported by the active controller)", T::Gauge,
+        static_cast<double>(s.offline_partitions));
+  if (s.fenced_brokers >= 0)
+    one("kbroker_fenced_brokers", "Registered brokers that are fenced (reported by the active controller)", T::Gauge,
+        static_cast<double>(s.fenced_brokers));
+  return out;
+}
 
 // Series that exist only while their group does: built afresh at each scrape rather than
 // registered (a deleted group simply stops appearing).
 std::vector<prometheus::MetricFamily> group_families(const std::vector<GroupSample>& groups) {
-  auto family = [](const char* name, const char* help, prometheus::MetricType type) {
-    prometheus::MetricFamily f;
-    f.name = name;
-    f.help = help;
-    f.type = type;
-    return f;
-  };
-  auto add = [](prometheus::MetricFamily& f, std::vector<prometheus::ClientMetric::Label> labels, double v) {
-    prometheus::ClientMetric m;
-    m.label = std::move(labels);
-    if (f.type == prometheus::MetricType::Counter)
-      m.counter.value = v;
-    else
-      m.gauge.value = v;
-    f.metric.push_back(std::move(m));
-  };
   using T = prometheus::MetricType;
   auto members = family("kbroker_consumer_group_members", "Members of each consumer group", T::Gauge);
   auto states = family("kbroker_consumer_groups", "Consumer groups coordinated here, by state", T::Gauge);
@@ -246,9 +289,11 @@ std::string Metrics::scrape() {
     source = impl_->partition_source;
   }
   std::function<std::vector<GroupSample>()> groups_source;
+  std::function<ClusterSample()> cluster_source;
   {
     std::lock_guard lk(impl_->mu);
     groups_source = impl_->group_source;
+    cluster_source = impl_->cluster_source;
   }
   std::vector<PartitionSample> samples;
   if (source) samples = source();
@@ -288,6 +333,8 @@ std::string Metrics::scrape() {
   auto families = impl_->registry.Collect();
   if (groups_source)
     for (auto& f : group_families(groups_source())) families.push_back(std::move(f));
+  if (cluster_source)
+    for (auto& f : cluster_families(cluster_source())) families.push_back(std::move(f));
   prometheus::TextSerializer().Serialize(out, families);
   return out.str();
 }

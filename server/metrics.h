@@ -56,6 +56,21 @@ struct GroupSample {
   std::vector<Committed> offsets;
 };
 
+// The cluster as this broker sees it (sampled at each scrape): its place in the metadata
+// quorum and its leaderships; the partition-state counts come from the active controller.
+struct ClusterSample {
+  bool active_controller = false;
+  int32_t controller_id = -1;
+  int32_t quorum_epoch = 0;
+  int64_t metadata_applied_offset = -1;
+  int64_t metadata_log_end_offset = -1;
+  int64_t leader_partitions = 0;            // partitions led by this broker
+  int64_t under_replicated_partitions = 0;  // led here with an ISR smaller than the replicas
+  int64_t offline_partitions = -1;          // without a leader; -1 when not the active controller
+  int64_t fenced_brokers = -1;              // -1 when not the active controller
+  uint64_t isr_shrinks = 0, isr_expands = 0;  // of partitions led here
+};
+
 class Metrics {
  public:
   Metrics();
@@ -76,6 +91,9 @@ class Metrics {
   // Called at every scrape for the consumer-group series (members, state, rebalances,
   // committed offsets and lag): what Kafka users run a separate lag exporter for.
   void set_group_source(std::function<std::vector<GroupSample>()> source);
+
+  // Called at every scrape for the cluster series (a lone broker has none).
+  void set_cluster_source(std::function<ClusterSample()> source);
 
   // Prometheus text exposition of everything.
   std::string scrape();

@@ -90,8 +90,8 @@ struct Network::Impl {
 // later request finishes first.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Network::Impl& net, Loop& loop, tcp::socket socket)
-      : net_(net), loop_(loop), socket_(std::move(socket)), idle_timer_(loop.ctx_) {
+  Connection(Network::Impl& net, Loop& loop, tcp::socket socket, std::string listener)
+      : net_(net), loop_(loop), socket_(std::move(socket)), idle_timer_(loop.ctx_), listener_(std::move(listener)) {
     boost::system::error_code ec;
     auto ep = socket_.remote_endpoint(ec);
     peer_ = ec ? std::string("?") : ep.address().to_string() + ":" + std::to_string(ep.port());
@@ -223,6 +223,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
                           parsed.response_header_version, Clock::now(), std::nullopt});
     parsed.ctx.broker = &net_.broker;
     parsed.ctx.scheduler = &loop_;
+    parsed.ctx.listener = listener_;
     std::weak_ptr<Connection> weak = shared_from_this();
     Loop* loop = &loop_;
     dispatch(parsed.ctx, [weak, loop, seq](Response&& r) {
@@ -401,6 +402,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool close_after_pending_ = false;
   bool closed_ = false;
   bool started_ = false;
+  const std::string listener_;  // the listener this connection came in on
 };
 
 void Network::Impl::accept(size_t i) {
@@ -412,7 +414,7 @@ void Network::Impl::accept(size_t i) {
       if (ec == asio::error::operation_aborted || stopping) return;
       spdlog::warn("accept failed on listener {}: {}", options.listeners[i].name, ec.message());
     } else if (!stopping) {
-      auto conn = std::make_shared<Connection>(*this, loop, std::move(socket));
+      auto conn = std::make_shared<Connection>(*this, loop, std::move(socket), options.listeners[i].name);
       {
         std::lock_guard lk(conns_mu);
         // Forget connections that are gone, so the list does not grow without bound.

@@ -44,6 +44,9 @@ struct PeerConnection : std::enable_shared_from_this<PeerConnection> {
   const PeerAddress address;
   const std::string client_id;
   enum class State { Idle, Connecting, Ready, Failed } state = State::Idle;
+  // Bumped by close(): completions of an earlier connection's operations find it changed and
+  // do nothing (they must not close the next connection, nor touch its queue).
+  uint64_t generation = 0;
   std::deque<std::vector<uint8_t>> out;  // frames not written yet
   bool writing = false;
   std::map<int32_t, Pending> in_flight;  // by correlation id
@@ -90,42 +93,48 @@ struct PeerConnection : std::enable_shared_from_this<PeerConnection> {
   void connect() {
     state = State::Connecting;
     auto self = shared_from_this();
-    resolver.async_resolve(address.host, std::to_string(address.port),
-                           [self](const boost::system::error_code& ec, tcp::resolver::results_type results) {
-                             if (ec) return self->close(Error{ErrorCode::NETWORK_EXCEPTION, "cannot resolve " +
-                                                                                               self->address.host});
-                             asio::async_connect(self->socket, results,
-                                                 [self](const boost::system::error_code& ec2, const tcp::endpoint&) {
-                                                   if (ec2)
-                                                     return self->close(Error{ErrorCode::NETWORK_EXCEPTION,
-                                                                              "cannot connect to node " +
-                                                                                  std::to_string(self->node) + ": " +
-                                                                                  ec2.message()});
-                                                   boost::system::error_code ignore;
-                                                   self->socket.set_option(tcp::no_delay(true), ignore);
-                                                   self->state = State::Ready;
-                                                   self->read_size();
-                                                   self->write_next();
-                                                 });
-                           });
+    const uint64_t gen = generation;
+    resolver.async_resolve(
+        address.host, std::to_string(address.port),
+        [self, gen](const boost::system::error_code& ec, tcp::resolver::results_type results) {
+          if (gen != self->generation) return;
+          if (ec) return self->close(Error{ErrorCode::NETWORK_EXCEPTION, "cannot resolve " + self->address.host});
+          asio::async_connect(self->socket, results, [self, gen](const boost::system::error_code& ec2, const tcp::endpoint&) {
+            if (gen != self->generation) return;
+            if (ec2)
+              return self->close(Error{ErrorCode::NETWORK_EXCEPTION,
+                                       "cannot connect to node " + std::to_string(self->node) + ": " + ec2.message()});
+            boost::system::error_code ignore;
+            self->socket.set_option(tcp::no_delay(true), ignore);
+            self->state = State::Ready;
+            self->read_size();
+            self->write_next();
+          });
+        });
   }
 
   void write_next() {
     if (writing || out.empty() || state != State::Ready) return;
     writing = true;
+    // The frame is owned by the write in progress: a close() meanwhile cannot free it.
+    auto frame = std::make_shared<std::vector<uint8_t>>(std::move(out.front()));
+    out.pop_front();
     auto self = shared_from_this();
-    asio::async_write(socket, asio::buffer(out.front()), [self](const boost::system::error_code& ec, size_t) {
+    const uint64_t gen = generation;
+    asio::async_write(socket, asio::buffer(*frame), [self, gen, frame](const boost::system::error_code& ec, size_t) {
+      if (gen != self->generation) return;
       self->writing = false;
       if (ec) return self->close(Error{ErrorCode::NETWORK_EXCEPTION, "write to node " + std::to_string(self->node) +
                                                                          " failed: " + ec.message()});
-      self->out.pop_front();
       self->write_next();
     });
   }
 
   void read_size() {
     auto self = shared_from_this();
-    asio::async_read(socket, asio::buffer(size_buf), [self](const boost::system::error_code& ec, size_t) {
+    const uint64_t gen = generation;
+    asio::async_read(socket, asio::buffer(size_buf), [self, gen](const boost::system::error_code& ec, size_t) {
+      if (gen != self->generation) return;
       if (ec) return self->close(Error{ErrorCode::NETWORK_EXCEPTION, "connection to node " +
                                                                          std::to_string(self->node) + " closed"});
       int32_t size = static_cast<int32_t>((uint32_t(self->size_buf[0]) << 24) | (uint32_t(self->size_buf[1]) << 16) |
@@ -135,11 +144,14 @@ struct PeerConnection : std::enable_shared_from_this<PeerConnection> {
                                                                    " sent a frame of " + std::to_string(size) +
                                                                    " bytes"});
       self->body.resize(static_cast<size_t>(size));
-      asio::async_read(self->socket, asio::buffer(self->body), [self](const boost::system::error_code& ec2, size_t) {
+      asio::async_read(self->socket, asio::buffer(self->body), [self, gen](const boost::system::error_code& ec2, size_t) {
+        if (gen != self->generation) return;
         if (ec2) return self->close(Error{ErrorCode::NETWORK_EXCEPTION, "connection to node " +
                                                                             std::to_string(self->node) + " closed"});
         self->on_response();
-        self->read_size();
+        // An answer's callback may have closed this connection (and a new one may be
+        // connecting): only the connection that read it goes on reading.
+        if (gen == self->generation) self->read_size();
       });
     });
   }
@@ -175,6 +187,7 @@ struct PeerConnection : std::enable_shared_from_this<PeerConnection> {
 
   // Fails everything outstanding and resets the connection; the next send reconnects.
   void close(const Error& e) {
+    ++generation;
     boost::system::error_code ignore;
     socket.close(ignore);
     state = State::Failed;

@@ -56,6 +56,7 @@ struct RequestContext {
   std::shared_ptr<Frame> frame;  // owns `body`; keep it while borrowing from it
   Broker* broker = nullptr;
   Scheduler* scheduler = nullptr;           // the connection's network thread
+  std::string listener;                     // the listener the request came in on ("PLAINTEXT")
 };
 
 using HandlerFn = void (*)(RequestContext& ctx, Respond respond);

@@ -153,6 +153,47 @@ struct Log::Impl {
     return {};
   }
 
+  // Under mu: writes whole batches at the end of `seg` (the active segment), indexes them
+  // (`placed`: each header with its position in the segment) and moves the log end to `next`.
+  // Once pwrite returns, the bytes are in the page cache: a kill -9 now loses nothing. On a
+  // failure nothing becomes visible (size and log end stay), and the next append overwrites.
+  Status write_at_end(Segment& seg, std::span<const uint8_t> batches,
+                      const std::vector<std::pair<BatchHeader, int64_t>>& placed, int64_t next, int64_t now) {
+    if (auto st = pwrite_all(seg.fd->fd(), batches.data(), batches.size(), seg.size, seg.log_path); !st.ok())
+      return st;
+    for (const auto& [h, pos] : placed) {
+      if (pos == 0) seg.first_batch_timestamp = h.max_timestamp;
+      seg.index_batch(h, pos, cfg().index_interval_bytes);
+    }
+    const int64_t bytes = static_cast<int64_t>(batches.size());
+    seg.size += bytes;
+    seg.next_offset = next;
+    seg.last_modified_ms = now;
+    log_end = next;
+    unflushed += bytes;
+    appended = true;
+    last_used_ms = now;
+    return {};
+  }
+
+  // Under mu: opens the active segment, and rolls it first when `bytes` more, up to offset
+  // `last_offset` with timestamps up to `max_ts`, would overfill it.
+  Status roll_if_full(int64_t bytes, int64_t last_offset, int64_t max_ts, int64_t now) {
+    if (auto st = ensure_active_open(); !st.ok()) return st;
+    Segment& seg = active();
+    if (seg.size == 0) return {};
+    const LogConfig& c = cfg();
+    bool by_size = seg.size + bytes > c.segment_bytes || seg.size + bytes > INT32_MAX;
+    // segment.ms, as Kafka: by message time since the first batch, or by wall time since
+    // the segment was created when it has no timestamps.
+    bool by_time = seg.first_batch_timestamp >= 0 ? max_ts - seg.first_batch_timestamp > c.segment_ms
+                                                  : now - seg.created_ms > c.segment_ms;
+    bool index_full = seg.offset_index.full() || seg.time_index.full();
+    bool offsets_overflow = last_offset - seg.base > INT32_MAX;  // relative offsets are int32
+    if (by_size || by_time || index_full || offsets_overflow) return roll(now);
+    return {};
+  }
+
   // A read-side view of one segment: taken under `mu`, used without it.
   struct Snapshot {
     std::shared_ptr<Segment> seg;
@@ -525,21 +566,8 @@ Result<AppendInfo> Log::append(std::span<uint8_t> batches, int32_t leader_epoch)
   if (batches.empty()) return Error{ErrorCode::CORRUPT_MESSAGE, "an append needs at least one record batch"};
   const int64_t bytes = static_cast<int64_t>(batches.size());
 
-  if (auto st = d.ensure_active_open(); !st.ok()) return st.error();
+  if (auto st = d.roll_if_full(bytes, d.log_end + offsets - 1, max_ts, now); !st.ok()) return st.error();
   Segment* seg = &d.active();
-  if (seg->size > 0) {
-    bool by_size = seg->size + bytes > c.segment_bytes || seg->size + bytes > INT32_MAX;
-    // segment.ms, as Kafka: by message time since the first batch, or by wall time since
-    // the segment was created when it has no timestamps.
-    bool by_time = seg->first_batch_timestamp >= 0 ? max_ts - seg->first_batch_timestamp > c.segment_ms
-                                                   : now - seg->created_ms > c.segment_ms;
-    bool index_full = seg->offset_index.full() || seg->time_index.full();
-    bool offsets_overflow = d.log_end + offsets - 1 - seg->base > INT32_MAX;  // relative offsets are int32
-    if (by_size || by_time || index_full || offsets_overflow) {
-      if (auto st = d.roll(now); !st.ok()) return st.error();
-      seg = &d.active();
-    }
-  }
 
   AppendInfo info;
   info.first_offset = Offset(d.log_end);
@@ -561,24 +589,82 @@ Result<AppendInfo> Log::append(std::span<uint8_t> batches, int32_t leader_epoch)
     next = h.last_offset() + 1;
     pos += static_cast<size_t>(h.total_size());
   }
-  // Once pwrite returns, the bytes are in the page cache: a kill -9 now loses nothing. On a
-  // failure nothing becomes visible (size and log end stay), and the next append overwrites.
-  if (auto st = pwrite_all(seg->fd->fd(), batches.data(), batches.size(), seg->size, seg->log_path); !st.ok())
-    return st.error();
-  for (const auto& [h, pos] : placed) {
-    if (pos == 0) seg->first_batch_timestamp = h.max_timestamp;
-    seg->index_batch(h, pos, c.index_interval_bytes);
-  }
-  seg->size += bytes;
-  seg->next_offset = next;
-  seg->last_modified_ms = now;
-  d.log_end = next;
-  d.unflushed += bytes;
-  d.appended = true;
-  d.last_used_ms = now;
+  if (auto st = d.write_at_end(*seg, batches, placed, next, now); !st.ok()) return st.error();
   info.last_offset = Offset(next - 1);
   info.bytes = bytes;
   return info;
+}
+
+Result<AppendInfo> Log::append_replicated(std::span<const uint8_t> batches) {
+  Impl& d = *impl_;
+  std::lock_guard lk(d.mu);
+  if (d.closed) return d.closed_error();
+  const int64_t now = now_ms();
+  if (batches.empty()) return Error{ErrorCode::CORRUPT_MESSAGE, "an append needs at least one record batch"};
+
+  AppendInfo info;
+  std::vector<std::pair<BatchHeader, int64_t>> headers;  // header and position in `batches`
+  int64_t next = d.log_end;
+  for (size_t pos = 0; pos < batches.size();) {
+    auto h = read_batch_header(batches.subspan(pos));
+    if (!h.ok()) return h.error();
+    if (h->batch_length < batch::kMinBatchLength || static_cast<uint64_t>(h->total_size()) > batches.size() - pos ||
+        h->last_offset_delta < 0)
+      return Error{ErrorCode::CORRUPT_MESSAGE, "malformed record batch at byte " + std::to_string(pos) + " of an append"};
+    if (h->base_offset < next)
+      return Error{ErrorCode::OFFSET_OUT_OF_RANGE,
+                   "replicated batch at offset " + std::to_string(h->base_offset) + " where " + d.dir.filename().string() +
+                       " expects offset " + std::to_string(next) + " or later"};
+    if (headers.empty()) info.first_offset = Offset(h->base_offset);
+    info.records += h->records_count;
+    if (h->max_timestamp > info.max_timestamp) {
+      info.max_timestamp = h->max_timestamp;
+      info.offset_of_max_timestamp = Offset(h->last_offset());
+    }
+    headers.emplace_back(*h, static_cast<int64_t>(pos));
+    next = h->last_offset() + 1;
+    pos += static_cast<size_t>(h->total_size());
+  }
+  const int64_t bytes = static_cast<int64_t>(batches.size());
+  if (auto st = d.roll_if_full(bytes, next - 1, info.max_timestamp, now); !st.ok()) return st.error();
+  Segment* seg = &d.active();
+  if (next - 1 - seg->base > INT32_MAX)  // relative offsets are int32, even in a new segment
+    return Error{ErrorCode::OFFSET_OUT_OF_RANGE, "replicated batches too far past the log end of " + d.dir.string()};
+  for (auto& placed : headers) placed.second += seg->size;  // positions in the segment
+  if (auto st = d.write_at_end(*seg, batches, headers, next, now); !st.ok()) return st.error();
+  info.last_offset = Offset(next - 1);
+  info.bytes = bytes;
+  return info;
+}
+
+Status Log::truncate_fully_and_start_at(Offset start) {
+  Impl& d = *impl_;
+  std::lock_guard lk(d.mu);
+  if (d.closed) return d.closed_error();
+  const int64_t now = now_ms();
+  std::vector<std::shared_ptr<Segment>> doomed;
+  for (const auto& s : d.segments) {
+    s->deleted.store(true);
+    s->release();
+    doomed.push_back(s);
+  }
+  d.segments.clear();
+  d.pending.clear();
+  // Deleted before the new segment exists: it may have the name of one of them.
+  d.delete_segments(doomed);
+  auto s = std::make_shared<Segment>(d.dir, start.value());
+  auto f = open_file(s->log_path, O_RDWR | O_CREAT | O_TRUNC);
+  if (!f.ok()) return f.error();
+  s->created_ms = now;
+  s->last_modified_ms = now;
+  d.segments.push_back(std::move(s));
+  spdlog::info("emptied {} (log end was {}); it starts again at offset {}", d.dir.string(), d.log_end, start.value());
+  d.log_start = d.log_end = d.recovery_point = start.value();
+  d.unflushed = 0;
+  d.appended = true;
+  d.dir_dirty = true;
+  d.last_used_ms = now;
+  return {};
 }
 
 Result<ReadResult> Log::read(Offset start, int32_t max_bytes, Offset max_offset, bool min_one_batch) const {

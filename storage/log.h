@@ -119,6 +119,18 @@ class Log {
   // a truncation never goes below).
   Result<Offset> truncate_to(Offset target);
 
+  // Appends batches as a follower: each keeps the base offset and partition leader epoch the
+  // leader gave it (nothing is patched, LogAppendTime included). The first batch must start
+  // at or after the log end offset and offsets must increase from batch to batch (a
+  // compacted leader's log has gaps); OFFSET_OUT_OF_RANGE otherwise, and nothing is written.
+  // The caller checked the CRCs. Rolls like append().
+  Result<AppendInfo> append_replicated(std::span<const uint8_t> batches);
+
+  // Empties the log and starts it again at `start`: a follower whose leader's log start has
+  // passed its whole log (Kafka's truncateFullyAndStartAt). Every segment is deleted and an
+  // empty one created at `start`; log start = log end = `start`.
+  Status truncate_fully_and_start_at(Offset start);
+
   // Replays the log into memory (the broker's own topics: the metadata log, group state):
   // calls fn with each whole batch whose last offset is at or after `from` and whose base
   // offset is below `end`, in log order, reading about `chunk_bytes` per read. The CRC is

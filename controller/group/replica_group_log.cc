@@ -1,6 +1,7 @@
 #include "controller/group/replica_group_log.h"
 
 #include "protocol/record_batch.h"
+#include "replication/delayed_produce.h"
 
 namespace kb::coordinator {
 
@@ -18,17 +19,42 @@ void ReplicaGroupLog::append(int32_t partition, const std::vector<GroupRecord>& 
     builder.add(r.key, r.value ? std::optional<std::string_view>(*r.value) : std::nullopt, now);
   auto bytes = builder.build();
   auto info = p->append_as_leader(bytes);
-  // A lone broker's high watermark is its log end offset after the append, so the records
-  // are committed now; replicated partitions complete when the ISR has them (cluster issue).
-  Result<int64_t> out = info.ok() ? Result<int64_t>(info->first_offset.value()) : Result<int64_t>(info.error());
-  if (info.ok()) replicas_.fetch_purgatory().check(tp);
-  loop_.post([done = std::move(done), out = std::move(out)]() mutable { done(std::move(out)); });
+  if (!info.ok()) {
+    loop_.post([done = std::move(done), e = info.error()] { done(Result<int64_t>(e)); });
+    return;
+  }
+  replicas_.fetch_purgatory().check(tp);
+  const int64_t first = info->first_offset.value();
+  const Offset required(info->last_offset.value() + 1);
+  if (p->high_watermark() >= required) {  // a lone replica: committed at once
+    loop_.post([done = std::move(done), first] { done(first); });
+    return;
+  }
+  auto op = std::make_shared<replication::DelayedProduce>(
+      std::vector<replication::DelayedProduce::Waiting>{{p, required}},
+      [this, done = std::move(done), first](const std::vector<replication::DelayedProduce::Waiting>& w) mutable {
+        // Kafka's GroupMetadataManager turns append errors into coordinator errors.
+        ErrorCode e = w.front().result;
+        if (e == ErrorCode::NOT_LEADER_OR_FOLLOWER || e == ErrorCode::KAFKA_STORAGE_ERROR)
+          e = ErrorCode::NOT_COORDINATOR;
+        else if (e != ErrorCode::NONE)
+          e = ErrorCode::COORDINATOR_NOT_AVAILABLE;
+        loop_.post([done = std::move(done), e, first] { done(e == ErrorCode::NONE ? Result<int64_t>(first) : Result<int64_t>(e)); });
+      });
+  auto timer = loop_.after_ms(commit_timeout_ms_, [op, tp, this] {
+    op->force_complete();
+    replicas_.produce_purgatory().purge(tp);
+  });
+  replicas_.produce_purgatory().watch({tp}, op);
+  if (op->completed()) timer->cancel();
 }
 
 Status ReplicaGroupLog::replay(int32_t partition, const std::function<void(const StoredGroupRecord&)>& fn) {
   auto p = replicas_.get(TopicPartition{kTopic, partition});
   if (!p) return Status(ErrorCode::NOT_COORDINATOR, "__consumer_offsets-" + std::to_string(partition) + " is not here");
-  return p->log().for_each_batch(p->log_start_offset(), p->high_watermark(),
+  // Up to the log end, as Kafka loads: a new leader's high watermark may still be behind
+  // records that every in-sync replica has.
+  return p->log().for_each_batch(p->log_start_offset(), p->log_end_offset(),
                                  [&](std::span<const uint8_t> batch, const BatchHeader& h) -> Status {
                                    // Control batches (transaction markers) carry no group state.
                                    if (h.is_control()) return {};

@@ -1,4 +1,7 @@
 // The broker's GroupLog: __consumer_offsets partitions hosted by this broker's ReplicaManager.
+// A write completes once the ISR has it (the high watermark passed it), as Kafka's
+// offsets.commit.required.acks=-1, or fails after offsets.commit.timeout.ms with Kafka's
+// coordinator errors; a group loads from everything its partition's log holds.
 //
 // Owner: the Broker. Threads: called on the coordinator's loop; completions are posted back
 // to it.
@@ -14,7 +17,8 @@ class ReplicaGroupLog final : public GroupLog {
  public:
   static constexpr const char* kTopic = "__consumer_offsets";
 
-  ReplicaGroupLog(replication::ReplicaManager& replicas, EventLoop& loop) : replicas_(replicas), loop_(loop) {}
+  ReplicaGroupLog(replication::ReplicaManager& replicas, EventLoop& loop, int64_t commit_timeout_ms = 5000)
+      : replicas_(replicas), loop_(loop), commit_timeout_ms_(commit_timeout_ms) {}
 
   void append(int32_t partition, const std::vector<GroupRecord>& records,
               std::function<void(Result<int64_t>)> done) override;
@@ -23,6 +27,7 @@ class ReplicaGroupLog final : public GroupLog {
  private:
   replication::ReplicaManager& replicas_;
   EventLoop& loop_;
+  const int64_t commit_timeout_ms_;
 };
 
 }  // namespace kb::coordinator

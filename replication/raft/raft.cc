@@ -18,7 +18,12 @@ const char* role_name(Role r) {
 
 RaftNode::RaftNode(int32_t id, std::vector<int32_t> voters, RaftConfig config, RaftStorage& storage, uint64_t seed,
                    int64_t now_ms)
-    : id_(id), voters_(std::move(voters)), config_(config), storage_(storage), rng_(seed) {
+    : id_(id),
+      voters_(std::move(voters)),
+      observer_(std::find(voters_.begin(), voters_.end(), id) == voters_.end()),
+      config_(config),
+      storage_(storage),
+      rng_(seed) {
   match_.assign(voters_.size(), 0);
   last_fetch_.assign(voters_.size(), 0);
   last_begin_sent_.assign(voters_.size(), 0);
@@ -127,6 +132,23 @@ void RaftNode::become_leader(int64_t now_ms) {
   maybe_advance_high_watermark();
 }
 
+void RaftNode::send_discovery_fetch(int64_t now_ms) {
+  if (voters_.empty()) return;
+  int32_t to = voters_[next_discovery_++ % voters_.size()];
+  send(to, FetchRequest{storage_.epoch(), id_, storage_.end_offset(), last_epoch()});
+  fetch_in_flight_ = true;
+  fetch_sent_at_ = now_ms;
+}
+
+void RaftNode::lose_leader(int64_t now_ms) {
+  if (observer_) {
+    become_unattached(storage_.epoch(), now_ms);
+    send_discovery_fetch(now_ms);
+  } else {
+    become_prospective(now_ms);
+  }
+}
+
 void RaftNode::send_fetch(int64_t now_ms) {
   if (leader_ < 0 || leader_ == id_) return;
   send(leader_, FetchRequest{storage_.epoch(), id_, storage_.end_offset(), last_epoch()});
@@ -164,13 +186,17 @@ void RaftNode::tick(int64_t now_ms) {
     case Role::Follower:
       if (now_ms - last_leader_contact_ >= config_.fetch_timeout_ms) {
         abandoned_leader_ = leader_;
-        return become_prospective(now_ms);
+        return lose_leader(now_ms);
       }
-      if (!fetch_in_flight_ || now_ms - fetch_sent_at_ >= config_.retry_backoff_ms * 5) send_fetch(now_ms);
+      if (!fetch_in_flight_ || now_ms - fetch_sent_at_ >= config_.fetch_resend_ms) send_fetch(now_ms);
       return;
     case Role::Unattached:
     case Role::Prospective:
     case Role::Candidate:
+      if (observer_) {
+        if (!fetch_in_flight_ || now_ms - fetch_sent_at_ >= config_.fetch_resend_ms) send_discovery_fetch(now_ms);
+        return;
+      }
       // KIP-996: a candidate whose election times out asks again with a pre-vote.
       if (now_ms >= election_deadline_) become_prospective(now_ms);
       return;
@@ -178,7 +204,8 @@ void RaftNode::tick(int64_t now_ms) {
 }
 
 void RaftNode::receive(int32_t from, const Message& m, int64_t now_ms) {
-  if (index_of(from) < 0) return;
+  // Only voters take part; observers may fetch.
+  if (index_of(from) < 0 && !std::holds_alternative<FetchRequest>(m)) return;
   std::visit(
       [&](const auto& msg) {
         using T = std::decay_t<decltype(msg)>;
@@ -192,6 +219,10 @@ void RaftNode::receive(int32_t from, const Message& m, int64_t now_ms) {
 }
 
 void RaftNode::on_vote_request(int32_t from, const VoteRequest& r, int64_t now_ms) {
+  if (observer_) {  // not a voter: no say in elections
+    send(from, VoteResponse{storage_.epoch(), false, r.pre_vote, leader_});
+    return;
+  }
   if (r.pre_vote) {
     // A pre-vote changes nothing here. It is refused while a leader is alive (so a voter that
     // was cut off cannot depose a working leader when it returns) and to a stale log.
@@ -271,10 +302,12 @@ void RaftNode::on_fetch(int32_t from, const FetchRequest& r, int64_t now_ms) {
       return;
     }
   }
-  int idx = index_of(from);
-  match_[static_cast<size_t>(idx)] = r.fetch_offset;
-  last_fetch_[static_cast<size_t>(idx)] = now_ms;
-  maybe_advance_high_watermark();
+  // Observers are served alike, but only voters' progress counts for the high watermark.
+  if (int idx = index_of(from); idx >= 0) {
+    match_[static_cast<size_t>(idx)] = r.fetch_offset;
+    last_fetch_[static_cast<size_t>(idx)] = now_ms;
+    maybe_advance_high_watermark();
+  }
   for (int64_t o = r.fetch_offset; o < storage_.end_offset() && static_cast<int32_t>(resp.entries.size()) <
                                                                       config_.max_fetch_entries;
        ++o)
@@ -294,7 +327,11 @@ void RaftNode::on_fetch_response(int32_t from, const FetchResponse& r, int64_t n
       if (r.leader >= 0)
         become_follower(r.epoch, r.leader, now_ms);
       else
-        become_prospective(now_ms);
+        lose_leader(now_ms);
+    } else if (observer_ && role_ != Role::Follower) {
+      // An answer to a discovery fetch: follow the leader it names, or ask the next voter.
+      fetch_in_flight_ = false;
+      if (r.leader >= 0 && r.leader != id_) become_follower(r.epoch, r.leader, now_ms);
     }
     return;
   }
@@ -306,11 +343,14 @@ void RaftNode::on_fetch_response(int32_t from, const FetchResponse& r, int64_t n
   }
   fetch_in_flight_ = false;
   last_leader_contact_ = now_ms;
-  if (r.diverging) {
+  if (r.fetch_offset != storage_.end_offset()) {
+    // The answer to an earlier fetch (delayed, or a duplicate): it says nothing about the log
+    // as it is now; acting on its divergence could cut committed entries.
+  } else if (r.diverging) {
     auto [e, end] = *r.diverging;
     int64_t to = std::min(end, end_offset_for_epoch(e).second);
     if (to < storage_.end_offset()) storage_.truncate(to);
-  } else if (r.fetch_offset == storage_.end_offset()) {
+  } else {
     for (const auto& e : r.entries) storage_.append(e);
     high_watermark_ = std::max(high_watermark_, std::min(r.high_watermark, storage_.end_offset()));
   }

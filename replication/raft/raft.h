@@ -13,7 +13,12 @@
 // on (offset, epoch) agree on everything before; an entry below a leader's high watermark is
 // in the log of every later leader; the high watermark never goes back.
 //
-// Owner: the controller (later the broker's quorum manager). Thread-safety: none; one thread.
+// A node whose id is not among the voters is an observer (a broker with process.roles=broker):
+// it never votes or stands for election; it finds the leader by fetching from the voters in
+// turn (a voter that does not lead answers with the leader it knows) and then follows it like
+// a voter does, without counting towards the high watermark.
+//
+// Owner: the Quorum (server/quorum.h). Thread-safety: none; one thread.
 #pragma once
 
 #include <cstdint>
@@ -88,7 +93,7 @@ struct Outgoing {
 struct RaftConfig {
   int64_t election_timeout_ms = 1000;  // controller.quorum.election.timeout.ms; randomized in [T, 2T)
   int64_t fetch_timeout_ms = 2000;     // controller.quorum.fetch.timeout.ms: leader silent this long -> election
-  int64_t retry_backoff_ms = 20;       // a follower re-sends an unanswered Fetch after this
+  int64_t fetch_resend_ms = 100;       // a follower re-sends a Fetch unanswered this long
   int32_t max_fetch_entries = 64;
 };
 
@@ -109,6 +114,7 @@ class RaftNode {
 
   Role role() const { return role_; }
   int32_t id() const { return id_; }
+  bool observer() const { return observer_; }
   int32_t epoch() const { return storage_.epoch(); }
   int32_t leader() const { return leader_; }  // -1: unknown
   int64_t high_watermark() const { return high_watermark_; }
@@ -141,8 +147,15 @@ class RaftNode {
   void on_fetch(int32_t from, const FetchRequest& r, int64_t now_ms);
   void on_fetch_response(int32_t from, const FetchResponse& r, int64_t now_ms);
 
+  // An observer without a leader: asks the next voter (round robin) who leads.
+  void send_discovery_fetch(int64_t now_ms);
+  // Looking for a leader: a voter holds an election, an observer asks around.
+  void lose_leader(int64_t now_ms);
+
   const int32_t id_;
   const std::vector<int32_t> voters_;
+  const bool observer_;
+  size_t next_discovery_ = 0;
   const RaftConfig config_;
   RaftStorage& storage_;
   std::mt19937_64 rng_;

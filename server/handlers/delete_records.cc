@@ -27,7 +27,7 @@ void handle_delete_records(RequestContext& ctx, Respond respond) {
       TopicPartition tp{t.name, p.partition_index};
       auto part = broker.replicas().get(tp);
       ErrorCode code = ErrorCode::NONE;
-      if (!part) {
+      if (!part || !part->is_leader()) {
         code = broker.missing_partition_error(tp);
       } else {
         // Only committed records may be deleted: up to the high watermark.

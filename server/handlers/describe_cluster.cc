@@ -25,13 +25,14 @@ void handle_describe_cluster(RequestContext& ctx, Respond respond) {
   }
   resp.error_code = to_wire(ErrorCode::NONE);
   resp.cluster_id = image->cluster_id();
-  resp.controller_id = image->controller_id();
+  resp.controller_id = ctx.broker->active_controller_id();
   for (const controller::BrokerInfo* b : image->brokers()) {
     if (b->fenced || b->endpoints.empty()) continue;
     msg::DescribeClusterResponse::DescribeClusterBroker rb;
     rb.broker_id = b->id;
-    rb.host = b->endpoints.front().host;
-    rb.port = b->endpoints.front().port;
+    const controller::Endpoint* e = b->endpoint_for(ctx.listener);
+    rb.host = e->host;
+    rb.port = e->port;
     rb.rack = b->rack;
     resp.brokers.push_back(std::move(rb));
   }

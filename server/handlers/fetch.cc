@@ -3,6 +3,12 @@
 // Record data is never copied: each partition's records are a file range of a segment that
 // the connection sends with sendfile(2). A fetch that finds less than min.bytes waits in the
 // fetch purgatory until an append brings enough data or max.wait.ms passes (long poll).
+//
+// Two kinds of fetcher, told apart by the replica id: consumers (-1) read up to the high
+// watermark, from the leader only (a follower answers NOT_LEADER_OR_FOLLOWER with the
+// current leader); followers (their broker id) read up to the log end, are told when their
+// log diverges (diverging_epoch), and their fetch offset is their log end offset, which moves
+// the high watermark and completes waiting acks=all produces.
 #include <algorithm>
 
 #include "protocol/messages/fetch_request.h"
@@ -13,6 +19,7 @@
 #include "server/broker.h"
 #include "server/handlers/handlers.h"
 #include "server/scheduler.h"
+#include "storage/files.h"
 
 namespace kb::server {
 
@@ -29,16 +36,59 @@ struct FetchState {
   Respond respond;
   // Topic names resolved once (v13+ names partitions by topic id).
   std::vector<std::optional<std::string>> topic_names;
+  int32_t replica_id = -1;  // a follower's broker id, -1 for a consumer
+  // Follower fetches: each partition's high watermark as last answered (request order). A
+  // waiting follower fetch answers when it moves, so followers learn the HW without waiting
+  // for new records or max.wait.ms (a new leader then starts from an up-to-date HW).
+  std::vector<int64_t> hw_seen;
 };
 
-// Reads every requested partition and builds the answer. Returns the record bytes found.
-int64_t build_response(FetchState& st, Resp& resp, bool& any_error) {
+// The fetching broker's id (replica_state from v15), or -1 for a consumer.
+int32_t replica_id_of(const Req& req, int16_t version) {
+  return version >= 15 ? req.replica_state.replica_id : req.replica_id;
+}
+
+// A follower's read of one partition (this broker must lead it); fills `pd` but for its
+// error code, which is returned.
+ErrorCode read_for_follower(Broker& broker, FetchState& st, replication::Partition& p,
+                            const Req::FetchTopic::FetchPartition& fp, int64_t limit, bool& first_data,
+                            int64_t& total, PartitionData& pd, bool& answer_now) {
+  auto rr = p.read_for_replica(st.replica_id, Offset(fp.fetch_offset), fp.current_leader_epoch,
+                               fp.last_fetched_epoch, static_cast<int32_t>(limit), first_data,
+                               storage::now_ms());
+  pd.high_watermark = rr.high_watermark.value();
+  pd.last_stable_offset = pd.high_watermark;
+  pd.log_start_offset = rr.log_start_offset.value();
+  if (rr.error != ErrorCode::NONE) {
+    // nothing more to say
+  } else if (rr.diverging) {
+    pd.diverging_epoch.epoch = rr.diverging->epoch;
+    pd.diverging_epoch.end_offset = rr.diverging->end_offset;
+    answer_now = true;  // the follower truncates before it fetches anything
+  } else if (rr.slice && rr.slice->size > 0) {
+    int64_t n = rr.slice->size;
+    pd.records.files.push_back(std::move(*rr.slice));
+    total += n;
+    first_data = false;
+  }
+  if (rr.high_watermark_moved) {
+    // The ISR has more records: acks=all produces and consumers waiting for them go on.
+    broker.replicas().produce_purgatory().check(p.tp());
+    broker.replicas().fetch_purgatory().check(p.tp());
+  }
+  return rr.error;
+}
+
+// Reads every requested partition and builds the answer. Returns the record bytes found;
+// `answer_now` when a partition's answer must not wait (an error, a diverging epoch).
+int64_t build_response(FetchState& st, Resp& resp, bool& answer_now) {
   Broker& broker = *st.ctx.broker;
   const Req& req = st.req;
   int64_t budget = req.max_bytes > 0 ? req.max_bytes : 0;
   int64_t total = 0;
   bool first_data = true;  // Kafka lets the first batch exceed the limits so it can progress
-  any_error = false;
+  answer_now = false;
+  if (st.replica_id >= 0) st.hw_seen.clear();  // refilled in request order
   for (size_t ti = 0; ti < req.topics.size(); ++ti) {
     const auto& ft = req.topics[ti];
     Resp::FetchableTopicResponse tr;
@@ -54,17 +104,35 @@ int64_t build_response(FetchState& st, Resp& resp, bool& any_error) {
       pd.records.is_null = false;
       auto fail = [&](ErrorCode code) {
         pd.error_code = to_wire(code);
-        any_error = true;
+        answer_now = true;
         broker.metrics().request_error(st.ctx.api_key, code);
       };
       std::shared_ptr<replication::Partition> p;
+      ErrorCode epoch_error = ErrorCode::NONE;
       if (!name) {
         fail(ErrorCode::UNKNOWN_TOPIC_ID);
       } else if (!(p = broker.replicas().get(TopicPartition{*name, fp.partition}))) {
-        fail(broker.missing_partition_error(TopicPartition{*name, fp.partition}));
-      } else if (fp.current_leader_epoch >= 0 && fp.current_leader_epoch != p->leader_epoch()) {
-        fail(fp.current_leader_epoch > p->leader_epoch() ? ErrorCode::UNKNOWN_LEADER_EPOCH
-                                                         : ErrorCode::FENCED_LEADER_EPOCH);
+        ErrorCode e = broker.missing_partition_error(TopicPartition{*name, fp.partition});
+        fail(e);
+        if (e == ErrorCode::NOT_LEADER_OR_FOLLOWER)
+          if (const controller::PartitionInfo* info = broker.image()->partition(*name, fp.partition)) {
+            pd.current_leader.leader_id = info->leader;
+            pd.current_leader.leader_epoch = info->leader_epoch;
+          }
+      } else if (st.replica_id >= 0) {
+        int64_t limit = std::clamp<int64_t>(std::min<int64_t>(fp.partition_max_bytes, budget), 0, INT32_MAX);
+        int64_t before = total;
+        ErrorCode e = read_for_follower(broker, st, *p, fp, limit, first_data, total, pd, answer_now);
+        if (e != ErrorCode::NONE) fail(e);
+        else pd.error_code = to_wire(ErrorCode::NONE);
+        budget -= total - before;
+      } else if ((epoch_error = p->check_leader_epoch(fp.current_leader_epoch)) != ErrorCode::NONE ||
+                 !p->is_leader()) {
+        // Consumers read from the leader only (no fetch-from-follower): the current leader
+        // tells them where to go (v12+).
+        fail(epoch_error != ErrorCode::NONE ? epoch_error : ErrorCode::NOT_LEADER_OR_FOLLOWER);
+        pd.current_leader.leader_id = p->leader();
+        pd.current_leader.leader_epoch = p->leader_epoch();
       } else {
         int64_t limit = std::min<int64_t>(fp.partition_max_bytes, budget);
         if (limit < 0) limit = 0;
@@ -88,6 +156,7 @@ int64_t build_response(FetchState& st, Resp& resp, bool& any_error) {
           }
         }
       }
+      if (st.replica_id >= 0) st.hw_seen.push_back(pd.high_watermark);
       // read_committed gets the (empty, until transactions exist) list; read_uncommitted null.
       if (st.req.isolation_level == 1) pd.aborted_transactions.emplace();
       else pd.aborted_transactions.reset();
@@ -100,8 +169,8 @@ int64_t build_response(FetchState& st, Resp& resp, bool& any_error) {
 
 void answer(FetchState& st) {
   Resp resp;
-  bool any_error = false;
-  build_response(st, resp, any_error);
+  bool answer_now = false;
+  build_response(st, resp, answer_now);
   Response out;
   resp.encode(out.body, st.ctx.api_version);
   st.respond(std::move(out));
@@ -121,14 +190,22 @@ class DelayedFetch final : public replication::DelayedOperation {
     // Enough new data? Sum what a read would return now, without building a response.
     Broker& broker = *st_->ctx.broker;
     int64_t bytes = 0;
+    size_t index = 0;
     for (size_t ti = 0; ti < st_->req.topics.size(); ++ti) {
       const auto& name = st_->topic_names[ti];
       if (!name) return true;
       for (const auto& fp : st_->req.topics[ti].partitions) {
+        const size_t i = index++;
         auto p = broker.replicas().get(TopicPartition{*name, fp.partition});
         if (!p) return true;  // partition gone (deleted / moved): answer with the error now
-        if (fp.fetch_offset >= p->high_watermark().value()) continue;
-        auto rr = p->read(Offset(fp.fetch_offset), fp.partition_max_bytes, true);
+        // Leadership moved or a new epoch began: the answer is an error now.
+        if (!p->is_leader() || p->check_leader_epoch(fp.current_leader_epoch) != ErrorCode::NONE) return true;
+        // A follower reads up to the log end, a consumer up to the high watermark.
+        const bool follower = st_->replica_id >= 0;
+        if (follower && i < st_->hw_seen.size() && p->high_watermark().value() > st_->hw_seen[i]) return true;
+        Offset limit = follower ? p->log_end_offset() : p->high_watermark();
+        if (fp.fetch_offset >= limit.value()) continue;
+        auto rr = p->read(Offset(fp.fetch_offset), fp.partition_max_bytes, true, follower);
         if (!rr.ok()) return true;
         if (rr->slice) bytes += rr->slice->size;
         if (bytes >= st_->req.min_bytes) return true;
@@ -167,8 +244,10 @@ void handle_fetch(RequestContext& ctx, Respond respond) {
   if (!decode_request(ctx, st->req, respond)) return;
   st->ctx = ctx;
   st->respond = std::move(respond);
+  st->replica_id = replica_id_of(st->req, ctx.api_version);
   Broker& broker = *ctx.broker;
   const Req& req = st->req;
+  if (serve_quorum_fetch(st->ctx, req, st->respond)) return;  // a voter fetching the metadata log
 
   // Incremental fetch sessions (KIP-227) are not offered: a full fetch (session id 0, epoch -1
   // or 0) is served with session id 0, which tells the client no session was created; any
@@ -197,9 +276,9 @@ void handle_fetch(RequestContext& ctx, Respond respond) {
   }
 
   Resp resp;
-  bool any_error = false;
-  int64_t bytes = build_response(*st, resp, any_error);
-  if (req.max_wait_ms <= 0 || bytes >= req.min_bytes || any_error || keys.empty()) {
+  bool answer_now = false;
+  int64_t bytes = build_response(*st, resp, answer_now);
+  if (req.max_wait_ms <= 0 || bytes >= req.min_bytes || answer_now || keys.empty()) {
     send_response(st->ctx, st->respond, resp);
     return;
   }

@@ -22,7 +22,7 @@ struct Found {
 
 // The coordinator of a group is the leader of its __consumer_offsets partition. The first
 // lookup creates the topic, as Kafka does.
-Found find_group_coordinator(Broker& broker, const std::string& group_id) {
+Found find_group_coordinator(Broker& broker, const std::string& group_id, const std::string& listener) {
   Found f;
   auto count = broker.ensure_offsets_topic();
   if (!count.ok()) {
@@ -42,13 +42,14 @@ Found find_group_coordinator(Broker& broker, const std::string& group_id) {
     return f;
   }
   f.node_id = leader->id;
-  f.host = leader->endpoints.front().host;
-  f.port = leader->endpoints.front().port;
+  const controller::Endpoint* e = leader->endpoint_for(listener);
+  f.host = e->host;
+  f.port = e->port;
   return f;
 }
 
-Found find(Broker& broker, int8_t key_type, const std::string& key) {
-  if (key_type == kGroupKey) return find_group_coordinator(broker, key);
+Found find(Broker& broker, int8_t key_type, const std::string& key, const std::string& listener) {
+  if (key_type == kGroupKey) return find_group_coordinator(broker, key, listener);
   Found f;
   if (key_type == kTransactionKey) {
     // Transactional producers arrive with the exactly-once work; until then no broker
@@ -84,12 +85,12 @@ void handle_find_coordinator(RequestContext& ctx, Respond respond) {
   Broker& broker = *ctx.broker;
   msg::FindCoordinatorResponse resp;
   if (ctx.api_version < 4) {
-    fill(ctx, find(broker, req.key_type, req.key), resp);
+    fill(ctx, find(broker, req.key_type, req.key, ctx.listener), resp);
   } else {
     for (const auto& key : req.coordinator_keys) {
       msg::FindCoordinatorResponse::Coordinator c;
       c.key = key;
-      fill(ctx, find(broker, req.key_type, key), c);
+      fill(ctx, find(broker, req.key_type, key, ctx.listener), c);
       resp.coordinators.push_back(std::move(c));
     }
   }

@@ -29,13 +29,19 @@ const std::vector<HandlerInfo>& handlers() {
         {19, "CreateTopics", 0, 7, handle_create_topics},
         {20, "DeleteTopics", 0, 6, handle_delete_topics},
         {21, "DeleteRecords", 0, 2, handle_delete_records},
+        {23, "OffsetForLeaderEpoch", 0, 4, handle_offset_for_leader_epoch},
         {32, "DescribeConfigs", 0, 4, handle_describe_configs},
         {33, "AlterConfigs", 0, 2, handle_alter_configs},
         {35, "DescribeLogDirs", 0, 4, handle_describe_log_dirs},
         {42, "DeleteGroups", 0, 2, handle_delete_groups},
         {44, "IncrementalAlterConfigs", 0, 1, handle_incremental_alter_configs},
         {47, "OffsetDelete", 0, 0, handle_offset_delete},
+        {52, "Vote", 0, 1, handle_vote},
+        {53, "BeginQuorumEpoch", 0, 1, handle_begin_quorum_epoch},
+        {56, "AlterPartition", 0, 3, handle_alter_partition},
         {60, "DescribeCluster", 0, 1, handle_describe_cluster},
+        {62, "BrokerRegistration", 0, 4, handle_broker_registration},
+        {63, "BrokerHeartbeat", 0, 1, handle_broker_heartbeat},
     };
     std::sort(t.begin(), t.end(), [](auto& a, auto& b) { return a.api_key < b.api_key; });
     return t;

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "controller/group/group_coordinator.h"
+#include "protocol/messages/fetch_request.h"
 #include "server/request.h"
 
 namespace kb::server {
@@ -34,6 +35,15 @@ void handle_alter_configs(RequestContext& ctx, Respond respond);
 void handle_incremental_alter_configs(RequestContext& ctx, Respond respond);
 void handle_describe_log_dirs(RequestContext& ctx, Respond respond);
 void handle_delete_records(RequestContext& ctx, Respond respond);
+void handle_offset_for_leader_epoch(RequestContext& ctx, Respond respond);
+void handle_vote(RequestContext& ctx, Respond respond);
+void handle_begin_quorum_epoch(RequestContext& ctx, Respond respond);
+void handle_broker_registration(RequestContext& ctx, Respond respond);
+void handle_broker_heartbeat(RequestContext& ctx, Respond respond);
+void handle_alter_partition(RequestContext& ctx, Respond respond);
+// A voter's Fetch of the metadata partition goes to the quorum: true when it was taken (and
+// will be answered), false for every other fetch.
+bool serve_quorum_fetch(RequestContext& ctx, const msg::FetchRequest& req, Respond& respond);
 
 // Decodes the request body; a body that does not parse closes the connection, as Kafka does
 // for an InvalidRequestException. Returns false (and has answered) in that case.
@@ -59,6 +69,14 @@ void send_response(int16_t api_version, Respond& respond, const Message& msg) {
 template <class Message>
 void send_response(RequestContext& ctx, Respond& respond, const Message& msg) {
   send_response(ctx.api_version, respond, msg);
+}
+
+// A Respond for answers built later on another thread (the quorum's, say), in the request's
+// version.
+template <class Message>
+std::function<void(Message)> respond_later(const RequestContext& ctx, Respond respond) {
+  int16_t version = ctx.api_version;
+  return [version, respond = std::move(respond)](Message m) mutable { send_response(version, respond, m); };
 }
 
 // Who sent a group request, as the coordinator records it (Kafka shows the host as

@@ -29,7 +29,7 @@ PartitionResp list_partition(RequestContext& ctx, Broker& broker, const std::str
     broker.metrics().request_error(ctx.api_key, code);
     return r;
   };
-  if (!p) return fail(broker.missing_partition_error(TopicPartition{topic, rp.partition_index}));
+  if (!p || !p->is_leader()) return fail(broker.missing_partition_error(TopicPartition{topic, rp.partition_index}));
   if (rp.current_leader_epoch >= 0 && rp.current_leader_epoch != p->leader_epoch())
     return fail(rp.current_leader_epoch > p->leader_epoch() ? ErrorCode::UNKNOWN_LEADER_EPOCH
                                                             : ErrorCode::FENCED_LEADER_EPOCH);

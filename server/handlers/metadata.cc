@@ -50,13 +50,14 @@ void handle_metadata(RequestContext& ctx, Respond respond) {
     if (b->fenced || b->endpoints.empty()) continue;
     Resp::MetadataResponseBroker rb;
     rb.node_id = b->id;
-    rb.host = b->endpoints.front().host;
-    rb.port = b->endpoints.front().port;
+    const controller::Endpoint* e = b->endpoint_for(ctx.listener);
+    rb.host = e->host;
+    rb.port = e->port;
     rb.rack = b->rack;
     resp.brokers.push_back(std::move(rb));
   }
   resp.cluster_id = image->cluster_id();
-  resp.controller_id = image->controller_id();
+  resp.controller_id = ctx.broker->active_controller_id();
 
   // v0: an empty list means every topic; v1+: null means every topic, empty means none.
   bool all_topics = !req.topics.has_value() || (ctx.api_version == 0 && req.topics->empty());

@@ -38,7 +38,8 @@ PartitionResp produce_partition(RequestContext& ctx, Broker& broker, const std::
                                 std::vector<replication::DelayedProduce::Waiting>& waiting) {
   TopicPartition tp{topic, pd.index};
   auto partition = broker.replicas().get(tp);
-  if (!partition) return partition_error(pd.index, broker.missing_partition_error(tp));
+  // A follower replica is not where records go (the client re-routes on this error).
+  if (!partition || !partition->is_leader()) return partition_error(pd.index, broker.missing_partition_error(tp));
   if (acks == -1 && !partition->enough_in_sync_for_acks_all())
     return partition_error(pd.index, ErrorCode::NOT_ENOUGH_REPLICAS,
                            "The number of in-sync replicas is below min.insync.replicas");

@@ -43,12 +43,10 @@ class Broker:
         return f"127.0.0.1:{self.port}"
 
     def write_config(self):
-        lines = [
-            f"node.id: {self.node_id}",
-            f"listeners: PLAINTEXT://127.0.0.1:{self.port}",
-            f"advertised.listeners: PLAINTEXT://127.0.0.1:{self.port}",
-            f"metrics.listener: 127.0.0.1:{self.metrics_port}",
-        ]
+        lines = [f"node.id: {self.node_id}", f"metrics.listener: 127.0.0.1:{self.metrics_port}"]
+        for key in ("listeners", "advertised.listeners"):  # a test may name its own listeners
+            if key not in self.extra:
+                lines.append(f"{key}: PLAINTEXT://127.0.0.1:{self.port}")
         if "log.dirs" not in self.extra:  # a test may spread the logs over several dirs
             lines.append(f"log.dirs: {self.data}")
         # One broker: the internal topics can only have one replica (as in broker.yaml).

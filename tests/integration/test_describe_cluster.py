@@ -61,3 +61,21 @@ def test_describe_cluster_shows_the_broker_and_its_controller(broker):
     assert md.cluster_id == cluster_id and len(cluster_id) == 22
     broker.restart()
     assert describe_cluster(broker)[2] == cluster_id
+
+
+def test_metadata_answers_with_the_addresses_of_the_listener_asked(broker_factory):
+    # Two client listeners (as in deploy/docker-compose.yml: one for the containers, one
+    # published to the host): each client gets the brokers' addresses on its own listener.
+    from kbroker_harness import free_ports
+    (other,) = free_ports(1)
+    b = broker_factory(start=False)
+    b.extra.update({
+        "listeners": f"PLAINTEXT://127.0.0.1:{b.port},EXTERNAL://127.0.0.1:{other}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{b.port},EXTERNAL://localhost:{other}",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,EXTERNAL:PLAINTEXT",
+    })
+    b.start()
+    for bootstrap, host, port in ((f"127.0.0.1:{b.port}", "127.0.0.1", b.port),
+                                  (f"127.0.0.1:{other}", "localhost", other)):
+        md = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10)
+        assert [(x.host, x.port) for x in md.brokers.values()] == [(host, port)], bootstrap

@@ -60,7 +60,10 @@ TYPE_DEFAULTS = {"false", "0", "", "null"}
 
 
 def compare_fields(where, ours, theirs, flexible, problems):
-    """Compares two field lists recursively; `flexible` is the message's flexible range."""
+    """Compares two field lists recursively; `flexible` is the message's flexible range.
+    Fields marked ext=kbroker are kbroker's own tagged extensions (ignorable by Kafka's
+    readers) and have no upstream counterpart."""
+    ours = [f for f in ours if f.attrs.get("ext") != "kbroker"]
     names_ours = [f.name for f in ours]
     names_theirs = [snake(f["name"]) for f in theirs]
     if names_ours != names_theirs:

@@ -523,17 +523,6 @@ TEST_CASE("replicas spread over the registered brokers, leaders only on unfenced
   }
 }
 
-TEST_CASE("controller.quorum.voters naming other nodes is refused until the Raft quorum exists") {
-  TempDir t;
-  Node n(config::BrokerConfig::from_yaml("node.id: 1\nlog.dirs: " + t.path.string() +
-                                         "\ncontroller.quorum.voters: 1@127.0.0.1:9093,2@127.0.0.1:9095\n"
-                                         "controller.listener.names: CONTROLLER\n"
-                                         "listeners: PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093\n"
-                                         "listener.security.protocol.map: PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT\n"));
-  CHECK_FALSE(n.opened.ok());
-  CHECK_THAT(n.opened.error().message, Catch::Contains("controller.quorum.voters"));
-}
-
 TEST_CASE("after a metadata log failure the controller refuses every change until restart") {
   TempDir t;
   auto cfg = broker_config(t.path);

@@ -47,8 +47,11 @@ struct Faults {
 
 class Simulation {
  public:
-  Simulation(uint64_t seed, int voters) : rng_(seed), seed_(seed) {
-    for (int i = 1; i <= voters; ++i) ids_.push_back(i);
+  // Nodes 1..voters vote; the next `observers` ids only follow the log (brokers that are not
+  // controllers). Every check holds for all of them.
+  Simulation(uint64_t seed, int voters, int observers = 0) : rng_(seed), seed_(seed) {
+    for (int i = 1; i <= voters; ++i) voters_.push_back(i);
+    for (int i = 1; i <= voters + observers; ++i) ids_.push_back(i);
     for (int32_t id : ids_) {
       storage_[id] = std::make_unique<MemoryStorage>();
       start(id);
@@ -93,6 +96,9 @@ class Simulation {
 
   size_t committed() const { return committed_.size(); }
 
+  // Stops `id` (its storage stays); converge() restarts it.
+  void crash(int32_t id) { nodes_[id].reset(); }
+
   // Cuts `id` off from every other voter until the next converge().
   void isolate(int32_t id) {
     for (int32_t v : ids_) side_[v] = v == id ? 1 : 0;
@@ -111,7 +117,7 @@ class Simulation {
   };
 
   void start(int32_t id) {
-    nodes_[id] = std::make_unique<RaftNode>(id, ids_, RaftConfig{}, *storage_[id], rng_(), now_);
+    nodes_[id] = std::make_unique<RaftNode>(id, voters_, RaftConfig{}, *storage_[id], rng_(), now_);
     hw_seen_[id] = 0;  // the high watermark is volatile: a restarted voter learns it again
   }
 
@@ -171,6 +177,7 @@ class Simulation {
       const RaftNode& n = *nodes_[id];
       const auto& log = storage_[id]->log();
       if (n.role() == Role::Leader) {
+        if (n.observer()) FAIL("observer " << id << " leads: " << describe());
         auto [it, added] = leaders_.emplace(n.epoch(), id);
         if (it->second != id) FAIL("two leaders in epoch " << n.epoch() << ": " << describe());
         if (added)
@@ -231,7 +238,8 @@ class Simulation {
   std::mt19937_64 rng_;
   uint64_t seed_;
   int64_t now_ = 0;
-  std::vector<int32_t> ids_;
+  std::vector<int32_t> voters_;
+  std::vector<int32_t> ids_;  // voters and observers
   std::map<int32_t, std::unique_ptr<MemoryStorage>> storage_;
   std::map<int32_t, std::unique_ptr<RaftNode>> nodes_;
   std::multimap<int64_t, InFlight> in_flight_;
@@ -274,7 +282,7 @@ TEST_CASE("the quorum stays safe through loss, delay, reordering, duplication, c
   const uint64_t seeds = env ? std::strtoull(env, nullptr, 10) : 150;
   for (const Faults& chaos : {moderate, harsh}) {
     for (uint64_t seed = 1; seed <= seeds; ++seed) {
-      Simulation sim(seed, seed % 2 ? 3 : 5);
+      Simulation sim(seed, seed % 2 ? 3 : 5, static_cast<int>(seed % 3));
       sim.run(15000, chaos);
       std::string after_chaos = sim.describe();
       bool healed = sim.converge(20000);
@@ -282,6 +290,21 @@ TEST_CASE("the quorum stays safe through loss, delay, reordering, duplication, c
       REQUIRE(healed);
     }
   }
+}
+
+TEST_CASE("observers follow the committed log without voting, and find the next leader after a crash") {
+  Simulation sim(11, 3, 2);
+  sim.run(3000, Faults{});
+  INFO(sim.describe());
+  REQUIRE(sim.converge(5000));
+  CHECK(sim.elections() == 1);
+  CHECK(sim.committed() > 50);
+  int32_t leader = sim.leader();
+  sim.crash(leader);
+  sim.run(5000, Faults{});
+  REQUIRE(sim.converge(8000));
+  CHECK(sim.leader() != leader);
+  CHECK(sim.leader() <= 3);
 }
 
 TEST_CASE("a voter cut off from the others does not depose the leader when it returns") {

@@ -16,38 +16,14 @@
 #include "protocol/messages/metadata_response.h"
 #include "server/broker.h"
 #include "server/peer_client.h"
+#include "running_broker.h"
 
 using namespace kb;
 using namespace kb::server;
+using kb::server::test::RunningBroker;
 
 namespace {
 
-struct RunningBroker {
-  std::filesystem::path dir;
-  std::unique_ptr<Broker> broker;
-  RunningBroker() {
-    char tmpl[] = "/tmp/kb-peer-XXXXXX";
-    dir = ::mkdtemp(tmpl);
-    auto config = config::BrokerConfig::from_yaml("node.id: 1\n"
-                                                  "listeners: PLAINTEXT://127.0.0.1:0\n"
-                                                  "log.dirs: " +
-                                                  (dir / "data").string() +
-                                                  "\n"
-                                                  "metrics.listener: 127.0.0.1:0\n"
-                                                  "log.level: warn\n");
-    broker = std::make_unique<Broker>(config);
-    auto st = broker->start();
-    INFO((st.ok() ? std::string() : st.error().message));
-    REQUIRE(st.ok());
-  }
-  ~RunningBroker() {
-    broker->stop();
-    broker.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
-  PeerAddress address() const { return {"127.0.0.1", broker->kafka_port()}; }
-};
 
 template <class T>
 T wait_for(std::future<T>& f) {

@@ -1,0 +1,59 @@
+// A cluster broker's side of its relation with the active controller (Kafka's
+// BrokerLifecycleManager and the leader's AlterPartition manager):
+// - registers (BrokerRegistration, with a new incarnation id per process) and heartbeats every
+//   broker.heartbeat.interval.ms with the metadata offset it has applied; the controller
+//   unfences it once that offset reaches its registration;
+// - as partition leader, asks for ISR changes (AlterPartition): followers that lag more than
+//   replica.lag.time.max.ms leave the ISR, followers that caught up join it;
+// - on SIGTERM, controlled shutdown: heartbeats with want_shut_down until the controller has
+//   moved this broker's leaderships away and answers should_shut_down.
+// The active controller is the quorum's leader, reached on its controller listener.
+//
+// Owner: the Broker (cluster mode). Thread-safety: its own thread; the public methods may be
+// called from any thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "controller/controller.h"
+#include "replication/replica_manager.h"
+
+namespace kb::server {
+
+class PeerClient;
+class Quorum;
+
+struct LifecycleOptions {
+  int32_t node_id = -1;
+  std::string cluster_id;
+  std::vector<controller::Endpoint> endpoints;
+  std::vector<int16_t> security_protocols;
+  std::optional<std::string> rack;
+  int64_t heartbeat_interval_ms = 2000;
+  int64_t replica_lag_time_max_ms = 30000;
+  int64_t request_timeout_ms = 5000;
+};
+
+class BrokerLifecycle {
+ public:
+  BrokerLifecycle(LifecycleOptions options, PeerClient& peers, Quorum& quorum, controller::Controller& controller,
+                  replication::ReplicaManager& replicas);
+  ~BrokerLifecycle();  // stop()
+  void stop();
+
+  // Controlled shutdown; true when the controller confirmed it within timeout_ms.
+  bool controlled_shutdown(int64_t timeout_ms);
+
+  int64_t broker_epoch() const;  // -1 until registered
+  bool fenced() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace kb::server

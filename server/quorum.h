@@ -1,0 +1,119 @@
+// The metadata quorum of a cluster node: a RaftNode (replication/raft/) on the metadata log,
+// driven by its own thread, speaking Kafka's quorum APIs with the other voters: Vote and
+// BeginQuorumEpoch, and Fetch of `__cluster_metadata-0` (replica id = the fetching voter).
+//
+// Committed entries (below the Raft high watermark) that carry metadata records are handed, in
+// log order and exactly once per process, to the commit callback (the Controller applies them
+// to its image). Only the leader accepts proposals; it is the active controller once the
+// marker of its own epoch is committed, i.e. once everything earlier is applied here.
+//
+// Fetch long-poll: a voter's Fetch that finds nothing new is parked up to its max_wait_ms and
+// answered as soon as the log or the high watermark moves, so an idle quorum costs a few
+// requests per second, and a committed change reaches the followers in one round trip.
+//
+// Positions on the wire (fetch offsets, high watermark, diverging end offsets, Vote's last
+// offset) count entries (batches) of the metadata log, not records: only voters read them.
+//
+// Owner: the Controller of a node with controller.quorum.voters set. Thread-safety: every
+// public method may be called from any thread; callbacks run on the quorum's thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "controller/metadata_log.h"
+#include "protocol/messages/begin_quorum_epoch_request.h"
+#include "protocol/messages/begin_quorum_epoch_response.h"
+#include "protocol/messages/fetch_request.h"
+#include "protocol/messages/fetch_response.h"
+#include "protocol/messages/vote_request.h"
+#include "protocol/messages/vote_response.h"
+#include "protocol/types.h"
+#include "replication/raft/raft.h"
+#include "storage/log.h"
+
+namespace kb::server {
+
+class PeerClient;
+
+struct QuorumOptions {
+  int32_t node_id = -1;
+  std::vector<config::QuorumVoter> voters;
+  std::string cluster_id;
+  raft::RaftConfig raft;
+  int64_t fetch_max_wait_ms = 500;
+  int64_t request_timeout_ms = 2000;
+  int64_t tick_ms = 50;
+};
+
+class Quorum {
+ public:
+  static constexpr const char* kTopic = "__cluster_metadata";
+  // Committed metadata batches (RecordBatch bytes), in log order, with the record offset of
+  // the last record of each.
+  using CommitFn = std::function<void(const std::string& batch, int64_t last_record_offset)>;
+  // Called on the quorum's thread when this node becomes or stops being the active controller.
+  using ActiveFn = std::function<void(bool active)>;
+
+  // Opens the Raft storage over `log` (the metadata partition) and starts the thread. Every
+  // entry already committed before a restart is delivered again (the image is rebuilt).
+  static Result<std::unique_ptr<Quorum>> open(QuorumOptions options, std::shared_ptr<storage::Log> log,
+                                              PeerClient& peers, CommitFn on_commit, ActiveFn on_active);
+  ~Quorum();  // stop()
+  void stop();
+
+  // Appends one metadata batch as the leader; `done` gets the record offset of its last
+  // record once it is committed and delivered to the commit callback, NOT_CONTROLLER when
+  // this node does not lead (or loses leadership first), KAFKA_STORAGE_ERROR on a log failure.
+  void propose(std::vector<uint8_t> batch, std::function<void(Result<int64_t>)> done);
+
+  int32_t leader() const;  // -1: unknown
+  int32_t epoch() const;
+  bool active() const;  // the leader, with its own epoch committed and applied here
+  int64_t high_watermark() const;  // in entries
+  // Record offsets of the metadata log: the last one delivered to the commit callback, and
+  // the last one in the log (committed or not); -1 when none.
+  int64_t applied_record_offset() const;
+  int64_t log_end_record_offset() const;
+  const char* role_name() const;
+  // The controller listener address of a voter (from controller.quorum.voters).
+  std::optional<std::pair<std::string, uint16_t>> voter_address(int32_t id) const;
+
+  // The answers to other voters' requests (the handlers of Vote, BeginQuorumEpoch and
+  // Fetch of the metadata topic call these).
+  void on_vote(msg::VoteRequest req, std::function<void(msg::VoteResponse)> respond);
+  void on_begin_quorum_epoch(msg::BeginQuorumEpochRequest req,
+                             std::function<void(msg::BeginQuorumEpochResponse)> respond);
+  void on_fetch(const msg::FetchRequest& req, int16_t version, std::function<void(msg::FetchResponse)> respond);
+
+ private:
+  struct Impl;
+  explicit Quorum(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+};
+
+// The Controller's MetadataLog in cluster mode: appends are proposals to the quorum, and
+// return once committed (and applied through the commit callback) or refused.
+class QuorumMetadataLog final : public controller::MetadataLog {
+ public:
+  explicit QuorumMetadataLog(int64_t timeout_ms) : timeout_ms_(timeout_ms) {}
+  void attach(Quorum* quorum) { quorum_ = quorum; }
+
+  // NOT_CONTROLLER, KAFKA_STORAGE_ERROR, or REQUEST_TIMED_OUT when not committed within the
+  // timeout (it may still commit later: the image follows the log, not this answer).
+  Result<int64_t> append(const std::vector<controller::MetadataRecord>& records) override;
+  // Nothing to read: the quorum delivers the log from its start.
+  Status read(int64_t, const std::function<Status(const controller::MetadataBatch&)>&) const override { return {}; }
+  int64_t end_offset() const override;
+
+ private:
+  const int64_t timeout_ms_;
+  Quorum* quorum_ = nullptr;
+};
+
+}  // namespace kb::server
