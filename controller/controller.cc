@@ -522,6 +522,88 @@ std::vector<CreateTopicResult> Controller::create_topics(const std::vector<Creat
   return results;
 }
 
+Status Controller::create_partitions(const std::string& topic, int32_t count,
+                                     const std::optional<std::vector<std::vector<int32_t>>>& assignments,
+                                     bool validate_only) {
+  std::lock_guard lk(mu_);
+  if (!failed_.ok()) return failed_;
+  if (!active_.load()) return Status(ErrorCode::NOT_CONTROLLER, "This is not the correct controller for this cluster.");
+  auto img = image();
+  const TopicInfo* t = img->topic(topic);
+  if (!t) return Status(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, "This server does not host this topic-partition.");
+  const int32_t current = static_cast<int32_t>(t->partitions.size());
+  if (count < current)
+    return Status(ErrorCode::INVALID_PARTITIONS, "The topic " + topic + " currently has " + std::to_string(current) +
+                                                     " partition(s); " + std::to_string(count) +
+                                                     " would not be an increase.");
+  if (count == current)
+    return Status(ErrorCode::INVALID_PARTITIONS, "Topic already has " + std::to_string(current) + " partition(s).");
+  const size_t adding = static_cast<size_t>(count - current);
+  if (adding > kMaxRecordsPerRequest)
+    return Status(ErrorCode::POLICY_VIOLATION, "Unable to perform excessively large batch operation.");
+  const size_t rf = t->partitions.empty() ? 1 : t->partitions.front().replicas.size();
+  auto active = [&](int32_t id) {
+    const BrokerInfo* b = img->broker(id);
+    return b && !b->fenced && !b->in_controlled_shutdown;
+  };
+  std::vector<std::vector<int32_t>> replicas;
+  if (assignments) {
+    if (assignments->size() != adding)
+      return Status(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                    "Attempted to add " + std::to_string(adding) + " additional partition(s), but only " +
+                        std::to_string(assignments->size()) + " assignment(s) were specified.");
+    for (const auto& brokers : *assignments) {
+      std::string prefix = "The manual partition assignment includes ";
+      if (brokers.size() != rf)
+        return Status(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                      prefix + "a partition with " + std::to_string(brokers.size()) +
+                          " replica(s), but this is not consistent with previous partitions, which have " +
+                          std::to_string(rf) + " replica(s).");
+      std::vector<int32_t> sorted = brokers;
+      std::sort(sorted.begin(), sorted.end());
+      for (size_t i = 0; i < sorted.size(); ++i) {
+        if (!img->broker(sorted[i]))
+          return Status(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                        prefix + "broker " + std::to_string(sorted[i]) + ", but no such broker is registered.");
+        if (i > 0 && sorted[i] == sorted[i - 1])
+          return Status(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                        prefix + "the broker " + std::to_string(sorted[i]) + " more than once.");
+      }
+      if (std::none_of(brokers.begin(), brokers.end(), active))
+        return Status(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                      "All brokers specified in the manual partition assignment are fenced or in controlled shutdown.");
+      replicas.push_back(brokers);
+    }
+  } else {
+    Brokers brokers;
+    for (const BrokerInfo* b : img->brokers()) {
+      if (b->in_controlled_shutdown) continue;
+      brokers.usable.push_back(b->id);
+      if (!b->fenced) brokers.unfenced.push_back(b->id);
+    }
+    for (size_t p = 0; p < adding; ++p) {
+      auto placed = place(brokers, static_cast<int32_t>(rf), next_leader_);
+      if (!placed.ok())
+        return Status(ErrorCode::INVALID_REPLICATION_FACTOR, "Unable to replicate the partition " + std::to_string(rf) +
+                                                                 " time(s): " + placed.error().message);
+      replicas.push_back(std::move(placed.value()));
+    }
+  }
+  if (validate_only) return {};
+  std::vector<MetadataRecord> records;
+  for (size_t i = 0; i < replicas.size(); ++i) {
+    metadata::PartitionRecord pr;
+    pr.partition_id = current + static_cast<int32_t>(i);
+    pr.topic_id = t->id;
+    pr.replicas = replicas[i];
+    for (int32_t b : replicas[i])
+      if (active(b)) pr.isr.push_back(b);
+    pr.leader = pr.isr.front();
+    records.push_back(std::move(pr));
+  }
+  return commit(std::move(records));
+}
+
 Status Controller::set_topic_configs(const std::string& topic, const std::map<std::string, std::string>& overrides,
                                      bool validate_only) {
   std::lock_guard lk(mu_);

@@ -177,6 +177,14 @@ class Controller {
   // with INVALID_REQUEST: the handler's choice). Internal topics may be deleted, as in Kafka.
   std::vector<DeleteTopicResult> delete_topics(const std::vector<std::string>& names, const std::vector<Uuid>& ids);
 
+  // CreatePartitions: grows `topic` to `count` partitions, placed like a new topic's with the
+  // topic's replication factor, or on `assignments` (one replica list per new partition).
+  // Kafka's errors and messages: UNKNOWN_TOPIC_OR_PARTITION, INVALID_PARTITIONS (not an
+  // increase), INVALID_REPLICA_ASSIGNMENT, INVALID_REPLICATION_FACTOR (too few brokers),
+  // NOT_CONTROLLER. validate_only checks and writes nothing.
+  Status create_partitions(const std::string& topic, int32_t count,
+                           const std::optional<std::vector<std::vector<int32_t>>>& assignments, bool validate_only);
+
   // Makes `overrides` a topic's complete set of config overrides (AlterConfigs and
   // IncrementalAlterConfigs compute it): one ConfigRecord per key that changed (a null value
   // removes an override). UNKNOWN_TOPIC_OR_PARTITION, INVALID_CONFIG with Kafka's message,

@@ -82,6 +82,7 @@ bool waits_for_quorum(int16_t api_key) {
     case 19:  // CreateTopics
     case 20:  // DeleteTopics
     case 33:  // AlterConfigs
+    case 37:  // CreatePartitions
     case 44:  // IncrementalAlterConfigs
     case 56:  // AlterPartition
     case 62:  // BrokerRegistration

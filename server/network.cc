@@ -178,6 +178,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     asio::async_read(socket_, asio::buffer(size_buf_),
                      [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
                        self->reading_ = false;
+                       if (self->closed_) return;
                        if (ec) return self->on_read_error(ec);
                        self->on_size();
                      });
@@ -195,6 +196,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     asio::async_read(socket_, asio::buffer(*frame),
                      [self = shared_from_this(), frame](const boost::system::error_code& ec, size_t) {
                        self->reading_ = false;
+                       if (self->closed_) return;
                        if (ec) return self->on_read_error(ec);
                        self->on_frame(frame);
                      });
@@ -304,6 +306,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     asio::async_write(socket_, bufs,
                       [self = shared_from_this(), n](const boost::system::error_code& ec, size_t) {
                         self->writing_ = false;
+                        // Closed meanwhile (the peer went away): out_ was emptied by close().
+                        if (self->closed_) return;
                         if (ec) return self->on_write_error(ec);
                         for (size_t i = 0; i < n; ++i) self->out_.pop_front();
                         self->after_write();
@@ -332,6 +336,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         socket_.async_wait(tcp::socket::wait_write,
                            [self = shared_from_this()](const boost::system::error_code& ec) {
                              self->writing_ = false;
+                             if (self->closed_) return;
                              if (ec) return self->on_write_error(ec);
                              self->start_write();
                            });

@@ -33,6 +33,7 @@ const std::vector<HandlerInfo>& handlers() {
         {32, "DescribeConfigs", 0, 4, handle_describe_configs},
         {33, "AlterConfigs", 0, 2, handle_alter_configs},
         {35, "DescribeLogDirs", 0, 4, handle_describe_log_dirs},
+        {37, "CreatePartitions", 0, 3, handle_create_partitions},
         {42, "DeleteGroups", 0, 2, handle_delete_groups},
         {44, "IncrementalAlterConfigs", 0, 1, handle_incremental_alter_configs},
         {47, "OffsetDelete", 0, 0, handle_offset_delete},

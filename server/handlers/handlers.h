@@ -36,6 +36,7 @@ void handle_incremental_alter_configs(RequestContext& ctx, Respond respond);
 void handle_describe_log_dirs(RequestContext& ctx, Respond respond);
 void handle_delete_records(RequestContext& ctx, Respond respond);
 void handle_offset_for_leader_epoch(RequestContext& ctx, Respond respond);
+void handle_create_partitions(RequestContext& ctx, Respond respond);
 void handle_vote(RequestContext& ctx, Respond respond);
 void handle_begin_quorum_epoch(RequestContext& ctx, Respond respond);
 void handle_broker_registration(RequestContext& ctx, Respond respond);

@@ -280,6 +280,14 @@ def test_three_brokers_form_a_cluster_and_spread_a_new_topic(cluster):
                describe=lambda: repr(answers))
     assert answers[1] == info
 
+    # CreatePartitions, cluster-wide: the new partitions get three in-sync replicas too.
+    from confluent_kafka.admin import NewPartitions
+    admin = c.admin(via)  # kept alive until the answer is in
+    fs = admin.create_partitions([NewPartitions("spread", 9)], request_timeout=20)
+    fs["spread"].result(timeout=25)
+    grown = c.wait_topic("spread", 9, full_isr=True, timeout=20)
+    assert all(sorted(i.replicas) == sorted(ids) for i in grown.values()), grown
+
 
 # ---------------------------------------------------------------------------------------------
 # 2. acks=all records survive kill -9 of a partition leader; the node comes back into the ISR.

@@ -258,3 +258,43 @@ TEST_CASE("auto.leader.rebalance.enable returns leadership to the preferred repl
   c.ctl->maintain(c.now + 1500);
   CHECK(c.partition("t", 0).leader == 1);
 }
+
+TEST_CASE("CreatePartitions grows a topic with its replication factor, or on given replicas, with Kafka's errors") {
+  Cluster c;
+  c.ctl->set_active(true);
+  for (int32_t id : {1, 2, 3}) c.join(id);
+  c.create("t", {{0, {1, 2}}, {1, {2, 3}}});
+  CHECK(c.ctl->create_partitions("t", 4, std::nullopt, true).ok());
+  CHECK(c.ctl->image()->topic("t")->partitions.size() == 2);  // validate_only
+  REQUIRE(c.ctl->create_partitions("t", 4, std::nullopt, false).ok());
+  const TopicInfo* t = c.ctl->image()->topic("t");
+  REQUIRE(t->partitions.size() == 4);
+  for (const auto& p : t->partitions) {
+    CHECK(p.replicas.size() == 2);
+    CHECK(p.isr == p.replicas);
+    CHECK(p.leader == p.replicas.front());
+  }
+  REQUIRE(c.ctl->create_partitions("t", 5, std::vector<std::vector<int32_t>>{{3, 1}}, false).ok());
+  CHECK(c.partition("t", 4).replicas == std::vector<int32_t>{3, 1});
+  CHECK(c.partition("t", 4).leader == 3);
+
+  auto error = [&](Status s) {
+    return std::make_pair(s.code(), s.ok() ? std::string() : s.error().message);
+  };
+  CHECK(error(c.ctl->create_partitions("t", 3, std::nullopt, false)) ==
+        std::make_pair(ErrorCode::INVALID_PARTITIONS,
+                       std::string("The topic t currently has 5 partition(s); 3 would not be an increase.")));
+  CHECK(error(c.ctl->create_partitions("t", 5, std::nullopt, false)).first == ErrorCode::INVALID_PARTITIONS);
+  CHECK(error(c.ctl->create_partitions("nope", 9, std::nullopt, false)).first == ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+  CHECK(error(c.ctl->create_partitions("t", 7, std::vector<std::vector<int32_t>>{{1, 2}}, false)).first ==
+        ErrorCode::INVALID_REPLICA_ASSIGNMENT);
+  CHECK(error(c.ctl->create_partitions("t", 6, std::vector<std::vector<int32_t>>{{1, 2, 3}}, false)).first ==
+        ErrorCode::INVALID_REPLICA_ASSIGNMENT);
+  CHECK(error(c.ctl->create_partitions("t", 6, std::vector<std::vector<int32_t>>{{1, 9}}, false)).first ==
+        ErrorCode::INVALID_REPLICA_ASSIGNMENT);
+  CHECK(error(c.ctl->create_partitions("t", 6, std::vector<std::vector<int32_t>>{{2, 2}}, false)).first ==
+        ErrorCode::INVALID_REPLICA_ASSIGNMENT);
+  CHECK(c.ctl->image()->topic("t")->partitions.size() == 5);
+  c.ctl->set_active(false);
+  CHECK(c.ctl->create_partitions("t", 9, std::nullopt, false).code() == ErrorCode::NOT_CONTROLLER);
+}

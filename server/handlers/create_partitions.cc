@@ -1,0 +1,43 @@
+// Handler for api CreatePartitions (key 37), versions 0..3.
+// Adds partitions to existing topics through the controller (placed like a new topic's, or
+// on the request's assignments). A topic named twice is refused each time, as Kafka does.
+#include <map>
+
+#include "protocol/messages/create_partitions_request.h"
+#include "protocol/messages/create_partitions_response.h"
+#include "server/broker.h"
+#include "server/handlers/handlers.h"
+
+namespace kb::server {
+
+void handle_create_partitions(RequestContext& ctx, Respond respond) {
+  msg::CreatePartitionsRequest req;
+  if (!decode_request(ctx, req, respond)) return;
+  std::map<std::string, int> count;
+  for (const auto& t : req.topics) ++count[t.name];
+  msg::CreatePartitionsResponse resp;
+  for (const auto& t : req.topics) {
+    auto& r = resp.results.emplace_back();
+    r.name = t.name;
+    Status s;
+    if (count[t.name] > 1) {
+      s = Status(ErrorCode::INVALID_REQUEST, "Duplicate topic name.");
+    } else {
+      std::optional<std::vector<std::vector<int32_t>>> assignments;
+      if (t.assignments) {
+        assignments.emplace();
+        for (const auto& a : *t.assignments) assignments->push_back(a.broker_ids);
+      }
+      s = ctx.broker->controller().create_partitions(t.name, t.count, assignments, req.validate_only);
+    }
+    r.error_code = to_wire(s.code());
+    if (!s.ok()) {
+      r.error_message = s.error().message;
+      ctx.broker->metrics().request_error(ctx.api_key, s.code());
+      spdlog::info("create partitions of {} refused: {} {}", t.name, error_name(s.code()), s.error().message);
+    }
+  }
+  send_response(ctx, respond, resp);
+}
+
+}  // namespace kb::server
