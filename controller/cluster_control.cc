@@ -106,6 +106,9 @@ Result<int64_t> Controller::register_broker(const BrokerRegistration& reg) {
   }
   std::vector<MetadataRecord> records;
   if (img->features().empty()) records.push_back(bootstrap_feature_record());
+  // A new incarnation (the broker restarted): what the old one led moves to in-sync replicas
+  // now, and the broker leaves the ISRs; it catches up as a follower before it is unfenced.
+  if (existing) records = evacuate(*img, reg.id);
   // Kafka's broker epoch: the offset of the registration record.
   const int64_t epoch = log_->end_offset() + static_cast<int64_t>(records.size());
   metadata::RegisterBrokerRecord r;

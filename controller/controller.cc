@@ -47,9 +47,35 @@ struct Brokers {
   std::vector<int32_t> usable, unfenced;
 };
 
-// Kafka's StripedReplicaPlacer without racks: the leader rotates over the unfenced brokers
-// (`next_leader` advances), followers are the next usable brokers by id after it, unfenced
-// ones first. Errors carry Kafka's messages.
+// The brokers new replicas may go to (not in controlled shutdown), in placement order: by id,
+// or, when brokers have racks (broker.rack), taking one broker of each rack in turn, so that
+// consecutive brokers — the replicas of one partition — sit in different racks.
+Brokers placement_brokers(const MetadataImage& img) {
+  std::map<std::string, std::vector<int32_t>> by_rack;  // "" for brokers without a rack
+  for (const BrokerInfo* b : img.brokers())
+    if (!b->in_controlled_shutdown) by_rack[b->rack.value_or("")].push_back(b->id);
+  std::vector<int32_t> order;
+  for (size_t round = 0;; ++round) {
+    bool any = false;
+    for (const auto& [rack, ids] : by_rack)
+      if (round < ids.size()) {
+        order.push_back(ids[round]);
+        any = true;
+      }
+    if (!any) break;
+  }
+  Brokers out;
+  for (int32_t id : order) {
+    out.usable.push_back(id);
+    if (!img.broker(id)->fenced) out.unfenced.push_back(id);
+  }
+  return out;
+}
+
+// Like Kafka's StripedReplicaPlacer: the leader rotates over the unfenced brokers
+// (`next_leader` advances), followers are the next usable brokers in placement order after
+// it (other racks first, see placement_brokers), unfenced ones first. Errors carry Kafka's
+// messages.
 Result<std::vector<int32_t>> place(const Brokers& brokers, int32_t replication_factor, uint32_t& next_leader) {
   if (replication_factor <= 0)
     return Error{ErrorCode::INVALID_REPLICATION_FACTOR, "Invalid replication factor " +
@@ -68,7 +94,7 @@ Result<std::vector<int32_t>> place(const Brokers& brokers, int32_t replication_f
   for (bool want_fenced : {false, true}) {
     for (size_t k = 1; k < usable.size() && static_cast<int32_t>(replicas.size()) < replication_factor; ++k) {
       int32_t b = usable[(at + k) % usable.size()];
-      bool fenced = !std::binary_search(brokers.unfenced.begin(), brokers.unfenced.end(), b);
+      bool fenced = std::find(brokers.unfenced.begin(), brokers.unfenced.end(), b) == brokers.unfenced.end();
       if (fenced == want_fenced) replicas.push_back(b);
     }
   }
@@ -332,12 +358,7 @@ std::vector<CreateTopicResult> Controller::create_topics(const std::vector<Creat
     const BrokerInfo* b = img->broker(id);
     return b && !b->fenced && !b->in_controlled_shutdown;
   };
-  Brokers brokers;
-  for (const BrokerInfo* b : img->brokers()) {
-    if (b->in_controlled_shutdown) continue;
-    brokers.usable.push_back(b->id);
-    if (!b->fenced) brokers.unfenced.push_back(b->id);
-  }
+  Brokers brokers = placement_brokers(*img);
   // Existing topics by their name with '.' as '_' (only those that have either).
   std::map<std::string, std::string> colliding;
   for (const TopicInfo* t : img->topics())
@@ -575,12 +596,7 @@ Status Controller::create_partitions(const std::string& topic, int32_t count,
       replicas.push_back(brokers);
     }
   } else {
-    Brokers brokers;
-    for (const BrokerInfo* b : img->brokers()) {
-      if (b->in_controlled_shutdown) continue;
-      brokers.usable.push_back(b->id);
-      if (!b->fenced) brokers.unfenced.push_back(b->id);
-    }
+    Brokers brokers = placement_brokers(*img);
     for (size_t p = 0; p < adding; ++p) {
       auto placed = place(brokers, static_cast<int32_t>(rf), next_leader_);
       if (!placed.ok())

@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <map>
+#include <set>
 
 #include "controller_fixtures.h"
 
@@ -127,7 +129,8 @@ TEST_CASE("a broker registers fenced and is unfenced once its metadata offset re
   CHECK(c.ctl->heartbeat(2, epoch.value() + 7, 100, false, false).error == ErrorCode::STALE_BROKER_EPOCH);
   CHECK(c.ctl->heartbeat(9, 0, 100, false, false).error == ErrorCode::BROKER_ID_NOT_REGISTERED);
 
-  // A restart is a new incarnation: a new epoch, fenced again until it catches up.
+  // A restart is a new incarnation: a new epoch, fenced again until it catches up (what it led
+  // moved away: see the next test).
   r.incarnation_id = Uuid::random();
   auto again = c.ctl->register_broker(r);
   REQUIRE(again.ok());
@@ -297,4 +300,51 @@ TEST_CASE("CreatePartitions grows a topic with its replication factor, or on giv
   CHECK(c.ctl->image()->topic("t")->partitions.size() == 5);
   c.ctl->set_active(false);
   CHECK(c.ctl->create_partitions("t", 9, std::nullopt, false).code() == ErrorCode::NOT_CONTROLLER);
+}
+
+TEST_CASE("replicas of a partition go to different racks when brokers have racks") {
+  Cluster c;
+  c.ctl->set_active(true);
+  // Racks a: 1, 2; b: 3, 4; c: 5, 6 — registered in an order unlike the racks.
+  std::map<int32_t, std::string> rack = {{1, "a"}, {2, "a"}, {3, "b"}, {4, "b"}, {5, "c"}, {6, "c"}};
+  for (int32_t id = 1; id <= 6; ++id) {
+    BrokerRegistration r;
+    r.id = id;
+    r.incarnation_id = Uuid::random();
+    r.endpoints = {{"PLAINTEXT", "h", static_cast<uint16_t>(9090 + id)}};
+    r.security_protocols = {0};
+    r.rack = rack[id];
+    auto epoch = c.ctl->register_broker(r);
+    REQUIRE(epoch.ok());
+    REQUIRE_FALSE(c.ctl->heartbeat(id, epoch.value(), c.ctl->image()->offset(), false, false).fenced);
+  }
+  CreateTopicSpec s;
+  s.name = "spread";
+  s.num_partitions = 12;
+  s.replication_factor = 3;
+  REQUIRE(c.ctl->create_topics({s}, false).front().error == ErrorCode::NONE);
+  std::map<int32_t, int> leaders;
+  for (const auto& p : c.ctl->image()->topic("spread")->partitions) {
+    std::set<std::string> racks;
+    for (int32_t b : p.replicas) racks.insert(rack[b]);
+    CHECK(racks.size() == 3);
+    ++leaders[p.leader];
+  }
+  CHECK(leaders.size() == 6);  // every broker leads some
+  for (const auto& [b, n] : leaders) CHECK(n == 2);
+}
+
+TEST_CASE("a restarted broker's new registration moves its old leaderships to in-sync replicas") {
+  Cluster c;
+  c.ctl->set_active(true);
+  for (int32_t id : {1, 2, 3}) c.join(id);
+  c.create("t", {{0, {2, 1, 3}}, {1, {1, 2, 3}}});
+  int64_t old_epoch = c.epochs[2];
+  c.join(2);  // a new incarnation, before the controller noticed the old one was gone
+  CHECK(c.epochs[2] > old_epoch);
+  CHECK(c.partition("t", 0).leader == 1);
+  CHECK(sorted(c.partition("t", 0).isr) == std::vector<int32_t>{1, 3});
+  CHECK(c.partition("t", 0).leader_epoch == 1);
+  CHECK(sorted(c.partition("t", 1).isr) == std::vector<int32_t>{1, 3});
+  CHECK(c.partition("t", 1).leader == 1);
 }
