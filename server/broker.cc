@@ -118,6 +118,7 @@ Status Broker::start() {
     LifecycleOptions lo;
     lo.node_id = node_id_;
     lo.cluster_id = controller_->image()->cluster_id();
+    lo.incarnation_id = incarnation_;
     for (const auto& l : config_.advertised_listeners()) {
       lo.endpoints.push_back({l.name, l.host, l.port});
       lo.security_protocols.push_back(controller::security_protocol_id(l.security_protocol));
@@ -334,6 +335,20 @@ std::vector<controller::CreateTopicResult> Broker::auto_create_topics(
 
 void Broker::on_metadata(const controller::MetadataImage& before,
                          const controller::MetadataImage& after) {
+  if (quorum_ && !caught_up_) {
+    // A cluster broker replays the metadata log from its start: until the controller has
+    // unfenced this incarnation (it has caught up with its own registration, and what an
+    // earlier incarnation led has moved away), the image may be stale, so no replica takes a
+    // role from it. Then every role is taken at once, as from an empty image.
+    const controller::BrokerInfo* me = after.broker(node_id_);
+    if (!me || me->fenced || me->incarnation_id != incarnation_) return;
+    caught_up_ = true;
+    spdlog::info("broker {} caught up with the metadata log at offset {}: taking its replicas' roles", node_id_,
+                 after.offset());
+    controller::MetadataImage empty;
+    empty.set_cluster(after.cluster_id(), after.controller_id());
+    return on_metadata(empty, after);
+  }
   // Topics that disappeared (or were re-created with a new id): drop their replicas and files.
   for (const controller::TopicInfo* old : before.topics()) {
     const controller::TopicInfo* now = after.topic(old->name);

@@ -124,6 +124,10 @@ class Broker {
   std::unique_ptr<HttpServer> http_;
   std::atomic<bool> stopped_{false};
   std::atomic<uint64_t> isr_shrinks_{0}, isr_expands_{0};
+  // This process's registration with the controller (cluster mode), and whether the image
+  // has caught up with it (on_metadata, serialized by the controller's listeners).
+  const Uuid incarnation_ = Uuid::random();
+  bool caught_up_ = false;
 };
 
 }  // namespace kb::server

@@ -41,7 +41,6 @@ struct BrokerLifecycle::Impl : std::enable_shared_from_this<Impl> {
   Quorum& quorum;
   controller::Controller& controller;
   replication::ReplicaManager& replicas;
-  const Uuid incarnation = Uuid::random();
 
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
@@ -100,7 +99,7 @@ struct BrokerLifecycle::Impl : std::enable_shared_from_this<Impl> {
     msg::BrokerRegistrationRequest req;
     req.broker_id = opts.node_id;
     req.cluster_id = opts.cluster_id;
-    req.incarnation_id = incarnation;
+    req.incarnation_id = opts.incarnation_id;
     for (size_t i = 0; i < opts.endpoints.size(); ++i) {
       auto& l = req.listeners.emplace_back();
       l.name = opts.endpoints[i].listener;

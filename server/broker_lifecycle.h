@@ -30,6 +30,7 @@ class Quorum;
 struct LifecycleOptions {
   int32_t node_id = -1;
   std::string cluster_id;
+  Uuid incarnation_id;  // this process's (BrokerRegistration)
   std::vector<controller::Endpoint> endpoints;
   std::vector<int16_t> security_protocols;
   std::optional<std::string> rack;
