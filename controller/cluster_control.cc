@@ -94,7 +94,7 @@ std::vector<MetadataRecord> Controller::elect_leaders(const MetadataImage& img, 
 
 Result<int64_t> Controller::register_broker(const BrokerRegistration& reg) {
   std::lock_guard lk(mu_);
-  if (!active_.load()) return Error{ErrorCode::NOT_CONTROLLER, "this node is not the active controller"};
+  if (!active_.load()) return Error{ErrorCode::NOT_CONTROLLER, kNotControllerMessage};
   if (reg.endpoints.size() != reg.security_protocols.size() || reg.id < 0)
     return Error{ErrorCode::INVALID_REQUEST, "malformed broker registration"};
   auto img = image();
@@ -197,7 +197,7 @@ HeartbeatResult Controller::heartbeat(int32_t id, int64_t epoch, int64_t metadat
 Result<std::vector<IsrChangeResult>> Controller::alter_partition(int32_t broker_id, int64_t broker_epoch,
                                                                  const std::vector<IsrChange>& changes) {
   std::lock_guard lk(mu_);
-  if (!active_.load()) return Error{ErrorCode::NOT_CONTROLLER, "this node is not the active controller"};
+  if (!active_.load()) return Error{ErrorCode::NOT_CONTROLLER, kNotControllerMessage};
   auto img = image();
   const BrokerInfo* b = img->broker(broker_id);
   if (!b || (broker_epoch >= 0 && b->epoch != broker_epoch))

@@ -291,7 +291,7 @@ Status Controller::register_this_broker() {
 
 Status Controller::commit(std::vector<MetadataRecord> records) {
   if (!failed_.ok()) return failed_;
-  if (!active_.load()) return Status(ErrorCode::NOT_CONTROLLER, "this node is not the active controller");
+  if (!active_.load()) return Status(ErrorCode::NOT_CONTROLLER, kNotControllerMessage);
   if (records.empty()) return {};
   auto before = image();
   auto next = std::make_shared<MetadataImage>(*before);
@@ -349,7 +349,7 @@ std::vector<CreateTopicResult> Controller::create_topics(const std::vector<Creat
     for (size_t i = 0; i < specs.size(); ++i) {
       results[i].name = specs[i].name;
       results[i].error = ErrorCode::NOT_CONTROLLER;
-      results[i].message = "This is not the correct controller for this cluster.";
+      results[i].message = kNotControllerMessage;
     }
     return results;
   }
@@ -548,7 +548,7 @@ Status Controller::create_partitions(const std::string& topic, int32_t count,
                                      bool validate_only) {
   std::lock_guard lk(mu_);
   if (!failed_.ok()) return failed_;
-  if (!active_.load()) return Status(ErrorCode::NOT_CONTROLLER, "This is not the correct controller for this cluster.");
+  if (!active_.load()) return Status(ErrorCode::NOT_CONTROLLER, kNotControllerMessage);
   auto img = image();
   const TopicInfo* t = img->topic(topic);
   if (!t) return Status(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, "This server does not host this topic-partition.");
@@ -624,7 +624,7 @@ Status Controller::set_topic_configs(const std::string& topic, const std::map<st
                                      bool validate_only) {
   std::lock_guard lk(mu_);
   if (!failed_.ok()) return failed_;
-  if (!active_.load()) return Status(ErrorCode::NOT_CONTROLLER, "This is not the correct controller for this cluster.");
+  if (!active_.load()) return Status(ErrorCode::NOT_CONTROLLER, kNotControllerMessage);
   const TopicInfo* t = image_->topic(topic);
   if (!t) return Status(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, "Topic " + topic + " does not exist");
   auto tc = config::TopicConfig::make(config_, overrides);
@@ -673,9 +673,8 @@ std::vector<DeleteTopicResult> Controller::delete_topics(const std::vector<std::
     if (id_count[id]++ == 0) unique_ids.push_back(id);
 
   if (!active_.load()) {
-    const char* why = "This is not the correct controller for this cluster.";
-    for (const auto& n : unique_names) add(n, Uuid{}, ErrorCode::NOT_CONTROLLER, why);
-    for (const auto& id : unique_ids) add("", id, ErrorCode::NOT_CONTROLLER, why);
+    for (const auto& n : unique_names) add(n, Uuid{}, ErrorCode::NOT_CONTROLLER, kNotControllerMessage);
+    for (const auto& id : unique_ids) add("", id, ErrorCode::NOT_CONTROLLER, kNotControllerMessage);
     return results;
   }
   if (!config_.get_bool("delete.topic.enable")) {

@@ -112,6 +112,8 @@ class Controller {
   static constexpr const char* kMetadataTopic = LocalMetadataLog::kTopic;
   // Producer ids per AllocateProducerIds block (Kafka's ProducerIdManager block size).
   static constexpr int32_t kProducerIdBlockSize = 1000;
+  // What a standby controller answers writes with (Kafka's NotControllerException message).
+  static constexpr const char* kNotControllerMessage = "This is not the correct controller for this cluster.";
   // Most records one request may turn into (Kafka's MAX_RECORDS_PER_USER_OP); beyond it
   // Kafka refuses the whole request with POLICY_VIOLATION.
   static constexpr size_t kMaxRecordsPerRequest = 10000;

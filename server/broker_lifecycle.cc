@@ -282,14 +282,4 @@ bool BrokerLifecycle::controlled_shutdown(int64_t timeout_ms) {
          impl_->shut_down_ok;
 }
 
-int64_t BrokerLifecycle::broker_epoch() const {
-  std::lock_guard lk(impl_->mu);
-  return impl_->epoch;
-}
-
-bool BrokerLifecycle::fenced() const {
-  std::lock_guard lk(impl_->mu);
-  return impl_->is_fenced;
-}
-
 }  // namespace kb::server

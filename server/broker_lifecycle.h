@@ -49,9 +49,6 @@ class BrokerLifecycle {
   // Controlled shutdown; true when the controller confirmed it within timeout_ms.
   bool controlled_shutdown(int64_t timeout_ms);
 
-  int64_t broker_epoch() const;  // -1 until registered
-  bool fenced() const;
-
  private:
   struct Impl;
   std::shared_ptr<Impl> impl_;

@@ -86,8 +86,7 @@ struct Quorum::Impl : std::enable_shared_from_this<Impl> {
   // Published for other threads.
   std::atomic<int32_t> leader{-1}, epoch{0};
   std::atomic<bool> active{false};
-  std::atomic<int64_t> hw{0}, applied_record_offset{-1}, end_record_offset{-1};
-  std::atomic<int> role{0};
+  std::atomic<int64_t> applied_record_offset{-1}, end_record_offset{-1};
 
   int32_t active_epoch = -1;  // the epoch this node became the active controller in
   int64_t delivered = 0;  // entries handed to on_commit (or skipped as control batches)
@@ -161,8 +160,6 @@ struct Quorum::Impl : std::enable_shared_from_this<Impl> {
     int32_t old_leader = leader.load();
     leader.store(failed ? -1 : node->leader());
     epoch.store(node->epoch());
-    role.store(static_cast<int>(node->role()));
-    hw.store(node->high_watermark());
     end_record_offset.store(storage->last_record_offset(storage->end_offset() - 1));
     bool is_leader = !failed && node->role() == raft::Role::Leader;
     int64_t h = node->high_watermark();
@@ -471,10 +468,8 @@ void Quorum::propose(std::vector<uint8_t> batch, std::function<void(Result<int64
 int32_t Quorum::leader() const { return impl_->leader.load(); }
 int32_t Quorum::epoch() const { return impl_->epoch.load(); }
 bool Quorum::active() const { return impl_->active.load(); }
-int64_t Quorum::high_watermark() const { return impl_->hw.load(); }
 int64_t Quorum::applied_record_offset() const { return impl_->applied_record_offset.load(); }
 int64_t Quorum::log_end_record_offset() const { return impl_->end_record_offset.load(); }
-const char* Quorum::role_name() const { return raft::role_name(static_cast<raft::Role>(impl_->role.load())); }
 
 std::optional<std::pair<std::string, uint16_t>> Quorum::voter_address(int32_t id) const {
   auto a = impl_->address(id);

@@ -75,12 +75,10 @@ class Quorum {
   int32_t leader() const;  // -1: unknown
   int32_t epoch() const;
   bool active() const;  // the leader, with its own epoch committed and applied here
-  int64_t high_watermark() const;  // in entries
   // Record offsets of the metadata log: the last one delivered to the commit callback, and
   // the last one in the log (committed or not); -1 when none.
   int64_t applied_record_offset() const;
   int64_t log_end_record_offset() const;
-  const char* role_name() const;
   // The controller listener address of a voter (from controller.quorum.voters).
   std::optional<std::pair<std::string, uint16_t>> voter_address(int32_t id) const;
 

@@ -103,7 +103,8 @@ void LogRaftStorage::append(const Entry& e) {
   if (!failure_.ok()) return;
   std::vector<uint8_t> bytes;
   if (e.data.empty()) {
-    bytes = leader_change_batch(e.epoch, -1);
+    // Only a leader writes its marker, in the epoch it voted for itself in.
+    bytes = leader_change_batch(e.epoch, e.epoch == epoch_ ? voted_for_ : -1);
   } else {
     bytes.assign(e.data.begin(), e.data.end());
   }
