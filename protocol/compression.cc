@@ -234,8 +234,13 @@ Result<std::vector<uint8_t>> compress(int codec, std::span<const uint8_t> in) {
       return std::vector<uint8_t>(s.begin(), s.end());
     }
     case 3: {
-      out.resize(LZ4F_compressFrameBound(in.size(), nullptr));
-      size_t n = LZ4F_compressFrame(out.data(), out.size(), in.data(), in.size(), nullptr);
+      // Kafka's Java client reads only frames of independent blocks of at most 64 KiB
+      // (KafkaLZ4BlockInputStream); liblz4's default links the blocks.
+      LZ4F_preferences_t prefs{};
+      prefs.frameInfo.blockSizeID = LZ4F_max64KB;
+      prefs.frameInfo.blockMode = LZ4F_blockIndependent;
+      out.resize(LZ4F_compressFrameBound(in.size(), &prefs));
+      size_t n = LZ4F_compressFrame(out.data(), out.size(), in.data(), in.size(), &prefs);
       if (LZ4F_isError(n)) return Error{ErrorCode::UNKNOWN_SERVER_ERROR, LZ4F_getErrorName(n)};
       out.resize(n);
       return out;

@@ -179,3 +179,19 @@ TEST_CASE("an LZ4 frame with Kafka 0.8's wrong header checksum is read, other da
   wrong[hc] ^= 0x5a;
   if (wrong[hc] != broken[hc]) CHECK(decompress(3, wrong, kMaxDecompressedBatchBytes).code() == ErrorCode::CORRUPT_MESSAGE);
 }
+
+TEST_CASE("lz4 output is a frame of independent 64 KiB blocks, the only kind Java clients read") {
+  auto in = text(300000, 7);  // several blocks
+  auto packed = compress(3, in);
+  REQUIRE(packed.ok());
+  REQUIRE(packed->size() > 6);
+  const std::vector<uint8_t> magic = {0x04, 0x22, 0x4d, 0x18};
+  CHECK(std::vector<uint8_t>(packed->begin(), packed->begin() + 4) == magic);
+  const uint8_t flg = (*packed)[4];
+  const uint8_t bd = (*packed)[5];
+  CHECK((flg & 0x20) != 0);           // block independence
+  CHECK(((bd >> 4) & 0x07) == 4);     // block maximum size 64 KiB
+  auto back = decompress(3, *packed, in.size());
+  REQUIRE(back.ok());
+  CHECK(*back == in);
+}
