@@ -204,6 +204,13 @@ const std::vector<PropertyDef>& broker_properties() {
       Def("controller.quorum.fetch.timeout.ms", T::Int, "2000",
           "A voter whose leader has not answered its fetches for this long starts an election")
           .at_least(1),
+      Def("metadata.log.max.record.bytes.between.snapshots", T::Long, "20971520",
+          "Bytes of metadata log applied after which the metadata image is written as a snapshot and the "
+          "log before it dropped")
+          .at_least(1),
+      Def("metadata.log.max.snapshot.interval.ms", T::Long, "3600000",
+          "Longest time between metadata snapshots while the metadata log grows; 0 disables the timer")
+          .at_least(0),
       Def("controller.quorum.request.timeout.ms", T::Int, "2000",
           "How long a quorum request (vote, fetch) may go unanswered before it is sent again")
           .at_least(1),
@@ -373,6 +380,27 @@ const std::vector<PropertyDef>& broker_properties() {
           .at_least(0)
           .dynamic()
           .topic("message.timestamp.difference.max.ms"),
+      Def("log.cleaner.enable", T::Bool, "true",
+          "Run the log cleaner, which compacts topics with cleanup.policy=compact"),
+      Def("log.cleaner.threads", T::Int, "1", "Threads compacting logs")
+          .at_least(0)
+          .dynamic(),
+      Def("log.cleaner.backoff.ms", T::Long, "15000", "Sleep of a cleaner thread when no log needs cleaning")
+          .at_least(0)
+          .dynamic(),
+      Def("log.cleaner.dedupe.buffer.size", T::Long, "134217728",
+          "Memory for the cleaners' key -> offset maps, over all cleaner threads")
+          .dynamic(),
+      Def("log.cleaner.io.buffer.size", T::Int, "524288",
+          "Kafka's cleaner read/write buffer over all threads; kbroker reads one batch at a time")
+          .at_least(0)
+          .dynamic(),
+      Def("log.cleaner.io.buffer.load.factor", T::Double, "0.9",
+          "Kafka's dedupe hash table load factor; kbroker's offset map has none")
+          .dynamic(),
+      Def("log.cleaner.io.max.bytes.per.second", T::Double, "1.7976931348623157E308",
+          "Kafka's cleaner I/O throttle; not enforced by kbroker")
+          .dynamic(),
       Def("log.cleaner.delete.retention.ms", T::Long, "86400000",
           "How long tombstones stay in a compacted log")
           .at_least(0)
@@ -397,6 +425,9 @@ const std::vector<PropertyDef>& broker_properties() {
           .topic("preallocate"),
 
       // Replication.
+      Def("replica.high.watermark.checkpoint.interval.ms", T::Long, "5000",
+          "How often each replica's high watermark is written to replication-offset-checkpoint")
+          .at_least(1),
       Def("replica.lag.time.max.ms", T::Long, "30000",
           "A follower that has not caught up for this long is removed from the ISR"),
       Def("replica.fetch.max.bytes", T::Int, "1048576",
@@ -416,6 +447,14 @@ const std::vector<PropertyDef>& broker_properties() {
           .at_least(0),
       Def("num.replica.fetchers", T::Int, "1",
           "Fetch sessions per leader broker a follower runs; partitions are spread over them")
+          .at_least(1),
+
+      // Idempotent producers.
+      Def("producer.id.expiration.ms", T::Int, "86400000",
+          "A producer id whose last batch on a partition is older than this is forgotten there")
+          .at_least(1),
+      Def("producer.id.expiration.check.interval.ms", T::Int, "600000",
+          "How often partitions look for producer ids to expire")
           .at_least(1),
 
       // Coordinators and their internal topics.

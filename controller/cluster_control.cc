@@ -1,11 +1,20 @@
 // The active controller's part of a cluster: broker registration and sessions, fencing,
-// controlled shutdown, leader election and ISR changes (AlterPartition). Kafka's
+// controlled shutdown, leader election (clean, preferred and unclean; ElectLeaders), ISR
+// changes (AlterPartition) and partition reassignments (KIP-455). Kafka's
 // ClusterControlManager / ReplicationControlManager behaviour, on the records of
-// metadata_records.h. Every method runs under the writers' mutex and commits one batch.
+// metadata_records.h. Every writing method runs under the writers' mutex and commits one batch.
+//
+// Every partition change goes through build_change (Kafka's PartitionChangeBuilder): from
+// the ISR, replicas and adding/removing replicas a change wants, it completes a reassignment
+// whose replicas are all in sync, elects a leader where the current one no longer qualifies,
+// and writes only the fields that differ.
 #include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
+#include <functional>
+#include <set>
 
 #include "controller/controller.h"
 #include "storage/files.h"
@@ -16,7 +25,9 @@ namespace {
 
 constexpr int32_t kNoLeaderChange = -2;  // PartitionChangeRecord.leader: unchanged
 
-bool contains(const std::vector<int32_t>& v, int32_t x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+bool contains(const std::vector<int32_t>& v, int32_t x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
 
 std::string ids_text(const std::vector<int32_t>& ids) { return fmt::format("[{}]", fmt::join(ids, ",")); }
 
@@ -28,6 +39,141 @@ metadata::PartitionChangeRecord change_of(const TopicInfo& t, const PartitionInf
   return r;
 }
 
+std::vector<int32_t> without(const std::vector<int32_t>& v, const std::vector<int32_t>& drop) {
+  std::vector<int32_t> out;
+  for (int32_t x : v)
+    if (!contains(drop, x)) out.push_back(x);
+  return out;
+}
+
+bool contains_all(const std::vector<int32_t>& v, const std::vector<int32_t>& of) {
+  return std::all_of(of.begin(), of.end(), [&](int32_t x) { return contains(v, x); });
+}
+
+// Kafka's Boolean.parseBoolean: "true" in any case, anything else is false.
+bool is_true(std::string_view s) {
+  constexpr std::string_view kTrue = "true";
+  return s.size() == kTrue.size() && std::equal(s.begin(), s.end(), kTrue.begin(), [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) == b;
+         });
+}
+
+// unclean.leader.election.enable for topic `t`: its override, else the dynamic broker config
+// (this node's, then the cluster-wide default), else the static broker config — the order of
+// Kafka's ConfigurationControlManager. Read at every election, so turning it on for a topic
+// takes effect at the next maintain().
+bool unclean_enabled(const config::BrokerConfig& config, const MetadataImage& img, const TopicInfo& t) {
+  static constexpr const char* kName = "unclean.leader.election.enable";
+  if (auto it = t.configs.find(kName); it != t.configs.end()) return is_true(it->second);
+  for (const std::string& resource : {std::to_string(config.node_id()), std::string()})
+    if (const auto* c = img.broker_configs(resource))
+      if (auto it = c->find(kName); it != c->end()) return is_true(it->second);
+  return config.get_bool(kName);
+}
+
+// Kafka's PartitionChangeBuilder.Election: which leaders a change may pick.
+enum class Election {
+  kPreferred,  // the first replica when it is a live in-sync replica, else as kOnline
+  kOnline,     // keep a live in-sync leader, else the first live in-sync replica
+  kUnclean,    // as kOnline, else the first live replica outside the ISR (ISR = just it)
+};
+
+// What a change wants a partition to become; starts as the partition is.
+struct PartitionTarget {
+  explicit PartitionTarget(const PartitionInfo& p)
+      : isr(p.isr), replicas(p.replicas), adding(p.adding_replicas), removing(p.removing_replicas) {}
+  std::vector<int32_t> isr, replicas, adding, removing;
+  Election election = Election::kOnline;
+};
+
+// Kafka's PartitionChangeBuilder.build, without eligible leader replicas, log directories and
+// leader recovery state (kbroker keeps none of them). `acceptable` says whether a broker may
+// lead (live: registered, unfenced, not shutting down). Nothing when nothing changes.
+std::optional<metadata::PartitionChangeRecord> build_change(const TopicInfo& t, const PartitionInfo& p,
+                                                            PartitionTarget target,
+                                                            const std::function<bool(int32_t)>& acceptable) {
+  // A reassignment is complete once every replica it keeps or adds is in the ISR: the removed
+  // ones leave the replicas and the ISR, and the reassignment's lists clear (Kafka's
+  // PartitionReassignmentReplicas.maybeCompleteReassignment). It never leaves the ISR empty.
+  if (!target.adding.empty() || !target.removing.empty()) {
+    std::vector<int32_t> isr = without(target.isr, target.removing);
+    std::vector<int32_t> replicas = without(target.replicas, target.removing);
+    if (!isr.empty() && !replicas.empty() && contains_all(isr, replicas)) {
+      target.isr = std::move(isr);
+      target.replicas = std::move(replicas);
+      target.adding.clear();
+      target.removing.clear();
+    }
+  }
+  auto r = change_of(t, p);
+  auto valid = [&](int32_t b) { return b >= 0 && contains(target.isr, b) && acceptable(b); };
+  int32_t leader = -1;
+  bool unclean = false;
+  if (target.election == Election::kPreferred && !target.replicas.empty() && valid(target.replicas.front())) {
+    leader = target.replicas.front();
+  } else if (valid(p.leader)) {
+    leader = p.leader;
+  } else {
+    for (int32_t b : target.replicas)
+      if (valid(b)) {
+        leader = b;
+        break;
+      }
+    if (leader < 0 && target.election == Election::kUnclean)
+      for (int32_t b : target.replicas)
+        if (acceptable(b)) {
+          leader = b;
+          unclean = true;
+          break;
+        }
+  }
+  if (leader != p.leader) {
+    r.leader = leader;
+    // An unclean leader's log is the truth from now on: it is the whole ISR. Records the
+    // others acknowledged beyond its log end are lost (what the setting's name warns of).
+    if (unclean) r.isr = std::vector<int32_t>{leader};
+  }
+  // A replica that leaves the replica set must see a new leader epoch, so that its fetches
+  // are fenced (Kafka's triggerLeaderEpochBumpForReplicaReassignmentIfNeeded).
+  if (r.leader == kNoLeaderChange && !contains_all(target.replicas, p.replicas)) r.leader = p.leader;
+  // An empty target ISR is never written: the last in-sync replica stays, the one a clean
+  // election can wait for.
+  if (!r.isr && !target.isr.empty() && target.isr != p.isr) r.isr = target.isr;
+  if (!target.replicas.empty() && target.replicas != p.replicas) r.replicas = target.replicas;
+  if (target.removing != p.removing_replicas) r.removing_replicas = target.removing;
+  if (target.adding != p.adding_replicas) r.adding_replicas = target.adding;
+  if (!r.isr && !r.replicas && !r.removing_replicas && !r.adding_replicas && r.leader == kNoLeaderChange)
+    return std::nullopt;
+  return r;
+}
+
+// One log line per partition change: what moved, and why.
+void log_change(const TopicInfo& t, const PartitionInfo& p, const metadata::PartitionChangeRecord& r,
+                std::string_view why) {
+  std::string what;
+  if (r.leader != kNoLeaderChange && r.leader != p.leader)
+    what += fmt::format(" leader {} -> {},", p.leader, r.leader);
+  if (r.isr) what += fmt::format(" ISR {} -> {},", ids_text(p.isr), ids_text(*r.isr));
+  if (r.replicas) what += fmt::format(" replicas {} -> {},", ids_text(p.replicas), ids_text(*r.replicas));
+  if (r.adding_replicas || r.removing_replicas) {
+    const auto& adding = r.adding_replicas ? *r.adding_replicas : p.adding_replicas;
+    const auto& removing = r.removing_replicas ? *r.removing_replicas : p.removing_replicas;
+    what += adding.empty() && removing.empty()
+                ? std::string(" reassignment done,")
+                : fmt::format(" reassigning (adding {}, removing {}),", ids_text(adding), ids_text(removing));
+  }
+  if (what.empty()) what = " new leader epoch,";
+  what.pop_back();
+  bool unclean = r.leader >= 0 && r.leader != p.leader && !contains(p.isr, r.leader);
+  if (unclean)
+    spdlog::warn("partition {}-{}:{} (unclean election: {}; records only the old ISR had are lost)", t.name,
+                 p.partition, what, why);
+  else
+    spdlog::info("partition {}-{}:{} ({})", t.name, p.partition, what, why);
+}
+
+constexpr const char* kExcessiveBatch = "Unable to perform excessively large batch operation.";
+
 }  // namespace
 
 bool Controller::eligible(const MetadataImage& img, int32_t broker) const {
@@ -37,29 +183,22 @@ bool Controller::eligible(const MetadataImage& img, int32_t broker) const {
 
 std::vector<MetadataRecord> Controller::evacuate(const MetadataImage& img, int32_t id) const {
   std::vector<MetadataRecord> records;
+  // The broker may still look live in `img` (a controlled shutdown or a new incarnation is
+  // fenced in the same batch): it may not lead.
+  auto acceptable = [&](int32_t b) { return b != id && eligible(img, b); };
   for (const TopicInfo* t : img.topics()) {
+    std::optional<bool> unclean;  // the topic's setting, looked up when a partition needs it
     for (const PartitionInfo& p : t->partitions) {
-      bool leads = p.leader == id;
-      if (!leads && !contains(p.isr, id)) continue;
-      std::vector<int32_t> isr;
-      for (int32_t b : p.isr)
-        if (b != id) isr.push_back(b);
-      auto r = change_of(*t, p);
-      // The last in-sync replica stays in the ISR (Kafka's rule): it is the one a clean
-      // election can wait for.
-      if (!isr.empty()) r.isr = isr;
-      if (leads) {
-        int32_t next = -1;
-        for (int32_t b : p.replicas)
-          if (b != id && contains(isr, b) && eligible(img, b)) {
-            next = b;
-            break;
-          }
-        r.leader = next;
-        spdlog::info("partition {}-{}: leader {} -> {} (broker {} leaves), ISR {}", t->name, p.partition, id, next, id,
-                     ids_text(isr.empty() ? p.isr : isr));
-      }
-      if (r.isr || r.leader != kNoLeaderChange) records.push_back(std::move(r));
+      if (p.leader != id && !contains(p.isr, id)) continue;
+      PartitionTarget target(p);
+      target.isr = without(p.isr, {id});
+      if (!unclean) unclean = unclean_enabled(config_, img, *t);
+      target.election = *unclean ? Election::kUnclean : Election::kOnline;
+      auto r = build_change(*t, p, std::move(target), acceptable);
+      if (!r) continue;
+      if (r->leader != kNoLeaderChange || r->replicas)
+        log_change(*t, p, *r, fmt::format("broker {} leaves", id));
+      records.push_back(std::move(*r));
     }
   }
   return records;
@@ -67,26 +206,21 @@ std::vector<MetadataRecord> Controller::evacuate(const MetadataImage& img, int32
 
 std::vector<MetadataRecord> Controller::elect_leaders(const MetadataImage& img, bool preferred) const {
   std::vector<MetadataRecord> records;
+  auto live = [&](int32_t b) { return eligible(img, b); };
   for (const TopicInfo* t : img.topics()) {
     for (const PartitionInfo& p : t->partitions) {
-      int32_t next = -1;
-      if (p.leader < 0) {
-        // Clean election only: an in-sync replica (unclean.leader.election.enable is off).
-        for (int32_t b : p.replicas)
-          if (contains(p.isr, b) && eligible(img, b)) {
-            next = b;
-            break;
-          }
-      } else if (preferred && !p.replicas.empty()) {
-        int32_t want = p.replicas.front();
-        if (want != p.leader && contains(p.isr, want) && eligible(img, want)) next = want;
-      }
-      if (next < 0) continue;
-      auto r = change_of(*t, p);
-      r.leader = next;
-      spdlog::info("partition {}-{}: leader {} -> {} ({} election)", t->name, p.partition, p.leader, next,
-                   p.leader < 0 ? "clean" : "preferred");
-      records.push_back(std::move(r));
+      if (p.leader >= 0 && !preferred) continue;
+      PartitionTarget target(p);
+      // A leaderless partition takes a live in-sync replica, or with
+      // unclean.leader.election.enable any live replica (Kafka's maybeElectUncleanLeaders).
+      if (p.leader < 0)
+        target.election = unclean_enabled(config_, img, *t) ? Election::kUnclean : Election::kOnline;
+      else
+        target.election = Election::kPreferred;
+      auto r = build_change(*t, p, std::move(target), live);
+      if (!r || r->leader < 0 || r->leader == p.leader) continue;
+      log_change(*t, p, *r, p.leader < 0 ? "leaderless partition" : "preferred replica election");
+      records.push_back(std::move(*r));
     }
   }
   return records;
@@ -229,26 +363,42 @@ Result<std::vector<IsrChangeResult>> Controller::alter_partition(int32_t broker_
     } else if (c.partition_epoch != p.partition_epoch) {
       res.error = ErrorCode::INVALID_UPDATE_VERSION;
     } else if (!contains(c.new_isr, broker_id) ||
-               std::any_of(c.new_isr.begin(), c.new_isr.end(), [&](int32_t r) { return !contains(p.replicas, r); })) {
+               std::any_of(c.new_isr.begin(), c.new_isr.end(),
+                           [&](int32_t r) { return !contains(p.replicas, r); })) {
       res.error = ErrorCode::INVALID_REQUEST;
     } else if (std::any_of(c.new_isr.begin(), c.new_isr.end(),
                            [&](int32_t r) { return !contains(p.isr, r) && !eligible(*img, r); })) {
       res.error = ErrorCode::INELIGIBLE_REPLICA;  // only live brokers may join the ISR
     }
     if (res.error != ErrorCode::NONE) continue;
-    std::vector<int32_t> isr = c.new_isr;
-    if (isr == p.isr) continue;
-    auto r = change_of(*t, p);
-    r.isr = isr;
-    records.push_back(std::move(r));
-    spdlog::info("partition {}-{}: ISR {} -> {} (asked by leader {})", t->name, p.partition, ids_text(p.isr),
-                 ids_text(isr), broker_id);
-    res.isr = std::move(isr);
+    PartitionTarget target(p);
+    target.isr = c.new_isr;
+    target.election = unclean_enabled(config_, *img, *t) ? Election::kUnclean : Election::kOnline;
+    // An ISR that now holds every replica a reassignment adds completes it in the same record.
+    auto r = build_change(*t, p, std::move(target), [&](int32_t b) { return eligible(*img, b); });
+    if (!r) continue;
+    log_change(*t, p, *r, fmt::format("asked by leader {}", broker_id));
+    records.push_back(std::move(*r));
     changed.push_back(results.size() - 1);
   }
   if (!records.empty()) {
     if (auto s = commit(std::move(records)); !s.ok()) return s.error();
-    for (size_t i : changed) ++results[i].partition_epoch;
+    auto now = image();
+    for (size_t i : changed) {
+      const PartitionInfo* p = nullptr;
+      if (const TopicInfo* t = now->topic(changes[i].topic_id))
+        p = &t->partitions[static_cast<size_t>(changes[i].partition)];
+      if (!p) continue;
+      IsrChangeResult& res = results[i];
+      res.leader = p->leader;
+      res.leader_epoch = p->leader_epoch;
+      res.partition_epoch = p->partition_epoch;
+      res.isr = p->isr;
+      // A completed reassignment that took the leadership away: the change is made, and the
+      // old leader must learn the new state from the metadata before asking again (Kafka
+      // answers NEW_LEADER_ELECTED, or FENCED_LEADER_EPOCH to AlterPartition v0-1).
+      if (p->leader != broker_id) res.error = ErrorCode::NEW_LEADER_ELECTED;
+    }
   }
   return results;
 }
@@ -301,6 +451,194 @@ void Controller::maintain(int64_t now_ms) {
 void Controller::set_active(bool active) {
   if (active) reset_sessions_.store(true);
   active_.store(active);
+}
+
+// ---- ElectLeaders and partition reassignments ----
+
+Result<std::vector<PartitionResult>> Controller::elect_partition_leaders(
+    ElectionType type, const std::optional<std::vector<PartitionSelection>>& selection) {
+  std::lock_guard lk(mu_);
+  if (!failed_.ok()) return failed_.error();
+  if (!active_.load()) return Error{ErrorCode::NOT_CONTROLLER, kNotControllerMessage};
+  if (type != ElectionType::kPreferred && type != ElectionType::kUnclean)
+    return Error{ErrorCode::INVALID_REQUEST,
+                 "Unknown election type " + std::to_string(static_cast<int>(type))};
+  auto img = image();
+  // Each election sees the ones before it (a partition named twice is elected once).
+  MetadataImage work(*img);
+  std::vector<MetadataRecord> records;
+  auto elect = [&](const std::string& topic, int32_t partition) {
+    PartitionResult res{topic, partition, ErrorCode::NONE, {}};
+    const TopicInfo* t = work.topic(topic);
+    if (!t) {
+      res.error = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+      res.message = "No such topic as " + topic;
+      return res;
+    }
+    const PartitionInfo* p = work.partition(topic, partition);
+    if (!p) {
+      res.error = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+      res.message = "No such partition as " + topic + "-" + std::to_string(partition);
+      return res;
+    }
+    const bool preferred = type == ElectionType::kPreferred;
+    if ((preferred && !p->replicas.empty() && p->leader == p->replicas.front()) ||
+        (!preferred && p->leader >= 0)) {
+      res.error = ErrorCode::ELECTION_NOT_NEEDED;
+      res.message = "Leader election not needed for topic partition.";
+      return res;
+    }
+    PartitionTarget target(*p);
+    target.election = preferred ? Election::kPreferred : Election::kUnclean;
+    auto r = build_change(*t, *p, std::move(target), [&](int32_t b) { return eligible(work, b); });
+    if (!r) {
+      res.error =
+          preferred ? ErrorCode::PREFERRED_LEADER_NOT_AVAILABLE : ErrorCode::ELIGIBLE_LEADERS_NOT_AVAILABLE;
+      res.message = preferred ? "The preferred leader was not available."
+                              : "Eligible topic partition leaders are not available.";
+      return res;
+    }
+    log_change(*t, *p, *r, preferred ? "ElectLeaders PREFERRED" : "ElectLeaders UNCLEAN");
+    // t and p point into `work`, which this apply may copy: not used after it.
+    (void)work.apply(*r);
+    records.push_back(std::move(*r));
+    return res;
+  };
+  std::vector<PartitionResult> results;
+  if (!selection) {
+    // Every partition; those already as wanted are left out of the answer, as in Kafka.
+    for (const TopicInfo* t : img->topics())
+      for (const PartitionInfo& p : t->partitions) {
+        PartitionResult res = elect(t->name, p.partition);
+        if (res.error != ErrorCode::ELECTION_NOT_NEEDED) results.push_back(std::move(res));
+      }
+  } else {
+    for (const auto& s : *selection)
+      for (int32_t partition : s.partitions) results.push_back(elect(s.topic, partition));
+  }
+  if (records.size() > kMaxRecordsPerRequest) return Error{ErrorCode::POLICY_VIOLATION, kExcessiveBatch};
+  if (auto s = commit(std::move(records)); !s.ok()) return s.error();
+  return results;
+}
+
+Result<std::vector<PartitionResult>> Controller::alter_partition_reassignments(
+    const std::vector<ReassignmentTarget>& targets) {
+  std::lock_guard lk(mu_);
+  if (!failed_.ok()) return failed_.error();
+  if (!active_.load()) return Error{ErrorCode::NOT_CONTROLLER, kNotControllerMessage};
+  auto img = image();
+  // Each target sees the ones before it (a partition named twice ends as the last one says).
+  MetadataImage work(*img);
+  std::vector<MetadataRecord> records;
+  auto reassign = [&](const ReassignmentTarget& target) -> Status {
+    const TopicInfo* t = work.topic(target.topic);
+    if (!t)
+      return Status(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                    "Unable to find a topic named " + target.topic + ".");
+    const PartitionInfo* p = work.partition(target.topic, target.partition);
+    if (!p)
+      return Status(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, "Unable to find partition " + target.topic + ":" +
+                                                               std::to_string(target.partition) + ".");
+    const bool in_progress = !p->adding_replicas.empty() || !p->removing_replicas.empty();
+    auto live = [&](int32_t b) { return eligible(work, b); };
+    std::optional<metadata::PartitionChangeRecord> r;
+    if (!target.replicas) {
+      // Cancel: back to the replicas before the reassignment (Kafka's PartitionReassignmentRevert).
+      if (!in_progress)
+        return Status(ErrorCode::NO_REASSIGNMENT_IN_PROGRESS, "No partition reassignment is in progress.");
+      PartitionTarget revert(*p);
+      revert.replicas = without(p->replicas, p->adding_replicas);
+      revert.isr = without(p->isr, p->adding_replicas);
+      revert.adding.clear();
+      revert.removing.clear();
+      const bool unclean = unclean_enabled(config_, work, *t);
+      if (revert.isr.empty()) {
+        // Only added replicas are in sync: going back means electing one that is not.
+        if (!unclean)
+          return Status(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                        "Unable to revert partition assignment for " + target.topic + ":" +
+                            std::to_string(target.partition) +
+                            " because it would require an unclean leader election.");
+        revert.isr = {revert.replicas.front()};
+      }
+      revert.election = unclean ? Election::kUnclean : Election::kOnline;
+      r = build_change(*t, *p, std::move(revert), live);
+    } else {
+      const std::vector<int32_t>& want = *target.replicas;
+      const std::string prefix = "The manual partition assignment includes ";
+      if (want.empty())
+        return Status(ErrorCode::INVALID_REPLICA_ASSIGNMENT, prefix + "an empty replica list.");
+      std::vector<int32_t> sorted_ids = want;
+      std::sort(sorted_ids.begin(), sorted_ids.end());
+      for (size_t i = 0; i < sorted_ids.size(); ++i) {
+        if (!work.broker(sorted_ids[i]))
+          return Status(
+              ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+              prefix + "broker " + std::to_string(sorted_ids[i]) + ", but no such broker is registered.");
+        if (i > 0 && sorted_ids[i] == sorted_ids[i - 1])
+          return Status(ErrorCode::INVALID_REPLICA_ASSIGNMENT,
+                        prefix + "the broker " + std::to_string(sorted_ids[i]) + " more than once.");
+      }
+      // KIP-455: the replicas are the target followed by those being removed; the new ones
+      // follow until they are in sync, and the removed ones stay until then.
+      std::set<int32_t> removing, adding;
+      for (int32_t b : p->replicas)
+        if (!contains(want, b)) removing.insert(b);
+      for (int32_t b : want)
+        if (!contains(p->replicas, b)) adding.insert(b);
+      PartitionTarget change(*p);
+      change.replicas = want;
+      change.replicas.insert(change.replicas.end(), removing.begin(), removing.end());
+      // As in Kafka, a target that adds (or removes) nothing keeps what an ongoing
+      // reassignment still adds (or removes).
+      if (!removing.empty()) change.removing.assign(removing.begin(), removing.end());
+      if (!adding.empty()) change.adding.assign(adding.begin(), adding.end());
+      r = build_change(*t, *p, std::move(change), live);
+    }
+    if (!r) return {};
+    log_change(*t, *p, *r, target.replicas ? "AlterPartitionReassignments" : "reassignment cancelled");
+    // t and p point into `work`, which this apply may copy: not used after it.
+    (void)work.apply(*r);
+    records.push_back(std::move(*r));
+    return {};
+  };
+  std::vector<PartitionResult> results;
+  for (const auto& target : targets) {
+    Status s = reassign(target);
+    PartitionResult& res = results.emplace_back();
+    res.topic = target.topic;
+    res.partition = target.partition;
+    res.error = s.code();
+    if (!s.ok()) {
+      res.message = s.error().message;
+      spdlog::info("reassignment of {}-{} refused: {} {}", target.topic, target.partition,
+                   error_name(s.code()), s.error().message);
+    }
+  }
+  if (records.size() > kMaxRecordsPerRequest) return Error{ErrorCode::POLICY_VIOLATION, kExcessiveBatch};
+  if (auto s = commit(std::move(records)); !s.ok()) return s.error();
+  return results;
+}
+
+std::vector<OngoingReassignment> Controller::list_partition_reassignments(
+    const std::optional<std::vector<PartitionSelection>>& selection) const {
+  auto img = image();
+  std::vector<OngoingReassignment> out;
+  auto add = [&](const TopicInfo& t, int32_t partition) {
+    if (partition < 0 || partition >= static_cast<int32_t>(t.partitions.size())) return;
+    const PartitionInfo& p = t.partitions[static_cast<size_t>(partition)];
+    if (p.adding_replicas.empty() && p.removing_replicas.empty()) return;
+    out.push_back({t.name, p.partition, p.replicas, p.adding_replicas, p.removing_replicas});
+  };
+  if (!selection) {
+    for (const TopicInfo* t : img->topics())
+      for (const PartitionInfo& p : t->partitions) add(*t, p.partition);
+    return out;
+  }
+  for (const auto& s : *selection)
+    if (const TopicInfo* t = img->topic(s.topic))
+      for (int32_t partition : s.partitions) add(*t, partition);
+  return out;
 }
 
 }  // namespace kb::controller

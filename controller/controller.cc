@@ -201,6 +201,42 @@ void Controller::apply_committed(const MetadataBatch& batch) {
   publish(std::move(next), before);
 }
 
+std::optional<std::vector<std::vector<uint8_t>>> Controller::snapshot_batches(int64_t last_offset) const {
+  auto img = image();
+  if (img->offset() != last_offset) return std::nullopt;
+  // Batches of a bounded size, so a snapshot of a large cluster is not one huge batch.
+  constexpr size_t kRecordsPerBatch = 1000;
+  std::vector<MetadataRecord> records = img->to_records();
+  std::vector<std::vector<uint8_t>> batches;
+  for (size_t at = 0; at < records.size(); at += kRecordsPerBatch) {
+    std::vector<MetadataRecord> part(records.begin() + static_cast<std::ptrdiff_t>(at),
+                                     records.begin() + static_cast<std::ptrdiff_t>(std::min(records.size(), at + kRecordsPerBatch)));
+    batches.push_back(encode_metadata_batch(part));
+  }
+  return batches;
+}
+
+void Controller::load_snapshot(const std::vector<MetadataBatch>& batches, int64_t last_offset) {
+  std::lock_guard lk(apply_mu_);
+  auto before = image();
+  auto next = std::make_shared<MetadataImage>();
+  next->set_cluster(before->cluster_id(), before->controller_id());
+  size_t records = 0;
+  for (const auto& batch : batches)
+    for (const auto& r : batch.records) {
+      if (auto s = next->apply(r); !s.ok()) {
+        spdlog::error("metadata snapshot at offset {} refused by the image ({}): {}; not loaded", last_offset,
+                      record_name(r), s.error().message);
+        return;
+      }
+      ++records;
+    }
+  next->set_offset(last_offset);
+  spdlog::info("metadata image loaded from a snapshot at offset {}: {} records, {} topics, {} brokers", last_offset,
+               records, next->topic_count(), next->brokers().size());
+  publish(std::move(next), before);
+}
+
 void Controller::publish(std::shared_ptr<const MetadataImage> next, const std::shared_ptr<const MetadataImage>& before) {
   {
     std::lock_guard lk(image_mu_);

@@ -95,6 +95,36 @@ struct IsrChangeResult {
   std::vector<int32_t> isr;
 };
 
+// ElectLeaders and partition reassignments (defined in cluster_control.cc).
+// Kafka's ElectionType ids, as ElectLeaders v1+ carries them.
+enum class ElectionType : int8_t { kPreferred = 0, kUnclean = 1 };
+// Some partitions of one topic, as ElectLeaders and ListPartitionReassignments name them.
+struct PartitionSelection {
+  std::string topic;
+  std::vector<int32_t> partitions;
+};
+// The outcome for one partition of ElectLeaders or AlterPartitionReassignments; an empty
+// message is a null one on the wire.
+struct PartitionResult {
+  std::string topic;
+  int32_t partition = -1;
+  ErrorCode error = ErrorCode::NONE;
+  std::string message;
+};
+// One partition of AlterPartitionReassignments: its target replicas, or none to cancel.
+struct ReassignmentTarget {
+  std::string topic;
+  int32_t partition = -1;
+  std::optional<std::vector<int32_t>> replicas;
+};
+// A partition being reassigned (ListPartitionReassignments): replicas is the union of the
+// target and the replicas being removed.
+struct OngoingReassignment {
+  std::string topic;
+  int32_t partition = -1;
+  std::vector<int32_t> replicas, adding, removing;
+};
+
 // Kafka's SecurityProtocol ids (PLAINTEXT 0, SSL 1, SASL_PLAINTEXT 2, SASL_SSL 3), as
 // registrations carry them.
 int16_t security_protocol_id(std::string_view name);
@@ -139,6 +169,14 @@ class Controller {
   // Applies one committed metadata batch (the quorum's thread, in log order): the image
   // moves on and the listeners run. A batch the image refuses is logged and skipped.
   void apply_committed(const MetadataBatch& batch);
+  // A metadata snapshot: the image as batches of metadata records (encode_metadata_batch),
+  // or nothing when the image is not at `last_offset`. Called by the quorum's apply thread
+  // right after applying the entry that ends there.
+  std::optional<std::vector<std::vector<uint8_t>>> snapshot_batches(int64_t last_offset) const;
+  // Replaces the image with the one a snapshot describes (this node installed the leader's
+  // snapshot, or restarts from its own); the listeners see the change as one step. A
+  // snapshot the image refuses is logged and the image kept.
+  void load_snapshot(const std::vector<MetadataBatch>& batches, int64_t last_offset);
   // The quorum made this node the active controller, or took it away. Becoming active gives
   // every registered broker a fresh session (heartbeats went to the previous controller).
   void set_active(bool active);
@@ -157,10 +195,34 @@ class Controller {
   Result<std::vector<IsrChangeResult>> alter_partition(int32_t broker_id, int64_t broker_epoch,
                                                        const std::vector<IsrChange>& changes);
   // Periodic work of the active controller: fences brokers whose session expired (moving
-  // their leaderships), elects leaders for leaderless partitions that have a live in-sync
-  // replica, and (auto.leader.rebalance.enable) returns leadership to preferred replicas.
+  // their leaderships), elects leaders for leaderless partitions from their live in-sync
+  // replicas (or, with unclean.leader.election.enable for the topic, any live replica), and
+  // (auto.leader.rebalance.enable) returns leadership to preferred replicas.
   void maintain(int64_t now_ms);
 
+  // ElectLeaders and partition reassignments (cluster_control.cc).
+  // ElectLeaders (Kafka's ReplicationControlManager.electLeaders): one result per requested
+  // partition, in order; with `partitions` null, every partition except those that need no
+  // election. Per partition: ELECTION_NOT_NEEDED (preferred: the first replica leads already;
+  // unclean: there is a leader), PREFERRED_LEADER_NOT_AVAILABLE (the first replica is not a
+  // live in-sync replica), ELIGIBLE_LEADERS_NOT_AVAILABLE (unclean: no live replica at all),
+  // UNKNOWN_TOPIC_OR_PARTITION. The request's error: NOT_CONTROLLER, INVALID_REQUEST (an
+  // unknown election type), POLICY_VIOLATION, KAFKA_STORAGE_ERROR.
+  Result<std::vector<PartitionResult>> elect_partition_leaders(
+      ElectionType type, const std::optional<std::vector<PartitionSelection>>& partitions);
+  // AlterPartitionReassignments (KIP-455): starts, replaces or (replicas null) cancels the
+  // reassignment of each partition, all in one metadata batch; one result per target, in
+  // order. Per partition: INVALID_REPLICA_ASSIGNMENT (empty, a broker twice, an unregistered
+  // broker, a cancel that needs an unclean election), NO_REASSIGNMENT_IN_PROGRESS,
+  // UNKNOWN_TOPIC_OR_PARTITION. The request's error: NOT_CONTROLLER, POLICY_VIOLATION,
+  // KAFKA_STORAGE_ERROR. A reassignment completes when every adding replica is in the ISR
+  // (alter_partition, or the moment it starts when they already are).
+  Result<std::vector<PartitionResult>> alter_partition_reassignments(const std::vector<ReassignmentTarget>& targets);
+  // ListPartitionReassignments from the current image: the partitions being reassigned among
+  // `partitions` (null: all), by topic name. Unknown topics and partitions are left out.
+  std::vector<OngoingReassignment> list_partition_reassignments(
+      const std::optional<std::vector<PartitionSelection>>& partitions) const;
+  
   // CreateTopics. One result per spec, in order. Errors (Kafka's codes and messages):
   // INVALID_TOPIC_EXCEPTION (name rules, or a '.'/'_' collision with an existing topic),
   // TOPIC_ALREADY_EXISTS (also for a second spec of the same name), INVALID_CONFIG,

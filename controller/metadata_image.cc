@@ -260,4 +260,69 @@ Status MetadataImage::apply_one(const metadata::ProducerIdsRecord& r) {
 
 Status MetadataImage::apply_one(const metadata::NoOpRecord&) { return {}; }
 
+std::vector<MetadataRecord> MetadataImage::to_records() const {
+  std::vector<MetadataRecord> out;
+  for (const auto& [name, level] : features_) {
+    metadata::FeatureLevelRecord r;
+    r.name = name;
+    r.feature_level = level;
+    out.emplace_back(std::move(r));
+  }
+  for (const auto& [id, b] : brokers_) {
+    metadata::RegisterBrokerRecord r;
+    r.broker_id = id;
+    r.incarnation_id = b.incarnation_id;
+    r.broker_epoch = b.epoch;
+    for (const auto& e : b.endpoints) {
+      auto& ep = r.end_points.emplace_back();
+      ep.name = e.listener;
+      ep.host = e.host;
+      ep.port = e.port;
+    }
+    r.rack = b.rack;
+    r.fenced = b.fenced;
+    r.in_controlled_shutdown = b.in_controlled_shutdown;
+    out.emplace_back(std::move(r));
+  }
+  auto configs = [&out](ConfigResourceType type, const auto& by_resource) {
+    for (const auto& [resource, values] : by_resource)
+      for (const auto& [key, value] : values) {
+        metadata::ConfigRecord r;
+        r.resource_type = static_cast<int8_t>(type);
+        r.resource_name = resource;
+        r.name = key;
+        r.value = value;
+        out.emplace_back(std::move(r));
+      }
+  };
+  configs(ConfigResourceType::kBroker, broker_configs_);
+  configs(ConfigResourceType::kTopic, topic_configs_);
+  for (const auto& [name, t] : topics_) {
+    metadata::TopicRecord tr;
+    tr.name = name;
+    tr.topic_id = t->id;
+    out.emplace_back(std::move(tr));
+    for (const auto& p : t->partitions) {
+      metadata::PartitionRecord r;
+      r.partition_id = p.partition;
+      r.topic_id = t->id;
+      r.replicas = p.replicas;
+      r.isr = p.isr;
+      r.removing_replicas = p.removing_replicas;
+      r.adding_replicas = p.adding_replicas;
+      r.leader = p.leader;
+      r.leader_epoch = p.leader_epoch;
+      r.partition_epoch = p.partition_epoch;
+      out.emplace_back(std::move(r));
+    }
+  }
+  if (next_producer_id_ > 0) {
+    metadata::ProducerIdsRecord r;
+    r.broker_id = -1;  // who took the last block is not kept; the mark is what matters
+    r.next_producer_id = next_producer_id_;
+    out.emplace_back(std::move(r));
+  }
+  return out;
+}
+
 }  // namespace kb::controller

@@ -95,6 +95,10 @@ class MetadataImage {
   // broker or a stale epoch) is an error naming it; the image is then partly updated, so
   // callers apply a batch to a copy and publish the copy only when every record applied.
   Status apply(const MetadataRecord& record);
+  // The records that build this image when applied, in order, to an empty one (a metadata
+  // snapshot, as KRaft writes it): features, brokers, configs, topics with their partitions,
+  // the producer-id mark. The offset and cluster fields are not records.
+  std::vector<MetadataRecord> to_records() const;
   void set_offset(int64_t offset) { offset_ = offset; }
   void set_cluster(std::string cluster_id, int32_t controller_id) {
     cluster_id_ = std::move(cluster_id);

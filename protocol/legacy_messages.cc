@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -109,39 +110,45 @@ Result<ConvertedMessageSet> convert_legacy_message_set(std::span<const uint8_t> 
   return out;
 }
 
+void write_legacy_message(wire::Writer& out, int magic, int64_t offset, int8_t attributes, int64_t timestamp,
+                          std::optional<std::string_view> key, std::optional<std::string_view> value) {
+  out.write_int64(offset);
+  size_t size_at = out.reserve_int32();
+  size_t crc_at = out.reserve_int32();
+  out.write_int8(static_cast<int8_t>(magic));
+  out.write_int8(attributes);
+  if (magic == 1) out.write_int64(timestamp);
+  for (const auto& part : {key, value}) {
+    if (!part) {
+      out.write_int32(-1);
+    } else {
+      out.write_int32(static_cast<int32_t>(part->size()));
+      out.write_raw(*part);
+    }
+  }
+  // The CRC covers magic to the end of the value; the size counts the CRC too.
+  const auto& buf = out.buffer();
+  size_t body = crc_at + 4;
+  out.patch_int32(size_at, static_cast<int32_t>(buf.size() - crc_at));
+  out.patch_int32(crc_at, static_cast<int32_t>(crc32_of(std::span<const uint8_t>(buf).subspan(body))));
+}
+
 std::vector<uint8_t> build_legacy_message_set(
     int magic, int codec,
     const std::vector<std::tuple<std::optional<std::string>, std::optional<std::string>, int64_t>>& records) {
-  auto message = [&](wire::Writer& w, int64_t offset, int8_t attributes, int64_t ts, const std::optional<std::string>& k,
-                     const std::optional<std::string>& v) {
-    wire::Writer m;
-    m.write_int8(static_cast<int8_t>(magic));
-    m.write_int8(attributes);
-    if (magic == 1) m.write_int64(ts);
-    for (const auto* part : {&k, &v}) {
-      if (!*part) {
-        m.write_int32(-1);
-      } else {
-        m.write_int32(static_cast<int32_t>((*part)->size()));
-        for (char c : **part) m.write_int8(static_cast<int8_t>(c));
-      }
-    }
-    const auto& body = m.buffer();
-    w.write_int64(offset);
-    w.write_int32(static_cast<int32_t>(body.size() + 4));
-    w.write_int32(static_cast<int32_t>(crc32_of(body)));
-    for (uint8_t c : body) w.write_int8(static_cast<int8_t>(c));
+  auto view = [](const std::optional<std::string>& s) {
+    return s ? std::optional<std::string_view>(*s) : std::nullopt;
   };
   wire::Writer inner;
   int64_t offset = 0;
-  for (const auto& [k, v, ts] : records) message(inner, offset++, 0, ts, k, v);
+  for (const auto& [k, v, ts] : records) write_legacy_message(inner, magic, offset++, 0, ts, view(k), view(v));
   if (codec == 0) return std::move(inner.buffer());
   auto packed = compress(codec, inner.buffer()).value();
   wire::Writer outer;
   int64_t max_ts = -1;
   for (const auto& r : records) max_ts = std::max(max_ts, std::get<2>(r));
-  message(outer, offset - 1, static_cast<int8_t>(codec), max_ts, std::nullopt,
-          std::string(packed.begin(), packed.end()));
+  write_legacy_message(outer, magic, offset - 1, static_cast<int8_t>(codec), max_ts, std::nullopt,
+                       std::string_view(reinterpret_cast<const char*>(packed.data()), packed.size()));
   return std::move(outer.buffer());
 }
 

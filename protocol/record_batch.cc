@@ -60,9 +60,12 @@ struct WalkResult {
 // Walks the records of one uncompressed batch `b` (exactly total_size() bytes); calls fn per
 // record when given. Every length is checked against what is left, so a lying field can
 // neither read out of bounds nor make the walk allocate.
+// Produced batches number their records 0, 1, 2...; a compacted batch (the log cleaner) keeps
+// its records' offset deltas, so a reader (`compacted`) accepts any increasing ones.
 Result<WalkResult> walk_records(std::span<const uint8_t> records, const BatchHeader& h,
-                                const std::function<void(const RecordView&)>* fn) {
+                                const std::function<void(const RecordView&)>* fn, bool compacted = false) {
   WalkResult out;
+  int32_t prev_delta = -1;
   wire::Reader r(records);
   RecordView v;
   for (int32_t i = 0; i < h.records_count; ++i) {
@@ -74,8 +77,9 @@ Result<WalkResult> walk_records(std::span<const uint8_t> records, const BatchHea
     int64_t ts_delta = rec.read_varlong();
     int32_t off_delta = rec.read_varint();
     if (!rec.ok()) return corrupt("record " + std::to_string(i) + " is truncated");
-    if (off_delta != i)
+    if (compacted ? off_delta <= prev_delta || off_delta > h.last_offset_delta : off_delta != i)
       return corrupt("record " + std::to_string(i) + " has offset delta " + std::to_string(off_delta));
+    prev_delta = off_delta;
     v.offset = h.base_offset + off_delta;
     v.timestamp = add_wrapping(h.base_timestamp, ts_delta);
     v.key.reset();
@@ -242,7 +246,7 @@ Status for_each_record(std::span<const uint8_t> b, const std::function<void(cons
     return corrupt("truncated record batch");
   if (h->records_count < 0) return corrupt("negative record count");
   auto walked = walk_records(b.subspan(batch::kHeaderSize, static_cast<size_t>(h->total_size()) - batch::kHeaderSize),
-                             *h, &fn);
+                             *h, &fn, true);
   if (!walked.ok()) return walked.error();
   return {};
 }

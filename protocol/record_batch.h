@@ -155,8 +155,9 @@ struct RecordView {
 };
 
 // Calls fn for every record of one uncompressed batch, in order (the views point into
-// `batch`). CORRUPT_MESSAGE for a compressed or malformed batch. The timestamps are the
-// records' own (CreateTime); for a LogAppendTime batch callers use the header's maxTimestamp.
+// `batch`; a compacted batch may skip offsets). CORRUPT_MESSAGE for a compressed or malformed
+// batch. The timestamps are the records' own (CreateTime); for a LogAppendTime batch callers
+// use the header's maxTimestamp.
 Status for_each_record(std::span<const uint8_t> batch, const std::function<void(const RecordView&)>& fn);
 
 // Builds one uncompressed v2 batch with a valid CRC (tests, and the broker's own records: the

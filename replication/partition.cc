@@ -34,8 +34,17 @@ Partition::Partition(TopicPartition tp, Uuid topic_id, std::shared_ptr<storage::
       alone_in_isr_(state.leader == local_id && alone(isr_, local_id)),
       // What the log holds was committed as far as this replica knows (a restarted lone
       // leader keeps HW = LEO); a follower learns the leader's with its first fetch.
-      hw_(log_->log_end_offset().value()) {
+      hw_(log_->log_end_offset().value()),
+      producers_(tp_.to_string()) {
   if (is_leader_.load()) epochs_->assign(state.leader_epoch, log_->log_end_offset());
+  // Before the replica is shared: no lock. A new leader must know the producers whose
+  // batches it holds, or it would take their retries for new records.
+  producers_.load(*log_);
+}
+
+void Partition::restore_high_watermark(Offset checkpointed) {
+  if (alone_in_isr_) return;
+  hw_.store(std::clamp<int64_t>(checkpointed.value(), 0, log_->log_end_offset().value()), std::memory_order_release);
 }
 
 Partition::Partition(TopicPartition tp, Uuid topic_id, std::shared_ptr<storage::Log> log, int32_t leader_epoch,
@@ -137,12 +146,48 @@ void Partition::update_leadership(int32_t leader_epoch, std::vector<int32_t> rep
 
 // ---- leader ----
 
-Result<storage::AppendInfo> Partition::append_as_leader(std::span<uint8_t> batches) {
+Result<storage::AppendInfo> Partition::append_as_leader(std::span<uint8_t> batches, bool* duplicate) {
   if (!is_leader_.load(std::memory_order_acquire))
     return Error{ErrorCode::NOT_LEADER_OR_FOLLOWER, "this broker is not the leader of " + tp_.to_string()};
+  if (duplicate) *duplicate = false;
+  // Batches without a producer id (the common case) take no lock and keep no headers here.
+  bool idempotent = false;
+  for (size_t pos = 0; !idempotent && pos + batch::kHeaderSize <= batches.size();) {
+    auto h = read_batch_header(batches.subspan(pos));
+    if (!h.ok() || h->total_size() <= 0) break;  // the caller validated the batches
+    idempotent = h->producer_id >= 0;
+    pos += static_cast<size_t>(h->total_size());
+  }
+  std::unique_lock<std::mutex> producer_lock(producer_mu_, std::defer_lock);
+  if (idempotent) {
+    std::vector<BatchHeader> headers;
+    for (size_t pos = 0; pos + batch::kHeaderSize <= batches.size();) {
+      auto h = read_batch_header(batches.subspan(pos));
+      if (!h.ok() || h->total_size() <= 0) break;
+      headers.push_back(*h);
+      pos += static_cast<size_t>(h->total_size());
+    }
+    producer_lock.lock();
+    ProducerAppendCheck check = producers_.check(headers);
+    if (check.error != ErrorCode::NONE) return Error{check.error, std::move(check.message)};
+    if (check.duplicate) {
+      // Kafka answers a retried batch with the offsets it was first given, and writes
+      // nothing (the acks=all wait still applies: the caller waits for these offsets).
+      if (duplicate) *duplicate = true;
+      storage::AppendInfo info;
+      info.first_offset = Offset(check.duplicate->first_offset);
+      info.last_offset = Offset(check.duplicate->last_offset);
+      info.max_timestamp = check.duplicate->timestamp;
+      info.log_append_time = log_->config().message_timestamp_log_append ? check.duplicate->timestamp : -1;
+      return info;
+    }
+  }
   const int32_t epoch = leader_epoch_.load();
   auto info = log_->append(batches, epoch);
   if (!info.ok()) return info;
+  // The log patched the final offsets (and LogAppendTime timestamps) into the bytes.
+  if (idempotent) producers_.update_all(batches);
+  if (producer_lock.owns_lock()) producer_lock.unlock();
   // become_leader put the epoch in the cache already; this only catches a race with it.
   if (epochs_->latest_epoch() != epoch) epochs_->assign(epoch, info->first_offset);
   if (alone_in_isr_.load(std::memory_order_acquire)) {
@@ -359,8 +404,11 @@ Result<storage::AppendInfo> Partition::append_as_follower(std::span<const uint8_
     epochs.emplace_back(h->partition_leader_epoch, h->base_offset);
     pos += one.size();
   }
+  std::lock_guard producer_lock(producer_mu_);
   auto info = log_->append_replicated(batches);
   if (!info.ok()) return info;
+  // Not validated (the leader did): kept so that this replica dedups retries once it leads.
+  producers_.update_all(batches);
   for (const auto& [epoch, base] : epochs)
     if (epoch >= 0 && epoch != epochs_->latest_epoch()) epochs_->assign(epoch, Offset(base));
   return info;
@@ -393,9 +441,11 @@ Result<Offset> Partition::truncate_to(Offset offset) {
   std::lock_guard role(role_mu_);
   if (is_leader_.load())
     return Error{ErrorCode::NOT_LEADER_OR_FOLLOWER, "a leader does not truncate " + tp_.to_string()};
+  std::lock_guard producer_lock(producer_mu_);
   auto end = log_->truncate_to(offset);
   if (!end.ok()) return end;
   epochs_->truncate_from_end(end.value());
+  producers_.truncate(*log_, end.value());
   int64_t hw = hw_.load(std::memory_order_acquire);
   if (hw > end->value()) hw_.store(end->value(), std::memory_order_release);
   return end;
@@ -405,10 +455,35 @@ Status Partition::truncate_fully_and_start_at(Offset start) {
   std::lock_guard role(role_mu_);
   if (is_leader_.load())
     return Status(ErrorCode::NOT_LEADER_OR_FOLLOWER, "a leader does not truncate " + tp_.to_string());
+  std::lock_guard producer_lock(producer_mu_);
   if (auto s = log_->truncate_fully_and_start_at(start); !s.ok()) return s;
   epochs_->clear();
+  producers_.clear(log_->dir());
   hw_.store(start.value(), std::memory_order_release);
   return {};
+}
+
+// ---- idempotent producers ----
+
+size_t Partition::producer_count() const {
+  std::lock_guard lk(producer_mu_);
+  return producers_.producer_count();
+}
+
+std::optional<ProducerStateEntry> Partition::producer_state(int64_t producer_id) const {
+  std::lock_guard lk(producer_mu_);
+  const ProducerStateEntry* e = producers_.find(producer_id);
+  return e ? std::optional<ProducerStateEntry>(*e) : std::nullopt;
+}
+
+size_t Partition::remove_expired_producers(int64_t now_ms, int64_t expiration_ms) {
+  std::lock_guard lk(producer_mu_);
+  return producers_.remove_expired(now_ms, expiration_ms);
+}
+
+Status Partition::write_producer_snapshot() {
+  std::lock_guard lk(producer_mu_);
+  return producers_.write_snapshot(*log_);
 }
 
 }  // namespace kb::replication

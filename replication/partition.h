@@ -14,7 +14,8 @@
 // Owner: ReplicaManager (shared_ptr; request handlers and the follower fetcher hold a
 // reference while they work). Thread-safety: all methods may be called from any thread. Role
 // changes, follower appends and truncation are serialized by one mutex; the leader's append
-// path takes no lock of its own (the log serializes appends).
+// path takes no lock of its own (the log serializes appends) unless a batch carries a
+// producer id: then the producer state's mutex is held from its check to its update.
 #pragma once
 
 #include <atomic>
@@ -27,6 +28,7 @@
 
 #include "protocol/types.h"
 #include "replication/leader_epoch_cache.h"
+#include "replication/producer_state.h"
 #include "storage/log.h"
 
 namespace kb::replication {
@@ -63,6 +65,11 @@ class Partition {
   Partition(TopicPartition tp, Uuid topic_id, std::shared_ptr<storage::Log> log, int32_t leader_epoch,
             std::vector<int32_t> replicas, int32_t leader);
 
+  // A replica just created from a log that was there before: its high watermark is the one
+  // checkpointed (at most the log end) rather than the log end, unless it leads alone (then
+  // everything it holds is committed). Before the replica is shared with other threads.
+  void restore_high_watermark(Offset checkpointed);
+
   const TopicPartition& tp() const { return tp_; }
   const Uuid& topic_id() const { return topic_id_; }
   int32_t local_id() const { return local_id_; }
@@ -91,8 +98,12 @@ class Partition {
   // ---- leader ----
   // Appends validated batches as the leader (offsets and leader epoch patched in place by
   // the log) and advances the high watermark; the bytes are in the page cache on return.
-  // NOT_LEADER_OR_FOLLOWER on a follower.
-  Result<storage::AppendInfo> append_as_leader(std::span<uint8_t> batches);
+  // NOT_LEADER_OR_FOLLOWER on a follower. Batches with a producer id are first checked
+  // against the producer state (ProducerStateManager::check): OUT_OF_ORDER_SEQUENCE_NUMBER,
+  // INVALID_PRODUCER_EPOCH, INVALID_RECORD refuse the whole append; a retried batch is not
+  // written again: the answer is then the original batch's offsets (records and bytes 0),
+  // and `duplicate`, when given, is set.
+  Result<storage::AppendInfo> append_as_leader(std::span<uint8_t> batches, bool* duplicate = nullptr);
 
   // Reads for a consumer (never past the high watermark) or, with `up_to_log_end`, for a
   // replica. OFFSET_OUT_OF_RANGE outside [log start, log end].
@@ -161,7 +172,7 @@ class Partition {
   // kept; new epochs enter the epoch cache), after checking each batch's CRC. `leader_epoch`
   // is the epoch the fetch was made at: NOT_LEADER_OR_FOLLOWER when this replica leads now,
   // FENCED_LEADER_EPOCH when the epoch changed since. OFFSET_OUT_OF_RANGE unless the batches
-  // start at or after the log end offset.
+  // start at or after the log end offset. The producer state follows the batches unchecked.
   Result<storage::AppendInfo> append_as_follower(std::span<const uint8_t> batches, int32_t leader_epoch);
   // The follower's high watermark: the leader's, but never past its own log end.
   void update_follower_high_watermark(Offset leader_high_watermark);
@@ -169,10 +180,24 @@ class Partition {
   // watermark.
   void follow_log_start(Offset leader_log_start);
   // Cuts the log at `offset` (batches are never split: the new end may be lower), the epoch
-  // cache with it, and clamps the high watermark. Returns the new log end offset.
+  // cache and the producer state with it, and clamps the high watermark. Returns the new log
+  // end offset.
   Result<Offset> truncate_to(Offset offset);
-  // The leader's log starts past our whole log: empty it and restart at `start`.
+  // The leader's log starts past our whole log: empty it (producer state included) and
+  // restart at `start`.
   Status truncate_fully_and_start_at(Offset start);
+  // ---- idempotent producers ----
+  // How many producers this replica keeps state for.
+  size_t producer_count() const;
+  // A producer's state (tests, DescribeProducers later); nullopt when unknown.
+  std::optional<ProducerStateEntry> producer_state(int64_t producer_id) const;
+  // Forgets producers idle for producer.id.expiration.ms (the broker's periodic check).
+  // Returns how many.
+  size_t remove_expired_producers(int64_t now_ms, int64_t expiration_ms);
+  // Writes the producer-state snapshot at the log end (clean shutdown: the next start reads
+  // it instead of scanning the log).
+  Status write_producer_snapshot();
+
   // The epoch of the latest entry in the epoch cache (a follower's last fetched epoch), -1
   // when none.
   int32_t latest_epoch() const { return epochs_->latest_epoch(); }
@@ -218,6 +243,10 @@ class Partition {
   std::atomic<int64_t> hw_;
   std::atomic<int32_t> min_insync_{1};
   std::atomic<int64_t> max_lag_ms_{0};
+  // Guards producers_. Taken after role_mu_ when both are held; the leader's append of
+  // batches with producer ids holds it across check, log append and update.
+  mutable std::mutex producer_mu_;
+  ProducerStateManager producers_;
 };
 
 }  // namespace kb::replication

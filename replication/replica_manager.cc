@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "storage/files.h"
+
 namespace kb::replication {
 
 Result<std::shared_ptr<Partition>> ReplicaManager::become_leader(const TopicPartition& tp,
@@ -34,7 +36,9 @@ Result<std::shared_ptr<Partition>> ReplicaManager::get_or_create(const TopicPart
   if (auto p = get(tp)) return p;
   auto log = logs_.get_or_create(tp, config);
   if (!log.ok()) return log.error();
+  auto hw = checkpointed_high_watermark(log.value()->dir().parent_path(), tp);
   auto p = std::make_shared<Partition>(tp, topic_id, std::move(log.value()), node_id_, state, now_ms);
+  if (hw) p->restore_high_watermark(Offset(*hw));
   std::unique_lock lk(mu_);
   auto [it, inserted] = partitions_.emplace(tp, p);
   created = inserted;
@@ -75,15 +79,23 @@ Status ReplicaManager::remove(const TopicPartition& tp, bool delete_log) {
   {
     std::unique_lock lk(mu_);
     auto it = partitions_.find(tp);
-    if (it == partitions_.end()) return {};
-    p = std::move(it->second);
-    partitions_.erase(it);
+    if (it != partitions_.end()) {
+      p = std::move(it->second);
+      partitions_.erase(it);
+    }
   }
-  // A fetch waiting on this partition answers now rather than at max.wait.ms.
-  fetch_purgatory_.check(tp);
-  produce_purgatory_.check(tp);
-  if (delete_log) return logs_.remove(tp);
-  return {};
+  if (p) {
+    // A fetch waiting on this partition answers now rather than at max.wait.ms.
+    fetch_purgatory_.check(tp);
+    produce_purgatory_.check(tp);
+  }
+  if (!delete_log) return {};
+  {
+    // Its high watermark goes with its files (a new topic of the same name starts afresh).
+    std::lock_guard lk(checkpoint_mu_);
+    for (auto& [dir, offsets] : checkpointed_) offsets.erase(tp);
+  }
+  return logs_.remove(tp);  // also when it was not hosted (a stray log found at start-up)
 }
 
 std::shared_ptr<Partition> ReplicaManager::get(const TopicPartition& tp) const {
@@ -100,11 +112,72 @@ std::vector<std::shared_ptr<Partition>> ReplicaManager::all() const {
   return out;
 }
 
+size_t ReplicaManager::remove_expired_producers(int64_t now_ms, int64_t expiration_ms) {
+  size_t removed = 0;
+  for (const auto& p : all()) removed += p->remove_expired_producers(now_ms, expiration_ms);
+  return removed;
+}
+
+void ReplicaManager::write_producer_snapshots() {
+  // Every replica, producers or not: a snapshot at the log end is what spares the next
+  // start a scan of the whole log (Kafka writes one per log at close too).
+  for (const auto& p : all())
+    if (auto s = p->write_producer_snapshot(); !s.ok())
+      spdlog::warn("{}: producer snapshot not written ({}); the next start scans the log", p->tp().to_string(),
+                   s.error().message);
+}
+
 void ReplicaManager::update_config(const std::string& topic, const storage::LogConfig& config) {
   std::shared_lock lk(mu_);
   for (auto it = partitions_.lower_bound(TopicPartition{topic, 0});
        it != partitions_.end() && it->first.topic == topic; ++it)
     it->second->log().set_config(config);
+}
+
+
+namespace {
+constexpr const char* kHighWatermarkFile = "replication-offset-checkpoint";
+}
+
+std::optional<int64_t> ReplicaManager::checkpointed_high_watermark(const std::filesystem::path& log_dir,
+                                                                   const TopicPartition& tp) {
+  std::lock_guard lk(checkpoint_mu_);
+  auto it = checkpointed_.find(log_dir);
+  if (it == checkpointed_.end()) {
+    std::map<TopicPartition, int64_t> read;
+    auto path = log_dir / kHighWatermarkFile;
+    if (std::filesystem::exists(path)) {
+      auto r = storage::read_offset_checkpoint(path);
+      if (r.ok()) read = std::move(r.value());
+      else spdlog::warn("ignoring {}: {}", path.string(), r.error().message);  // high watermarks start at the log ends
+    }
+    it = checkpointed_.emplace(log_dir, std::move(read)).first;
+  }
+  auto hw = it->second.find(tp);
+  if (hw == it->second.end()) return std::nullopt;
+  return hw->second;
+}
+
+Status ReplicaManager::checkpoint_high_watermarks() {
+  std::vector<std::shared_ptr<Partition>> hosted = all();
+  std::lock_guard lk(checkpoint_mu_);
+  for (const auto& p : hosted) {
+    auto dir = p->log().dir().parent_path();
+    if (!checkpointed_.count(dir)) {
+      // First time in this dir: keep what an earlier run checkpointed for replicas not hosted yet.
+      auto path = dir / kHighWatermarkFile;
+      auto r = std::filesystem::exists(path) ? storage::read_offset_checkpoint(path)
+                                             : Result<std::map<TopicPartition, int64_t>>(std::map<TopicPartition, int64_t>{});
+      checkpointed_[dir] = r.ok() ? std::move(r.value()) : std::map<TopicPartition, int64_t>{};
+    }
+    checkpointed_[dir][p->tp()] = p->high_watermark().value();
+  }
+  Status result;
+  for (const auto& [dir, offsets] : checkpointed_)
+    if (auto s = storage::write_file_atomically(dir / kHighWatermarkFile, storage::format_offset_checkpoint(offsets));
+        !s.ok() && result.ok())
+      result = s;
+  return result;
 }
 
 }  // namespace kb::replication

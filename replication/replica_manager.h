@@ -6,7 +6,10 @@
 // guards the map; lookups are the hot path and take it shared).
 #pragma once
 
+#include <filesystem>
 #include <functional>
+#include <mutex>
+#include <optional>
 #include <map>
 #include <memory>
 #include <shared_mutex>
@@ -37,8 +40,26 @@ class ReplicaManager {
   Result<std::shared_ptr<Partition>> become_follower(const TopicPartition& tp, const Uuid& topic_id,
                                                      const PartitionState& state,
                                                      const storage::LogConfig& config);
-  // Stops hosting `tp`; with `delete_log` its files are removed (topic deletion).
+  // Stops hosting `tp`; with `delete_log` its files are removed (topic deletion), also when it
+  // is not hosted (a stray log).
   Status remove(const TopicPartition& tp, bool delete_log);
+
+  // Writes every hosted replica's high watermark to `<log dir>/replication-offset-checkpoint`
+  // (Kafka's file and format), keeping the checkpointed values of replicas not hosted yet (a
+  // restarted broker takes its roles only once it caught up with the metadata). A replica
+  // created later starts from its checkpointed high watermark (at most its log end) instead
+  // of its log end: what was not known to be committed stays invisible to consumers until
+  // the ISR has it again. The broker calls this every
+  // replica.high.watermark.checkpoint.interval.ms and at shutdown.
+  Status checkpoint_high_watermarks();
+
+  // Idempotent producers: forgets those idle longer than `expiration_ms`
+  // (producer.id.expiration.ms) in every hosted replica; returns how many. The broker calls
+  // it every producer.id.expiration.check.interval.ms.
+  size_t remove_expired_producers(int64_t now_ms, int64_t expiration_ms);
+  // Writes every hosted replica's producer-state snapshot at its log end (clean shutdown,
+  // after appends stopped), so the next start need not scan the logs for it.
+  void write_producer_snapshots();
 
   std::shared_ptr<Partition> get(const TopicPartition& tp) const;
   std::vector<std::shared_ptr<Partition>> all() const;
@@ -57,10 +78,17 @@ class ReplicaManager {
                                                    const storage::LogConfig& config, int64_t now_ms,
                                                    bool& created);
 
+  // The checkpointed high watermark of `tp` in `log_dir` (the file is read once per dir).
+  std::optional<int64_t> checkpointed_high_watermark(const std::filesystem::path& log_dir, const TopicPartition& tp);
+
   storage::LogManager& logs_;
   const int32_t node_id_;
   mutable std::shared_mutex mu_;
   std::map<TopicPartition, std::shared_ptr<Partition>> partitions_;
+  // Per log dir, the replication-offset-checkpoint as read at the first replica created there
+  // and updated by every checkpoint; entries go with their replica (remove).
+  std::mutex checkpoint_mu_;
+  std::map<std::filesystem::path, std::map<TopicPartition, int64_t>> checkpointed_;
   Purgatory fetch_purgatory_;
   Purgatory produce_purgatory_;
 };

@@ -7,10 +7,13 @@
 
 #include "controller/group/replica_group_log.h"
 #include "controller/meta_properties.h"
+#include "protocol/messages/allocate_producer_ids_request.h"
+#include "protocol/messages/allocate_producer_ids_response.h"
 #include "protocol/messages/create_topics_request.h"
 #include "protocol/messages/create_topics_response.h"
 #include "server/broker_lifecycle.h"
 #include "server/peer_client.h"
+#include "server/producer_id_manager.h"
 #include "server/quorum.h"
 #include "server/replica_fetcher.h"
 #include "server/coordinator_loop.h"
@@ -42,6 +45,11 @@ storage::LogConfig Broker::log_config_for(const std::map<std::string, std::strin
   bool deletes = t.get("cleanup.policy").find("delete") != std::string::npos;
   c.retention_ms = deletes ? t.get_long("retention.ms") : -1;
   c.retention_bytes = deletes ? t.get_long("retention.bytes") : -1;
+  c.compact = t.get("cleanup.policy").find("compact") != std::string::npos;
+  c.delete_retention_ms = t.get_long("delete.retention.ms");
+  c.min_cleanable_dirty_ratio = std::stod(t.get("min.cleanable.dirty.ratio"));
+  c.min_compaction_lag_ms = t.get_long("min.compaction.lag.ms");
+  c.max_compaction_lag_ms = t.get_long("max.compaction.lag.ms");
   c.max_message_bytes = static_cast<int32_t>(t.get_long("max.message.bytes"));
   c.index_interval_bytes = static_cast<int32_t>(t.get_long("index.interval.bytes"));
   c.segment_index_bytes = static_cast<int32_t>(t.get_long("segment.index.bytes"));
@@ -61,6 +69,10 @@ Status Broker::start() {
   lo.retention_check_interval_ms = config_.get_long("log.retention.check.interval.ms");
   if (config_.is_set("log.flush.interval.ms"))
     lo.flush_interval_ms = std::max<int64_t>(1, config_.get_long("log.flush.interval.ms"));
+  lo.cleaner_enable = config_.get_bool("log.cleaner.enable");
+  lo.cleaner.threads = config_.get_int("log.cleaner.threads");
+  lo.cleaner.backoff_ms = config_.get_long("log.cleaner.backoff.ms");
+  lo.cleaner.dedupe_buffer_size = config_.get_long("log.cleaner.dedupe.buffer.size");
   auto logs = storage::LogManager::open(lo);
   if (!logs.ok()) return logs.error();
   logs_ = std::move(logs.value());
@@ -94,6 +106,9 @@ Status Broker::start() {
   controller_->subscribe([this](const controller::MetadataImage& before,
                                 const controller::MetadataImage& after) { on_metadata(before, after); });
   logs_->start();
+  producer_ids_ = std::make_unique<ProducerIdManager>(
+      [this](ProducerIdManager::BlockCallback done) { allocate_producer_id_block(std::move(done)); });
+  schedule_producer_expiration();
 
   metrics_.set_partition_source([this] { return sample_partitions(); });
   metrics_.set_group_source([this] { return sample_groups(); });
@@ -127,6 +142,7 @@ Status Broker::start() {
     if (lo.rack && lo.rack->empty()) lo.rack.reset();
     lo.heartbeat_interval_ms = config_.get_int("broker.heartbeat.interval.ms");
     lo.replica_lag_time_max_ms = config_.get_long("replica.lag.time.max.ms");
+    lo.high_watermark_checkpoint_interval_ms = config_.get_long("replica.high.watermark.checkpoint.interval.ms");
     lifecycle_ = std::make_unique<BrokerLifecycle>(lo, *peers_, *quorum_, *controller_, *replicas_);
   }
 
@@ -169,7 +185,15 @@ void Broker::stop() {
   controller_.reset();
   if (quorum_peers_) quorum_peers_->stop();
   if (peers_) peers_->stop();
-  if (replicas_) replicas_->fetch_purgatory().complete_all();
+  if (replicas_) {
+    replicas_->fetch_purgatory().complete_all();
+    // Clean shutdown: no append runs any more, so each snapshot is the state at its log end.
+    replicas_->write_producer_snapshots();
+    // Clean shutdown: the next start knows exactly what was committed.
+    if (quorum_peers_)
+      if (auto s = replicas_->checkpoint_high_watermarks(); !s.ok())
+        spdlog::error("high watermark checkpoint failed: {}", s.error().message);
+  }
   if (logs_) logs_->shutdown();
   spdlog::info("shutdown complete");
 }
@@ -220,19 +244,37 @@ Status Broker::open_replicated_controller() {
   qo.raft.fetch_resend_ms = request_timeout;
   qo.request_timeout_ms = request_timeout;
   qo.fetch_max_wait_ms = std::min<int64_t>(500, qo.raft.fetch_timeout_ms / 2);
+  qo.snapshot_max_bytes = config_.get_long("metadata.log.max.record.bytes.between.snapshots");
+  qo.snapshot_interval_ms = config_.get_long("metadata.log.max.snapshot.interval.ms");
   controller::Controller* ctl_ptr = controller_.get();
-  auto q = Quorum::open(
-      qo, log.value(), *quorum_peers_,
-      [ctl_ptr](const std::string& batch, int64_t) {
-        auto decoded = controller::decode_metadata_batch(
-            std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(batch.data()), batch.size()));
-        if (!decoded.ok()) {
-          spdlog::error("undecodable committed metadata batch: {}", decoded.error().message);
-          return;
-        }
-        ctl_ptr->apply_committed(decoded.value());
-      },
-      [ctl_ptr](bool active) { ctl_ptr->set_active(active); });
+  auto decode = [](const std::string& batch) {
+    return controller::decode_metadata_batch(
+        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(batch.data()), batch.size()));
+  };
+  Quorum::Callbacks callbacks;
+  callbacks.on_commit = [ctl_ptr, decode](const std::string& batch, int64_t) {
+    auto decoded = decode(batch);
+    if (!decoded.ok()) {
+      spdlog::error("undecodable committed metadata batch: {}", decoded.error().message);
+      return;
+    }
+    ctl_ptr->apply_committed(decoded.value());
+  };
+  callbacks.on_active = [ctl_ptr](bool active) { ctl_ptr->set_active(active); };
+  callbacks.on_load = [ctl_ptr, decode](const std::vector<std::string>& batches, int64_t last) {
+    std::vector<controller::MetadataBatch> decoded;
+    for (const auto& b : batches) {
+      auto d = decode(b);
+      if (!d.ok()) {
+        spdlog::error("undecodable metadata snapshot batch: {}", d.error().message);
+        return;
+      }
+      decoded.push_back(std::move(d.value()));
+    }
+    ctl_ptr->load_snapshot(decoded, last);
+  };
+  callbacks.make_snapshot = [ctl_ptr](int64_t last) { return ctl_ptr->snapshot_batches(last); };
+  auto q = Quorum::open(qo, log.value(), *quorum_peers_, std::move(callbacks));
   if (!q.ok()) return q.error();
   quorum_ = std::move(q.value());
   qlog_ptr->attach(quorum_.get());
@@ -272,6 +314,43 @@ void Broker::forward_create_topics(const std::vector<controller::CreateTopicSpec
   peers_->call<msg::CreateTopicsRequest, msg::CreateTopicsResponse>(
       leader, PeerAddress{addr->first, addr->second}, req, 5, 30000, [](Result<msg::CreateTopicsResponse> r) {
         if (!r.ok()) spdlog::warn("forwarding topic creation to the controller failed: {}", r.error().message);
+      });
+}
+
+void Broker::allocate_producer_id_block(std::function<void(Result<controller::ProducerIdBlock>)> done) {
+  // The controller fsyncs its log (or waits for the quorum) before it hands out a block.
+  if (!quorum_) {
+    coordinator_loop_->post([this, done = std::move(done)] { done(controller_->allocate_producer_ids(node_id_)); });
+    return;
+  }
+  run_controller_request([this, done = std::move(done)] {
+    auto img = image();
+    const controller::BrokerInfo* me = img->broker(node_id_);
+    const int64_t epoch = me && me->incarnation_id == incarnation_ ? me->epoch : -1;
+    if (controller_->active()) return done(controller_->allocate_producer_ids(node_id_, epoch));
+    const int32_t leader = quorum_->leader();
+    auto addr = leader >= 0 ? quorum_->voter_address(leader) : std::nullopt;
+    if (!addr) return done(Error{ErrorCode::NOT_CONTROLLER, "no active controller known"});
+    msg::AllocateProducerIdsRequest req;
+    req.broker_id = node_id_;
+    req.broker_epoch = epoch;
+    peers_->call<msg::AllocateProducerIdsRequest, msg::AllocateProducerIdsResponse>(
+        leader, PeerAddress{addr->first, addr->second}, req, 0, config_.get_int("controller.quorum.request.timeout.ms"),
+        [done](Result<msg::AllocateProducerIdsResponse> r) {
+          if (!r.ok()) return done(r.error());
+          if (r->error_code != 0)
+            return done(Error{static_cast<ErrorCode>(r->error_code), "AllocateProducerIds refused by the controller"});
+          done(controller::ProducerIdBlock{-1, r->producer_id_start, r->producer_id_len});
+        });
+  });
+}
+
+void Broker::schedule_producer_expiration() {
+  producer_expiration_timer_ =
+      coordinator_loop_->after_ms(config_.get_int("producer.id.expiration.check.interval.ms"), [this] {
+        size_t n = replicas_->remove_expired_producers(storage::now_ms(), config_.get_int("producer.id.expiration.ms"));
+        if (n > 0) spdlog::info("{} idle producer ids expired", n);
+        schedule_producer_expiration();
       });
 }
 
@@ -345,6 +424,18 @@ void Broker::on_metadata(const controller::MetadataImage& before,
     caught_up_ = true;
     spdlog::info("broker {} caught up with the metadata log at offset {}: taking its replicas' roles", node_id_,
                  after.offset());
+    // Stray logs: partitions on disk that the metadata no longer gives this broker (their
+    // topic was deleted, or the replica moved, while it was away; a snapshot does not even
+    // name the deleted topics). Kafka deletes them at start-up the same way.
+    for (const TopicPartition& tp : logs_->existing_partitions()) {
+      if (tp.topic == Quorum::kTopic) continue;
+      const controller::PartitionInfo* p = after.partition(tp.topic, tp.partition);
+      if (p && std::find(p->replicas.begin(), p->replicas.end(), node_id_) != p->replicas.end()) continue;
+      if (auto s = replicas_->remove(tp, true); !s.ok())
+        spdlog::error("deleting the stray log of {} failed: {}", tp.to_string(), s.error().message);
+      else
+        spdlog::info("{}: not a replica here any more; its stray log is deleted", tp.to_string());
+    }
     controller::MetadataImage empty;
     empty.set_cluster(after.cluster_id(), after.controller_id());
     return on_metadata(empty, after);
@@ -391,6 +482,13 @@ void Broker::on_metadata(const controller::MetadataImage& before,
         // with its files.
         if (existing) {
           if (fetchers_) fetchers_->remove(tp);
+          // A leader moved off here stops leading first, so that acks=all produces waiting
+          // for its high watermark answer NOT_LEADER_OR_FOLLOWER now (the producer retries at
+          // the new leader) rather than at their timeout.
+          if (existing->is_leader())
+            (void)replicas_->become_follower(
+                tp, t->id, replication::PartitionState{p.leader, p.leader_epoch, p.partition_epoch, p.replicas, p.isr},
+                lc);
           if (auto s = replicas_->remove(tp, true); !s.ok())
             spdlog::error("deleting the log of {} failed: {}", tp.to_string(), s.error().message);
           else

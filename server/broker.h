@@ -29,6 +29,7 @@ class PeerClient;
 class Quorum;
 class BrokerLifecycle;
 class ReplicaFetcherManager;
+class ProducerIdManager;
 
 class Broker {
  public:
@@ -47,6 +48,8 @@ class Broker {
   replication::ReplicaManager& replicas() { return *replicas_; }
   Metrics& metrics() { return metrics_; }
   coordinator::GroupCoordinator& groups() { return *groups_; }
+  // Producer ids for InitProducerId, from blocks the controller gives this broker.
+  ProducerIdManager& producer_ids() { return *producer_ids_; }
   // The follower fetcher; null until this broker follows a partition.
   ReplicaFetcherManager* fetchers() const { return fetchers_.get(); }
   std::shared_ptr<const controller::MetadataImage> image() const { return controller_->image(); }
@@ -98,6 +101,12 @@ class Broker {
   // Sends CreateTopics for `specs` to the active controller (a broker that is not the
   // controller cannot create topics itself); the answer is not awaited.
   void forward_create_topics(const std::vector<controller::CreateTopicSpec>& specs);
+  // Asks the controller for this broker's next block of producer ids, off the network
+  // threads: directly when it is the active controller (or a lone broker), else with
+  // AllocateProducerIds over the controller listener.
+  void allocate_producer_id_block(std::function<void(Result<controller::ProducerIdBlock>)> done);
+  // Every producer.id.expiration.check.interval.ms: idle producer ids leave the replicas.
+  void schedule_producer_expiration();
   // Cluster mode: creates the topics on the controller-request thread (here when this node is
   // the active controller, else forwarded); nothing waits for the outcome.
   void create_topics_async(const std::vector<controller::CreateTopicSpec>& specs);
@@ -105,6 +114,9 @@ class Broker {
   config::BrokerConfig config_;
   int32_t node_id_;
   Metrics metrics_;
+  // Before the threads that deliver its blocks, so it is destroyed after them.
+  std::unique_ptr<ProducerIdManager> producer_ids_;
+  std::shared_ptr<coordinator::Timer> producer_expiration_timer_;  // re-armed on the coordinator loop
   std::unique_ptr<storage::LogManager> logs_;
   std::unique_ptr<replication::ReplicaManager> replicas_;
   // Fetches the partitions this broker follows from their leaders. Made by on_metadata when

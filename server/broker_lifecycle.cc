@@ -50,6 +50,7 @@ struct BrokerLifecycle::Impl : std::enable_shared_from_this<Impl> {
   // io thread only
   bool registering = false, heartbeating = false, altering = false;
   int64_t next_heartbeat_ms = 0;
+  int64_t next_hw_checkpoint_ms = 0;
 
   std::mutex mu;  // guards the fields below
   std::condition_variable cv;
@@ -86,6 +87,11 @@ struct BrokerLifecycle::Impl : std::enable_shared_from_this<Impl> {
       std::lock_guard lk(mu);
       if (stopped) return;
       my_epoch = epoch;
+    }
+    if (now >= next_hw_checkpoint_ms) {
+      if (auto s = replicas.checkpoint_high_watermarks(); !s.ok())
+        spdlog::error("high watermark checkpoint failed: {}", s.error().message);
+      next_hw_checkpoint_ms = now + opts.high_watermark_checkpoint_interval_ms;
     }
     if (my_epoch < 0) return register_self();
     if (now >= next_heartbeat_ms) heartbeat(my_epoch, now);

@@ -5,6 +5,7 @@
 //   unfences it once that offset reaches its registration;
 // - as partition leader, asks for ISR changes (AlterPartition): followers that lag more than
 //   replica.lag.time.max.ms leave the ISR, followers that caught up join it;
+// - checkpoints the replicas' high watermarks every replica.high.watermark.checkpoint.interval.ms;
 // - on SIGTERM, controlled shutdown: heartbeats with want_shut_down until the controller has
 //   moved this broker's leaderships away and answers should_shut_down.
 // The active controller is the quorum's leader, reached on its controller listener.
@@ -36,6 +37,7 @@ struct LifecycleOptions {
   std::optional<std::string> rack;
   int64_t heartbeat_interval_ms = 2000;
   int64_t replica_lag_time_max_ms = 30000;
+  int64_t high_watermark_checkpoint_interval_ms = 5000;
   int64_t request_timeout_ms = 5000;
 };
 

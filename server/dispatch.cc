@@ -83,10 +83,13 @@ bool waits_for_quorum(int16_t api_key) {
     case 20:  // DeleteTopics
     case 33:  // AlterConfigs
     case 37:  // CreatePartitions
+    case 43:  // ElectLeaders
     case 44:  // IncrementalAlterConfigs
+    case 45:  // AlterPartitionReassignments
     case 56:  // AlterPartition
     case 62:  // BrokerRegistration
     case 63:  // BrokerHeartbeat
+    case 67:  // AllocateProducerIds
       return true;
     default:
       return false;

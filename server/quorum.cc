@@ -21,6 +21,7 @@ namespace {
 constexpr int16_t kVoteVersion = 1;
 constexpr int16_t kBeginEpochVersion = 1;
 constexpr int16_t kFetchVersion = 12;  // topic names, last fetched epoch, diverging epoch
+constexpr int16_t kFetchSnapshotVersion = 0;
 constexpr int32_t kFetchMaxBytes = 8 * 1024 * 1024;
 
 // The one partition of a Vote or BeginQuorumEpoch request, addressed to `voter`.
@@ -66,8 +67,7 @@ int64_t steady_ms() {
 struct Quorum::Impl : std::enable_shared_from_this<Impl> {
   QuorumOptions opts;
   PeerClient& peers;
-  CommitFn on_commit;
-  ActiveFn on_active;
+  Callbacks cb;
   std::unique_ptr<raft::LogRaftStorage> storage;
   std::unique_ptr<raft::RaftNode> node;
 
@@ -87,6 +87,10 @@ struct Quorum::Impl : std::enable_shared_from_this<Impl> {
   std::atomic<int32_t> leader{-1}, epoch{0};
   std::atomic<bool> active{false};
   std::atomic<int64_t> applied_record_offset{-1}, end_record_offset{-1};
+  std::atomic<int64_t> log_start{0};
+  // Apply thread only: what was applied since the last snapshot.
+  int64_t bytes_since_snapshot = 0;
+  int64_t last_snapshot_ms = 0;
 
   int32_t active_epoch = -1;  // the epoch this node became the active controller in
   int64_t delivered = 0;  // entries handed to on_commit (or skipped as control batches)
@@ -107,8 +111,7 @@ struct Quorum::Impl : std::enable_shared_from_this<Impl> {
   // What the parked fetches last saw: any change answers them.
   std::tuple<int64_t, int64_t, int32_t, int> seen{-1, -1, -1, -1};
 
-  Impl(QuorumOptions o, PeerClient& p, CommitFn c, ActiveFn a)
-      : opts(std::move(o)), peers(p), on_commit(std::move(c)), on_active(std::move(a)) {}
+  Impl(QuorumOptions o, PeerClient& p, Callbacks c) : opts(std::move(o)), peers(p), cb(std::move(c)) {}
 
   std::optional<PeerAddress> address(int32_t id) const {
     for (const auto& v : opts.voters)
@@ -160,22 +163,23 @@ struct Quorum::Impl : std::enable_shared_from_this<Impl> {
     int32_t old_leader = leader.load();
     leader.store(failed ? -1 : node->leader());
     epoch.store(node->epoch());
+    log_start.store(storage->start_offset());
     end_record_offset.store(storage->last_record_offset(storage->end_offset() - 1));
     bool is_leader = !failed && node->role() == raft::Role::Leader;
     int64_t h = node->high_watermark();
     // Active once everything up to its own epoch's first committed entry is applied here, and
-  // then for the rest of its leadership.
-  bool now_active = is_leader && (active_epoch == node->epoch() ||
-                                  (h > 0 && storage->entry(h - 1).epoch == node->epoch() && delivered >= h &&
-                                   applied_record_offset.load() >= storage->last_record_offset(h - 1)));
-  active_epoch = now_active ? node->epoch() : -1;
+    // then for the rest of its leadership.
+    bool now_active = is_leader && (active_epoch == node->epoch() ||
+                                    (h > storage->start_offset() && storage->entry(h - 1).epoch == node->epoch() &&
+                                     delivered >= h && applied_record_offset.load() >= storage->last_record_offset(h - 1)));
+    active_epoch = now_active ? node->epoch() : -1;
     if (!is_leader && !proposals.empty())
       fail_proposals(Error{ErrorCode::NOT_CONTROLLER, "this node is no longer the active controller"});
     if (now_active != active.load()) {
       active.store(now_active);
       spdlog::info("metadata quorum: node {} {} the active controller (epoch {})", opts.node_id,
                    now_active ? "is now" : "is no longer", node->epoch());
-      if (on_active) on_active(now_active);
+      if (cb.on_active) cb.on_active(now_active);
     }
     if (old_leader != leader.load() && leader.load() >= 0 && leader.load() != opts.node_id)
       spdlog::info("metadata quorum: node {} follows leader {} in epoch {}", opts.node_id, leader.load(),
@@ -189,13 +193,15 @@ struct Quorum::Impl : std::enable_shared_from_this<Impl> {
 
   void deliver() {
     int64_t h = std::min(node->high_watermark(), storage->end_offset());
+    if (delivered < storage->start_offset()) deliver_snapshot();
     while (delivered < h) {
       const raft::Entry& e = storage->entry(delivered);
       int64_t last = storage->last_record_offset(delivered);
       if (!raft::LogRaftStorage::is_control(e))
-        asio::post(apply_io, [self = shared_from_this(), data = e.data, last] {
-          self->on_commit(data, last);
+        asio::post(apply_io, [self = shared_from_this(), data = e.data, last, end = delivered + 1] {
+          self->cb.on_commit(data, last);
           self->applied_record_offset.store(last);
+          self->maybe_snapshot(end, last, static_cast<int64_t>(data.size()));
         });
       else
         asio::post(apply_io, [self = shared_from_this(), last] { self->applied_record_offset.store(last); });
@@ -211,6 +217,54 @@ struct Quorum::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
+  // The storage holds a snapshot past what was delivered (start-up, or one installed from the
+  // leader): the image starts again from it.
+  void deliver_snapshot() {
+    const int64_t start = storage->start_offset();
+    const int64_t last = storage->last_record_offset(start - 1);
+    auto contents = raft::LogRaftStorage::parse_snapshot(storage->snapshot_data());
+    std::vector<std::string> batches;
+    if (contents.ok())
+      for (const auto& b : contents->batches) batches.emplace_back(b.begin(), b.end());
+    else
+      spdlog::error("metadata quorum: unreadable snapshot: {}", contents.error().message);
+    asio::post(apply_io, [self = shared_from_this(), batches = std::move(batches), last] {
+      if (self->cb.on_load) self->cb.on_load(batches, last);
+      self->applied_record_offset.store(last);
+      self->bytes_since_snapshot = 0;
+      self->last_snapshot_ms = steady_ms();
+    });
+    // Proposals below the snapshot were this node's as a leader that lost its office since.
+    for (auto it = proposals.begin(); it != proposals.end() && it->first < start;) {
+      it->second.done(Error{ErrorCode::NOT_CONTROLLER, "this node is no longer the active controller"});
+      it = proposals.erase(it);
+    }
+    delivered = start;
+  }
+
+  // Apply thread, after the entry ending at Raft offset `end` (record offset `last`) was
+  // applied: snapshot the image when enough went by since the last snapshot.
+  void maybe_snapshot(int64_t end, int64_t last, int64_t bytes) {
+    bytes_since_snapshot += bytes;
+    int64_t now = steady_ms();
+    if (last_snapshot_ms == 0) last_snapshot_ms = now;
+    bool due = bytes_since_snapshot >= opts.snapshot_max_bytes ||
+               (opts.snapshot_interval_ms > 0 && now - last_snapshot_ms >= opts.snapshot_interval_ms);
+    if (!due || !cb.make_snapshot) return;
+    auto batches = cb.make_snapshot(last);
+    if (!batches) return;
+    bytes_since_snapshot = 0;
+    last_snapshot_ms = now;
+    std::string data = raft::LogRaftStorage::frame_snapshot(last + 1, *batches);
+    post([self = shared_from_this(), end, data = std::move(data)]() mutable {
+      size_t size = data.size();
+      if (self->failed || !self->node->snapshot(end, std::move(data))) return;
+      spdlog::info("metadata quorum: snapshot of the first {} metadata batches ({} bytes); the log now starts there",
+                   end, size);
+      self->after_event(steady_ms());
+    });
+  }
+
   // ---- outgoing messages ----
 
   void dispatch(raft::Outgoing o) {
@@ -220,6 +274,15 @@ struct Quorum::Impl : std::enable_shared_from_this<Impl> {
           if constexpr (std::is_same_v<T, raft::VoteRequest>) send_vote(o.to, m);
           else if constexpr (std::is_same_v<T, raft::BeginQuorumEpoch>) send_begin_epoch(o.to, m);
           else if constexpr (std::is_same_v<T, raft::FetchRequest>) send_fetch(o.to, m);
+          else if constexpr (std::is_same_v<T, raft::FetchSnapshotRequest>) send_fetch_snapshot(o.to, m);
+          else if constexpr (std::is_same_v<T, raft::FetchSnapshotResponse>) {
+            auto it = snapshot_answer_target_.find(o.to);
+            if (it != snapshot_answer_target_.end()) {
+              auto respond = std::move(it->second);
+              snapshot_answer_target_.erase(it);
+              respond(m);
+            }
+          }
           else if constexpr (std::is_same_v<T, raft::VoteResponse>) {
             auto& waiters = vote_waiters[o.to];
             if (waiters.empty()) return;
@@ -239,6 +302,48 @@ struct Quorum::Impl : std::enable_shared_from_this<Impl> {
   }
   // The responder of the fetch being handled right now (set around node->receive).
   std::map<int32_t, std::function<void(const raft::FetchResponse&)>> parked_answer_target_;
+  // The same for the FetchSnapshot being handled.
+  std::map<int32_t, std::function<void(const raft::FetchSnapshotResponse&)>> snapshot_answer_target_;
+
+  void send_fetch_snapshot(int32_t to, const raft::FetchSnapshotRequest& f) {
+    auto addr = address(to);
+    if (!addr) return;
+    msg::FetchSnapshotRequest req;
+    req.cluster_id = opts.cluster_id;
+    req.replica_id = opts.node_id;
+    auto& t = req.topics.emplace_back();
+    t.name = kTopic;
+    auto& p = t.partitions.emplace_back();
+    p.partition = 0;
+    p.current_leader_epoch = f.epoch;
+    p.snapshot_id.end_offset = f.id.end_offset;
+    p.snapshot_id.epoch = f.id.epoch;
+    p.position = f.position;
+    peers.call<msg::FetchSnapshotRequest, msg::FetchSnapshotResponse>(
+        to, *addr, req, kFetchSnapshotVersion, opts.request_timeout_ms,
+        [w = weak_from_this(), to](Result<msg::FetchSnapshotResponse> r) {
+          auto self = w.lock();
+          if (!self || !r.ok()) return;
+          if (r->error_code != 0 || r->topics.empty() || r->topics[0].partitions.empty()) {
+            spdlog::warn("metadata quorum: snapshot fetch refused with error {}", r->error_code);
+            return;
+          }
+          const auto& p = r->topics[0].partitions[0];
+          raft::FetchSnapshotResponse resp;
+          resp.epoch = p.current_leader.leader_epoch;
+          resp.leader = p.current_leader.leader_id;
+          resp.id = raft::SnapshotId{p.snapshot_id.end_offset, p.snapshot_id.epoch};
+          auto e = static_cast<ErrorCode>(p.error_code);
+          resp.fenced = e == ErrorCode::FENCED_LEADER_EPOCH || e == ErrorCode::NOT_LEADER_OR_FOLLOWER;
+          resp.not_found = e == ErrorCode::SNAPSHOT_NOT_FOUND || e == ErrorCode::POSITION_OUT_OF_RANGE;
+          if (e != ErrorCode::NONE && !resp.fenced && !resp.not_found) return;
+          resp.size = p.size;
+          resp.position = p.position;
+          auto bytes = p.unaligned_records.data();
+          resp.bytes.assign(bytes.begin(), bytes.end());  // the answer's buffer goes with this thread
+          self->post([self, to, resp = std::move(resp)] { self->receive(to, resp); });
+        });
+  }
 
   void send_vote(int32_t to, const raft::VoteRequest& v) {
     auto addr = address(to);
@@ -329,6 +434,8 @@ struct Quorum::Impl : std::enable_shared_from_this<Impl> {
       return r;
     }
     if (p.diverging_epoch.epoch >= 0) r.diverging = std::make_pair(p.diverging_epoch.epoch, p.diverging_epoch.end_offset);
+    if (p.snapshot_id.end_offset >= 0 && p.snapshot_id.epoch >= 0)
+      r.snapshot = raft::SnapshotId{p.snapshot_id.end_offset, p.snapshot_id.epoch};
     auto bytes = p.records.data();
     if (!bytes.empty()) {
       auto valid = validate_batches(bytes, kFetchMaxBytes);
@@ -373,7 +480,7 @@ struct Quorum::Impl : std::enable_shared_from_this<Impl> {
       r.fenced = true;
       answer = r;
     }
-    bool empty = answer->entries.empty() && !answer->fenced && !answer->diverging;
+    bool empty = answer->entries.empty() && !answer->fenced && !answer->diverging && !answer->snapshot;
     if (may_park && empty && max_wait_ms > 0) {
       auto old = parked.find(from);
       if (old != parked.end()) {
@@ -413,17 +520,18 @@ struct Quorum::Impl : std::enable_shared_from_this<Impl> {
 Quorum::Quorum(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Result<std::unique_ptr<Quorum>> Quorum::open(QuorumOptions options, std::shared_ptr<storage::Log> log,
-                                             PeerClient& peers, CommitFn on_commit, ActiveFn on_active) {
+                                             PeerClient& peers, Callbacks callbacks) {
   auto storage = raft::LogRaftStorage::open(std::move(log));
   if (!storage.ok()) return storage.error();
-  auto impl = std::make_shared<Impl>(std::move(options), peers, std::move(on_commit), std::move(on_active));
+  auto impl = std::make_shared<Impl>(std::move(options), peers, std::move(callbacks));
   impl->storage = std::move(storage.value());
   std::vector<int32_t> ids;
   for (const auto& v : impl->opts.voters) ids.push_back(v.id);
   impl->node = std::make_unique<raft::RaftNode>(impl->opts.node_id, ids, impl->opts.raft, *impl->storage,
                                                 static_cast<uint64_t>(std::random_device{}()), steady_ms());
-  spdlog::info("metadata quorum: node {} of voters {} starts in epoch {} with {} metadata batches", impl->opts.node_id,
-               fmt::join(ids, ","), impl->storage->epoch(), impl->storage->end_offset());
+  spdlog::info("metadata quorum: node {} of voters {} starts in epoch {} with metadata batches {}..{}",
+               impl->opts.node_id, fmt::join(ids, ","), impl->storage->epoch(), impl->storage->start_offset(),
+               impl->storage->end_offset());
   impl->publish();
   impl->schedule_tick();
   impl->thread = std::thread([i = impl.get()] { i->io.run(); });
@@ -561,6 +669,10 @@ void Quorum::on_fetch(const msg::FetchRequest& req, int16_t version,
       rp.diverging_epoch.epoch = r.diverging->first;
       rp.diverging_epoch.end_offset = r.diverging->second;
     }
+    if (r.snapshot) {
+      rp.snapshot_id.end_offset = r.snapshot->end_offset;
+      rp.snapshot_id.epoch = r.snapshot->epoch;
+    }
     for (const auto& e : r.entries) rp.records.owned.insert(rp.records.owned.end(), e.data.begin(), e.data.end());
     (void)version;
     return out;
@@ -570,6 +682,64 @@ void Quorum::on_fetch(const msg::FetchRequest& req, int16_t version,
         f.replica, f, wait, [shape, respond](const raft::FetchResponse& r) { respond(shape(r)); }, true);
   });
 }
+
+void Quorum::on_fetch_snapshot(const msg::FetchSnapshotRequest& req,
+                               std::function<void(msg::FetchSnapshotResponse)> respond) {
+  msg::FetchSnapshotResponse resp;
+  if (req.cluster_id && *req.cluster_id != impl_->opts.cluster_id) {
+    resp.error_code = to_wire(ErrorCode::INCONSISTENT_CLUSTER_ID);
+    return respond(resp);
+  }
+  if (req.topics.size() != 1 || req.topics[0].partitions.size() != 1 || req.topics[0].name != kTopic ||
+      req.topics[0].partitions[0].partition != 0 || req.replica_id < 0) {
+    resp.error_code = to_wire(ErrorCode::INVALID_REQUEST);
+    return respond(resp);
+  }
+  const auto& p = req.topics[0].partitions[0];
+  raft::FetchSnapshotRequest f{p.current_leader_epoch, req.replica_id,
+                               raft::SnapshotId{p.snapshot_id.end_offset, p.snapshot_id.epoch}, p.position};
+  int32_t max_bytes = req.max_bytes;
+  impl_->post([i = impl_, f, max_bytes, respond = std::move(respond)]() mutable {
+    std::optional<raft::FetchSnapshotResponse> answer;
+    i->snapshot_answer_target_[f.replica] = [&answer](const raft::FetchSnapshotResponse& r) { answer = r; };
+    int64_t now = steady_ms();
+    if (!i->failed) i->node->receive(f.replica, f, now);
+    auto out = i->node->take_outbox();
+    for (auto& o : out) i->dispatch(std::move(o));
+    i->snapshot_answer_target_.erase(f.replica);
+    msg::FetchSnapshotResponse resp;
+    auto& t = resp.topics.emplace_back();
+    t.name = kTopic;
+    auto& rp = t.partitions.emplace_back();
+    rp.index = 0;
+    rp.snapshot_id.end_offset = f.id.end_offset;
+    rp.snapshot_id.epoch = f.id.epoch;
+    rp.unaligned_records.is_null = false;
+    if (!answer) {
+      answer = raft::FetchSnapshotResponse{};
+      answer->fenced = true;
+      answer->epoch = i->node->epoch();
+      answer->leader = i->node->leader();
+    }
+    rp.current_leader.leader_id = answer->leader;
+    rp.current_leader.leader_epoch = answer->epoch;
+    if (answer->fenced) {
+      rp.error_code = to_wire(answer->leader >= 0 && answer->epoch > 0 ? ErrorCode::FENCED_LEADER_EPOCH
+                                                                      : ErrorCode::NOT_LEADER_OR_FOLLOWER);
+    } else if (answer->not_found) {
+      rp.error_code = to_wire(ErrorCode::SNAPSHOT_NOT_FOUND);
+    } else {
+      rp.size = answer->size;
+      rp.position = answer->position;
+      size_t n = std::min(answer->bytes.size(), static_cast<size_t>(std::max(max_bytes, 1)));
+      rp.unaligned_records.owned.assign(answer->bytes.begin(), answer->bytes.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+    respond(std::move(resp));
+    i->after_event(now);
+  });
+}
+
+int64_t Quorum::log_start() const { return impl_->log_start.load(); }
 
 Result<int64_t> QuorumMetadataLog::append(const std::vector<controller::MetadataRecord>& records) {
   if (!quorum_) return Error{ErrorCode::NOT_CONTROLLER, "the metadata quorum is not running"};

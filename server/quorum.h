@@ -4,7 +4,15 @@
 //
 // Committed entries (below the Raft high watermark) that carry metadata records are handed, in
 // log order and exactly once per process, to the commit callback (the Controller applies them
-// to its image). Only the leader accepts proposals; it is the active controller once the
+// to its image).
+//
+// Snapshots (KRaft's): once metadata.log.max.record.bytes.between.snapshots bytes of entries
+// were applied since the last snapshot, or metadata.log.max.snapshot.interval.ms passed with
+// anything applied, the image is written as a snapshot (the snapshot callback gives its
+// batches, right after the entry it ends with was applied) and the log before it is dropped.
+// A voter or observer whose next entry the leader no longer has fetches the leader's
+// snapshot (FetchSnapshot) and installs it; a snapshot, installed or found at start-up, is
+// handed to the load callback before any later entry. Only the leader accepts proposals; it is the active controller once the
 // marker of its own epoch is committed, i.e. once everything earlier is applied here.
 //
 // Fetch long-poll: a voter's Fetch that finds nothing new is parked up to its max_wait_ms and
@@ -31,6 +39,8 @@
 #include "protocol/messages/begin_quorum_epoch_response.h"
 #include "protocol/messages/fetch_request.h"
 #include "protocol/messages/fetch_response.h"
+#include "protocol/messages/fetch_snapshot_request.h"
+#include "protocol/messages/fetch_snapshot_response.h"
 #include "protocol/messages/vote_request.h"
 #include "protocol/messages/vote_response.h"
 #include "protocol/types.h"
@@ -49,6 +59,8 @@ struct QuorumOptions {
   int64_t fetch_max_wait_ms = 500;
   int64_t request_timeout_ms = 2000;
   int64_t tick_ms = 50;
+  int64_t snapshot_max_bytes = 20971520;   // metadata.log.max.record.bytes.between.snapshots
+  int64_t snapshot_interval_ms = 3600000;  // metadata.log.max.snapshot.interval.ms (0: no timer)
 };
 
 class Quorum {
@@ -59,11 +71,24 @@ class Quorum {
   using CommitFn = std::function<void(const std::string& batch, int64_t last_record_offset)>;
   // Called on the quorum's thread when this node becomes or stops being the active controller.
   using ActiveFn = std::function<void(bool active)>;
+  // A snapshot's metadata batches (RecordBatch bytes) with the record offset it ends at: the
+  // image is to be replaced by the one they describe.
+  using LoadFn = std::function<void(const std::vector<std::string>& batches, int64_t last_record_offset)>;
+  // The image as metadata batches, when it is at `last_record_offset` (nothing otherwise).
+  using SnapshotFn =
+      std::function<std::optional<std::vector<std::vector<uint8_t>>>(int64_t last_record_offset)>;
+  struct Callbacks {
+    CommitFn on_commit;
+    ActiveFn on_active;
+    LoadFn on_load;
+    SnapshotFn make_snapshot;
+  };
 
-  // Opens the Raft storage over `log` (the metadata partition) and starts the thread. Every
-  // entry already committed before a restart is delivered again (the image is rebuilt).
+  // Opens the Raft storage over `log` (the metadata partition) and starts the thread. The
+  // latest snapshot and every entry committed after it are delivered again (the image is
+  // rebuilt). Callbacks other than on_active run on the apply thread, in log order.
   static Result<std::unique_ptr<Quorum>> open(QuorumOptions options, std::shared_ptr<storage::Log> log,
-                                              PeerClient& peers, CommitFn on_commit, ActiveFn on_active);
+                                              PeerClient& peers, Callbacks callbacks);
   ~Quorum();  // stop()
   void stop();
 
@@ -88,6 +113,9 @@ class Quorum {
   void on_begin_quorum_epoch(msg::BeginQuorumEpochRequest req,
                              std::function<void(msg::BeginQuorumEpochResponse)> respond);
   void on_fetch(const msg::FetchRequest& req, int16_t version, std::function<void(msg::FetchResponse)> respond);
+  void on_fetch_snapshot(const msg::FetchSnapshotRequest& req, std::function<void(msg::FetchSnapshotResponse)> respond);
+  // The Raft offset where the log starts (the latest snapshot's end; 0 without one).
+  int64_t log_start() const;
 
  private:
   struct Impl;

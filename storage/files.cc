@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <sstream>
 
 namespace kb::storage {
 
@@ -101,6 +102,44 @@ Status write_file_atomically(const fs::path& path, std::string_view content) {
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) return io_error("cannot rename over", path, errno);
   return sync_dir(path.parent_path());
+}
+
+Result<std::map<TopicPartition, int64_t>> read_offset_checkpoint(const fs::path& path) {
+  std::map<TopicPartition, int64_t> out;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return out;
+  auto f = open_file(path, 0);
+  if (!f.ok()) return f.error();
+  std::string text;
+  char buf[65536];
+  for (int64_t pos = 0;;) {
+    ssize_t n = ::pread((*f)->fd(), buf, sizeof buf, pos);
+    if (n < 0) return io_error("cannot read", path, errno);
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
+    pos += n;
+  }
+  std::istringstream in(text);
+  int version = -1;
+  size_t count = 0;
+  if (!(in >> version) || version != 0 || !(in >> count))
+    return Error{ErrorCode::KAFKA_STORAGE_ERROR, path.string() + ": not a version 0 offset checkpoint"};
+  for (size_t i = 0; i < count; ++i) {
+    std::string topic;
+    int32_t partition;
+    int64_t offset;
+    if (!(in >> topic >> partition >> offset) || partition < 0 || offset < 0)
+      return Error{ErrorCode::KAFKA_STORAGE_ERROR, path.string() + ": malformed entry " + std::to_string(i)};
+    out[TopicPartition{topic, partition}] = offset;
+  }
+  return out;
+}
+
+std::string format_offset_checkpoint(const std::map<TopicPartition, int64_t>& points) {
+  std::string s = "0\n" + std::to_string(points.size()) + "\n";
+  for (const auto& [tp, offset] : points)
+    s += tp.topic + " " + std::to_string(tp.partition) + " " + std::to_string(offset) + "\n";
+  return s;
 }
 
 int64_t now_ms() {

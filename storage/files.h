@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -64,6 +65,13 @@ Status sync_dir(const std::filesystem::path& dir);
 // Replaces `path` with `content` so that a crash leaves either the old or the new file:
 // write a temporary file, fsync it, rename it over, fsync the directory.
 Status write_file_atomically(const std::filesystem::path& path, std::string_view content);
+
+// Kafka's offset checkpoint files (recovery-point-offset-checkpoint,
+// log-start-offset-checkpoint, cleaner-offset-checkpoint): a version line (0), a count line,
+// then one "<topic> <partition> <offset>" line per partition. A missing file reads as empty;
+// a malformed one is KAFKA_STORAGE_ERROR.
+Result<std::map<TopicPartition, int64_t>> read_offset_checkpoint(const std::filesystem::path& path);
+std::string format_offset_checkpoint(const std::map<TopicPartition, int64_t>& offsets);
 
 // Wall-clock milliseconds since the epoch (Kafka's time base for timestamps and retention).
 int64_t now_ms();

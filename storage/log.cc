@@ -461,6 +461,38 @@ Result<std::unique_ptr<Log>> Log::open(const fs::path& dir, LogConfig config, co
   d.dir_dirty = created;
   d.closed = true;  // until the open succeeds: a failed open closes nothing and flushes nothing
 
+  // A cleaner swap interrupted by a crash (see replace_cleaned_segment): a <base>.log.swap
+  // means the compacted copy was complete and fsynced, so the swap is finished; index .swap
+  // files without their .log.swap belong to a swap that had not started, and go.
+  std::set<int64_t> swapped;
+  {
+    std::vector<fs::path> swaps;
+    for (const auto& e : fs::directory_iterator(dir, ec))
+      if (e.path().filename().string().ends_with(".swap")) swaps.push_back(e.path());
+    if (ec) return Error{ErrorCode::KAFKA_STORAGE_ERROR, "cannot list " + dir.string() + ": " + ec.message()};
+    for (const auto& p : swaps)
+      if (auto b = parse_base(p.filename().string(), ".log.swap")) swapped.insert(*b);
+    for (const auto& p : swaps) {
+      std::string name = p.filename().string();
+      fs::path target = p;
+      target.replace_extension();  // drops ".swap"
+      std::optional<int64_t> b = parse_base(name, ".log.swap");
+      if (!b) b = parse_base(name, ".index.swap");
+      if (!b) b = parse_base(name, ".timeindex.swap");
+      std::error_code e2;
+      if (b && swapped.count(*b) && !name.ends_with(".log.swap")) fs::rename(p, target, e2);
+      else if (!b || !swapped.count(*b)) fs::remove(p, e2);
+      if (e2) return Error{ErrorCode::KAFKA_STORAGE_ERROR, "cannot complete the swap of " + p.string() + ": " + e2.message()};
+    }
+    for (int64_t b : swapped) {  // the .log last: its rename completes the swap
+      fs::path p = dir / (segment_file_name(b, ".log") + ".swap");
+      std::error_code e2;
+      fs::rename(p, dir / segment_file_name(b, ".log"), e2);
+      if (e2) return Error{ErrorCode::KAFKA_STORAGE_ERROR, "cannot complete the swap of " + p.string() + ": " + e2.message()};
+      spdlog::warn("completed the interrupted cleaner swap of {}", p.string());
+    }
+  }
+
   std::vector<int64_t> bases;
   std::vector<std::pair<int64_t, fs::path>> index_files;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
@@ -499,7 +531,7 @@ Result<std::unique_ptr<Log>> Log::open(const fs::path& dir, LogConfig config, co
     s->created_ms = now;
     // After a crash, every segment that may hold offsets at or past the recovery point is
     // scanned; older ones were fsynced and are trusted like after a clean shutdown.
-    bool scan = o.recover && (last || *next_base > o.recovery_point);
+    bool scan = (o.recover && (last || *next_base > o.recovery_point)) || swapped.count(bases[i]);
     std::string why;
     if (!scan && !d.load_trusted(*s, next_base, why)) {
       spdlog::warn("rebuilding the indexes of {}: {}", s->log_path.string(), why);
@@ -693,14 +725,23 @@ Result<ReadResult> Log::read(Offset start, int32_t max_bytes, Offset max_offset,
       if (auto s = d.snapshot(i, snap); !s.ok()) return s.error();
     }
     first = false;
-    if (auto s = d.open_snapshot(snap); !s.ok()) return s.error();
+    if (auto s = d.open_snapshot(snap); !s.ok()) {
+      // The cleaner swapped a compacted copy in meanwhile: the same offsets are in the new one.
+      if (snap.seg->replaced.load()) continue;
+      return s.error();
+    }
     const int fd = snap.raw_fd();
     const int64_t base = snap.seg->base;
     int64_t pos = lookup_position(snap.offsets, base, cursor);
     int64_t from = -1, to = -1;
-    bool stop = false;
+    bool stop = false, swapped = false;
     while (pos < snap.size) {
       auto h = header_at(fd, pos, snap.size);
+      if (!h && snap.seg->replaced.load()) {
+        // The files were opened by name just as the cleaner renamed its copy over them.
+        swapped = true;
+        break;
+      }
       if (!h)
         return Error{ErrorCode::KAFKA_STORAGE_ERROR,
                      "cannot read the batch at byte " + std::to_string(pos) + " of " + snap.seg->log_path.string()};
@@ -724,6 +765,10 @@ Result<ReadResult> Log::read(Offset start, int32_t max_bytes, Offset max_offset,
         rr.records += h->records_count;
       }
       pos += h->total_size();
+    }
+    if (swapped) {
+      rr.records = 0;
+      continue;
     }
     if (from >= 0) {
       rr.slice = FileSlice{snap.owner(), fd, from, to - from};
@@ -784,7 +829,13 @@ std::optional<TimestampOffset> Log::offset_for_timestamp(int64_t ts) const {
       if (!d.snapshot(i, snap).ok()) return std::nullopt;
       from_index = i + 1;
     }
-    if (!d.open_snapshot(snap).ok()) return std::nullopt;
+    if (!d.open_snapshot(snap).ok()) {
+      if (snap.seg->replaced.load()) {  // swapped by the cleaner: look at its copy
+        --from_index;
+        continue;
+      }
+      return std::nullopt;
+    }
     const int fd = snap.raw_fd();
     const int64_t base = snap.seg->base;
     int64_t pos = lookup_position(snap.offsets, base, lookup_time(snap.times, base, ts));
@@ -955,8 +1006,10 @@ int Log::apply_retention(int64_t now) {
     std::lock_guard lk(d.mu);
     if (d.closed) return 0;
     const LogConfig& c = d.cfg();
+    // A sealed segment the cleaner emptied expires by its file time like any other (else it
+    // would hold back every later segment); an empty active segment has nothing to expire.
     auto expired = [&](const Segment& s) {
-      return c.retention_ms >= 0 && s.size > 0 && now - s.largest_timestamp() > c.retention_ms;
+      return c.retention_ms >= 0 && (s.size > 0 || &s != &d.active()) && now - s.largest_timestamp() > c.retention_ms;
     };
     if (expired(d.active())) {
       if (auto st = d.roll(now); !st.ok()) spdlog::error("cannot roll {} for retention: {}", d.dir.string(), st.error().message);
@@ -1078,5 +1131,73 @@ Status Log::remove() {
 }
 
 const fs::path& Log::dir() const { return impl_->dir; }
+
+std::optional<Log::CleanerView> Log::cleaner_view() const {
+  Impl& d = *impl_;
+  std::lock_guard lk(d.mu);
+  if (d.closed) return std::nullopt;
+  CleanerView v;
+  v.log_start = d.log_start;
+  v.log_end = d.log_end;
+  v.active_base = d.segments.back()->base;
+  for (size_t i = 0; i + 1 < d.segments.size(); ++i) {
+    const auto& s = d.segments[i];
+    v.sealed.push_back(
+        {s, s->base, s->size, s->next_offset, s->largest_timestamp(), s->last_modified_ms, s->first_batch_timestamp});
+  }
+  return v;
+}
+
+Status Log::replace_cleaned_segment(const std::shared_ptr<Segment>& old, int64_t old_size, const Segment& cleaned) {
+  Impl& d = *impl_;
+  const int64_t base = old->base;
+  auto name = [&](const char* ext, const char* suffix) { return d.dir / (segment_file_name(base, ext) + suffix); };
+  static const char* const kExts[] = {".index", ".timeindex", ".log"};  // the .log last
+  auto gone = [&](const std::string& why) {
+    return Status(ErrorCode::KAFKA_STORAGE_ERROR, "cleaned segment " + std::to_string(base) + " of " +
+                                                      d.dir.filename().string() + " not swapped in: " + why);
+  };
+  {
+    std::lock_guard lk(d.mu);
+    if (d.closed) return gone("the log is closed");
+    auto it = std::find(d.segments.begin(), d.segments.end(), old);
+    if (it == d.segments.end() || old->deleted.load()) return gone("the segment was deleted meanwhile");
+    if (it + 1 == d.segments.end() || old->size != old_size) return gone("the segment was truncated meanwhile");
+    // Flagged before the renames: a reader that opens the files by name from now on may get
+    // the copy, and on any surprise looks the offset up again (read()).
+    old->replaced.store(true);
+    old->deleted.store(true);
+    auto undo = [&](Error e) {
+      old->replaced.store(false);
+      old->deleted.store(false);
+      return Status(std::move(e));
+    };
+    for (const char* ext : kExts)
+      if (::rename(name(ext, ".cleaned").c_str(), name(ext, ".swap").c_str()) != 0)
+        return undo(io_error("cannot rename to .swap", name(ext, ".cleaned"), errno));
+    // From here a crash is completed by open(); a failure now leaves the .swap files for it.
+    for (const char* ext : kExts)
+      if (::rename(name(ext, ".swap").c_str(), name(ext, "").c_str()) != 0)
+        return undo(io_error("cannot rename over the old segment", name(ext, ".swap"), errno));
+    auto s = std::make_shared<Segment>(d.dir, base);
+    s->size = cleaned.size;
+    s->next_offset = old->next_offset;  // offsets never move: the segment still ends there
+    s->max_timestamp = cleaned.max_timestamp;
+    s->offset_of_max_timestamp = cleaned.offset_of_max_timestamp;
+    s->last_time_entry = cleaned.last_time_entry;
+    s->first_batch_timestamp = cleaned.first_batch_timestamp;
+    s->created_ms = old->created_ms;
+    s->last_modified_ms = old->last_modified_ms;
+    std::string why;
+    if (!s->offset_index.load_sealed(s->size, why) || !s->time_index.load_sealed(s->size, why))
+      spdlog::warn("the cleaned index of {} looks wrong ({}); lookups scan from the start", s->log_path.string(), why);
+    *it = std::move(s);
+    std::erase_if(d.pending, [&](const Impl::PendingSync& p) { return p.segment == old; });
+    d.dir_dirty = true;
+  }
+  // The old files were unlinked by the renames; readers holding them keep their descriptors.
+  d.cache->erase(old->id);
+  return sync_dir(d.dir);
+}
 
 }  // namespace kb::storage

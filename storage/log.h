@@ -39,6 +39,12 @@ struct LogConfig {
   // message.timestamp.difference.max.ms: largest gap between a CreateTime record timestamp
   // and the broker's clock (INVALID_TIMESTAMP beyond).
   int64_t message_timestamp_difference_max_ms = INT64_MAX;
+  // Compaction (the log cleaner, storage/cleaner.h): cleanup.policy contains "compact".
+  bool compact = false;
+  int64_t delete_retention_ms = 86400000;     // delete.retention.ms: tombstones and markers
+  double min_cleanable_dirty_ratio = 0.5;     // min.cleanable.dirty.ratio
+  int64_t min_compaction_lag_ms = 0;          // min.compaction.lag.ms
+  int64_t max_compaction_lag_ms = INT64_MAX;  // max.compaction.lag.ms
 };
 
 struct AppendInfo {
@@ -65,6 +71,7 @@ struct TimestampOffset {
 };
 
 class FileCache;
+struct Segment;
 
 // How Log::open treats what it finds on disk.
 struct LogOpenOptions {
@@ -192,6 +199,35 @@ class Log {
   Status remove();
 
   const std::filesystem::path& dir() const;
+
+  // --- For the log cleaner (storage/cleaner.h) only; storage-internal. ---
+  // A sealed segment as the cleaner sees it. Sealed segments never change in place: they
+  // are only deleted (retention, DeleteRecords, truncation) or replaced by the cleaner.
+  struct SealedSegment {
+    std::shared_ptr<Segment> segment;
+    int64_t base = 0;
+    int64_t size = 0;
+    int64_t next_offset = 0;        // the next segment's base
+    int64_t largest_timestamp = 0;  // record time, or the file's mtime without timestamps
+    int64_t last_modified_ms = 0;
+    int64_t first_timestamp = -1;   // max timestamp of the first batch, -1 when not known
+  };
+  struct CleanerView {
+    std::vector<SealedSegment> sealed;  // every segment but the active one, oldest first
+    int64_t log_start = 0;
+    int64_t log_end = 0;
+    int64_t active_base = 0;
+  };
+  // nullopt once the log is closed or removed.
+  std::optional<CleanerView> cleaner_view() const;
+  // Swaps `cleaned` in for `old` (same base offset; its files <base>.{log,index,timeindex}
+  // .cleaned are written and fsynced), Kafka's way: under the log's mutex the .cleaned files
+  // are renamed to .swap, then over the old files (indexes first, the .log last), so that a
+  // crash at any point leaves either the old segment or a .swap that open() completes.
+  // Readers holding the old segment keep reading its (now unlinked) file. ABORTED-like
+  // KAFKA_STORAGE_ERROR, nothing swapped, when `old` is no longer a sealed segment of this log
+  // with `old_size` bytes (deleted, truncated, or the log closed meanwhile).
+  Status replace_cleaned_segment(const std::shared_ptr<Segment>& old, int64_t old_size, const Segment& cleaned);
 
  private:
   Log() = default;

@@ -40,46 +40,6 @@ std::optional<TopicPartition> parse_dir(const std::string& name) {
   return TopicPartition{name.substr(0, dash), p};
 }
 
-// Kafka's offset checkpoint file: a version line (0), a count line, then one
-// "<topic> <partition> <offset>" line per partition.
-Result<std::map<TopicPartition, int64_t>> read_checkpoint(const fs::path& path) {
-  std::map<TopicPartition, int64_t> out;
-  std::error_code ec;
-  if (!fs::exists(path, ec)) return out;
-  auto f = open_file(path, 0);
-  if (!f.ok()) return f.error();
-  std::string text;
-  char buf[65536];
-  for (int64_t pos = 0;;) {
-    ssize_t n = ::pread((*f)->fd(), buf, sizeof buf, pos);
-    if (n < 0) return io_error("cannot read", path, errno);
-    if (n == 0) break;
-    text.append(buf, static_cast<size_t>(n));
-    pos += n;
-  }
-  std::istringstream in(text);
-  int version = -1;
-  size_t count = 0;
-  if (!(in >> version) || version != 0 || !(in >> count))
-    return Error{ErrorCode::KAFKA_STORAGE_ERROR, path.string() + ": not a version 0 offset checkpoint"};
-  for (size_t i = 0; i < count; ++i) {
-    std::string topic;
-    int32_t partition;
-    int64_t offset;
-    if (!(in >> topic >> partition >> offset) || partition < 0 || offset < 0)
-      return Error{ErrorCode::KAFKA_STORAGE_ERROR, path.string() + ": malformed entry " + std::to_string(i)};
-    out[TopicPartition{topic, partition}] = offset;
-  }
-  return out;
-}
-
-std::string format_checkpoint(const std::map<TopicPartition, int64_t>& points) {
-  std::string s = "0\n" + std::to_string(points.size()) + "\n";
-  for (const auto& [tp, offset] : points)
-    s += tp.topic + " " + std::to_string(tp.partition) + " " + std::to_string(offset) + "\n";
-  return s;
-}
-
 Status remove_dir_tree(const fs::path& dir) {
   std::error_code ec;
   fs::remove_all(dir, ec);
@@ -113,6 +73,7 @@ struct LogManager::Impl {
   bool shut = false;
   std::condition_variable cv;
   std::thread thread;
+  std::unique_ptr<LogCleaner> cleaner;
 
   std::mutex open_mu;        // one Log::open at a time (it may scan), without blocking get()
   std::mutex checkpoint_mu;  // one checkpoint writer at a time
@@ -193,9 +154,9 @@ struct LogManager::Impl {
     }
     Status result;
     for (size_t i = 0; i < files.size(); ++i) {
-      auto s = write_file_atomically(files[i].first / kRecoveryPointFile, format_checkpoint(files[i].second));
+      auto s = write_file_atomically(files[i].first / kRecoveryPointFile, format_offset_checkpoint(files[i].second));
       if (!s.ok()) result = s;
-      s = write_file_atomically(starts[i].first / kLogStartFile, format_checkpoint(starts[i].second));
+      s = write_file_atomically(starts[i].first / kLogStartFile, format_offset_checkpoint(starts[i].second));
       if (!s.ok()) result = s;
     }
     return result;
@@ -209,6 +170,17 @@ Result<std::unique_ptr<LogManager>> LogManager::open(LogManagerOptions options) 
   d.options = std::move(options);
   d.cache = std::make_shared<FileCache>(d.options.max_open_files);
   if (d.options.log_dirs.empty()) return Error{ErrorCode::KAFKA_STORAGE_ERROR, "no log.dirs configured"};
+  if (d.options.cleaner_enable) {
+    Impl* impl = &d;
+    d.cleaner = std::make_unique<LogCleaner>(d.options.cleaner, [impl] {
+      std::vector<LogCleaner::Target> out;
+      std::lock_guard lk(impl->mu);
+      for (const auto& [tp, log] : impl->logs)
+        if (auto it = impl->placed.find(tp); it != impl->placed.end())
+          out.push_back({tp, impl->dirs[it->second.dir].path, log});
+      return out;
+    });
+  }
   for (const auto& path : d.options.log_dirs) {
     std::error_code ec;
     fs::create_directories(path, ec);
@@ -243,7 +215,7 @@ Result<std::unique_ptr<LogManager>> LogManager::open(LogManagerOptions options) 
       dir.recover = true;
       d.any_recover = true;
     }
-    auto points = read_checkpoint(path / kRecoveryPointFile);
+    auto points = read_offset_checkpoint(path / kRecoveryPointFile);
     if (points.ok()) {
       dir.recovery_points = std::move(points.value());
     } else {
@@ -251,7 +223,7 @@ Result<std::unique_ptr<LogManager>> LogManager::open(LogManagerOptions options) 
       spdlog::warn("ignoring recovery points: {}", points.error().message);
     }
     if (fs::exists(path / kLogStartFile)) {
-      auto starts = read_checkpoint(path / kLogStartFile);
+      auto starts = read_offset_checkpoint(path / kLogStartFile);
       if (!starts.ok()) return starts.error();  // deleted records must not come back
       dir.log_starts = std::move(starts.value());
     }
@@ -325,7 +297,7 @@ std::shared_ptr<Log> LogManager::get(const TopicPartition& tp) const {
 Status LogManager::remove(const TopicPartition& tp) {
   Impl& d = *impl_;
   std::shared_ptr<Log> log;
-  fs::path dir;
+  fs::path dir, log_dir;
   {
     std::lock_guard lk(d.mu);
     if (auto it = d.logs.find(tp); it != d.logs.end()) {
@@ -334,11 +306,13 @@ Status LogManager::remove(const TopicPartition& tp) {
     }
     if (auto it = d.placed.find(tp); it != d.placed.end()) {
       dir = d.dirs[it->second.dir].path / tp.to_string();
+      log_dir = d.dirs[it->second.dir].path;
       d.dirs[it->second.dir].recovery_points.erase(tp);
       d.dirs[it->second.dir].log_starts.erase(tp);
       d.placed.erase(it);
     }
   }
+  if (d.cleaner && !log_dir.empty()) d.cleaner->forget(tp, log_dir);
   if (log) return log->remove();
   if (!dir.empty()) return remove_dir_tree(dir);
   return {};
@@ -348,6 +322,7 @@ void LogManager::start() {
   std::lock_guard sl(impl_->shutdown_mu);
   if (impl_->thread.joinable() || impl_->shut) return;
   impl_->thread = std::thread([this] { impl_->run(); });
+  if (impl_->cleaner) impl_->cleaner->start();
 }
 
 void LogManager::shutdown() {
@@ -361,6 +336,8 @@ void LogManager::shutdown() {
   }
   d.cv.notify_all();
   if (d.thread.joinable()) d.thread.join();
+  // Before the logs close: a pass in progress ends after its current segment.
+  if (d.cleaner) d.cleaner->stop();
 
   std::vector<bool> dir_ok(d.dirs.size(), true);
   std::vector<std::pair<TopicPartition, std::shared_ptr<Log>>> logs;
@@ -388,6 +365,8 @@ void LogManager::shutdown() {
                     s.ok() ? "" : " (" + s.error().message + ")");
   }
 }
+
+LogCleaner* LogManager::cleaner() const { return impl_->cleaner.get(); }
 
 bool LogManager::recovered_after_crash() const { return impl_->any_recover; }
 

@@ -1,6 +1,7 @@
-// The LogManager owns every partition Log under log.dirs, the clean-shutdown marker, and the
+// The LogManager owns every partition Log under log.dirs, the clean-shutdown marker, the
 // one background thread that flushes logs (group commit), enforces retention and rolls
-// segments on segment.ms. Thousands of partitions share that one thread.
+// segments on segment.ms (thousands of partitions share that one thread), and the log
+// cleaner's threads that compact logs with cleanup.policy=compact (storage/cleaner.h).
 //
 // Owner: the broker (server/). Thread-safety: all methods may be called from any thread.
 #pragma once
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "protocol/types.h"
+#include "storage/cleaner.h"
 #include "storage/log.h"
 
 namespace kb::storage {
@@ -29,6 +31,8 @@ struct LogManagerOptions {
   // How often recovery points are written to <log.dir>/recovery-point-offset-checkpoint
   // (log.flush.offset.checkpoint.interval.ms); shutdown writes them too.
   int64_t recovery_point_checkpoint_interval_ms = 60000;
+  bool cleaner_enable = true;  // log.cleaner.enable
+  CleanerOptions cleaner;      // log.cleaner.threads, log.cleaner.backoff.ms, ...
 };
 
 class LogManager {
@@ -47,9 +51,9 @@ class LogManager {
   // Closes and deletes the log's files (topic deletion).
   Status remove(const TopicPartition& tp);
 
-  // Starts the background flusher/retention thread.
+  // Starts the background flusher/retention thread and the log cleaner's threads.
   void start();
-  // Stops the thread, flushes and closes every log, writes the clean-shutdown marker.
+  // Stops the threads, flushes and closes every log, writes the clean-shutdown marker.
   void shutdown();
 
   bool recovered_after_crash() const;
@@ -63,6 +67,8 @@ class LogManager {
   // Releases the handles of logs idle for `idle_ms` (the background thread does this with
   // idle_handle_ms). Returns how many logs released them.
   int release_idle_handles(int64_t idle_ms);
+  // The log cleaner (null when log.cleaner.enable is false): metrics and tests.
+  LogCleaner* cleaner() const;
 
  private:
   LogManager() = default;

@@ -30,12 +30,12 @@ std::optional<BatchHeader> header_at(int fd, int64_t pos, int64_t end) {
   return *h;
 }
 
-Segment::Segment(const fs::path& dir, int64_t b)
+Segment::Segment(const fs::path& dir, int64_t b, const std::string& suffix)
     : id(next_segment_id.fetch_add(1)),
       base(b),
-      log_path(dir / segment_file_name(b, ".log")),
-      offset_index(dir / segment_file_name(b, ".index"), kOffsetEntrySize),
-      time_index(dir / segment_file_name(b, ".timeindex"), kTimeEntrySize),
+      log_path(dir / (segment_file_name(b, ".log") + suffix)),
+      offset_index(dir / (segment_file_name(b, ".index") + suffix), kOffsetEntrySize),
+      time_index(dir / (segment_file_name(b, ".timeindex") + suffix), kTimeEntrySize),
       next_offset(b) {}
 
 fs::path Segment::path_with(const char* ext) const { return log_path.parent_path() / segment_file_name(base, ext); }

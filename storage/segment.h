@@ -28,7 +28,8 @@ std::string segment_file_name(int64_t base_offset, const char* ext);
 std::optional<BatchHeader> header_at(int fd, int64_t pos, int64_t end);
 
 struct Segment {
-  Segment(const std::filesystem::path& dir, int64_t base_offset);
+  // `suffix` follows each file name: ".cleaned" for the log cleaner's output before the swap.
+  Segment(const std::filesystem::path& dir, int64_t base_offset, const std::string& suffix = "");
 
   const uint64_t id;  // unique in the process: the FileCache key
   const int64_t base;
@@ -48,6 +49,9 @@ struct Segment {
   int64_t last_modified_ms = 0;        // retention.ms for segments without timestamps
   std::shared_ptr<FileHandle> fd;      // active segment only, while open
   std::atomic<bool> deleted{false};    // set once retention or remove() took it out of the log
+  // Set (with `deleted`) when the cleaner swapped a compacted copy in under the same file
+  // names: a reader that finds it so looks the offset up again instead of failing.
+  std::atomic<bool> replaced{false};
 
   // Kafka's LogSegment.append bookkeeping for the batch written at `position`: max timestamp,
   // and index entries every index.interval.bytes.

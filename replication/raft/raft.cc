@@ -27,6 +27,8 @@ RaftNode::RaftNode(int32_t id, std::vector<int32_t> voters, RaftConfig config, R
   match_.assign(voters_.size(), 0);
   last_fetch_.assign(voters_.size(), 0);
   last_begin_sent_.assign(voters_.size(), 0);
+  // A snapshot holds only committed entries.
+  high_watermark_ = storage_.start_offset();
   // A restart forgets the leader: wait for it (BeginQuorumEpoch, a Fetch answer) or elect one.
   reset_election_deadline(now_ms);
 }
@@ -39,14 +41,20 @@ int RaftNode::index_of(int32_t voter) const {
 
 int32_t RaftNode::last_epoch() const {
   int64_t end = storage_.end_offset();
-  return end == 0 ? 0 : storage_.entry(end - 1).epoch;
+  if (end > storage_.start_offset()) return storage_.entry(end - 1).epoch;
+  auto snap = storage_.snapshot();
+  return snap ? snap->epoch : 0;
 }
 
 std::pair<int32_t, int64_t> RaftNode::end_offset_for_epoch(int32_t epoch) const {
-  for (int64_t o = storage_.end_offset() - 1; o >= 0; --o) {
+  const int64_t start = storage_.start_offset();
+  for (int64_t o = storage_.end_offset() - 1; o >= start; --o) {
     int32_t e = storage_.entry(o).epoch;
     if (e <= epoch) return {e, o + 1};
   }
+  // Below the log: the snapshot's last entry, when its epoch is old enough. Otherwise the
+  // answer lies inside the snapshot, somewhere below the start: (0, 0) says so.
+  if (auto snap = storage_.snapshot(); snap && snap->epoch <= epoch) return {snap->epoch, start};
   return {0, 0};
 }
 
@@ -61,6 +69,7 @@ void RaftNode::reset_election_deadline(int64_t now_ms) {
 }
 
 void RaftNode::become_unattached(int32_t epoch, int64_t now_ms) {
+  pending_snapshot_.reset();
   if (epoch > storage_.epoch()) {
     storage_.set_election_state(epoch, -1);
     abandoned_leader_ = -1;
@@ -77,6 +86,9 @@ void RaftNode::become_follower(int32_t epoch, int32_t leader, int64_t now_ms) {
     storage_.set_election_state(epoch, -1);
     abandoned_leader_ = -1;
   }
+  // A snapshot being fetched from another leader (or in another epoch) may no longer exist:
+  // the new leader names its own.
+  if (role_ != Role::Follower || leader_ != leader || epoch != storage_.epoch()) pending_snapshot_.reset();
   role_ = Role::Follower;
   leader_ = leader;
   votes_.clear();
@@ -93,6 +105,7 @@ void RaftNode::enter_newer_epoch(int32_t epoch, int32_t leader, int64_t now_ms) 
 }
 
 void RaftNode::become_prospective(int64_t now_ms) {
+  pending_snapshot_.reset();
   role_ = Role::Prospective;
   leader_ = -1;
   votes_ = {id_};
@@ -117,6 +130,7 @@ void RaftNode::become_candidate(int64_t now_ms) {
 }
 
 void RaftNode::become_leader(int64_t now_ms) {
+  pending_snapshot_.reset();
   role_ = Role::Leader;
   leader_ = id_;
   votes_.clear();
@@ -151,7 +165,11 @@ void RaftNode::lose_leader(int64_t now_ms) {
 
 void RaftNode::send_fetch(int64_t now_ms) {
   if (leader_ < 0 || leader_ == id_) return;
-  send(leader_, FetchRequest{storage_.epoch(), id_, storage_.end_offset(), last_epoch()});
+  if (pending_snapshot_)
+    send(leader_, FetchSnapshotRequest{storage_.epoch(), id_, pending_snapshot_->id,
+                                       static_cast<int64_t>(pending_snapshot_->bytes.size())});
+  else
+    send(leader_, FetchRequest{storage_.epoch(), id_, storage_.end_offset(), last_epoch()});
   fetch_in_flight_ = true;
   fetch_sent_at_ = now_ms;
 }
@@ -205,7 +223,8 @@ void RaftNode::tick(int64_t now_ms) {
 
 void RaftNode::receive(int32_t from, const Message& m, int64_t now_ms) {
   // Only voters take part; observers may fetch.
-  if (index_of(from) < 0 && !std::holds_alternative<FetchRequest>(m)) return;
+  if (index_of(from) < 0 && !std::holds_alternative<FetchRequest>(m) && !std::holds_alternative<FetchSnapshotRequest>(m))
+    return;
   std::visit(
       [&](const auto& msg) {
         using T = std::decay_t<decltype(msg)>;
@@ -213,7 +232,9 @@ void RaftNode::receive(int32_t from, const Message& m, int64_t now_ms) {
         else if constexpr (std::is_same_v<T, VoteResponse>) on_vote_response(from, msg, now_ms);
         else if constexpr (std::is_same_v<T, BeginQuorumEpoch>) on_begin_epoch(msg, now_ms);
         else if constexpr (std::is_same_v<T, FetchRequest>) on_fetch(from, msg, now_ms);
-        else on_fetch_response(from, msg, now_ms);
+        else if constexpr (std::is_same_v<T, FetchResponse>) on_fetch_response(from, msg, now_ms);
+        else if constexpr (std::is_same_v<T, FetchSnapshotRequest>) on_fetch_snapshot(from, msg, now_ms);
+        else on_fetch_snapshot_response(from, msg, now_ms);
       },
       m);
 }
@@ -291,13 +312,24 @@ void RaftNode::on_fetch(int32_t from, const FetchRequest& r, int64_t now_ms) {
   resp.epoch = storage_.epoch();
   resp.leader = id_;
   resp.fetch_offset = r.fetch_offset;
-  if (r.fetch_offset > 0) {
+  resp.high_watermark = high_watermark_;
+  const int64_t start = storage_.start_offset();
+  const auto snap = storage_.snapshot();
+  if (r.fetch_offset < start) {
+    // What the follower needs next is only in our snapshot.
+    resp.snapshot = snap;
+    send(from, std::move(resp));
+    return;
+  }
+  const bool at_snapshot = snap && r.fetch_offset == start && r.last_fetched_epoch == snap->epoch;
+  if (r.fetch_offset > 0 && !at_snapshot) {
     // The follower's log must match ours up to fetch_offset; if not, tell it where ours ends
-    // for its last epoch, and it truncates to there.
+    // for its last epoch, and it truncates to there (or, when that is inside our snapshot,
+    // it takes the snapshot).
     auto [e, end] = end_offset_for_epoch(r.last_fetched_epoch);
     if (e != r.last_fetched_epoch || end < r.fetch_offset) {
-      resp.diverging = std::make_pair(e, end);
-      resp.high_watermark = high_watermark_;
+      if (end < start) resp.snapshot = snap;
+      else resp.diverging = std::make_pair(e, end);
       send(from, std::move(resp));
       return;
     }
@@ -312,49 +344,114 @@ void RaftNode::on_fetch(int32_t from, const FetchRequest& r, int64_t now_ms) {
                                                                       config_.max_fetch_entries;
        ++o)
     resp.entries.push_back(storage_.entry(o));
-  resp.high_watermark = high_watermark_;
   send(from, std::move(resp));
 }
 
-void RaftNode::on_fetch_response(int32_t from, const FetchResponse& r, int64_t now_ms) {
-  if (r.epoch > storage_.epoch()) return enter_newer_epoch(r.epoch, r.leader, now_ms);
-  if (r.epoch < storage_.epoch()) return;
-  if (r.fenced) {
+bool RaftNode::accept_from_leader(int32_t from, int32_t epoch, int32_t leader, bool fenced, int64_t now_ms) {
+  if (epoch > storage_.epoch()) {
+    enter_newer_epoch(epoch, leader, now_ms);
+    return false;
+  }
+  if (epoch < storage_.epoch()) return false;
+  if (fenced) {
     // The voter we follow does not lead this epoch (it restarted, or resigned): it never
     // will again, so look for the new leader now rather than after the fetch timeout.
-    if (role_ == Role::Follower && from == leader_ && r.leader != leader_) {
+    if (role_ == Role::Follower && from == leader_ && leader != leader_) {
       abandoned_leader_ = leader_;
-      if (r.leader >= 0)
-        become_follower(r.epoch, r.leader, now_ms);
+      if (leader >= 0)
+        become_follower(epoch, leader, now_ms);
       else
         lose_leader(now_ms);
     } else if (observer_ && role_ != Role::Follower) {
       // An answer to a discovery fetch: follow the leader it names, or ask the next voter.
       fetch_in_flight_ = false;
-      if (r.leader >= 0 && r.leader != id_) become_follower(r.epoch, r.leader, now_ms);
+      if (leader >= 0 && leader != id_) become_follower(epoch, leader, now_ms);
     }
-    return;
+    return false;
   }
-  if (r.leader < 0) return;
-  if (role_ != Role::Follower || leader_ != r.leader) {
-    if (role_ == Role::Leader) return;
-    become_follower(r.epoch, r.leader, now_ms);
-    return;
+  if (leader < 0) return false;
+  if (role_ != Role::Follower || leader_ != leader) {
+    if (role_ != Role::Leader) become_follower(epoch, leader, now_ms);
+    return false;
   }
   fetch_in_flight_ = false;
   last_leader_contact_ = now_ms;
-  if (r.fetch_offset != storage_.end_offset()) {
+  return true;
+}
+
+void RaftNode::on_fetch_response(int32_t from, const FetchResponse& r, int64_t now_ms) {
+  if (!accept_from_leader(from, r.epoch, r.leader, r.fenced, now_ms)) return;
+  if (pending_snapshot_) {
+    // A Fetch answered after we turned to a snapshot: the snapshot comes first.
+  } else if (r.fetch_offset != storage_.end_offset()) {
     // The answer to an earlier fetch (delayed, or a duplicate): it says nothing about the log
     // as it is now; acting on its divergence could cut committed entries.
+  } else if (r.snapshot) {
+    pending_snapshot_ = PendingSnapshot{*r.snapshot, {}};
   } else if (r.diverging) {
     auto [e, end] = *r.diverging;
-    int64_t to = std::min(end, end_offset_for_epoch(e).second);
+    // Never into our own snapshot: it holds committed entries only, which the leader has.
+    int64_t to = std::max(storage_.start_offset(), std::min(end, end_offset_for_epoch(e).second));
     if (to < storage_.end_offset()) storage_.truncate(to);
   } else {
     for (const auto& e : r.entries) storage_.append(e);
     high_watermark_ = std::max(high_watermark_, std::min(r.high_watermark, storage_.end_offset()));
   }
   send_fetch(now_ms);
+}
+
+void RaftNode::on_fetch_snapshot(int32_t from, const FetchSnapshotRequest& r, int64_t now_ms) {
+  if (r.epoch > storage_.epoch()) {
+    become_unattached(r.epoch, now_ms);
+    return;
+  }
+  FetchSnapshotResponse resp;
+  resp.epoch = storage_.epoch();
+  resp.leader = leader_;
+  resp.id = r.id;
+  if (r.epoch < storage_.epoch() || role_ != Role::Leader) {
+    resp.fenced = true;
+    send(from, std::move(resp));
+    return;
+  }
+  // A follower taking a snapshot is alive (check quorum), though not yet caught up.
+  if (int idx = index_of(from); idx >= 0) last_fetch_[static_cast<size_t>(idx)] = now_ms;
+  auto snap = storage_.snapshot();
+  const std::string& data = storage_.snapshot_data();
+  if (!snap || !(*snap == r.id) || r.position < 0 || r.position > static_cast<int64_t>(data.size())) {
+    resp.not_found = true;
+    send(from, std::move(resp));
+    return;
+  }
+  resp.size = static_cast<int64_t>(data.size());
+  resp.position = r.position;
+  resp.bytes = data.substr(static_cast<size_t>(r.position), static_cast<size_t>(config_.max_snapshot_chunk_bytes));
+  send(from, std::move(resp));
+}
+
+void RaftNode::on_fetch_snapshot_response(int32_t from, const FetchSnapshotResponse& r, int64_t now_ms) {
+  if (!accept_from_leader(from, r.epoch, r.leader, r.fenced, now_ms)) return;
+  if (!pending_snapshot_ || !(pending_snapshot_->id == r.id)) {
+    // Late, or for a snapshot we gave up on.
+  } else if (r.not_found) {
+    pending_snapshot_.reset();  // fetch again: the leader names its current snapshot
+  } else if (r.position == static_cast<int64_t>(pending_snapshot_->bytes.size())) {
+    pending_snapshot_->bytes += r.bytes;
+    if (static_cast<int64_t>(pending_snapshot_->bytes.size()) >= r.size) {
+      SnapshotId id = pending_snapshot_->id;
+      storage_.install_snapshot(id, std::move(pending_snapshot_->bytes));
+      pending_snapshot_.reset();
+      high_watermark_ = std::max(high_watermark_, id.end_offset);
+    }
+  }
+  send_fetch(now_ms);
+}
+
+bool RaftNode::snapshot(int64_t end_offset, std::string data) {
+  if (end_offset <= storage_.start_offset() || end_offset > high_watermark_ || end_offset > storage_.end_offset())
+    return false;
+  storage_.save_snapshot(SnapshotId{end_offset, storage_.entry(end_offset - 1).epoch}, std::move(data));
+  return true;
 }
 
 int64_t RaftNode::propose(std::string data, int64_t now_ms) {

@@ -37,7 +37,17 @@ struct Entry {
   bool operator==(const Entry&) const = default;
 };
 
-// Epoch and vote, and the log. Offsets start at 0; end_offset() is the next offset.
+// A snapshot of the state machine: every entry below end_offset applied, the last of them in
+// `epoch` (KRaft's OffsetAndEpoch of a snapshot).
+struct SnapshotId {
+  int64_t end_offset = 0;
+  int32_t epoch = 0;
+  bool operator==(const SnapshotId&) const = default;
+};
+
+// Epoch and vote, the log and its snapshots. Offsets start at 0; end_offset() is the next
+// offset. Entries below start_offset() are gone from the log: the latest snapshot holds them
+// (start_offset() is its end offset; 0 when there is no snapshot).
 class RaftStorage {
  public:
   virtual ~RaftStorage() = default;
@@ -45,9 +55,20 @@ class RaftStorage {
   virtual int32_t voted_for() const = 0;  // -1: none in this epoch
   virtual void set_election_state(int32_t epoch, int32_t voted_for) = 0;
   virtual int64_t end_offset() const = 0;
-  virtual const Entry& entry(int64_t offset) const = 0;  // offset < end_offset()
+  virtual const Entry& entry(int64_t offset) const = 0;  // start_offset() <= offset < end_offset()
   virtual void append(const Entry& e) = 0;
-  virtual void truncate(int64_t end) = 0;  // drops every entry at or after `end`
+  virtual void truncate(int64_t end) = 0;  // drops every entry at or after `end` (>= start_offset())
+
+  virtual int64_t start_offset() const = 0;
+  virtual std::optional<SnapshotId> snapshot() const = 0;  // the latest
+  // The bytes of the latest snapshot (what a follower installs), empty when there is none.
+  virtual const std::string& snapshot_data() const = 0;
+  // Keeps a snapshot of this node's own committed entries below id.end_offset (which are in
+  // the log) and drops those entries from the log: the start offset becomes id.end_offset.
+  virtual void save_snapshot(const SnapshotId& id, std::string data) = 0;
+  // A snapshot from the leader replaces the whole log: the log is empty afterwards and starts
+  // at id.end_offset.
+  virtual void install_snapshot(const SnapshotId& id, std::string data) = 0;
 };
 
 // Messages between voters (their wire forms are Kafka's Vote, BeginQuorumEpoch and Fetch).
@@ -80,10 +101,30 @@ struct FetchResponse {
   bool fenced = false;             // the request's epoch was stale
   int64_t fetch_offset = 0;        // echoed: entries start here
   std::optional<std::pair<int32_t, int64_t>> diverging;  // (epoch, end offset) to truncate to
+  // The fetch offset is below the leader's log start (or diverges below it): fetch this
+  // snapshot instead (KRaft's Fetch SnapshotId, then FetchSnapshot).
+  std::optional<SnapshotId> snapshot;
   std::vector<Entry> entries;
   int64_t high_watermark = 0;
 };
-using Message = std::variant<VoteRequest, VoteResponse, BeginQuorumEpoch, FetchRequest, FetchResponse>;
+struct FetchSnapshotRequest {
+  int32_t epoch = 0;
+  int32_t replica = -1;
+  SnapshotId id;
+  int64_t position = 0;  // byte position in the snapshot
+};
+struct FetchSnapshotResponse {
+  int32_t epoch = 0;
+  int32_t leader = -1;
+  bool fenced = false;     // the request's epoch was stale, or this node does not lead
+  bool not_found = false;  // no such snapshot (a newer one replaced it): fetch again
+  SnapshotId id;
+  int64_t size = 0;      // of the whole snapshot
+  int64_t position = 0;  // where `bytes` starts
+  std::string bytes;
+};
+using Message = std::variant<VoteRequest, VoteResponse, BeginQuorumEpoch, FetchRequest, FetchResponse,
+                             FetchSnapshotRequest, FetchSnapshotResponse>;
 
 struct Outgoing {
   int32_t to = -1;
@@ -95,6 +136,7 @@ struct RaftConfig {
   int64_t fetch_timeout_ms = 2000;     // controller.quorum.fetch.timeout.ms: leader silent this long -> election
   int64_t fetch_resend_ms = 100;       // a follower re-sends a Fetch unanswered this long
   int32_t max_fetch_entries = 64;
+  int32_t max_snapshot_chunk_bytes = 1 << 20;  // per FetchSnapshot answer
 };
 
 enum class Role { Unattached, Follower, Prospective, Candidate, Leader };
@@ -111,6 +153,11 @@ class RaftNode {
   int64_t propose(std::string data, int64_t now_ms);
 
   std::vector<Outgoing> take_outbox();
+
+  // The owner's snapshot of its state machine with every entry below `end_offset` applied:
+  // kept by the storage, and the log before it dropped. Only committed entries may be in a
+  // snapshot: false (nothing done) unless start_offset() < end_offset <= high_watermark().
+  bool snapshot(int64_t end_offset, std::string data);
 
   Role role() const { return role_; }
   int32_t id() const { return id_; }
@@ -146,6 +193,11 @@ class RaftNode {
   void on_begin_epoch(const BeginQuorumEpoch& r, int64_t now_ms);
   void on_fetch(int32_t from, const FetchRequest& r, int64_t now_ms);
   void on_fetch_response(int32_t from, const FetchResponse& r, int64_t now_ms);
+  void on_fetch_snapshot(int32_t from, const FetchSnapshotRequest& r, int64_t now_ms);
+  void on_fetch_snapshot_response(int32_t from, const FetchSnapshotResponse& r, int64_t now_ms);
+  // A response from the leader we follow in this epoch: whether to act on it (and it counts
+  // as contact); handles fenced answers and answers from someone else.
+  bool accept_from_leader(int32_t from, int32_t epoch, int32_t leader, bool fenced, int64_t now_ms);
 
   // An observer without a leader: asks the next voter (round robin) who leads.
   void send_discovery_fetch(int64_t now_ms);
@@ -170,7 +222,13 @@ class RaftNode {
   // voters could keep handing a dead leader back to each other.
   int32_t abandoned_leader_ = -1;
   std::set<int32_t> votes_;           // granted pre-votes or votes in this round
-  // Follower: the outstanding Fetch.
+  // Follower: the snapshot being fetched (the leader's log no longer has our next entry).
+  struct PendingSnapshot {
+    SnapshotId id;
+    std::string bytes;  // received so far
+  };
+  std::optional<PendingSnapshot> pending_snapshot_;
+  // Follower: the outstanding Fetch (or FetchSnapshot).
   bool fetch_in_flight_ = false;
   int64_t fetch_sent_at_ = 0;
   // Leader: per voter, the end offset it has acknowledged and when it last fetched.

@@ -1,7 +1,9 @@
-// Handler for api Fetch (key 1), versions 4..13 (magic-2 record batches).
+// Handler for api Fetch (key 1), versions 0..13.
 //
-// Record data is never copied: each partition's records are a file range of a segment that
-// the connection sends with sendfile(2). A fetch that finds less than min.bytes waits in the
+// From v4 record data is never copied: each partition's records are a file range of a
+// segment that the connection sends with sendfile(2). Consumers fetching with v0-3 (clients
+// older than Kafka 0.11) get the same batches down-converted to magic 0 (v0-1) or magic 1
+// (v2-3) in memory, bounded by the fetch's byte limits (protocol/down_convert.h). A fetch that finds less than min.bytes waits in the
 // fetch purgatory until an append brings enough data or max.wait.ms passes (long poll).
 //
 // Two kinds of fetcher, told apart by the replica id: consumers (-1) read up to the high
@@ -11,10 +13,12 @@
 // the high watermark and completes waiting acks=all produces.
 #include <algorithm>
 
+#include "protocol/down_convert.h"
 #include "protocol/messages/fetch_request.h"
 #include "protocol/messages/fetch_response.h"
 #include "replication/purgatory.h"
 #include <prometheus/counter.h>
+#include <spdlog/spdlog.h>
 
 #include "server/broker.h"
 #include "server/handlers/handlers.h"
@@ -79,12 +83,29 @@ ErrorCode read_for_follower(Broker& broker, FetchState& st, replication::Partiti
   return rr.error;
 }
 
+// Kafka's broker-wide fetch.max.bytes default. A down-converted answer is held in memory
+// until it is sent, so a v0-2 fetch (which has no request max_bytes) is held to it as Kafka
+// holds every fetch.
+constexpr int64_t kMaxDownConvertedFetchBytes = 55 << 20;
+
+// The records of `slice` (whole v2 batches read from the log) for a Fetch v0-3 consumer.
+Result<DownConverted> down_convert_slice(const FileSlice& slice, int magic, int64_t fetch_offset, int64_t limit,
+                                         bool at_least_one) {
+  std::vector<uint8_t> raw(static_cast<size_t>(slice.size));
+  if (!storage::pread_exact(slice.fd, raw.data(), raw.size(), slice.position))
+    return Error{ErrorCode::KAFKA_STORAGE_ERROR, "cannot read records to down-convert"};
+  return down_convert(raw, magic, fetch_offset, static_cast<size_t>(std::max<int64_t>(limit, 0)), at_least_one);
+}
+
 // Reads every requested partition and builds the answer. Returns the record bytes found;
 // `answer_now` when a partition's answer must not wait (an error, a diverging epoch).
 int64_t build_response(FetchState& st, Resp& resp, bool& answer_now) {
   Broker& broker = *st.ctx.broker;
   const Req& req = st.req;
   int64_t budget = req.max_bytes > 0 ? req.max_bytes : 0;
+  const int magic = st.replica_id >= 0 ? 2 : fetch_response_magic(st.ctx.api_version);
+  if (magic < 2) budget = std::min(budget, kMaxDownConvertedFetchBytes);
+  int64_t converted_records = 0, converted_bytes = 0;
   int64_t total = 0;
   bool first_data = true;  // Kafka lets the first batch exceed the limits so it can progress
   answer_now = false;
@@ -144,15 +165,30 @@ int64_t build_response(FetchState& st, Resp& resp, bool& answer_now) {
           fail(rr.code());
         } else {
           pd.error_code = to_wire(ErrorCode::NONE);
-          if (rr->slice && rr->slice->size > 0) {
-            int64_t n = rr->slice->size;
+          int64_t n = 0, records = 0;
+          if (rr->slice && rr->slice->size > 0 && magic < 2) {
+            auto conv = down_convert_slice(*rr->slice, magic, fp.fetch_offset, limit, first_data);
+            if (!conv.ok()) {
+              fail(conv.code());
+            } else {
+              n = static_cast<int64_t>(conv->messages.size());
+              records = conv->records;
+              pd.records.owned = std::move(conv->messages);
+              converted_records += records;
+              converted_bytes += n;
+            }
+          } else if (rr->slice && rr->slice->size > 0) {
+            n = rr->slice->size;
+            records = rr->records;
             pd.records.files.push_back(std::move(*rr->slice));
+          }
+          if (n > 0) {
             total += n;
             budget -= n;
             first_data = false;
             TopicMetrics m = broker.metrics().topic(*name);
             m.bytes_out->Increment(static_cast<double>(n));
-            m.records_out->Increment(static_cast<double>(rr->records));
+            m.records_out->Increment(static_cast<double>(records));
           }
         }
       }
@@ -164,6 +200,9 @@ int64_t build_response(FetchState& st, Resp& resp, bool& answer_now) {
     }
     resp.responses.push_back(std::move(tr));
   }
+  if (converted_records > 0)
+    spdlog::debug("fetch v{} from {} ({}): {} records down-converted to magic {} ({} bytes)", st.ctx.api_version,
+                  st.ctx.client_id, st.ctx.peer, converted_records, magic, converted_bytes);
   return total;
 }
 

@@ -9,11 +9,11 @@ const std::vector<HandlerInfo>& handlers() {
   // librdkafka enables features by overlap), up to the newest version implemented.
   // Produce 0-2 carry the legacy message formats (magic 0/1), converted to record batches on
   // arrival (librdkafka also compresses with gzip, snappy or lz4 only when Produce v0 is
-  // advertised). Fetch 0-3, which would answer in those formats, is a later issue.
+  // advertised). Fetch 0-3 answer in those formats (batches down-converted on the way out).
   static const std::vector<HandlerInfo> table = [] {
     std::vector<HandlerInfo> t = {
         {0, "Produce", 0, 9, handle_produce},
-        {1, "Fetch", 4, 13, handle_fetch},
+        {1, "Fetch", 0, 13, handle_fetch},
         {2, "ListOffsets", 0, 7, handle_list_offsets},
         {3, "Metadata", 0, 12, handle_metadata},
         {8, "OffsetCommit", 0, 8, handle_offset_commit},
@@ -29,20 +29,26 @@ const std::vector<HandlerInfo>& handlers() {
         {19, "CreateTopics", 0, 7, handle_create_topics},
         {20, "DeleteTopics", 0, 6, handle_delete_topics},
         {21, "DeleteRecords", 0, 2, handle_delete_records},
+        {22, "InitProducerId", 0, 5, handle_init_producer_id},
         {23, "OffsetForLeaderEpoch", 0, 4, handle_offset_for_leader_epoch},
         {32, "DescribeConfigs", 0, 4, handle_describe_configs},
         {33, "AlterConfigs", 0, 2, handle_alter_configs},
         {35, "DescribeLogDirs", 0, 4, handle_describe_log_dirs},
         {37, "CreatePartitions", 0, 3, handle_create_partitions},
         {42, "DeleteGroups", 0, 2, handle_delete_groups},
+        {43, "ElectLeaders", 0, 2, handle_elect_leaders},
         {44, "IncrementalAlterConfigs", 0, 1, handle_incremental_alter_configs},
+        {45, "AlterPartitionReassignments", 0, 0, handle_alter_partition_reassignments},
+        {46, "ListPartitionReassignments", 0, 0, handle_list_partition_reassignments},
         {47, "OffsetDelete", 0, 0, handle_offset_delete},
         {52, "Vote", 0, 1, handle_vote},
         {53, "BeginQuorumEpoch", 0, 1, handle_begin_quorum_epoch},
         {56, "AlterPartition", 0, 3, handle_alter_partition},
+        {59, "FetchSnapshot", 0, 1, handle_fetch_snapshot},
         {60, "DescribeCluster", 0, 1, handle_describe_cluster},
         {62, "BrokerRegistration", 0, 4, handle_broker_registration},
         {63, "BrokerHeartbeat", 0, 1, handle_broker_heartbeat},
+        {67, "AllocateProducerIds", 0, 0, handle_allocate_producer_ids},
     };
     std::sort(t.begin(), t.end(), [](auto& a, auto& b) { return a.api_key < b.api_key; });
     return t;

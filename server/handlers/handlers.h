@@ -39,9 +39,15 @@ void handle_offset_for_leader_epoch(RequestContext& ctx, Respond respond);
 void handle_create_partitions(RequestContext& ctx, Respond respond);
 void handle_vote(RequestContext& ctx, Respond respond);
 void handle_begin_quorum_epoch(RequestContext& ctx, Respond respond);
+void handle_fetch_snapshot(RequestContext& ctx, Respond respond);
 void handle_broker_registration(RequestContext& ctx, Respond respond);
 void handle_broker_heartbeat(RequestContext& ctx, Respond respond);
+void handle_init_producer_id(RequestContext& ctx, Respond respond);
+void handle_allocate_producer_ids(RequestContext& ctx, Respond respond);
 void handle_alter_partition(RequestContext& ctx, Respond respond);
+void handle_elect_leaders(RequestContext& ctx, Respond respond);
+void handle_alter_partition_reassignments(RequestContext& ctx, Respond respond);
+void handle_list_partition_reassignments(RequestContext& ctx, Respond respond);
 // A voter's Fetch of the metadata partition goes to the quorum: true when it was taken (and
 // will be answered), false for every other fetch.
 bool serve_quorum_fetch(RequestContext& ctx, const msg::FetchRequest& req, Respond& respond);

@@ -1,5 +1,7 @@
 // Handler for api Produce (key 0), versions 0..9 (v0-2: magic 0/1 message sets, converted to
-// record batches; v3+: magic-2 record batches).
+// record batches; v3+: magic-2 record batches). Batches of idempotent producers are checked
+// by the partition (sequence, epoch); a retried batch is answered NONE with the offsets it
+// was first given.
 #include <chrono>
 
 #include "protocol/messages/produce_request.h"
@@ -96,12 +98,30 @@ PartitionResp produce_partition(RequestContext& ctx, Broker& broker, const std::
     recompressed = std::move(r.value());
     records = recompressed;
   }
-  auto appended = partition->append_as_leader(records);
+  bool duplicate = false;
+  auto appended = partition->append_as_leader(records, &duplicate);
   if (!appended.ok()) {
-    spdlog::error("append to {} failed: {}", tp.to_string(), appended.error().message);
+    switch (appended.code()) {
+      case ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER:
+      case ErrorCode::INVALID_PRODUCER_EPOCH:
+      case ErrorCode::INVALID_RECORD:
+        // The producer's own doing (a gap, a zombie, a bad sequence): not a broker failure.
+        spdlog::info("refused produce to {} from {}: {} ({})", tp.to_string(), ctx.peer,
+                     error_name(appended.code()), appended.error().message);
+        break;
+      default:
+        spdlog::error("append to {} failed: {}", tp.to_string(), appended.error().message);
+    }
     return partition_error(pd.index, appended.code(), appended.error().message);
   }
-  broker.replicas().fetch_purgatory().check(tp);
+  if (duplicate) {
+    spdlog::debug("{}: retried batch from {} answered with its offsets {}..{}", tp.to_string(), ctx.peer,
+                  appended->first_offset.value(), appended->last_offset.value());
+  } else {
+    broker.replicas().fetch_purgatory().check(tp);
+  }
+  // A retried batch also waits until the ISR has it (the first attempt may still be short of
+  // the high watermark), as Kafka's duplicate answers do.
   if (acks == -1 && partition->high_watermark() <= appended->last_offset)
     waiting.push_back({partition, appended->last_offset + 1});
 

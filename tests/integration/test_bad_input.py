@@ -52,7 +52,7 @@ def test_unsupported_api_versions_version_gets_v0_error_with_ranges(broker):
     err, n = struct.unpack_from(">hi", resp, 0)
     assert err == 35  # UNSUPPORTED_VERSION
     keys = {struct.unpack_from(">hhh", resp, 6 + 6 * i)[0]: struct.unpack_from(">hhh", resp, 6 + 6 * i)[1:] for i in range(n)}
-    assert keys[18] == (0, 3) and keys[0] == (0, 9) and keys[1] == (4, 13)
+    assert keys[18] == (0, 3) and keys[0] == (0, 9) and keys[1] == (0, 13)
     conn.close()
 
 

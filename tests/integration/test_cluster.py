@@ -596,3 +596,67 @@ def test_sigterm_moves_leaderships_away_before_the_broker_exits(cluster):
     refused = {name for _, name in prod.failed.values() if name not in RETRIABLE}
     assert not refused, f"non-retriable delivery errors {refused}: {prod.summary()}"
     assert prod.remaining == 0, prod.summary()
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. Metadata snapshots: the metadata log is cut behind a snapshot of the image, and a broker
+#    that was down while that happened catches up by installing the controller's snapshot.
+
+
+def metadata_snapshots(node):
+    """{Raft end offset: path} of the snapshot files in node's metadata log directory."""
+    import glob
+    import os
+    out = {}
+    for path in glob.glob(os.path.join(node.data, "__cluster_metadata-0", "*.checkpoint")):
+        out[int(os.path.basename(path).split("-")[0])] = path
+    return out
+
+
+def test_a_broker_behind_the_metadata_snapshot_installs_it_and_drops_stray_logs(cluster):
+    import os
+    c = cluster(extra={**FAST, "metadata.log.max.record.bytes.between.snapshots": 1024})
+    c.create_topic("doomed", 2, rf=3)
+    c.wait_topic("doomed", 2)
+    controller = c.controller_id()
+    behind = next(i for i in c.ids if i != controller)
+    c.kill9(behind)
+    before = metadata_snapshots(c.broker(controller))
+
+    # While it is down: enough metadata for several snapshots, and a deleted topic it holds.
+    names = [f"snap-{i}" for i in range(10)]
+    for name in names:
+        c.create_topic(name, 2, rf=2, timeout=15)
+    admin = c.admin()
+    admin.delete_topics(["doomed"], operation_timeout=15)["doomed"].result(20)
+
+    def cut():
+        snaps = metadata_snapshots(c.broker(controller))
+        return max(snaps) if snaps and max(snaps) > max(before, default=0) else None
+    end = c.wait_for(cut, 20, "a newer metadata snapshot on the controller",
+                     describe=lambda: f"snapshots {metadata_snapshots(c.broker(controller))}")
+    assert end > 5
+
+    c.start(behind)
+
+    def caught_up():
+        topics = set(c.metadata(behind).topics)
+        return set(names) <= topics and "doomed" not in topics
+    c.wait_for(caught_up, 30, f"node {behind} lists the new topics and not the deleted one",
+               describe=lambda: f"node {behind} lists {sorted(c.metadata(behind).topics)}")
+    # It took the controller's snapshot (its own log never reached that far) ...
+    assert max(metadata_snapshots(c.broker(behind)), default=0) >= end, \
+        f"node {behind} has snapshots {metadata_snapshots(c.broker(behind))}, the controller's ends at {end}"
+    assert "loaded from a snapshot" in c.broker(behind).log_tail(200000)
+    # ... and deleted the logs of the topic that went while it was away.
+    data = c.broker(behind).data
+    c.wait_for(lambda: not [d for d in os.listdir(data) if d.startswith("doomed-")], 15,
+               f"no doomed-* directory left on node {behind}", describe=lambda: sorted(os.listdir(data)))
+    for name in names[:3]:
+        c.wait_topic(name, 2, timeout=20)
+
+    # A restart from its own snapshot rebuilds the same image.
+    c.stop(behind)
+    c.start(behind)
+    c.wait_for(caught_up, 30, f"node {behind} after a restart from its snapshot")
+    assert not c.crashed(), c.log_tails()

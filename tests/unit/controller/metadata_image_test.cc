@@ -265,3 +265,98 @@ TEST_CASE("feature levels and producer id blocks are tracked") {
 
   REQUIRE(img.apply(metadata::NoOpRecord{}).ok());
 }
+
+namespace {
+
+// Everything a broker reads from an image, as text, so two images can be compared whole.
+std::string describe(const MetadataImage& img) {
+  std::string out;
+  auto ints = [](const std::vector<int32_t>& v) {
+    std::string s;
+    for (int32_t x : v) s += std::to_string(x) + ",";
+    return s;
+  };
+  for (const auto& [name, level] : img.features()) out += "feature " + name + "=" + std::to_string(level) + "\n";
+  for (const BrokerInfo* b : img.brokers()) {
+    out += "broker " + std::to_string(b->id) + " epoch " + std::to_string(b->epoch) + " inc " +
+           b->incarnation_id.to_string() + " fenced " + std::to_string(b->fenced) + " shutdown " +
+           std::to_string(b->in_controlled_shutdown) + " rack " + b->rack.value_or("-");
+    for (const auto& e : b->endpoints) out += " " + e.listener + "://" + e.host + ":" + std::to_string(e.port);
+    out += "\n";
+    if (const auto* c = img.broker_configs(std::to_string(b->id)))
+      for (const auto& [k, v] : *c) out += "  config " + k + "=" + v + "\n";
+  }
+  if (const auto* c = img.broker_configs(""))
+    for (const auto& [k, v] : *c) out += "cluster config " + k + "=" + v + "\n";
+  for (const TopicInfo* t : img.topics()) {
+    out += "topic " + t->name + " " + t->id.to_string() + " internal " + std::to_string(t->internal) + "\n";
+    for (const auto& [k, v] : t->configs) out += "  config " + k + "=" + v + "\n";
+    for (const auto& p : t->partitions)
+      out += "  p" + std::to_string(p.partition) + " replicas " + ints(p.replicas) + " isr " + ints(p.isr) +
+             " adding " + ints(p.adding_replicas) + " removing " + ints(p.removing_replicas) + " leader " +
+             std::to_string(p.leader) + " le " + std::to_string(p.leader_epoch) + " pe " +
+             std::to_string(p.partition_epoch) + "\n";
+  }
+  out += "next producer id " + std::to_string(img.next_producer_id()) + "\n";
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("an image's records rebuild the same image (a metadata snapshot)") {
+  MetadataImage img;
+  metadata::FeatureLevelRecord mv;
+  mv.name = "metadata.version";
+  mv.feature_level = 7;
+  Uuid orders = Uuid::random(), offsets = Uuid::random();
+  auto b2 = register_broker(2, 20, false, 9093);
+  b2.rack = "rack-b";
+  apply_all(img, {mv, register_broker(1, 10, false), b2, register_broker(3, 30, true, 9094),
+                  topic_record("orders", orders), topic_config("orders", "retention.ms", "1000"),
+                  topic_config("orders", "cleanup.policy", "compact"), partition_record(orders, 0, {1, 2, 3}),
+                  partition_record(orders, 1, {2, 3, 1}), topic_record("__consumer_offsets", offsets),
+                  partition_record(offsets, 0, {3, 1})});
+  // State only records of the log's history produce: partition changes, a reassignment in
+  // flight, controlled shutdown, broker and cluster configs, producer ids, and a topic
+  // config that waits for its topic.
+  metadata::PartitionChangeRecord change;
+  change.topic_id = orders;
+  change.partition_id = 1;
+  change.isr = std::vector<int32_t>{2, 1};
+  change.leader = 1;
+  change.adding_replicas = std::vector<int32_t>{4};
+  REQUIRE(img.apply(change).ok());
+  change.leader = -2;
+  REQUIRE(img.apply(change).ok());
+  metadata::BrokerRegistrationChangeRecord shutdown;
+  shutdown.broker_id = 2;
+  shutdown.broker_epoch = 20;
+  shutdown.in_controlled_shutdown = 1;
+  REQUIRE(img.apply(shutdown).ok());
+  metadata::ConfigRecord broker_cfg;
+  broker_cfg.resource_type = static_cast<int8_t>(ConfigResourceType::kBroker);
+  broker_cfg.resource_name = "1";
+  broker_cfg.name = "log.retention.ms";
+  broker_cfg.value = "5000";
+  REQUIRE(img.apply(broker_cfg).ok());
+  broker_cfg.resource_name = "";
+  broker_cfg.name = "num.partitions";
+  broker_cfg.value = "6";
+  REQUIRE(img.apply(broker_cfg).ok());
+  REQUIRE(img.apply(topic_config("later", "retention.ms", "7")).ok());
+  metadata::ProducerIdsRecord ids;
+  ids.next_producer_id = 3000;
+  REQUIRE(img.apply(ids).ok());
+
+  MetadataImage rebuilt;
+  apply_all(rebuilt, img.to_records());
+  CHECK(describe(rebuilt) == describe(img));
+  CHECK(rebuilt.partition("orders", 1)->leader_epoch == img.partition("orders", 1)->leader_epoch);
+  CHECK(rebuilt.partition("orders", 1)->partition_epoch == 2 + img.partition("orders", 0)->partition_epoch);
+  // The waiting config reaches its topic when it comes.
+  Uuid later = Uuid::random();
+  REQUIRE(rebuilt.apply(topic_record("later", later)).ok());
+  CHECK(rebuilt.topic("later")->configs.at("retention.ms") == "7");
+  // And an empty image has nothing to say.
+  CHECK(MetadataImage().to_records().empty());
+}

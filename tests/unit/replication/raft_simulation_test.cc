@@ -1,6 +1,7 @@
 // A deterministic simulation of the metadata quorum: voters exchange messages through a
 // network that loses, delays, reorders and duplicates them, crash and restart (keeping only
-// what RaftStorage made durable) and get partitioned, over many seeds. After every step the
+// what RaftStorage made durable), get partitioned, and snapshot their committed entries (a
+// voter that falls behind a snapshot must fetch and install it), over many seeds. After every step the
 // Raft safety properties are checked; after the chaos the network heals and the quorum must
 // elect a leader and bring every log to the same committed end.
 #include <catch2/catch.hpp>
@@ -17,6 +18,34 @@ using namespace kb::raft;
 
 namespace {
 
+// The state machine of the simulation is the list of committed entries itself: a snapshot
+// is their encoding, so a node that installs one must end up with exactly the entries the
+// leader had applied.
+std::string encode_entries(const std::vector<Entry>& entries, int64_t end) {
+  std::string out;
+  for (int64_t o = 0; o < end; ++o) {
+    const Entry& e = entries.at(static_cast<size_t>(o));
+    out += std::to_string(e.epoch) + ":" + std::to_string(e.data.size()) + ":" + e.data;
+  }
+  return out;
+}
+
+std::vector<Entry> decode_entries(const std::string& data) {
+  std::vector<Entry> out;
+  size_t at = 0;
+  while (at < data.size()) {
+    size_t colon = data.find(':', at);
+    size_t colon2 = data.find(':', colon + 1);
+    Entry e;
+    e.epoch = std::stoi(data.substr(at, colon - at));
+    size_t len = std::stoul(data.substr(colon + 1, colon2 - colon - 1));
+    e.data = data.substr(colon2 + 1, len);
+    out.push_back(e);
+    at = colon2 + 1 + len;
+  }
+  return out;
+}
+
 class MemoryStorage final : public RaftStorage {
  public:
   int32_t epoch() const override { return epoch_; }
@@ -26,15 +55,51 @@ class MemoryStorage final : public RaftStorage {
     voted_for_ = voted_for;
   }
   int64_t end_offset() const override { return static_cast<int64_t>(log_.size()); }
-  const Entry& entry(int64_t offset) const override { return log_.at(static_cast<size_t>(offset)); }
+  const Entry& entry(int64_t offset) const override {
+    // Entries below the start are only in the snapshot: the node must never read them.
+    if (offset < start_) FAIL("entry " << offset << " read below the log start " << start_);
+    return log_.at(static_cast<size_t>(offset));
+  }
   void append(const Entry& e) override { log_.push_back(e); }
-  void truncate(int64_t end) override { log_.resize(static_cast<size_t>(end)); }
+  void truncate(int64_t end) override {
+    if (end < start_) FAIL("truncation to " << end << " below the log start " << start_);
+    log_.resize(static_cast<size_t>(end));
+  }
+  int64_t start_offset() const override { return start_; }
+  std::optional<SnapshotId> snapshot() const override { return snapshot_; }
+  const std::string& snapshot_data() const override { return snapshot_data_; }
+  void save_snapshot(const SnapshotId& id, std::string data) override {
+    if (id.end_offset <= start_ || id.end_offset > end_offset() || log_[static_cast<size_t>(id.end_offset - 1)].epoch != id.epoch)
+      FAIL("snapshot " << id.end_offset << "/" << id.epoch << " does not match the log");
+    snapshot_ = id;
+    snapshot_data_ = std::move(data);
+    start_ = id.end_offset;
+    ++saved_;
+  }
+  void install_snapshot(const SnapshotId& id, std::string data) override {
+    // Everything below the snapshot's end comes from its bytes, nothing from the old log.
+    std::vector<Entry> entries = decode_entries(data);
+    if (static_cast<int64_t>(entries.size()) != id.end_offset || entries.back().epoch != id.epoch)
+      FAIL("installed snapshot " << id.end_offset << "/" << id.epoch << " holds " << entries.size() << " entries");
+    log_ = std::move(entries);
+    snapshot_ = id;
+    snapshot_data_ = std::move(data);
+    start_ = id.end_offset;
+    ++installed_;
+  }
+  // The entries in the snapshot (decoded, as the state machine has them) and then the log.
   const std::vector<Entry>& log() const { return log_; }
+  int installed() const { return installed_; }
+  int saved() const { return saved_; }
 
  private:
   int32_t epoch_ = 0;
   int32_t voted_for_ = -1;
   std::vector<Entry> log_;
+  int64_t start_ = 0;
+  std::optional<SnapshotId> snapshot_;
+  std::string snapshot_data_;
+  int installed_ = 0, saved_ = 0;
 };
 
 struct Faults {
@@ -43,6 +108,7 @@ struct Faults {
   int64_t max_delay_ms = 1;
   double crash_per_ms = 0.0;      // probability per ms that one voter crashes
   double partition_per_ms = 0.0;  // probability per ms that the network splits (or heals)
+  double snapshot_per_ms = 0.0;   // probability per ms that a node snapshots its committed entries
 };
 
 class Simulation {
@@ -95,6 +161,23 @@ class Simulation {
   }
 
   size_t committed() const { return committed_.size(); }
+  int snapshots_installed() const {
+    int n = 0;
+    for (const auto& [id, s] : storage_) n += s->installed();
+    return n;
+  }
+  int snapshots_saved() const {
+    int n = 0;
+    for (const auto& [id, s] : storage_) n += s->saved();
+    return n;
+  }
+  // Clients propose again (converge() stops them).
+  void resume_proposals() { proposing_ = true; }
+  // Snapshots every node's committed entries now.
+  void snapshot_all() {
+    for (int32_t id : ids_)
+      if (nodes_[id]) take_snapshot(id);
+  }
 
   // Stops `id` (its storage stays); converge() restarts it.
   void crash(int32_t id) { nodes_[id].reset(); }
@@ -117,8 +200,18 @@ class Simulation {
   };
 
   void start(int32_t id) {
-    nodes_[id] = std::make_unique<RaftNode>(id, voters_, RaftConfig{}, *storage_[id], rng_(), now_);
-    hw_seen_[id] = 0;  // the high watermark is volatile: a restarted voter learns it again
+    RaftConfig config;
+    config.max_snapshot_chunk_bytes = 64;  // snapshots travel in several pieces
+    nodes_[id] = std::make_unique<RaftNode>(id, voters_, config, *storage_[id], rng_(), now_);
+    // The high watermark is volatile: a restarted voter learns it again (from its snapshot's
+    // end at least).
+    hw_seen_[id] = nodes_[id]->high_watermark();
+  }
+
+  void take_snapshot(int32_t id) {
+    RaftNode& n = *nodes_[id];
+    int64_t end = n.high_watermark();
+    if (end > storage_[id]->start_offset()) n.snapshot(end, encode_entries(storage_[id]->log(), end));
   }
 
   void step(const Faults& f) {
@@ -146,6 +239,9 @@ class Simulation {
       if (nodes_[m.to]) nodes_[m.to]->receive(m.from, m.message, now_);
     for (int32_t id : ids_)
       if (nodes_[id]) nodes_[id]->tick(now_);
+    if (f.snapshot_per_ms > 0)
+      for (int32_t id : ids_)
+        if (nodes_[id] && coin(rng_) < f.snapshot_per_ms) take_snapshot(id);
     // A client proposes to whoever claims to lead.
     if (proposing_ && now_ % 7 == 0) {
       for (int32_t id : ids_)
@@ -271,15 +367,18 @@ TEST_CASE("the quorum stays safe through loss, delay, reordering, duplication, c
   moderate.max_delay_ms = 40;
   moderate.crash_per_ms = 0.002;
   moderate.partition_per_ms = 0.001;
+  moderate.snapshot_per_ms = 0.002;
   Faults harsh;
   harsh.loss = 0.3;
   harsh.duplicate = 0.1;
   harsh.max_delay_ms = 150;
   harsh.crash_per_ms = 0.006;
   harsh.partition_per_ms = 0.003;
+  harsh.snapshot_per_ms = 0.004;
   // KB_RAFT_SEEDS=N runs more seeds (a longer soak than the test suite's).
   const char* env = std::getenv("KB_RAFT_SEEDS");
   const uint64_t seeds = env ? std::strtoull(env, nullptr, 10) : 150;
+  int installed = 0;
   for (const Faults& chaos : {moderate, harsh}) {
     for (uint64_t seed = 1; seed <= seeds; ++seed) {
       Simulation sim(seed, seed % 2 ? 3 : 5, static_cast<int>(seed % 3));
@@ -288,8 +387,10 @@ TEST_CASE("the quorum stays safe through loss, delay, reordering, duplication, c
       bool healed = sim.converge(20000);
       INFO("loss " << chaos.loss << "; after the chaos: " << after_chaos << "; now: " << sim.describe());
       REQUIRE(healed);
+      installed += sim.snapshots_installed();
     }
   }
+  CHECK(installed > 0);  // the chaos did make voters fall behind a snapshot
 }
 
 TEST_CASE("observers follow the committed log without voting, and find the next leader after a crash") {
@@ -319,4 +420,23 @@ TEST_CASE("a voter cut off from the others does not depose the leader when it re
   REQUIRE(sim.converge(5000));
   CHECK(sim.leader() == leader);
   CHECK(sim.elections() == elections);
+}
+
+TEST_CASE("a voter that missed entries now only in snapshots installs the leader's snapshot") {
+  for (int observers : {0, 1}) {
+    Simulation sim(5, 3, observers);
+    REQUIRE(sim.converge(5000));
+    int32_t leader = sim.leader();
+    int32_t behind = leader == 1 ? 2 : 1;
+    sim.crash(behind);
+    sim.resume_proposals();
+    sim.run(3000, Faults{});
+    sim.snapshot_all();  // the log below the committed end is gone everywhere
+    sim.run(500, Faults{});
+    INFO(sim.describe());
+    REQUIRE(sim.converge(8000));  // restarts `behind`, which can only catch up from a snapshot
+    CHECK(sim.snapshots_installed() >= 1);
+    CHECK(sim.snapshots_saved() >= 2);
+    CHECK(sim.leader() == leader);
+  }
 }

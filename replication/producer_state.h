@@ -1,0 +1,146 @@
+// The idempotent-producer state of one partition replica (Kafka's ProducerStateManager): per
+// producer id, its epoch and the metadata of its last kBatchesToRetain batches. The leader
+// checks a client's batches against it before anything is written (sequence numbers,
+// epochs, duplicates); every replica updates it from the batches its log receives, so a new
+// leader after a failover recognises retried batches too.
+//
+// On disk (Kafka's layout and format): `<20-digit offset>.snapshot` in the partition's
+// directory holds the state as of that log offset, one entry per producer with its last batch
+// only (Kafka's snapshot v1: version int16, CRC-32C int32 of what follows, then an int32
+// count of entries {producer_id int64, epoch int16, last_sequence int32, last_offset int64,
+// offset_delta int32, timestamp int64, coordinator_epoch int32, current_txn_first_offset
+// int64}). load() starts from the newest snapshot at or below the log end and scans the batch
+// headers after it; without one it scans the whole log. Snapshots are written at clean
+// shutdown (kbroker does not snapshot at segment rolls yet).
+//
+// Owner: replication::Partition. Thread-safety: none; the partition serializes every call
+// (its producer-state mutex), and holds it across check + append + update on the leader so
+// that two appends of one producer cannot both pass the same sequence check.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "protocol/record_batch.h"
+#include "protocol/types.h"
+
+namespace kb::storage {
+class Log;
+}
+
+namespace kb::replication {
+
+// One appended batch of a producer, as far as deduplication needs it.
+struct ProducerBatchMetadata {
+  int32_t first_seq = -1;
+  int32_t last_seq = -1;
+  int64_t first_offset = -1;
+  int64_t last_offset = -1;
+  int64_t timestamp = -1;  // the batch's max timestamp (the log append time for LogAppendTime)
+  bool operator==(const ProducerBatchMetadata&) const = default;
+};
+
+struct ProducerStateEntry {
+  int16_t epoch = -1;
+  // Batches of `epoch` only (a new epoch starts afresh), oldest first, at most
+  // ProducerStateManager::kBatchesToRetain.
+  std::deque<ProducerBatchMetadata> batches;
+  // Transactions (a later part of exactly-once) keep these; -1 until then.
+  int32_t coordinator_epoch = -1;
+  int64_t current_txn_first_offset = -1;
+
+  int32_t last_seq() const { return batches.empty() ? -1 : batches.back().last_seq; }
+  int64_t last_offset() const { return batches.empty() ? -1 : batches.back().last_offset; }
+  int64_t last_timestamp() const { return batches.empty() ? -1 : batches.back().timestamp; }
+  bool operator==(const ProducerStateEntry&) const = default;
+};
+
+// What the leader's check of a client's batches decided.
+struct ProducerAppendCheck {
+  ErrorCode error = ErrorCode::NONE;
+  std::string message;
+  // Set when a batch was appended before (same producer, epoch and sequence range): nothing
+  // is written and the producer is answered with that batch's offsets (Kafka answers NONE).
+  std::optional<ProducerBatchMetadata> duplicate;
+};
+
+// The last sequence of a batch starting at `base_seq` with `last_offset_delta` + 1 records;
+// sequences wrap from INT32_MAX to 0.
+int32_t last_sequence(int32_t base_seq, int32_t last_offset_delta);
+
+class ProducerStateManager {
+ public:
+  static constexpr size_t kBatchesToRetain = 5;  // Kafka's NUM_BATCHES_TO_RETAIN
+  static constexpr const char* kSnapshotSuffix = ".snapshot";
+
+  // `name` ("topic-partition") is for log lines and error messages only.
+  explicit ProducerStateManager(std::string name) : name_(std::move(name)) {}
+
+  // ---- leader ----
+  // Checks a client's batches, in order, as they would be appended (Kafka's
+  // ProducerAppendInfo with origin CLIENT). Batches without a producer id pass. Per batch:
+  // a batch equal to one of its producer's retained batches (same epoch, first and last
+  // sequence) is a duplicate (the first found is answered, nothing is appended); a smaller
+  // epoch than the producer's is INVALID_PRODUCER_EPOCH; a new epoch of a known producer
+  // must start at sequence 0, the same epoch must continue at the last sequence + 1, else
+  // OUT_OF_ORDER_SEQUENCE_NUMBER; a producer this replica does not know may start at any
+  // sequence (Kafka since KIP-360: its state may have expired). A producer id with a
+  // negative sequence is INVALID_RECORD. Later batches are checked against the state as
+  // the earlier ones of the same request leave it.
+  ProducerAppendCheck check(std::span<const BatchHeader> batches) const;
+
+  // ---- every replica ----
+  // Records a batch that is now in the log (with its final offsets), without validation
+  // (Kafka's origin REPLICATION): a different epoch replaces the producer's batches.
+  // Batches without a producer id are ignored.
+  void update(const BatchHeader& h);
+  // update() for every batch of `batches` (back-to-back stored batches).
+  void update_all(std::span<const uint8_t> batches);
+
+  // Producers whose last batch is older than `expiration_ms` at `now_ms` (Kafka's
+  // producer.id.expiration.ms, measured on the batches' max timestamps as Kafka does) are
+  // forgotten. Returns how many.
+  size_t remove_expired(int64_t now_ms, int64_t expiration_ms);
+
+  // The log was cut at `end` (a follower's truncation): batches at or after it are
+  // forgotten. A producer that loses every retained batch had older state this memory no
+  // longer holds: then the whole state is rebuilt from the log (and the snapshots at or
+  // below `end`). Snapshots above `end` are deleted.
+  void truncate(const storage::Log& log, Offset end);
+  // The log was emptied (truncate_fully_and_start_at): no state, no snapshots.
+  void clear(const std::filesystem::path& dir);
+
+  // Rebuilds the state of `log`: the newest snapshot at or below its log end (newer ones are
+  // deleted: they describe a log that was cut since), then every batch after it. A snapshot
+  // that does not parse is ignored (the whole log is scanned); a batch that cannot be read
+  // stops the scan with a log line, keeping what was read.
+  void load(const storage::Log& log);
+  // Writes the state as of `log`'s end offset to `<log end>.snapshot` (atomically, fsynced)
+  // and deletes older snapshots. The caller makes sure no append runs meanwhile.
+  Status write_snapshot(const storage::Log& log) const;
+
+  const ProducerStateEntry* find(int64_t producer_id) const;
+  const std::map<int64_t, ProducerStateEntry>& producers() const { return producers_; }
+  size_t producer_count() const { return producers_.size(); }
+
+  // Kafka's snapshot format (see the file comment); decode is nullopt for a damaged file.
+  static std::vector<uint8_t> encode_snapshot(const std::map<int64_t, ProducerStateEntry>& producers);
+  static std::optional<std::map<int64_t, ProducerStateEntry>> decode_snapshot(std::span<const uint8_t> bytes);
+  // `<20-digit offset>.snapshot`.
+  static std::string snapshot_file_name(int64_t offset);
+
+ private:
+  // Snapshot files in `dir`, by offset.
+  static std::map<int64_t, std::filesystem::path> list_snapshots(const std::filesystem::path& dir);
+
+  std::string name_;
+  std::map<int64_t, ProducerStateEntry> producers_;
+};
+
+}  // namespace kb::replication

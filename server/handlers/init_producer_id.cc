@@ -1,0 +1,49 @@
+// Handler for api InitProducerId (key 22), versions 0..5.
+// Idempotent producers (no transactional id) get a new producer id at epoch 0 from this
+// broker's block (server/producer_id_manager.h). As in Kafka, a producer id and epoch sent
+// with a null transactional id (v3+, KIP-360) do not matter: an idempotent producer bumps its
+// epoch on its own, and asking here always yields a fresh id.
+#include "protocol/messages/init_producer_id_request.h"
+#include "protocol/messages/init_producer_id_response.h"
+#include "server/broker.h"
+#include "server/handlers/handlers.h"
+#include "server/producer_id_manager.h"
+
+namespace kb::server {
+
+void handle_init_producer_id(RequestContext& ctx, Respond respond) {
+  msg::InitProducerIdRequest req;
+  if (!decode_request(ctx, req, respond)) return;
+  msg::InitProducerIdResponse resp;
+  resp.producer_id = -1;
+  resp.producer_epoch = -1;
+  // KafkaApis: a producer id without an epoch (or the reverse) is malformed.
+  if ((req.producer_id == -1) != (req.producer_epoch == -1)) {
+    resp.error_code = to_wire(ErrorCode::INVALID_REQUEST);
+    return send_response(ctx, respond, resp);
+  }
+  if (req.transactional_id) {
+    // An empty transactional id is refused as Kafka's TransactionCoordinator does. Any other
+    // belongs to the transaction coordinator, which kbroker does not have yet (the
+    // transactions part of exactly-once): the client keeps looking for one.
+    resp.error_code =
+        to_wire(req.transactional_id->empty() ? ErrorCode::INVALID_REQUEST : ErrorCode::COORDINATOR_NOT_AVAILABLE);
+    return send_response(ctx, respond, resp);
+  }
+  auto answer = respond_later<msg::InitProducerIdResponse>(ctx, std::move(respond));
+  ctx.broker->producer_ids().next_id([answer = std::move(answer), peer = ctx.peer](Result<int64_t> id) mutable {
+    msg::InitProducerIdResponse r;
+    if (id.ok()) {
+      r.producer_id = id.value();
+      r.producer_epoch = 0;
+      spdlog::debug("producer id {} given to {}", id.value(), peer);
+    } else {
+      r.error_code = to_wire(id.code());
+      r.producer_id = -1;
+      r.producer_epoch = -1;
+    }
+    answer(std::move(r));
+  });
+}
+
+}  // namespace kb::server
