@@ -363,17 +363,133 @@ const PropertyDef& def_for_read(std::string_view name, std::initializer_list<Typ
 }  // namespace
 
 std::optional<std::string> BrokerConfig::raw(std::string_view name) const {
-  auto it = values_.find(name);
-  if (it != values_.end()) return it->second;
+  // Kafka's order: this broker's dynamic value, the cluster-wide dynamic default, the YAML.
+  for (const auto* layer : {&dynamic_broker_, &dynamic_default_, &values_}) {
+    auto it = layer->find(name);
+    if (it != layer->end()) return it->second;
+  }
   const PropertyDef* d = find_broker_property(name);
   return d ? d->default_value : std::nullopt;
 }
 
-bool BrokerConfig::is_set(std::string_view name) const { return values_.find(name) != values_.end(); }
+bool BrokerConfig::is_set(std::string_view name) const {
+  return dynamic_broker_.count(name) || dynamic_default_.count(name) || values_.count(name);
+}
 
 ConfigSource BrokerConfig::source(std::string_view name) const {
-  if (is_set(name)) return ConfigSource::StaticBrokerConfig;
+  if (dynamic_broker_.count(name)) return ConfigSource::DynamicBrokerConfig;
+  if (dynamic_default_.count(name)) return ConfigSource::DynamicDefaultBrokerConfig;
+  if (values_.count(name)) return ConfigSource::StaticBrokerConfig;
   return find_broker_property(name) ? ConfigSource::DefaultConfig : ConfigSource::Unknown;
+}
+
+namespace {
+
+// Kafka's DynamicBrokerConfig.brokerConfigSynonyms: the properties that set the same thing,
+// highest precedence first. log.flush.scheduler.interval.ms is only the default of
+// log.flush.interval.ms, not the other way round.
+std::vector<std::string> synonym_group(std::string_view name) {
+  const PropertyDef* d = find_broker_property(name);
+  if (d && !d->topic_synonym.empty() && name != "log.flush.scheduler.interval.ms") {
+    std::vector<std::string> group;
+    for (const auto& s : detail::synonyms_of(d->topic_synonym)) group.emplace_back(s.broker_name);
+    if (std::find(group.begin(), group.end(), name) != group.end()) return group;
+  }
+  return {std::string(name)};
+}
+
+}  // namespace
+
+std::vector<ConfigSynonym> BrokerConfig::synonyms(std::string_view name) const {
+  std::vector<ConfigSynonym> out;
+  const auto group = synonym_group(name);
+  const std::pair<const std::map<std::string, std::string, std::less<>>*, ConfigSource> levels[] = {
+      {&dynamic_broker_, ConfigSource::DynamicBrokerConfig},
+      {&dynamic_default_, ConfigSource::DynamicDefaultBrokerConfig},
+      {&values_, ConfigSource::StaticBrokerConfig}};
+  for (const auto& [layer, source] : levels)
+    for (const auto& n : group)
+      if (auto it = layer->find(n); it != layer->end()) out.push_back({n, it->second, source});
+  for (const auto& n : group)
+    if (const PropertyDef* d = find_broker_property(n); d && d->default_value)
+      out.push_back({n, d->default_value, ConfigSource::DefaultConfig});
+  // Kafka drops the synonyms that precede the property itself (describing log.retention.hours
+  // does not list a log.retention.ms above it).
+  auto first = std::find_if(out.begin(), out.end(), [&](const ConfigSynonym& s) { return s.name == name; });
+  out.erase(out.begin(), first);
+  return out;
+}
+
+namespace {
+
+// The rules between keys that a dynamic change can break (Kafka re-validates the whole
+// KafkaConfig); "" when fine.
+std::string rules_between_keys(const BrokerConfig& c) {
+  if (c.log_retention_ms() == 0) {
+    std::string key = c.raw("log.retention.ms")        ? "log.retention.ms"
+                      : c.raw("log.retention.minutes") ? "log.retention.minutes"
+                                                       : "log.retention.hours";
+    return "Invalid value 0 for configuration " + key + ": retention must be unlimited (-1) or at least 1 ms";
+  }
+  int64_t min_lag = c.get_long("log.cleaner.min.compaction.lag.ms");
+  int64_t max_lag = c.get_long("log.cleaner.max.compaction.lag.ms");
+  if (min_lag > max_lag)
+    return "Invalid value " + std::to_string(min_lag) +
+           " for configuration log.cleaner.min.compaction.lag.ms: must not be above "
+           "log.cleaner.max.compaction.lag.ms (" +
+           std::to_string(max_lag) + ")";
+  return "";
+}
+
+}  // namespace
+
+Result<BrokerConfig> BrokerConfig::with_dynamic(const std::map<std::string, std::string>& cluster_default,
+                                                const std::map<std::string, std::string>& per_broker,
+                                                std::vector<std::string>* skipped) const {
+  BrokerConfig c = *this;
+  auto fill = [&](const std::map<std::string, std::string>& in, std::map<std::string, std::string, std::less<>>& out,
+                  const std::string& resource) {
+    out.clear();
+    for (const auto& [name, value] : in) {
+      const PropertyDef* d = find_broker_property(name);
+      std::string why = !d ? "unknown property" : !d->dynamic ? "not a dynamic property" : check_value(*d, value);
+      if (!why.empty()) {
+        if (skipped) skipped->push_back("broker resource '" + resource + "' " + name + "=" + value + ": " + why);
+        continue;
+      }
+      out[name] = detail::normalize(*d, value);
+    }
+  };
+  fill(cluster_default, c.dynamic_default_, "");
+  fill(per_broker, c.dynamic_broker_, std::to_string(node_id()));
+  if (auto why = rules_between_keys(c); !why.empty()) return Error{ErrorCode::INVALID_REQUEST, why};
+  c.derive_topic_defaults();
+  return c;
+}
+
+Status check_dynamic_broker_configs(const std::map<std::string, std::string>& configs) {
+  std::vector<std::string> not_dynamic;  // sorted: the map is
+  for (const auto& [name, value] : configs)
+    if (const PropertyDef* d = find_broker_property(name); d && !d->dynamic) not_dynamic.push_back(name);
+  if (!not_dynamic.empty())
+    return Error{ErrorCode::INVALID_REQUEST,
+                 "Cannot update these configs dynamically: [" + join(not_dynamic, ", ") + "]"};
+  for (const auto& [name, value] : configs) {
+    const PropertyDef* d = find_broker_property(name);
+    if (!d) return Error{ErrorCode::INVALID_REQUEST, "Unknown broker config name: " + name};
+    if (std::string why = check_value(*d, value); !why.empty())
+      return Error{ErrorCode::INVALID_REQUEST, "Invalid value " + value + " for configuration " + name + ": " + why};
+  }
+  return {};
+}
+
+std::map<std::string, std::string> normalize_broker_configs(const std::map<std::string, std::string>& configs) {
+  std::map<std::string, std::string> out;
+  for (const auto& [name, value] : configs) {
+    const PropertyDef* d = find_broker_property(name);
+    out[name] = d && check_value(*d, value).empty() ? detail::normalize(*d, value) : value;
+  }
+  return out;
 }
 
 std::map<std::string, std::optional<std::string>> BrokerConfig::all() const {

@@ -9,7 +9,15 @@
 // - start-up: BrokerConfig::from_yaml/from_file throw ConfigError whose what() names the key and
 //   what was expected; main() prints it and exits.
 // - run time: TopicConfig::make returns INVALID_CONFIG with Kafka's wording
-//   ("Invalid value X for configuration Y: ..."), which handlers pass to the client.
+//   ("Invalid value X for configuration Y: ..."), which handlers pass to the client;
+//   check_dynamic_broker_configs / BrokerConfig::with_dynamic return INVALID_REQUEST for a
+//   dynamic broker config change (Kafka's code for it, KAFKA-13609).
+//
+// Dynamic broker configs (KIP-226) are layers over the static YAML: the cluster-wide default
+// (the controller's BROKER resource "") and this broker's own (resource "<node.id>"), in
+// Kafka's order per-broker > cluster default > static > built-in default. with_dynamic()
+// builds the effective configuration from the metadata image's layers; the Broker swaps it in
+// whenever the image changes.
 //
 // Both classes are immutable values once built: safe to read from any thread, cheap to copy.
 #pragma once
@@ -127,12 +135,32 @@ class BrokerConfig {
   double get_double(std::string_view name) const;
   std::string get_string(std::string_view name) const;             // "" if null; never throws on a null
   std::vector<std::string> get_list(std::string_view name) const;  // comma-split, trimmed
-  // Set in the YAML or by --set (a YAML null is "not set": the default applies).
+  // Set in the YAML, by --set or dynamically (a YAML null is "not set": the default applies).
   bool is_set(std::string_view name) const;
   // The effective value as Kafka's text; nullopt when null or the name is unknown. Safe to
   // call with names from requests.
   std::optional<std::string> raw(std::string_view name) const;
-  ConfigSource source(std::string_view name) const;  // StaticBrokerConfig or DefaultConfig
+  // Where the effective value comes from: DynamicBrokerConfig, DynamicDefaultBrokerConfig,
+  // StaticBrokerConfig or DefaultConfig (Unknown for an unknown name).
+  ConfigSource source(std::string_view name) const;
+  // DescribeConfigs' synonyms of a broker property, Kafka's ConfigHelper order: level by level
+  // (per-broker, cluster default, static, built-in default), each level naming the property's
+  // synonym group (log.retention.ms/minutes/hours, log.roll.ms/hours, ...) in precedence
+  // order, then everything before the first entry of `name` itself dropped.
+  std::vector<ConfigSynonym> synonyms(std::string_view name) const;
+
+  // KIP-226: this configuration with the dynamic layers on top: `cluster_default` (resource
+  // "") under `per_broker` (resource "<node.id>"). The static part is this object's YAML
+  // settings (layers already applied are replaced, not stacked). Keys that are unknown, not
+  // dynamic or invalid are skipped (the controller never stores such values) and named in
+  // `skipped`. INVALID_REQUEST when the combination breaks a rule between keys (retention 0,
+  // min compaction lag above the max), naming the key.
+  Result<BrokerConfig> with_dynamic(const std::map<std::string, std::string>& cluster_default,
+                                    const std::map<std::string, std::string>& per_broker,
+                                    std::vector<std::string>* skipped = nullptr) const;
+  // The dynamic layers in effect (empty for a configuration without them).
+  const std::map<std::string, std::string, std::less<>>& dynamic_default() const { return dynamic_default_; }
+  const std::map<std::string, std::string, std::less<>>& dynamic_broker() const { return dynamic_broker_; }
   // Every broker property with its effective value (nullopt = null). Password values are
   // included: callers showing them must check PropertyDef::sensitive().
   std::map<std::string, std::optional<std::string>> all() const;
@@ -159,8 +187,10 @@ class BrokerConfig {
   void derive();                 // fills listeners_, advertised_, voters_; throws ConfigError
   void derive_topic_defaults();  // fills topic_defaults_ (topic_config.cc)
 
-  // Explicit settings, as normalised text. Only non-null values are stored.
+  // Explicit static settings (YAML, --set), as normalised text. Only non-null values are stored.
   std::map<std::string, std::string, std::less<>> values_;
+  // KIP-226 layers (normalised, dynamic properties only): resource "" and "<node.id>".
+  std::map<std::string, std::string, std::less<>> dynamic_default_, dynamic_broker_;
   std::vector<Listener> listeners_, advertised_;
   std::vector<QuorumVoter> voters_;
   // Indexed like topic_properties(); shared with every TopicConfig made from this broker.
@@ -181,8 +211,9 @@ class TopicConfig {
   const std::map<std::string, std::string>& overrides() const { return overrides_; }
   std::map<std::string, std::string> all() const;  // every topic property, effective values
   bool is_default(std::string_view name) const;    // no topic override for it
-  // Where the effective value comes from: DynamicTopicConfig (override),
-  // StaticBrokerConfig (a broker synonym set in the YAML), else DefaultConfig.
+  // Where the effective value comes from: DynamicTopicConfig (override), else the level of
+  // the first broker synonym Kafka lists (DynamicBrokerConfig, DynamicDefaultBrokerConfig,
+  // StaticBrokerConfig), else DefaultConfig.
   ConfigSource source(std::string_view name) const;
   // DescribeConfigs' synonyms, highest precedence first: the override, the broker synonyms
   // that are set, then the default under the broker's name (Kafka lists it that way).
@@ -192,6 +223,15 @@ class TopicConfig {
   std::map<std::string, std::string> overrides_;  // validated, normalised
   std::shared_ptr<const std::vector<BrokerConfig::TopicDefault>> defaults_;
 };
+
+// KIP-226: checks the complete set of dynamic configs one BROKER resource would have. Kafka's
+// DynamicBrokerConfig rules and messages, all INVALID_REQUEST (Kafka's code, KAFKA-13609):
+// "Cannot update these configs dynamically: [a, b]" for properties that are not dynamic,
+// "Unknown broker config name: x" (kbroker refuses names it does not know; Kafka would store
+// them), "Invalid value v for configuration k: <rule>".
+Status check_dynamic_broker_configs(const std::map<std::string, std::string>& configs);
+// The values of a valid set in their stored text form (trimmed, canonical numbers...).
+std::map<std::string, std::string> normalize_broker_configs(const std::map<std::string, std::string>& configs);
 
 // Usage text for --help: every broker property with type, default, dynamic flag and doc.
 std::string properties_help();

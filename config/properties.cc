@@ -229,26 +229,25 @@ const std::vector<PropertyDef>& broker_properties() {
 
       // Network.
       Def("listeners", T::List, "PLAINTEXT://:9092",
-          "Addresses to listen on, NAME://host:port (empty host = every interface, port 0 = any free port)")
-          .check(check_listeners)
-          .dynamic(),
+          "Addresses to listen on, NAME://host:port (empty host = every interface, port 0 = any free port); read "
+          "at start-up (Kafka can change it per broker at run time)")
+          .check(check_listeners),
       Def("advertised.listeners", T::List, null,
-          "Addresses handed to clients in Metadata, NAME://host:port; defaults to listeners")
-          .check(check_advertised_listeners)
-          .dynamic(),
+          "Addresses handed to clients in Metadata, NAME://host:port; defaults to listeners; read at start-up")
+          .check(check_advertised_listeners),
       Def("listener.security.protocol.map", T::String,
           "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
-          "Security protocol of each listener name, NAME:PROTOCOL (kbroker serves PLAINTEXT only so far)")
-          .check(check_protocol_map)
-          .dynamic(),
+          "Security protocol of each listener name, NAME:PROTOCOL (kbroker serves PLAINTEXT only so far); read "
+          "at start-up")
+          .check(check_protocol_map),
       Def("inter.broker.listener.name", T::String, null,
           "Listener other brokers use to reach this one; must be one of advertised.listeners"),
-      Def("num.network.threads", T::Int, "3", "Network threads, each serving its share of the connections")
-          .at_least(1)
-          .dynamic(),
+      Def("num.network.threads", T::Int, "3",
+          "Network threads, each serving its share of the connections; read at start-up (Kafka: dynamic)")
+          .at_least(1),
       Def("num.io.threads", T::Int, "8",
           "Request handler threads (kbroker handles requests on the network threads; accepted for "
-          "compatibility)")
+          "compatibility, also dynamically, and not used)")
           .at_least(1)
           .dynamic(),
       Def("socket.request.max.bytes", T::Int, "104857600",
@@ -312,11 +311,12 @@ const std::vector<PropertyDef>& broker_properties() {
           .dynamic()
           .topic("segment.ms"),
       Def("log.roll.jitter.ms", T::Long, null,
-          "Random amount up to which a roll happens early; overrides hours")
+          "Random amount up to which a roll happens early; overrides hours (accepted, also dynamically; "
+          "kbroker rolls without jitter)")
           .at_least(0)
           .dynamic()
           .topic("segment.jitter.ms"),
-      Def("log.roll.jitter.hours", T::Int, "0", "Roll jitter in hours")
+      Def("log.roll.jitter.hours", T::Int, "0", "Roll jitter in hours (accepted; kbroker rolls without jitter)")
           .at_least(0)
           .dynamic()
           .topic("segment.jitter.ms"),
@@ -353,11 +353,11 @@ const std::vector<PropertyDef>& broker_properties() {
           .topic("file.delete.delay.ms"),
       Def("log.flush.interval.ms", T::Long, null,
           "fsync a log whose oldest unflushed write is this old; unset = leave write-back to the OS, like "
-          "Kafka")
+          "Kafka; read at start-up (Kafka: dynamic)")
           .at_least(0)
-          .dynamic()
           .topic("flush.ms"),
-      Def("log.flush.interval.messages", T::Long, kLongMax, "Records appended before a log is forced to disk")
+      Def("log.flush.interval.messages", T::Long, kLongMax, "Kafka's records appended before a log is forced to disk; accepted (also dynamically), not "
+          "enforced by kbroker")
           .at_least(1)
           .dynamic()
           .topic("flush.messages"),
@@ -382,15 +382,14 @@ const std::vector<PropertyDef>& broker_properties() {
           .topic("message.timestamp.difference.max.ms"),
       Def("log.cleaner.enable", T::Bool, "true",
           "Run the log cleaner, which compacts topics with cleanup.policy=compact"),
-      Def("log.cleaner.threads", T::Int, "1", "Threads compacting logs")
-          .at_least(0)
-          .dynamic(),
-      Def("log.cleaner.backoff.ms", T::Long, "15000", "Sleep of a cleaner thread when no log needs cleaning")
-          .at_least(0)
-          .dynamic(),
+      Def("log.cleaner.threads", T::Int, "1", "Threads compacting logs; read at start-up (Kafka: dynamic)")
+          .at_least(0),
+      Def("log.cleaner.backoff.ms", T::Long, "15000",
+          "Sleep of a cleaner thread when no log needs cleaning; read at start-up (Kafka: dynamic)")
+          .at_least(0),
       Def("log.cleaner.dedupe.buffer.size", T::Long, "134217728",
-          "Memory for the cleaners' key -> offset maps, over all cleaner threads")
-          .dynamic(),
+          "Memory for the cleaners' key -> offset maps, over all cleaner threads; read at start-up (Kafka: "
+          "dynamic)"),
       Def("log.cleaner.io.buffer.size", T::Int, "524288",
           "Kafka's cleaner read/write buffer over all threads; kbroker reads one batch at a time")
           .at_least(0)
@@ -420,7 +419,8 @@ const std::vector<PropertyDef>& broker_properties() {
           .at_least(1)
           .dynamic()
           .topic("max.compaction.lag.ms"),
-      Def("log.preallocate", T::Bool, "false", "Preallocate the file of a new segment")
+      Def("log.preallocate", T::Bool, "false",
+          "Kafka's preallocation of a new segment's file; accepted (also dynamically), kbroker does not preallocate")
           .dynamic()
           .topic("preallocate"),
 
@@ -719,6 +719,7 @@ std::string properties_help() {
     else if (d.min)
       o << ", >= " << fmt_number(*d.min);
     if (!d.topic_synonym.empty()) o << ", topic default of " << d.topic_synonym;
+    if (d.dynamic) o << ", dynamic: AlterConfigs may change it at run time";
     o << ")\n      " << d.doc << "\n";
   }
   return o.str();

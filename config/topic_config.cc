@@ -31,24 +31,31 @@ std::string scaled(const std::string& value, int64_t factor) {
 
 void BrokerConfig::derive_topic_defaults() {
   auto out = std::make_shared<std::vector<TopicDefault>>();
+  const std::pair<const std::map<std::string, std::string, std::less<>>*, ConfigSource> levels[] = {
+      {&dynamic_broker_, ConfigSource::DynamicBrokerConfig},
+      {&dynamic_default_, ConfigSource::DynamicDefaultBrokerConfig},
+      {&values_, ConfigSource::StaticBrokerConfig}};
   for (const auto& def : topic_properties()) {
     TopicDefault td{def.default_value.value_or(""), ConfigSource::DefaultConfig, {}};
     const auto& syns = detail::synonyms_of(def.name);
-    bool found = false;
-    // Set synonyms first, in precedence order; the highest one gives the value.
-    for (const auto& s : syns) {
-      if (!is_set(s.broker_name)) continue;
-      std::string v = *raw(s.broker_name);
-      td.synonyms.push_back({s.broker_name, v, ConfigSource::StaticBrokerConfig});
-      if (!found) td.value = scaled(v, s.factor), td.source = ConfigSource::StaticBrokerConfig, found = true;
-    }
-    // Then the built-in defaults under the broker's names, as Kafka lists them.
+    // The synonyms as Kafka lists them: level by level (per-broker, cluster default, YAML),
+    // each in precedence order, then the built-in defaults under the broker's names.
+    for (const auto& [layer, source] : levels)
+      for (const auto& s : syns)
+        if (auto it = layer->find(s.broker_name); it != layer->end())
+          td.synonyms.push_back({s.broker_name, it->second, source});
     for (const auto& s : syns) {
       const PropertyDef* bd = find_broker_property(s.broker_name);
-      if (!bd || !bd->default_value) continue;
-      td.synonyms.push_back({s.broker_name, bd->default_value, ConfigSource::DefaultConfig});
-      if (!found) td.value = scaled(*bd->default_value, s.factor), found = true;
+      if (bd && bd->default_value) td.synonyms.push_back({s.broker_name, bd->default_value, ConfigSource::DefaultConfig});
     }
+    if (!td.synonyms.empty()) td.source = td.synonyms.front().source;
+    // The value: the highest-precedence synonym that has one at any level (a static
+    // log.retention.ms beats a dynamic log.retention.hours, as in Kafka's merged KafkaConfig).
+    for (const auto& s : syns)
+      if (auto v = raw(s.broker_name)) {
+        td.value = scaled(*v, s.factor);
+        break;
+      }
     // Kafka maps any negative broker retention to -1 (unlimited).
     if (def.name == "retention.ms") td.value = std::to_string(log_retention_ms());
     out->push_back(std::move(td));

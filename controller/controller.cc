@@ -9,6 +9,7 @@
 
 #include <chrono>
 
+#include "config/parse.h"
 #include "controller/meta_properties.h"
 #include "storage/files.h"
 
@@ -400,6 +401,8 @@ std::vector<CreateTopicResult> Controller::create_topics(const std::vector<Creat
   for (const TopicInfo* t : img->topics())
     if (has_collision_chars(t->name)) colliding.emplace(unify_collision_chars(t->name), t->name);
 
+  // Topic defaults follow the dynamic broker configs (CreateTopics v5+ answers them).
+  const config::BrokerConfig effective = effective_config(*img);
   std::vector<CreateTopicResult> results;
   std::vector<MetadataRecord> records;
   std::set<std::string> in_request;
@@ -432,7 +435,7 @@ std::vector<CreateTopicResult> Controller::create_topics(const std::vector<Creat
         continue;
       }
     }
-    auto tc = config::TopicConfig::make(config_, spec.configs);
+    auto tc = config::TopicConfig::make(effective, spec.configs);
     if (!tc.ok()) {
       fail(ErrorCode::INVALID_CONFIG, tc.error().message);
       continue;
@@ -663,7 +666,7 @@ Status Controller::set_topic_configs(const std::string& topic, const std::map<st
   if (!active_.load()) return Status(ErrorCode::NOT_CONTROLLER, kNotControllerMessage);
   const TopicInfo* t = image_->topic(topic);
   if (!t) return Status(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, "Topic " + topic + " does not exist");
-  auto tc = config::TopicConfig::make(config_, overrides);
+  auto tc = config::TopicConfig::make(effective_config(*image_), overrides);
   if (!tc.ok()) return tc.error();
   std::vector<MetadataRecord> records;
   auto record = [&](const std::string& name, std::optional<std::string> value) {
@@ -680,6 +683,50 @@ Status Controller::set_topic_configs(const std::string& topic, const std::map<st
   }
   for (const auto& [name, value] : t->configs)
     if (!tc->overrides().count(name)) record(name, std::nullopt);
+  if (validate_only || records.empty()) return {};
+  return commit(std::move(records));
+}
+
+config::BrokerConfig Controller::effective_config(const MetadataImage& img) const {
+  static const std::map<std::string, std::string> kNone;
+  const auto* cluster_default = img.broker_configs("");
+  const auto* mine = img.broker_configs(std::to_string(config_.node_id()));
+  if (!cluster_default && !mine) return config_;
+  auto c = config_.with_dynamic(cluster_default ? *cluster_default : kNone, mine ? *mine : kNone);
+  return c.ok() ? std::move(c.value()) : config_;
+}
+
+Status Controller::alter_broker_configs(const std::string& resource, const ConfigEdit& edit, bool validate_only) {
+  std::lock_guard lk(mu_);
+  if (!failed_.ok()) return failed_;
+  if (!active_.load()) return Status(ErrorCode::NOT_CONTROLLER, kNotControllerMessage);
+  // Kafka's ControllerConfigurationValidator: "" or a non-negative broker id; the broker need
+  // not be registered (its configs may be set before it first starts).
+  if (!resource.empty()) {
+    auto id = config::detail::parse_long(resource);
+    if (!id || *id > INT32_MAX || *id < INT32_MIN)
+      return Status(ErrorCode::INVALID_REQUEST, "Unable to parse broker name " + resource);
+    if (*id < 0) return Status(ErrorCode::INVALID_REQUEST, "Invalid negative broker ID.");
+  }
+  std::map<std::string, std::string> current;
+  if (const auto* c = image_->broker_configs(resource)) current = *c;
+  std::map<std::string, std::string> next = current;
+  if (auto s = edit(next); !s.ok()) return s;
+  if (auto s = config::check_dynamic_broker_configs(next); !s.ok()) return s;
+  next = config::normalize_broker_configs(next);
+  std::vector<MetadataRecord> records;
+  auto record = [&](const std::string& name, std::optional<std::string> value) {
+    metadata::ConfigRecord cr;
+    cr.resource_type = static_cast<int8_t>(ConfigResourceType::kBroker);
+    cr.resource_name = resource;
+    cr.name = name;
+    cr.value = std::move(value);
+    records.push_back(std::move(cr));
+  };
+  for (const auto& [name, value] : next)
+    if (auto old = current.find(name); old == current.end() || old->second != value) record(name, value);
+  for (const auto& [name, value] : current)
+    if (!next.count(name)) record(name, std::nullopt);
   if (validate_only || records.empty()) return {};
   return commit(std::move(records));
 }

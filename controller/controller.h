@@ -256,6 +256,20 @@ class Controller {
   Status set_topic_configs(const std::string& topic, const std::map<std::string, std::string>& overrides,
                            bool validate_only);
 
+  // KIP-226 dynamic broker configs: the complete config set of BROKER resource `resource` (""
+  // the cluster-wide default, "<id>" one broker, registered or not, as in Kafka) becomes what
+  // `edit` makes of the current one; one ConfigRecord per key that changed. `edit` runs under
+  // the writers' lock, so two concurrent changes cannot lose each other's keys; it must not
+  // call the controller's writers. Errors: INVALID_REQUEST (a name that is not a broker id,
+  // check_dynamic_broker_configs, or what `edit` returns), NOT_CONTROLLER,
+  // KAFKA_STORAGE_ERROR. validate_only checks and writes nothing.
+  using ConfigEdit = std::function<Status(std::map<std::string, std::string>& configs)>;
+  Status alter_broker_configs(const std::string& resource, const ConfigEdit& edit, bool validate_only);
+  // This node's configuration as the image makes it: the static config with the image's
+  // dynamic broker configs layered on (BrokerConfig::with_dynamic); the static one when the
+  // layers break a rule between keys.
+  config::BrokerConfig effective_config(const MetadataImage& img) const;
+
   // Hands the next block of kProducerIdBlockSize producer ids to `broker_id`, durably
   // (ProducerIdsRecord), so no id is ever given twice, even across restarts.
   // BROKER_ID_NOT_REGISTERED for an unknown broker, STALE_BROKER_EPOCH when `broker_epoch`

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "protocol/record_batch.h"
+#include "protocol/wire.h"
 #include "storage/files.h"
 
 namespace kb::replication {
@@ -40,6 +41,9 @@ Partition::Partition(TopicPartition tp, Uuid topic_id, std::shared_ptr<storage::
   // Before the replica is shared: no lock. A new leader must know the producers whose
   // batches it holds, or it would take their retries for new records.
   producers_.load(*log_);
+  // Nothing pruned yet: restore_high_watermark may lower the high watermark below markers
+  // the log holds (last_stable_offset() prunes with the real one).
+  first_unstable_hint_.store(producers_.first_unstable_offset(-1));
 }
 
 void Partition::restore_high_watermark(Offset checkpointed) {
@@ -168,6 +172,13 @@ Result<storage::AppendInfo> Partition::append_as_leader(std::span<uint8_t> batch
       pos += static_cast<size_t>(h->total_size());
     }
     producer_lock.lock();
+    // A transaction may open at the offset this append gets (at least the log end now).
+    for (const auto& h : headers)
+      if (h.is_transactional()) {
+        const int64_t leo = log_->log_end_offset().value();
+        if (first_unstable_hint_.load() > leo) first_unstable_hint_.store(leo, std::memory_order_release);
+        break;
+      }
     ProducerAppendCheck check = producers_.check(headers);
     if (check.error != ErrorCode::NONE) return Error{check.error, std::move(check.message)};
     if (check.duplicate) {
@@ -186,7 +197,10 @@ Result<storage::AppendInfo> Partition::append_as_leader(std::span<uint8_t> batch
   auto info = log_->append(batches, epoch);
   if (!info.ok()) return info;
   // The log patched the final offsets (and LogAppendTime timestamps) into the bytes.
-  if (idempotent) producers_.update_all(batches);
+  if (idempotent) {
+    producers_.update_all(batches);  // clients send no markers: nothing for the txn index
+    publish_first_unstable_locked();
+  }
   if (producer_lock.owns_lock()) producer_lock.unlock();
   // become_leader put the epoch in the cache already; this only catches a race with it.
   if (epochs_->latest_epoch() != epoch) epochs_->assign(epoch, info->first_offset);
@@ -392,6 +406,7 @@ Result<storage::AppendInfo> Partition::append_as_follower(std::span<const uint8_
   // The leader checked the CRCs on produce; checking again costs little (hardware CRC-32C)
   // and keeps a damaged transfer or leader disk out of this log.
   std::vector<std::pair<int32_t, int64_t>> epochs;  // (epoch, base offset) of each batch
+  bool transactional = false;
   for (size_t pos = 0; pos < batches.size();) {
     auto h = read_batch_header(batches.subspan(pos));
     if (!h.ok()) return h.error();
@@ -402,13 +417,23 @@ Result<storage::AppendInfo> Partition::append_as_follower(std::span<const uint8_
       return Error{ErrorCode::CORRUPT_MESSAGE, "CRC mismatch in the replicated batch at offset " +
                                                    std::to_string(h->base_offset) + " of " + tp_.to_string()};
     epochs.emplace_back(h->partition_leader_epoch, h->base_offset);
+    transactional = transactional || h->is_transactional();
     pos += one.size();
   }
   std::lock_guard producer_lock(producer_mu_);
+  if (transactional) {
+    const int64_t leo = log_->log_end_offset().value();
+    if (first_unstable_hint_.load() > leo) first_unstable_hint_.store(leo, std::memory_order_release);
+  }
   auto info = log_->append_replicated(batches);
   if (!info.ok()) return info;
   // Not validated (the leader did): kept so that this replica dedups retries once it leads.
-  producers_.update_all(batches);
+  // The leader's ABORT markers go into this replica's transaction index too.
+  for (const auto& txn : producers_.update_all(batches))
+    if (auto st = log_->append_aborted_txn(txn); !st.ok())
+      spdlog::error("{}: cannot index the aborted transaction of producer {} at offset {}: {}", tp_.to_string(),
+                    txn.producer_id, txn.last_offset, st.error().message);
+  publish_first_unstable_locked();
   for (const auto& [epoch, base] : epochs)
     if (epoch >= 0 && epoch != epochs_->latest_epoch()) epochs_->assign(epoch, Offset(base));
   return info;
@@ -448,6 +473,7 @@ Result<Offset> Partition::truncate_to(Offset offset) {
   producers_.truncate(*log_, end.value());
   int64_t hw = hw_.load(std::memory_order_acquire);
   if (hw > end->value()) hw_.store(end->value(), std::memory_order_release);
+  publish_first_unstable_locked();
   return end;
 }
 
@@ -460,6 +486,7 @@ Status Partition::truncate_fully_and_start_at(Offset start) {
   epochs_->clear();
   producers_.clear(log_->dir());
   hw_.store(start.value(), std::memory_order_release);
+  publish_first_unstable_locked();
   return {};
 }
 
@@ -468,6 +495,11 @@ Status Partition::truncate_fully_and_start_at(Offset start) {
 size_t Partition::producer_count() const {
   std::lock_guard lk(producer_mu_);
   return producers_.producer_count();
+}
+
+std::map<int64_t, ProducerStateEntry> Partition::producer_states() const {
+  std::lock_guard lk(producer_mu_);
+  return producers_.producers();
 }
 
 std::optional<ProducerStateEntry> Partition::producer_state(int64_t producer_id) const {
@@ -479,6 +511,71 @@ std::optional<ProducerStateEntry> Partition::producer_state(int64_t producer_id)
 size_t Partition::remove_expired_producers(int64_t now_ms, int64_t expiration_ms) {
   std::lock_guard lk(producer_mu_);
   return producers_.remove_expired(now_ms, expiration_ms);
+}
+
+// ---- transactions ----
+
+void Partition::publish_first_unstable_locked() {
+  first_unstable_hint_.store(producers_.first_unstable_offset(hw_.load(std::memory_order_acquire)),
+                             std::memory_order_release);
+}
+
+Offset Partition::last_stable_offset() {
+  const int64_t hw = hw_.load(std::memory_order_acquire);
+  if (first_unstable_hint_.load(std::memory_order_acquire) >= hw) return Offset(hw);
+  std::lock_guard lk(producer_mu_);
+  const int64_t first = producers_.first_unstable_offset(hw);
+  first_unstable_hint_.store(first, std::memory_order_release);
+  return Offset(std::max(log_->log_start_offset().value(), std::min(first, hw)));
+}
+
+size_t Partition::ongoing_txn_count() const {
+  std::lock_guard lk(producer_mu_);
+  return producers_.ongoing_txn_count();
+}
+
+Result<storage::AppendInfo> Partition::append_txn_marker(int64_t producer_id, int16_t producer_epoch,
+                                                         int32_t coordinator_epoch, bool commit, int64_t now_ms) {
+  if (!is_leader_.load(std::memory_order_acquire))
+    return Error{ErrorCode::NOT_LEADER_OR_FOLLOWER, "this broker is not the leader of " + tp_.to_string()};
+  // Kafka's EndTransactionMarker: key {version 0, type (0 ABORT, 1 COMMIT)}, value
+  // {version 0, coordinator epoch}.
+  uint8_t key[4], value[6];
+  wire::store_be16(key, 0);
+  wire::store_be16(key + 2, commit ? 1 : 0);
+  wire::store_be16(value, 0);
+  wire::store_be32(value + 2, static_cast<uint32_t>(coordinator_epoch));
+  RecordBatchBuilder b;
+  b.producer(producer_id, producer_epoch, -1).transactional().control();
+  b.add(std::string_view(reinterpret_cast<const char*>(key), sizeof key),
+        std::string_view(reinterpret_cast<const char*>(value), sizeof value), now_ms);
+  std::vector<uint8_t> bytes = b.build();
+
+  std::unique_lock producer_lock(producer_mu_);
+  ProducerAppendCheck check = producers_.check_marker(producer_id, producer_epoch, coordinator_epoch);
+  if (check.error != ErrorCode::NONE) return Error{check.error, std::move(check.message)};
+  const int32_t epoch = leader_epoch_.load();
+  auto info = log_->append(bytes, epoch);
+  if (!info.ok()) return info;
+  for (const auto& txn : producers_.update_all(bytes))
+    if (auto st = log_->append_aborted_txn(txn); !st.ok()) {
+      // The marker is in the log: the coordinator's retry appends another one, which ends
+      // nothing; the index entry comes back with the next recovery of this segment.
+      spdlog::error("{}: cannot index the aborted transaction of producer {} at offset {}: {}", tp_.to_string(),
+                    producer_id, txn.last_offset, st.error().message);
+      publish_first_unstable_locked();
+      return st.error();
+    }
+  publish_first_unstable_locked();
+  producer_lock.unlock();
+  if (epochs_->latest_epoch() != epoch) epochs_->assign(epoch, info->first_offset);
+  if (alone_in_isr_.load(std::memory_order_acquire)) {
+    advance_high_watermark(info->last_offset + 1);
+  } else {
+    std::lock_guard lk(mu_);
+    advance_high_watermark(isr_log_end_locked());
+  }
+  return info;
 }
 
 Status Partition::write_producer_snapshot() {

@@ -16,6 +16,8 @@
 // changes, follower appends and truncation are serialized by one mutex; the leader's append
 // path takes no lock of its own (the log serializes appends) unless a batch carries a
 // producer id: then the producer state's mutex is held from its check to its update.
+// Transactions: the producer state tracks open ones, which hold the last stable offset back;
+// WriteTxnMarkers ends them with a control batch appended here (append_txn_marker).
 #pragma once
 
 #include <atomic>
@@ -191,12 +193,31 @@ class Partition {
   size_t producer_count() const;
   // A producer's state (tests, DescribeProducers later); nullopt when unknown.
   std::optional<ProducerStateEntry> producer_state(int64_t producer_id) const;
+  // Every producer this replica keeps state for, by id (DescribeProducers).
+  std::map<int64_t, ProducerStateEntry> producer_states() const;
   // Forgets producers idle for producer.id.expiration.ms (the broker's periodic check).
   // Returns how many.
   size_t remove_expired_producers(int64_t now_ms, int64_t expiration_ms);
   // Writes the producer-state snapshot at the log end (clean shutdown: the next start reads
   // it instead of scanning the log).
   Status write_producer_snapshot();
+
+  // ---- transactions ----
+  // Kafka's last stable offset: the first offset of the earliest transaction that is open,
+  // or whose marker the high watermark has not passed yet, but never past the high
+  // watermark (nor below the log start). read_committed consumers read up to it. Lock-free
+  // while no transaction is unstable.
+  Offset last_stable_offset();
+  // WriteTxnMarkers on the leader: appends the COMMIT (commit) or ABORT marker of a
+  // producer's transaction as a control batch (producer id and epoch, no sequence, one record
+  // {version 0, type} -> {version 0, coordinator_epoch}, timestamp now_ms), which ends its
+  // transaction here; an ABORT of a transaction with data goes into the transaction index.
+  // NOT_LEADER_OR_FOLLOWER on a follower; INVALID_PRODUCER_EPOCH /
+  // TRANSACTION_COORDINATOR_FENCED as ProducerStateManager::check_marker says.
+  Result<storage::AppendInfo> append_txn_marker(int64_t producer_id, int16_t producer_epoch,
+                                                int32_t coordinator_epoch, bool commit, int64_t now_ms);
+  // Transactions open on this replica.
+  size_t ongoing_txn_count() const;
 
   // The epoch of the latest entry in the epoch cache (a follower's last fetched epoch), -1
   // when none.
@@ -247,6 +268,14 @@ class Partition {
   // batches with producer ids holds it across check, log append and update.
   mutable std::mutex producer_mu_;
   ProducerStateManager producers_;
+  // A lower bound of the producer state's first unstable offset (INT64_MAX: no transaction),
+  // written under producer_mu_ (lowered to the log end before a transactional append, so a
+  // reader never sees the high watermark pass an open transaction's first offset while the
+  // bound is still above it); last_stable_offset() takes the lock only when it is below the
+  // high watermark.
+  std::atomic<int64_t> first_unstable_hint_{INT64_MAX};
+  // Under producer_mu_: recomputes first_unstable_hint_.
+  void publish_first_unstable_locked();
 };
 
 }  // namespace kb::replication

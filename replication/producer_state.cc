@@ -53,6 +53,28 @@ void add_batch(ProducerStateEntry& e, int16_t epoch, const ProducerBatchMetadata
   if (e.batches.size() > ProducerStateManager::kBatchesToRetain) e.batches.pop_front();
 }
 
+// A control batch's record: key {version int16, type int16 (0 ABORT, 1 COMMIT)}, value
+// {version int16, coordinator_epoch int32} (Kafka's EndTransactionMarker).
+struct Marker {
+  bool abort = false;
+  int32_t coordinator_epoch = -1;
+};
+
+Marker read_marker(std::span<const uint8_t> batch) {
+  Marker m;
+  if (batch.empty()) return m;
+  bool first = true;
+  (void)for_each_record(batch, [&](const RecordView& r) {
+    if (!first) return;
+    first = false;
+    if (r.key && r.key->size() >= 4)
+      m.abort = wire::load_be16(reinterpret_cast<const uint8_t*>(r.key->data()) + 2) == 0;
+    if (r.value && r.value->size() >= 6)
+      m.coordinator_epoch = static_cast<int32_t>(wire::load_be32(reinterpret_cast<const uint8_t*>(r.value->data()) + 2));
+  });
+  return m;
+}
+
 }  // namespace
 
 int32_t last_sequence(int32_t base_seq, int32_t last_offset_delta) {
@@ -118,37 +140,109 @@ ProducerAppendCheck ProducerStateManager::check(std::span<const BatchHeader> bat
         return out;
       }
     }
+    if (entry.current_txn_first_offset >= 0 && !h.is_transactional()) {
+      out.error = ErrorCode::INVALID_TXN_STATE;
+      out.message = "Expected transactional write from producer " + std::to_string(pid) + " at offset " +
+                    std::to_string(offset) + " in partition " + name_;
+      return out;
+    }
+    if (entry.current_txn_first_offset < 0 && h.is_transactional()) entry.current_txn_first_offset = offset;
     add_batch(entry, h.producer_epoch, metadata_of(h));
   }
   return out;
 }
 
-void ProducerStateManager::update(const BatchHeader& h) {
-  if (h.producer_id < 0) return;
+ProducerAppendCheck ProducerStateManager::check_marker(int64_t producer_id, int16_t producer_epoch,
+                                                       int32_t coordinator_epoch) const {
+  ProducerAppendCheck out;
+  const ProducerStateEntry* e = find(producer_id);
+  if (!e) return out;
+  if (producer_epoch < e->epoch) {
+    out.error = ErrorCode::INVALID_PRODUCER_EPOCH;
+    out.message = "Epoch of producer " + std::to_string(producer_id) + " in " + name_ + " is " +
+                  std::to_string(producer_epoch) + ", which is smaller than the last seen epoch " +
+                  std::to_string(e->epoch);
+  } else if (e->coordinator_epoch > coordinator_epoch) {
+    out.error = ErrorCode::TRANSACTION_COORDINATOR_FENCED;
+    out.message = "Invalid coordinator epoch for producerId " + std::to_string(producer_id) + " in " + name_ +
+                  ": " + std::to_string(coordinator_epoch) + " (zombie), " + std::to_string(e->coordinator_epoch) +
+                  " (current)";
+  }
+  return out;
+}
+
+std::optional<storage::AbortedTxn> ProducerStateManager::update(const BatchHeader& h, std::span<const uint8_t> batch) {
+  if (h.producer_id < 0) return std::nullopt;
   auto& entry = producers_[h.producer_id];
   if (h.producer_epoch < entry.epoch)
     spdlog::warn("{}: producer {} appended at epoch {}, older than its last seen epoch {} (offset {})", name_,
                  h.producer_id, h.producer_epoch, entry.epoch, h.base_offset);
-  if (h.is_control() || h.base_sequence < 0) {
-    // Transaction markers carry no sequence: only the epoch moves (a later part of
-    // exactly-once keeps the transaction state).
+  if (h.is_control()) {
+    // A transaction marker: it carries no sequence; the epoch moves, and the producer's
+    // transaction here ends (Kafka's appendEndTxnMarker). The entry stays even without
+    // batches: its epochs fence older markers and producers.
+    const Marker m = read_marker(batch);
     if (h.producer_epoch != entry.epoch) {
       entry.epoch = h.producer_epoch;
       entry.batches.clear();
     }
-    if (entry.batches.empty()) producers_.erase(h.producer_id);
-    return;
+    entry.coordinator_epoch = m.coordinator_epoch;
+    entry.marker_timestamp = h.max_timestamp;
+    last_marker_offset_ = std::max(last_marker_offset_, h.base_offset);
+    const int64_t first = entry.current_txn_first_offset;
+    if (first < 0) return std::nullopt;  // a marker without data here changes no offset
+    entry.current_txn_first_offset = -1;
+    ongoing_.erase(first);
+    unreplicated_[h.base_offset] = first;
+    if (!m.abort) return std::nullopt;
+    // Kafka's lastStableOffset(completedTxn): where the LSO would be with this one ended.
+    const int64_t lso = ongoing_.empty() ? h.base_offset + 1 : ongoing_.begin()->first;
+    return storage::AbortedTxn{h.producer_id, first, h.base_offset, lso};
   }
-  add_batch(entry, h.producer_epoch, metadata_of(h));
+  if (h.base_sequence < 0) {
+    if (h.producer_epoch != entry.epoch) {
+      entry.epoch = h.producer_epoch;
+      entry.batches.clear();
+    }
+  } else {
+    add_batch(entry, h.producer_epoch, metadata_of(h));
+  }
+  // An emptied batch the cleaner kept for the producer state holds no data: it opens no
+  // transaction (its marker may be gone already).
+  if (h.is_transactional() && h.records_count > 0 && entry.current_txn_first_offset < 0) {
+    entry.current_txn_first_offset = h.base_offset;
+    ongoing_[h.base_offset] = h.producer_id;
+  }
+  if (entry.batches.empty() && entry.current_txn_first_offset < 0 && entry.coordinator_epoch < 0)
+    producers_.erase(h.producer_id);
+  return std::nullopt;
 }
 
-void ProducerStateManager::update_all(std::span<const uint8_t> batches) {
+std::vector<storage::AbortedTxn> ProducerStateManager::update_all(std::span<const uint8_t> batches) {
+  std::vector<storage::AbortedTxn> aborted;
   for (size_t pos = 0; pos + batch::kHeaderSize <= batches.size();) {
     auto h = read_batch_header(batches.subspan(pos));
-    if (!h.ok() || h->total_size() <= 0) return;  // the caller validated the batches
-    update(*h);
+    if (!h.ok() || h->total_size() <= 0 || static_cast<uint64_t>(h->total_size()) > batches.size() - pos)
+      break;  // the caller validated the batches
+    if (auto a = update(*h, batches.subspan(pos, static_cast<size_t>(h->total_size())))) aborted.push_back(*a);
     pos += static_cast<size_t>(h->total_size());
   }
+  return aborted;
+}
+
+int64_t ProducerStateManager::first_unstable_offset(int64_t high_watermark) {
+  // A marker below the high watermark is on every ISR member: its transaction is stable.
+  while (!unreplicated_.empty() && unreplicated_.begin()->first < high_watermark)
+    unreplicated_.erase(unreplicated_.begin());
+  int64_t first = ongoing_.empty() ? INT64_MAX : ongoing_.begin()->first;
+  for (const auto& [marker, txn_first] : unreplicated_) first = std::min(first, txn_first);
+  return first;
+}
+
+void ProducerStateManager::rebuild_ongoing() {
+  ongoing_.clear();
+  for (const auto& [pid, e] : producers_)
+    if (e.current_txn_first_offset >= 0) ongoing_[e.current_txn_first_offset] = pid;
 }
 
 size_t ProducerStateManager::remove_expired(int64_t now_ms, int64_t expiration_ms) {
@@ -166,12 +260,14 @@ size_t ProducerStateManager::remove_expired(int64_t now_ms, int64_t expiration_m
   return removed;
 }
 
-void ProducerStateManager::truncate(const storage::Log& log, Offset end) {
-  bool lost_history = false;
+void ProducerStateManager::truncate(storage::Log& log, Offset end) {
+  // A cut marker reopens its transaction, whose start only the log knows.
+  bool lost_history = last_marker_offset_ >= end.value();
   for (auto it = producers_.begin(); it != producers_.end();) {
     auto& batches = it->second.batches;
     const bool had = !batches.empty();
     while (!batches.empty() && batches.back().last_offset >= end.value()) batches.pop_back();
+    if (it->second.current_txn_first_offset >= end.value()) it->second.current_txn_first_offset = -1;
     if (had && batches.empty()) {
       lost_history = true;
       it = producers_.erase(it);
@@ -179,6 +275,8 @@ void ProducerStateManager::truncate(const storage::Log& log, Offset end) {
       ++it;
     }
   }
+  rebuild_ongoing();
+  unreplicated_.erase(unreplicated_.lower_bound(end.value()), unreplicated_.end());
   if (lost_history) {
     // What this producer did before its retained batches is only in the log now.
     spdlog::info("{}: rebuilding the producer state after truncation to {}", name_, end.value());
@@ -193,14 +291,20 @@ void ProducerStateManager::truncate(const storage::Log& log, Offset end) {
 
 void ProducerStateManager::clear(const fs::path& dir) {
   producers_.clear();
+  ongoing_.clear();
+  unreplicated_.clear();
+  last_marker_offset_ = -1;
   for (const auto& [offset, path] : list_snapshots(dir)) {
     std::error_code ec;
     fs::remove(path, ec);
   }
 }
 
-void ProducerStateManager::load(const storage::Log& log) {
+void ProducerStateManager::load(storage::Log& log) {
   producers_.clear();
+  ongoing_.clear();
+  unreplicated_.clear();
+  last_marker_offset_ = -1;
   const int64_t end = log.log_end_offset().value();
   int64_t from = 0;
   for (const auto& [offset, path] : list_snapshots(log.dir())) {
@@ -222,19 +326,33 @@ void ProducerStateManager::load(const storage::Log& log) {
     producers_ = std::move(*decoded);
     from = offset;
   }
+  rebuild_ongoing();
+  // Markers before the snapshot are unknown: any may be just below it.
+  if (from > 0) last_marker_offset_ = from - 1;
   if (from > 0 && from >= end) return;
   size_t batches = 0;
-  auto s = log.for_each_batch(Offset(from), Offset(end), [&](std::span<const uint8_t>, const BatchHeader& h) {
-    update(h);
+  std::vector<storage::AbortedTxn> aborted;
+  auto s = log.for_each_batch(Offset(from), Offset(end), [&](std::span<const uint8_t> bytes, const BatchHeader& h) {
+    if (auto a = update(h, bytes)) aborted.push_back(*a);
     ++batches;
     return Status{};
   });
+  // The index of segments recovered after a crash may lack entries (a kill between the
+  // marker's append and its index entry) or hold entries of a cut tail: what the scan found
+  // is the truth from there on. Segments before are trusted (flushed before the crash).
+  const int64_t rebuild_from = std::max(from, log.recovered_from().value());
+  if (rebuild_from < end) {
+    std::erase_if(aborted, [&](const storage::AbortedTxn& t) { return t.last_offset < rebuild_from; });
+    if (auto st = log.rebuild_txn_index_from(Offset(rebuild_from), aborted); !st.ok())
+      spdlog::error("{}: cannot rebuild the transaction index: {}", name_, st.error().message);
+  }
   if (!s.ok())
     spdlog::error("{}: rebuilding the producer state stopped at a batch that cannot be read: {}", name_,
                   s.error().message);
   if (!producers_.empty())
-    spdlog::info("{}: producer state of {} producers loaded ({} batches scanned from offset {})", name_,
-                 producers_.size(), batches, from);
+    spdlog::info("{}: producer state of {} producers loaded ({} batches scanned from offset {}, {} open "
+                 "transactions)",
+                 name_, producers_.size(), batches, from, ongoing_.size());
 }
 
 Status ProducerStateManager::write_snapshot(const storage::Log& log) const {
@@ -262,19 +380,23 @@ std::vector<uint8_t> ProducerStateManager::encode_snapshot(const std::map<int64_
   wire::Writer w;
   w.write_int16(kSnapshotVersion);
   w.write_uint32(0);  // the CRC, once the entries are written
-  int32_t count = 0;
-  for (const auto& [pid, e] : producers) count += e.batches.empty() ? 0 : 1;
-  w.write_int32(count);
+  w.write_int32(static_cast<int32_t>(producers.size()));
   for (const auto& [pid, e] : producers) {
-    if (e.batches.empty()) continue;
-    // Kafka's snapshot keeps only the last batch of each producer.
-    const ProducerBatchMetadata& b = e.batches.back();
     w.write_int64(pid);
     w.write_int16(e.epoch);
-    w.write_int32(b.last_seq);
-    w.write_int64(b.last_offset);
-    w.write_int32(static_cast<int32_t>(b.last_offset - b.first_offset));
-    w.write_int64(b.timestamp);
+    if (e.batches.empty()) {
+      // Known from its markers only (Kafka writes such entries the same way).
+      w.write_int32(-1);
+      w.write_int64(-1);
+      w.write_int32(0);
+    } else {
+      // Kafka's snapshot keeps only the last batch of each producer.
+      const ProducerBatchMetadata& b = e.batches.back();
+      w.write_int32(b.last_seq);
+      w.write_int64(b.last_offset);
+      w.write_int32(static_cast<int32_t>(b.last_offset - b.first_offset));
+    }
+    w.write_int64(e.last_timestamp());
     w.write_int32(e.coordinator_epoch);
     w.write_int64(e.current_txn_first_offset);
   }
@@ -306,9 +428,13 @@ std::optional<std::map<int64_t, ProducerStateEntry>> ProducerStateManager::decod
     e.coordinator_epoch = r.read_int32();
     e.current_txn_first_offset = r.read_int64();
     if (delta < 0) return std::nullopt;
-    b.first_offset = b.last_offset - delta;
-    b.first_seq = first_sequence(b.last_seq, delta);
-    e.batches.push_back(b);
+    if (b.last_offset < 0) {
+      e.marker_timestamp = b.timestamp;
+    } else {
+      b.first_offset = b.last_offset - delta;
+      b.first_seq = first_sequence(b.last_seq, delta);
+      e.batches.push_back(b);
+    }
     out[pid] = std::move(e);
   }
   if (!r.ok()) return std::nullopt;

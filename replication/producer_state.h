@@ -4,12 +4,20 @@
 // epochs, duplicates); every replica updates it from the batches its log receives, so a new
 // leader after a failover recognises retried batches too.
 //
+// Transactions (Kafka's ongoing / unreplicated transactions): a transactional data batch of a
+// producer with no open transaction opens one at its base offset; the next control batch
+// (COMMIT or ABORT marker) of that producer ends it. The first unstable offset is the first
+// offset of the earliest transaction that is open, or ended by a marker the high watermark
+// has not passed yet; the partition's last stable offset is min(it, high watermark). Every
+// ABORT that ends a transaction with data gives an entry for the log's transaction index.
+//
 // On disk (Kafka's layout and format): `<20-digit offset>.snapshot` in the partition's
 // directory holds the state as of that log offset, one entry per producer with its last batch
 // only (Kafka's snapshot v1: version int16, CRC-32C int32 of what follows, then an int32
 // count of entries {producer_id int64, epoch int16, last_sequence int32, last_offset int64,
 // offset_delta int32, timestamp int64, coordinator_epoch int32, current_txn_first_offset
-// int64}). load() starts from the newest snapshot at or below the log end and scans the batch
+// int64}); a producer known only from its markers has last_sequence and last_offset -1.
+// load() starts from the newest snapshot at or below the log end and scans the batch
 // headers after it; without one it scans the whole log. Snapshots are written at clean
 // shutdown (kbroker does not snapshot at segment rolls yet).
 //
@@ -21,6 +29,7 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <span>
@@ -29,6 +38,7 @@
 
 #include "protocol/record_batch.h"
 #include "protocol/types.h"
+#include "storage/txn_index.h"
 
 namespace kb::storage {
 class Log;
@@ -51,13 +61,19 @@ struct ProducerStateEntry {
   // Batches of `epoch` only (a new epoch starts afresh), oldest first, at most
   // ProducerStateManager::kBatchesToRetain.
   std::deque<ProducerBatchMetadata> batches;
-  // Transactions (a later part of exactly-once) keep these; -1 until then.
+  // The coordinator epoch of its last transaction marker (-1: none), and the first offset of
+  // its open transaction on this partition (-1: none).
   int32_t coordinator_epoch = -1;
   int64_t current_txn_first_offset = -1;
+  // The timestamp of its last transaction marker (-1: none).
+  int64_t marker_timestamp = -1;
 
   int32_t last_seq() const { return batches.empty() ? -1 : batches.back().last_seq; }
   int64_t last_offset() const { return batches.empty() ? -1 : batches.back().last_offset; }
-  int64_t last_timestamp() const { return batches.empty() ? -1 : batches.back().timestamp; }
+  // When the producer last wrote here, data or marker.
+  int64_t last_timestamp() const {
+    return std::max(batches.empty() ? int64_t{-1} : batches.back().timestamp, marker_timestamp);
+  }
   bool operator==(const ProducerStateEntry&) const = default;
 };
 
@@ -91,17 +107,33 @@ class ProducerStateManager {
   // must start at sequence 0, the same epoch must continue at the last sequence + 1, else
   // OUT_OF_ORDER_SEQUENCE_NUMBER; a producer this replica does not know may start at any
   // sequence (Kafka since KIP-360: its state may have expired). A producer id with a
-  // negative sequence is INVALID_RECORD. Later batches are checked against the state as
-  // the earlier ones of the same request leave it.
+  // negative sequence is INVALID_RECORD. A non-transactional batch of a producer with an
+  // open transaction is INVALID_TXN_STATE (a transactional one without an open transaction
+  // opens one: the coordinator vouched for it with AddPartitionsToTxn). Later batches are
+  // checked against the state as the earlier ones of the same request leave it.
   ProducerAppendCheck check(std::span<const BatchHeader> batches) const;
+  // Checks a transaction marker the coordinator asks for (WriteTxnMarkers), as Kafka's
+  // appendEndTxnMarker from the coordinator: an epoch older than the producer's is
+  // INVALID_PRODUCER_EPOCH, a coordinator epoch older than the one of its last marker
+  // TRANSACTION_COORDINATOR_FENCED. An unknown producer passes.
+  ProducerAppendCheck check_marker(int64_t producer_id, int16_t producer_epoch, int32_t coordinator_epoch) const;
 
   // ---- every replica ----
   // Records a batch that is now in the log (with its final offsets), without validation
   // (Kafka's origin REPLICATION): a different epoch replaces the producer's batches.
-  // Batches without a producer id are ignored.
-  void update(const BatchHeader& h);
+  // Batches without a producer id are ignored. `batch` is the whole batch (a control
+  // batch's record says COMMIT or ABORT); empty, a control batch counts as a COMMIT. Returns
+  // the transaction index entry when an ABORT ended a transaction with data.
+  std::optional<storage::AbortedTxn> update(const BatchHeader& h, std::span<const uint8_t> batch = {});
   // update() for every batch of `batches` (back-to-back stored batches).
-  void update_all(std::span<const uint8_t> batches);
+  std::vector<storage::AbortedTxn> update_all(std::span<const uint8_t> batches);
+
+  // ---- transactions ----
+  // The first offset of the earliest transaction that is open or whose marker is at or past
+  // `high_watermark` (transactions ended below it are forgotten here); INT64_MAX when none.
+  int64_t first_unstable_offset(int64_t high_watermark);
+  // Transactions open on this partition.
+  size_t ongoing_txn_count() const { return ongoing_.size(); }
 
   // Producers whose last batch is older than `expiration_ms` at `now_ms` (Kafka's
   // producer.id.expiration.ms, measured on the batches' max timestamps as Kafka does) are
@@ -112,15 +144,18 @@ class ProducerStateManager {
   // forgotten. A producer that loses every retained batch had older state this memory no
   // longer holds: then the whole state is rebuilt from the log (and the snapshots at or
   // below `end`). Snapshots above `end` are deleted.
-  void truncate(const storage::Log& log, Offset end);
+  // Transactions whose marker was cut open again: then the state is rebuilt too.
+  void truncate(storage::Log& log, Offset end);
   // The log was emptied (truncate_fully_and_start_at): no state, no snapshots.
   void clear(const std::filesystem::path& dir);
 
   // Rebuilds the state of `log`: the newest snapshot at or below its log end (newer ones are
   // deleted: they describe a log that was cut since), then every batch after it. A snapshot
   // that does not parse is ignored (the whole log is scanned); a batch that cannot be read
-  // stops the scan with a log line, keeping what was read.
-  void load(const storage::Log& log);
+  // stops the scan with a log line, keeping what was read. The transaction index entries of
+  // the ABORT markers scanned in segments the log recovered after a crash are rewritten
+  // from the scan (the index may lack the last ones or hold some of a cut tail).
+  void load(storage::Log& log);
   // Writes the state as of `log`'s end offset to `<log end>.snapshot` (atomically, fsynced)
   // and deletes older snapshots. The caller makes sure no append runs meanwhile.
   Status write_snapshot(const storage::Log& log) const;
@@ -139,8 +174,19 @@ class ProducerStateManager {
   // Snapshot files in `dir`, by offset.
   static std::map<int64_t, std::filesystem::path> list_snapshots(const std::filesystem::path& dir);
 
+  // ongoing_ from the producers' current_txn_first_offset.
+  void rebuild_ongoing();
+
   std::string name_;
   std::map<int64_t, ProducerStateEntry> producers_;
+  // Open transactions: first offset -> producer id (Kafka's ongoingTxns).
+  std::map<int64_t, int64_t> ongoing_;
+  // Ended transactions whose marker the high watermark may not have passed yet: marker offset
+  // -> first offset (Kafka's unreplicatedTxns).
+  std::map<int64_t, int64_t> unreplicated_;
+  // The largest offset a control batch may have here (truncation below it may reopen a
+  // transaction); -1 when none.
+  int64_t last_marker_offset_ = -1;
 };
 
 }  // namespace kb::replication

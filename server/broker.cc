@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 
@@ -24,17 +25,56 @@
 namespace kb::server {
 
 Broker::Broker(config::BrokerConfig config)
-    : config_(std::move(config)), node_id_(config_.node_id()) {}
+    : config_(std::move(config)),
+      node_id_(config_.node_id()),
+      effective_(std::make_shared<const config::BrokerConfig>(config_)) {}
+
+std::shared_ptr<const config::BrokerConfig> Broker::effective_config() const {
+  std::lock_guard lk(effective_mu_);
+  return effective_;
+}
+
+bool Broker::apply_dynamic_configs(const controller::MetadataImage& after) {
+  static const std::map<std::string, std::string> kNone;
+  const auto* cluster_default = after.broker_configs("");
+  const auto* mine = after.broker_configs(std::to_string(node_id_));
+  auto current = effective_config();
+  auto same = [](const auto& layer, const std::map<std::string, std::string>* stored) {
+    if (!stored) return layer.empty();
+    return std::equal(layer.begin(), layer.end(), stored->begin(), stored->end());
+  };
+  if (same(current->dynamic_default(), cluster_default) && same(current->dynamic_broker(), mine)) return false;
+  std::vector<std::string> skipped;
+  auto next = config_.with_dynamic(cluster_default ? *cluster_default : kNone, mine ? *mine : kNone, &skipped);
+  for (const auto& s : skipped) spdlog::warn("ignoring dynamic broker config {}", s);
+  if (!next.ok()) {
+    // The controller checks every change, so this is a combination no single change made
+    // (e.g. a cluster default and a per-broker value written by different brokers' rules).
+    spdlog::error("dynamic broker configs not applied: {}", next.error().message);
+    return false;
+  }
+  std::vector<std::string> changes;
+  for (const auto& [k, v] : next->dynamic_default()) changes.push_back(k + "=" + v + " (cluster default)");
+  for (const auto& [k, v] : next->dynamic_broker()) changes.push_back(k + "=" + v + " (this broker)");
+  spdlog::info("dynamic broker configs now in effect: {}",
+               changes.empty() ? std::string("none") : fmt::format("{}", fmt::join(changes, ", ")));
+  {
+    std::lock_guard lk(effective_mu_);
+    effective_ = std::make_shared<const config::BrokerConfig>(std::move(next.value()));
+  }
+  return true;
+}
 
 Broker::~Broker() { stop(); }
 
 storage::LogConfig Broker::log_config_for(const std::map<std::string, std::string>& overrides) const {
-  auto tc = config::TopicConfig::make(config_, overrides);
+  auto effective = effective_config();
+  auto tc = config::TopicConfig::make(*effective, overrides);
   if (!tc.ok()) {
     // Stored overrides were validated when written; fall back to defaults rather than refuse
     // to host the partition, and say so.
     spdlog::warn("ignoring invalid topic config: {}", tc.error().message);
-    tc = config::TopicConfig::make(config_, {});
+    tc = config::TopicConfig::make(*effective, {});
   }
   const config::TopicConfig& t = tc.value();
   storage::LogConfig c;
@@ -111,6 +151,7 @@ Status Broker::start() {
   schedule_producer_expiration();
 
   metrics_.set_partition_source([this] { return sample_partitions(); });
+  metrics_.set_transaction_source([this] { return sample_transactions(); });
   metrics_.set_group_source([this] { return sample_groups(); });
   if (quorum_) metrics_.set_cluster_source([this] { return sample_cluster(); });
 
@@ -355,8 +396,9 @@ void Broker::schedule_producer_expiration() {
 }
 
 int32_t Broker::min_insync_replicas_for(const std::map<std::string, std::string>& overrides) const {
-  auto tc = config::TopicConfig::make(config_, overrides);
-  return tc.ok() ? static_cast<int32_t>(tc->get_long("min.insync.replicas")) : config_.get_int("min.insync.replicas");
+  auto effective = effective_config();
+  auto tc = config::TopicConfig::make(*effective, overrides);
+  return tc.ok() ? static_cast<int32_t>(tc->get_long("min.insync.replicas")) : effective->get_int("min.insync.replicas");
 }
 
 ErrorCode Broker::missing_partition_error(const TopicPartition& tp) const {
@@ -414,6 +456,8 @@ std::vector<controller::CreateTopicResult> Broker::auto_create_topics(
 
 void Broker::on_metadata(const controller::MetadataImage& before,
                          const controller::MetadataImage& after) {
+  // First, so every topic below gets log settings with the new broker-wide defaults.
+  const bool broker_configs_changed = apply_dynamic_configs(after);
   if (quorum_ && !caught_up_) {
     // A cluster broker replays the metadata log from its start: until the controller has
     // unfenced this incarnation (it has caught up with its own registration, and what an
@@ -470,7 +514,9 @@ void Broker::on_metadata(const controller::MetadataImage& before,
   const int64_t lag_max_ms = config_.get_long("replica.lag.time.max.ms");
   for (const controller::TopicInfo* t : after.topics()) {
     const controller::TopicInfo* prev = before.topic(t->name);
-    bool configs_changed = prev && prev->id == t->id && prev->configs != t->configs;
+    // A topic's log settings change with its overrides, and with the broker-wide defaults
+    // (dynamic broker configs) that its missing overrides fall back to.
+    bool configs_changed = prev && prev->id == t->id && (broker_configs_changed || prev->configs != t->configs);
     storage::LogConfig lc = log_config_for(t->configs);
     if (configs_changed) replicas_->update_config(t->name, lc);
     const int32_t min_isr = min_insync_replicas_for(t->configs);
@@ -660,6 +706,19 @@ std::vector<GroupSample> Broker::sample_groups() {
       // shows as LOG-END-OFFSET); a partition led elsewhere has no lag figure here.
       s.offsets.push_back({tp, offset, p ? p->high_watermark().value() : -1});
     }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<TransactionSample> Broker::sample_transactions() {
+  std::vector<TransactionSample> out;
+  for (const auto& p : replicas_->all()) {
+    if (!p->is_leader()) continue;
+    TransactionSample s;
+    s.tp = p->tp();
+    s.last_stable_offset_lag = p->high_watermark().value() - p->last_stable_offset().value();
+    s.ongoing_transactions = static_cast<int64_t>(p->ongoing_txn_count());
     out.push_back(std::move(s));
   }
   return out;

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -41,7 +42,13 @@ class Broker {
   // marker.
   void stop();
 
+  // The static configuration (YAML and --set), as read at start-up: what the subsystems
+  // started with. Values that may change at run time come from effective_config().
   const config::BrokerConfig& config() const { return config_; }
+  // The effective configuration: the static one with the metadata image's dynamic broker
+  // configs (KIP-226: the cluster-wide default, then this broker's own) layered on. Replaced
+  // by on_metadata when they change; callers keep the pointer they got for one request.
+  std::shared_ptr<const config::BrokerConfig> effective_config() const;
   int32_t node_id() const { return node_id_; }
   storage::LogManager& logs() { return *logs_; }
   controller::Controller& controller() { return *controller_; }
@@ -78,7 +85,8 @@ class Broker {
   // topic has that partition (led elsewhere), else UNKNOWN_TOPIC_OR_PARTITION.
   ErrorCode missing_partition_error(const TopicPartition& tp) const;
 
-  // The effective log settings of a topic (broker defaults + the topic's overrides).
+  // The effective log settings of a topic (broker defaults, dynamic ones included, + the
+  // topic's overrides).
   storage::LogConfig log_config_for(const std::map<std::string, std::string>& topic_overrides) const;
 
   int32_t min_insync_replicas_for(const std::map<std::string, std::string>& topic_overrides) const;
@@ -88,6 +96,8 @@ class Broker {
 
  private:
   void on_metadata(const controller::MetadataImage& before, const controller::MetadataImage& after);
+  // Rebuilds effective_ from the image's dynamic broker configs; true when it changed.
+  bool apply_dynamic_configs(const controller::MetadataImage& after);
   // Tells the group coordinator which __consumer_offsets partitions it leads now.
   void update_group_coordinator(const controller::MetadataImage& before, const controller::MetadataImage& after);
   std::vector<GroupSample> sample_groups();
@@ -95,6 +105,8 @@ class Broker {
   // ISR shrinks and expansions of partitions led here, for /metrics.
   void count_isr_changes(const controller::MetadataImage& before, const controller::MetadataImage& after);
   std::vector<PartitionSample> sample_partitions();
+  // The transaction series: LSO lag and ongoing transactions of the partitions led here.
+  std::vector<TransactionSample> sample_transactions();
 
   // Cluster mode: the quorum, the controller on its log, and this broker's lifecycle.
   Status open_replicated_controller();
@@ -113,6 +125,8 @@ class Broker {
 
   config::BrokerConfig config_;
   int32_t node_id_;
+  mutable std::mutex effective_mu_;  // guards the effective_ pointer only
+  std::shared_ptr<const config::BrokerConfig> effective_;
   Metrics metrics_;
   // Before the threads that deliver its blocks, so it is destroyed after them.
   std::unique_ptr<ProducerIdManager> producer_ids_;

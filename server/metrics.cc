@@ -126,6 +126,14 @@ struct Metrics::Impl {
   std::function<std::vector<PartitionSample>()> partition_source;
   std::function<std::vector<GroupSample>()> group_source;
   std::function<ClusterSample()> cluster_source;
+  std::function<std::vector<TransactionSample>()> transaction_source;
+  prometheus::Family<prometheus::Counter>& txn_markers =
+      prometheus::BuildCounter()
+          .Name("kbroker_transaction_markers_total")
+          .Help("Transaction markers written for the coordinator (WriteTxnMarkers), by result")
+          .Register(registry);
+  prometheus::Counter* commits = &txn_markers.Add({{"result", "commit"}});
+  prometheus::Counter* aborts = &txn_markers.Add({{"result", "abort"}});
 
   Impl() {
     // Latency buckets from 0.1 ms to 10 s (long-polling fetches sit at max.wait.ms).
@@ -197,6 +205,13 @@ void Metrics::set_cluster_source(std::function<ClusterSample()> source) {
   impl_->cluster_source = std::move(source);
 }
 
+void Metrics::set_transaction_source(std::function<std::vector<TransactionSample>()> source) {
+  std::lock_guard lk(impl_->mu);
+  impl_->transaction_source = std::move(source);
+}
+
+void Metrics::transaction_marker_written(bool commit) { (commit ? impl_->commits : impl_->aborts)->Increment(); }
+
 namespace {
 
 prometheus::MetricFamily family(const char* name, const char* help, prometheus::MetricType type) {
@@ -215,6 +230,23 @@ void add(prometheus::MetricFamily& f, std::vector<prometheus::ClientMetric::Labe
   else
     m.gauge.value = v;
   f.metric.push_back(std::move(m));
+}
+
+std::vector<prometheus::MetricFamily> transaction_families(const std::vector<TransactionSample>& samples) {
+  using T = prometheus::MetricType;
+  auto lag = family("kbroker_partition_last_stable_offset_lag",
+                    "High watermark minus last stable offset (records held back from read_committed "
+                    "consumers by open transactions), per partition led here",
+                    T::Gauge);
+  auto ongoing = family("kbroker_ongoing_transactions", "Transactions open on the partitions led here", T::Gauge);
+  int64_t total = 0;
+  for (const auto& s : samples) {
+    add(lag, {{"partition", std::to_string(s.tp.partition)}, {"topic", s.tp.topic}},
+        static_cast<double>(s.last_stable_offset_lag));
+    total += s.ongoing_transactions;
+  }
+  add(ongoing, {}, static_cast<double>(total));
+  return {std::move(lag), std::move(ongoing)};
 }
 
 std::vector<prometheus::MetricFamily> cluster_families(const ClusterSample& s) {
@@ -290,10 +322,12 @@ std::string Metrics::scrape() {
   }
   std::function<std::vector<GroupSample>()> groups_source;
   std::function<ClusterSample()> cluster_source;
+  std::function<std::vector<TransactionSample>()> transaction_source;
   {
     std::lock_guard lk(impl_->mu);
     groups_source = impl_->group_source;
     cluster_source = impl_->cluster_source;
+    transaction_source = impl_->transaction_source;
   }
   std::vector<PartitionSample> samples;
   if (source) samples = source();
@@ -335,6 +369,8 @@ std::string Metrics::scrape() {
     for (auto& f : group_families(groups_source())) families.push_back(std::move(f));
   if (cluster_source)
     for (auto& f : cluster_families(cluster_source())) families.push_back(std::move(f));
+  if (transaction_source)
+    for (auto& f : transaction_families(transaction_source())) families.push_back(std::move(f));
   prometheus::TextSerializer().Serialize(out, families);
   return out.str();
 }

@@ -71,6 +71,13 @@ struct ClusterSample {
   uint64_t isr_shrinks = 0, isr_expands = 0;  // of partitions led here
 };
 
+// The transactions of one partition led here (sampled at each scrape).
+struct TransactionSample {
+  TopicPartition tp;
+  int64_t last_stable_offset_lag = 0;  // high watermark - last stable offset
+  int64_t ongoing_transactions = 0;
+};
+
 class Metrics {
  public:
   Metrics();
@@ -94,6 +101,12 @@ class Metrics {
 
   // Called at every scrape for the cluster series (a lone broker has none).
   void set_cluster_source(std::function<ClusterSample()> source);
+
+  // Called at every scrape for the transaction series: LSO lag per partition and ongoing
+  // transactions over all partitions.
+  void set_transaction_source(std::function<std::vector<TransactionSample>()> source);
+  // A transaction marker written by WriteTxnMarkers.
+  void transaction_marker_written(bool commit);
 
   // Prometheus text exposition of everything.
   std::string scrape();

@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <set>
 #include <unordered_map>
 
 #include "protocol/compression.h"
@@ -20,6 +21,7 @@
 #include "protocol/wire.h"
 #include "storage/files.h"
 #include "storage/segment.h"
+#include "storage/txn_index.h"
 
 namespace kb::storage {
 
@@ -355,7 +357,7 @@ struct Pass {
 };
 
 void remove_cleaned_files(const fs::path& dir, int64_t base) {
-  for (const char* ext : {".log", ".index", ".timeindex"}) {
+  for (const char* ext : {".log", ".index", ".timeindex", kTxnIndexSuffix}) {
     std::error_code ec;
     fs::remove(dir / (segment_file_name(base, ext) + ".cleaned"), ec);
   }
@@ -453,6 +455,7 @@ Result<CleanStats> Cleaner::clean(Log& log, int64_t first_dirty) {
     if (auto st = out.offset_index.map_writable(index_bytes); !st.ok()) return fail(st.error());
     if (auto st = out.time_index.map_writable(index_bytes); !st.ok()) return fail(st.error());
     bool changed = false;
+    std::set<int64_t> dropped_markers;  // offsets of the control batches this segment loses
     for (int64_t pos = 0; pos < s.size;) {
       auto h = header_at((*in)->fd(), pos, s.size);
       if (!h)
@@ -472,7 +475,10 @@ Result<CleanStats> Cleaner::clean(Log& log, int64_t first_dirty) {
       if (decided->has_value()) {
         changed = true;
         keep = **decided;
-        if (keep.empty()) continue;
+        if (keep.empty()) {
+          if (h->is_control()) dropped_markers.insert(h->base_offset);
+          continue;
+        }
       }
       auto kh = read_batch_header(keep);
       if (!kh.ok()) return fail(kh.error());
@@ -489,6 +495,23 @@ Result<CleanStats> Cleaner::clean(Log& log, int64_t first_dirty) {
       continue;
     }
     out.seal();
+    if (!s.aborted_txns.empty()) {
+      // The transaction index goes along, without the aborted transactions whose marker the
+      // pass removed: a consumer told of one would wait for that marker and drop the
+      // producer's later records (Kafka rebuilds the cleaned segment's index the same way).
+      for (const auto& t : s.aborted_txns)
+        if (!dropped_markers.count(t.last_offset)) out.aborted_txns.push_back(t);
+      std::string bytes(out.aborted_txns.size() * kTxnEntrySize, '\0');
+      for (size_t i = 0; i < out.aborted_txns.size(); ++i)
+        encode_txn_entry(out.aborted_txns[i], reinterpret_cast<uint8_t*>(bytes.data()) + i * kTxnEntrySize);
+      const fs::path txn_path = log.dir() / (segment_file_name(s.base, kTxnIndexSuffix) + ".cleaned");
+      auto tf = open_file(txn_path, O_RDWR | O_CREAT | O_TRUNC);
+      if (!tf.ok()) return fail(tf.error());
+      if (auto st = pwrite_all((*tf)->fd(), reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), 0, txn_path);
+          !st.ok())
+        return fail(st.error());
+      if (auto st = sync_fd((*tf)->fd(), txn_path); !st.ok()) return fail(st.error());
+    }
     // The copy keeps the old file's time: retention and segment age go by it, as in Kafka.
     struct timespec times[2];
     times[0].tv_sec = 0;

@@ -22,10 +22,11 @@
 //   2.8+): the first pass that sees them rewrites their batch with attribute bit 6 set and the
 //   base timestamp holding now + delete.retention.ms (record timestamp deltas are re-based, so
 //   record timestamps do not change); a later pass after that time removes them.
-// - Data of aborted transactions is dropped. kbroker has no transaction index: every pass
-//   reads all batch headers of the log and pairs each producer's transactional data with the
-//   next marker of that producer id (ABORT or COMMIT). A marker stays until no data of its
-//   transaction is left and its delete horizon has passed.
+// - Data of aborted transactions is dropped. The pass does not read the transaction index:
+//   it reads all batch headers of the log and pairs each producer's transactional data with
+//   the next marker of that producer id (ABORT or COMMIT). A marker stays until no data of its
+//   transaction is left and its delete horizon has passed. A rewritten segment keeps its
+//   .txnindex entries but those whose ABORT marker it removed.
 // - kbroker: records without a key are kept (Kafka counts them invalid and drops them; its
 //   produce path refuses them for compacted topics).
 // - kbroker: segments are not grouped into larger ones; a segment whose records all went stays

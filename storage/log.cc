@@ -106,6 +106,7 @@ struct Log::Impl {
   bool appended = false;   // since open: the active segment's indexes changed
   int64_t last_used_ms = 0;
   bool closed = false;
+  int64_t recovered_from = INT64_MAX;  // base of the first segment open() scanned
 
   std::mutex flush_mu;  // one flush at a time (the flusher thread, a controller, close)
 
@@ -403,6 +404,8 @@ struct Log::Impl {
       st = p.fd ? sync_fd(p.fd->fd(), p.segment->log_path) : sync_path(p.segment->log_path);
       if (st.ok()) st = sync_path(p.segment->offset_index.path());
       if (st.ok()) st = sync_path(p.segment->time_index.path());
+      if (std::error_code ec; st.ok() && fs::exists(p.segment->path_with(kTxnIndexSuffix), ec))
+        st = sync_path(p.segment->path_with(kTxnIndexSuffix));
       if (!st.ok() && p.segment->deleted.load()) st = {};  // retention removed it meanwhile
       if (!st.ok()) break;
     }
@@ -427,7 +430,7 @@ struct Log::Impl {
   void delete_segments(const std::vector<std::shared_ptr<Segment>>& doomed) {
     for (const auto& s : doomed) {
       cache->erase(s->id);
-      for (const char* ext : {".log", ".index", ".timeindex"}) {
+      for (const char* ext : {".log", ".index", ".timeindex", kTxnIndexSuffix}) {
         fs::path p = s->path_with(ext);
         fs::path d = p;
         d += ".deleted";
@@ -479,6 +482,7 @@ Result<std::unique_ptr<Log>> Log::open(const fs::path& dir, LogConfig config, co
       std::optional<int64_t> b = parse_base(name, ".log.swap");
       if (!b) b = parse_base(name, ".index.swap");
       if (!b) b = parse_base(name, ".timeindex.swap");
+      if (!b) b = parse_base(name, ".txnindex.swap");
       std::error_code e2;
       if (b && swapped.count(*b) && !name.ends_with(".log.swap")) fs::rename(p, target, e2);
       else if (!b || !swapped.count(*b)) fs::remove(p, e2);
@@ -495,6 +499,7 @@ Result<std::unique_ptr<Log>> Log::open(const fs::path& dir, LogConfig config, co
 
   std::vector<int64_t> bases;
   std::vector<std::pair<int64_t, fs::path>> index_files;
+  std::set<int64_t> txn_bases;  // segments with a .txnindex (only those are read)
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     std::string name = e.path().filename().string();
     if (name.ends_with(".deleted") || name.ends_with(".cleaned") || name.ends_with(".tmp")) {
@@ -507,6 +512,9 @@ Result<std::unique_ptr<Log>> Log::open(const fs::path& dir, LogConfig config, co
       index_files.emplace_back(*i, e.path());
     } else if (auto t = parse_base(name, ".timeindex")) {
       index_files.emplace_back(*t, e.path());
+    } else if (auto x = parse_base(name, kTxnIndexSuffix)) {
+      index_files.emplace_back(*x, e.path());
+      txn_bases.insert(*x);
     }
   }
   if (ec) return Error{ErrorCode::KAFKA_STORAGE_ERROR, "cannot list " + dir.string() + ": " + ec.message()};
@@ -537,7 +545,17 @@ Result<std::unique_ptr<Log>> Log::open(const fs::path& dir, LogConfig config, co
       spdlog::warn("rebuilding the indexes of {}: {}", s->log_path.string(), why);
       scan = true;
     }
+    if (!txn_bases.count(bases[i])) {
+      // no aborted transaction in this segment
+    } else if (auto txns = read_txn_index(s->path_with(kTxnIndexSuffix)); txns.ok()) {
+      s->aborted_txns = std::move(txns.value());
+    } else {
+      // The replica rebuilds entries from its scan of the log; older ones are lost.
+      spdlog::warn("ignoring the transaction index of {}: {}", s->log_path.string(), txns.error().message);
+      d.recovered_from = std::min(d.recovered_from, bases[i]);
+    }
     if (scan) {
+      d.recovered_from = std::min(d.recovered_from, bases[i]);
       if (auto r = d.recover_segment(*s, last); !r.ok()) return r.error();
       if (next_base && s->next_offset > *next_base)
         return Error{ErrorCode::KAFKA_STORAGE_ERROR, s->log_path.string() + " holds offsets up to " +
@@ -987,6 +1005,9 @@ Result<Offset> Log::truncate_to(Offset target) {
     s.size = pos;
     if (auto st = d.recover_segment(s, true); !st.ok()) return st.error();
     new_end = s.next_offset;
+    // Aborted transactions whose marker was cut are no longer aborted here.
+    if (std::erase_if(s.aborted_txns, [&](const AbortedTxn& t) { return t.last_offset >= new_end; }) > 0)
+      if (auto st = write_txn_index(s.path_with(kTxnIndexSuffix), s.aborted_txns); !st.ok()) return st.error();
     spdlog::info("truncated {} to offset {} (log end was {}; {} later segments deleted)", d.dir.string(), new_end,
                  d.log_end, doomed.size());
     d.log_end = new_end;
@@ -1132,6 +1153,57 @@ Status Log::remove() {
 
 const fs::path& Log::dir() const { return impl_->dir; }
 
+Status Log::append_aborted_txn(const AbortedTxn& txn) {
+  Impl& d = *impl_;
+  std::lock_guard lk(d.mu);
+  if (d.closed) return d.closed_error();
+  // The segment of the marker: the active one, unless a roll came in between.
+  size_t i = d.segment_for(txn.last_offset);
+  Segment& s = i < d.segments.size() ? *d.segments[i] : d.active();
+  if (auto st = append_txn_index(s.path_with(kTxnIndexSuffix), txn); !st.ok()) return st;
+  s.aborted_txns.push_back(txn);
+  return {};
+}
+
+std::vector<AbortedTxn> Log::collect_aborted_txns(Offset fetch_offset, Offset upper_bound) const {
+  Impl& d = *impl_;
+  std::vector<AbortedTxn> out;
+  std::lock_guard lk(d.mu);
+  if (d.closed) return out;
+  for (size_t i = d.segment_for(fetch_offset.value()); i < d.segments.size(); ++i) {
+    if (d.segments[i]->aborted_txns.empty()) continue;
+    if (storage::collect_aborted_txns(d.segments[i]->aborted_txns, fetch_offset.value(), upper_bound.value(), out)) break;
+  }
+  return out;
+}
+
+Status Log::rebuild_txn_index_from(Offset from, const std::vector<AbortedTxn>& entries) {
+  Impl& d = *impl_;
+  std::lock_guard lk(d.mu);
+  if (d.closed) return d.closed_error();
+  for (size_t i = 0; i < d.segments.size(); ++i) {
+    Segment& s = *d.segments[i];
+    const int64_t next_base = i + 1 < d.segments.size() ? d.segments[i + 1]->base : INT64_MAX;
+    if (next_base <= from.value()) continue;
+    std::vector<AbortedTxn> expected;
+    for (const auto& t : s.aborted_txns)
+      if (t.last_offset < from.value()) expected.push_back(t);
+    for (const auto& t : entries)
+      if (t.last_offset >= std::max(s.base, from.value()) && t.last_offset < next_base) expected.push_back(t);
+    if (expected == s.aborted_txns) continue;
+    spdlog::info("rebuilt the transaction index of {} ({} -> {} aborted transactions)", s.log_path.string(),
+                 s.aborted_txns.size(), expected.size());
+    if (auto st = write_txn_index(s.path_with(kTxnIndexSuffix), expected); !st.ok()) return st;
+    s.aborted_txns = std::move(expected);
+  }
+  return {};
+}
+
+Offset Log::recovered_from() const {
+  std::lock_guard lk(impl_->mu);
+  return Offset(std::min(impl_->recovered_from, impl_->log_end));
+}
+
 std::optional<Log::CleanerView> Log::cleaner_view() const {
   Impl& d = *impl_;
   std::lock_guard lk(d.mu);
@@ -1142,8 +1214,8 @@ std::optional<Log::CleanerView> Log::cleaner_view() const {
   v.active_base = d.segments.back()->base;
   for (size_t i = 0; i + 1 < d.segments.size(); ++i) {
     const auto& s = d.segments[i];
-    v.sealed.push_back(
-        {s, s->base, s->size, s->next_offset, s->largest_timestamp(), s->last_modified_ms, s->first_batch_timestamp});
+    v.sealed.push_back({s, s->base, s->size, s->next_offset, s->largest_timestamp(), s->last_modified_ms,
+                        s->first_batch_timestamp, s->aborted_txns});
   }
   return v;
 }
@@ -1172,11 +1244,19 @@ Status Log::replace_cleaned_segment(const std::shared_ptr<Segment>& old, int64_t
       old->deleted.store(false);
       return Status(std::move(e));
     };
-    for (const char* ext : kExts)
+    // The cleaner writes a .txnindex.cleaned when the old segment had aborted transactions;
+    // it goes before the .log (whose rename completes the swap).
+    std::vector<const char*> exts;
+    std::error_code ec;
+    const bool txn_index = fs::exists(name(kTxnIndexSuffix, ".cleaned"), ec);
+    if (txn_index) exts.push_back(kTxnIndexSuffix);
+    exts.insert(exts.end(), std::begin(kExts), std::end(kExts));
+    for (const char* ext : exts)
       if (::rename(name(ext, ".cleaned").c_str(), name(ext, ".swap").c_str()) != 0)
         return undo(io_error("cannot rename to .swap", name(ext, ".cleaned"), errno));
+    if (!txn_index && !old->aborted_txns.empty()) ::unlink(name(kTxnIndexSuffix, "").c_str());
     // From here a crash is completed by open(); a failure now leaves the .swap files for it.
-    for (const char* ext : kExts)
+    for (const char* ext : exts)
       if (::rename(name(ext, ".swap").c_str(), name(ext, "").c_str()) != 0)
         return undo(io_error("cannot rename over the old segment", name(ext, ".swap"), errno));
     auto s = std::make_shared<Segment>(d.dir, base);
@@ -1188,6 +1268,7 @@ Status Log::replace_cleaned_segment(const std::shared_ptr<Segment>& old, int64_t
     s->first_batch_timestamp = cleaned.first_batch_timestamp;
     s->created_ms = old->created_ms;
     s->last_modified_ms = old->last_modified_ms;
+    s->aborted_txns = txn_index ? cleaned.aborted_txns : std::vector<AbortedTxn>{};
     std::string why;
     if (!s->offset_index.load_sealed(s->size, why) || !s->time_index.load_sealed(s->size, why))
       spdlog::warn("the cleaned index of {} looks wrong ({}); lookups scan from the start", s->log_path.string(), why);

@@ -21,6 +21,7 @@
 #include "protocol/file_slice.h"
 #include "protocol/record_batch.h"
 #include "protocol/types.h"
+#include "storage/txn_index.h"
 
 namespace kb::storage {
 
@@ -200,6 +201,23 @@ class Log {
 
   const std::filesystem::path& dir() const;
 
+  // ---- transactions: the aborted-transaction index of each segment (storage/txn_index.h) ----
+  // Records an aborted transaction in the .txnindex of the segment holding its ABORT marker
+  // (txn.last_offset). The replica calls it right after appending the marker, leader or
+  // follower.
+  Status append_aborted_txn(const AbortedTxn& txn);
+  // Kafka's collectAbortedTransactions: the aborted transactions overlapping [fetch_offset,
+  // upper_bound) (their marker at or after fetch_offset, their first offset before
+  // upper_bound), from the segment holding fetch_offset on, in marker order.
+  std::vector<AbortedTxn> collect_aborted_txns(Offset fetch_offset, Offset upper_bound) const;
+  // Every segment's index entries whose marker is at or after `from` are replaced with those
+  // of `entries` (a rebuild from a scan of the log from `from`, in marker order); files that
+  // would not change are not written.
+  Status rebuild_txn_index_from(Offset from, const std::vector<AbortedTxn>& entries);
+  // The base offset of the first segment open() scanned for recovery (its .txnindex may lack
+  // the last entries, or hold ones for a cut tail); the log end when none was.
+  Offset recovered_from() const;
+
   // --- For the log cleaner (storage/cleaner.h) only; storage-internal. ---
   // A sealed segment as the cleaner sees it. Sealed segments never change in place: they
   // are only deleted (retention, DeleteRecords, truncation) or replaced by the cleaner.
@@ -211,6 +229,7 @@ class Log {
     int64_t largest_timestamp = 0;  // record time, or the file's mtime without timestamps
     int64_t last_modified_ms = 0;
     int64_t first_timestamp = -1;   // max timestamp of the first batch, -1 when not known
+    std::vector<AbortedTxn> aborted_txns;  // its .txnindex entries
   };
   struct CleanerView {
     std::vector<SealedSegment> sealed;  // every segment but the active one, oldest first
@@ -221,7 +240,8 @@ class Log {
   // nullopt once the log is closed or removed.
   std::optional<CleanerView> cleaner_view() const;
   // Swaps `cleaned` in for `old` (same base offset; its files <base>.{log,index,timeindex}
-  // .cleaned are written and fsynced), Kafka's way: under the log's mutex the .cleaned files
+  // .cleaned are written and fsynced, and <base>.txnindex.cleaned with cleaned.aborted_txns
+  // when the old segment had a .txnindex; without one the old .txnindex goes), Kafka's way: under the log's mutex the .cleaned files
   // are renamed to .swap, then over the old files (indexes first, the .log last), so that a
   // crash at any point leaves either the old segment or a .swap that open() completes.
   // Readers holding the old segment keep reading its (now unlinked) file. ABORTED-like

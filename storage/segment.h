@@ -1,4 +1,5 @@
-// One log segment: <base offset>.log with its .index and .timeindex (storage-internal).
+// One log segment: <base offset>.log with its .index, .timeindex and, when a transaction
+// was aborted in it, .txnindex (storage-internal).
 //
 // Owner: the Log (shared_ptr: a reader may keep a segment it started reading after retention
 // removed it from the log). Thread: every mutable field is guarded by the owning Log's
@@ -13,10 +14,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "protocol/record_batch.h"
 #include "storage/files.h"
 #include "storage/index.h"
+#include "storage/txn_index.h"
 
 namespace kb::storage {
 
@@ -52,6 +55,9 @@ struct Segment {
   // Set (with `deleted`) when the cleaner swapped a compacted copy in under the same file
   // names: a reader that finds it so looks the offset up again instead of failing.
   std::atomic<bool> replaced{false};
+  // The entries of its .txnindex (aborted transactions whose ABORT marker is here), in marker
+  // order; the file is written as they are added.
+  std::vector<AbortedTxn> aborted_txns;
 
   // Kafka's LogSegment.append bookkeeping for the batch written at `position`: max timestamp,
   // and index entries every index.interval.bytes.

@@ -1,35 +1,87 @@
-// What AlterConfigs and IncrementalAlterConfigs share: resource checks and the write of a
-// topic's new override set through the controller. Only topics are changed at run time;
-// broker configs come from the YAML (changing them live is not supported yet).
+// What AlterConfigs and IncrementalAlterConfigs share: resource checks, the write of a
+// topic's new override set through the controller, and dynamic broker configs (KIP-226).
+//
+// TOPIC resources: the handler computes the topic's new override set and the controller
+// writes it (set_topic_configs). BROKER resources ("" = the cluster-wide default, "<id>" = one
+// broker): the broker that receives the request checks the name (Kafka: "" or its own id) and
+// the change against its own configuration (only dynamic properties, valid values, the rules
+// between keys), then the active controller applies the same operations to its current set
+// and writes ConfigRecords; every broker picks the new values up from its metadata image
+// (Broker::effective_config). A broker that is not the active controller forwards the BROKER
+// resources to it over the controller listener, in the same API; the controller knows a
+// forwarded request by that listener and then accepts any broker id (Kafka's ControllerApis).
+// BROKER_LOGGER (log levels) is refused: kbroker's log level is log.level, read at start-up.
+//
+// Threads: a lone broker does all of it on the network thread (its controller appends to a
+// local file); in a cluster dispatch.cc runs both APIs on the controller-request thread, since
+// committing waits for the quorum, and the answer is sent from there, or from the peer
+// client's thread when forwarded (nothing blocks waiting for the controller's answer).
 #pragma once
 
+#include <algorithm>
+#include <cctype>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
+#include "config/parse.h"
+#include "protocol/messages/alter_configs_request.h"
+#include "protocol/messages/alter_configs_response.h"
+#include "protocol/messages/incremental_alter_configs_request.h"
+#include "protocol/messages/incremental_alter_configs_response.h"
 #include "server/broker.h"
+#include "server/handlers/handlers.h"
+#include "server/peer_client.h"
+#include "server/quorum.h"
 
 namespace kb::server::alter_configs {
 
 constexpr int8_t kTopic = 2;
 constexpr int8_t kBroker = 4;
+constexpr int8_t kBrokerLogger = 8;
+
+// IncrementalAlterConfigs operations (AlterConfigOp.OpType ids).
+enum Op : int8_t { kSet = 0, kDelete = 1, kAppend = 2, kSubtract = 3 };
 
 struct Outcome {
   ErrorCode code = ErrorCode::NONE;
   std::string message;
 };
 
+inline Outcome from_status(const Status& s) {
+  if (s.ok()) return {};
+  return {s.code(), s.error().message};
+}
+
+// One config operation of either API (AlterConfigs: every one is a SET).
+struct ConfigOp {
+  std::string name;
+  int8_t op = kSet;
+  std::optional<std::string> value;
+};
+
+// One resource of either request.
+struct ResourceChange {
+  int8_t type = 0;
+  std::string name;
+  bool replace = false;  // AlterConfigs: the given configs become the resource's whole set
+  std::vector<ConfigOp> ops;
+};
+
 // Refusals that do not depend on the change itself: a resource named twice in one request,
-// a resource type other than topic.
+// a resource type other than topic and broker.
 inline std::optional<Outcome> check_resource(int8_t type, const std::string& name,
                                              std::set<std::pair<int8_t, std::string>>& seen) {
   if (!seen.emplace(type, name).second)
     return Outcome{ErrorCode::INVALID_REQUEST, "Duplicate resource " + name + " in the request"};
-  if (type == kBroker)
-    return Outcome{ErrorCode::INVALID_REQUEST, "kbroker reads broker configs from its YAML at start-up; "
-                                               "they cannot be changed at run time yet"};
-  if (type != kTopic) return Outcome{ErrorCode::INVALID_REQUEST, "Unsupported resource type " + std::to_string(type)};
+  if (type == kBrokerLogger)
+    return Outcome{ErrorCode::INVALID_REQUEST,
+                   "kbroker does not support BROKER_LOGGER resources: its log level is log.level, read at start-up"};
+  if (type != kTopic && type != kBroker)
+    return Outcome{ErrorCode::INVALID_REQUEST, "Unsupported resource type " + std::to_string(type)};
   return std::nullopt;
 }
 
@@ -47,9 +99,132 @@ inline std::optional<std::map<std::string, std::string>> current_overrides(Broke
 
 inline Outcome write(Broker& broker, const std::string& topic, const std::map<std::string, std::string>& overrides,
                      bool validate_only) {
-  auto s = broker.controller().set_topic_configs(topic, overrides, validate_only);
-  if (s.ok()) return {};
-  return {s.code(), s.error().message};
+  return from_status(broker.controller().set_topic_configs(topic, overrides, validate_only));
+}
+
+// ---- BROKER resources (KIP-226) ----------------------------------------------------------
+
+// The request came in on a controller listener: another broker forwarded it to this (active)
+// controller.
+inline bool forwarded(const Broker& broker, const std::string& listener) {
+  auto upper = [](std::string s) {
+    for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+  };
+  for (const auto& n : broker.config().get_list("controller.listener.names"))
+    if (upper(n) == upper(listener)) return true;
+  return false;
+}
+
+// Kafka's checks of a BROKER resource on the receiving broker (ConfigAdminManager.preprocess):
+// the name is "" or this broker's id; no key twice; no null value except for DELETE.
+inline std::optional<Outcome> check_broker_change(const Broker& broker, const ResourceChange& c, bool from_peer) {
+  if (!c.name.empty() && !from_peer) {
+    auto id = config::detail::parse_long(c.name);
+    if (!id || *id < INT32_MIN || *id > INT32_MAX)
+      return Outcome{ErrorCode::INVALID_REQUEST, "Node id must be an integer, but it is: " + c.name};
+    if (*id != broker.node_id())
+      return Outcome{ErrorCode::INVALID_REQUEST, "Unexpected broker id, expected " + std::to_string(broker.node_id()) +
+                                                     ", but received " + c.name};
+  }
+  std::set<std::string> names;
+  std::vector<std::string> nulls;
+  for (const auto& o : c.ops) {
+    if (!names.insert(o.name).second) return Outcome{ErrorCode::INVALID_REQUEST, "Error due to duplicate config keys"};
+    if (o.op != kDelete && !o.value) nulls.push_back(o.name);
+  }
+  if (!nulls.empty())
+    return Outcome{ErrorCode::INVALID_REQUEST, "Null value not supported for : " + config::detail::join(nulls, ", ")};
+  return std::nullopt;
+}
+
+// Applies the operations to a BROKER resource's stored configs. APPEND/SUBTRACT start from
+// the resource's stored value, else the property's built-in default (Kafka's
+// prepareIncrementalConfigs), and only apply to LIST properties.
+inline Status apply_broker_ops(std::map<std::string, std::string>& configs, const ResourceChange& c) {
+  if (c.replace) configs.clear();
+  for (const auto& o : c.ops) {
+    switch (o.op) {
+      case kSet:
+        configs[o.name] = o.value.value_or("");
+        break;
+      case kDelete:
+        configs.erase(o.name);
+        break;
+      case kAppend:
+      case kSubtract: {
+        const config::PropertyDef* d = config::find_broker_property(o.name);
+        if (d && d->type != config::Type::List)
+          return Error{ErrorCode::INVALID_CONFIG, std::string("Config value ") + (o.op == kAppend ? "append" : "subtract") +
+                                                      " is not allowed for config key: " + o.name};
+        std::string now = configs.count(o.name)       ? configs[o.name]
+                          : d && d->default_value ? *d->default_value
+                                                  : "";
+        auto items = config::detail::split_list(now);
+        for (const auto& v : config::detail::split_list(o.value.value_or(""))) {
+          auto it = std::find(items.begin(), items.end(), v);
+          if (o.op == kAppend && it == items.end()) items.push_back(v);
+          if (o.op == kSubtract && it != items.end()) items.erase(it);
+        }
+        configs[o.name] = config::detail::join(items, ",");
+        break;
+      }
+      default:
+        return Error{ErrorCode::INVALID_REQUEST, "Unknown operations type " + std::to_string(o.op)};
+    }
+  }
+  return {};
+}
+
+// The edit the controller applies under its lock: the operations, then (on the receiving
+// broker) Kafka's DynamicBrokerConfig.validate against this broker's own configuration, so
+// rules between keys (retention 0, compaction lags) see the change together with the static
+// YAML and the other dynamic layer.
+inline controller::Controller::ConfigEdit broker_edit(Broker& broker, ResourceChange c, bool from_peer) {
+  return [&broker, c = std::move(c), from_peer](std::map<std::string, std::string>& configs) -> Status {
+    if (auto s = apply_broker_ops(configs, c); !s.ok()) return s;
+    if (auto s = config::check_dynamic_broker_configs(configs); !s.ok()) return s;
+    if (from_peer) return {};  // the forwarding broker checked it against its own config
+    static const std::map<std::string, std::string> kNone;
+    auto image = broker.image();
+    const auto* cluster_default = image->broker_configs("");
+    const auto* mine = image->broker_configs(std::to_string(broker.node_id()));
+    auto effective = c.name.empty() ? broker.config().with_dynamic(configs, mine ? *mine : kNone)
+                                    : broker.config().with_dynamic(cluster_default ? *cluster_default : kNone, configs);
+    if (!effective.ok()) return effective.error();
+    return {};
+  };
+}
+
+// The same edit on this broker's image, without writing: what a broker that is not the
+// controller checks before it forwards (Kafka validates BROKER changes on the receiving broker).
+inline Outcome check_locally(Broker& broker, const ResourceChange& c) {
+  std::map<std::string, std::string> configs;
+  if (const auto* stored = broker.image()->broker_configs(c.name)) configs = *stored;
+  return from_status(broker_edit(broker, c, false)(configs));
+}
+
+// The forwarded request: the BROKER resources in the API the client used.
+inline void fill_forward(msg::AlterConfigsRequest& req, const ResourceChange& c) {
+  auto& r = req.resources.emplace_back();
+  r.resource_type = c.type;
+  r.resource_name = c.name;
+  for (const auto& o : c.ops) {
+    auto& e = r.configs.emplace_back();
+    e.name = o.name;
+    e.value = o.value;
+  }
+}
+inline void fill_forward(msg::IncrementalAlterConfigsRequest& req, const ResourceChange& c) {
+  auto& r = req.resources.emplace_back();
+  r.resource_type = c.type;
+  r.resource_name = c.name;
+  for (const auto& o : c.ops) {
+    auto& e = r.configs.emplace_back();
+    e.name = o.name;
+    e.config_operation = o.op;
+    e.value = o.value;
+  }
 }
 
 // One resource's answer (both APIs' responses have the same entry shape).
@@ -58,6 +233,7 @@ void add_result(Response& resp, int8_t type, const std::string& name, const Outc
                 int16_t api_key) {
   typename decltype(Response::responses)::value_type rr;
   rr.error_code = to_wire(out.code);
+  rr.error_message = std::nullopt;  // Kafka: null on success
   if (out.code != ErrorCode::NONE) {
     rr.error_message = out.message;
     broker.metrics().request_error(api_key, out.code);
@@ -65,6 +241,72 @@ void add_result(Response& resp, int8_t type, const std::string& name, const Outc
   rr.resource_type = type;
   rr.resource_name = name;
   resp.responses.push_back(std::move(rr));
+}
+
+// Runs one AlterConfigs / IncrementalAlterConfigs request: `topic_change` answers a TOPIC
+// resource (the two APIs differ there), BROKER resources go through the controller as
+// described at the top. Answers through `respond` exactly once, possibly later.
+template <class Request, class Response, class TopicChange>
+void run(RequestContext& ctx, Respond respond, std::vector<ResourceChange> changes, bool validate_only,
+         TopicChange topic_change) {
+  Broker* broker = ctx.broker;
+  const int16_t api_key = ctx.api_key, api_version = ctx.api_version;
+  const bool from_peer = forwarded(*broker, ctx.listener);
+  auto outs = std::make_shared<std::vector<Outcome>>(changes.size());
+  auto finish = [broker, api_key, api_version, respond, changes, outs]() mutable {
+    Response resp;
+    for (size_t i = 0; i < changes.size(); ++i)
+      add_result(resp, changes[i].type, changes[i].name, (*outs)[i], *broker, api_key);
+    send_response(api_version, respond, resp);
+  };
+  std::set<std::pair<int8_t, std::string>> seen;
+  std::vector<size_t> to_forward;
+  for (size_t i = 0; i < changes.size(); ++i) {
+    const ResourceChange& c = changes[i];
+    Outcome& out = (*outs)[i];
+    if (auto refused = check_resource(c.type, c.name, seen)) {
+      out = *refused;
+    } else if (c.type == kTopic) {
+      out = topic_change(*broker, c, validate_only);
+    } else if (auto bad = check_broker_change(*broker, c, from_peer)) {
+      out = *bad;
+    } else if (broker->controller().active()) {
+      out = from_status(broker->controller().alter_broker_configs(c.name, broker_edit(*broker, c, from_peer),
+                                                                  validate_only));
+      if (out.code == ErrorCode::NONE && !validate_only)
+        spdlog::info("dynamic broker configs of resource '{}' changed{}", c.name, from_peer ? " (forwarded)" : "");
+    } else if (from_peer) {
+      out = {ErrorCode::NOT_CONTROLLER, controller::Controller::kNotControllerMessage};
+    } else if (out = check_locally(*broker, c); out.code == ErrorCode::NONE) {
+      to_forward.push_back(i);
+    }
+  }
+  if (to_forward.empty()) return finish();
+  Quorum* quorum = broker->quorum();
+  const int32_t leader = quorum ? quorum->leader() : -1;
+  auto address = leader >= 0 ? quorum->voter_address(leader) : std::nullopt;
+  if (!address || !broker->peers()) {
+    for (size_t i : to_forward) (*outs)[i] = {ErrorCode::NOT_CONTROLLER, "no active controller known"};
+    return finish();
+  }
+  Request req;
+  req.validate_only = validate_only;
+  for (size_t i : to_forward) fill_forward(req, changes[i]);
+  broker->peers()->call<Request, Response>(
+      leader, PeerAddress{address->first, address->second}, req, Request::kMaxVersion,
+      broker->config().get_int("controller.quorum.request.timeout.ms") * 2,
+      [outs, to_forward, finish](Result<Response> r) mutable {
+        for (size_t n = 0; n < to_forward.size(); ++n) {
+          Outcome& out = (*outs)[to_forward[n]];
+          if (!r.ok())
+            out = {r.code(), "forwarding to the active controller failed: " + r.error().message};
+          else if (n >= r->responses.size())
+            out = {ErrorCode::UNKNOWN_SERVER_ERROR, "the controller returned fewer results than expected"};
+          else
+            out = {static_cast<ErrorCode>(r->responses[n].error_code), r->responses[n].error_message.value_or("")};
+        }
+        finish();
+      });
 }
 
 }  // namespace kb::server::alter_configs

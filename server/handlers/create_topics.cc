@@ -67,7 +67,7 @@ void handle_create_topics(RequestContext& ctx, Respond respond) {
       std::map<std::string, std::string> overrides;
       for (const auto& c : t.configs)
         if (c.value) overrides[c.name] = *c.value;
-      auto effective = config::TopicConfig::make(broker.config(), overrides);
+      auto effective = config::TopicConfig::make(*broker.effective_config(), overrides);
       std::vector<Resp::CreatableTopicResult::CreatableTopicConfigs> configs;
       for (const auto& [name, value] : r.configs) {
         Resp::CreatableTopicResult::CreatableTopicConfigs c;

@@ -1,5 +1,6 @@
 // Handler for api DescribeConfigs (key 32), versions 0..4: topic configs (effective values
-// with their source and synonyms) and this broker's configs.
+// with their source and synonyms), this broker's configs (static YAML with the dynamic broker
+// configs of KIP-226 on top) and the cluster-wide dynamic default (the BROKER resource "").
 #include "protocol/messages/describe_configs_request.h"
 #include "protocol/messages/describe_configs_response.h"
 #include "server/broker.h"
@@ -14,6 +15,7 @@ using Entry = Resp::DescribeConfigsResult::DescribeConfigsResourceResult;
 
 constexpr int8_t kTopic = 2;
 constexpr int8_t kBroker = 4;
+constexpr int8_t kBrokerLogger = 8;
 
 // Kafka's ConfigEntry.ConfigType numbers (DescribeConfigs v3+).
 int8_t config_type(config::Type t) {
@@ -69,7 +71,7 @@ void describe_topic(Broker& broker, const std::string& name, const Wanted& w, Re
     out.error_message = "Topic " + name + " does not exist";
     return;
   }
-  auto tc = config::TopicConfig::make(broker.config(), t->configs);
+  auto tc = config::TopicConfig::make(*broker.effective_config(), t->configs);
   if (!tc.ok()) {
     out.error_code = to_wire(tc.code());
     out.error_message = tc.error().message;
@@ -83,18 +85,30 @@ void describe_topic(Broker& broker, const std::string& name, const Wanted& w, Re
 }
 
 void describe_broker(Broker& broker, const std::string& name, const Wanted& w, Resp::DescribeConfigsResult& out) {
-  if (!name.empty() && name != std::to_string(broker.node_id())) {
+  auto c = broker.effective_config();
+  if (name.empty()) {
+    // Kafka's ConfigHelper: the default resource lists only the keys set at the cluster-wide
+    // default level, with that value and only that level among the synonyms.
+    for (const auto& [key, value] : c->dynamic_default()) {
+      const config::PropertyDef* def = config::find_broker_property(key);
+      if (!def || !w.includes(key)) continue;
+      std::vector<config::ConfigSynonym> synonyms;
+      for (auto& s : c->synonyms(key))
+        if (s.source == config::ConfigSource::DynamicDefaultBrokerConfig) synonyms.push_back(std::move(s));
+      out.configs.push_back(
+          entry(*def, value, config::ConfigSource::DynamicDefaultBrokerConfig, !def->dynamic, std::move(synonyms), w));
+    }
+    return;
+  }
+  if (name != std::to_string(broker.node_id())) {
     out.error_code = to_wire(ErrorCode::INVALID_REQUEST);
     out.error_message = "Unexpected broker id, expected " + std::to_string(broker.node_id()) +
                         " or empty string, but received " + name;
     return;
   }
-  const config::BrokerConfig& c = broker.config();
   for (const auto& def : config::broker_properties()) {
     if (!w.includes(def.name)) continue;
-    auto value = c.raw(def.name);
-    auto source = c.source(def.name);
-    out.configs.push_back(entry(def, value, source, !def.dynamic, {{def.name, value, source}}, w));
+    out.configs.push_back(entry(def, c->raw(def.name), c->source(def.name), !def.dynamic, c->synonyms(def.name), w));
   }
 }
 
@@ -115,6 +129,9 @@ void handle_describe_configs(RequestContext& ctx, Respond respond) {
       describe_topic(broker, r.resource_name, w, out);
     } else if (r.resource_type == kBroker) {
       describe_broker(broker, r.resource_name, w, out);
+    } else if (r.resource_type == kBrokerLogger) {
+      out.error_code = to_wire(ErrorCode::INVALID_REQUEST);
+      out.error_message = "kbroker does not support BROKER_LOGGER resources: its log level is log.level, read at start-up";
     } else {
       out.error_code = to_wire(ErrorCode::INVALID_REQUEST);
       out.error_message = "Unsupported resource type " + std::to_string(r.resource_type);

@@ -10,7 +10,9 @@
 // watermark, from the leader only (a follower answers NOT_LEADER_OR_FOLLOWER with the
 // current leader); followers (their broker id) read up to the log end, are told when their
 // log diverges (diverging_epoch), and their fetch offset is their log end offset, which moves
-// the high watermark and completes waiting acks=all produces.
+// the high watermark and completes waiting acks=all produces. read_committed consumers (v4+)
+// read up to the last stable offset and are told the aborted transactions in what they get
+// (from the segments' transaction indexes); the long poll of one waits on the LSO.
 #include <algorithm>
 
 #include "protocol/down_convert.h"
@@ -61,7 +63,7 @@ ErrorCode read_for_follower(Broker& broker, FetchState& st, replication::Partiti
                                fp.last_fetched_epoch, static_cast<int32_t>(limit), first_data,
                                storage::now_ms());
   pd.high_watermark = rr.high_watermark.value();
-  pd.last_stable_offset = pd.high_watermark;
+  pd.last_stable_offset = std::min(p.last_stable_offset().value(), pd.high_watermark);
   pd.log_start_offset = rr.log_start_offset.value();
   if (rr.error != ErrorCode::NONE) {
     // nothing more to say
@@ -157,10 +159,28 @@ int64_t build_response(FetchState& st, Resp& resp, bool& answer_now) {
       } else {
         int64_t limit = std::min<int64_t>(fp.partition_max_bytes, budget);
         if (limit < 0) limit = 0;
-        auto rr = p->read(Offset(fp.fetch_offset), static_cast<int32_t>(limit), first_data);
-        pd.high_watermark = p->high_watermark().value();
-        pd.last_stable_offset = pd.high_watermark;  // no transactions yet: LSO = HW
+        // read_committed (v4+) stops at the last stable offset: records of open transactions,
+        // and of ended ones whose marker is not on the ISR yet, stay hidden. The LSO first:
+        // the high watermark read after it is never below it.
+        const bool committed = req.isolation_level == 1 && magic == 2;
+        const Offset lso = p->last_stable_offset();
+        const Offset hw = p->high_watermark();
+        auto rr = p->log().read(Offset(fp.fetch_offset), static_cast<int32_t>(limit), committed ? lso : hw,
+                                first_data);
+        pd.high_watermark = hw.value();
+        pd.last_stable_offset = lso.value();
         pd.log_start_offset = p->log_start_offset().value();
+        if (committed && rr.ok() && rr->slice && rr->slice->size > 0) {
+          // The aborted transactions overlapping what is returned (Kafka bounds the range by
+          // the segment; the LSO bounds it here): the consumer drops their records.
+          pd.aborted_transactions.emplace();
+          for (const auto& t : p->log().collect_aborted_txns(Offset(fp.fetch_offset), lso)) {
+            Resp::FetchableTopicResponse::PartitionData::AbortedTransaction a;
+            a.producer_id = t.producer_id;
+            a.first_offset = t.first_offset;
+            pd.aborted_transactions->push_back(a);
+          }
+        }
         if (!rr.ok()) {
           fail(rr.code());
         } else {
@@ -193,9 +213,12 @@ int64_t build_response(FetchState& st, Resp& resp, bool& answer_now) {
         }
       }
       if (st.replica_id >= 0) st.hw_seen.push_back(pd.high_watermark);
-      // read_committed gets the (empty, until transactions exist) list; read_uncommitted null.
-      if (st.req.isolation_level == 1) pd.aborted_transactions.emplace();
-      else pd.aborted_transactions.reset();
+      // read_committed gets a list (empty unless filled above); read_uncommitted null.
+      if (st.req.isolation_level == 1) {
+        if (!pd.aborted_transactions) pd.aborted_transactions.emplace();
+      } else {
+        pd.aborted_transactions.reset();
+      }
       tr.partitions.push_back(std::move(pd));
     }
     resp.responses.push_back(std::move(tr));
@@ -239,12 +262,15 @@ class DelayedFetch final : public replication::DelayedOperation {
         if (!p) return true;  // partition gone (deleted / moved): answer with the error now
         // Leadership moved or a new epoch began: the answer is an error now.
         if (!p->is_leader() || p->check_leader_epoch(fp.current_leader_epoch) != ErrorCode::NONE) return true;
-        // A follower reads up to the log end, a consumer up to the high watermark.
+        // A follower reads up to the log end, a consumer up to the high watermark, a
+        // read_committed one up to the last stable offset.
         const bool follower = st_->replica_id >= 0;
         if (follower && i < st_->hw_seen.size() && p->high_watermark().value() > st_->hw_seen[i]) return true;
-        Offset limit = follower ? p->log_end_offset() : p->high_watermark();
+        const bool committed = !follower && st_->req.isolation_level == 1 &&
+                               fetch_response_magic(st_->ctx.api_version) == 2;
+        Offset limit = follower ? p->log_end_offset() : committed ? p->last_stable_offset() : p->high_watermark();
         if (fp.fetch_offset >= limit.value()) continue;
-        auto rr = p->read(Offset(fp.fetch_offset), fp.partition_max_bytes, true, follower);
+        auto rr = p->log().read(Offset(fp.fetch_offset), fp.partition_max_bytes, limit, true);
         if (!rr.ok()) return true;
         if (rr->slice) bytes += rr->slice->size;
         if (bytes >= st_->req.min_bytes) return true;

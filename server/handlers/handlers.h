@@ -43,6 +43,8 @@ void handle_fetch_snapshot(RequestContext& ctx, Respond respond);
 void handle_broker_registration(RequestContext& ctx, Respond respond);
 void handle_broker_heartbeat(RequestContext& ctx, Respond respond);
 void handle_init_producer_id(RequestContext& ctx, Respond respond);
+void handle_write_txn_markers(RequestContext& ctx, Respond respond);
+void handle_describe_producers(RequestContext& ctx, Respond respond);
 void handle_allocate_producer_ids(RequestContext& ctx, Respond respond);
 void handle_alter_partition(RequestContext& ctx, Respond respond);
 void handle_elect_leaders(RequestContext& ctx, Respond respond);

@@ -1,58 +1,64 @@
 // Handler for api IncrementalAlterConfigs (key 44), versions 0..1: SET, DELETE, APPEND and
-// SUBTRACT on a topic's configs, applied to its current overrides.
+// SUBTRACT on a topic's overrides, or on a BROKER resource's dynamic configs (KIP-226: "" the
+// cluster-wide default, "<id>" one broker).
 #include <algorithm>
 
 #include "config/parse.h"
-#include "protocol/messages/incremental_alter_configs_request.h"
-#include "protocol/messages/incremental_alter_configs_response.h"
 #include "server/handlers/alter_configs_common.h"
-#include "server/handlers/handlers.h"
 
 namespace kb::server {
 
 namespace {
 
-enum Op : int8_t { kSet = 0, kDelete = 1, kAppend = 2, kSubtract = 3 };
+using alter_configs::Outcome;
 
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& i : items) out += (out.empty() ? "" : ",") + i;
-  return out;
-}
-
-// Applies one operation to `overrides`; an outcome on refusal.
-std::optional<alter_configs::Outcome> apply(Broker& broker, std::map<std::string, std::string>& overrides,
-                                            const std::string& name, int8_t op, const std::optional<std::string>& value) {
-  using alter_configs::Outcome;
+// Applies one operation to a topic's `overrides`; an outcome on refusal.
+std::optional<Outcome> apply(Broker& broker, std::map<std::string, std::string>& overrides, const std::string& name,
+                             int8_t op, const std::optional<std::string>& value) {
   const config::PropertyDef* def = config::find_topic_property(name);
   if (!def) return Outcome{ErrorCode::INVALID_CONFIG, "Unknown topic config name: " + name};
   switch (op) {
-    case kSet:
+    case alter_configs::kSet:
       if (!value) return Outcome{ErrorCode::INVALID_REQUEST, "Null value not supported for: " + name};
       overrides[name] = *value;
       return std::nullopt;
-    case kDelete:
+    case alter_configs::kDelete:
       overrides.erase(name);
       return std::nullopt;
-    case kAppend:
-    case kSubtract: {
+    case alter_configs::kAppend:
+    case alter_configs::kSubtract: {
       if (def->type != config::Type::List)
-        return Outcome{ErrorCode::INVALID_CONFIG, std::string("Config value ") + (op == kAppend ? "append" : "subtract") +
+        return Outcome{ErrorCode::INVALID_CONFIG, std::string("Config value ") +
+                                                      (op == alter_configs::kAppend ? "append" : "subtract") +
                                                       " is not allowed for config key: " + name};
-      // The current effective list (override or default), then the change.
-      auto tc = config::TopicConfig::make(broker.config(), overrides);
+      // The current effective list (override or default, dynamic broker defaults included),
+      // then the change.
+      auto tc = config::TopicConfig::make(*broker.effective_config(), overrides);
       std::string now = tc.ok() ? tc->get(name) : overrides[name];
       auto items = config::detail::split_list(now);
       for (const auto& v : config::detail::split_list(value.value_or(""))) {
         auto it = std::find(items.begin(), items.end(), v);
-        if (op == kAppend && it == items.end()) items.push_back(v);
-        if (op == kSubtract && it != items.end()) items.erase(it);
+        if (op == alter_configs::kAppend && it == items.end()) items.push_back(v);
+        if (op == alter_configs::kSubtract && it != items.end()) items.erase(it);
       }
-      overrides[name] = join(items);
+      overrides[name] = config::detail::join(items, ",");
       return std::nullopt;
     }
   }
   return Outcome{ErrorCode::INVALID_REQUEST, "Unknown config operation " + std::to_string(op)};
+}
+
+Outcome change_topic(Broker& broker, const alter_configs::ResourceChange& c, bool validate_only) {
+  Outcome out;
+  auto current = alter_configs::current_overrides(broker, c.name, out);
+  if (!current) return out;
+  std::set<std::string> named;
+  for (const auto& o : c.ops) {
+    if (!named.insert(o.name).second)
+      return {ErrorCode::INVALID_REQUEST, "Error due to duplicate config keys: " + o.name};
+    if (auto refused = apply(broker, *current, o.name, o.op, o.value)) return *refused;
+  }
+  return alter_configs::write(broker, c.name, *current, validate_only);
 }
 
 }  // namespace
@@ -60,30 +66,15 @@ std::optional<alter_configs::Outcome> apply(Broker& broker, std::map<std::string
 void handle_incremental_alter_configs(RequestContext& ctx, Respond respond) {
   msg::IncrementalAlterConfigsRequest req;
   if (!decode_request(ctx, req, respond)) return;
-  Broker& broker = *ctx.broker;
-  msg::IncrementalAlterConfigsResponse resp;
-  std::set<std::pair<int8_t, std::string>> seen;
+  std::vector<alter_configs::ResourceChange> changes;
   for (const auto& r : req.resources) {
-    alter_configs::Outcome out;
-    if (auto refused = alter_configs::check_resource(r.resource_type, r.resource_name, seen)) {
-      out = *refused;
-    } else if (auto current = alter_configs::current_overrides(broker, r.resource_name, out)) {
-      std::set<std::string> named;
-      for (const auto& c : r.configs) {
-        if (!named.insert(c.name).second) {
-          out = {ErrorCode::INVALID_REQUEST, "Error due to duplicate config keys: " + c.name};
-          break;
-        }
-        if (auto refused = apply(broker, *current, c.name, c.config_operation, c.value)) {
-          out = *refused;
-          break;
-        }
-      }
-      if (out.code == ErrorCode::NONE) out = alter_configs::write(broker, r.resource_name, *current, req.validate_only);
-    }
-    alter_configs::add_result(resp, r.resource_type, r.resource_name, out, broker, ctx.api_key);
+    auto& c = changes.emplace_back();
+    c.type = r.resource_type;
+    c.name = r.resource_name;
+    for (const auto& e : r.configs) c.ops.push_back({e.name, e.config_operation, e.value});
   }
-  send_response(ctx, respond, resp);
+  alter_configs::run<msg::IncrementalAlterConfigsRequest, msg::IncrementalAlterConfigsResponse>(
+      ctx, std::move(respond), std::move(changes), req.validate_only, change_topic);
 }
 
 }  // namespace kb::server

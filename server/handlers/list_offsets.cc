@@ -35,10 +35,9 @@ PartitionResp list_partition(RequestContext& ctx, Broker& broker, const std::str
                                                             : ErrorCode::FENCED_LEADER_EPOCH);
   r.error_code = to_wire(ErrorCode::NONE);
   r.leader_epoch = p->leader_epoch();
-  // Consumers see up to the high watermark (read_committed: the last stable offset, equal to
-  // the high watermark until transactions exist).
-  (void)isolation_level;
-  Offset visible_end = p->high_watermark();
+  // Consumers see up to the high watermark, read_committed ones up to the last stable
+  // offset (Kafka's lastFetchableOffset).
+  Offset visible_end = isolation_level == 1 ? p->last_stable_offset() : p->high_watermark();
   if (rp.timestamp == kLatest) {
     r.offset = visible_end.value();
   } else if (rp.timestamp == kEarliest) {

@@ -1,7 +1,9 @@
 // Handler for api Produce (key 0), versions 0..9 (v0-2: magic 0/1 message sets, converted to
 // record batches; v3+: magic-2 record batches). Batches of idempotent producers are checked
 // by the partition (sequence, epoch); a retried batch is answered NONE with the offsets it
-// was first given.
+// was first given. A transactional batch opens the producer's transaction on the partition
+// (the coordinator answered AddPartitionsToTxn first); a plain batch of a producer with an
+// open transaction is INVALID_TXN_STATE; control batches are refused (INVALID_RECORD).
 #include <chrono>
 
 #include "protocol/messages/produce_request.h"
@@ -72,6 +74,10 @@ PartitionResp produce_partition(RequestContext& ctx, Broker& broker, const std::
   if (validated->batches.size() != 1)
     return partition_error(pd.index, ErrorCode::INVALID_RECORD,
                            "Produce requests with version 3+ must carry exactly one record batch");
+  // Transaction markers come from the coordinator (WriteTxnMarkers), never from a producer
+  // (Kafka's LogValidator refuses client control batches the same way).
+  if (validated->batches.front().header.is_control())
+    return partition_error(pd.index, ErrorCode::INVALID_RECORD, "Clients are not allowed to write control records");
   // CreateTime timestamps must be within message.timestamp.difference.max.ms of the broker's
   // clock (records without a timestamp, -1, are not checked, as in Kafka).
   if (!lc.message_timestamp_log_append && lc.message_timestamp_difference_max_ms < INT64_MAX &&
@@ -105,6 +111,7 @@ PartitionResp produce_partition(RequestContext& ctx, Broker& broker, const std::
       case ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER:
       case ErrorCode::INVALID_PRODUCER_EPOCH:
       case ErrorCode::INVALID_RECORD:
+      case ErrorCode::INVALID_TXN_STATE:
         // The producer's own doing (a gap, a zombie, a bad sequence): not a broker failure.
         spdlog::info("refused produce to {} from {}: {} ({})", tp.to_string(), ctx.peer,
                      error_name(appended.code()), appended.error().message);

@@ -3,7 +3,7 @@ that are never given twice, also across restarts; the partition leader refuses a
 (OUT_OF_ORDER_SEQUENCE_NUMBER) and answers a resent batch with its original offset; and a
 confluent-kafka producer with enable.idempotence delivers every acknowledged record exactly
 once and in order while its requests are retried across a kill -9 of the partition leader in
-a three-broker cluster."""
+a three-broker cluster. DescribeProducers shows each partition's producer state."""
 import struct
 import time
 
@@ -13,8 +13,9 @@ from confluent_kafka.admin import AdminClient, NewTopic
 import kafka_wire as kw
 from cluster_harness import cluster  # noqa: F401 (fixture)
 from test_cluster import FAST, BackgroundProducer, read_to_high_watermark
+from test_cluster_admin import Writer, call
 
-NONE, OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH = 0, 45, 47
+NONE, UNKNOWN_TOPIC_OR_PARTITION, OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH = 0, 3, 45, 47
 COORDINATOR_NOT_AVAILABLE = 15
 
 
@@ -42,13 +43,42 @@ def idempotent_batch(values, pid, epoch, seq, timestamp=1_700_000_000_000):
     return struct.pack(">qi", 0, len(after_len)) + after_len
 
 
-def produce(bootstrap, topic, batch):
+def produce(bootstrap, topic, batch, partition=0):
     """Produce v3, acks=1 -> (error, base offset)."""
     conn = kw.Conn(bootstrap)
     try:
-        return kw.parse_produce_v3(conn.request(kw.produce_v3(topic, 0, batch)))
+        return kw.parse_produce_v3(conn.request(kw.produce_v3(topic, partition, batch)))
     finally:
         conn.close()
+
+
+def describe_producers(bootstrap, topic, partitions):
+    """DescribeProducers v0 (flexible) -> {partition: (error, {producer_id: (epoch, last_sequence,
+    last_timestamp, coordinator_epoch, current_txn_start_offset)})}."""
+    w = Writer(True)
+    w.array([(topic, partitions)], lambda t: w.string(t[0]).array(t[1], w.int32))
+    w.tags()
+    r = call(bootstrap, 61, 0, bytes(w.buf), True)
+    r.int32()  # throttle
+    out = {}
+
+    def producer():
+        fields = (r._unpack(">q"), r.int32(), r.int32(), r._unpack(">q"), r.int32(), r._unpack(">q"))
+        r.tags()
+        return fields
+
+    def partition():
+        index, err, _message = r.int32(), r.int16(), r.string()
+        out[index] = (err, {f[0]: f[1:] for f in r.array(producer)})
+        r.tags()
+
+    def topic_entry():
+        assert r.string() == topic
+        r.array(partition)
+        r.tags()
+
+    r.array(topic_entry)
+    return out
 
 
 def create_topic(bootstrap, topic, partitions=1):
@@ -103,6 +133,30 @@ def test_a_sequence_gap_is_refused_and_a_resent_batch_gets_its_original_offset(b
     assert produce(broker.bootstrap, "idem", idempotent_batch([b"i"], pid, epoch + 1, 3))[0] == \
         OUT_OF_ORDER_SEQUENCE_NUMBER
     assert produce(broker.bootstrap, "idem", idempotent_batch([b"i"], pid, epoch + 1, 2)) == (NONE, 8)
+
+
+def test_describe_producers_shows_each_partitions_producers_also_after_a_restart(broker):
+    create_topic(broker.bootstrap, "described", partitions=2)
+    assert describe_producers(broker.bootstrap, "described", [0, 1]) == {0: (NONE, {}), 1: (NONE, {})}
+    _, a, _ = init_producer_id(broker.bootstrap)
+    _, b, _ = init_producer_id(broker.bootstrap)
+    t0, t1 = 1_700_000_000_000, 1_700_000_050_000
+    assert produce(broker.bootstrap, "described", idempotent_batch([b"1", b"2", b"3"], a, 0, 0, t0)) == (NONE, 0)
+    assert produce(broker.bootstrap, "described", idempotent_batch([b"4", b"5"], a, 0, 3, t1)) == (NONE, 3)
+    assert produce(broker.bootstrap, "described", idempotent_batch([b"x"], b, 0, 0, t0), partition=1) == (NONE, 0)
+    assert produce(broker.bootstrap, "described", idempotent_batch([b"y"], b, 0, 0, t1)) == (NONE, 5)
+    expected = {
+        0: (NONE, {a: (0, 4, t1, -1, -1), b: (0, 0, t1, -1, -1)}),
+        1: (NONE, {b: (0, 0, t0, -1, -1)}),
+    }
+    assert describe_producers(broker.bootstrap, "described", [0, 1]) == expected
+    assert describe_producers(broker.bootstrap, "described", [7]) == {7: (UNKNOWN_TOPIC_OR_PARTITION, {})}
+    assert describe_producers(broker.bootstrap, "no-such-topic", [0]) == {0: (UNKNOWN_TOPIC_OR_PARTITION, {})}
+    broker.restart()  # from the producer snapshots
+    assert describe_producers(broker.bootstrap, "described", [0, 1]) == expected
+    broker.kill9()
+    broker.start()  # rebuilt from the log
+    assert describe_producers(broker.bootstrap, "described", [0, 1]) == expected
 
 
 def test_idempotent_producer_delivers_exactly_once_in_order_across_kill_9_of_the_leader(cluster):

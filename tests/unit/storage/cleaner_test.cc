@@ -369,6 +369,36 @@ TEST_CASE(
   for (const auto& b : read_all(*log)) CHECK(b.h.base_offset != 4);
 }
 
+TEST_CASE("a cleaned segment keeps its aborted-transaction index until the ABORT marker goes") {
+  TempDir t;
+  Clock clock;
+  auto log = open_log(t.path / "c-0", compact_config());
+  put_batch(*log, txn_data(7, 0, "a", "aborted0", T0));  // 0
+  put_batch(*log, marker(7, false, T0));                 // 1: ABORT, in its own segment
+  REQUIRE(log->append_aborted_txn({7, 0, 1, 2}).ok());
+  put(*log, "d", "plain", T0);   // 2
+  put(*log, "z", "active", T0);  // 3: active
+  const fs::path index = t.path / "c-0" / "00000000000000000001.txnindex";
+  REQUIRE(fs::exists(index));
+  Cleaner cleaner(1 << 20, clock.fn());
+  auto st = cleaner.clean(*log, 0);
+  REQUIRE(st.ok());
+  // The marker stays (with a delete horizon) and so does its entry, swapped in with the copy.
+  CHECK(log->collect_aborted_txns(Offset(0), Offset(4)) == std::vector<AbortedTxn>{{7, 0, 1, 2}});
+  CHECK(fs::exists(index));
+  for (const auto& e : fs::directory_iterator(t.path / "c-0"))
+    CHECK_FALSE(e.path().string().ends_with(".cleaned"));
+  // The marker goes after delete.retention.ms, and its entry with it (a consumer told of it
+  // would wait for the marker and drop the producer's later records), also after a reopen.
+  clock.now = T0 + 1000;
+  REQUIRE(cleaner.clean(*log, st->end).ok());
+  for (const auto& b : read_all(*log)) CHECK(b.h.base_offset != 1);
+  CHECK(log->collect_aborted_txns(Offset(0), Offset(4)).empty());
+  log.reset();
+  log = open_log(t.path / "c-0", compact_config());
+  CHECK(log->collect_aborted_txns(Offset(0), Offset(4)).empty());
+}
+
 TEST_CASE("nothing from the first offset of an open transaction on is cleaned") {
   TempDir t;
   Clock clock;
