@@ -16,20 +16,6 @@ using namespace kbtest;
 
 namespace {
 
-class CommittingLog : public MetadataLog {
- public:
-  Controller* controller = nullptr;
-  int64_t end = 0;
-  Result<int64_t> append(const std::vector<MetadataRecord>& records) override {
-    MetadataBatch b{end, end + static_cast<int64_t>(records.size()) - 1, records};
-    end = b.last_offset + 1;
-    controller->apply_committed(b);
-    return b.last_offset;
-  }
-  Status read(int64_t, const std::function<Status(const MetadataBatch&)>&) const override { return {}; }
-  int64_t end_offset() const override { return end; }
-};
-
 struct Cluster {
   std::unique_ptr<Controller> ctl;
   std::map<int32_t, int64_t> epochs;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -120,5 +121,23 @@ inline kb::metadata::ConfigRecord topic_config(std::string topic, std::string na
   r.value = std::move(value);
   return r;
 }
+
+// The metadata log of a lone active controller in a replicated setup: every append is
+// committed at once and applied to `controller` (set it after opening the controller).
+class CommittingLog : public kb::controller::MetadataLog {
+ public:
+  kb::controller::Controller* controller = nullptr;
+  int64_t end = 0;
+  kb::Result<int64_t> append(const std::vector<kb::controller::MetadataRecord>& records) override {
+    kb::controller::MetadataBatch b{end, end + static_cast<int64_t>(records.size()) - 1, records};
+    end = b.last_offset + 1;
+    controller->apply_committed(b);
+    return b.last_offset;
+  }
+  kb::Status read(int64_t, const std::function<kb::Status(const kb::controller::MetadataBatch&)>&) const override {
+    return {};
+  }
+  int64_t end_offset() const override { return end; }
+};
 
 }  // namespace kbtest

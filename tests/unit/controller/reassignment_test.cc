@@ -13,22 +13,9 @@
 
 using namespace kb;
 using namespace kb::controller;
+using namespace kbtest;
 
 namespace {
-
-class CommittingLog : public MetadataLog {
- public:
-  Controller* controller = nullptr;
-  int64_t end = 0;
-  Result<int64_t> append(const std::vector<MetadataRecord>& records) override {
-    MetadataBatch b{end, end + static_cast<int64_t>(records.size()) - 1, records};
-    end = b.last_offset + 1;
-    controller->apply_committed(b);
-    return b.last_offset;
-  }
-  Status read(int64_t, const std::function<Status(const MetadataBatch&)>&) const override { return {}; }
-  int64_t end_offset() const override { return end; }
-};
 
 using Ids = std::vector<int32_t>;
 
