@@ -382,11 +382,12 @@ const std::vector<PropertyDef>& broker_properties() {
           .topic("message.timestamp.difference.max.ms"),
       Def("log.cleaner.enable", T::Bool, "true",
           "Run the log cleaner, which compacts topics with cleanup.policy=compact"),
-      Def("log.cleaner.threads", T::Int, "1", "Threads compacting logs; read at start-up (Kafka: dynamic)")
-          .at_least(0),
-      Def("log.cleaner.backoff.ms", T::Long, "15000",
-          "Sleep of a cleaner thread when no log needs cleaning; read at start-up (Kafka: dynamic)")
-          .at_least(0),
+      Def("log.cleaner.threads", T::Int, "1", "Threads compacting logs")
+          .at_least(0)
+          .dynamic(),
+      Def("log.cleaner.backoff.ms", T::Long, "15000", "Sleep of a cleaner thread when no log needs cleaning")
+          .at_least(0)
+          .dynamic(),
       Def("log.cleaner.dedupe.buffer.size", T::Long, "134217728",
           "Memory for the cleaners' key -> offset maps, over all cleaner threads; read at start-up (Kafka: "
           "dynamic)"),
@@ -483,6 +484,24 @@ const std::vector<PropertyDef>& broker_properties() {
       Def("transaction.state.log.replication.factor", T::Int, "3",
           "Replication factor of __transaction_state; Kafka waits for this many brokers before creating it")
           .between(1, kShortMax),
+      Def("transaction.state.log.min.isr", T::Int, "2",
+          "min.insync.replicas of __transaction_state (at most its replication factor)")
+          .at_least(1),
+      Def("transaction.state.log.segment.bytes", T::Int, "104857600",
+          "segment.bytes of __transaction_state (kept small so the log cleaner can compact it)")
+          .at_least(1),
+      Def("transaction.max.timeout.ms", T::Int, "900000",
+          "Longest transaction.timeout.ms a producer may ask for (INVALID_TRANSACTION_TIMEOUT beyond)")
+          .at_least(1),
+      Def("transaction.abort.timed.out.transaction.cleanup.interval.ms", T::Long, "10000",
+          "How often the transaction coordinator aborts transactions that ran past their timeout")
+          .at_least(1),
+      Def("transactional.id.expiration.ms", T::Long, "604800000",
+          "A transactional id with no transaction for this long is forgotten")
+          .at_least(1),
+      Def("transaction.remove.expired.transaction.cleanup.interval.ms", T::Long, "3600000",
+          "How often the transaction coordinator looks for transactional ids to forget")
+          .at_least(1),
       Def("group.initial.rebalance.delay.ms", T::Int, "3000",
           "How long the first rebalance of a new group waits for more members to join"),
       Def("group.min.session.timeout.ms", T::Int, "6000",

@@ -150,7 +150,8 @@ void Partition::update_leadership(int32_t leader_epoch, std::vector<int32_t> rep
 
 // ---- leader ----
 
-Result<storage::AppendInfo> Partition::append_as_leader(std::span<uint8_t> batches, bool* duplicate) {
+Result<storage::AppendInfo> Partition::append_as_leader(std::span<uint8_t> batches, bool* duplicate,
+                                                        AppendOrigin origin) {
   if (!is_leader_.load(std::memory_order_acquire))
     return Error{ErrorCode::NOT_LEADER_OR_FOLLOWER, "this broker is not the leader of " + tp_.to_string()};
   if (duplicate) *duplicate = false;
@@ -179,7 +180,7 @@ Result<storage::AppendInfo> Partition::append_as_leader(std::span<uint8_t> batch
         if (first_unstable_hint_.load() > leo) first_unstable_hint_.store(leo, std::memory_order_release);
         break;
       }
-    ProducerAppendCheck check = producers_.check(headers);
+    ProducerAppendCheck check = producers_.check(headers, origin);
     if (check.error != ErrorCode::NONE) return Error{check.error, std::move(check.message)};
     if (check.duplicate) {
       // Kafka answers a retried batch with the offsets it was first given, and writes
@@ -194,10 +195,12 @@ Result<storage::AppendInfo> Partition::append_as_leader(std::span<uint8_t> batch
     }
   }
   const int32_t epoch = leader_epoch_.load();
+  const RollWatch roll = idempotent ? watch_roll() : RollWatch{};
   auto info = log_->append(batches, epoch);
   if (!info.ok()) return info;
   // The log patched the final offsets (and LogAppendTime timestamps) into the bytes.
   if (idempotent) {
+    snapshot_if_rolled(roll);
     producers_.update_all(batches);  // clients send no markers: nothing for the txn index
     publish_first_unstable_locked();
   }
@@ -425,8 +428,10 @@ Result<storage::AppendInfo> Partition::append_as_follower(std::span<const uint8_
     const int64_t leo = log_->log_end_offset().value();
     if (first_unstable_hint_.load() > leo) first_unstable_hint_.store(leo, std::memory_order_release);
   }
+  const RollWatch roll = watch_roll();
   auto info = log_->append_replicated(batches);
   if (!info.ok()) return info;
+  snapshot_if_rolled(roll);
   // Not validated (the leader did): kept so that this replica dedups retries once it leads.
   // The leader's ABORT markers go into this replica's transaction index too.
   for (const auto& txn : producers_.update_all(batches))
@@ -576,6 +581,17 @@ Result<storage::AppendInfo> Partition::append_txn_marker(int64_t producer_id, in
     advance_high_watermark(isr_log_end_locked());
   }
   return info;
+}
+
+Partition::RollWatch Partition::watch_roll() const {
+  return RollWatch{log_->log_end_offset().value(), log_->segment_count()};
+}
+
+void Partition::snapshot_if_rolled(const RollWatch& before) {
+  if (before.segments < 0 || log_->segment_count() <= before.segments || producers_.producers().empty()) return;
+  if (auto s = producers_.write_snapshot(*log_, before.log_end); !s.ok())
+    spdlog::warn("{}: producer-state snapshot at the segment roll to offset {} failed: {}", tp_.to_string(),
+                 before.log_end, s.error().message);
 }
 
 Status Partition::write_producer_snapshot() {

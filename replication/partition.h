@@ -104,8 +104,10 @@ class Partition {
   // against the producer state (ProducerStateManager::check): OUT_OF_ORDER_SEQUENCE_NUMBER,
   // INVALID_PRODUCER_EPOCH, INVALID_RECORD refuse the whole append; a retried batch is not
   // written again: the answer is then the original batch's offsets (records and bytes 0),
-  // and `duplicate`, when given, is set.
-  Result<storage::AppendInfo> append_as_leader(std::span<uint8_t> batches, bool* duplicate = nullptr);
+  // and `duplicate`, when given, is set. AppendOrigin::Coordinator: the broker's coordinator
+  // writes (batches without sequence numbers; see ProducerStateManager::check).
+  Result<storage::AppendInfo> append_as_leader(std::span<uint8_t> batches, bool* duplicate = nullptr,
+                                               AppendOrigin origin = AppendOrigin::Client);
 
   // Reads for a consumer (never past the high watermark) or, with `up_to_log_end`, for a
   // replica. OFFSET_OUT_OF_RANGE outside [log start, log end].
@@ -229,6 +231,15 @@ class Partition {
   std::shared_ptr<storage::Log> shared_log() const { return log_; }
 
  private:
+  // Segment rolls snapshot the producer state (called with producer_mu_ held): the log end
+  // and segment count before an append, then a snapshot at that log end if the append rolled.
+  struct RollWatch {
+    int64_t log_end = -1;
+    int segments = -1;  // -1: not watched
+  };
+  RollWatch watch_roll() const;
+  void snapshot_if_rolled(const RollWatch& before);
+
   void advance_high_watermark(Offset to);
   // Under mu_: the smallest log end offset over the ISR (the leader's own included).
   Offset isr_log_end_locked() const;

@@ -83,14 +83,15 @@ int32_t last_sequence(int32_t base_seq, int32_t last_offset_delta) {
   return base_seq + last_offset_delta;
 }
 
-ProducerAppendCheck ProducerStateManager::check(std::span<const BatchHeader> batches) const {
+ProducerAppendCheck ProducerStateManager::check(std::span<const BatchHeader> batches, AppendOrigin origin) const {
   ProducerAppendCheck out;
+  const bool coordinator = origin == AppendOrigin::Coordinator;
   // The producers' state as the earlier batches of this request leave it.
   std::map<int64_t, ProducerStateEntry> updated;
   for (const BatchHeader& h : batches) {
     if (h.producer_id < 0) continue;
     const int64_t pid = h.producer_id;
-    if (h.base_sequence < 0) {
+    if (h.base_sequence < 0 && !coordinator) {
       out.error = ErrorCode::INVALID_RECORD;
       out.message = "Invalid sequence number " + std::to_string(h.base_sequence) +
                     " in record batch with producerId " + std::to_string(pid);
@@ -99,7 +100,7 @@ ProducerAppendCheck ProducerStateManager::check(std::span<const BatchHeader> bat
     const ProducerStateEntry* current = find(pid);
     const int32_t last_seq = last_sequence(h.base_sequence, h.last_offset_delta);
     // A retry of a batch already written: compared with the stored state, as Kafka does.
-    if (current && current->epoch == h.producer_epoch)
+    if (current && current->epoch == h.producer_epoch && !coordinator)
       for (const auto& b : current->batches)
         if (b.first_seq == h.base_sequence && b.last_seq == last_seq) {
           out.duplicate = b;
@@ -118,7 +119,9 @@ ProducerAppendCheck ProducerStateManager::check(std::span<const BatchHeader> bat
                     std::to_string(entry.epoch);
       return out;
     }
-    if (h.producer_epoch != entry.epoch) {
+    if (coordinator) {
+      // No sequence to check (Kafka checks sequences for client appends only).
+    } else if (h.producer_epoch != entry.epoch) {
       if (h.base_sequence != 0 && entry.epoch != -1) {
         out.error = ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER;
         out.message = "Invalid sequence number for new epoch of producer " + std::to_string(pid) + " at offset " +
@@ -147,7 +150,12 @@ ProducerAppendCheck ProducerStateManager::check(std::span<const BatchHeader> bat
       return out;
     }
     if (entry.current_txn_first_offset < 0 && h.is_transactional()) entry.current_txn_first_offset = offset;
-    add_batch(entry, h.producer_epoch, metadata_of(h));
+    if (h.base_sequence >= 0) {
+      add_batch(entry, h.producer_epoch, metadata_of(h));
+    } else if (h.producer_epoch != entry.epoch) {  // as update() records a batch without a sequence
+      entry.epoch = h.producer_epoch;
+      entry.batches.clear();
+    }
   }
   return out;
 }
@@ -355,8 +363,8 @@ void ProducerStateManager::load(storage::Log& log) {
                  name_, producers_.size(), batches, from, ongoing_.size());
 }
 
-Status ProducerStateManager::write_snapshot(const storage::Log& log) const {
-  const int64_t end = log.log_end_offset().value();
+Status ProducerStateManager::write_snapshot(const storage::Log& log, std::optional<int64_t> at) const {
+  const int64_t end = at.value_or(log.log_end_offset().value());
   auto bytes = encode_snapshot(producers_);
   const fs::path path = log.dir() / snapshot_file_name(end);
   if (auto s = storage::write_file_atomically(

@@ -19,7 +19,8 @@
 // int64}); a producer known only from its markers has last_sequence and last_offset -1.
 // load() starts from the newest snapshot at or below the log end and scans the batch
 // headers after it; without one it scans the whole log. Snapshots are written at clean
-// shutdown (kbroker does not snapshot at segment rolls yet).
+// shutdown and when an append by a producer rolls the log to a new segment (so recovery after
+// a crash scans at most about one segment).
 //
 // Owner: replication::Partition. Thread-safety: none; the partition serializes every call
 // (its producer-state mutex), and holds it across check + append + update on the leader so
@@ -86,6 +87,12 @@ struct ProducerAppendCheck {
   std::optional<ProducerBatchMetadata> duplicate;
 };
 
+// Who asks for an append on the leader (Kafka's AppendOrigin): a client's batches carry
+// sequence numbers and are checked in full; the broker's own coordinators (the group
+// coordinator's transactional offset commits) write without a sequence, so only the epoch
+// and the transaction state are checked.
+enum class AppendOrigin { Client, Coordinator };
+
 // The last sequence of a batch starting at `base_seq` with `last_offset_delta` + 1 records;
 // sequences wrap from INT32_MAX to 0.
 int32_t last_sequence(int32_t base_seq, int32_t last_offset_delta);
@@ -111,7 +118,9 @@ class ProducerStateManager {
   // open transaction is INVALID_TXN_STATE (a transactional one without an open transaction
   // opens one: the coordinator vouched for it with AddPartitionsToTxn). Later batches are
   // checked against the state as the earlier ones of the same request leave it.
-  ProducerAppendCheck check(std::span<const BatchHeader> batches) const;
+  // AppendOrigin::Coordinator: sequences are neither required nor checked (no duplicates
+  // either); the epoch and transaction rules stay.
+  ProducerAppendCheck check(std::span<const BatchHeader> batches, AppendOrigin origin = AppendOrigin::Client) const;
   // Checks a transaction marker the coordinator asks for (WriteTxnMarkers), as Kafka's
   // appendEndTxnMarker from the coordinator: an epoch older than the producer's is
   // INVALID_PRODUCER_EPOCH, a coordinator epoch older than the one of its last marker
@@ -157,8 +166,10 @@ class ProducerStateManager {
   // from the scan (the index may lack the last ones or hold some of a cut tail).
   void load(storage::Log& log);
   // Writes the state as of `log`'s end offset to `<log end>.snapshot` (atomically, fsynced)
-  // and deletes older snapshots. The caller makes sure no append runs meanwhile.
-  Status write_snapshot(const storage::Log& log) const;
+  // and deletes older snapshots. The caller makes sure no append runs meanwhile. `at`: the
+  // offset the state is as of when it is not the log end (a segment roll: the state before
+  // the batch that opened the new segment, at that segment's base offset).
+  Status write_snapshot(const storage::Log& log, std::optional<int64_t> at = std::nullopt) const;
 
   const ProducerStateEntry* find(int64_t producer_id) const;
   const std::map<int64_t, ProducerStateEntry>& producers() const { return producers_; }

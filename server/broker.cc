@@ -17,6 +17,7 @@
 #include "server/producer_id_manager.h"
 #include "server/quorum.h"
 #include "server/replica_fetcher.h"
+#include "server/txn_marker_sender.h"
 #include "server/coordinator_loop.h"
 #include "server/http_server.h"
 #include "server/network.h"
@@ -134,6 +135,23 @@ Status Broker::start() {
                                                              config_.get_int("offsets.commit.timeout.ms"));
   groups_ = std::make_unique<coordinator::GroupCoordinator>(gc, *coordinator_loop_, *group_log_);
 
+  coordinator::TxnConfig tc;
+  tc.max_timeout_ms = config_.get_int("transaction.max.timeout.ms");
+  tc.abort_timed_out_interval_ms = config_.get_long("transaction.abort.timed.out.transaction.cleanup.interval.ms");
+  tc.id_expiration_ms = config_.get_long("transactional.id.expiration.ms");
+  tc.remove_expired_interval_ms = config_.get_long("transaction.remove.expired.transaction.cleanup.interval.ms");
+  marker_client_ = std::make_unique<PeerClient>("kbroker-" + std::to_string(node_id_) + "-txn-markers");
+  txn_markers_ = std::make_unique<BrokerTxnMarkerSender>(
+      [this] { return image(); },
+      [this](const controller::MetadataImage& img, int32_t node) { return broker_address(img, node); },
+      *marker_client_);
+  // Kafka appends to __transaction_state with request.timeout.ms (30 s) for the ISR.
+  txn_log_ = std::make_unique<coordinator::ReplicaGroupLog>(*replicas_, *coordinator_loop_, 30000,
+                                                           kTransactionStateTopic);
+  txns_ = std::make_unique<coordinator::TransactionCoordinator>(
+      tc, *coordinator_loop_, *txn_log_, *txn_markers_,
+      [this](std::function<void(Result<int64_t>)> done) { producer_ids_->next_id(std::move(done)); });
+
   if (config_.quorum_voters().empty()) {
     auto ctl = controller::Controller::open(config_, *logs_);
     if (!ctl.ok()) return ctl.error();
@@ -215,6 +233,7 @@ void Broker::stop() {
   // Waiting JoinGroup/SyncGroup requests answer NOT_COORDINATOR (clients look for the
   // coordinator again), so connections drain.
   if (groups_) groups_->stop();
+  if (txns_) txns_->stop();
   if (network_) network_->stop(std::chrono::seconds(5));
   if (http_) http_->stop();
   if (coordinator_loop_) coordinator_loop_->stop();
@@ -226,6 +245,7 @@ void Broker::stop() {
   controller_.reset();
   if (quorum_peers_) quorum_peers_->stop();
   if (peers_) peers_->stop();
+  if (marker_client_) marker_client_->stop();
   if (replicas_) {
     replicas_->fetch_purgatory().complete_all();
     // Clean shutdown: no append runs any more, so each snapshot is the state at its log end.
@@ -458,6 +478,10 @@ void Broker::on_metadata(const controller::MetadataImage& before,
                          const controller::MetadataImage& after) {
   // First, so every topic below gets log settings with the new broker-wide defaults.
   const bool broker_configs_changed = apply_dynamic_configs(after);
+  if (broker_configs_changed) {
+    auto eff = effective_config();
+    logs_->reconfigure_cleaner(eff->get_int("log.cleaner.threads"), eff->get_long("log.cleaner.backoff.ms"));
+  }
   if (quorum_ && !caught_up_) {
     // A cluster broker replays the metadata log from its start: until the controller has
     // unfenced this incarnation (it has caught up with its own registration, and what an
@@ -500,16 +524,7 @@ void Broker::on_metadata(const controller::MetadataImage& before,
   // Where this broker fetches a partition it follows: the leader's inter-broker listener
   // (inter.broker.listener.name), else its first advertised one. No leader, or a leader that
   // is unknown or fenced: no fetching until the metadata names a live one.
-  const std::optional<std::string> listener = config_.raw("inter.broker.listener.name");
-  auto leader_address = [&](int32_t leader) -> std::optional<PeerAddress> {
-    const controller::BrokerInfo* b = leader >= 0 ? after.broker(leader) : nullptr;
-    if (!b || b->fenced || b->endpoints.empty()) return std::nullopt;
-    const controller::Endpoint* e = &b->endpoints.front();
-    if (listener && !listener->empty())
-      for (const auto& candidate : b->endpoints)
-        if (candidate.listener == *listener) e = &candidate;
-    return PeerAddress{e->host, e->port};
-  };
+  auto leader_address = [&](int32_t leader) { return broker_address(after, leader); };
   const int64_t now = storage::now_ms();
   const int64_t lag_max_ms = config_.get_long("replica.lag.time.max.ms");
   for (const controller::TopicInfo* t : after.topics()) {
@@ -590,24 +605,54 @@ void Broker::on_metadata(const controller::MetadataImage& before,
       part->set_replica_lag_time_max_ms(lag_max_ms);
     }
   }
-  update_group_coordinator(before, after);
+  update_coordinators(before, after);
   count_isr_changes(before, after);
 }
 
+std::optional<PeerAddress> Broker::broker_address(const controller::MetadataImage& image, int32_t node) const {
+  const controller::BrokerInfo* b = node >= 0 ? image.broker(node) : nullptr;
+  if (!b || b->fenced || b->endpoints.empty()) return std::nullopt;
+  const controller::Endpoint* e = &b->endpoints.front();
+  const std::optional<std::string> listener = config_.raw("inter.broker.listener.name");
+  if (listener && !listener->empty())
+    for (const auto& candidate : b->endpoints)
+      if (candidate.listener == *listener) e = &candidate;
+  return PeerAddress{e->host, e->port};
+}
+
 Result<int32_t> Broker::ensure_offsets_topic() {
-  const char* topic = coordinator::ReplicaGroupLog::kTopic;
-  if (const controller::TopicInfo* t = image()->topic(topic)) return static_cast<int32_t>(t->partitions.size());
   controller::CreateTopicSpec spec;
-  spec.name = topic;
+  spec.name = coordinator::ReplicaGroupLog::kTopic;
   spec.num_partitions = config_.get_int("offsets.topic.num.partitions");
   spec.replication_factor = static_cast<int16_t>(config_.get_int("offsets.topic.replication.factor"));
   spec.configs = {{"cleanup.policy", "compact"},
                   {"compression.type", "producer"},
                   {"segment.bytes", std::to_string(config_.get_int("offsets.topic.segment.bytes"))}};
+  return ensure_internal_topic(spec, "offsets.topic.replication.factor");
+}
+
+Result<int32_t> Broker::ensure_transaction_state_topic() {
+  controller::CreateTopicSpec spec;
+  spec.name = kTransactionStateTopic;
+  spec.num_partitions = config_.get_int("transaction.state.log.num.partitions");
+  spec.replication_factor = static_cast<int16_t>(config_.get_int("transaction.state.log.replication.factor"));
+  // Kafka's default min ISR of 2 would refuse every write on a one-broker setup whose
+  // replication factor is 1: the topic gets at most its replication factor.
+  int min_isr = std::min<int>(config_.get_int("transaction.state.log.min.isr"), spec.replication_factor);
+  spec.configs = {{"cleanup.policy", "compact"},
+                  {"compression.type", "uncompressed"},
+                  {"min.insync.replicas", std::to_string(min_isr)},
+                  {"unclean.leader.election.enable", "false"},
+                  {"segment.bytes", std::to_string(config_.get_int("transaction.state.log.segment.bytes"))}};
+  return ensure_internal_topic(spec, "transaction.state.log.replication.factor");
+}
+
+Result<int32_t> Broker::ensure_internal_topic(const controller::CreateTopicSpec& spec, const char* replication_property) {
+  const std::string& topic = spec.name;
+  if (const controller::TopicInfo* t = image()->topic(topic)) return static_cast<int32_t>(t->partitions.size());
   if (quorum_) {
     create_topics_async({spec});
-    return Result<int32_t>(ErrorCode::COORDINATOR_NOT_AVAILABLE,
-                           std::string(topic) + " is being created by the active controller");
+    return Result<int32_t>(ErrorCode::COORDINATOR_NOT_AVAILABLE, topic + " is being created by the active controller");
   }
   auto results = controller_->create_topics({spec}, false);
   const auto& r = results.front();
@@ -619,35 +664,44 @@ Result<int32_t> Broker::ensure_offsets_topic() {
       return static_cast<int32_t>(t->partitions.size());
     }
   }
-  std::string why = "cannot create " + std::string(topic) + ": " + r.message +
+  std::string why = "cannot create " + topic + ": " + r.message +
                     (r.error == ErrorCode::INVALID_REPLICATION_FACTOR
-                         ? " (offsets.topic.replication.factor is " + std::to_string(spec.replication_factor) + ")"
+                         ? " (" + std::string(replication_property) + " is " + std::to_string(spec.replication_factor) + ")"
                          : "");
   spdlog::warn("{}", why);
   return Result<int32_t>(ErrorCode::COORDINATOR_NOT_AVAILABLE, why);
 }
 
-void Broker::update_group_coordinator(const controller::MetadataImage& before,
-                                      const controller::MetadataImage& after) {
-  const char* topic = coordinator::ReplicaGroupLog::kTopic;
-  const controller::TopicInfo* was = before.topic(topic);
-  const controller::TopicInfo* now = after.topic(topic);
-  auto led_here = [&](const controller::TopicInfo* t, int32_t p) -> const controller::PartitionInfo* {
-    if (!t || p >= static_cast<int32_t>(t->partitions.size())) return nullptr;
-    const auto& info = t->partitions[static_cast<size_t>(p)];
-    return info.leader == node_id_ ? &info : nullptr;
+void Broker::update_coordinators(const controller::MetadataImage& before, const controller::MetadataImage& after) {
+  // Calls resign(p) / lead(p, partitions, leader epoch) for each partition of `topic` whose
+  // leadership here changed (a new leader epoch is a new term: resign, then lead again).
+  auto changes = [&](const char* topic, const std::function<void(int32_t)>& resign,
+                     const std::function<void(int32_t, int32_t, int32_t)>& lead) {
+    const controller::TopicInfo* was = before.topic(topic);
+    const controller::TopicInfo* now = after.topic(topic);
+    auto led_here = [&](const controller::TopicInfo* t, int32_t p) -> const controller::PartitionInfo* {
+      if (!t || p >= static_cast<int32_t>(t->partitions.size())) return nullptr;
+      const auto& info = t->partitions[static_cast<size_t>(p)];
+      return info.leader == node_id_ ? &info : nullptr;
+    };
+    int32_t before_count = was ? static_cast<int32_t>(was->partitions.size()) : 0;
+    int32_t after_count = now ? static_cast<int32_t>(now->partitions.size()) : 0;
+    bool same_topic = was && now && was->id == now->id;
+    for (int32_t p = 0; p < std::max(before_count, after_count); ++p) {
+      const auto* old_info = led_here(was, p);
+      const auto* new_info = led_here(now, p);
+      bool unchanged = same_topic && old_info && new_info && old_info->leader_epoch == new_info->leader_epoch;
+      if (unchanged) continue;
+      if (old_info) resign(p);
+      if (new_info) lead(p, after_count, new_info->leader_epoch);
+    }
   };
-  int32_t before_count = was ? static_cast<int32_t>(was->partitions.size()) : 0;
-  int32_t after_count = now ? static_cast<int32_t>(now->partitions.size()) : 0;
-  bool same_topic = was && now && was->id == now->id;
-  for (int32_t p = 0; p < std::max(before_count, after_count); ++p) {
-    const auto* old_info = led_here(was, p);
-    const auto* new_info = led_here(now, p);
-    bool unchanged = same_topic && old_info && new_info && old_info->leader_epoch == new_info->leader_epoch;
-    if (unchanged) continue;
-    if (old_info) groups_->resigned(p);
-    if (new_info) groups_->became_leader(p, after_count);
-  }
+  changes(
+      coordinator::ReplicaGroupLog::kTopic, [&](int32_t p) { groups_->resigned(p); },
+      [&](int32_t p, int32_t count, int32_t) { groups_->became_leader(p, count); });
+  changes(
+      kTransactionStateTopic, [&](int32_t p) { txns_->resigned(p); },
+      [&](int32_t p, int32_t count, int32_t epoch) { txns_->became_leader(p, count, epoch); });
 }
 
 void Broker::count_isr_changes(const controller::MetadataImage& before, const controller::MetadataImage& after) {
@@ -711,15 +765,22 @@ std::vector<GroupSample> Broker::sample_groups() {
   return out;
 }
 
-std::vector<TransactionSample> Broker::sample_transactions() {
-  std::vector<TransactionSample> out;
+TransactionSamples Broker::sample_transactions() {
+  TransactionSamples out;
   for (const auto& p : replicas_->all()) {
     if (!p->is_leader()) continue;
     TransactionSample s;
     s.tp = p->tp();
     s.last_stable_offset_lag = p->high_watermark().value() - p->last_stable_offset().value();
     s.ongoing_transactions = static_cast<int64_t>(p->ongoing_txn_count());
-    out.push_back(std::move(s));
+    s.producer_ids = static_cast<int64_t>(p->producer_count());
+    out.partitions.push_back(std::move(s));
+  }
+  if (txns_) {
+    auto c = txns_->sample();
+    for (const auto& [state, n] : c.ids_by_state) out.transactional_ids_by_state[coordinator::txn_state_name(state)] = n;
+    out.commits = c.commits;
+    out.aborts = c.aborts;
   }
   return out;
 }

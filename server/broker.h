@@ -16,9 +16,11 @@
 #include "config/config.h"
 #include "controller/controller.h"
 #include "controller/group/group_coordinator.h"
+#include "controller/txn/transaction_coordinator.h"
 #include "protocol/types.h"
 #include "replication/replica_manager.h"
 #include "server/metrics.h"
+#include "server/peer_client.h"
 #include "storage/log_manager.h"
 
 namespace kb::server {
@@ -26,7 +28,6 @@ namespace kb::server {
 class Network;
 class HttpServer;
 class CoordinatorLoop;
-class PeerClient;
 class Quorum;
 class BrokerLifecycle;
 class ReplicaFetcherManager;
@@ -34,6 +35,8 @@ class ProducerIdManager;
 
 class Broker {
  public:
+  static constexpr const char* kTransactionStateTopic = "__transaction_state";
+
   explicit Broker(config::BrokerConfig config);
   ~Broker();
 
@@ -55,6 +58,7 @@ class Broker {
   replication::ReplicaManager& replicas() { return *replicas_; }
   Metrics& metrics() { return metrics_; }
   coordinator::GroupCoordinator& groups() { return *groups_; }
+  coordinator::TransactionCoordinator& transactions() { return *txns_; }
   // Producer ids for InitProducerId, from blocks the controller gives this broker.
   ProducerIdManager& producer_ids() { return *producer_ids_; }
   // The follower fetcher; null until this broker follows a partition.
@@ -80,6 +84,10 @@ class Broker {
   // compacted config. Returns its partition count, or COORDINATOR_NOT_AVAILABLE (with why)
   // when it cannot be created now, e.g. fewer brokers than the replication factor.
   Result<int32_t> ensure_offsets_topic();
+  // The same for __transaction_state (the first FindCoordinator for a transactional id), with
+  // transaction.state.log.num.partitions, .replication.factor, .min.isr (at most the
+  // replication factor) and .segment.bytes.
+  Result<int32_t> ensure_transaction_state_topic();
 
   // The error for a partition this broker has no replica of: NOT_LEADER_OR_FOLLOWER when the
   // topic has that partition (led elsewhere), else UNKNOWN_TOPIC_OR_PARTITION.
@@ -98,15 +106,21 @@ class Broker {
   void on_metadata(const controller::MetadataImage& before, const controller::MetadataImage& after);
   // Rebuilds effective_ from the image's dynamic broker configs; true when it changed.
   bool apply_dynamic_configs(const controller::MetadataImage& after);
-  // Tells the group coordinator which __consumer_offsets partitions it leads now.
-  void update_group_coordinator(const controller::MetadataImage& before, const controller::MetadataImage& after);
+  // Tells the group and transaction coordinators which partitions of __consumer_offsets and
+  // __transaction_state they lead now.
+  void update_coordinators(const controller::MetadataImage& before, const controller::MetadataImage& after);
+  Result<int32_t> ensure_internal_topic(const controller::CreateTopicSpec& spec, const char* replication_property);
+  // Where broker `node` takes inter-broker requests in `image`: its inter.broker.listener.name
+  // endpoint, else its first; nullopt when unknown or fenced.
+  std::optional<PeerAddress> broker_address(const controller::MetadataImage& image, int32_t node) const;
   std::vector<GroupSample> sample_groups();
   ClusterSample sample_cluster();
   // ISR shrinks and expansions of partitions led here, for /metrics.
   void count_isr_changes(const controller::MetadataImage& before, const controller::MetadataImage& after);
   std::vector<PartitionSample> sample_partitions();
-  // The transaction series: LSO lag and ongoing transactions of the partitions led here.
-  std::vector<TransactionSample> sample_transactions();
+  // The transaction series: LSO lag and ongoing transactions of the partitions led here, and
+  // the transaction coordinator's ids and completed transactions.
+  TransactionSamples sample_transactions();
 
   // Cluster mode: the quorum, the controller on its log, and this broker's lifecycle.
   Status open_replicated_controller();
@@ -146,6 +160,10 @@ class Broker {
   std::unique_ptr<CoordinatorLoop> coordinator_loop_;
   std::unique_ptr<coordinator::GroupLog> group_log_;
   std::unique_ptr<coordinator::GroupCoordinator> groups_;
+  std::unique_ptr<PeerClient> marker_client_;  // WriteTxnMarkers, to every broker including this one
+  std::unique_ptr<coordinator::TxnMarkerSender> txn_markers_;
+  std::unique_ptr<coordinator::GroupLog> txn_log_;
+  std::unique_ptr<coordinator::TransactionCoordinator> txns_;
   std::unique_ptr<Network> network_;
   std::unique_ptr<HttpServer> http_;
   std::atomic<bool> stopped_{false};

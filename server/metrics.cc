@@ -126,7 +126,7 @@ struct Metrics::Impl {
   std::function<std::vector<PartitionSample>()> partition_source;
   std::function<std::vector<GroupSample>()> group_source;
   std::function<ClusterSample()> cluster_source;
-  std::function<std::vector<TransactionSample>()> transaction_source;
+  std::function<TransactionSamples()> transaction_source;
   prometheus::Family<prometheus::Counter>& txn_markers =
       prometheus::BuildCounter()
           .Name("kbroker_transaction_markers_total")
@@ -205,7 +205,7 @@ void Metrics::set_cluster_source(std::function<ClusterSample()> source) {
   impl_->cluster_source = std::move(source);
 }
 
-void Metrics::set_transaction_source(std::function<std::vector<TransactionSample>()> source) {
+void Metrics::set_transaction_source(std::function<TransactionSamples()> source) {
   std::lock_guard lk(impl_->mu);
   impl_->transaction_source = std::move(source);
 }
@@ -232,21 +232,33 @@ void add(prometheus::MetricFamily& f, std::vector<prometheus::ClientMetric::Labe
   f.metric.push_back(std::move(m));
 }
 
-std::vector<prometheus::MetricFamily> transaction_families(const std::vector<TransactionSample>& samples) {
+std::vector<prometheus::MetricFamily> transaction_families(const TransactionSamples& samples) {
   using T = prometheus::MetricType;
   auto lag = family("kbroker_partition_last_stable_offset_lag",
                     "High watermark minus last stable offset (records held back from read_committed "
                     "consumers by open transactions), per partition led here",
                     T::Gauge);
   auto ongoing = family("kbroker_ongoing_transactions", "Transactions open on the partitions led here", T::Gauge);
-  int64_t total = 0;
-  for (const auto& s : samples) {
+  int64_t total = 0, producers = 0;
+  for (const auto& s : samples.partitions) {
+    producers += s.producer_ids;
     add(lag, {{"partition", std::to_string(s.tp.partition)}, {"topic", s.tp.topic}},
         static_cast<double>(s.last_stable_offset_lag));
     total += s.ongoing_transactions;
   }
   add(ongoing, {}, static_cast<double>(total));
-  return {std::move(lag), std::move(ongoing)};
+  auto pids = family("kbroker_producer_ids",
+                     "Producer ids with state (sequences, open transactions) summed over the partitions led here",
+                     T::Gauge);
+  add(pids, {}, static_cast<double>(producers));
+  auto ids = family("kbroker_transactional_ids",
+                    "Transactional ids this broker coordinates, by their transaction state", T::Gauge);
+  for (const auto& [state, n] : samples.transactional_ids_by_state) add(ids, {{"state", state}}, static_cast<double>(n));
+  auto ended = family("kbroker_transactions_total",
+                      "Transactions this broker's coordinator completed, by result, since start", T::Counter);
+  add(ended, {{"result", "commit"}}, static_cast<double>(samples.commits));
+  add(ended, {{"result", "abort"}}, static_cast<double>(samples.aborts));
+  return {std::move(lag), std::move(ongoing), std::move(pids), std::move(ids), std::move(ended)};
 }
 
 std::vector<prometheus::MetricFamily> cluster_families(const ClusterSample& s) {
@@ -322,7 +334,7 @@ std::string Metrics::scrape() {
   }
   std::function<std::vector<GroupSample>()> groups_source;
   std::function<ClusterSample()> cluster_source;
-  std::function<std::vector<TransactionSample>()> transaction_source;
+  std::function<TransactionSamples()> transaction_source;
   {
     std::lock_guard lk(impl_->mu);
     groups_source = impl_->group_source;

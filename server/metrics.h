@@ -76,6 +76,15 @@ struct TransactionSample {
   TopicPartition tp;
   int64_t last_stable_offset_lag = 0;  // high watermark - last stable offset
   int64_t ongoing_transactions = 0;
+  int64_t producer_ids = 0;  // idempotent/transactional producers the partition keeps state for
+};
+
+// What the transaction series show at one scrape: the partitions led here, and this broker's
+// transaction coordinator.
+struct TransactionSamples {
+  std::vector<TransactionSample> partitions;
+  std::map<std::string, int64_t> transactional_ids_by_state;  // Kafka's state names
+  uint64_t commits = 0, aborts = 0;                           // transactions completed here
 };
 
 class Metrics {
@@ -104,7 +113,7 @@ class Metrics {
 
   // Called at every scrape for the transaction series: LSO lag per partition and ongoing
   // transactions over all partitions.
-  void set_transaction_source(std::function<std::vector<TransactionSample>()> source);
+  void set_transaction_source(std::function<TransactionSamples()> source);
   // A transaction marker written by WriteTxnMarkers.
   void transaction_marker_written(bool commit);
 

@@ -544,7 +544,8 @@ int64_t LogCleaner::now() const { return options_.clock(); }
 
 void LogCleaner::start() {
   std::lock_guard lk(mu_);
-  if (!threads_.empty() || stop_) return;
+  if (started_ || stop_) return;
+  started_ = true;
   for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { run(); });
 }
 
@@ -552,12 +553,42 @@ void LogCleaner::stop() {
   std::vector<std::thread> threads;
   {
     std::lock_guard lk(mu_);
+    shut_down_ = true;
     stop_ = true;
     stopping_.store(true);
     threads.swap(threads_);
   }
   cv_.notify_all();
   for (auto& t : threads) t.join();
+}
+
+void LogCleaner::reconfigure(int threads, int64_t backoff_ms) {
+  std::vector<std::thread> old;
+  {
+    std::lock_guard lk(mu_);
+    if (shut_down_) return;
+    if (backoff_ms != options_.backoff_ms) {
+      options_.backoff_ms = backoff_ms;
+      ++backoff_generation_;
+      cv_.notify_all();
+    }
+    if (threads == options_.threads) return;
+    if (!started_) {  // start() uses the new count
+      options_.threads = threads;
+      return;
+    }
+    stop_ = true;
+    stopping_.store(true);
+    old.swap(threads_);
+  }
+  cv_.notify_all();
+  for (auto& t : old) t.join();
+  std::lock_guard lk(mu_);
+  stop_ = false;
+  stopping_.store(false);
+  options_.threads = threads;
+  if (shut_down_) return;
+  for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { run(); });
 }
 
 void LogCleaner::run() {
@@ -569,9 +600,11 @@ void LogCleaner::run() {
     bool worked = clean_with(cleaner);
     lk.lock();
     // After some progress another log may be waiting; otherwise sleep log.cleaner.backoff.ms.
-    if (!worked)
+    if (!worked) {
+      const uint64_t generation = backoff_generation_;
       cv_.wait_for(lk, std::chrono::milliseconds(std::max<int64_t>(options_.backoff_ms, 1)),
-                   [&] { return stop_; });
+                   [&] { return stop_ || backoff_generation_ != generation; });
+    }
   }
 }
 

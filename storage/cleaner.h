@@ -114,6 +114,10 @@ class LogCleaner {
   void start();
   // Stops the threads, waiting for a pass in progress to finish its current segment.
   void stop();
+  // Dynamic log.cleaner.threads and log.cleaner.backoff.ms: a new thread count restarts the
+  // threads (a pass in progress stops at its current segment, as in stop()); a new backoff
+  // wakes sleeping threads, which then sleep the new one. Nothing after stop().
+  void reconfigure(int threads, int64_t backoff_ms);
 
   // One round on the calling thread (the threads run this): picks the compacted log with the
   // highest dirty ratio >= min.cleanable.dirty.ratio (first any whose oldest dirty record is
@@ -142,6 +146,9 @@ class LogCleaner {
   std::mutex mu_;  // guards everything below
   std::condition_variable cv_;
   bool stop_ = false;
+  bool started_ = false;    // start() was called (with log.cleaner.threads, maybe 0)
+  bool shut_down_ = false;  // stop() was called: reconfigure() starts nothing
+  uint64_t backoff_generation_ = 0;  // bumped by reconfigure(): sleeping threads wake
   std::atomic<bool> stopping_{false};  // stop_, readable by a pass without the mutex
   std::map<std::filesystem::path, std::map<TopicPartition, int64_t>> checkpoints_;  // by log dir
   std::set<TopicPartition> in_progress_;

@@ -368,6 +368,10 @@ void LogManager::shutdown() {
 
 LogCleaner* LogManager::cleaner() const { return impl_->cleaner.get(); }
 
+void LogManager::reconfigure_cleaner(int threads, int64_t backoff_ms) {
+  if (impl_->cleaner) impl_->cleaner->reconfigure(threads, backoff_ms);
+}
+
 bool LogManager::recovered_after_crash() const { return impl_->any_recover; }
 
 Status LogManager::checkpoint_recovery_points() { return impl_->checkpoint(); }

@@ -69,6 +69,9 @@ class LogManager {
   int release_idle_handles(int64_t idle_ms);
   // The log cleaner (null when log.cleaner.enable is false): metrics and tests.
   LogCleaner* cleaner() const;
+  // Dynamic log.cleaner.threads / log.cleaner.backoff.ms (LogCleaner::reconfigure); nothing
+  // when the cleaner is off.
+  void reconfigure_cleaner(int threads, int64_t backoff_ms);
 
  private:
   LogManager() = default;

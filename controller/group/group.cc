@@ -40,6 +40,23 @@ const std::vector<uint8_t>* Member::metadata_for(std::string_view protocol) cons
   return nullptr;
 }
 
+bool Group::has_pending_txn_offset(const TopicPartition& tp) const {
+  for (const auto& [producer, offsets] : pending_txn_offsets)
+    if (offsets.count(tp)) return true;
+  return false;
+}
+
+void Group::complete_txn(int64_t producer_id, bool committed) {
+  auto it = pending_txn_offsets.find(producer_id);
+  if (it == pending_txn_offsets.end()) return;
+  if (committed)
+    for (auto& [tp, c] : it->second) {
+      auto current = offsets.find(tp);
+      if (current == offsets.end() || current->second.log_offset < c.log_offset) offsets[tp] = std::move(c);
+    }
+  pending_txn_offsets.erase(it);
+}
+
 int Group::awaiting_join_count() const {
   int n = 0;
   for (const auto& [id, m] : members) n += m.awaiting_join ? 1 : 0;

@@ -1,6 +1,6 @@
 // One consumer group as its coordinator holds it: Kafka's classic group protocol state
 // (Empty, PreparingRebalance, CompletingRebalance, Stable, Dead), its members with their
-// protocols and assignments, and its committed offsets.
+// protocols and assignments, its committed offsets and those of open transactions.
 //
 // Owner: GroupCoordinator (group_coordinator.h), on its event loop's thread only; no locks.
 #pragma once
@@ -82,6 +82,10 @@ struct Group {
   std::map<std::string, std::shared_ptr<Timer>> pending_members;  // ids handed out with MEMBER_ID_REQUIRED
   std::set<std::string> awaiting_first_sync;  // members of this generation that have not synced
   std::map<TopicPartition, CommittedOffset> offsets;
+  // Offsets of transactions not ended yet (TxnOffsetCommit written and committed, no marker
+  // yet), by producer id: invisible to OffsetFetch until the COMMIT marker; an ABORT drops
+  // them (Kafka's pendingTransactionalOffsetCommits).
+  std::map<int64_t, std::map<TopicPartition, CommittedOffset>> pending_txn_offsets;
   std::shared_ptr<Timer> join_timer;  // rebalance timeout (or the initial delay)
   std::shared_ptr<Timer> sync_timer;  // members must sync within the rebalance timeout
   bool initial_delay = false;         // the join timer is group.initial.rebalance.delay.ms
@@ -91,6 +95,11 @@ struct Group {
   uint64_t rebalances = 0;
 
   bool has(const std::string& member_id) const { return members.count(member_id) != 0; }
+  bool has_pending_txn_offset(const TopicPartition& tp) const;
+  // The transaction of `producer_id` ended: with a commit its pending offsets replace the
+  // committed ones, unless a committed one was written later in the log (a newer record
+  // wins); with an abort they are dropped.
+  void complete_txn(int64_t producer_id, bool committed);
   bool is_leader(const std::string& member_id) const { return leader && *leader == member_id; }
   int awaiting_join_count() const;
   bool all_members_joined() const;  // every member rejoined and no MEMBER_ID_REQUIRED pending

@@ -67,21 +67,34 @@ enum class PartitionState { Loading, Owned };
 
 }  // namespace
 
-msg::OffsetCommitResponse commit_response(const msg::OffsetCommitRequest& req,
-                                          const std::function<int16_t(const std::string&, int32_t)>& code) {
-  msg::OffsetCommitResponse resp;
+namespace {
+
+// An OffsetCommit or TxnOffsetCommit answer shaped like its request.
+template <class Response, class Request>
+Response shaped_commit_response(const Request& req, const std::function<int16_t(const std::string&, int32_t)>& code) {
+  Response resp;
   for (const auto& t : req.topics) {
-    msg::OffsetCommitResponse::OffsetCommitResponseTopic rt;
+    auto& rt = resp.topics.emplace_back();
     rt.name = t.name;
     for (const auto& p : t.partitions) {
-      msg::OffsetCommitResponse::OffsetCommitResponseTopic::OffsetCommitResponsePartition rp;
+      auto& rp = rt.partitions.emplace_back();
       rp.partition_index = p.partition_index;
       rp.error_code = code(t.name, p.partition_index);
-      rt.partitions.push_back(rp);
     }
-    resp.topics.push_back(std::move(rt));
   }
   return resp;
+}
+
+}  // namespace
+
+msg::OffsetCommitResponse commit_response(const msg::OffsetCommitRequest& req,
+                                          const std::function<int16_t(const std::string&, int32_t)>& code) {
+  return shaped_commit_response<msg::OffsetCommitResponse>(req, code);
+}
+
+msg::TxnOffsetCommitResponse txn_commit_response(const msg::TxnOffsetCommitRequest& req,
+                                                 const std::function<int16_t(const std::string&, int32_t)>& code) {
+  return shaped_commit_response<msg::TxnOffsetCommitResponse>(req, code);
 }
 
 struct GroupCoordinator::Impl : std::enable_shared_from_this<Impl> {
@@ -155,21 +168,46 @@ struct GroupCoordinator::Impl : std::enable_shared_from_this<Impl> {
       return *slot;
     };
     int64_t records = 0;
+    // Offsets of transactions whose marker has not been read yet: producer id -> group ->
+    // partition (Kafka's loader: a COMMIT marker makes them committed unless a later plain
+    // commit of the partition was read, an ABORT drops them; the rest stay pending).
+    std::map<int64_t, std::map<std::string, std::map<TopicPartition, CommittedOffset>>> open_txns;
     auto st = log.replay(partition, [&](const StoredGroupRecord& r) {
+      if (r.marker != TxnMarker::None) {
+        auto txn = open_txns.find(r.txn_producer_id);
+        if (txn == open_txns.end()) return;
+        if (r.marker == TxnMarker::Commit)
+          for (auto& [gid, offsets] : txn->second) {
+            Group& g = group_slot(gid);
+            g.pending_txn_offsets[r.txn_producer_id] = std::move(offsets);
+            g.complete_txn(r.txn_producer_id, true);
+          }
+        open_txns.erase(txn);
+        return;
+      }
       if (!r.key) return;
       auto key = decode_key(*r.key);
       if (!key) return;
       ++records;
       if (auto* ok = std::get_if<rec::OffsetCommitKey>(&*key)) {
         TopicPartition tp{ok->topic, ok->partition};
+        const bool txn = r.txn_producer_id >= 0;
         if (!r.value) {
-          if (auto g = loaded.find(ok->group); g != loaded.end()) g->second->offsets.erase(tp);
+          if (txn) {
+            if (auto t = open_txns.find(r.txn_producer_id); t != open_txns.end())
+              if (auto g = t->second.find(ok->group); g != t->second.end()) g->second.erase(tp);
+          } else if (auto g = loaded.find(ok->group); g != loaded.end()) {
+            g->second->offsets.erase(tp);
+          }
           return;
         }
         auto v = decode_offset_value(*r.value);
         if (!v) return;
-        group_slot(ok->group).offsets[tp] = CommittedOffset{v->offset, v->leader_epoch, v->metadata,
-                                                            v->commit_timestamp, v->expire_timestamp, r.offset};
+        CommittedOffset c{v->offset, v->leader_epoch, v->metadata, v->commit_timestamp, v->expire_timestamp, r.offset};
+        if (txn)
+          open_txns[r.txn_producer_id][ok->group][tp] = std::move(c);
+        else
+          group_slot(ok->group).offsets[tp] = std::move(c);
       } else {
         const auto& gk = std::get<rec::GroupMetadataKey>(*key);
         if (!r.value) {
@@ -217,9 +255,12 @@ struct GroupCoordinator::Impl : std::enable_shared_from_this<Impl> {
       partitions.erase(partition);
       return;
     }
+    for (auto& [producer, by_group] : open_txns)
+      for (auto& [gid, offsets] : by_group)
+        if (!offsets.empty()) group_slot(gid).pending_txn_offsets[producer] = std::move(offsets);
     size_t count = 0;
     for (auto& [id, g] : loaded) {
-      if (g->members.empty() && g->offsets.empty() && g->generation == 0) continue;
+      if (g->members.empty() && g->offsets.empty() && g->pending_txn_offsets.empty() && g->generation == 0) continue;
       set_state(*g, g->members.empty() ? GroupState::Empty : GroupState::Stable);
       if (!g->members.empty()) {
         // Members must heartbeat to this coordinator within their session timeout, as after
@@ -900,7 +941,7 @@ struct GroupCoordinator::Impl : std::enable_shared_from_this<Impl> {
     }
     rec::GroupMetadataKey k;
     k.group = g.id;
-    log.append(g.partition, {GroupRecord{encode_key(k), encode_value(v)}},
+    log.append(g.partition, {GroupRecord{encode_key(k), encode_value(v)}}, std::nullopt,
                [done = std::move(done)](Result<int64_t> r) { done(r.code()); });
   }
 
@@ -910,6 +951,16 @@ struct GroupCoordinator::Impl : std::enable_shared_from_this<Impl> {
     k.topic = tp.topic;
     k.partition = tp.partition;
     return encode_key(k);
+  }
+
+  static GroupRecord offset_record(const std::string& group, const TopicPartition& tp, const CommittedOffset& c) {
+    rec::OffsetCommitValue v;
+    v.offset = c.offset;
+    v.leader_epoch = c.leader_epoch;
+    v.metadata = c.metadata;
+    v.commit_timestamp = c.commit_timestamp;
+    v.expire_timestamp = c.expire_timestamp;
+    return {offset_key(group, tp), encode_value(v)};
   }
 
   // ---- offsets ----------------------------------------------------------------------------
@@ -962,13 +1013,7 @@ struct GroupCoordinator::Impl : std::enable_shared_from_this<Impl> {
         bool explicit_time = client.api_version == 1 && p.commit_timestamp >= 0;
         c.commit_timestamp = explicit_time ? p.commit_timestamp : now;
         c.expire_timestamp = explicit_time ? p.commit_timestamp + config.offsets_retention_ms : expire;
-        rec::OffsetCommitValue v;
-        v.offset = c.offset;
-        v.leader_epoch = c.leader_epoch;
-        v.metadata = c.metadata;
-        v.commit_timestamp = c.commit_timestamp;
-        v.expire_timestamp = c.expire_timestamp;
-        records.push_back({offset_key(g->id, tp), encode_value(v)});
+        records.push_back(offset_record(g->id, tp, c));
         pending.emplace_back(tp, c);
       }
     }
@@ -979,7 +1024,7 @@ struct GroupCoordinator::Impl : std::enable_shared_from_this<Impl> {
     });
     if (records.empty()) return done(std::move(resp));
     std::weak_ptr<Impl> weak = shared_from_this();
-    log.append(g->partition, records,
+    log.append(g->partition, records, std::nullopt,
                [weak, gid = g->id, pending = std::move(pending), resp = std::move(resp),
                 done = std::move(done)](Result<int64_t> r) mutable {
                  ErrorCode code = r.ok() ? ErrorCode::NONE : commit_error_for(r.code());
@@ -1002,10 +1047,91 @@ struct GroupCoordinator::Impl : std::enable_shared_from_this<Impl> {
                });
   }
 
+  // Kafka's handleTxnCommitOffsets + doTxnCommitOffsets. Unlike OffsetCommit, a group that
+  // has members accepts commits without member fields (TxnOffsetCommit before v3 has none)
+  // and a rebalance in progress does not refuse them.
+  void commit_txn_offsets(const msg::TxnOffsetCommitRequest& req,
+                          std::function<void(msg::TxnOffsetCommitResponse)> done) {
+    auto answer_all = [&](ErrorCode code) {
+      done(txn_commit_response(req, [code](const std::string&, int32_t) { return to_wire(code); }));
+    };
+    if (req.group_id.empty()) return answer_all(ErrorCode::INVALID_GROUP_ID);
+    if (auto e = coordinator_error(req.group_id); e != ErrorCode::NONE) return answer_all(e);
+    const bool member_fields = req.generation_id >= 0 || !req.member_id.empty() || req.group_instance_id;
+    Group* g = find(req.group_id);
+    // Kafka creates an unknown group empty; member fields would name nobody in it, so that is
+    // answered UNKNOWN_MEMBER_ID without creating the group.
+    if (!g && member_fields) return answer_all(ErrorCode::UNKNOWN_MEMBER_ID);
+    if (!g) g = &get_or_create(req.group_id);
+    if (g->state == GroupState::Dead) return answer_all(ErrorCode::COORDINATOR_NOT_AVAILABLE);
+    if (member_fields) {
+      if (auto e = validate_member(*g, req.member_id, req.group_instance_id); e != ErrorCode::NONE)
+        return answer_all(e);
+      if (req.generation_id != g->generation) return answer_all(ErrorCode::ILLEGAL_GENERATION);
+    }
+
+    const int64_t now = loop.now_ms();
+    std::vector<GroupRecord> records;
+    std::vector<std::pair<TopicPartition, CommittedOffset>> written;
+    std::set<TopicPartition> failed;
+    for (const auto& t : req.topics) {
+      for (const auto& p : t.partitions) {
+        TopicPartition tp{t.name, p.partition_index};
+        const std::string metadata = p.committed_metadata.value_or("");
+        if (static_cast<int64_t>(metadata.size()) > config.offset_metadata_max_bytes) {
+          failed.insert(tp);
+          continue;
+        }
+        CommittedOffset c;
+        c.offset = p.committed_offset;
+        c.leader_epoch = p.committed_leader_epoch;
+        c.metadata = metadata;
+        c.commit_timestamp = now;
+        records.push_back(offset_record(g->id, tp, c));
+        written.emplace_back(tp, c);
+      }
+    }
+    auto resp = txn_commit_response(req, [&](const std::string& topic, int32_t partition) -> int16_t {
+      return failed.count(TopicPartition{topic, partition}) ? to_wire(ErrorCode::OFFSET_METADATA_TOO_LARGE) : -1;
+    });
+    if (records.empty()) return done(std::move(resp));
+    std::weak_ptr<Impl> weak = shared_from_this();
+    const int64_t producer_id = req.producer_id;
+    log.append(g->partition, records, TxnProducer{req.producer_id, req.producer_epoch},
+               [weak, gid = g->id, producer_id, written = std::move(written), resp = std::move(resp),
+                done = std::move(done)](Result<int64_t> r) mutable {
+                 ErrorCode code = r.ok() ? ErrorCode::NONE : commit_error_for(r.code());
+                 auto self = weak.lock();
+                 Group* grp = self ? self->find(gid) : nullptr;
+                 if (r.ok() && grp) {
+                   // Pending until the transaction's marker (complete_txn); a later write of
+                   // the same transaction replaces an earlier one.
+                   int64_t log_offset = r.value();
+                   auto& pending = grp->pending_txn_offsets[producer_id];
+                   for (auto& [tp, c] : written) {
+                     c.log_offset = log_offset++;
+                     pending[tp] = c;
+                   }
+                 } else if (r.ok()) {
+                   code = ErrorCode::NOT_COORDINATOR;  // moved away while writing
+                 }
+                 for (auto& t : resp.topics)
+                   for (auto& p : t.partitions)
+                     if (p.error_code == -1) p.error_code = to_wire(code);
+                 done(std::move(resp));
+               });
+  }
+
+  void complete_txn(int32_t partition, int64_t producer_id, bool committed) {
+    // A partition still loading gets the marker from its log.
+    if (stopped || partitions.count(partition) == 0 || partitions[partition] != PartitionState::Owned) return;
+    for (auto& [id, g] : groups)
+      if (g->partition == partition) g->complete_txn(producer_id, committed);
+  }
+
   FetchedOffsets fetch_offsets(const std::string& group_id,
                                const std::optional<std::map<std::string, std::vector<int32_t>>>& topics,
                                bool require_stable) {
-    (void)require_stable;  // no transactional offset commits can be pending yet
     FetchedOffsets out;
     if (auto e = coordinator_error(group_id); e != ErrorCode::NONE) {
       out.error = e;
@@ -1015,21 +1141,33 @@ struct GroupCoordinator::Impl : std::enable_shared_from_this<Impl> {
       return out;
     }
     Group* g = find(group_id);
+    // Kafka's getOffsets: with require_stable, a partition whose offset a transaction may
+    // still change is answered UNSTABLE_OFFSET_COMMIT (the client retries).
+    auto unstable = [&](const TopicPartition& tp) {
+      return require_stable && g && g->has_pending_txn_offset(tp);
+    };
     if (!topics) {
       if (g)
-        for (const auto& [tp, c] : g->offsets)
-          out.partitions.push_back({tp.topic, tp.partition, c.offset, c.leader_epoch, c.metadata, ErrorCode::NONE});
+        for (const auto& [tp, c] : g->offsets) {
+          if (unstable(tp))
+            out.partitions.push_back({tp.topic, tp.partition, -1, -1, "", ErrorCode::UNSTABLE_OFFSET_COMMIT});
+          else
+            out.partitions.push_back({tp.topic, tp.partition, c.offset, c.leader_epoch, c.metadata, ErrorCode::NONE});
+        }
       return out;
     }
     for (const auto& [t, parts] : *topics) {
       for (int32_t p : parts) {
         FetchedOffset f{t, p, -1, -1, "", ErrorCode::NONE};
-        if (g)
+        if (unstable(TopicPartition{t, p})) {
+          f.error = ErrorCode::UNSTABLE_OFFSET_COMMIT;
+        } else if (g) {
           if (auto it = g->offsets.find(TopicPartition{t, p}); it != g->offsets.end()) {
             f.offset = it->second.offset;
             f.leader_epoch = it->second.leader_epoch;
             f.metadata = it->second.metadata;
           }
+        }
         out.partitions.push_back(std::move(f));
       }
     }
@@ -1077,7 +1215,7 @@ struct GroupCoordinator::Impl : std::enable_shared_from_this<Impl> {
     }
     if (tombstones.empty()) return done(std::move(resp));
     std::weak_ptr<Impl> weak = shared_from_this();
-    log.append(g->partition, tombstones,
+    log.append(g->partition, tombstones, std::nullopt,
                [weak, gid = g->id, deleted, resp = std::move(resp), done = std::move(done)](Result<int64_t> r) mutable {
                  auto self = weak.lock();
                  Group* grp = self ? self->find(gid) : nullptr;
@@ -1086,7 +1224,10 @@ struct GroupCoordinator::Impl : std::enable_shared_from_this<Impl> {
                    return done(std::move(resp));
                  }
                  if (grp)
-                   for (const auto& tp : deleted) grp->offsets.erase(tp);
+                   for (const auto& tp : deleted) {
+                     grp->offsets.erase(tp);
+                     for (auto& [producer, offsets] : grp->pending_txn_offsets) offsets.erase(tp);
+                   }
                  done(std::move(resp));
                });
   }
@@ -1173,7 +1314,7 @@ struct GroupCoordinator::Impl : std::enable_shared_from_this<Impl> {
       groups.erase(id);
       spdlog::info("group {} deleted", id);
       ++*outstanding;
-      log.append(partition, tombstones, [results, slot, finish](Result<int64_t> r) {
+      log.append(partition, tombstones, std::nullopt, [results, slot, finish](Result<int64_t> r) {
         if (!r.ok()) (*results)[slot].second = commit_error_for(r.code());
         finish();
       });
@@ -1229,7 +1370,7 @@ struct GroupCoordinator::Impl : std::enable_shared_from_this<Impl> {
           ++it;
         }
       }
-      if (empty && g->offsets.empty() && g->members.empty()) {
+      if (empty && g->offsets.empty() && g->members.empty() && g->pending_txn_offsets.empty()) {
         rec::GroupMetadataKey k;
         k.group = id;
         tombstones.push_back({encode_key(k), std::nullopt});
@@ -1237,7 +1378,7 @@ struct GroupCoordinator::Impl : std::enable_shared_from_this<Impl> {
       }
       if (!tombstones.empty()) {
         spdlog::info("group {}: {} offsets expired", id, expired_offsets);
-        log.append(g->partition, tombstones, [gid = id](Result<int64_t> r) {
+        log.append(g->partition, tombstones, std::nullopt, [gid = id](Result<int64_t> r) {
           // Forgotten in memory already; a coordinator that reloads this partition sees them
           // again and expires them again.
           if (!r.ok()) spdlog::warn("group {}: writing expired offsets failed: {}", gid, r.error().message);
@@ -1363,6 +1504,21 @@ void GroupCoordinator::commit_offsets(msg::OffsetCommitRequest req, ClientInfo c
   auto impl = impl_;
   impl->loop.post([impl, req = std::move(req), client = std::move(client), done = std::move(done)]() mutable {
     impl->commit_offsets(std::move(req), client, std::move(done));
+  });
+}
+
+void GroupCoordinator::commit_txn_offsets(msg::TxnOffsetCommitRequest req, ClientInfo,
+                                          std::function<void(msg::TxnOffsetCommitResponse)> done) {
+  auto impl = impl_;
+  impl->loop.post([impl, req = std::move(req), done = std::move(done)]() mutable {
+    impl->commit_txn_offsets(req, std::move(done));
+  });
+}
+
+void GroupCoordinator::complete_txn(int32_t offsets_partition, int64_t producer_id, bool committed) {
+  auto impl = impl_;
+  impl->loop.post([impl, offsets_partition, producer_id, committed] {
+    impl->complete_txn(offsets_partition, producer_id, committed);
   });
 }
 

@@ -1,6 +1,7 @@
 // The group coordinator: Kafka's classic consumer-group protocol (JoinGroup, SyncGroup,
-// Heartbeat, LeaveGroup), committed offsets (OffsetCommit, OffsetFetch, OffsetDelete) and
-// group administration (DescribeGroups, ListGroups, DeleteGroups) for the groups whose
+// Heartbeat, LeaveGroup), committed offsets (OffsetCommit, OffsetFetch, OffsetDelete;
+// TxnOffsetCommit, whose offsets take effect with their transaction's marker) and group
+// administration (DescribeGroups, ListGroups, DeleteGroups) for the groups whose
 // __consumer_offsets partition this broker leads.
 //
 // State lives in the compacted topic __consumer_offsets (Kafka's record format, see
@@ -40,6 +41,8 @@
 #include "protocol/messages/offset_delete_request.h"
 #include "protocol/messages/offset_delete_response.h"
 #include "protocol/messages/sync_group_request.h"
+#include "protocol/messages/txn_offset_commit_request.h"
+#include "protocol/messages/txn_offset_commit_response.h"
 
 namespace kb::coordinator {
 
@@ -98,6 +101,11 @@ struct GroupSnapshot {
 msg::OffsetCommitResponse commit_response(const msg::OffsetCommitRequest& req,
                                           const std::function<int16_t(const std::string& topic, int32_t partition)>& code);
 
+// The same for TxnOffsetCommit.
+msg::TxnOffsetCommitResponse txn_commit_response(
+    const msg::TxnOffsetCommitRequest& req,
+    const std::function<int16_t(const std::string& topic, int32_t partition)>& code);
+
 class GroupCoordinator {
  public:
   GroupCoordinator(GroupConfig config, EventLoop& loop, GroupLog& log);
@@ -126,7 +134,20 @@ class GroupCoordinator {
   // the others, as Kafka does before the coordinator sees them).
   void commit_offsets(msg::OffsetCommitRequest req, ClientInfo client,
                       std::function<void(msg::OffsetCommitResponse)> done);
-  // topics == nullopt: every committed offset of the group.
+  // Offsets committed inside a transaction (Kafka's handleTxnCommitOffsets): written as one
+  // transactional batch of the producer; once it is committed they are pending for that
+  // producer, invisible to OffsetFetch, until complete_txn. An unknown group is created
+  // (simple consumers commit without a generation); member id, generation and
+  // group.instance.id are checked when any is given (v3+). Same precondition as
+  // commit_offsets for the partitions.
+  void commit_txn_offsets(msg::TxnOffsetCommitRequest req, ClientInfo client,
+                          std::function<void(msg::TxnOffsetCommitResponse)> done);
+  // The marker of `producer_id`'s transaction is replicated on `offsets_partition` of
+  // __consumer_offsets (WriteTxnMarkers): its pending offsets in every group of that
+  // partition become committed offsets (`committed`) or are dropped.
+  void complete_txn(int32_t offsets_partition, int64_t producer_id, bool committed);
+  // topics == nullopt: every committed offset of the group. require_stable (OffsetFetch v7+):
+  // a partition with transactional offsets pending answers UNSTABLE_OFFSET_COMMIT.
   void fetch_offsets(std::string group_id, std::optional<std::map<std::string, std::vector<int32_t>>> topics,
                      bool require_stable, std::function<void(FetchedOffsets)> done);
   void describe_groups(std::vector<std::string> group_ids,

@@ -23,10 +23,27 @@ struct GroupRecord {
   std::optional<std::string> value;
 };
 
+// The transactional producer a batch is written for (TxnOffsetCommit): its records belong
+// to that producer's transaction and take effect only with the COMMIT marker the
+// transaction coordinator writes to the partition later (WriteTxnMarkers).
+struct TxnProducer {
+  int64_t id = -1;
+  int16_t epoch = -1;
+};
+
+// What a control record (Kafka's EndTransactionMarker) ends: key {version int16, type int16},
+// type 0 ABORT, 1 COMMIT.
+enum class TxnMarker { None, Commit, Abort };
+
 struct StoredGroupRecord {
   int64_t offset = 0;
   std::optional<std::string_view> key;
   std::optional<std::string_view> value;
+  // The producer of a transactional batch (its records are pending until its marker), or of
+  // a marker; -1 for the coordinator's plain writes.
+  int64_t txn_producer_id = -1;
+  // Set for a transaction marker of txn_producer_id (key and value are then the marker's).
+  TxnMarker marker = TxnMarker::None;
 };
 
 class GroupLog {
@@ -36,10 +53,14 @@ class GroupLog {
   // later, on the coordinator's loop, once the batch is committed (readable by every replica
   // that may become coordinator): with the offset of the first record, or the error
   // (NOT_COORDINATOR when this broker no longer leads the partition, KAFKA_STORAGE_ERROR...).
+  // With `txn`, the batch is transactional for that producer (no sequence number, as Kafka's
+  // coordinator appends): it opens the producer's transaction on the partition, so its
+  // marker ends it; an epoch older than the partition knows is INVALID_PRODUCER_EPOCH.
   virtual void append(int32_t partition, const std::vector<GroupRecord>& records,
-                      std::function<void(Result<int64_t>)> done) = 0;
-  // Calls fn with every committed record of the partition, in log order (start-up and
-  // coordinator moves). Runs on the coordinator's loop.
+                      std::optional<TxnProducer> txn, std::function<void(Result<int64_t>)> done) = 0;
+  // Calls fn with every record of the partition, in log order (start-up and coordinator
+  // moves), transaction markers included (see StoredGroupRecord). Runs on the coordinator's
+  // loop.
   virtual Status replay(int32_t partition, const std::function<void(const StoredGroupRecord&)>& fn) = 0;
 };
 

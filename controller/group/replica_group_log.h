@@ -17,10 +17,12 @@ class ReplicaGroupLog final : public GroupLog {
  public:
   static constexpr const char* kTopic = "__consumer_offsets";
 
-  ReplicaGroupLog(replication::ReplicaManager& replicas, EventLoop& loop, int64_t commit_timeout_ms = 5000)
-      : replicas_(replicas), loop_(loop), commit_timeout_ms_(commit_timeout_ms) {}
+  // `topic`: the internal topic (__transaction_state serves the transaction coordinator).
+  ReplicaGroupLog(replication::ReplicaManager& replicas, EventLoop& loop, int64_t commit_timeout_ms = 5000,
+                  std::string topic = kTopic)
+      : replicas_(replicas), loop_(loop), commit_timeout_ms_(commit_timeout_ms), topic_(std::move(topic)) {}
 
-  void append(int32_t partition, const std::vector<GroupRecord>& records,
+  void append(int32_t partition, const std::vector<GroupRecord>& records, std::optional<TxnProducer> txn,
               std::function<void(Result<int64_t>)> done) override;
   Status replay(int32_t partition, const std::function<void(const StoredGroupRecord&)>& fn) override;
 
@@ -28,6 +30,7 @@ class ReplicaGroupLog final : public GroupLog {
   replication::ReplicaManager& replicas_;
   EventLoop& loop_;
   const int64_t commit_timeout_ms_;
+  const std::string topic_;
 };
 
 }  // namespace kb::coordinator

@@ -20,19 +20,20 @@ struct Found {
   int32_t port = -1;
 };
 
-// The coordinator of a group is the leader of its __consumer_offsets partition. The first
-// lookup creates the topic, as Kafka does.
-Found find_group_coordinator(Broker& broker, const std::string& group_id, const std::string& listener) {
+// The coordinator of a group is the leader of its __consumer_offsets partition, that of a
+// transactional id the leader of its __transaction_state partition (the same hash). The
+// first lookup creates the topic, as Kafka does.
+Found find_coordinator_in(Broker& broker, const std::string& key, const std::string& listener, const char* topic,
+                          const Result<int32_t>& count) {
   Found f;
-  auto count = broker.ensure_offsets_topic();
   if (!count.ok()) {
     f.error = count.code();
     f.message = count.error().message;
     return f;
   }
-  int32_t p = coordinator::GroupCoordinator::partition_for(group_id, count.value());
+  int32_t p = coordinator::GroupCoordinator::partition_for(key, count.value());
   auto image = broker.image();
-  const controller::TopicInfo* t = image->topic(coordinator::ReplicaGroupLog::kTopic);
+  const controller::TopicInfo* t = image->topic(topic);
   const controller::BrokerInfo* leader =
       t && p < static_cast<int32_t>(t->partitions.size()) ? image->broker(t->partitions[static_cast<size_t>(p)].leader)
                                                           : nullptr;
@@ -49,17 +50,15 @@ Found find_group_coordinator(Broker& broker, const std::string& group_id, const 
 }
 
 Found find(Broker& broker, int8_t key_type, const std::string& key, const std::string& listener) {
-  if (key_type == kGroupKey) return find_group_coordinator(broker, key, listener);
+  if (key_type == kGroupKey)
+    return find_coordinator_in(broker, key, listener, coordinator::ReplicaGroupLog::kTopic,
+                               broker.ensure_offsets_topic());
+  if (key_type == kTransactionKey)
+    return find_coordinator_in(broker, key, listener, Broker::kTransactionStateTopic,
+                               broker.ensure_transaction_state_topic());
   Found f;
-  if (key_type == kTransactionKey) {
-    // Transactional producers arrive with the exactly-once work; until then no broker
-    // coordinates transactions.
-    f.error = ErrorCode::COORDINATOR_NOT_AVAILABLE;
-    f.message = "kbroker has no transaction coordinator yet";
-  } else {
-    f.error = ErrorCode::INVALID_REQUEST;
-    f.message = "Unknown coordinator type " + std::to_string(key_type);
-  }
+  f.error = ErrorCode::INVALID_REQUEST;
+  f.message = "Unknown coordinator type " + std::to_string(key_type);
   return f;
 }
 

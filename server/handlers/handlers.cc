@@ -31,7 +31,11 @@ const std::vector<HandlerInfo>& handlers() {
         {21, "DeleteRecords", 0, 2, handle_delete_records},
         {22, "InitProducerId", 0, 5, handle_init_producer_id},
         {23, "OffsetForLeaderEpoch", 0, 4, handle_offset_for_leader_epoch},
+        {24, "AddPartitionsToTxn", 0, 4, handle_add_partitions_to_txn},
+        {25, "AddOffsetsToTxn", 0, 3, handle_add_offsets_to_txn},
+        {26, "EndTxn", 0, 4, handle_end_txn},
         {27, "WriteTxnMarkers", 0, 1, handle_write_txn_markers},
+        {28, "TxnOffsetCommit", 0, 4, handle_txn_offset_commit},
         {32, "DescribeConfigs", 0, 4, handle_describe_configs},
         {33, "AlterConfigs", 0, 2, handle_alter_configs},
         {35, "DescribeLogDirs", 0, 4, handle_describe_log_dirs},
@@ -50,6 +54,8 @@ const std::vector<HandlerInfo>& handlers() {
         {61, "DescribeProducers", 0, 0, handle_describe_producers},
         {62, "BrokerRegistration", 0, 4, handle_broker_registration},
         {63, "BrokerHeartbeat", 0, 1, handle_broker_heartbeat},
+        {65, "DescribeTransactions", 0, 0, handle_describe_transactions},
+        {66, "ListTransactions", 0, 1, handle_list_transactions},
         {67, "AllocateProducerIds", 0, 0, handle_allocate_producer_ids},
     };
     std::sort(t.begin(), t.end(), [](auto& a, auto& b) { return a.api_key < b.api_key; });

@@ -1,12 +1,14 @@
 // Handler for api InitProducerId (key 22), versions 0..5.
-// Idempotent producers (no transactional id) get a new producer id at epoch 0 from this
-// broker's block (server/producer_id_manager.h). As in Kafka, a producer id and epoch sent
+// A transactional id goes to the transaction coordinator (its id and epoch, fencing older
+// producers of the same id). Idempotent producers (no transactional id) get a new producer id
+// at epoch 0 from this broker's block (server/producer_id_manager.h). As in Kafka, a producer id and epoch sent
 // with a null transactional id (v3+, KIP-360) do not matter: an idempotent producer bumps its
 // epoch on its own, and asking here always yields a fresh id.
 #include "protocol/messages/init_producer_id_request.h"
 #include "protocol/messages/init_producer_id_response.h"
 #include "server/broker.h"
 #include "server/handlers/handlers.h"
+#include "server/handlers/txn_common.h"
 #include "server/producer_id_manager.h"
 
 namespace kb::server {
@@ -23,12 +25,22 @@ void handle_init_producer_id(RequestContext& ctx, Respond respond) {
     return send_response(ctx, respond, resp);
   }
   if (req.transactional_id) {
-    // An empty transactional id is refused as Kafka's TransactionCoordinator does. Any other
-    // belongs to the transaction coordinator, which kbroker does not have yet (the
-    // transactions part of exactly-once): the client keeps looking for one.
-    resp.error_code =
-        to_wire(req.transactional_id->empty() ? ErrorCode::INVALID_REQUEST : ErrorCode::COORDINATOR_NOT_AVAILABLE);
-    return send_response(ctx, respond, resp);
+    // An empty transactional id is refused as Kafka's TransactionCoordinator does.
+    if (req.transactional_id->empty()) {
+      resp.error_code = to_wire(ErrorCode::INVALID_REQUEST);
+      return send_response(ctx, respond, resp);
+    }
+    auto reply = respond_later<msg::InitProducerIdResponse>(ctx, std::move(respond));
+    ctx.broker->transactions().init_producer_id(
+        *req.transactional_id, req.transaction_timeout_ms, {req.producer_id, req.producer_epoch},
+        [reply = std::move(reply), v = ctx.api_version](Result<coordinator::ProducerIdAndEpoch> r) {
+          msg::InitProducerIdResponse out;
+          out.error_code = to_wire(fenced_for_version(r.code(), v, 4));
+          out.producer_id = r.ok() ? r->producer_id : -1;
+          out.producer_epoch = r.ok() ? r->producer_epoch : int16_t{-1};
+          reply(out);
+        });
+    return;
   }
   auto answer = respond_later<msg::InitProducerIdResponse>(ctx, std::move(respond));
   ctx.broker->producer_ids().next_id([answer = std::move(answer), peer = ctx.peer](Result<int64_t> id) mutable {

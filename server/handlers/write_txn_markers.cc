@@ -8,6 +8,7 @@
 // appends markers with acks=-1: a partition's answer waits in the produce purgatory until the
 // high watermark has passed its marker (the transaction only becomes stable then anyway), or
 // kTimeoutMs. Thread: the connection's; completions run where the purgatory completes them.
+#include "controller/group/replica_group_log.h"
 #include "protocol/messages/write_txn_markers_request.h"
 #include "protocol/messages/write_txn_markers_response.h"
 #include "replication/delayed_produce.h"
@@ -28,10 +29,20 @@ using PartitionResult = TopicResult::WritableTxnMarkerPartitionResult;
 // The request has no timeout; Kafka waits request.timeout.ms (its default) for the ISR.
 constexpr int32_t kTimeoutMs = 30000;
 
-// Where one waiting partition's answer sits in the response.
+// Where one waiting partition's answer sits in the response, and its marker.
 struct Slot {
   size_t marker, topic, partition;
+  TopicPartition tp;
+  int64_t producer_id;
+  bool commit;
 };
+
+// A replicated marker on __consumer_offsets ends the producer's transactional offset commits
+// in the groups of that partition (Kafka's GroupCoordinator.onTransactionCompleted).
+void complete_group_txn(Broker& broker, const TopicPartition& tp, int64_t producer_id, bool commit) {
+  if (tp.topic == coordinator::ReplicaGroupLog::kTopic)
+    broker.groups().complete_txn(tp.partition, producer_id, commit);
+}
 
 }  // namespace
 
@@ -73,7 +84,10 @@ void handle_write_txn_markers(RequestContext& ctx, Respond respond) {
           broker.replicas().fetch_purgatory().check(tp);
           if (p->high_watermark() <= info->last_offset) {
             waiting.push_back({p, info->last_offset + 1});
-            slots.push_back({resp.markers.size(), mr.topics.size(), tr.partitions.size()});
+            slots.push_back({resp.markers.size(), mr.topics.size(), tr.partitions.size(), tp, m.producer_id,
+                             m.transaction_result});
+          } else {
+            complete_group_txn(broker, tp, m.producer_id, m.transaction_result);
           }
         }
         pr.error_code = to_wire(code);
@@ -91,9 +105,12 @@ void handle_write_txn_markers(RequestContext& ctx, Respond respond) {
       std::move(waiting), [v = ctx.api_version, api = ctx.api_key, &broker, resp = std::move(resp),
                            slots = std::move(slots), respond = std::move(respond)](const auto& done) mutable {
         for (size_t i = 0; i < done.size() && i < slots.size(); ++i) {
-          if (done[i].result == ErrorCode::NONE) continue;
-          broker.metrics().request_error(api, done[i].result);
           const Slot& s = slots[i];
+          if (done[i].result == ErrorCode::NONE) {
+            complete_group_txn(broker, s.tp, s.producer_id, s.commit);
+            continue;
+          }
+          broker.metrics().request_error(api, done[i].result);
           resp.markers[s.marker].topics[s.topic].partitions[s.partition].error_code = to_wire(done[i].result);
         }
         send_response(v, respond, resp);

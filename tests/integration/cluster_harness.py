@@ -48,6 +48,34 @@ def group_coordinator_partition(group_id, offsets_partitions=50):
     return (0 if h == -(1 << 31) else abs(h)) % offsets_partitions
 
 
+def wait_until(predicate, timeout, what, describe=None, interval=0.2, before_try=None, tail=lambda: ""):
+    """Calls predicate until it returns something truthy (returned) or timeout passes; an
+    exception in predicate counts as "not yet" (before_try's does not). The failure names
+    `what`, the last result or exception, describe() if given, and tail()."""
+    deadline = time.time() + timeout
+    outcome = "never called"
+    while True:
+        if before_try:
+            before_try()
+        try:
+            last = predicate()
+            if last:
+                return last
+            outcome = f"last result {last!r}"
+        except Exception as e:  # noqa: BLE001 (a broker may be down or not ready yet)
+            outcome = f"last error {e!r}"
+        if time.time() >= deadline:
+            break
+        time.sleep(interval)
+    state = ""
+    if describe:
+        try:
+            state = f"\nstate: {describe()}"
+        except Exception as e:  # noqa: BLE001
+            state = f"\nstate: ({e!r})"
+    raise AssertionError(f"{what}: not within {timeout}s ({outcome}){state}{tail()}")
+
+
 class ClusterNode(Broker):
     """One kbroker process of a cluster: a Broker with a CONTROLLER listener and the quorum."""
 
@@ -328,31 +356,14 @@ class Cluster:
         """Calls predicate until it returns something truthy (returned) or timeout passes; an
         exception in predicate counts as "not yet". The failure names `what`, the last result
         or exception, describe() if given, and the tails of all broker logs."""
-        deadline = time.time() + timeout
-        outcome = "never called"
-        while True:
+        def no_crash():
             crashed = self.crashed()
             if crashed:
                 raise AssertionError(f"{what}: node(s) exited unexpectedly, {{node: rc}} = {crashed}\n"
                                      + self.log_tails())
-            try:
-                last = predicate()
-                if last:
-                    return last
-                outcome = f"last result {last!r}"
-            except Exception as e:  # noqa: BLE001 (a broker may be down or not ready yet)
-                outcome = f"last error {e!r}"
-            if time.time() >= deadline:
-                break
-            time.sleep(interval)
-        state = ""
-        if describe:
-            try:
-                state = f"\nstate: {describe()}"
-            except Exception as e:  # noqa: BLE001
-                state = f"\nstate: ({e!r})"
-        raise AssertionError(f"{what}: not within {timeout}s ({outcome})"
-                             f"{state}\nlive nodes: {self.live()}\n{self.log_tails()}")
+
+        return wait_until(predicate, timeout, what, describe, interval, before_try=no_crash,
+                          tail=lambda: f"\nlive nodes: {self.live()}\n{self.log_tails()}")
 
     def wait_ready(self, timeout=30):
         """Every live node lists every live node in its Metadata answer, and all of them name

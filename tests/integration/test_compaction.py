@@ -145,3 +145,45 @@ def test_committed_offsets_survive_compaction_of_consumer_offsets_and_a_restart(
     finally:
         c.close()
     assert got[0].error is None and got[0].offset == 7, got
+
+
+def test_cleaner_threads_and_backoff_change_live(broker_factory):
+    """log.cleaner.threads and log.cleaner.backoff.ms are dynamic broker configs: a cleaner
+    started with no threads starts one when told, and a thread asleep for an hour wakes when
+    the backoff becomes short."""
+    from test_dynamic_broker_configs import SET, incremental_alter
+
+    b = broker_factory({"log.cleaner.threads": 0, "log.cleaner.backoff.ms": 3600000,
+                        "log.cleaner.min.cleanable.ratio": 0.01})
+    config = {"cleanup.policy": "compact", "segment.bytes": "1500", "segment.ms": "300",
+              "min.cleanable.dirty.ratio": "0.01"}
+
+    def fill(topic):
+        create_topic(b.bootstrap, topic, 1, config)
+        p = Producer({"bootstrap.servers": b.bootstrap, "linger.ms": 5})
+        for i in range(300):
+            p.produce(topic, key=f"key-{i % 3}", value=f"value-{i}-" + "x" * 20, partition=0)
+            if i % 50 == 49:
+                assert p.flush(15) == 0
+        assert p.flush(15) == 0
+        # One more record after segment.ms, so the segments before it roll and are cleanable.
+        time.sleep(0.5)
+        p.produce(topic, key="key-0", value="last", partition=0)
+        assert p.flush(15) == 0
+
+    def compacted(topic):
+        seen = read_from_beginning(b.bootstrap, topic)
+        return len(seen) < 100, len(seen)
+
+    fill("no-threads")
+    time.sleep(2)
+    assert not compacted("no-threads")[0], "compacted without a cleaner thread"
+    assert incremental_alter(b.bootstrap, "", [("log.cleaner.threads", SET, "1")]) == (0, None)
+    wait_for("compaction by the thread started live", lambda: compacted("no-threads"), 20)
+
+    # That thread found nothing more to do and sleeps log.cleaner.backoff.ms (an hour).
+    fill("asleep")
+    time.sleep(2)
+    assert not compacted("asleep")[0], "compacted although the cleaner should be asleep"
+    assert incremental_alter(b.bootstrap, "", [("log.cleaner.backoff.ms", SET, "200")]) == (0, None)
+    wait_for("compaction after the backoff became short", lambda: compacted("asleep"), 20)

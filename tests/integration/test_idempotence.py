@@ -3,7 +3,9 @@ that are never given twice, also across restarts; the partition leader refuses a
 (OUT_OF_ORDER_SEQUENCE_NUMBER) and answers a resent batch with its original offset; and a
 confluent-kafka producer with enable.idempotence delivers every acknowledged record exactly
 once and in order while its requests are retried across a kill -9 of the partition leader in
-a three-broker cluster. DescribeProducers shows each partition's producer state."""
+a three-broker cluster. DescribeProducers shows each partition's producer state. A
+transactional id gets its producer id from the transaction coordinator, one epoch more on each
+InitProducerId (test_transactions.py has the transactions themselves)."""
 import struct
 import time
 
@@ -16,7 +18,7 @@ from test_cluster import FAST, BackgroundProducer, read_to_high_watermark
 from test_cluster_admin import Writer, call
 
 NONE, UNKNOWN_TOPIC_OR_PARTITION, OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH = 0, 3, 45, 47
-COORDINATOR_NOT_AVAILABLE = 15
+COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR, CONCURRENT_TRANSACTIONS = 14, 15, 16, 51
 
 
 def init_producer_id(bootstrap, transactional_id=None):
@@ -29,6 +31,34 @@ def init_producer_id(bootstrap, transactional_id=None):
         return err, pid, epoch
     finally:
         conn.close()
+
+
+def find_coordinator(bootstrap, key, key_type=0):
+    """FindCoordinator v1 (key_type 0 group, 1 transaction) -> (error, node id, host, port)."""
+    conn = kw.Conn(bootstrap)
+    try:
+        resp = conn.request(kw.header(10, 1) + kw.string(key) + struct.pack(">b", key_type))
+    finally:
+        conn.close()
+    _throttle, err, msg_len = struct.unpack_from(">ihh", resp, 0)
+    off = 8 + max(msg_len, 0)
+    node, host_len = struct.unpack_from(">ih", resp, off)
+    host = resp[off + 6:off + 6 + host_len].decode()
+    (port,) = struct.unpack_from(">i", resp, off + 6 + host_len)
+    return err, node, host, port
+
+
+def init_transactional_id(bootstrap, transactional_id, timeout=20):
+    """InitProducerId v0 for a transactional id, asked again while the coordinator is being
+    found or loaded, or still ending an earlier transaction -> (error, producer_id, epoch)."""
+    deadline = time.time() + timeout
+    while True:
+        err = find_coordinator(bootstrap, transactional_id, key_type=1)[0]
+        answer = init_producer_id(bootstrap, transactional_id) if err == NONE else (err, -1, -1)
+        if answer[0] not in (COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR,
+                             CONCURRENT_TRANSACTIONS) or time.time() >= deadline:
+            return answer
+        time.sleep(0.2)
 
 
 def idempotent_batch(values, pid, epoch, seq, timestamp=1_700_000_000_000):
@@ -91,17 +121,26 @@ def test_init_producer_id_gives_distinct_ids_never_reused_after_restarts(broker)
     assert all(err == NONE and epoch == 0 for err, _, epoch in first), first
     ids = [pid for _, pid, _ in first]
     assert len(set(ids)) == 3 and min(ids) >= 0, ids
-    # Transactional ids belong to the transaction coordinator, which is not there yet.
-    assert init_producer_id(broker.bootstrap, "txn-1")[0] == COORDINATOR_NOT_AVAILABLE
+    # A transactional id: the coordinator (this broker) gives a new id at epoch 0, then the same
+    # id one epoch on (fencing the previous producer with that transactional id).
+    assert find_coordinator(broker.bootstrap, "txn-1", key_type=1)[0] in (NONE, COORDINATOR_NOT_AVAILABLE)
+    err, txn_pid, epoch = init_transactional_id(broker.bootstrap, "txn-1")
+    assert (err, epoch) == (NONE, 0) and txn_pid >= 0 and txn_pid not in ids, (err, txn_pid, epoch, ids)
+    assert init_transactional_id(broker.bootstrap, "txn-1") == (NONE, txn_pid, 1)
+    assert find_coordinator(broker.bootstrap, "txn-1", key_type=1)[:2] == (NONE, broker.node_id)
+    ids.append(txn_pid)
 
     broker.restart()  # clean
     err, pid, _ = init_producer_id(broker.bootstrap)
     assert err == NONE and pid not in ids, (pid, ids)
     ids.append(pid)
+    # The transactional id's producer id and epoch live in __transaction_state.
+    assert init_transactional_id(broker.bootstrap, "txn-1") == (NONE, txn_pid, 2)
     broker.kill9()
     broker.start()
     err, pid, _ = init_producer_id(broker.bootstrap)
     assert err == NONE and pid not in ids, (pid, ids)
+    assert init_transactional_id(broker.bootstrap, "txn-1") == (NONE, txn_pid, 3)
 
 
 def test_a_sequence_gap_is_refused_and_a_resent_batch_gets_its_original_offset(broker):

@@ -74,8 +74,10 @@ def compare_fields(where, ours, theirs, flexible, problems):
         if f.type != u["type"]:
             problems.append(f"{w}: type {f.type} != upstream {u['type']}")
         # f.versions is resolved (inherited from the parent when the definition omits it).
-        if not same_range(f.versions, u.get("versions")):
-            problems.append(f"{w}: versions {f.versions.text} != upstream {u.get('versions')}")
+        # A field with only taggedVersions exists in those versions (Kafka's generator).
+        upstream_versions = u.get("versions", u.get("taggedVersions"))
+        if not same_range(f.versions, upstream_versions):
+            problems.append(f"{w}: versions {f.versions.text} != upstream {upstream_versions}")
         if not same_range(f.nullable, u.get("nullableVersions")):
             problems.append(f"{w}: nullable {f.attrs.get('nullable')} != upstream {u.get('nullableVersions')}")
         if str(f.tag) != str(u.get("tag")):

@@ -146,11 +146,11 @@ TEST_CASE("stored values that are not dynamic or not valid are skipped, and name
 }
 
 TEST_CASE("properties kbroker reads only at start-up are not dynamic") {
-  for (const char* name : {"listeners", "advertised.listeners", "num.network.threads", "log.cleaner.threads",
-                           "log.flush.interval.ms", "log.dirs", "node.id"})
+  for (const char* name : {"listeners", "advertised.listeners", "num.network.threads", "log.flush.interval.ms",
+                           "log.dirs", "node.id"})
     CHECK_FALSE(find_broker_property(name)->dynamic);
   for (const char* name : {"log.retention.ms", "log.retention.hours", "log.segment.bytes", "log.cleanup.policy",
                            "compression.type", "message.max.bytes", "min.insync.replicas",
-                           "unclean.leader.election.enable"})
+                           "unclean.leader.election.enable", "log.cleaner.threads", "log.cleaner.backoff.ms"})
     CHECK(find_broker_property(name)->dynamic);
 }

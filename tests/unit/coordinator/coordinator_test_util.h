@@ -75,9 +75,11 @@ class MemoryGroupLog final : public GroupLog {
     int64_t offset;
     std::string key;
     std::optional<std::string> value;
+    int64_t txn_producer_id = -1;  // a transactional batch's (or a marker's) producer
+    TxnMarker marker = TxnMarker::None;
   };
 
-  void append(int32_t partition, const std::vector<GroupRecord>& records,
+  void append(int32_t partition, const std::vector<GroupRecord>& records, std::optional<TxnProducer> txn,
               std::function<void(Result<int64_t>)> done) override {
     if (fail_with_ != ErrorCode::NONE) {
       ErrorCode e = fail_with_;
@@ -86,8 +88,19 @@ class MemoryGroupLog final : public GroupLog {
     }
     auto& log = partitions_[partition];
     int64_t first = static_cast<int64_t>(log.size());
-    for (const auto& r : records) log.push_back({static_cast<int64_t>(log.size()), r.key, r.value});
+    for (const auto& r : records)
+      log.push_back({static_cast<int64_t>(log.size()), r.key, r.value, txn ? txn->id : -1, TxnMarker::None});
     loop_.post([done = std::move(done), first] { done(first); });
+  }
+
+  // The transaction coordinator's COMMIT or ABORT marker of `producer_id` (what
+  // WriteTxnMarkers appends to the partition).
+  void write_marker(int32_t partition, int64_t producer_id, bool commit) {
+    auto& log = partitions_[partition];
+    std::string key("\0\0\0", 3);  // EndTransactionMarker key: version 0, type 0 ABORT / 1 COMMIT
+    key += char(commit ? 1 : 0);
+    log.push_back({static_cast<int64_t>(log.size()), key, std::nullopt, producer_id,
+                   commit ? TxnMarker::Commit : TxnMarker::Abort});
   }
 
   Status replay(int32_t partition, const std::function<void(const StoredGroupRecord&)>& fn) override {
@@ -96,6 +109,8 @@ class MemoryGroupLog final : public GroupLog {
       s.offset = r.offset;
       s.key = std::string_view(r.key);
       if (r.value) s.value = std::string_view(*r.value);
+      s.txn_producer_id = r.txn_producer_id;
+      s.marker = r.marker;
       fn(s);
     }
     return {};

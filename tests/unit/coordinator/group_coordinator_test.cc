@@ -151,6 +151,64 @@ struct Fixture {
     return codes;
   }
 
+  // TxnOffsetCommit of {topic, partition, offset} for producer `producer_id` (epoch 0);
+  // each partition's error code.
+  struct TxnCommit {
+    std::string group = "g";
+    int64_t producer_id = 1000;
+    int32_t generation = -1;
+    std::string member_id;
+    std::optional<std::string> instance_id;
+    std::vector<std::tuple<std::string, int32_t, int64_t>> offsets;
+    std::string metadata;
+  };
+  std::vector<ErrorCode> txn_commit(const TxnCommit& c) {
+    msg::TxnOffsetCommitRequest req;
+    req.transactional_id = "txn";
+    req.group_id = c.group;
+    req.producer_id = c.producer_id;
+    req.producer_epoch = 0;
+    req.generation_id = c.generation;
+    req.member_id = c.member_id;
+    req.group_instance_id = c.instance_id;
+    for (const auto& [t, p, o] : c.offsets) {
+      msg::TxnOffsetCommitRequest::TxnOffsetCommitRequestTopic rt;
+      rt.name = t;
+      msg::TxnOffsetCommitRequest::TxnOffsetCommitRequestTopic::TxnOffsetCommitRequestPartition rp;
+      rp.partition_index = p;
+      rp.committed_offset = o;
+      rp.committed_metadata = c.metadata;
+      rt.partitions.push_back(rp);
+      req.topics.push_back(rt);
+    }
+    Answer<msg::TxnOffsetCommitResponse> out;
+    coord.commit_txn_offsets(std::move(req), ClientInfo{"client", "/127.0.0.1", 3}, out.callback());
+    loop.run();
+    REQUIRE(out.ready());
+    std::vector<ErrorCode> codes;
+    for (const auto& t : out->topics)
+      for (const auto& p : t.partitions) codes.push_back(static_cast<ErrorCode>(p.error_code));
+    return codes;
+  }
+
+  // The transaction coordinator's marker for `producer_id` reached the group's partition.
+  void complete_txn(const std::string& group, int64_t producer_id, bool committed) {
+    coord.complete_txn(GroupCoordinator::partition_for(group, kPartitions), producer_id, committed);
+    loop.run();
+  }
+
+  // OffsetFetch of one partition with require_stable.
+  FetchedOffset fetch_stable(const std::string& group, const std::string& topic, int32_t partition) {
+    Answer<FetchedOffsets> out;
+    coord.fetch_offsets(group, std::map<std::string, std::vector<int32_t>>{{topic, {partition}}}, true,
+                        out.callback());
+    loop.run();
+    REQUIRE(out.ready());
+    REQUIRE(out->error == ErrorCode::NONE);
+    REQUIRE(out->partitions.size() == 1);
+    return out->partitions.front();
+  }
+
   FetchedOffsets fetch(const std::string& group) {
     Answer<FetchedOffsets> out;
     coord.fetch_offsets(group, std::nullopt, false, out.callback());
@@ -688,4 +746,174 @@ TEST_CASE("__consumer_offsets records use Kafka's key and value versions") {
   CHECK(back->leader_epoch == 4);
   CHECK_FALSE(decode_key(std::string("\x00\x07garbage", 9)));
   CHECK_FALSE(decode_offset_value(value.substr(0, value.size() - 1)));
+}
+
+// ---- transactional offset commits (TxnOffsetCommit) -------------------------------------------
+
+TEST_CASE("transactional offsets are invisible until their COMMIT marker, then become the committed offsets") {
+  Fixture f;
+  CHECK(f.txn_commit({.producer_id = 7, .offsets = {{"t", 0, 5}, {"t", 1, 6}}, .metadata = "m"}) ==
+        std::vector<ErrorCode>{ErrorCode::NONE, ErrorCode::NONE});
+  // Written as one transactional batch of the producer.
+  int32_t p = GroupCoordinator::partition_for("g", kPartitions);
+  REQUIRE(f.log.records(p).size() == 2);
+  CHECK(f.log.records(p)[0].txn_producer_id == 7);
+  CHECK(f.log.records(p)[1].txn_producer_id == 7);
+  CHECK(f.committed("g", "t", 0) == -1);
+  CHECK(f.fetch("g").partitions.empty());
+  // Another producer's marker, or one on another partition, changes nothing.
+  f.complete_txn("g", 8, true);
+  f.coord.complete_txn((p + 1) % kPartitions, 7, true);
+  f.loop.run();
+  CHECK(f.committed("g", "t", 0) == -1);
+
+  f.complete_txn("g", 7, true);
+  CHECK(f.committed("g", "t", 0) == 5);
+  CHECK(f.committed("g", "t", 1) == 6);
+  CHECK(f.fetch("g").partitions.size() == 2);
+  CHECK(f.fetch_stable("g", "t", 0).error == ErrorCode::NONE);
+  CHECK(f.fetch_stable("g", "t", 0).metadata == "m");
+}
+
+TEST_CASE("an ABORT marker drops the transaction's offsets and keeps the committed ones") {
+  Fixture f;
+  CHECK(f.commit("g", -1, "", {{"t", 0, 3}}) == std::vector<int16_t>{0});
+  CHECK(f.txn_commit({.producer_id = 7, .offsets = {{"t", 0, 9}}}) == std::vector<ErrorCode>{ErrorCode::NONE});
+  CHECK(f.committed("g", "t", 0) == 3);
+  f.complete_txn("g", 7, false);
+  CHECK(f.committed("g", "t", 0) == 3);
+  CHECK(f.fetch_stable("g", "t", 0).error == ErrorCode::NONE);
+  // Nothing pending any more: a late COMMIT of the same producer has nothing to apply.
+  f.complete_txn("g", 7, true);
+  CHECK(f.committed("g", "t", 0) == 3);
+}
+
+TEST_CASE("OffsetFetch with require_stable answers UNSTABLE_OFFSET_COMMIT while a transaction holds offsets") {
+  Fixture f;
+  f.commit("g", -1, "", {{"t", 0, 3}, {"t", 1, 4}});
+  f.txn_commit({.producer_id = 7, .offsets = {{"t", 0, 9}}});
+  auto unstable = f.fetch_stable("g", "t", 0);
+  CHECK(unstable.error == ErrorCode::UNSTABLE_OFFSET_COMMIT);
+  CHECK(unstable.offset == -1);
+  CHECK(f.fetch_stable("g", "t", 1).error == ErrorCode::NONE);
+  CHECK(f.fetch_stable("g", "t", 1).offset == 4);
+  // Without require_stable the last committed offset is answered.
+  CHECK(f.committed("g", "t", 0) == 3);
+  // Every offset of the group (no topics named): the same rule per partition.
+  Answer<FetchedOffsets> all;
+  f.coord.fetch_offsets("g", std::nullopt, true, all.callback());
+  f.loop.run();
+  REQUIRE(all.ready());
+  REQUIRE(all->partitions.size() == 2);
+  CHECK(all->partitions[0].error == ErrorCode::UNSTABLE_OFFSET_COMMIT);
+  CHECK(all->partitions[1].error == ErrorCode::NONE);
+  f.complete_txn("g", 7, true);
+  CHECK(f.fetch_stable("g", "t", 0).error == ErrorCode::NONE);
+  CHECK(f.fetch_stable("g", "t", 0).offset == 9);
+}
+
+TEST_CASE("between a transactional and a plain commit of one partition, the later record wins") {
+  Fixture f;
+  // The plain commit is written after the transactional one: it stays at the COMMIT marker.
+  f.txn_commit({.producer_id = 7, .offsets = {{"t", 0, 5}}});
+  f.commit("g", -1, "", {{"t", 0, 8}});
+  f.complete_txn("g", 7, true);
+  CHECK(f.committed("g", "t", 0) == 8);
+  // The transactional one is written last: it replaces the plain one.
+  f.commit("g", -1, "", {{"t", 1, 8}});
+  f.txn_commit({.producer_id = 9, .offsets = {{"t", 1, 5}}});
+  f.complete_txn("g", 9, true);
+  CHECK(f.committed("g", "t", 1) == 5);
+}
+
+TEST_CASE("loading a partition: committed transactions' offsets count, aborted ones do not, open ones stay pending") {
+  Fixture f;
+  int32_t p = GroupCoordinator::partition_for("g", kPartitions);
+  f.commit("g", -1, "", {{"t", 0, 1}, {"t", 1, 1}, {"t", 2, 1}, {"t", 3, 1}});
+  f.txn_commit({.producer_id = 1, .offsets = {{"t", 0, 10}}});
+  f.txn_commit({.producer_id = 2, .offsets = {{"t", 1, 20}}});
+  f.txn_commit({.producer_id = 3, .offsets = {{"t", 2, 30}}});
+  f.txn_commit({.producer_id = 4, .offsets = {{"t", 3, 40}}});
+  f.commit("g", -1, "", {{"t", 3, 44}});  // after producer 4's transactional commit
+  f.log.write_marker(p, 1, true);
+  f.log.write_marker(p, 2, false);
+  f.log.write_marker(p, 4, true);
+  f.txn_commit({.group = "other", .producer_id = 5, .offsets = {{"t", 0, 50}}});  // a group with only that
+
+  f.reload();
+  CHECK(f.committed("g", "t", 0) == 10);
+  CHECK(f.committed("g", "t", 1) == 1);
+  CHECK(f.committed("g", "t", 2) == 1);
+  CHECK(f.fetch_stable("g", "t", 2).error == ErrorCode::UNSTABLE_OFFSET_COMMIT);
+  CHECK(f.committed("g", "t", 3) == 44);
+  CHECK(f.fetch_stable("g", "t", 0).error == ErrorCode::NONE);
+  CHECK(f.fetch_stable("other", "t", 0).error == ErrorCode::UNSTABLE_OFFSET_COMMIT);
+  // The open transactions end after the move.
+  f.complete_txn("g", 3, true);
+  CHECK(f.committed("g", "t", 2) == 30);
+  f.complete_txn("other", 5, true);
+  CHECK(f.committed("other", "t", 0) == 50);
+}
+
+TEST_CASE("TxnOffsetCommit checks member and generation only when the request carries them") {
+  TwoMembers t;
+  // v0-v2 carry no member fields: accepted even though the group has members.
+  CHECK(t.f.txn_commit({.offsets = {{"t", 0, 1}}}) == std::vector<ErrorCode>{ErrorCode::NONE});
+  CHECK(t.f.txn_commit({.generation = t.generation, .member_id = t.a, .offsets = {{"t", 0, 2}}}) ==
+        std::vector<ErrorCode>{ErrorCode::NONE});
+  CHECK(t.f.txn_commit({.generation = t.generation - 1, .member_id = t.a, .offsets = {{"t", 0, 3}}}) ==
+        std::vector<ErrorCode>{ErrorCode::ILLEGAL_GENERATION});
+  CHECK(t.f.txn_commit({.generation = t.generation, .member_id = "nobody", .offsets = {{"t", 0, 3}}}) ==
+        std::vector<ErrorCode>{ErrorCode::UNKNOWN_MEMBER_ID});
+  CHECK(t.f.txn_commit({.group = "unknown-group", .generation = 1, .member_id = "m", .offsets = {{"t", 0, 3}}}) ==
+        std::vector<ErrorCode>{ErrorCode::UNKNOWN_MEMBER_ID});
+  CHECK(t.f.txn_commit({.group = "", .offsets = {{"t", 0, 3}}}) == std::vector<ErrorCode>{ErrorCode::INVALID_GROUP_ID});
+  CHECK(t.f.txn_commit({.offsets = {{"t", 0, 3}, {"t", 1, 3}}, .metadata = std::string(5000, 'x')}) ==
+        std::vector<ErrorCode>{ErrorCode::OFFSET_METADATA_TOO_LARGE, ErrorCode::OFFSET_METADATA_TOO_LARGE});
+  // A simple consumer's group that does not exist yet is created.
+  CHECK(t.f.txn_commit({.group = "simple", .offsets = {{"t", 0, 7}}}) == std::vector<ErrorCode>{ErrorCode::NONE});
+  t.f.complete_txn("simple", 1000, true);
+  CHECK(t.f.committed("simple", "t", 0) == 7);
+}
+
+TEST_CASE("TxnOffsetCommit fences a static member's old incarnation") {
+  Fixture f;
+  auto a = f.join({.instance_id = "host-a"});
+  REQUIRE(a.ready());
+  f.sync("g", a->generation_id, a->member_id, {{a->member_id, "A"}}, "host-a");
+  auto back = f.join({.instance_id = "host-a"});  // restarted: a new member id
+  REQUIRE(back.ready());
+  CHECK(f.txn_commit({.generation = a->generation_id, .member_id = a->member_id, .instance_id = "host-a",
+                      .offsets = {{"t", 0, 1}}}) == std::vector<ErrorCode>{ErrorCode::FENCED_INSTANCE_ID});
+  CHECK(f.txn_commit({.generation = back->generation_id, .member_id = back->member_id, .instance_id = "host-a",
+                      .offsets = {{"t", 0, 1}}}) == std::vector<ErrorCode>{ErrorCode::NONE});
+}
+
+TEST_CASE("TxnOffsetCommit: coordinator errors, and a failed write leaves nothing pending") {
+  ManualLoop loop;
+  MemoryGroupLog log(loop);
+  GroupCoordinator coord(Fixture::config_without_delay(), loop, log);
+  msg::TxnOffsetCommitRequest req;
+  req.group_id = "g";
+  req.producer_id = 1;
+  req.topics.push_back({"t", {{0, 5, -1, std::string()}}});
+  auto send = [&] {
+    Answer<msg::TxnOffsetCommitResponse> out;
+    coord.commit_txn_offsets(req, ClientInfo{}, out.callback());
+    loop.run();
+    REQUIRE(out.ready());
+    return static_cast<ErrorCode>(out->topics.at(0).partitions.at(0).error_code);
+  };
+  CHECK(send() == ErrorCode::NOT_COORDINATOR);
+  coord.became_leader(GroupCoordinator::partition_for("g", kPartitions), kPartitions);
+  CHECK(send() == ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
+  log.fail_appends_with(ErrorCode::NOT_ENOUGH_REPLICAS);
+  CHECK(send() == ErrorCode::COORDINATOR_NOT_AVAILABLE);
+  log.fail_appends_with(ErrorCode::INVALID_PRODUCER_EPOCH);
+  CHECK(send() == ErrorCode::INVALID_PRODUCER_EPOCH);
+  Answer<FetchedOffsets> stable;
+  coord.fetch_offsets("g", std::map<std::string, std::vector<int32_t>>{{"t", {0}}}, true, stable.callback());
+  loop.run();
+  CHECK(stable->partitions.at(0).error == ErrorCode::NONE);
+  coord.stop();
 }

@@ -18,36 +18,7 @@ PartitionState led_by(int32_t leader, int32_t epoch, std::vector<int32_t> isr = 
   return PartitionState{leader, epoch, 0, {1, 2}, std::move(isr)};
 }
 
-// One fetch of `follower` from `leader`, applied as the fetcher does. Returns the leader's
-// answer.
-ReplicaRead fetch_once(Partition& leader, Partition& follower, int64_t now = 0) {
-  ReplicaRead r = leader.read_for_replica(follower.local_id(), follower.log_end_offset(), follower.leader_epoch(),
-                                          follower.latest_epoch(), 1 << 20, true, now);
-  if (r.error != ErrorCode::NONE) return r;
-  if (r.diverging) {
-    auto t = follower_truncation(follower.epochs(), *r.diverging, follower.log_end_offset(),
-                                 follower.high_watermark());
-    REQUIRE(follower.truncate_to(t.offset).ok());
-    return r;
-  }
-  if (r.slice) {
-    auto bytes = slice_bytes(*r.slice);
-    REQUIRE(follower.append_as_follower(bytes, follower.leader_epoch()).ok());
-  }
-  follower.update_follower_high_watermark(r.high_watermark);
-  return r;
-}
 
-// Fetches until nothing changes (a fetch that brings nothing and diverges nowhere).
-void catch_up(Partition& leader, Partition& follower) {
-  for (int i = 0; i < 20; ++i) {
-    auto before = follower.log_end_offset();
-    auto r = fetch_once(leader, follower);
-    REQUIRE(r.error == ErrorCode::NONE);
-    if (!r.diverging && follower.log_end_offset() == before) return;
-  }
-  FAIL("no convergence");
-}
 
 }  // namespace
 

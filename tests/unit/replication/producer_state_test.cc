@@ -4,6 +4,8 @@
 // empties it. On real logs; clocks are the batches' timestamps and an explicit "now".
 #include <catch2/catch.hpp>
 
+#include <fstream>
+#include <iterator>
 #include <limits>
 
 #include "replica_test_util.h"
@@ -63,28 +65,6 @@ BatchHeader header(int64_t pid, int16_t epoch, int32_t seq, int n, int64_t base_
   return h;
 }
 
-// One fetch of `follower` from `leader` applied as the fetcher does, until it has everything.
-void catch_up(Partition& leader, Partition& follower) {
-  for (int i = 0; i < 20; ++i) {
-    auto before = follower.log_end_offset();
-    ReplicaRead r = leader.read_for_replica(follower.local_id(), follower.log_end_offset(), follower.leader_epoch(),
-                                            follower.latest_epoch(), 1 << 20, true, 0);
-    REQUIRE(r.error == ErrorCode::NONE);
-    if (r.diverging) {
-      auto t = follower_truncation(follower.epochs(), *r.diverging, follower.log_end_offset(),
-                                   follower.high_watermark());
-      REQUIRE(follower.truncate_to(t.offset).ok());
-      continue;
-    }
-    if (r.slice) {
-      auto bytes = slice_bytes(*r.slice);
-      REQUIRE(follower.append_as_follower(bytes, follower.leader_epoch()).ok());
-    }
-    follower.update_follower_high_watermark(r.high_watermark);
-    if (follower.log_end_offset() == before) return;
-  }
-  FAIL("no convergence");
-}
 
 }  // namespace
 
@@ -268,6 +248,39 @@ TEST_CASE("a clean-shutdown snapshot gives the state back without the batches be
   CHECK_FALSE(p->producer_state(99));
   CHECK(p->producer_state(7));
   CHECK_FALSE(std::filesystem::exists(far));
+}
+
+TEST_CASE("a producer's append that rolls the log snapshots the state at the new segment's base offset") {
+  TempDir dir;
+  const auto pdir = dir.path / "1";
+  storage::LogConfig small;
+  small.segment_bytes = 300;  // a few batches per segment
+  auto p = replica(pdir, 1, alone(), 0, small);
+  std::vector<int64_t> rolls;
+  int32_t seq = 0;
+  while (rolls.size() < 3) {
+    const int segments = p->log().segment_count();
+    const int64_t end = p->log_end_offset().value();
+    REQUIRE(send(*p, 7, 0, seq, 2).error == ErrorCode::NONE);
+    seq += 2;
+    if (p->log().segment_count() > segments) rolls.push_back(end);
+  }
+  // Only the newest is kept; it holds the state before the batch that opened the segment.
+  std::vector<std::filesystem::path> snaps;
+  for (const auto& e : std::filesystem::directory_iterator(pdir))
+    if (e.path().extension() == ProducerStateManager::kSnapshotSuffix) snaps.push_back(e.path());
+  REQUIRE(snaps.size() == 1);
+  CHECK(snaps.front().filename() == ProducerStateManager::snapshot_file_name(rolls.back()));
+  std::ifstream in(snaps.front(), std::ios::binary);
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto state = ProducerStateManager::decode_snapshot(bytes);
+  REQUIRE(state);
+  REQUIRE(state->count(7));
+  CHECK(state->at(7).batches.back().last_offset == rolls.back() - 1);
+  // Reopened: the snapshot plus the batches after it give the whole state back.
+  p.reset();
+  p = replica(pdir, 1, alone(), 0, small);
+  CHECK(p->producer_state(7)->last_seq() == seq - 1);
 }
 
 TEST_CASE("snapshots round-trip in Kafka's format and damaged ones are refused") {

@@ -14,6 +14,7 @@
 
 #include "../storage/storage_test_util.h"
 #include "protocol/record_batch.h"
+#include "replication/leader_epoch_cache.h"
 #include "replication/partition.h"
 
 namespace kb::replication::test {
@@ -22,16 +23,16 @@ namespace fs = std::filesystem;
 
 using kb::storage::test::TempDir;
 
-inline std::shared_ptr<storage::Log> open_log(const fs::path& dir) {
-  auto log = storage::Log::open(dir, storage::LogConfig{}, false);
+inline std::shared_ptr<storage::Log> open_log(const fs::path& dir, const storage::LogConfig& config = {}) {
+  auto log = storage::Log::open(dir, config, false);
   REQUIRE(log.ok());
   return std::shared_ptr<storage::Log>(std::move(log.value()));
 }
 
 // The replica of t-0 on broker `local` in `dir`, in the role `state` gives it.
 inline std::shared_ptr<Partition> replica(const fs::path& dir, int32_t local, const PartitionState& state,
-                                          int64_t now_ms = 0) {
-  return std::make_shared<Partition>(TopicPartition{"t", 0}, Uuid{}, open_log(dir), local, state, now_ms);
+                                          int64_t now_ms = 0, const storage::LogConfig& config = {}) {
+  return std::make_shared<Partition>(TopicPartition{"t", 0}, Uuid{}, open_log(dir, config), local, state, now_ms);
 }
 
 // `n` records in one batch.
@@ -65,6 +66,37 @@ inline std::vector<uint8_t> log_bytes(const storage::Log& log) {
   auto rr = log.read(log.log_start_offset(), INT32_MAX, log.log_end_offset(), true);
   REQUIRE(rr.ok());
   return rr->slice ? slice_bytes(*rr->slice) : std::vector<uint8_t>{};
+}
+
+// One fetch of `follower` from `leader`, applied as the fetcher does. Returns the leader's
+// answer.
+inline ReplicaRead fetch_once(Partition& leader, Partition& follower, int64_t now = 0) {
+  ReplicaRead r = leader.read_for_replica(follower.local_id(), follower.log_end_offset(), follower.leader_epoch(),
+                                          follower.latest_epoch(), 1 << 20, true, now);
+  if (r.error != ErrorCode::NONE) return r;
+  if (r.diverging) {
+    auto t = follower_truncation(follower.epochs(), *r.diverging, follower.log_end_offset(),
+                                 follower.high_watermark());
+    REQUIRE(follower.truncate_to(t.offset).ok());
+    return r;
+  }
+  if (r.slice) {
+    auto bytes = slice_bytes(*r.slice);
+    REQUIRE(follower.append_as_follower(bytes, follower.leader_epoch()).ok());
+  }
+  follower.update_follower_high_watermark(r.high_watermark);
+  return r;
+}
+
+// Fetches until nothing changes (a fetch that brings nothing and diverges nowhere).
+inline void catch_up(Partition& leader, Partition& follower) {
+  for (int i = 0; i < 20; ++i) {
+    auto before = follower.log_end_offset();
+    auto r = fetch_once(leader, follower);
+    REQUIRE(r.error == ErrorCode::NONE);
+    if (!r.diverging && follower.log_end_offset() == before) return;
+  }
+  FAIL("no convergence");
 }
 
 }  // namespace kb::replication::test

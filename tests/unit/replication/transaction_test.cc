@@ -40,21 +40,6 @@ int64_t end_txn(Partition& p, int64_t pid, int16_t epoch, bool commit, int32_t c
   return r->first_offset.value();
 }
 
-void catch_up(Partition& leader, Partition& follower) {
-  for (int i = 0; i < 20; ++i) {
-    auto before = follower.log_end_offset();
-    ReplicaRead r = leader.read_for_replica(follower.local_id(), follower.log_end_offset(), follower.leader_epoch(),
-                                            follower.latest_epoch(), 1 << 20, true, 0);
-    REQUIRE(r.error == ErrorCode::NONE);
-    if (r.slice) {
-      auto bytes = slice_bytes(*r.slice);
-      REQUIRE(follower.append_as_follower(bytes, follower.leader_epoch()).ok());
-    }
-    follower.update_follower_high_watermark(r.high_watermark);
-    if (follower.log_end_offset() == before) return;
-  }
-  FAIL("no convergence");
-}
 
 }  // namespace
 
