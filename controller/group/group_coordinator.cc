@@ -994,8 +994,35 @@ struct GroupCoordinator::Impl : std::enable_shared_from_this<Impl> {
     int64_t now = loop.now_ms();
     // Retention asked by the client (v2-v4), else the broker's.
     int64_t expire = req.retention_time_ms > 0 ? now + req.retention_time_ms : -1;
+    auto stamp = [&](CommittedOffset& c, const auto& p) {
+      // v1 carries the commit time; an explicit one also fixes the retention.
+      bool explicit_time = client.api_version == 1 && p.commit_timestamp >= 0;
+      c.commit_timestamp = explicit_time ? p.commit_timestamp : now;
+      c.expire_timestamp = explicit_time ? p.commit_timestamp + config.offsets_retention_ms : expire;
+    };
+    write_offsets<msg::OffsetCommitResponse>(
+        *g, req, stamp, std::nullopt,
+        [](Group& grp, WrittenOffsets& written) {
+          for (auto& [tp, c] : written) {
+            auto& slot = grp.offsets[tp];
+            if (slot.log_offset < c.log_offset) slot = c;
+          }
+        },
+        std::move(done));
+  }
+
+  using WrittenOffsets = std::vector<std::pair<TopicPartition, CommittedOffset>>;
+
+  // Writes the offsets of an OffsetCommit or TxnOffsetCommit request as one batch (of `txn`'s
+  // transaction when set) and answers in request order: OFFSET_METADATA_TOO_LARGE for a
+  // partition whose metadata is too long, the write's outcome for the others. `stamp` sets
+  // an offset's timestamps; `apply` takes the written offsets (with their log offsets) into
+  // the group once the write is committed.
+  template <class Response, class Request, class Stamp>
+  void write_offsets(Group& g, const Request& req, Stamp stamp, std::optional<TxnProducer> txn,
+                     std::function<void(Group&, WrittenOffsets&)> apply, std::function<void(Response)> done) {
     std::vector<GroupRecord> records;
-    std::vector<std::pair<TopicPartition, CommittedOffset>> pending;
+    WrittenOffsets written;
     std::set<TopicPartition> failed;
     for (const auto& t : req.topics) {
       for (const auto& p : t.partitions) {
@@ -1009,34 +1036,27 @@ struct GroupCoordinator::Impl : std::enable_shared_from_this<Impl> {
         c.offset = p.committed_offset;
         c.leader_epoch = p.committed_leader_epoch;
         c.metadata = metadata;
-        // v1 carries the commit time; an explicit one also fixes the retention.
-        bool explicit_time = client.api_version == 1 && p.commit_timestamp >= 0;
-        c.commit_timestamp = explicit_time ? p.commit_timestamp : now;
-        c.expire_timestamp = explicit_time ? p.commit_timestamp + config.offsets_retention_ms : expire;
-        records.push_back(offset_record(g->id, tp, c));
-        pending.emplace_back(tp, c);
+        stamp(c, p);
+        records.push_back(offset_record(g.id, tp, c));
+        written.emplace_back(tp, c);
       }
     }
-    // Answers in request order; errors known before the write are filled in now, the others
-    // (-1 here) when it completes.
-    auto resp = commit_response(req, [&](const std::string& topic, int32_t partition) -> int16_t {
+    // Errors known before the write are filled in now, the others (-1 here) when it completes.
+    auto resp = shaped_commit_response<Response>(req, [&](const std::string& topic, int32_t partition) -> int16_t {
       return failed.count(TopicPartition{topic, partition}) ? to_wire(ErrorCode::OFFSET_METADATA_TOO_LARGE) : -1;
     });
     if (records.empty()) return done(std::move(resp));
     std::weak_ptr<Impl> weak = shared_from_this();
-    log.append(g->partition, records, std::nullopt,
-               [weak, gid = g->id, pending = std::move(pending), resp = std::move(resp),
+    log.append(g.partition, records, txn,
+               [weak, gid = g.id, written = std::move(written), resp = std::move(resp), apply = std::move(apply),
                 done = std::move(done)](Result<int64_t> r) mutable {
                  ErrorCode code = r.ok() ? ErrorCode::NONE : commit_error_for(r.code());
                  auto self = weak.lock();
                  Group* grp = self ? self->find(gid) : nullptr;
                  if (r.ok() && grp) {
                    int64_t log_offset = r.value();
-                   for (auto& [tp, c] : pending) {
-                     c.log_offset = log_offset++;
-                     auto& slot = grp->offsets[tp];
-                     if (slot.log_offset < c.log_offset) slot = c;
-                   }
+                   for (auto& [tp, c] : written) c.log_offset = log_offset++;
+                   apply(*grp, written);
                  } else if (r.ok()) {
                    code = ErrorCode::NOT_COORDINATOR;  // moved away while writing
                  }
@@ -1071,55 +1091,17 @@ struct GroupCoordinator::Impl : std::enable_shared_from_this<Impl> {
     }
 
     const int64_t now = loop.now_ms();
-    std::vector<GroupRecord> records;
-    std::vector<std::pair<TopicPartition, CommittedOffset>> written;
-    std::set<TopicPartition> failed;
-    for (const auto& t : req.topics) {
-      for (const auto& p : t.partitions) {
-        TopicPartition tp{t.name, p.partition_index};
-        const std::string metadata = p.committed_metadata.value_or("");
-        if (static_cast<int64_t>(metadata.size()) > config.offset_metadata_max_bytes) {
-          failed.insert(tp);
-          continue;
-        }
-        CommittedOffset c;
-        c.offset = p.committed_offset;
-        c.leader_epoch = p.committed_leader_epoch;
-        c.metadata = metadata;
-        c.commit_timestamp = now;
-        records.push_back(offset_record(g->id, tp, c));
-        written.emplace_back(tp, c);
-      }
-    }
-    auto resp = txn_commit_response(req, [&](const std::string& topic, int32_t partition) -> int16_t {
-      return failed.count(TopicPartition{topic, partition}) ? to_wire(ErrorCode::OFFSET_METADATA_TOO_LARGE) : -1;
-    });
-    if (records.empty()) return done(std::move(resp));
-    std::weak_ptr<Impl> weak = shared_from_this();
     const int64_t producer_id = req.producer_id;
-    log.append(g->partition, records, TxnProducer{req.producer_id, req.producer_epoch},
-               [weak, gid = g->id, producer_id, written = std::move(written), resp = std::move(resp),
-                done = std::move(done)](Result<int64_t> r) mutable {
-                 ErrorCode code = r.ok() ? ErrorCode::NONE : commit_error_for(r.code());
-                 auto self = weak.lock();
-                 Group* grp = self ? self->find(gid) : nullptr;
-                 if (r.ok() && grp) {
-                   // Pending until the transaction's marker (complete_txn); a later write of
-                   // the same transaction replaces an earlier one.
-                   int64_t log_offset = r.value();
-                   auto& pending = grp->pending_txn_offsets[producer_id];
-                   for (auto& [tp, c] : written) {
-                     c.log_offset = log_offset++;
-                     pending[tp] = c;
-                   }
-                 } else if (r.ok()) {
-                   code = ErrorCode::NOT_COORDINATOR;  // moved away while writing
-                 }
-                 for (auto& t : resp.topics)
-                   for (auto& p : t.partitions)
-                     if (p.error_code == -1) p.error_code = to_wire(code);
-                 done(std::move(resp));
-               });
+    write_offsets<msg::TxnOffsetCommitResponse>(
+        *g, req, [now](CommittedOffset& c, const auto&) { c.commit_timestamp = now; },
+        TxnProducer{req.producer_id, req.producer_epoch},
+        [producer_id](Group& grp, WrittenOffsets& written) {
+          // Pending until the transaction's marker (complete_txn); a later write of the same
+          // transaction replaces an earlier one.
+          auto& pending = grp.pending_txn_offsets[producer_id];
+          for (auto& [tp, c] : written) pending[tp] = c;
+        },
+        std::move(done));
   }
 
   void complete_txn(int32_t partition, int64_t producer_id, bool committed) {
