@@ -26,11 +26,8 @@
 
 namespace kb::server {
 
-using controller::BrokerLifecycle;
-using controller::LifecycleOptions;
 using controller::ProducerIdManager;
 using raft::Quorum;
-using replication::ReplicaFetcherManager;
 using runtime::LoopThread;
 using runtime::PeerAddress;
 using runtime::PeerClient;
@@ -216,7 +213,7 @@ Status Broker::start() {
   if (auto s = http_->start(); !s.ok()) return s;
 
   if (quorum_) {
-    LifecycleOptions lo;
+    controller::LifecycleOptions lo;
     lo.node_id = node_id_;
     lo.cluster_id = controller_->image()->cluster_id();
     lo.incarnation_id = incarnation_;
@@ -229,7 +226,7 @@ Status Broker::start() {
     lo.heartbeat_interval_ms = config_.get_int("broker.heartbeat.interval.ms");
     lo.replica_lag_time_max_ms = config_.get_long("replica.lag.time.max.ms");
     lo.high_watermark_checkpoint_interval_ms = config_.get_long("replica.high.watermark.checkpoint.interval.ms");
-    lifecycle_ = std::make_unique<BrokerLifecycle>(lo, *peers_, *quorum_, *controller_, *replicas_);
+    lifecycle_ = std::make_unique<controller::BrokerLifecycle>(lo, *peers_, *quorum_, *controller_, *replicas_);
   }
 
   spdlog::info("kbroker node {} serving Kafka on {} and metrics on {}:{}", node_id_,
@@ -620,7 +617,7 @@ void Broker::on_metadata(const controller::MetadataImage& before,
         // Every image: a leader's address or fencing may change without a new epoch.
         if (auto address = leader_address(p.leader)) {
           if (!fetchers_)
-            fetchers_ = std::make_unique<ReplicaFetcherManager>(
+            fetchers_ = std::make_unique<replication::ReplicaFetcherManager>(
                 replica_fetcher_options(config_), *replicas_,
                 replication::peer_fetch_transport("kbroker-" + std::to_string(node_id_) + "-replica-fetcher"));
           fetchers_->add_or_update(tp, t->id, p.leader, *address, p.leader_epoch);
