@@ -250,6 +250,7 @@ class Writer {
       out_ += ']';
     }
     write_prop_list(f.props, std::nullopt);
+    out_ += '}';
   }
 
   void write_enum(const Node& n) {
