@@ -55,11 +55,11 @@ std::string child(const std::string& path, std::string_view key) {
 std::string json_text(const Json& j) { return to_json(j, {.numbers = NumberStyle::kBigDecimal}); }
 
 const std::set<std::string_view> kTypeNames = {"string", "number", "integer", "boolean", "null", "array", "object"};
-const std::vector<std::string_view> kObjectKeywords = {"properties",    "required",      "additionalProperties",
-                                                       "patternProperties", "dependencies", "minProperties",
-                                                       "maxProperties", "propertyNames"};
-const std::vector<std::string_view> kArrayKeywords = {"items",    "additionalItems", "minItems",
-                                                      "maxItems", "uniqueItems",     "contains"};
+const std::vector<std::string_view> kObjectKeywords = {
+    "properties",    "required",      "additionalProperties", "patternProperties", "dependencies",
+    "minProperties", "maxProperties", "propertyNames",        "dependentRequired", "dependentSchemas"};
+const std::vector<std::string_view> kArrayKeywords = {"items",    "additionalItems", "minItems", "maxItems",
+                                                      "uniqueItems", "contains",     "prefixItems"};
 const std::vector<std::string_view> kNumberKeywords = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
                                                        "multipleOf"};
 const std::vector<std::string_view> kStringKeywords = {"minLength", "maxLength", "pattern", "format"};
@@ -335,14 +335,17 @@ class Loader {
             s.pattern_properties.emplace_back(pattern, sub(value, child(child(path, "patternProperties"), pattern)));
           }
         }
-        if (const Json* deps = j.find("dependencies")) {
+        // Draft 2019-09 split "dependencies" into dependentRequired and dependentSchemas.
+        for (const char* key : {"dependencies", "dependentRequired", "dependentSchemas"}) {
+          const Json* deps = j.find(key);
+          if (deps == nullptr) continue;
           for (const auto& [name, value] : deps->members()) {
             if (value.is_array()) {
               std::vector<std::string> names;
               for (const Json& n : value.items()) names.push_back(n.text());
               s.property_dependencies.emplace_back(name, std::move(names));
             } else {
-              s.schema_dependencies.emplace_back(name, sub(value, child(child(path, "dependencies"), name)));
+              s.schema_dependencies.emplace_back(name, sub(value, child(child(path, key), name)));
             }
           }
         }
@@ -352,7 +355,17 @@ class Loader {
         return;
       }
       case Kind::kArray: {
-        if (const Json* items = j.find("items")) {
+        // Draft 2020-12 names the tuple "prefixItems" and what follows it "items" (a boolean
+        // "items" alone says whether items are allowed at all).
+        const Json* prefix = docs_[doc].draft == Draft::k2020 ? j.find("prefixItems") : nullptr;
+        const Json* items = j.find("items");
+        bool items_follow = docs_[doc].draft == Draft::k2020 && items != nullptr && (prefix || items->is_bool());
+        if (prefix != nullptr) {
+          for (size_t i = 0; i < prefix->items().size(); ++i) {
+            s.item_schemas.push_back(sub(prefix->items()[i], child(child(path, "prefixItems"), std::to_string(i))));
+          }
+        }
+        if (items != nullptr && !items_follow) {
           if (items->is_array()) {
             for (size_t i = 0; i < items->items().size(); ++i) {
               s.item_schemas.push_back(sub(items->items()[i], child(child(path, "items"), std::to_string(i))));
@@ -361,7 +374,7 @@ class Loader {
             s.all_items = sub(*items, child(path, "items"));
           }
         }
-        if (const Json* ai = j.find("additionalItems")) {
+        if (const Json* ai = items_follow ? items : j.find("additionalItems")) {
           if (ai->is_bool()) {
             s.permits_additional_items = ai->as_bool();
           } else {
@@ -399,12 +412,14 @@ class Loader {
           }
         }
       } else if (key == "properties" || key == "patternProperties" || key == "definitions" || key == "$defs" ||
-                 key == "dependencies") {
+                 key == "dependencies" || key == "dependentSchemas" || key == "dependentRequired") {
         expect(v.is_object(), "an object");
         for (const auto& [name, value] : v.members()) {
-          bool ok = value.is_object() || value.is_bool() || (key == "dependencies" && value.is_array());
-          if (!ok) fail(child(p, name), "expected a schema, found " + kind_name(value));
-          if (key == "dependencies" && value.is_array()) {
+          bool names_allowed = key == "dependencies" || key == "dependentRequired";
+          bool ok = key == "dependentRequired" ? value.is_array()
+                                               : value.is_object() || value.is_bool() || (names_allowed && value.is_array());
+          if (!ok) fail(child(p, name), "expected " + std::string(key == "dependentRequired" ? "property names" : "a schema") + ", found " + kind_name(value));
+          if (names_allowed && value.is_array()) {
             for (const Json& n : value.items()) {
               if (!n.is_string()) fail(child(p, name), "expected property names, found " + kind_name(n));
             }
@@ -420,7 +435,13 @@ class Loader {
                  key == "propertyNames" || key == "if" || key == "then" || key == "else") {
         expect(schema_like, "a schema");
       } else if (key == "items") {
-        expect(schema_like || v.is_array(), "a schema or an array of schemas");
+        if (d.draft == Draft::k2020) {
+          expect(schema_like, "a schema (draft 2020-12 lists tuple items in prefixItems)");
+        } else {
+          expect(schema_like || v.is_array(), "a schema or an array of schemas");
+        }
+      } else if (key == "prefixItems") {
+        expect(v.is_array(), "an array of schemas");
       } else if (key == "enum") {
         expect(v.is_array(), "an array");
       } else if (key == "allOf" || key == "anyOf" || key == "oneOf") {
