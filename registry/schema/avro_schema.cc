@@ -48,7 +48,8 @@ class AvroSchema final : public ParsedSchema {
 };
 
 std::string describe(const SchemaReference& ref) {
-  return "reference '" + ref.name + "' (subject '" + ref.subject + "' version " + std::to_string(ref.version) + ")";
+  return "reference '" + ref.name + "' (subject '" + ref.subject + "' version " +
+         std::to_string(ref.version) + ")";
 }
 
 // Confluent's wording for each kind of incompatibility (its avro.Difference), with "%s"
@@ -58,15 +59,19 @@ std::string describe(const avro::Incompatibility& inc) {
   std::string info = escape_percent(inc.message);
   std::string description;
   if (inc.type == "FIXED_SIZE_MISMATCH") {
-    description = "The size of FIXED type field at path '" + path + "' in the %s schema does not match with the %s schema";
+    description = "The size of FIXED type field at path '" + path +
+                  "' in the %s schema does not match with the %s schema";
   } else if (inc.type == "TYPE_MISMATCH") {
-    description = "The type (path '" + path + "') of a field in the %s schema does not match with the %s schema";
+    description =
+        "The type (path '" + path + "') of a field in the %s schema does not match with the %s schema";
   } else if (inc.type == "NAME_MISMATCH") {
     description = "The name of the schema has changed (path '" + path + "')";
   } else if (inc.type == "MISSING_ENUM_SYMBOLS") {
-    description = "The %s schema is missing enum symbols '" + info + "' at path '" + path + "' in the %s schema";
+    description =
+        "The %s schema is missing enum symbols '" + info + "' at path '" + path + "' in the %s schema";
   } else if (inc.type == "MISSING_UNION_BRANCH") {
-    description = "The %s schema is missing a type inside a union field at path '" + path + "' in the %s schema";
+    description =
+        "The %s schema is missing a type inside a union field at path '" + path + "' in the %s schema";
   } else if (inc.type == "READER_FIELD_MISSING_DEFAULT_VALUE") {
     description = "The field '" + info + "' at path '" + path +
                   "' in the %s schema has no default value and is missing in the %s schema";
@@ -111,7 +116,8 @@ std::vector<std::string> avro_read_problems(const ParsedSchema& reader, const Pa
   const auto* w = dynamic_cast<const AvroSchema*>(&writer);
   if (r == nullptr || w == nullptr) return {"Incompatible because of different schema type"};
   avro::ResolutionOutcome outcome = avro::check_resolution(r->root(), w->root());
-  if (outcome.error) return {"Unexpected exception during compatibility check: " + escape_percent(*outcome.error)};
+  if (outcome.error)
+    return {"Unexpected exception during compatibility check: " + escape_percent(*outcome.error)};
   std::vector<std::string> out;
   for (const auto& inc : outcome.incompatibilities) out.push_back(describe(inc));
   return out;

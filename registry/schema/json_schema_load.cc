@@ -18,22 +18,33 @@ namespace {
 
 // Far beyond real schemas; bounds the recursion a chain of $refs could cause.
 constexpr int kMaxDepth = 256;
+constexpr int kMaxRegexNesting = 32;
+constexpr size_t kMaxRegexLength = 4096;
 
 struct LoadFailure {
   std::string message;
 };
 
-[[noreturn]] void fail(const std::string& path, const std::string& what) { throw LoadFailure{path + ": " + what}; }
+[[noreturn]] void fail(const std::string& path, const std::string& what) {
+  throw LoadFailure{path + ": " + what};
+}
 
 std::string kind_name(const Json& j) {
   switch (j.kind()) {
-    case Json::Kind::kNull: return "null";
-    case Json::Kind::kBool: return "boolean";
-    case Json::Kind::kInt: return "integer";
-    case Json::Kind::kFloat: return "number";
-    case Json::Kind::kString: return "string";
-    case Json::Kind::kArray: return "array";
-    case Json::Kind::kObject: return "object";
+    case Json::Kind::kNull:
+      return "null";
+    case Json::Kind::kBool:
+      return "boolean";
+    case Json::Kind::kInt:
+      return "integer";
+    case Json::Kind::kFloat:
+      return "number";
+    case Json::Kind::kString:
+      return "string";
+    case Json::Kind::kArray:
+      return "array";
+    case Json::Kind::kObject:
+      return "object";
   }
   return "";
 }
@@ -54,14 +65,15 @@ std::string child(const std::string& path, std::string_view key) {
 
 std::string json_text(const Json& j) { return to_json(j, {.numbers = NumberStyle::kBigDecimal}); }
 
-const std::set<std::string_view> kTypeNames = {"string", "number", "integer", "boolean", "null", "array", "object"};
+const std::set<std::string_view> kTypeNames = {"string", "number", "integer", "boolean",
+                                               "null",   "array",  "object"};
 const std::vector<std::string_view> kObjectKeywords = {
     "properties",    "required",      "additionalProperties", "patternProperties", "dependencies",
     "minProperties", "maxProperties", "propertyNames",        "dependentRequired", "dependentSchemas"};
-const std::vector<std::string_view> kArrayKeywords = {"items",    "additionalItems", "minItems", "maxItems",
-                                                      "uniqueItems", "contains",     "prefixItems"};
-const std::vector<std::string_view> kNumberKeywords = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
-                                                       "multipleOf"};
+const std::vector<std::string_view> kArrayKeywords = {
+    "items", "additionalItems", "minItems", "maxItems", "uniqueItems", "contains", "prefixItems"};
+const std::vector<std::string_view> kNumberKeywords = {"minimum", "maximum", "exclusiveMinimum",
+                                                       "exclusiveMaximum", "multipleOf"};
 const std::vector<std::string_view> kStringKeywords = {"minLength", "maxLength", "pattern", "format"};
 
 bool has_any(const Json& j, const std::vector<std::string_view>& keys) {
@@ -81,7 +93,8 @@ Draft draft_of(const Json& document) {
 
 bool has_scheme(const std::string& uri) {
   size_t colon = uri.find(':');
-  if (colon == std::string::npos || colon == 0 || !std::isalpha(static_cast<unsigned char>(uri[0]))) return false;
+  if (colon == std::string::npos || colon == 0 || !std::isalpha(static_cast<unsigned char>(uri[0])))
+    return false;
   return uri.find_first_of("/?#") > colon;
 }
 
@@ -124,8 +137,8 @@ struct Document {
   std::string name;  // how schemas refer to it ("" for the schema itself)
   const Json* json = nullptr;
   Draft draft = Draft::k7;
-  std::string base;                          // its base URI
-  std::map<std::string, const Json*> ids;    // "$id"s (and anchors) inside it, resolved
+  std::string base;                        // its base URI
+  std::map<std::string, const Json*> ids;  // "$id"s (and anchors) inside it, resolved
 };
 
 class Loader {
@@ -178,7 +191,8 @@ class Loader {
 
   const Schema* load(size_t doc, const Json& j, const std::string& path) {
     if (auto it = memo_.find(&j); it != memo_.end()) return it->second;
-    if (depth_ >= kMaxDepth) fail(path, "schema nested more than " + std::to_string(kMaxDepth) + " levels deep");
+    if (depth_ >= kMaxDepth)
+      fail(path, "schema nested more than " + std::to_string(kMaxDepth) + " levels deep");
     ++depth_;
     struct Leave {
       int& depth;
@@ -187,7 +201,8 @@ class Loader {
 
     const Document& d = docs_[doc];
     if (j.is_bool()) {
-      if (d.draft == Draft::k4) fail(path, "expected a schema object, found boolean (draft-04 has no boolean schemas)");
+      if (d.draft == Draft::k4)
+        fail(path, "expected a schema object, found boolean (draft-04 has no boolean schemas)");
       Schema* s = make(j.as_bool() ? Kind::kTrue : Kind::kFalse, json_text(j));
       memo_[&j] = s;
       return s;
@@ -224,7 +239,8 @@ class Loader {
       if (has_any(j, kNumberKeywords)) parts.emplace_back(Kind::kNumber, "number");
       if (has_any(j, kStringKeywords)) parts.emplace_back(Kind::kString, "string");
     }
-    if (d.draft != Draft::k4 && d.draft != Draft::k6 && j.find("if")) parts.emplace_back(Kind::kConditional, "if");
+    if (d.draft != Draft::k4 && d.draft != Draft::k6 && j.find("if"))
+      parts.emplace_back(Kind::kConditional, "if");
 
     if (parts.size() == 1) {
       fill(doc, j, path, parts[0].first, parts[0].second, *s);
@@ -294,7 +310,9 @@ class Loader {
           }
           return;
         }
-        s.criterion = what == "allOf" ? Criterion::kAllOf : what == "anyOf" ? Criterion::kAnyOf : Criterion::kOneOf;
+        s.criterion = what == "allOf"   ? Criterion::kAllOf
+                      : what == "anyOf" ? Criterion::kAnyOf
+                                        : Criterion::kOneOf;
         for (size_t i = 0; i < j.find(what)->items().size(); ++i) {
           s.subschemas.push_back(sub(j.find(what)->items()[i], child(child(path, what), std::to_string(i))));
         }
@@ -332,7 +350,8 @@ class Loader {
         }
         if (const Json* pp = j.find("patternProperties")) {
           for (const auto& [pattern, value] : pp->members()) {
-            s.pattern_properties.emplace_back(pattern, sub(value, child(child(path, "patternProperties"), pattern)));
+            s.pattern_properties.emplace_back(pattern,
+                                              sub(value, child(child(path, "patternProperties"), pattern)));
           }
         }
         // Draft 2019-09 split "dependencies" into dependentRequired and dependentSchemas.
@@ -359,16 +378,19 @@ class Loader {
         // "items" alone says whether items are allowed at all).
         const Json* prefix = docs_[doc].draft == Draft::k2020 ? j.find("prefixItems") : nullptr;
         const Json* items = j.find("items");
-        bool items_follow = docs_[doc].draft == Draft::k2020 && items != nullptr && (prefix || items->is_bool());
+        bool items_follow =
+            docs_[doc].draft == Draft::k2020 && items != nullptr && (prefix || items->is_bool());
         if (prefix != nullptr) {
           for (size_t i = 0; i < prefix->items().size(); ++i) {
-            s.item_schemas.push_back(sub(prefix->items()[i], child(child(path, "prefixItems"), std::to_string(i))));
+            s.item_schemas.push_back(
+                sub(prefix->items()[i], child(child(path, "prefixItems"), std::to_string(i))));
           }
         }
         if (items != nullptr && !items_follow) {
           if (items->is_array()) {
             for (size_t i = 0; i < items->items().size(); ++i) {
-              s.item_schemas.push_back(sub(items->items()[i], child(child(path, "items"), std::to_string(i))));
+              s.item_schemas.push_back(
+                  sub(items->items()[i], child(child(path, "items"), std::to_string(i))));
             }
           } else {
             s.all_items = sub(*items, child(path, "items"));
@@ -411,14 +433,19 @@ class Loader {
             if (!seen.insert(t.text()).second) fail(p, "type '" + t.text() + "' listed twice");
           }
         }
-      } else if (key == "properties" || key == "patternProperties" || key == "definitions" || key == "$defs" ||
-                 key == "dependencies" || key == "dependentSchemas" || key == "dependentRequired") {
+      } else if (key == "properties" || key == "patternProperties" || key == "definitions" ||
+                 key == "$defs" || key == "dependencies" || key == "dependentSchemas" ||
+                 key == "dependentRequired") {
         expect(v.is_object(), "an object");
         for (const auto& [name, value] : v.members()) {
           bool names_allowed = key == "dependencies" || key == "dependentRequired";
-          bool ok = key == "dependentRequired" ? value.is_array()
-                                               : value.is_object() || value.is_bool() || (names_allowed && value.is_array());
-          if (!ok) fail(child(p, name), "expected " + std::string(key == "dependentRequired" ? "property names" : "a schema") + ", found " + kind_name(value));
+          bool ok = key == "dependentRequired"
+                        ? value.is_array()
+                        : value.is_object() || value.is_bool() || (names_allowed && value.is_array());
+          if (!ok)
+            fail(child(p, name), "expected " +
+                                     std::string(key == "dependentRequired" ? "property names" : "a schema") +
+                                     ", found " + kind_name(value));
           if (names_allowed && value.is_array()) {
             for (const Json& n : value.items()) {
               if (!n.is_string()) fail(child(p, name), "expected property names, found " + kind_name(n));
@@ -431,8 +458,9 @@ class Loader {
         for (const Json& r : v.items()) {
           if (!r.is_string()) fail(p, "expected property names, found " + kind_name(r));
         }
-      } else if (key == "additionalProperties" || key == "additionalItems" || key == "not" || key == "contains" ||
-                 key == "propertyNames" || key == "if" || key == "then" || key == "else") {
+      } else if (key == "additionalProperties" || key == "additionalItems" || key == "not" ||
+                 key == "contains" || key == "propertyNames" || key == "if" || key == "then" ||
+                 key == "else") {
         expect(schema_like, "a schema");
       } else if (key == "items") {
         if (d.draft == Draft::k2020) {
@@ -465,14 +493,30 @@ class Loader {
         check_regex(p, v.text());
       } else if (key == "uniqueItems") {
         expect(v.is_bool(), "a boolean");
-      } else if (key == "$ref" || key == "format" || key == "title" || key == "description" || key == "$schema" ||
-                 key == "$comment" || key == "$anchor" || key == "$id" || (key == "id" && d.draft == Draft::k4)) {
+      } else if (key == "$ref" || key == "format" || key == "title" || key == "description" ||
+                 key == "$schema" || key == "$comment" || key == "$anchor" || key == "$id" ||
+                 (key == "id" && d.draft == Draft::k4)) {
         expect(v.is_string(), "a string");
       }
     }
   }
 
   static void check_regex(const std::string& path, const std::string& pattern) {
+    // libstdc++ compiles a regular expression recursively: deep nesting would exhaust the stack.
+    int depth = 0, deepest = 0;
+    for (size_t i = 0; i < pattern.size(); ++i) {
+      if (pattern[i] == '\\') {
+        ++i;
+      } else if (pattern[i] == '(' || pattern[i] == '[') {
+        deepest = std::max(deepest, ++depth);
+      } else if (pattern[i] == ')' || pattern[i] == ']') {
+        --depth;
+      }
+    }
+    if (deepest > kMaxRegexNesting || pattern.size() > kMaxRegexLength) {
+      fail(path, "regular expression too complex (more than " + std::to_string(kMaxRegexNesting) +
+                     " nested groups or " + std::to_string(kMaxRegexLength) + " characters)");
+    }
     try {
       std::regex re(pattern, std::regex::ECMAScript);
     } catch (const std::regex_error& e) {
@@ -499,8 +543,10 @@ class Loader {
         }
       }
       if (!found) {
-        fail(path, "unresolved reference '" + ref +
-                       "' (a schema of another subject is referenced by the name given in the schema's references)");
+        fail(
+            path,
+            "unresolved reference '" + ref +
+                "' (a schema of another subject is referenced by the name given in the schema's references)");
       }
     }
     if (!fragment.empty() && fragment[0] == '/') {
@@ -508,7 +554,8 @@ class Loader {
     } else if (!fragment.empty()) {
       const Document& d = docs_[target];
       auto it = d.ids.find(resolve_uri(d.base, "#" + fragment));
-      if (it == d.ids.end()) fail(path, "unresolved reference '" + ref + "': no schema has the id '#" + fragment + "'");
+      if (it == d.ids.end())
+        fail(path, "unresolved reference '" + ref + "': no schema has the id '#" + fragment + "'");
       node = it->second;
     }
     return load(target, *node, "#" + fragment);
@@ -532,8 +579,9 @@ class Loader {
       const Json* step = nullptr;
       if (node->is_object()) {
         step = node->find(token);
-      } else if (node->is_array() && !token.empty() && token.find_first_not_of("0123456789") == std::string::npos &&
-                 token.size() < 10 && std::stoul(token) < node->items().size()) {
+      } else if (node->is_array() && !token.empty() &&
+                 token.find_first_not_of("0123456789") == std::string::npos && token.size() < 10 &&
+                 std::stoul(token) < node->items().size()) {
         step = &node->items()[std::stoul(token)];
       }
       if (step == nullptr) fail(path, "unresolved reference '" + ref + "': nothing at '" + pointer + "'");
@@ -553,9 +601,12 @@ class Loader {
 
 std::string_view criterion_name(Criterion c) {
   switch (c) {
-    case Criterion::kAllOf: return "allOf";
-    case Criterion::kAnyOf: return "anyOf";
-    case Criterion::kOneOf: return "oneOf";
+    case Criterion::kAllOf:
+      return "allOf";
+    case Criterion::kAnyOf:
+      return "anyOf";
+    case Criterion::kOneOf:
+      return "oneOf";
   }
   return "";
 }
@@ -588,7 +639,8 @@ LoadOutcome load(const Json& document, const std::vector<NamedDocument>& referen
 
   auto model = std::make_unique<Model>();
   try {
-    if (!document.is_object() && !document.is_bool()) fail("#", "a JSON Schema is an object, found " + kind_name(document));
+    if (!document.is_object() && !document.is_bool())
+      fail("#", "a JSON Schema is an object, found " + kind_name(document));
     Loader loader(*model, std::move(docs));
     model->root = loader.load_root();
   } catch (const LoadFailure& f) {

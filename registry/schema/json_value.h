@@ -81,8 +81,8 @@ std::variant<Json, JsonParseError> parse_json(std::string_view text);
 
 // How numbers are written back.
 enum class NumberStyle {
-  kJavaDouble,   // Avro (Jackson DoubleNode): 1.5, 1000.0, 1.0E7, 1.0E-4
-  kBigDecimal,   // JSON Schema provider (exact BigDecimal): 1.50, 1E+3
+  kJavaDouble,  // Avro (Jackson DoubleNode): 1.5, 1000.0, 1.0E7, 1.0E-4
+  kBigDecimal,  // JSON Schema provider (exact BigDecimal): 1.50, 1E+3
 };
 
 struct JsonWriteOptions {

@@ -10,12 +10,14 @@ namespace {
 // Far beyond any real chain of references; keeps a hostile chain from exhausting the stack.
 constexpr size_t kMaxDepth = 64;
 
-std::optional<SchemaError> visit(const std::vector<SchemaReference>& references, const ReferenceResolver& resolve,
-                                 std::set<std::string>& visited, std::vector<ReferencedSchema>& out, size_t depth) {
+std::optional<SchemaError> visit(const std::vector<SchemaReference>& references,
+                                 const ReferenceResolver& resolve, std::set<std::string>& visited,
+                                 std::vector<ReferencedSchema>& out, size_t depth) {
   for (const SchemaReference& ref : references) {
     if (ref.name.empty()) return SchemaError{"Missing reference name"};
     if (!visited.insert(ref.name).second) continue;
-    if (depth >= kMaxDepth) return SchemaError{"References nested more than " + std::to_string(kMaxDepth) + " deep"};
+    if (depth >= kMaxDepth)
+      return SchemaError{"References nested more than " + std::to_string(kMaxDepth) + " deep"};
     std::optional<ResolvedReference> resolved = resolve ? resolve(ref) : std::nullopt;
     if (!resolved) {
       return SchemaError{"No schema reference found for subject \"" + ref.subject + "\" and version " +
