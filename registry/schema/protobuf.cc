@@ -28,7 +28,8 @@ constexpr std::string_view kDefaultFileName = "default";
 // How many of the parser's errors one message carries (it recovers and reports follow-ups).
 constexpr size_t kMaxErrors = 3;
 
-constexpr std::string_view kBase64Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr std::string_view kBase64Alphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 std::string base64_encode(std::string_view bytes) {
   std::string out;
@@ -99,8 +100,8 @@ class TextErrors final : public gp::io::ErrorCollector {
 class BuildErrors final : public gp::DescriptorPool::ErrorCollector {
  public:
   explicit BuildErrors(const gp::compiler::SourceLocationTable* locations) : locations_(locations) {}
-  void AddError(const std::string& /*filename*/, const std::string& element_name, const gp::Message* descriptor,
-                ErrorLocation location, const std::string& message) override {
+  void AddError(const std::string& /*filename*/, const std::string& element_name,
+                const gp::Message* descriptor, ErrorLocation location, const std::string& message) override {
     if (errors.size() >= kMaxErrors) return;
     int line = -1, column = 0;
     if (locations_ != nullptr) locations_->Find(descriptor, location, &line, &column);
@@ -125,7 +126,8 @@ struct FileInput {
 // Text made only of base64 characters cannot be a .proto file (every statement ends in ";"
 // or a block), so it is taken for a serialized FileDescriptorProto first.
 bool looks_like_base64(std::string_view text) {
-  return !text.empty() && text.find_first_not_of(std::string(kBase64Alphabet) + "=") == std::string_view::npos;
+  return !text.empty() &&
+         text.find_first_not_of(std::string(kBase64Alphabet) + "=") == std::string_view::npos;
 }
 
 std::optional<FileInput> read_descriptor(std::string_view text) {
@@ -142,7 +144,8 @@ void quiet_protobuf_warnings() {
   static std::once_flag once;
   std::call_once(once, [] {
     gp::SetLogHandler([](gp::LogLevel level, const char* file, int line, const std::string& message) {
-      if (level >= gp::LOGLEVEL_ERROR) std::fprintf(stderr, "[libprotobuf %s:%d] %s\n", file, line, message.c_str());
+      if (level >= gp::LOGLEVEL_ERROR)
+        std::fprintf(stderr, "[libprotobuf %s:%d] %s\n", file, line, message.c_str());
     });
   });
 }
@@ -191,7 +194,8 @@ class Builder {
   std::map<std::string, SchemaReference> imported_through;
 
  private:
-  std::optional<std::string> build_import(const std::string& import, const std::vector<SchemaReference>& references,
+  std::optional<std::string> build_import(const std::string& import,
+                                          const std::vector<SchemaReference>& references,
                                           const std::string& what) {
     if (pool_.FindFileByName(import) != nullptr) return std::nullopt;
     if (std::find(building_.begin(), building_.end(), import) != building_.end()) {
@@ -218,7 +222,8 @@ class Builder {
       known->CopyTo(file.proto.get());
       return build(file, {}, "well-known \"" + import + "\"");
     }
-    return in(what, "import \"" + import + "\" is neither one of the schema's references nor a well-known type");
+    return in(what,
+              "import \"" + import + "\" is neither one of the schema's references nor a well-known type");
   }
 
   gp::DescriptorPool& pool_;

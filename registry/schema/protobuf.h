@@ -24,8 +24,9 @@ namespace kb::registry::pb {
 // threads (DescriptorPool lookups are const and thread-safe).
 class ProtobufSchema final : public ParsedSchema {
  public:
-  ProtobufSchema(std::unique_ptr<google::protobuf::DescriptorPool> pool, const google::protobuf::FileDescriptor* file,
-                 std::vector<SchemaReference> references, std::map<std::string, SchemaReference> imported_through);
+  ProtobufSchema(std::unique_ptr<google::protobuf::DescriptorPool> pool,
+                 const google::protobuf::FileDescriptor* file, std::vector<SchemaReference> references,
+                 std::map<std::string, SchemaReference> imported_through);
 
   SchemaType type() const override { return SchemaType::kProtobuf; }
   const std::string& canonical() const override { return canonical_; }

@@ -45,16 +45,23 @@ enum class ScalarKind { kGeneralNumber, kSignedNumber, kStringOrBytes, kFixed32,
 ScalarKind scalar_kind(const Field& f) {
   switch (f.type()) {
     case Field::TYPE_SINT32:
-    case Field::TYPE_SINT64: return ScalarKind::kSignedNumber;
+    case Field::TYPE_SINT64:
+      return ScalarKind::kSignedNumber;
     case Field::TYPE_STRING:
-    case Field::TYPE_BYTES: return ScalarKind::kStringOrBytes;
+    case Field::TYPE_BYTES:
+      return ScalarKind::kStringOrBytes;
     case Field::TYPE_FIXED32:
-    case Field::TYPE_SFIXED32: return ScalarKind::kFixed32;
+    case Field::TYPE_SFIXED32:
+      return ScalarKind::kFixed32;
     case Field::TYPE_FIXED64:
-    case Field::TYPE_SFIXED64: return ScalarKind::kFixed64;
-    case Field::TYPE_FLOAT: return ScalarKind::kFloat;
-    case Field::TYPE_DOUBLE: return ScalarKind::kDouble;
-    default: return ScalarKind::kGeneralNumber;  // int32, int64, uint32, uint64, bool, enums
+    case Field::TYPE_SFIXED64:
+      return ScalarKind::kFixed64;
+    case Field::TYPE_FLOAT:
+      return ScalarKind::kFloat;
+    case Field::TYPE_DOUBLE:
+      return ScalarKind::kDouble;
+    default:
+      return ScalarKind::kGeneralNumber;  // int32, int64, uint32, uint64, bool, enums
   }
 }
 
@@ -71,6 +78,15 @@ std::optional<Origin> origin_of(const ProtobufSchema& schema, const gp::FileDesc
   if (&file == &schema.file()) return Origin{"", -1};
   if (const SchemaReference* ref = schema.reference_of(file)) return Origin{ref->subject, ref->version};
   return std::nullopt;
+}
+
+// The keys of either map, in order (Confluent walks the union of both schemas' names).
+template <typename Map>
+std::set<typename Map::key_type> keys_of_either(const Map& a, const Map& b) {
+  std::set<typename Map::key_type> out;
+  for (auto& [key, _] : a) out.insert(key);
+  for (auto& [key, _] : b) out.insert(key);
+  return out;
 }
 
 // A type's name inside its package.
@@ -144,10 +160,7 @@ class Diff {
       return out;
     };
     auto original_messages = index(original.messages), update_messages = index(update.messages);
-    std::set<std::string> names;
-    for (auto& [name, _] : original_messages) names.insert(name);
-    for (auto& [name, _] : update_messages) names.insert(name);
-    for (const std::string& name : names) {
+    for (const std::string& name : keys_of_either(original_messages, update_messages)) {
       auto scope = enter(name);
       auto o = original_messages.find(name), u = update_messages.find(name);
       if (u == update_messages.end()) {
@@ -164,10 +177,7 @@ class Diff {
     std::map<std::string, const gp::EnumDescriptor*> original_enums, update_enums;
     for (auto* e : original.enums) original_enums.emplace(e->name(), e);
     for (auto* e : update.enums) update_enums.emplace(e->name(), e);
-    names.clear();
-    for (auto& [name, _] : original_enums) names.insert(name);
-    for (auto& [name, _] : update_enums) names.insert(name);
-    for (const std::string& name : names) {
+    for (const std::string& name : keys_of_either(original_enums, update_enums)) {
       auto scope = enter(name);
       auto o = original_enums.find(name), u = update_enums.find(name);
       if (u == update_enums.end()) {
@@ -183,12 +193,11 @@ class Diff {
   void enumeration(const gp::EnumDescriptor& original, const gp::EnumDescriptor& update) {
     // by number; with allow_alias the first name of a number stands for it
     std::map<int, std::string> o, u;
-    for (int i = 0; i < original.value_count(); ++i) o.emplace(original.value(i)->number(), original.value(i)->name());
-    for (int i = 0; i < update.value_count(); ++i) u.emplace(update.value(i)->number(), update.value(i)->name());
-    std::set<int> numbers;
-    for (auto& [n, _] : o) numbers.insert(n);
-    for (auto& [n, _] : u) numbers.insert(n);
-    for (int n : numbers) {
+    for (int i = 0; i < original.value_count(); ++i)
+      o.emplace(original.value(i)->number(), original.value(i)->name());
+    for (int i = 0; i < update.value_count(); ++i)
+      u.emplace(update.value(i)->number(), update.value(i)->name());
+    for (int n : keys_of_either(o, u)) {
       auto scope = enter(std::to_string(n));
       if (!u.contains(n)) {
         add(Type::kEnumConstRemoved);
@@ -235,7 +244,8 @@ class Diff {
     for (auto& [name, oneof] : o.oneofs) {
       if (u.oneofs.contains(name)) continue;
       bool survives = false;
-      for (int i = 0; i < oneof->field_count(); ++i) survives |= u.by_number.contains(oneof->field(i)->number());
+      for (int i = 0; i < oneof->field_count(); ++i)
+        survives |= u.by_number.contains(oneof->field(i)->number());
       if (!survives) deleted_oneofs.insert(name);
     }
 
@@ -255,22 +265,19 @@ class Diff {
           ++moved_in;
         }
       }
-      if (groups.size() > 1) add(moved_in > 1 ? Type::kMultipleFieldsMovedToOneof : Type::kFieldMovedToExistingOneof);
+      if (groups.size() > 1)
+        add(moved_in > 1 ? Type::kMultipleFieldsMovedToOneof : Type::kFieldMovedToExistingOneof);
     }
 
-    std::set<std::string> oneof_names;
-    for (auto& [name, _] : o.oneofs) oneof_names.insert(name);
-    for (auto& [name, _] : u.oneofs) oneof_names.insert(name);
-    for (const std::string& name : oneof_names) {
+    for (const std::string& name : keys_of_either(o.oneofs, u.oneofs)) {
       auto scope = enter(name);
-      if (!u.oneofs.contains(name)) add(Type::kOneofRemoved);
-      else if (!o.oneofs.contains(name)) add(Type::kOneofAdded);
+      if (!u.oneofs.contains(name))
+        add(Type::kOneofRemoved);
+      else if (!o.oneofs.contains(name))
+        add(Type::kOneofAdded);
     }
 
-    std::set<int> numbers;
-    for (auto& [n, _] : o.by_number) numbers.insert(n);
-    for (auto& [n, _] : u.by_number) numbers.insert(n);
-    for (int n : numbers) {
+    for (int n : keys_of_either(o.by_number, u.by_number)) {
       auto of = o.by_number.find(n), uf = u.by_number.find(n);
       auto o_oneof = o.oneof_of.find(n), u_oneof = u.oneof_of.find(n);
       bool in_o_oneof = o_oneof != o.oneof_of.end(), in_u_oneof = u_oneof != u.oneof_of.end();
@@ -316,7 +323,8 @@ class Diff {
     labels_and_types(label_of(original), label_of(update), original, update);
   }
 
-  void labels_and_types(Label original_label, Label update_label, const Field& original, const Field& update) {
+  void labels_and_types(Label original_label, Label update_label, const Field& original,
+                        const Field& update) {
     Kind kind = kind_of(original);
     if (kind != kind_of(update)) {
       add(Type::kFieldKindChanged);
@@ -327,13 +335,16 @@ class Diff {
         ScalarKind scalar = scalar_kind(original);
         if (scalar != scalar_kind(update)) {
           add(Type::kFieldScalarKindChanged);
-        } else if (original_label != Label::kNone && update_label != Label::kNone && original_label != update_label) {
+        } else if (original_label != Label::kNone && update_label != Label::kNone &&
+                   original_label != update_label) {
           add(scalar == ScalarKind::kStringOrBytes ? Type::kFieldStringOrBytesLabelChanged
                                                    : Type::kFieldNumericLabelChanged);
         }
         break;
       }
-      case Kind::kMessage: message_types(*original.message_type(), *update.message_type()); break;
+      case Kind::kMessage:
+        message_types(*original.message_type(), *update.message_type());
+        break;
       case Kind::kMap: {
         const gp::Descriptor& o = *original.message_type();
         const gp::Descriptor& u = *update.message_type();
@@ -385,7 +396,8 @@ struct TypeInfo {
 
 // Indexed by DifferenceType.
 constexpr std::array<TypeInfo, 26> kTypes = {{
-    {"PACKAGE_CHANGED", false, "The package at '", "' in the %s schema does not match the package in the %s schema"},
+    {"PACKAGE_CHANGED", false, "The package at '",
+     "' in the %s schema does not match the package in the %s schema"},
     {"MESSAGE_ADDED", true, "", ""},
     {"MESSAGE_REMOVED", false, "The %s schema is missing a MESSAGE type at path '", "' in the %s schema"},
     {"MESSAGE_MOVED", true, "", ""},
@@ -397,7 +409,8 @@ constexpr std::array<TypeInfo, 26> kTypes = {{
     {"FIELD_ADDED", true, "", ""},
     {"FIELD_REMOVED", true, "", ""},
     {"FIELD_NAME_CHANGED", true, "", ""},
-    {"FIELD_KIND_CHANGED", false, "The type of a field at path '", "' in the %s schema does not match the %s schema"},
+    {"FIELD_KIND_CHANGED", false, "The type of a field at path '",
+     "' in the %s schema does not match the %s schema"},
     {"FIELD_SCALAR_KIND_CHANGED", false, "The kind of a SCALAR field at path '",
      "' in the %s schema does not match its kind in the %s schema"},
     {"FIELD_NAMED_TYPE_CHANGED", false, "The type of a MESSAGE field at path '",
@@ -405,8 +418,10 @@ constexpr std::array<TypeInfo, 26> kTypes = {{
     {"FIELD_NUMERIC_LABEL_CHANGED", false, "The label for a NUMERIC field at path '",
      "' in the %s schema does not match its label in the %s schema"},
     {"FIELD_STRING_OR_BYTES_LABEL_CHANGED", true, "", ""},
-    {"REQUIRED_FIELD_ADDED", false, "A required field  at path '", "' in the %s schema is missing in the %s schema"},
-    {"REQUIRED_FIELD_REMOVED", false, "The %s schema is missing a required field at path: '", "' in the %s schema"},
+    {"REQUIRED_FIELD_ADDED", false, "A required field  at path '",
+     "' in the %s schema is missing in the %s schema"},
+    {"REQUIRED_FIELD_REMOVED", false, "The %s schema is missing a required field at path: '",
+     "' in the %s schema"},
     {"ONEOF_ADDED", true, "", ""},
     {"ONEOF_REMOVED", true, "", ""},
     {"ONEOF_FIELD_ADDED", true, "", ""},
@@ -428,7 +443,8 @@ bool is_compatible(DifferenceType type) { return kTypes[size_t(type)].compatible
 std::string describe(const Difference& difference) {
   const TypeInfo& t = kTypes[size_t(difference.type)];
   std::string description;
-  if (!t.before_path.empty()) description = std::string(t.before_path) + difference.path + std::string(t.after_path);
+  if (!t.before_path.empty())
+    description = std::string(t.before_path) + difference.path + std::string(t.after_path);
   return "{errorType:\"" + std::string(t.name) + "\", description:\"" + description + "\"}";
 }
 
@@ -440,7 +456,8 @@ std::vector<Difference> differences(const ProtobufSchema& original, const Protob
 
 }  // namespace pb
 
-std::vector<std::string> detail::protobuf_read_problems(const ParsedSchema& reader, const ParsedSchema& writer) {
+std::vector<std::string> detail::protobuf_read_problems(const ParsedSchema& reader,
+                                                        const ParsedSchema& writer) {
   auto* r = dynamic_cast<const pb::ProtobufSchema*>(&reader);
   auto* w = dynamic_cast<const pb::ProtobufSchema*>(&writer);
   if (r == nullptr || w == nullptr) return {"Incompatible because of different schema type"};

@@ -27,16 +27,36 @@ std::string quoted(std::string_view s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
-      case '\a': out += "\\a"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\v': out += "\\v"; break;
-      case '\\': out += "\\\\"; break;
-      case '\'': out += "\\'"; break;
-      case '"': out += "\\\""; break;
+      case '\a':
+        out += "\\a";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\v':
+        out += "\\v";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\'':
+        out += "\\'";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
       default:
         if (uint8_t(c) < 0x20 || c == 0x7f) {
           char buf[5];
@@ -76,9 +96,12 @@ void append_indented(std::string& out, std::string_view block) {
 std::string type_name(const Field& f) {
   switch (f.type()) {
     case Field::TYPE_MESSAGE:
-    case Field::TYPE_GROUP: return "." + f.message_type()->full_name();
-    case Field::TYPE_ENUM: return "." + f.enum_type()->full_name();
-    default: return f.type_name();
+    case Field::TYPE_GROUP:
+      return "." + f.message_type()->full_name();
+    case Field::TYPE_ENUM:
+      return "." + f.enum_type()->full_name();
+    default:
+      return f.type_name();
   }
 }
 
@@ -86,7 +109,8 @@ bool is_group_type(const gp::Descriptor& nested) {
   const gp::Descriptor* parent = nested.containing_type();
   if (parent == nullptr) return false;
   for (int i = 0; i < parent->field_count(); ++i) {
-    if (parent->field(i)->type() == Field::TYPE_GROUP && parent->field(i)->message_type() == &nested) return true;
+    if (parent->field(i)->type() == Field::TYPE_GROUP && parent->field(i)->message_type() == &nested)
+      return true;
   }
   return false;
 }
@@ -144,13 +168,25 @@ class Renderer {
       for (auto& name : public_imports) out += "import public \"" + name + "\";\n";
     }
     std::vector<Option> options = options_of(f.options(), f.pool(),
-                                             {"java_package", "java_outer_classname", "java_multiple_files",
-                                              "java_generate_equals_and_hash", "java_string_check_utf8",
-                                              "optimize_for", "go_package", "cc_generic_services",
-                                              "java_generic_services", "py_generic_services",
-                                              "php_generic_services", "deprecated", "cc_enable_arenas",
-                                              "objc_class_prefix", "csharp_namespace", "swift_prefix",
-                                              "php_class_prefix", "php_namespace", "php_metadata_namespace",
+                                             {"java_package",
+                                              "java_outer_classname",
+                                              "java_multiple_files",
+                                              "java_generate_equals_and_hash",
+                                              "java_string_check_utf8",
+                                              "optimize_for",
+                                              "go_package",
+                                              "cc_generic_services",
+                                              "java_generic_services",
+                                              "py_generic_services",
+                                              "php_generic_services",
+                                              "deprecated",
+                                              "cc_enable_arenas",
+                                              "objc_class_prefix",
+                                              "csharp_namespace",
+                                              "swift_prefix",
+                                              "php_class_prefix",
+                                              "php_namespace",
+                                              "php_metadata_namespace",
                                               "ruby_package"});
     if (!options.empty()) {
       out += '\n';
@@ -184,7 +220,8 @@ class Renderer {
     for (int i = 0; i < m.reserved_range_count(); ++i) {
       reserved.push_back(range("reserved", m.reserved_range(i)->start, m.reserved_range(i)->end - 1));
     }
-    for (int i = 0; i < m.reserved_name_count(); ++i) reserved.push_back("reserved " + quoted(m.reserved_name(i)) + ";\n");
+    for (int i = 0; i < m.reserved_name_count(); ++i)
+      reserved.push_back("reserved " + quoted(m.reserved_name(i)) + ";\n");
     if (!reserved.empty()) {
       out += '\n';
       for (auto& r : sorted_ranges(std::move(reserved))) append_indented(out, r);
@@ -206,7 +243,8 @@ class Renderer {
     std::vector<const gp::OneofDescriptor*> oneofs;
     for (int i = 0; i < m.real_oneof_decl_count(); ++i) oneofs.push_back(m.oneof_decl(i));
     if (opts_.normalize) {
-      std::stable_sort(oneofs.begin(), oneofs.end(), [](auto* a, auto* b) { return lowest_number(*a) < lowest_number(*b); });
+      std::stable_sort(oneofs.begin(), oneofs.end(),
+                       [](auto* a, auto* b) { return lowest_number(*a) < lowest_number(*b); });
     }
     if (!oneofs.empty()) {
       out += '\n';
@@ -248,7 +286,8 @@ class Renderer {
 
   std::vector<const Field*> by_number(std::vector<const Field*> fields) const {
     if (opts_.normalize) {
-      std::stable_sort(fields.begin(), fields.end(), [](auto* a, auto* b) { return a->number() < b->number(); });
+      std::stable_sort(fields.begin(), fields.end(),
+                       [](auto* a, auto* b) { return a->number() < b->number(); });
     }
     return fields;
   }
@@ -278,7 +317,8 @@ class Renderer {
     for (int i = 0; i < e.reserved_range_count(); ++i) {
       reserved.push_back(range("reserved", e.reserved_range(i)->start, e.reserved_range(i)->end));
     }
-    for (int i = 0; i < e.reserved_name_count(); ++i) reserved.push_back("reserved " + quoted(e.reserved_name(i)) + ";\n");
+    for (int i = 0; i < e.reserved_name_count(); ++i)
+      reserved.push_back("reserved " + quoted(e.reserved_name(i)) + ";\n");
     if (!reserved.empty()) {
       out += '\n';
       for (auto& r : sorted_ranges(reserved)) append_indented(out, r);
@@ -295,7 +335,8 @@ class Renderer {
     }
     for (auto* v : values) {
       std::string line = v->name() + " = " + std::to_string(v->number());
-      std::vector<Option> value_options = options_of(v->options(), e.file()->pool(), {"deprecated", "debug_redact"});
+      std::vector<Option> value_options =
+          options_of(v->options(), e.file()->pool(), {"deprecated", "debug_redact"});
       if (!value_options.empty()) line.append(" ").append(bracketed(value_options));
       append_indented(out, line + ";\n");
     }
@@ -340,16 +381,16 @@ class Renderer {
       out += type_name(f);
     }
     out += (f.type() == Field::TYPE_GROUP ? "" : " " + f.name()) + " = " + std::to_string(f.number());
-    std::vector<Option> options =
-        options_of(f.options(), f.file()->pool(), {"ctype", "packed", "jstype", "deprecated", "debug_redact"});
+    std::vector<Option> options = options_of(f.options(), f.file()->pool(),
+                                             {"ctype", "packed", "jstype", "deprecated", "debug_redact"});
     if (f.has_default_value()) {
       gp::FieldDescriptorProto proto;
       f.CopyTo(&proto);
       bool text = f.type() == Field::TYPE_STRING;
       // bytes defaults are already C-escaped in the descriptor; quote them as they are
-      std::string value = text ? quoted(proto.default_value())
-                               : f.type() == Field::TYPE_BYTES ? "\"" + proto.default_value() + "\""
-                                                                : proto.default_value();
+      std::string value = text                            ? quoted(proto.default_value())
+                          : f.type() == Field::TYPE_BYTES ? "\"" + proto.default_value() + "\""
+                                                          : proto.default_value();
       options.push_back({"default", false, OptionValue::text(value)});
     }
     if (f.has_json_name()) options.push_back({"json_name", false, OptionValue::text(quoted(f.json_name()))});
@@ -363,7 +404,8 @@ class Renderer {
   std::string extend_blocks(const std::vector<const Field*>& extensions) {
     std::vector<std::pair<const gp::Descriptor*, std::vector<const Field*>>> blocks;
     for (const Field* f : extensions) {
-      auto it = std::find_if(blocks.begin(), blocks.end(), [&](auto& b) { return b.first == f->containing_type(); });
+      auto it = std::find_if(blocks.begin(), blocks.end(),
+                             [&](auto& b) { return b.first == f->containing_type(); });
       if (it == blocks.end()) it = blocks.insert(blocks.end(), {f->containing_type(), {}});
       it->second.push_back(f);
     }
@@ -387,9 +429,10 @@ class Renderer {
     for (int i = 0; i < s.method_count(); ++i) {
       const gp::MethodDescriptor& m = *s.method(i);
       std::string rpc = "rpc " + m.name() + " (" + (m.client_streaming() ? "stream " : "") + "." +
-                        m.input_type()->full_name() + ") returns (" + (m.server_streaming() ? "stream " : "") + "." +
-                        m.output_type()->full_name() + ")";
-      std::vector<Option> rpc_options = options_of(m.options(), s.file()->pool(), {"deprecated", "idempotency_level"});
+                        m.input_type()->full_name() + ") returns (" +
+                        (m.server_streaming() ? "stream " : "") + "." + m.output_type()->full_name() + ")";
+      std::vector<Option> rpc_options =
+          options_of(m.options(), s.file()->pool(), {"deprecated", "idempotency_level"});
       if (!rpc_options.empty()) {
         rpc += " {\n";
         for (auto& o : rpc_options) append_indented(rpc, option_statement(o));
@@ -428,7 +471,8 @@ class Renderer {
     std::vector<Option> out;
     for (const Field* f : set) {
       if (f->name() == "uninterpreted_option") continue;
-      if (f->is_extension() && opts_.ignore_extensions && f->full_name().rfind("confluent.", 0) != 0) continue;
+      if (f->is_extension() && opts_.ignore_extensions && f->full_name().rfind("confluent.", 0) != 0)
+        continue;
       std::string name = f->is_extension() ? f->full_name() : f->name();
       if (f->is_repeated()) {
         // a repeated option is one statement per value
@@ -459,22 +503,35 @@ class Renderer {
     }
     bool rep = index >= 0;
     switch (f.cpp_type()) {
-      case Field::CPPTYPE_INT32: return OptionValue::text(std::to_string(rep ? r.GetRepeatedInt32(m, &f, index) : r.GetInt32(m, &f)));
-      case Field::CPPTYPE_INT64: return OptionValue::text(std::to_string(rep ? r.GetRepeatedInt64(m, &f, index) : r.GetInt64(m, &f)));
-      case Field::CPPTYPE_UINT32: return OptionValue::text(std::to_string(rep ? r.GetRepeatedUInt32(m, &f, index) : r.GetUInt32(m, &f)));
-      case Field::CPPTYPE_UINT64: return OptionValue::text(std::to_string(rep ? r.GetRepeatedUInt64(m, &f, index) : r.GetUInt64(m, &f)));
-      case Field::CPPTYPE_DOUBLE: return OptionValue::text(floating(rep ? r.GetRepeatedDouble(m, &f, index) : r.GetDouble(m, &f)));
-      case Field::CPPTYPE_FLOAT: return OptionValue::text(floating(rep ? r.GetRepeatedFloat(m, &f, index) : r.GetFloat(m, &f)));
-      case Field::CPPTYPE_BOOL: return OptionValue::text((rep ? r.GetRepeatedBool(m, &f, index) : r.GetBool(m, &f)) ? "true" : "false");
-      case Field::CPPTYPE_ENUM: return OptionValue::text((rep ? r.GetRepeatedEnum(m, &f, index) : r.GetEnum(m, &f))->name());
-      case Field::CPPTYPE_STRING: return OptionValue::text(quoted(rep ? r.GetRepeatedString(m, &f, index) : r.GetString(m, &f)));
+      case Field::CPPTYPE_INT32:
+        return OptionValue::text(std::to_string(rep ? r.GetRepeatedInt32(m, &f, index) : r.GetInt32(m, &f)));
+      case Field::CPPTYPE_INT64:
+        return OptionValue::text(std::to_string(rep ? r.GetRepeatedInt64(m, &f, index) : r.GetInt64(m, &f)));
+      case Field::CPPTYPE_UINT32:
+        return OptionValue::text(
+            std::to_string(rep ? r.GetRepeatedUInt32(m, &f, index) : r.GetUInt32(m, &f)));
+      case Field::CPPTYPE_UINT64:
+        return OptionValue::text(
+            std::to_string(rep ? r.GetRepeatedUInt64(m, &f, index) : r.GetUInt64(m, &f)));
+      case Field::CPPTYPE_DOUBLE:
+        return OptionValue::text(floating(rep ? r.GetRepeatedDouble(m, &f, index) : r.GetDouble(m, &f)));
+      case Field::CPPTYPE_FLOAT:
+        return OptionValue::text(floating(rep ? r.GetRepeatedFloat(m, &f, index) : r.GetFloat(m, &f)));
+      case Field::CPPTYPE_BOOL:
+        return OptionValue::text((rep ? r.GetRepeatedBool(m, &f, index) : r.GetBool(m, &f)) ? "true"
+                                                                                            : "false");
+      case Field::CPPTYPE_ENUM:
+        return OptionValue::text((rep ? r.GetRepeatedEnum(m, &f, index) : r.GetEnum(m, &f))->name());
+      case Field::CPPTYPE_STRING:
+        return OptionValue::text(quoted(rep ? r.GetRepeatedString(m, &f, index) : r.GetString(m, &f)));
       case Field::CPPTYPE_MESSAGE: {
         const gp::Message& sub = rep ? r.GetRepeatedMessage(m, &f, index) : r.GetMessage(m, &f);
         OptionValue value = OptionValue::of(OptionValue::Kind::kMessage);
         std::vector<const Field*> set;
         sub.GetReflection()->ListFields(sub, &set);
         for (const Field* s : set) {
-          value.fields.emplace_back(s->is_extension() ? "[" + s->full_name() + "]" : s->name(), value_of(sub, *s, -1));
+          value.fields.emplace_back(s->is_extension() ? "[" + s->full_name() + "]" : s->name(),
+                                    value_of(sub, *s, -1));
         }
         return value;
       }
@@ -502,16 +559,20 @@ class Renderer {
   // Confluent's formatOptionMapOrListValue.
   std::string value_text(const OptionValue& v) {
     switch (v.kind) {
-      case OptionValue::Kind::kScalar: return v.scalar;
+      case OptionValue::Kind::kScalar:
+        return v.scalar;
       case OptionValue::Kind::kMessage: {
         std::vector<std::pair<std::string, OptionValue>> fields = v.fields;
         if (opts_.normalize) {
-          std::erase_if(fields, [](auto& f) { return f.second.kind == OptionValue::Kind::kList && f.second.items.empty(); });
+          std::erase_if(fields, [](auto& f) {
+            return f.second.kind == OptionValue::Kind::kList && f.second.items.empty();
+          });
           std::stable_sort(fields.begin(), fields.end(), [](auto& a, auto& b) { return a.first < b.first; });
         }
         std::string out = "{\n";
         for (size_t i = 0; i < fields.size(); ++i) {
-          append_indented(out, fields[i].first + ": " + value_text(fields[i].second) + (i + 1 < fields.size() ? "," : ""));
+          append_indented(out, fields[i].first + ": " + value_text(fields[i].second) +
+                                   (i + 1 < fields.size() ? "," : ""));
         }
         return out + "}";
       }
@@ -533,6 +594,8 @@ class Renderer {
 
 }  // namespace
 
-std::string render(const gp::FileDescriptor& file, RenderOptions options) { return Renderer(options).file(file); }
+std::string render(const gp::FileDescriptor& file, RenderOptions options) {
+  return Renderer(options).file(file);
+}
 
 }  // namespace kb::registry::pb

@@ -1,11 +1,12 @@
 // PROTOBUF schemas: parsing .proto text and base64 descriptors, imports, canonical text,
 // normalization and formats.
+#include "registry/schema/protobuf.h"
+
 #include <google/protobuf/descriptor.pb.h>
 
 #include <catch2/catch.hpp>
 #include <map>
 
-#include "registry/schema/protobuf.h"
 #include "registry/schema/schema_types.h"
 
 using namespace kb::registry;
@@ -44,19 +45,28 @@ enum Color {
 }
 )";
 constexpr const char* kUserDescriptor =
-    "Cgp1c2VyLnByb3RvEgxrYnJva2VyLnRlc3QaH2dvb2dsZS9wcm90b2J1Zi90aW1lc3RhbXAucHJvdG8ihAMKBFVzZXISDAoEbmFtZRgBIAEo"
-    "CRIXCg9mYXZvcml0ZV9udW1iZXIYAiABKAUSDAoEdGFncxgDIAMoCRIyCghjb3VudGVycxgEIAMoCzIgLmticm9rZXIudGVzdC5Vc2VyLkNv"
-    "dW50ZXJzRW50cnkSKwoHY3JlYXRlZBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoFZW1haWwYBiABKAlIABIPCgVwaG9u"
-    "ZRgHIAEoCUgAEhMKBmFjdGl2ZRgIIAEoCEgBiAEBEiIKBWNvbG9yGAkgASgOMhMua2Jyb2tlci50ZXN0LkNvbG9yEisKB2FkZHJlc3MYCiAB"
-    "KAsyGi5rYnJva2VyLnRlc3QuVXNlci5BZGRyZXNzGi8KDUNvdW50ZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgDOgI4ARoX"
-    "CgdBZGRyZXNzEgwKBGNpdHkYASABKAlCCQoHY29udGFjdEIJCgdfYWN0aXZlKhsKBUNvbG9yEgcKA1JFRBAAEgkKBUdSRUVOEAFiBnByb3Rv"
+    "Cgp1c2VyLnByb3RvEgxrYnJva2VyLnRlc3QaH2dvb2dsZS9wcm90b2J1Zi90aW1lc3RhbXAucHJvdG8ihAMKBFVzZXISDAoEbmFtZRgB"
+    "IAEo"
+    "CRIXCg9mYXZvcml0ZV9udW1iZXIYAiABKAUSDAoEdGFncxgDIAMoCRIyCghjb3VudGVycxgEIAMoCzIgLmticm9rZXIudGVzdC5Vc2Vy"
+    "LkNv"
+    "dW50ZXJzRW50cnkSKwoHY3JlYXRlZBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoFZW1haWwYBiABKAlIABIPCgVw"
+    "aG9u"
+    "ZRgHIAEoCUgAEhMKBmFjdGl2ZRgIIAEoCEgBiAEBEiIKBWNvbG9yGAkgASgOMhMua2Jyb2tlci50ZXN0LkNvbG9yEisKB2FkZHJlc3MY"
+    "CiAB"
+    "KAsyGi5rYnJva2VyLnRlc3QuVXNlci5BZGRyZXNzGi8KDUNvdW50ZXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgDOgI4"
+    "ARoX"
+    "CgdBZGRyZXNzEgwKBGNpdHkYASABKAlCCQoHY29udGFjdEIJCgdfYWN0aXZlKhsKBUNvbG9yEgcKA1JFRBAAEgkKBUdSRUVOEAFiBnBy"
+    "b3Rv"
     "Mw==";
 // timestamp_pb2.DESCRIPTOR.serialized_pb from the same python3-protobuf: what the serializer
 // registers under the subject "google/protobuf/timestamp.proto" before the schema above.
 constexpr const char* kTimestampDescriptor =
-    "Ch9nb29nbGUvcHJvdG9idWYvdGltZXN0YW1wLnByb3RvEg9nb29nbGUucHJvdG9idWYiKwoJVGltZXN0YW1wEg8KB3NlY29uZHMYASABKAMS"
-    "DQoFbmFub3MYAiABKAVChQEKE2NvbS5nb29nbGUucHJvdG9idWZCDlRpbWVzdGFtcFByb3RvUAFaMmdvb2dsZS5nb2xhbmcub3JnL3Byb3Rv"
-    "YnVmL3R5cGVzL2tub3duL3RpbWVzdGFtcHBi+AEBogIDR1BCqgIeR29vZ2xlLlByb3RvYnVmLldlbGxLbm93blR5cGVzYgZwcm90bzM=";
+    "Ch9nb29nbGUvcHJvdG9idWYvdGltZXN0YW1wLnByb3RvEg9nb29nbGUucHJvdG9idWYiKwoJVGltZXN0YW1wEg8KB3NlY29uZHMYASAB"
+    "KAMS"
+    "DQoFbmFub3MYAiABKAVChQEKE2NvbS5nb29nbGUucHJvdG9idWZCDlRpbWVzdGFtcFByb3RvUAFaMmdvb2dsZS5nb2xhbmcub3JnL3By"
+    "b3Rv"
+    "YnVmL3R5cGVzL2tub3duL3RpbWVzdGFtcHBi+"
+    "AEBogIDR1BCqgIeR29vZ2xlLlByb3RvYnVmLldlbGxLbm93blR5cGVzYgZwcm90bzM=";
 
 // Subjects and their schemas, as the registry would resolve references.
 struct Registry {
@@ -70,11 +80,13 @@ struct Registry {
   }
 };
 
-ParseResult parse(std::string_view text, const std::vector<SchemaReference>& refs = {}, const Registry& registry = {}) {
+ParseResult parse(std::string_view text, const std::vector<SchemaReference>& refs = {},
+                  const Registry& registry = {}) {
   return detail::parse_protobuf(text, refs, registry.resolver());
 }
 
-std::shared_ptr<const ParsedSchema> parsed(std::string_view text, const std::vector<SchemaReference>& refs = {},
+std::shared_ptr<const ParsedSchema> parsed(std::string_view text,
+                                           const std::vector<SchemaReference>& refs = {},
                                            const Registry& registry = {}) {
   ParseResult r = parse(text, refs, registry);
   if (auto* error = std::get_if<SchemaError>(&r)) FAIL("refused: " << error->message << "\n" << text);
@@ -227,11 +239,12 @@ message M {
 }
 
 TEST_CASE("canonical text parses back to the same schema") {
-  for (const char* text : {kUserProto, kUserDescriptor, kTimestampDescriptor,
-                           "package a; message M { optional group G = 1 { repeated string s = 2; } }",
-                           R"(syntax = "proto3"; message M { bytes b = 1; optional double d = 2 [json_name = "dd"]; }
+  for (const char* text :
+       {kUserProto, kUserDescriptor, kTimestampDescriptor,
+        "package a; message M { optional group G = 1 { repeated string s = 2; } }",
+        R"(syntax = "proto3"; message M { bytes b = 1; optional double d = 2 [json_name = "dd"]; }
                               enum E { option allow_alias = true; A = 0; B = 0 [deprecated = true]; reserved 5 to 9; })",
-                           R"(package a; message M { optional string s = 1 [default = "x\ty\001"];
+        R"(package a; message M { optional string s = 1 [default = "x\ty\001"];
                                                     optional bytes b = 2 [default = "\000\377"];
                                                     optional float f = 3 [default = -inf]; })"}) {
     std::vector<SchemaReference> refs;
@@ -274,10 +287,13 @@ TEST_CASE("a FileDescriptorProto built in C++ reads as its text and serializes b
   std::string base64 = to_base64(file.SerializeAsString());
 
   auto schema = parsed(base64);
-  CHECK(schema->canonical() == "syntax = \"proto3\";\npackage hello;\n\nmessage Greeting {\n  string text = 1;\n}\n");
-  CHECK(schema->canonical() == parsed("syntax = 'proto3'; package hello; message Greeting { string text = 1; }")->canonical());
+  CHECK(schema->canonical() ==
+        "syntax = \"proto3\";\npackage hello;\n\nmessage Greeting {\n  string text = 1;\n}\n");
+  CHECK(schema->canonical() ==
+        parsed("syntax = 'proto3'; package hello; message Greeting { string text = 1; }")->canonical());
   CHECK(schema->formatted("serialized") == base64);
-  CHECK(parsed("syntax = 'proto3'; package hello; message Greeting { string text = 1; }")->formatted("serialized") == base64);
+  CHECK(parsed("syntax = 'proto3'; package hello; message Greeting { string text = 1; }")
+            ->formatted("serialized") == base64);
   CHECK(schema->formatted("default") == schema->canonical());
   CHECK(schema->formatted("") == schema->canonical());
   CHECK_FALSE(schema->formatted("resolved").has_value());
@@ -287,17 +303,20 @@ TEST_CASE("an invalid .proto is refused with the parser's line, column and reaso
   CHECK(refusal("syntax = \"proto3\";\nmessage A {\n  int32 x = 1\n}") ==
         "Could not parse Protobuf - line 4:1: Expected \";\".");
   CHECK(refusal("syntax = \"proto4\";") ==
-        "Could not parse Protobuf - line 1:10: Unrecognized syntax identifier \"proto4\".  This parser only recognizes "
+        "Could not parse Protobuf - line 1:10: Unrecognized syntax identifier \"proto4\".  This parser only "
+        "recognizes "
         "\"proto2\" and \"proto3\".");
   CHECK(refusal("not a schema at all") ==
         "Could not parse Protobuf - line 1:1: Expected top-level statement (e.g. \"message\").");
 }
 
 TEST_CASE("a schema that parses but does not build is refused at the element's line") {
-  CHECK(refusal("syntax = \"proto3\";\nmessage A {\n  Missing x = 1;\n}") == "line 3:3: \"Missing\" is not defined.");
+  CHECK(refusal("syntax = \"proto3\";\nmessage A {\n  Missing x = 1;\n}") ==
+        "line 3:3: \"Missing\" is not defined.");
   CHECK(refusal("syntax = \"proto3\";\nmessage A { required int32 x = 1; }") ==
         "line 2:22: Required fields are not allowed in proto3.");
-  CHECK(refusal("syntax = \"proto3\";\nenum E { ONE = 1; }") == "line 2:16: The first enum value must be zero in proto3.");
+  CHECK(refusal("syntax = \"proto3\";\nenum E { ONE = 1; }") ==
+        "line 2:16: The first enum value must be zero in proto3.");
   CHECK(refusal("syntax = \"proto3\";\nmessage A { int32 x = 1; int32 y = 1; }") ==
         "line 2:36: Field number 1 has already been used in \"A\" by field \"x\".");
   CHECK(refusal("syntax = \"proto3\";\nmessage A { int32 x = 1 [default = 2]; }") ==
@@ -320,13 +339,18 @@ TEST_CASE("well-known google/protobuf imports resolve without a reference") {
 
 TEST_CASE("imports resolve through references, recursively, as the importing file names them") {
   Registry registry;
-  registry.schemas[{"money", 1}] = {SchemaType::kProtobuf, "syntax = \"proto3\"; package m; message Money { int64 cents = 1; }", {}};
-  registry.schemas[{"line", 3}] = {SchemaType::kProtobuf,
-                                   "syntax = \"proto3\"; package l; import \"money.proto\"; message Line { m.Money price = 1; }",
-                                   {{"money.proto", "money", 1}}};
-  auto schema = parsed(R"(syntax = "proto3"; import "shop/line.proto"; message Cart { repeated l.Line lines = 1; })",
-                       {{"shop/line.proto", "line", 3}}, registry);
-  CHECK(schema->canonical() == "syntax = \"proto3\";\n\nimport \"shop/line.proto\";\n\nmessage Cart {\n  repeated .l.Line lines = 1;\n}\n");
+  registry.schemas[{"money", 1}] = {
+      SchemaType::kProtobuf, "syntax = \"proto3\"; package m; message Money { int64 cents = 1; }", {}};
+  registry.schemas[{"line", 3}] = {
+      SchemaType::kProtobuf,
+      "syntax = \"proto3\"; package l; import \"money.proto\"; message Line { m.Money price = 1; }",
+      {{"money.proto", "money", 1}}};
+  auto schema =
+      parsed(R"(syntax = "proto3"; import "shop/line.proto"; message Cart { repeated l.Line lines = 1; })",
+             {{"shop/line.proto", "line", 3}}, registry);
+  CHECK(schema->canonical() ==
+        "syntax = \"proto3\";\n\nimport \"shop/line.proto\";\n\nmessage Cart {\n  repeated .l.Line lines = "
+        "1;\n}\n");
   CHECK(schema->references() == std::vector<SchemaReference>{{"shop/line.proto", "line", 3}});
 
   SECTION("a reference that does not resolve is named") {
@@ -339,7 +363,8 @@ TEST_CASE("imports resolve through references, recursively, as the importing fil
           "reference \"a.proto\" (subject \"avro\" version 1) is not a PROTOBUF schema");
   }
   SECTION("an invalid referenced schema is refused with its own reason") {
-    registry.schemas[{"bad", 1}] = {SchemaType::kProtobuf, "syntax = \"proto3\"; message B { Nope n = 1; }", {}};
+    registry.schemas[{"bad", 1}] = {
+        SchemaType::kProtobuf, "syntax = \"proto3\"; message B { Nope n = 1; }", {}};
     CHECK(refusal("syntax = \"proto3\"; import \"b.proto\";", {{"b.proto", "bad", 1}}, registry) ==
           "reference \"b.proto\" (subject \"bad\" version 1): line 1:32: \"Nope\" is not defined.");
   }
@@ -348,8 +373,10 @@ TEST_CASE("imports resolve through references, recursively, as the importing fil
           "import \"shop/line.proto\" is neither one of the schema's references nor a well-known type");
   }
   SECTION("an import cycle is refused") {
-    registry.schemas[{"a", 1}] = {SchemaType::kProtobuf, "syntax = \"proto3\"; import \"b.proto\";", {{"b.proto", "b", 1}}};
-    registry.schemas[{"b", 1}] = {SchemaType::kProtobuf, "syntax = \"proto3\"; import \"a.proto\";", {{"a.proto", "a", 1}}};
+    registry.schemas[{"a", 1}] = {
+        SchemaType::kProtobuf, "syntax = \"proto3\"; import \"b.proto\";", {{"b.proto", "b", 1}}};
+    registry.schemas[{"b", 1}] = {
+        SchemaType::kProtobuf, "syntax = \"proto3\"; import \"a.proto\";", {{"a.proto", "a", 1}}};
     CHECK(refusal("syntax = \"proto3\"; import \"a.proto\";", {{"a.proto", "a", 1}}, registry) ==
           "reference \"b.proto\" (subject \"b\" version 1): import cycle through \"a.proto\"");
   }
@@ -357,7 +384,8 @@ TEST_CASE("imports resolve through references, recursively, as the importing fil
 
 TEST_CASE("equivalent spellings of one schema share one canonical text") {
   std::string canonical = parsed(R"(syntax = "proto3"; package a.b;
-    message Outer { Inner inner = 1; message Inner { int32 x = 1; } })")->canonical();
+    message Outer { Inner inner = 1; message Inner { int32 x = 1; } })")
+                              ->canonical();
   CHECK(parsed(R"(syntax = "proto3";
     package a.b;
     // fully qualified, other spacing
@@ -366,17 +394,25 @@ TEST_CASE("equivalent spellings of one schema share one canonical text") {
       message Inner {
         int32 x = 1;
       }
-    })")->canonical() == canonical);
-  CHECK(parsed("syntax = \"proto3\"; package a.b; message Outer { b.Outer.Inner inner = 1; message Inner { int32 x = 1; } }")
+    })")
+            ->canonical() == canonical);
+  CHECK(parsed("syntax = \"proto3\"; package a.b; message Outer { b.Outer.Inner inner = 1; message Inner { "
+               "int32 x = 1; } }")
             ->canonical() == canonical);
   // field order and option order are part of the canonical text, not of the normalized one
-  auto one = parsed("syntax = \"proto3\"; option java_package = \"p\"; option go_package = \"g\"; message M { int32 a = 1; int32 b = 2; }");
-  auto two = parsed("syntax = \"proto3\"; option go_package = \"g\"; option java_package = \"p\"; message M { int32 b = 2; int32 a = 1; }");
+  auto one = parsed(
+      "syntax = \"proto3\"; option java_package = \"p\"; option go_package = \"g\"; message M { int32 a = 1; "
+      "int32 b = 2; }");
+  auto two = parsed(
+      "syntax = \"proto3\"; option go_package = \"g\"; option java_package = \"p\"; message M { int32 b = 2; "
+      "int32 a = 1; }");
   CHECK(one->canonical() != two->canonical());
   CHECK(one->normalized() == two->normalized());
 }
 
-TEST_CASE("normalize sorts imports, options, fields, oneofs, enum values and reserved ranges but keeps type order") {
+TEST_CASE(
+    "normalize sorts imports, options, fields, oneofs, enum values and reserved ranges but keeps type "
+    "order") {
   auto schema = parsed(R"(syntax = "proto3";
     import "google/protobuf/wrappers.proto";
     import "google/protobuf/any.proto";
