@@ -39,15 +39,7 @@ std::string pointer(const std::vector<std::string>& location) {
   // The first token is the root's (empty) reference token.
   for (size_t i = 1; i < location.size(); ++i) {
     if (i > 1) s += '/';
-    for (char c : location[i]) {
-      if (c == '~') {
-        s += "~0";
-      } else if (c == '/') {
-        s += "~1";
-      } else {
-        s += c;
-      }
-    }
+    append_pointer_token(s, location[i]);
   }
   return s;
 }

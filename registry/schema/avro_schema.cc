@@ -47,11 +47,6 @@ class AvroSchema final : public ParsedSchema {
   std::string canonical_;
 };
 
-std::string describe(const SchemaReference& ref) {
-  return "reference '" + ref.name + "' (subject '" + ref.subject + "' version " +
-         std::to_string(ref.version) + ")";
-}
-
 // Confluent's wording for each kind of incompatibility (its avro.Difference), with "%s"
 // standing for the reader's and the writer's schema.
 std::string describe(const avro::Incompatibility& inc) {
@@ -83,23 +78,15 @@ std::string describe(const avro::Incompatibility& inc) {
 
 ParseResult parse_avro(std::string_view text, const std::vector<SchemaReference>& references,
                        const ReferenceResolver& resolve) {
-  auto referenced = resolve_references(references, resolve);
+  auto referenced = resolve_json_references(SchemaType::kAvro, references, resolve);
   if (auto* error = std::get_if<SchemaError>(&referenced)) return *error;
 
   // The referenced schemas are parsed first into the same graph, so their named types are
   // known by name while the schema itself is parsed.
   auto graph = std::make_unique<avro::Graph>();
   std::vector<const avro::Node*> known;
-  for (const ReferencedSchema& r : std::get<std::vector<ReferencedSchema>>(referenced)) {
-    if (r.resolved.type != SchemaType::kAvro) {
-      return SchemaError{"The " + describe(r.reference) + " is a " + std::string(to_string(r.resolved.type)) +
-                         " schema; an AVRO schema can only reference AVRO schemas"};
-    }
-    auto json = parse_json(r.resolved.schema);
-    if (auto* e = std::get_if<JsonParseError>(&json)) {
-      return SchemaError{"Invalid " + describe(r.reference) + ": " + e->message};
-    }
-    avro::ParseOutcome parsed = avro::parse_document(*graph, std::get<Json>(json));
+  for (const ReferencedDocument& r : std::get<std::vector<ReferencedDocument>>(referenced)) {
+    avro::ParseOutcome parsed = avro::parse_document(*graph, r.json);
     if (parsed.root == nullptr) return SchemaError{"Invalid " + describe(r.reference) + ": " + parsed.error};
     if (parsed.root->named()) known.push_back(parsed.root);
   }

@@ -119,28 +119,15 @@ std::string describe(const jsonschema::Difference& d) {
   return "{errorType:\"" + t + "\", description:\"" + text + "'}";
 }
 
-std::string describe(const SchemaReference& ref) {
-  return "reference '" + ref.name + "' (subject '" + ref.subject + "' version " +
-         std::to_string(ref.version) + ")";
-}
-
 }  // namespace
 
 ParseResult parse_json_schema(std::string_view text, const std::vector<SchemaReference>& references,
                               const ReferenceResolver& resolve) {
-  auto referenced = resolve_references(references, resolve);
+  auto referenced = resolve_json_references(SchemaType::kJson, references, resolve);
   if (auto* error = std::get_if<SchemaError>(&referenced)) return *error;
   std::vector<jsonschema::NamedDocument> documents;
-  for (const ReferencedSchema& r : std::get<std::vector<ReferencedSchema>>(referenced)) {
-    if (r.resolved.type != SchemaType::kJson) {
-      return SchemaError{"The " + describe(r.reference) + " is a " + std::string(to_string(r.resolved.type)) +
-                         " schema; a JSON schema can only reference JSON schemas"};
-    }
-    auto json = parse_json(r.resolved.schema);
-    if (auto* e = std::get_if<JsonParseError>(&json)) {
-      return SchemaError{"Invalid " + describe(r.reference) + ": " + e->message};
-    }
-    documents.push_back({r.reference.name, std::move(std::get<Json>(json))});
+  for (ReferencedDocument& r : std::get<std::vector<ReferencedDocument>>(referenced)) {
+    documents.push_back({r.reference.name, std::move(r.json)});
   }
 
   auto json = parse_json(text);

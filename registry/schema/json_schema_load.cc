@@ -51,15 +51,7 @@ std::string kind_name(const Json& j) {
 
 std::string child(const std::string& path, std::string_view key) {
   std::string out = path + "/";
-  for (char c : key) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out += c;
-    }
-  }
+  append_pointer_token(out, key);
   return out;
 }
 
@@ -181,7 +173,7 @@ class Loader {
     }
   }
 
-  Schema* make(Kind kind, std::string identity) {
+  Schema* make(Kind kind, std::string identity = {}) {
     model_.nodes.push_back(std::make_unique<Schema>());
     Schema* s = model_.nodes.back().get();
     s->kind = kind;
@@ -189,7 +181,7 @@ class Loader {
     return s;
   }
 
-  const Schema* load(size_t doc, const Json& j, const std::string& path) {
+  Schema* load(size_t doc, const Json& j, const std::string& path) {
     if (auto it = memo_.find(&j); it != memo_.end()) return it->second;
     if (depth_ >= kMaxDepth)
       fail(path, "schema nested more than " + std::to_string(kMaxDepth) + " levels deep");
@@ -208,7 +200,8 @@ class Loader {
       return s;
     }
     if (!j.is_object()) fail(path, "expected a schema (an object), found " + kind_name(j));
-    Schema* s = make(Kind::kEmpty, "schema:" + json_text(j));
+    // The identity is only needed for the subschemas of a combined schema (set there).
+    Schema* s = make(Kind::kEmpty);
     memo_[&j] = s;
     check_keywords(d, j, path);
     read_annotations(d, j, *s);
@@ -247,8 +240,9 @@ class Loader {
     } else if (parts.size() > 1) {
       s->kind = Kind::kCombined;
       s->criterion = Criterion::kAllOf;
+      std::string source = json_text(j);
       for (const auto& [kind, what] : parts) {
-        Schema* part = make(kind, std::string(what) + "@" + s->identity);
+        Schema* part = make(kind, std::string(what) + "@" + source);
         fill(doc, j, path, kind, what, *part);
         s->subschemas.push_back(part);
       }
@@ -303,8 +297,9 @@ class Loader {
       case Kind::kCombined:
         if (what == "type") {
           s.criterion = Criterion::kAnyOf;
+          std::string source = json_text(j);
           for (const Json& t : j.find("type")->items()) {
-            Schema* part = make(kind_of_type(t.text()), "type:" + t.text() + "@" + json_text(j));
+            Schema* part = make(kind_of_type(t.text()), "type:" + t.text() + "@" + source);
             fill(doc, j, path, part->kind, t.text(), *part);
             s.subschemas.push_back(part);
           }
@@ -314,7 +309,10 @@ class Loader {
                       : what == "anyOf" ? Criterion::kAnyOf
                                         : Criterion::kOneOf;
         for (size_t i = 0; i < j.find(what)->items().size(); ++i) {
-          s.subschemas.push_back(sub(j.find(what)->items()[i], child(child(path, what), std::to_string(i))));
+          const Json& element = j.find(what)->items()[i];
+          Schema* subschema = sub(element, child(child(path, what), std::to_string(i)));
+          if (subschema->identity.empty()) subschema->identity = "schema:" + json_text(element);
+          s.subschemas.push_back(subschema);
         }
         return;
       case Kind::kString:
@@ -524,7 +522,7 @@ class Loader {
     }
   }
 
-  const Schema* resolve(size_t doc, const std::string& ref, const std::string& path) {
+  Schema* resolve(size_t doc, const std::string& ref, const std::string& path) {
     size_t hash = ref.find('#');
     std::string base_part = ref.substr(0, hash);
     std::string fragment = hash == std::string::npos ? "" : percent_decode(ref.substr(hash + 1));
@@ -593,7 +591,7 @@ class Loader {
 
   Model& model_;
   std::vector<Document> docs_;
-  std::map<const Json*, const Schema*> memo_;
+  std::map<const Json*, Schema*> memo_;
   int depth_ = 0;
 };
 

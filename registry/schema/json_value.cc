@@ -203,6 +203,18 @@ std::variant<Json, JsonParseError> parse_json(std::string_view text) {
   return std::move(*builder.root);
 }
 
+void append_pointer_token(std::string& pointer, std::string_view token) {
+  for (char c : token) {
+    if (c == '~') {
+      pointer += "~0";
+    } else if (c == '/') {
+      pointer += "~1";
+    } else {
+      pointer += c;
+    }
+  }
+}
+
 std::string java_double_string(double d) {
   if (std::isnan(d)) return "NaN";
   if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";

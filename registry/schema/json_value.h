@@ -97,6 +97,9 @@ std::string to_json(const Json& value, const JsonWriteOptions& options = {});
 // A string as a JSON string literal.
 void write_json_string(std::string& out, std::string_view s);
 
+// Appends `token` to a JSON pointer, escaped (RFC 6901: '~' as ~0, '/' as ~1).
+void append_pointer_token(std::string& pointer, std::string_view token);
+
 // Java's Double.toString(d), which Jackson uses for doubles.
 std::string java_double_string(double d);
 // Java's BigDecimal(text).toString() for a JSON number text.

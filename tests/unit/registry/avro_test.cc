@@ -186,7 +186,7 @@ TEST_CASE("named types from schemas registered under other subjects are known by
   SECTION("a referenced schema of another type is refused") {
     subjects.add("json", 1, SchemaType::kJson, R"({"type":"object"})");
     CHECK_THAT(refusal(kAvro, R"("string")", {{"x", "json", 1}}, &subjects),
-               Catch::Contains("is a JSON schema"));
+               Catch::Contains("is a JSON schema; AVRO schemas can only reference AVRO schemas"));
   }
 }
 
