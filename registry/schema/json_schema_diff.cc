@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <memory>
 #include <regex>
 #include <set>
 
@@ -20,8 +21,12 @@ namespace kb::registry::detail::jsonschema {
 
 namespace {
 
-// Recursion through $refs stops here; no real schema nests this deep.
+// Limits on one comparison. A $ref cycle through combined schemas recurses without entering a
+// new schema, and combined schemas that refer to each other multiply the work; no real schema
+// comes near either limit. Past one, what is left counts as changed (incompatible), so a
+// hostile schema costs bounded time and never passes for compatible.
 constexpr int kMaxDepth = 256;
+constexpr long kMaxComparisons = 50'000;
 
 const std::set<std::string_view> kCompatible = {
     "ID_CHANGED",
@@ -84,15 +89,15 @@ const std::set<std::string_view> kCompatible = {
 };
 
 // The walk's state: where it is, the original schemas it is inside (a recursive schema stops
-// at the second visit), and what it found.
+// at the second visit), and what it found. A sub-context collects its own findings (to judge a
+// candidate match on its own) but walks with its parent's position: the walk is strictly
+// nested, so sharing it is exact and makes a sub-context free to create.
 class Context {
  public:
-  Context() = default;
+  Context() : walk_(std::make_shared<Walk>()) {}
   Context sub() const {
     Context c;
-    c.path_ = path_;
-    c.inside_ = inside_;
-    c.depth_ = depth_;
+    c.walk_ = walk_;
     return c;
   }
 
@@ -112,29 +117,34 @@ class Context {
   }
   const std::vector<Difference>& diffs() const { return diffs_; }
 
-  void enter(std::string_view segment) { path_.emplace_back(segment); }
-  void leave() { path_.pop_back(); }
-  bool enter_schema(const Schema* s) {
-    if (inside_.count(s) || depth_ >= kMaxDepth) return false;
-    inside_.insert(s);
-    ++depth_;
+  void enter(std::string_view segment) { walk_->path.emplace_back(segment); }
+  void leave() { walk_->path.pop_back(); }
+  bool enter_schema(const Schema* s) { return walk_->inside.insert(s).second; }
+  void leave_schema(const Schema* s) { walk_->inside.erase(s); }
+  // Every comparison counts, not only those that enter a schema: a combined schema made of a
+  // reference to itself recurses without entering one.
+  bool descend() {
+    if (walk_->depth >= kMaxDepth || --walk_->budget < 0) return false;
+    ++walk_->depth;
     return true;
   }
-  void leave_schema(const Schema* s) {
-    inside_.erase(s);
-    --depth_;
-  }
+  void ascend() { --walk_->depth; }
 
  private:
+  struct Walk {
+    std::vector<std::string> path;
+    std::set<const Schema*> inside;
+    int depth = 0;
+    long budget = kMaxComparisons;
+  };
+
   std::string path_string() const {
     std::string s = "#/";
-    for (size_t i = 0; i < path_.size(); ++i) s += (i ? "/" : "") + path_[i];
+    for (size_t i = 0; i < walk_->path.size(); ++i) s += (i ? "/" : "") + walk_->path[i];
     return s;
   }
 
-  std::vector<std::string> path_;
-  std::set<const Schema*> inside_;
-  int depth_ = 0;
+  std::shared_ptr<Walk> walk_;
   std::vector<Difference> diffs_;
 };
 
@@ -519,6 +529,11 @@ bool compare_across_combination(Context& ctx, const Schema* original, const Sche
 }
 
 void compare(Context& ctx, const Schema* original, const Schema* update) {
+  if (!ctx.descend()) return ctx.add("TYPE_CHANGED");
+  struct Ascend {
+    Context& ctx;
+    ~Ascend() { ctx.ascend(); }
+  } ascend{ctx};
   if (original == nullptr && update == nullptr) return;
   if (original == nullptr) return ctx.add("SCHEMA_ADDED");
   if (update == nullptr) return ctx.add("SCHEMA_REMOVED");

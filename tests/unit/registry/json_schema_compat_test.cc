@@ -197,3 +197,22 @@ TEST_CASE("JSON schemas that reference other subjects compare what the reference
   CHECK(compatible(L::kBackward, v2, {v1}));
   CHECK_FALSE(compatible(L::kForward, v2, {v1}));
 }
+
+TEST_CASE("self-referring combined schemas are compared in bounded time and never pass for compatible") {
+  auto self = json(R"({"allOf":[{"$ref":"#"}]})");
+  auto other = json(R"({"type":"string"})");
+  CHECK_FALSE(check(L::kFull, other, {self}).empty());
+  CHECK_FALSE(check(L::kFull, self, {other}).empty());
+  // Definitions whose anyOf branches refer to each other: every path through them differs.
+  std::string defs;
+  for (int i = 0; i < 24; ++i) {
+    defs += (i ? "," : "") + std::string(R"("d)") + std::to_string(i) +
+            R"(":{"anyOf":[{"$ref":"#/definitions/d)" + std::to_string((i + 1) % 24) +
+            R"("},{"$ref":"#/definitions/d)" + std::to_string((i + 2) % 24) +
+            R"("},{"type":"integer","maximum":)" + std::to_string(i) + "}]}";
+  }
+  auto tangled = json(R"({"definitions":{)" + defs + R"(},"$ref":"#/definitions/d0"})");
+  auto tangled2 = json(R"({"definitions":{)" + defs + R"(},"$ref":"#/definitions/d1"})");
+  check(L::kFull, tangled2, {tangled});
+  SUCCEED("finished");
+}
