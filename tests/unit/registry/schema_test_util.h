@@ -80,4 +80,30 @@ inline std::string joined(const std::vector<std::string>& lines) {
   return out;
 }
 
+inline bool compatible(CompatibilityLevel level, const Schema& proposed,
+                       const std::vector<Schema>& previous) {
+  auto problems = check(level, proposed, previous);
+  INFO(joined(problems));
+  return problems.empty();
+}
+
+// One change from an old to a new schema and whether BACKWARD and FORWARD accept it.
+struct Evolution {
+  const char* change;
+  Schema old_schema, new_schema;
+  bool backward, forward;
+};
+
+// Each evolution at each non-transitive level: FULL accepts what both directions accept,
+// NONE accepts everything.
+inline void check_evolutions(const std::vector<Evolution>& cases) {
+  for (const auto& c : cases) {
+    INFO(c.change);
+    CHECK(compatible(CompatibilityLevel::kBackward, c.new_schema, {c.old_schema}) == c.backward);
+    CHECK(compatible(CompatibilityLevel::kForward, c.new_schema, {c.old_schema}) == c.forward);
+    CHECK(compatible(CompatibilityLevel::kFull, c.new_schema, {c.old_schema}) == (c.backward && c.forward));
+    CHECK(compatible(CompatibilityLevel::kNone, c.new_schema, {c.old_schema}));
+  }
+}
+
 }  // namespace kbtest
