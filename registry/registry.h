@@ -104,7 +104,8 @@ struct RegistryStats {
 struct RegistryOptions {
   int64_t timeout_ms = 30000;     // Confluent's kafkastore.timeout.ms is 500; a write here
                                   // may wait for replication and a leader change
-  int max_write_attempts = 10;    // conflicts tolerated per write before 50001
+  int max_write_attempts = 50;    // conflicts tolerated per write before 50001 (one loses
+                                  // with odds (n-1)/n per round against n busy writers)
   CompatibilityLevel default_compatibility = CompatibilityLevel::kBackward;
   std::function<int64_t()> now_ms;  // monotonic milliseconds; steady_clock when empty
 };

@@ -459,6 +459,15 @@ void Rest::handle(HttpRequest request, std::function<void(HttpResponse)> done) {
   call->content_type = negotiate(request.accept);
   call->metrics = metrics_;
 
+  std::string_view target = request.target;
+  const auto qmark = target.find('?');
+  Args args;
+  const auto route = route_of(split_path(target.substr(0, qmark)), args.path);
+  // Metrics label known routes only: a client's made-up paths and methods must not grow them.
+  auto it = handlers().end();
+  if (route) it = handlers().find(request.method + " " + *route);
+  if (it != handlers().end()) call->route = it->first;
+
   AuthDecision auth = authenticator_.authenticate(request.authorization);
   if (!auth.allowed) {
     std::vector<std::pair<std::string, std::string>> headers;
@@ -468,15 +477,9 @@ void Rest::handle(HttpRequest request, std::function<void(HttpResponse)> done) {
     return;
   }
 
-  std::string_view target = request.target;
-  const auto qmark = target.find('?');
-  Args args;
-  args.query = parse_query(qmark == std::string_view::npos ? std::string_view() : target.substr(qmark + 1));
-  const auto route = route_of(split_path(target.substr(0, qmark)), args.path);
   if (!route) return call->fail(http_error(404, "Not Found"));
-  call->route = request.method + " " + *route;
-  auto it = handlers().find(call->route);
   if (it == handlers().end()) return call->fail(http_error(405, "Method Not Allowed"));
+  args.query = parse_query(qmark == std::string_view::npos ? std::string_view() : target.substr(qmark + 1));
   if (request.method == "POST" || request.method == "PUT") {
     std::string type = media_type(request.content_type);
     if (!type.empty() && type != kV1Json && type != kDefaultJson && type != kJson && type != kOctetStream) {
