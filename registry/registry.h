@@ -48,16 +48,8 @@ struct SchemaRequest {
   std::optional<int32_t> version;  // IMPORT mode (elsewhere it must be the next version)
 };
 
-// One version of a subject, as the REST API shows it.
-struct SubjectSchema {
-  std::string subject;
-  int32_t version = 0;
-  int32_t id = 0;
-  SchemaType type = SchemaType::kAvro;
-  std::vector<SchemaReference> references;
-  std::string schema;
-  bool deleted = false;
-};
+// One version of a subject, as the REST API shows it: the fields of its SCHEMA record value.
+using SubjectSchema = SchemaValue;
 
 // GET /schemas/ids/{id}: subject and version only when the request named a subject.
 struct SchemaById {

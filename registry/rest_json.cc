@@ -1,5 +1,7 @@
 #include "registry/rest_json.h"
 
+#include <cstdint>
+
 namespace kb::registry::rest_json {
 
 namespace {
@@ -18,7 +20,11 @@ Reply<json> parse_object(std::string_view body) {
 bool bad_type(const json& j, const char* name, json::value_t kind) {
   auto it = j.find(name);
   if (it == j.end() || it->is_null()) return false;
-  if (kind == json::value_t::number_integer) return !it->is_number_integer();
+  if (kind == json::value_t::number_integer) {
+    // Java's int: a larger number does not deserialize.
+    return !it->is_number_integer() || it->get<int64_t>() < INT32_MIN || it->get<int64_t>() > INT32_MAX ||
+           (it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(INT32_MAX));
+  }
   return it->type() != kind;
 }
 
@@ -96,7 +102,8 @@ Reply<SchemaRequest> schema_request(std::string_view body) {
   if (auto it = j.find("references"); it != j.end() && it->is_array()) {
     for (const auto& ref : *it) {
       if (!ref.is_object() || !ref.contains("name") || !ref["name"].is_string() || !ref.contains("subject") ||
-          !ref["subject"].is_string() || !ref.contains("version") || !ref["version"].is_number_integer()) {
+          !ref["subject"].is_string() || !ref.contains("version") || !ref["version"].is_number_integer() ||
+          bad_type(ref, "version", json::value_t::number_integer)) {
         return type_error("references", "objects with name, subject and version");
       }
       r.references.push_back(SchemaReference{ref["name"].get<std::string>(), ref["subject"].get<std::string>(),

@@ -145,6 +145,8 @@ TEST_CASE("malformed and invalid requests", "[registry][rest]") {
   check_error(f.post("/subjects/s/versions", "{not json"), 400, 400);
   check_error(f.post("/subjects/s/versions", "[1]"), 422, 422);
   check_error(f.post("/subjects/s/versions", R"({"schema": 5})"), 422, 422);
+  check_error(f.post("/subjects/s/versions", R"({"schema": "\"int\"", "version": 99999999999})"), 422, 422);
+  check_error(f.post("/subjects/s/versions", R"({"schema": "\"int\"", "references": [{"name": "a"}]})"), 422, 422);
   check_error(f.post("/subjects/s/versions", R"({"schema": ""})"), 422, 42201, "Empty schema");
   check_error(f.post("/subjects/s/versions", R"({"schema": "{\"type\":\"record\"}"})"), 422, 42201);
   check_error(f.post("/subjects/s/versions", schema_body("{}", "XML")), 422, 42201, "Invalid schema type XML");
@@ -421,4 +423,28 @@ TEST_CASE("content negotiation, authentication and metrics", "[registry][rest]")
   auto stats = f.node.registry.stats();
   CHECK(stats.subjects == 1);
   CHECK(stats.versions_by_type[SchemaType::kAvro] == 1);
+}
+
+TEST_CASE("PROTOBUF schemas: imports as references, the serialized format", "[registry][rest]") {
+  Fixture f;
+  const std::string common = "syntax = \"proto3\";\npackage acme;\nmessage Money {\n  int64 units = 1;\n}\n";
+  const std::string order =
+      "syntax = \"proto3\";\npackage acme;\nimport \"money.proto\";\nmessage Order {\n  string id = 1;\n  "
+      "acme.Money total = 2;\n}\n";
+  auto money = f.reg("money", schema_body(common, "PROTOBUF"));
+  CHECK(money["schemaType"] == "PROTOBUF");
+  json body;
+  body["schema"] = order;
+  body["schemaType"] = "PROTOBUF";
+  body["references"] = json::parse(R"([{"name":"money.proto","subject":"money","version":1}])");
+  auto r = f.reg("orders-value", body.dump());
+  CHECK(r["id"] == 2);
+  CHECK(body_of(f.get("/subjects/money/versions/1/referencedby")) == json::array({2}));
+  auto serialized = body_of(f.get("/schemas/ids/2?format=serialized"));
+  CHECK(serialized["schemaType"] == "PROTOBUF");
+  CHECK(serialized["schema"] != body_of(f.get("/schemas/ids/2"))["schema"]);
+  // The same .proto again is the same version; a removed field under BACKWARD is refused.
+  CHECK(f.reg("orders-value", body.dump())["version"] == 1);
+  body["schema"] = "syntax = \"proto3\";\npackage acme;\nimport \"money.proto\";\nmessage Order {\n  int32 id = 1;\n}\n";
+  CHECK(f.post("/subjects/orders-value/versions", body.dump()).status == 409);
 }
