@@ -12,8 +12,8 @@ namespace kb::registry::detail::avro {
 
 namespace {
 
-constexpr Type kPrimitives[] = {Type::kNull,   Type::kBoolean, Type::kInt,    Type::kLong,
-                                Type::kFloat,  Type::kDouble,  Type::kBytes,  Type::kString};
+constexpr Type kPrimitives[] = {Type::kNull,  Type::kBoolean, Type::kInt,   Type::kLong,
+                                Type::kFloat, Type::kDouble,  Type::kBytes, Type::kString};
 
 std::optional<Type> primitive_type(std::string_view name) {
   for (Type t : kPrimitives) {
@@ -87,8 +87,8 @@ std::vector<std::string> parse_aliases(const Json& j) {
 }
 
 bool is_reserved(std::string_view key, bool is_enum) {
-  static const std::set<std::string_view> kReserved = {"doc",     "fields", "items", "name", "namespace",
-                                                       "size",    "symbols", "values", "type", "aliases"};
+  static const std::set<std::string_view> kReserved = {"doc",  "fields",  "items",  "name", "namespace",
+                                                       "size", "symbols", "values", "type", "aliases"};
   return kReserved.count(key) != 0 || (is_enum && key == "default");
 }
 
@@ -109,13 +109,19 @@ bool valid_default(const Node& s, const Json* v) {
     case Type::kString:
     case Type::kBytes:
     case Type::kEnum:
-    case Type::kFixed: return v->is_string();
-    case Type::kInt: return v->is_int() && fits_int32(*v);
-    case Type::kLong: return v->is_int() && v->as_int64().has_value();
+    case Type::kFixed:
+      return v->is_string();
+    case Type::kInt:
+      return v->is_int() && fits_int32(*v);
+    case Type::kLong:
+      return v->is_int() && v->as_int64().has_value();
     case Type::kFloat:
-    case Type::kDouble: return v->is_number();
-    case Type::kBoolean: return v->is_bool();
-    case Type::kNull: return v->is_null();
+    case Type::kDouble:
+      return v->is_number();
+    case Type::kBoolean:
+      return v->is_bool();
+    case Type::kNull:
+      return v->is_null();
     case Type::kArray:
       if (!v->is_array()) return false;
       for (const Json& e : v->items()) {
@@ -128,7 +134,8 @@ bool valid_default(const Node& s, const Json* v) {
         if (!valid_default(*s.element, &e)) return false;
       }
       return true;
-    case Type::kUnion: return !s.branches.empty() && valid_default(*s.branches[0], v);
+    case Type::kUnion:
+      return !s.branches.empty() && valid_default(*s.branches[0], v);
     case Type::kRecord:
       if (!v->is_object()) return false;
       for (const Field& f : s.fields) {
@@ -179,7 +186,8 @@ class Parser {
       const char* key = type == "array" ? "items" : "values";
       const Json* element = j.find(key);
       if (element == nullptr) {
-        fail(std::string(type == "array" ? "Array has no items type: " : "Map has no values type: ") + compact(j));
+        fail(std::string(type == "array" ? "Array has no items type: " : "Map has no values type: ") +
+             compact(j));
       }
       n = make(type == "array" ? Type::kArray : Type::kMap);
       n->element = parse(*element);
@@ -204,7 +212,8 @@ class Parser {
     if (n->named()) {
       for (const std::string& alias : parse_aliases(j)) {
         Name a = make_name(alias, n->name.space);
-        bool seen = std::any_of(n->aliases.begin(), n->aliases.end(), [&](const Name& x) { return x.full() == a.full(); });
+        bool seen = std::any_of(n->aliases.begin(), n->aliases.end(),
+                                [&](const Name& x) { return x.full() == a.full(); });
         if (!seen) n->aliases.push_back(a);
       }
     }
@@ -253,7 +262,8 @@ class Parser {
       if (const Json* order = fj.find("order")) {
         std::string o = order->is_string() ? order->text() : compact(*order);
         std::transform(o.begin(), o.end(), o.begin(), [](unsigned char c) { return std::tolower(c); });
-        if (o != "ascending" && o != "descending" && o != "ignore") fail("Invalid field order: " + compact(*order));
+        if (o != "ascending" && o != "descending" && o != "ignore")
+          fail("Invalid field order: " + compact(*order));
         f.order = o;
       }
       validate_name(f.name);
@@ -275,8 +285,8 @@ class Parser {
       for (size_t i = 0; i < record.fields.size(); ++i) {
         const Field& other = record.fields[i];
         if (other.name == f.name) {
-          fail("Duplicate field " + f.name + " in record " + record.name.full() + ": " + f.name +
-               " type:" + type_enum_name(f.type->type) + " pos:" + std::to_string(record.fields.size()) + " and " +
+          fail("Duplicate field " + f.name + " in record " + record.name.full() + ": " + f.name + " type:" +
+               type_enum_name(f.type->type) + " pos:" + std::to_string(record.fields.size()) + " and " +
                other.name + " type:" + type_enum_name(other.type->type) + " pos:" + std::to_string(i) + ".");
         }
       }
@@ -339,20 +349,34 @@ class Parser {
 
 std::string_view type_name(Type t) {
   switch (t) {
-    case Type::kNull: return "null";
-    case Type::kBoolean: return "boolean";
-    case Type::kInt: return "int";
-    case Type::kLong: return "long";
-    case Type::kFloat: return "float";
-    case Type::kDouble: return "double";
-    case Type::kBytes: return "bytes";
-    case Type::kString: return "string";
-    case Type::kRecord: return "record";
-    case Type::kEnum: return "enum";
-    case Type::kArray: return "array";
-    case Type::kMap: return "map";
-    case Type::kUnion: return "union";
-    case Type::kFixed: return "fixed";
+    case Type::kNull:
+      return "null";
+    case Type::kBoolean:
+      return "boolean";
+    case Type::kInt:
+      return "int";
+    case Type::kLong:
+      return "long";
+    case Type::kFloat:
+      return "float";
+    case Type::kDouble:
+      return "double";
+    case Type::kBytes:
+      return "bytes";
+    case Type::kString:
+      return "string";
+    case Type::kRecord:
+      return "record";
+    case Type::kEnum:
+      return "enum";
+    case Type::kArray:
+      return "array";
+    case Type::kMap:
+      return "map";
+    case Type::kUnion:
+      return "union";
+    case Type::kFixed:
+      return "fixed";
   }
   return "";
 }
@@ -366,8 +390,8 @@ std::string type_enum_name(Type t) {
 std::string Name::qualified(std::string_view default_space) const {
   if (space.empty() || space != default_space) return full();
   // A short name that reads as a type keyword must keep its namespace.
-  static constexpr Type kAll[] = {Type::kRecord, Type::kEnum,  Type::kArray,  Type::kMap,    Type::kUnion,
-                                  Type::kFixed,  Type::kString, Type::kBytes, Type::kInt,    Type::kLong,
+  static constexpr Type kAll[] = {Type::kRecord, Type::kEnum,   Type::kArray,   Type::kMap, Type::kUnion,
+                                  Type::kFixed,  Type::kString, Type::kBytes,   Type::kInt, Type::kLong,
                                   Type::kFloat,  Type::kDouble, Type::kBoolean, Type::kNull};
   for (Type t : kAll) {
     if (type_name(t) == name) return full();

@@ -16,7 +16,22 @@
 
 namespace kb::registry::detail::avro {
 
-enum class Type : uint8_t { kNull, kBoolean, kInt, kLong, kFloat, kDouble, kBytes, kString, kRecord, kEnum, kArray, kMap, kUnion, kFixed };
+enum class Type : uint8_t {
+  kNull,
+  kBoolean,
+  kInt,
+  kLong,
+  kFloat,
+  kDouble,
+  kBytes,
+  kString,
+  kRecord,
+  kEnum,
+  kArray,
+  kMap,
+  kUnion,
+  kFixed
+};
 
 // "int", "record", ... (Avro's names; also the full name of an unnamed type in a union).
 std::string_view type_name(Type t);

@@ -39,27 +39,25 @@ std::string pointer(const std::vector<std::string>& location) {
   // The first token is the root's (empty) reference token.
   for (size_t i = 1; i < location.size(); ++i) {
     if (i > 1) s += '/';
-    for (char c : location[i]) {
-      if (c == '~') {
-        s += "~0";
-      } else if (c == '/') {
-        s += "~1";
-      } else {
-        s += c;
-      }
-    }
+    append_pointer_token(s, location[i]);
   }
   return s;
 }
 
 bool is_promotion(Type reader, Type writer) {
   switch (reader) {
-    case Type::kLong: return writer == Type::kInt;
-    case Type::kFloat: return writer == Type::kInt || writer == Type::kLong;
-    case Type::kDouble: return writer == Type::kInt || writer == Type::kLong || writer == Type::kFloat;
-    case Type::kBytes: return writer == Type::kString;
-    case Type::kString: return writer == Type::kBytes;
-    default: return false;
+    case Type::kLong:
+      return writer == Type::kInt;
+    case Type::kFloat:
+      return writer == Type::kInt || writer == Type::kLong;
+    case Type::kDouble:
+      return writer == Type::kInt || writer == Type::kLong || writer == Type::kFloat;
+    case Type::kBytes:
+      return writer == Type::kString;
+    case Type::kString:
+      return writer == Type::kBytes;
+    default:
+      return false;
   }
 }
 
@@ -73,7 +71,8 @@ class Checker {
  private:
   enum class State { kInProgress, kDone };
 
-  Result check(const std::string& token, const Node& reader, const Node& writer, std::vector<std::string>& location) {
+  Result check(const std::string& token, const Node& reader, const Node& writer,
+               std::vector<std::string>& location) {
     location.push_back(token);
     auto key = std::make_pair(&reader, &writer);
     Result result;
@@ -89,11 +88,13 @@ class Checker {
     return result;
   }
 
-  static Result incompatible(std::string type, std::string message, const std::vector<std::string>& location) {
+  static Result incompatible(std::string type, std::string message,
+                             const std::vector<std::string>& location) {
     return Result{false, {Incompatibility{std::move(type), std::move(message), pointer(location)}}};
   }
 
-  static Result type_mismatch(const Node& reader, const Node& writer, const std::vector<std::string>& location) {
+  static Result type_mismatch(const Node& reader, const Node& writer,
+                              const std::vector<std::string>& location) {
     return incompatible("TYPE_MISMATCH",
                         "reader type: " + type_enum_name(reader.type) +
                             " not compatible with writer type: " + type_enum_name(writer.type),
@@ -104,8 +105,12 @@ class Checker {
     Result result;
     if (reader.type == writer.type) {
       switch (reader.type) {
-        case Type::kArray: result.merge(check("items", *reader.element, *writer.element, location)); break;
-        case Type::kMap: result.merge(check("values", *reader.element, *writer.element, location)); break;
+        case Type::kArray:
+          result.merge(check("items", *reader.element, *writer.element, location));
+          break;
+        case Type::kMap:
+          result.merge(check("values", *reader.element, *writer.element, location));
+          break;
         case Type::kFixed:
           result.merge(check_names(reader, writer, location));
           result.merge(check_size(reader, writer, location));
@@ -130,7 +135,8 @@ class Checker {
             location.pop_back();
           }
           break;
-        default: break;  // the same primitive
+        default:
+          break;  // the same primitive
       }
       return result;
     }
@@ -143,8 +149,8 @@ class Checker {
       for (const Node* branch : reader.branches) {
         if (check(*branch, writer).compatible) return result;
       }
-      return incompatible("MISSING_UNION_BRANCH", "reader union lacking writer type: " + type_enum_name(writer.type),
-                          location);
+      return incompatible("MISSING_UNION_BRANCH",
+                          "reader union lacking writer type: " + type_enum_name(writer.type), location);
     }
     if (is_promotion(reader.type, writer.type)) return result;
     return type_mismatch(reader, writer, location);
@@ -170,9 +176,9 @@ class Checker {
   static Result check_size(const Node& reader, const Node& writer, std::vector<std::string>& location) {
     if (reader.size == writer.size) return {};
     location.push_back("size");
-    Result r = incompatible("FIXED_SIZE_MISMATCH",
-                            "expected: " + std::to_string(writer.size) + ", found: " + std::to_string(reader.size),
-                            location);
+    Result r = incompatible(
+        "FIXED_SIZE_MISMATCH",
+        "expected: " + std::to_string(writer.size) + ", found: " + std::to_string(reader.size), location);
     location.pop_back();
     return r;
   }

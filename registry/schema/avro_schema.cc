@@ -47,10 +47,6 @@ class AvroSchema final : public ParsedSchema {
   std::string canonical_;
 };
 
-std::string describe(const SchemaReference& ref) {
-  return "reference '" + ref.name + "' (subject '" + ref.subject + "' version " + std::to_string(ref.version) + ")";
-}
-
 // Confluent's wording for each kind of incompatibility (its avro.Difference), with "%s"
 // standing for the reader's and the writer's schema.
 std::string describe(const avro::Incompatibility& inc) {
@@ -58,15 +54,19 @@ std::string describe(const avro::Incompatibility& inc) {
   std::string info = escape_percent(inc.message);
   std::string description;
   if (inc.type == "FIXED_SIZE_MISMATCH") {
-    description = "The size of FIXED type field at path '" + path + "' in the %s schema does not match with the %s schema";
+    description = "The size of FIXED type field at path '" + path +
+                  "' in the %s schema does not match with the %s schema";
   } else if (inc.type == "TYPE_MISMATCH") {
-    description = "The type (path '" + path + "') of a field in the %s schema does not match with the %s schema";
+    description =
+        "The type (path '" + path + "') of a field in the %s schema does not match with the %s schema";
   } else if (inc.type == "NAME_MISMATCH") {
     description = "The name of the schema has changed (path '" + path + "')";
   } else if (inc.type == "MISSING_ENUM_SYMBOLS") {
-    description = "The %s schema is missing enum symbols '" + info + "' at path '" + path + "' in the %s schema";
+    description =
+        "The %s schema is missing enum symbols '" + info + "' at path '" + path + "' in the %s schema";
   } else if (inc.type == "MISSING_UNION_BRANCH") {
-    description = "The %s schema is missing a type inside a union field at path '" + path + "' in the %s schema";
+    description =
+        "The %s schema is missing a type inside a union field at path '" + path + "' in the %s schema";
   } else if (inc.type == "READER_FIELD_MISSING_DEFAULT_VALUE") {
     description = "The field '" + info + "' at path '" + path +
                   "' in the %s schema has no default value and is missing in the %s schema";
@@ -78,23 +78,15 @@ std::string describe(const avro::Incompatibility& inc) {
 
 ParseResult parse_avro(std::string_view text, const std::vector<SchemaReference>& references,
                        const ReferenceResolver& resolve) {
-  auto referenced = resolve_references(references, resolve);
+  auto referenced = resolve_json_references(SchemaType::kAvro, references, resolve);
   if (auto* error = std::get_if<SchemaError>(&referenced)) return *error;
 
   // The referenced schemas are parsed first into the same graph, so their named types are
   // known by name while the schema itself is parsed.
   auto graph = std::make_unique<avro::Graph>();
   std::vector<const avro::Node*> known;
-  for (const ReferencedSchema& r : std::get<std::vector<ReferencedSchema>>(referenced)) {
-    if (r.resolved.type != SchemaType::kAvro) {
-      return SchemaError{"The " + describe(r.reference) + " is a " + std::string(to_string(r.resolved.type)) +
-                         " schema; an AVRO schema can only reference AVRO schemas"};
-    }
-    auto json = parse_json(r.resolved.schema);
-    if (auto* e = std::get_if<JsonParseError>(&json)) {
-      return SchemaError{"Invalid " + describe(r.reference) + ": " + e->message};
-    }
-    avro::ParseOutcome parsed = avro::parse_document(*graph, std::get<Json>(json));
+  for (const ReferencedDocument& r : std::get<std::vector<ReferencedDocument>>(referenced)) {
+    avro::ParseOutcome parsed = avro::parse_document(*graph, r.json);
     if (parsed.root == nullptr) return SchemaError{"Invalid " + describe(r.reference) + ": " + parsed.error};
     if (parsed.root->named()) known.push_back(parsed.root);
   }
@@ -111,7 +103,8 @@ std::vector<std::string> avro_read_problems(const ParsedSchema& reader, const Pa
   const auto* w = dynamic_cast<const AvroSchema*>(&writer);
   if (r == nullptr || w == nullptr) return {"Incompatible because of different schema type"};
   avro::ResolutionOutcome outcome = avro::check_resolution(r->root(), w->root());
-  if (outcome.error) return {"Unexpected exception during compatibility check: " + escape_percent(*outcome.error)};
+  if (outcome.error)
+    return {"Unexpected exception during compatibility check: " + escape_percent(*outcome.error)};
   std::vector<std::string> out;
   for (const auto& inc : outcome.incompatibilities) out.push_back(describe(inc));
   return out;

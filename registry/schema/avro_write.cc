@@ -108,7 +108,8 @@ Json normalized_default(const Json& v, const Node* s) {
   }
   if (v.is_array()) {
     std::vector<Json> items;
-    for (const Json& e : v.items()) items.push_back(normalized_default(e, t == Type::kArray ? s->element : nullptr));
+    for (const Json& e : v.items())
+      items.push_back(normalized_default(e, t == Type::kArray ? s->element : nullptr));
     return Json::array(std::move(items));
   }
   if (v.is_object()) {
@@ -137,9 +138,12 @@ class Writer {
 
   void write(const Node& n) {
     switch (n.type) {
-      case Type::kRecord: return write_record(n);
-      case Type::kEnum: return write_enum(n);
-      case Type::kFixed: return write_fixed(n);
+      case Type::kRecord:
+        return write_record(n);
+      case Type::kEnum:
+        return write_enum(n);
+      case Type::kFixed:
+        return write_fixed(n);
       case Type::kArray:
       case Type::kMap:
         out_ += "{\"type\":\"";
@@ -289,7 +293,8 @@ class Writer {
     std::vector<const Name*> aliases;
     for (const Name& a : n.aliases) aliases.push_back(&a);
     if (normalized_) {
-      std::sort(aliases.begin(), aliases.end(), [](const Name* a, const Name* b) { return a->full() < b->full(); });
+      std::sort(aliases.begin(), aliases.end(),
+                [](const Name* a, const Name* b) { return a->full() < b->full(); });
     }
     out_ += ",\"aliases\":[";
     for (size_t i = 0; i < aliases.size(); ++i) {
@@ -299,9 +304,7 @@ class Writer {
     out_ += ']';
   }
 
-  void write_props(const Node& n) {
-    write_prop_list(n.props, normalized_ ? logical_type(n) : std::nullopt);
-  }
+  void write_props(const Node& n) { write_prop_list(n.props, normalized_ ? logical_type(n) : std::nullopt); }
 
   // Normalized: a valid logical type's own properties first (logicalType, precision, a
   // non-zero scale), then the rest sorted by key.
@@ -318,7 +321,8 @@ class Writer {
         }
         for (const auto& [k, v] : first) write_prop(k, v);
         for (const auto* p : list) {
-          bool done = std::any_of(first.begin(), first.end(), [&](const auto& f) { return f.first == p->first; });
+          bool done =
+              std::any_of(first.begin(), first.end(), [&](const auto& f) { return f.first == p->first; });
           if (!done) write_prop(p->first, p->second);
         }
         return;

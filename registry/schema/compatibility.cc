@@ -50,10 +50,12 @@ std::string fill_roles(std::string_view message, std::string_view reader, std::s
 }
 
 std::vector<std::string> check_levels(CompatibilityLevel level, const ParsedSchema& proposed,
-                                      const std::vector<VersionedSchema>& previous, ReadProblems read_problems) {
+                                      const std::vector<VersionedSchema>& previous,
+                                      ReadProblems read_problems) {
   using L = CompatibilityLevel;
   if (level == L::kNone) return {};
-  bool transitive = level == L::kBackwardTransitive || level == L::kForwardTransitive || level == L::kFullTransitive;
+  bool transitive =
+      level == L::kBackwardTransitive || level == L::kForwardTransitive || level == L::kFullTransitive;
   bool backward = level != L::kForward && level != L::kForwardTransitive;
   bool forward = level != L::kBackward && level != L::kBackwardTransitive;
 

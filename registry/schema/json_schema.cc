@@ -3,9 +3,10 @@
 // Canonical form, as Confluent's JsonSchema.canonicalString(): the document as compact JSON,
 // keys in the order written, numbers as exact decimals. Normalized form: the same with the keys
 // of every object sorted.
+#include "registry/schema/json_schema.h"
+
 #include <set>
 
-#include "registry/schema/json_schema.h"
 #include "registry/schema/references.h"
 #include "registry/schema/schema_types.h"
 
@@ -15,7 +16,8 @@ namespace {
 
 class JsonSchema final : public ParsedSchema {
  public:
-  JsonSchema(const Json& document, std::unique_ptr<jsonschema::Model> model, std::vector<SchemaReference> references)
+  JsonSchema(const Json& document, std::unique_ptr<jsonschema::Model> model,
+             std::vector<SchemaReference> references)
       : model_(std::move(model)), references_(std::move(references)) {
     canonical_ = to_json(document, {.numbers = NumberStyle::kBigDecimal});
     normalized_ = to_json(document, {.numbers = NumberStyle::kBigDecimal, .sort_keys = true});
@@ -41,26 +43,40 @@ class JsonSchema final : public ParsedSchema {
 
 // Confluent's json.diff.Difference wording, grouped as it groups the types.
 std::string describe(const jsonschema::Difference& d) {
-  static const std::set<std::string_view> kKeywordAddedOrRemoved = {
-      "MAXIMUM_ADDED",         "MINIMUM_ADDED",         "EXCLUSIVE_MAXIMUM_ADDED", "EXCLUSIVE_MINIMUM_ADDED",
-      "MULTIPLE_OF_ADDED",     "MAX_LENGTH_ADDED",      "MIN_LENGTH_ADDED",        "PATTERN_ADDED",
-      "REQUIRED_ATTRIBUTE_ADDED", "MAX_PROPERTIES_ADDED", "MIN_PROPERTIES_ADDED",  "DEPENDENCY_ARRAY_ADDED",
-      "DEPENDENCY_SCHEMA_ADDED", "MAX_ITEMS_ADDED",     "MIN_ITEMS_ADDED",         "UNIQUE_ITEMS_ADDED",
-      "ADDITIONAL_ITEMS_REMOVED", "ADDITIONAL_PROPERTIES_REMOVED"};
-  static const std::set<std::string_view> kValueIncreased = {"MIN_LENGTH_INCREASED",     "MINIMUM_INCREASED",
-                                                             "EXCLUSIVE_MINIMUM_INCREASED", "MIN_PROPERTIES_INCREASED",
-                                                             "MULTIPLE_OF_EXPANDED",     "MIN_ITEMS_INCREASED"};
-  static const std::set<std::string_view> kValueDecreased = {"MAX_LENGTH_DECREASED", "MAXIMUM_DECREASED",
-                                                             "MAX_ITEMS_DECREASED", "EXCLUSIVE_MAXIMUM_DECREASED",
-                                                             "MAX_PROPERTIES_DECREASED"};
+  static const std::set<std::string_view> kKeywordAddedOrRemoved = {"MAXIMUM_ADDED",
+                                                                    "MINIMUM_ADDED",
+                                                                    "EXCLUSIVE_MAXIMUM_ADDED",
+                                                                    "EXCLUSIVE_MINIMUM_ADDED",
+                                                                    "MULTIPLE_OF_ADDED",
+                                                                    "MAX_LENGTH_ADDED",
+                                                                    "MIN_LENGTH_ADDED",
+                                                                    "PATTERN_ADDED",
+                                                                    "REQUIRED_ATTRIBUTE_ADDED",
+                                                                    "MAX_PROPERTIES_ADDED",
+                                                                    "MIN_PROPERTIES_ADDED",
+                                                                    "DEPENDENCY_ARRAY_ADDED",
+                                                                    "DEPENDENCY_SCHEMA_ADDED",
+                                                                    "MAX_ITEMS_ADDED",
+                                                                    "MIN_ITEMS_ADDED",
+                                                                    "UNIQUE_ITEMS_ADDED",
+                                                                    "ADDITIONAL_ITEMS_REMOVED",
+                                                                    "ADDITIONAL_PROPERTIES_REMOVED"};
+  static const std::set<std::string_view> kValueIncreased = {
+      "MIN_LENGTH_INCREASED",     "MINIMUM_INCREASED",    "EXCLUSIVE_MINIMUM_INCREASED",
+      "MIN_PROPERTIES_INCREASED", "MULTIPLE_OF_EXPANDED", "MIN_ITEMS_INCREASED"};
+  static const std::set<std::string_view> kValueDecreased = {
+      "MAX_LENGTH_DECREASED", "MAXIMUM_DECREASED", "MAX_ITEMS_DECREASED", "EXCLUSIVE_MAXIMUM_DECREASED",
+      "MAX_PROPERTIES_DECREASED"};
   static const std::set<std::string_view> kValueChanged = {"PATTERN_CHANGED", "MULTIPLE_OF_CHANGED",
                                                            "DEPENDENCY_ARRAY_CHANGED"};
   static const std::set<std::string_view> kTypeNarrowed = {"ADDITIONAL_ITEMS_NARROWED", "ENUM_ARRAY_NARROWED",
-                                                           "SUM_TYPE_NARROWED", "ADDITIONAL_PROPERTIES_NARROWED"};
-  static const std::set<std::string_view> kTypeExtended = {"DEPENDENCY_ARRAY_EXTENDED", "PRODUCT_TYPE_EXTENDED",
-                                                           "SUM_TYPE_EXTENDED", "NOT_TYPE_EXTENDED"};
-  static const std::set<std::string_view> kTypeChanged = {"TYPE_CHANGED", "TYPE_NARROWED", "COMBINED_TYPE_CHANGED",
-                                                          "COMBINED_TYPE_SUBSCHEMAS_CHANGED", "ENUM_ARRAY_CHANGED"};
+                                                           "SUM_TYPE_NARROWED",
+                                                           "ADDITIONAL_PROPERTIES_NARROWED"};
+  static const std::set<std::string_view> kTypeExtended = {
+      "DEPENDENCY_ARRAY_EXTENDED", "PRODUCT_TYPE_EXTENDED", "SUM_TYPE_EXTENDED", "NOT_TYPE_EXTENDED"};
+  static const std::set<std::string_view> kTypeChanged = {
+      "TYPE_CHANGED", "TYPE_NARROWED", "COMBINED_TYPE_CHANGED", "COMBINED_TYPE_SUBSCHEMAS_CHANGED",
+      "ENUM_ARRAY_CHANGED"};
   const std::string p = escape_percent(d.path);
   const std::string& t = d.type;
   std::string text;
@@ -73,9 +89,11 @@ std::string describe(const jsonschema::Difference& d) {
   } else if (kValueChanged.count(t)) {
     text = "The value at path '" + p + "' is different between the %s and %s schema";
   } else if (kTypeNarrowed.count(t)) {
-    text = "An array or combined type at path '" + p + "' has fewer elements in the %s schema than the %s schema";
+    text = "An array or combined type at path '" + p +
+           "' has fewer elements in the %s schema than the %s schema";
   } else if (kTypeExtended.count(t)) {
-    text = "An array or combined type at path '" + p + "' has more elements in the %s schema than the %s schema";
+    text =
+        "An array or combined type at path '" + p + "' has more elements in the %s schema than the %s schema";
   } else if (kTypeChanged.count(t)) {
     text = "A type at path '" + p + "' is different between the %s schema and the %s schema";
   } else if (t == "PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL" || t == "ITEM_ADDED_TO_OPEN_CONTENT_MODEL") {
@@ -84,7 +102,8 @@ std::string describe(const jsonschema::Difference& d) {
   } else if (t == "REQUIRED_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL") {
     text = "The %s schema has an unopen content model and has a required property at path '" + p +
            "' which is missing in the %s schema";
-  } else if (t == "PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL" || t == "ITEM_REMOVED_FROM_CLOSED_CONTENT_MODEL") {
+  } else if (t == "PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL" ||
+             t == "ITEM_REMOVED_FROM_CLOSED_CONTENT_MODEL") {
     text = "The %s has a closed content model and is missing a property or item present at path '" + p +
            "' in the %s schema";
   } else if (t == "PROPERTY_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL" ||
@@ -100,27 +119,15 @@ std::string describe(const jsonschema::Difference& d) {
   return "{errorType:\"" + t + "\", description:\"" + text + "'}";
 }
 
-std::string describe(const SchemaReference& ref) {
-  return "reference '" + ref.name + "' (subject '" + ref.subject + "' version " + std::to_string(ref.version) + ")";
-}
-
 }  // namespace
 
 ParseResult parse_json_schema(std::string_view text, const std::vector<SchemaReference>& references,
                               const ReferenceResolver& resolve) {
-  auto referenced = resolve_references(references, resolve);
+  auto referenced = resolve_json_references(SchemaType::kJson, references, resolve);
   if (auto* error = std::get_if<SchemaError>(&referenced)) return *error;
   std::vector<jsonschema::NamedDocument> documents;
-  for (const ReferencedSchema& r : std::get<std::vector<ReferencedSchema>>(referenced)) {
-    if (r.resolved.type != SchemaType::kJson) {
-      return SchemaError{"The " + describe(r.reference) + " is a " + std::string(to_string(r.resolved.type)) +
-                         " schema; a JSON schema can only reference JSON schemas"};
-    }
-    auto json = parse_json(r.resolved.schema);
-    if (auto* e = std::get_if<JsonParseError>(&json)) {
-      return SchemaError{"Invalid " + describe(r.reference) + ": " + e->message};
-    }
-    documents.push_back({r.reference.name, std::move(std::get<Json>(json))});
+  for (ReferencedDocument& r : std::get<std::vector<ReferencedDocument>>(referenced)) {
+    documents.push_back({r.reference.name, std::move(r.json)});
   }
 
   auto json = parse_json(text);

@@ -19,8 +19,21 @@ namespace kb::registry::detail::jsonschema {
 enum class Draft { k4, k6, k7, k2019, k2020 };
 
 enum class Kind : uint8_t {
-  kEmpty, kTrue, kFalse, kObject, kArray, kString, kNumber, kBoolean, kNull, kEnum, kConst, kCombined, kNot,
-  kReference, kConditional,
+  kEmpty,
+  kTrue,
+  kFalse,
+  kObject,
+  kArray,
+  kString,
+  kNumber,
+  kBoolean,
+  kNull,
+  kEnum,
+  kConst,
+  kCombined,
+  kNot,
+  kReference,
+  kConditional,
 };
 
 enum class Criterion : uint8_t { kAllOf, kAnyOf, kOneOf };

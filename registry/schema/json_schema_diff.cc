@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <memory>
 #include <regex>
 #include <set>
 
@@ -20,8 +21,12 @@ namespace kb::registry::detail::jsonschema {
 
 namespace {
 
-// Recursion through $refs stops here; no real schema nests this deep.
+// Limits on one comparison. A $ref cycle through combined schemas recurses without entering a
+// new schema, and combined schemas that refer to each other multiply the work; no real schema
+// comes near either limit. Past one, what is left counts as changed (incompatible), so a
+// hostile schema costs bounded time and never passes for compatible.
 constexpr int kMaxDepth = 256;
+constexpr long kMaxComparisons = 50'000;
 
 const std::set<std::string_view> kCompatible = {
     "ID_CHANGED",
@@ -84,15 +89,15 @@ const std::set<std::string_view> kCompatible = {
 };
 
 // The walk's state: where it is, the original schemas it is inside (a recursive schema stops
-// at the second visit), and what it found.
+// at the second visit), and what it found. A sub-context collects its own findings (to judge a
+// candidate match on its own) but walks with its parent's position: the walk is strictly
+// nested, so sharing it is exact and makes a sub-context free to create.
 class Context {
  public:
-  Context() = default;
+  Context() : walk_(std::make_shared<Walk>()) {}
   Context sub() const {
     Context c;
-    c.path_ = path_;
-    c.inside_ = inside_;
-    c.depth_ = depth_;
+    c.walk_ = walk_;
     return c;
   }
 
@@ -102,36 +107,44 @@ class Context {
     add(std::move(type));
     leave();
   }
-  void add_all(const std::vector<Difference>& diffs) { diffs_.insert(diffs_.end(), diffs.begin(), diffs.end()); }
+  void add_all(const std::vector<Difference>& diffs) {
+    diffs_.insert(diffs_.end(), diffs.begin(), diffs.end());
+  }
 
   bool compatible() const {
-    return std::all_of(diffs_.begin(), diffs_.end(), [](const Difference& d) { return kCompatible.count(d.type); });
+    return std::all_of(diffs_.begin(), diffs_.end(),
+                       [](const Difference& d) { return kCompatible.count(d.type); });
   }
   const std::vector<Difference>& diffs() const { return diffs_; }
 
-  void enter(std::string_view segment) { path_.emplace_back(segment); }
-  void leave() { path_.pop_back(); }
-  bool enter_schema(const Schema* s) {
-    if (inside_.count(s) || depth_ >= kMaxDepth) return false;
-    inside_.insert(s);
-    ++depth_;
+  void enter(std::string_view segment) { walk_->path.emplace_back(segment); }
+  void leave() { walk_->path.pop_back(); }
+  bool enter_schema(const Schema* s) { return walk_->inside.insert(s).second; }
+  void leave_schema(const Schema* s) { walk_->inside.erase(s); }
+  // Every comparison counts, not only those that enter a schema: a combined schema made of a
+  // reference to itself recurses without entering one.
+  bool descend() {
+    if (walk_->depth >= kMaxDepth || --walk_->budget < 0) return false;
+    ++walk_->depth;
     return true;
   }
-  void leave_schema(const Schema* s) {
-    inside_.erase(s);
-    --depth_;
-  }
+  void ascend() { --walk_->depth; }
 
  private:
+  struct Walk {
+    std::vector<std::string> path;
+    std::set<const Schema*> inside;
+    int depth = 0;
+    long budget = kMaxComparisons;
+  };
+
   std::string path_string() const {
     std::string s = "#/";
-    for (size_t i = 0; i < path_.size(); ++i) s += (i ? "/" : "") + path_[i];
+    for (size_t i = 0; i < walk_->path.size(); ++i) s += (i ? "/" : "") + walk_->path[i];
     return s;
   }
 
-  std::vector<std::string> path_;
-  std::set<const Schema*> inside_;
-  int depth_ = 0;
+  std::shared_ptr<Walk> walk_;
   std::vector<Difference> diffs_;
 };
 
@@ -193,7 +206,8 @@ void compare_number(Context& ctx, const Schema& o, const Schema& u) {
       ctx.add("multipleOf", "MULTIPLE_OF_CHANGED");
     }
   }
-  if (o.requires_integer != u.requires_integer) ctx.add(o.requires_integer ? "TYPE_EXTENDED" : "TYPE_NARROWED");
+  if (o.requires_integer != u.requires_integer)
+    ctx.add(o.requires_integer ? "TYPE_EXTENDED" : "TYPE_NARROWED");
 }
 
 bool contains_all(const std::vector<Json>& big, const std::vector<Json>& small) {
@@ -209,7 +223,8 @@ void compare_enum(Context& ctx, const Schema& o, const Schema& u) {
 }
 
 bool is_open(const Schema& s) {
-  return s.pattern_properties.empty() && s.additional_properties == nullptr && s.permits_additional_properties;
+  return s.pattern_properties.empty() && s.additional_properties == nullptr &&
+         s.permits_additional_properties;
 }
 
 // The schema a partially open object gives a property it does not name.
@@ -282,7 +297,8 @@ void compare_required(Context& ctx, const Schema& o, const Schema& u) {
     if (us == nullptr) continue;
     bool was = o.is_required(key), is = u.is_required(key);
     if (was && !is) ctx.add(key, "REQUIRED_ATTRIBUTE_REMOVED");
-    if (!was && is) ctx.add(key, us->default_value ? "REQUIRED_ATTRIBUTE_WITH_DEFAULT_ADDED" : "REQUIRED_ATTRIBUTE_ADDED");
+    if (!was && is)
+      ctx.add(key, us->default_value ? "REQUIRED_ATTRIBUTE_WITH_DEFAULT_ADDED" : "REQUIRED_ATTRIBUTE_ADDED");
   }
 }
 
@@ -383,15 +399,17 @@ void compare_item_list(Context& ctx, const Schema& o, const Schema& u) {
                     : "ITEM_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL");
       } else {
         ctx.add(o.item_schemas[i]->kind == Kind::kFalse ? "ITEM_WITH_FALSE_REMOVED_FROM_CLOSED_CONTENT_MODEL"
-                                                         : "ITEM_REMOVED_FROM_CLOSED_CONTENT_MODEL");
+                                                        : "ITEM_REMOVED_FROM_CLOSED_CONTENT_MODEL");
       }
     } else {
       const Schema* us = u.item_schemas[i];
       if (open(o)) {
-        ctx.add(is_empty_like(us) ? "ITEM_WITH_EMPTY_SCHEMA_ADDED_TO_OPEN_CONTENT_MODEL" : "ITEM_ADDED_TO_OPEN_CONTENT_MODEL");
+        ctx.add(is_empty_like(us) ? "ITEM_WITH_EMPTY_SCHEMA_ADDED_TO_OPEN_CONTENT_MODEL"
+                                  : "ITEM_ADDED_TO_OPEN_CONTENT_MODEL");
       } else if (o.additional_items != nullptr) {
-        ctx.add(covered(ctx, o.additional_items, us) ? "ITEM_ADDED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL"
-                                                     : "ITEM_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL");
+        ctx.add(covered(ctx, o.additional_items, us)
+                    ? "ITEM_ADDED_IS_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL"
+                    : "ITEM_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL");
       } else {
         ctx.add("ITEM_ADDED_TO_CLOSED_CONTENT_MODEL");
       }
@@ -405,11 +423,12 @@ void compare_array(Context& ctx, const Schema& o, const Schema& u) {
     compare(ctx, o.all_items, u.all_items);
   }
   compare_item_list(ctx, o, u);
-  compare_additional(ctx, "additionalItems", "ADDITIONAL_ITEMS", o.permits_additional_items, o.additional_items,
-                     u.permits_additional_items, u.additional_items);
+  compare_additional(ctx, "additionalItems", "ADDITIONAL_ITEMS", o.permits_additional_items,
+                     o.additional_items, u.permits_additional_items, u.additional_items);
   compare_bound(ctx, "maxItems", "MAX_ITEMS", o.max_items, u.max_items);
   compare_bound(ctx, "minItems", "MIN_ITEMS", o.min_items, u.min_items);
-  if (o.unique_items != u.unique_items) ctx.add("uniqueItems", o.unique_items ? "UNIQUE_ITEMS_REMOVED" : "UNIQUE_ITEMS_ADDED");
+  if (o.unique_items != u.unique_items)
+    ctx.add("uniqueItems", o.unique_items ? "UNIQUE_ITEMS_REMOVED" : "UNIQUE_ITEMS_ADDED");
 }
 
 // Kuhn's augmenting paths: the size of a maximum matching in a small bipartite graph.
@@ -453,8 +472,10 @@ void compare_combined(Context& ctx, const Schema& o, const Schema& u) {
     if (!extended) return;
   }
   std::vector<const Schema*> os = distinct(o.subschemas), us = distinct(u.subschemas);
-  if (os.size() < us.size()) ctx.add(u.criterion == Criterion::kAllOf ? "PRODUCT_TYPE_EXTENDED" : "SUM_TYPE_EXTENDED");
-  if (os.size() > us.size()) ctx.add(o.criterion == Criterion::kAllOf ? "PRODUCT_TYPE_NARROWED" : "SUM_TYPE_NARROWED");
+  if (os.size() < us.size())
+    ctx.add(u.criterion == Criterion::kAllOf ? "PRODUCT_TYPE_EXTENDED" : "SUM_TYPE_EXTENDED");
+  if (os.size() > us.size())
+    ctx.add(o.criterion == Criterion::kAllOf ? "PRODUCT_TYPE_NARROWED" : "SUM_TYPE_NARROWED");
   // Each old subschema needs its own compatible new one (or the reverse, whichever side is
   // smaller).
   std::vector<std::vector<size_t>> edges(os.size());
@@ -466,7 +487,8 @@ void compare_combined(Context& ctx, const Schema& o, const Schema& u) {
       if (sub.compatible()) edges[i].push_back(j);
     }
   }
-  if (max_matching(edges, us.size()) < std::min(os.size(), us.size())) ctx.add("COMBINED_TYPE_SUBSCHEMAS_CHANGED");
+  if (max_matching(edges, us.size()) < std::min(os.size(), us.size()))
+    ctx.add("COMBINED_TYPE_SUBSCHEMAS_CHANGED");
 }
 
 void compare_not(Context& ctx, const Schema& o, const Schema& u) {
@@ -507,6 +529,11 @@ bool compare_across_combination(Context& ctx, const Schema* original, const Sche
 }
 
 void compare(Context& ctx, const Schema* original, const Schema* update) {
+  if (!ctx.descend()) return ctx.add("TYPE_CHANGED");
+  struct Ascend {
+    Context& ctx;
+    ~Ascend() { ctx.ascend(); }
+  } ascend{ctx};
   if (original == nullptr && update == nullptr) return;
   if (original == nullptr) return ctx.add("SCHEMA_ADDED");
   if (update == nullptr) return ctx.add("SCHEMA_REMOVED");
@@ -523,21 +550,37 @@ void compare(Context& ctx, const Schema* original, const Schema* update) {
   if (original->id != update->id) ctx.add("ID_CHANGED");
   if (original->title != update->title) ctx.add("TITLE_CHANGED");
   if (original->description != update->description) ctx.add("DESCRIPTION_CHANGED");
-  bool same_default = original->default_value.has_value() == update->default_value.has_value() &&
-                      (!original->default_value || original->default_value->same_value(*update->default_value));
+  bool same_default =
+      original->default_value.has_value() == update->default_value.has_value() &&
+      (!original->default_value || original->default_value->same_value(*update->default_value));
   if (!same_default) ctx.add("DEFAULT_CHANGED");
   switch (original->kind) {
-    case Kind::kString: compare_string(ctx, *original, *update); break;
-    case Kind::kNumber: compare_number(ctx, *original, *update); break;
+    case Kind::kString:
+      compare_string(ctx, *original, *update);
+      break;
+    case Kind::kNumber:
+      compare_number(ctx, *original, *update);
+      break;
     case Kind::kConst:
       if (!original->values[0].same_value(update->values[0])) ctx.add("const", "ENUM_ARRAY_CHANGED");
       break;
-    case Kind::kEnum: compare_enum(ctx, *original, *update); break;
-    case Kind::kCombined: compare_combined(ctx, *original, *update); break;
-    case Kind::kNot: compare_not(ctx, *original, *update); break;
-    case Kind::kObject: compare_object(ctx, *original, *update); break;
-    case Kind::kArray: compare_array(ctx, *original, *update); break;
-    default: break;
+    case Kind::kEnum:
+      compare_enum(ctx, *original, *update);
+      break;
+    case Kind::kCombined:
+      compare_combined(ctx, *original, *update);
+      break;
+    case Kind::kNot:
+      compare_not(ctx, *original, *update);
+      break;
+    case Kind::kObject:
+      compare_object(ctx, *original, *update);
+      break;
+    case Kind::kArray:
+      compare_array(ctx, *original, *update);
+      break;
+    default:
+      break;
   }
   ctx.leave_schema(original);
 }

@@ -18,50 +18,54 @@ namespace {
 
 // Far beyond real schemas; bounds the recursion a chain of $refs could cause.
 constexpr int kMaxDepth = 256;
+constexpr int kMaxRegexNesting = 32;
+constexpr size_t kMaxRegexLength = 4096;
 
 struct LoadFailure {
   std::string message;
 };
 
-[[noreturn]] void fail(const std::string& path, const std::string& what) { throw LoadFailure{path + ": " + what}; }
+[[noreturn]] void fail(const std::string& path, const std::string& what) {
+  throw LoadFailure{path + ": " + what};
+}
 
 std::string kind_name(const Json& j) {
   switch (j.kind()) {
-    case Json::Kind::kNull: return "null";
-    case Json::Kind::kBool: return "boolean";
-    case Json::Kind::kInt: return "integer";
-    case Json::Kind::kFloat: return "number";
-    case Json::Kind::kString: return "string";
-    case Json::Kind::kArray: return "array";
-    case Json::Kind::kObject: return "object";
+    case Json::Kind::kNull:
+      return "null";
+    case Json::Kind::kBool:
+      return "boolean";
+    case Json::Kind::kInt:
+      return "integer";
+    case Json::Kind::kFloat:
+      return "number";
+    case Json::Kind::kString:
+      return "string";
+    case Json::Kind::kArray:
+      return "array";
+    case Json::Kind::kObject:
+      return "object";
   }
   return "";
 }
 
 std::string child(const std::string& path, std::string_view key) {
   std::string out = path + "/";
-  for (char c : key) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out += c;
-    }
-  }
+  append_pointer_token(out, key);
   return out;
 }
 
 std::string json_text(const Json& j) { return to_json(j, {.numbers = NumberStyle::kBigDecimal}); }
 
-const std::set<std::string_view> kTypeNames = {"string", "number", "integer", "boolean", "null", "array", "object"};
+const std::set<std::string_view> kTypeNames = {"string", "number", "integer", "boolean",
+                                               "null",   "array",  "object"};
 const std::vector<std::string_view> kObjectKeywords = {
     "properties",    "required",      "additionalProperties", "patternProperties", "dependencies",
     "minProperties", "maxProperties", "propertyNames",        "dependentRequired", "dependentSchemas"};
-const std::vector<std::string_view> kArrayKeywords = {"items",    "additionalItems", "minItems", "maxItems",
-                                                      "uniqueItems", "contains",     "prefixItems"};
-const std::vector<std::string_view> kNumberKeywords = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
-                                                       "multipleOf"};
+const std::vector<std::string_view> kArrayKeywords = {
+    "items", "additionalItems", "minItems", "maxItems", "uniqueItems", "contains", "prefixItems"};
+const std::vector<std::string_view> kNumberKeywords = {"minimum", "maximum", "exclusiveMinimum",
+                                                       "exclusiveMaximum", "multipleOf"};
 const std::vector<std::string_view> kStringKeywords = {"minLength", "maxLength", "pattern", "format"};
 
 bool has_any(const Json& j, const std::vector<std::string_view>& keys) {
@@ -81,7 +85,8 @@ Draft draft_of(const Json& document) {
 
 bool has_scheme(const std::string& uri) {
   size_t colon = uri.find(':');
-  if (colon == std::string::npos || colon == 0 || !std::isalpha(static_cast<unsigned char>(uri[0]))) return false;
+  if (colon == std::string::npos || colon == 0 || !std::isalpha(static_cast<unsigned char>(uri[0])))
+    return false;
   return uri.find_first_of("/?#") > colon;
 }
 
@@ -124,8 +129,8 @@ struct Document {
   std::string name;  // how schemas refer to it ("" for the schema itself)
   const Json* json = nullptr;
   Draft draft = Draft::k7;
-  std::string base;                          // its base URI
-  std::map<std::string, const Json*> ids;    // "$id"s (and anchors) inside it, resolved
+  std::string base;                        // its base URI
+  std::map<std::string, const Json*> ids;  // "$id"s (and anchors) inside it, resolved
 };
 
 class Loader {
@@ -168,7 +173,7 @@ class Loader {
     }
   }
 
-  Schema* make(Kind kind, std::string identity) {
+  Schema* make(Kind kind, std::string identity = {}) {
     model_.nodes.push_back(std::make_unique<Schema>());
     Schema* s = model_.nodes.back().get();
     s->kind = kind;
@@ -176,9 +181,10 @@ class Loader {
     return s;
   }
 
-  const Schema* load(size_t doc, const Json& j, const std::string& path) {
+  Schema* load(size_t doc, const Json& j, const std::string& path) {
     if (auto it = memo_.find(&j); it != memo_.end()) return it->second;
-    if (depth_ >= kMaxDepth) fail(path, "schema nested more than " + std::to_string(kMaxDepth) + " levels deep");
+    if (depth_ >= kMaxDepth)
+      fail(path, "schema nested more than " + std::to_string(kMaxDepth) + " levels deep");
     ++depth_;
     struct Leave {
       int& depth;
@@ -187,13 +193,15 @@ class Loader {
 
     const Document& d = docs_[doc];
     if (j.is_bool()) {
-      if (d.draft == Draft::k4) fail(path, "expected a schema object, found boolean (draft-04 has no boolean schemas)");
+      if (d.draft == Draft::k4)
+        fail(path, "expected a schema object, found boolean (draft-04 has no boolean schemas)");
       Schema* s = make(j.as_bool() ? Kind::kTrue : Kind::kFalse, json_text(j));
       memo_[&j] = s;
       return s;
     }
     if (!j.is_object()) fail(path, "expected a schema (an object), found " + kind_name(j));
-    Schema* s = make(Kind::kEmpty, "schema:" + json_text(j));
+    // The identity is only needed for the subschemas of a combined schema (set there).
+    Schema* s = make(Kind::kEmpty);
     memo_[&j] = s;
     check_keywords(d, j, path);
     read_annotations(d, j, *s);
@@ -224,15 +232,17 @@ class Loader {
       if (has_any(j, kNumberKeywords)) parts.emplace_back(Kind::kNumber, "number");
       if (has_any(j, kStringKeywords)) parts.emplace_back(Kind::kString, "string");
     }
-    if (d.draft != Draft::k4 && d.draft != Draft::k6 && j.find("if")) parts.emplace_back(Kind::kConditional, "if");
+    if (d.draft != Draft::k4 && d.draft != Draft::k6 && j.find("if"))
+      parts.emplace_back(Kind::kConditional, "if");
 
     if (parts.size() == 1) {
       fill(doc, j, path, parts[0].first, parts[0].second, *s);
     } else if (parts.size() > 1) {
       s->kind = Kind::kCombined;
       s->criterion = Criterion::kAllOf;
+      std::string source = json_text(j);
       for (const auto& [kind, what] : parts) {
-        Schema* part = make(kind, std::string(what) + "@" + s->identity);
+        Schema* part = make(kind, std::string(what) + "@" + source);
         fill(doc, j, path, kind, what, *part);
         s->subschemas.push_back(part);
       }
@@ -287,16 +297,22 @@ class Loader {
       case Kind::kCombined:
         if (what == "type") {
           s.criterion = Criterion::kAnyOf;
+          std::string source = json_text(j);
           for (const Json& t : j.find("type")->items()) {
-            Schema* part = make(kind_of_type(t.text()), "type:" + t.text() + "@" + json_text(j));
+            Schema* part = make(kind_of_type(t.text()), "type:" + t.text() + "@" + source);
             fill(doc, j, path, part->kind, t.text(), *part);
             s.subschemas.push_back(part);
           }
           return;
         }
-        s.criterion = what == "allOf" ? Criterion::kAllOf : what == "anyOf" ? Criterion::kAnyOf : Criterion::kOneOf;
+        s.criterion = what == "allOf"   ? Criterion::kAllOf
+                      : what == "anyOf" ? Criterion::kAnyOf
+                                        : Criterion::kOneOf;
         for (size_t i = 0; i < j.find(what)->items().size(); ++i) {
-          s.subschemas.push_back(sub(j.find(what)->items()[i], child(child(path, what), std::to_string(i))));
+          const Json& element = j.find(what)->items()[i];
+          Schema* subschema = sub(element, child(child(path, what), std::to_string(i)));
+          if (subschema->identity.empty()) subschema->identity = "schema:" + json_text(element);
+          s.subschemas.push_back(subschema);
         }
         return;
       case Kind::kString:
@@ -332,7 +348,8 @@ class Loader {
         }
         if (const Json* pp = j.find("patternProperties")) {
           for (const auto& [pattern, value] : pp->members()) {
-            s.pattern_properties.emplace_back(pattern, sub(value, child(child(path, "patternProperties"), pattern)));
+            s.pattern_properties.emplace_back(pattern,
+                                              sub(value, child(child(path, "patternProperties"), pattern)));
           }
         }
         // Draft 2019-09 split "dependencies" into dependentRequired and dependentSchemas.
@@ -359,16 +376,19 @@ class Loader {
         // "items" alone says whether items are allowed at all).
         const Json* prefix = docs_[doc].draft == Draft::k2020 ? j.find("prefixItems") : nullptr;
         const Json* items = j.find("items");
-        bool items_follow = docs_[doc].draft == Draft::k2020 && items != nullptr && (prefix || items->is_bool());
+        bool items_follow =
+            docs_[doc].draft == Draft::k2020 && items != nullptr && (prefix || items->is_bool());
         if (prefix != nullptr) {
           for (size_t i = 0; i < prefix->items().size(); ++i) {
-            s.item_schemas.push_back(sub(prefix->items()[i], child(child(path, "prefixItems"), std::to_string(i))));
+            s.item_schemas.push_back(
+                sub(prefix->items()[i], child(child(path, "prefixItems"), std::to_string(i))));
           }
         }
         if (items != nullptr && !items_follow) {
           if (items->is_array()) {
             for (size_t i = 0; i < items->items().size(); ++i) {
-              s.item_schemas.push_back(sub(items->items()[i], child(child(path, "items"), std::to_string(i))));
+              s.item_schemas.push_back(
+                  sub(items->items()[i], child(child(path, "items"), std::to_string(i))));
             }
           } else {
             s.all_items = sub(*items, child(path, "items"));
@@ -411,14 +431,19 @@ class Loader {
             if (!seen.insert(t.text()).second) fail(p, "type '" + t.text() + "' listed twice");
           }
         }
-      } else if (key == "properties" || key == "patternProperties" || key == "definitions" || key == "$defs" ||
-                 key == "dependencies" || key == "dependentSchemas" || key == "dependentRequired") {
+      } else if (key == "properties" || key == "patternProperties" || key == "definitions" ||
+                 key == "$defs" || key == "dependencies" || key == "dependentSchemas" ||
+                 key == "dependentRequired") {
         expect(v.is_object(), "an object");
         for (const auto& [name, value] : v.members()) {
           bool names_allowed = key == "dependencies" || key == "dependentRequired";
-          bool ok = key == "dependentRequired" ? value.is_array()
-                                               : value.is_object() || value.is_bool() || (names_allowed && value.is_array());
-          if (!ok) fail(child(p, name), "expected " + std::string(key == "dependentRequired" ? "property names" : "a schema") + ", found " + kind_name(value));
+          bool ok = key == "dependentRequired"
+                        ? value.is_array()
+                        : value.is_object() || value.is_bool() || (names_allowed && value.is_array());
+          if (!ok)
+            fail(child(p, name), "expected " +
+                                     std::string(key == "dependentRequired" ? "property names" : "a schema") +
+                                     ", found " + kind_name(value));
           if (names_allowed && value.is_array()) {
             for (const Json& n : value.items()) {
               if (!n.is_string()) fail(child(p, name), "expected property names, found " + kind_name(n));
@@ -431,8 +456,9 @@ class Loader {
         for (const Json& r : v.items()) {
           if (!r.is_string()) fail(p, "expected property names, found " + kind_name(r));
         }
-      } else if (key == "additionalProperties" || key == "additionalItems" || key == "not" || key == "contains" ||
-                 key == "propertyNames" || key == "if" || key == "then" || key == "else") {
+      } else if (key == "additionalProperties" || key == "additionalItems" || key == "not" ||
+                 key == "contains" || key == "propertyNames" || key == "if" || key == "then" ||
+                 key == "else") {
         expect(schema_like, "a schema");
       } else if (key == "items") {
         if (d.draft == Draft::k2020) {
@@ -465,14 +491,30 @@ class Loader {
         check_regex(p, v.text());
       } else if (key == "uniqueItems") {
         expect(v.is_bool(), "a boolean");
-      } else if (key == "$ref" || key == "format" || key == "title" || key == "description" || key == "$schema" ||
-                 key == "$comment" || key == "$anchor" || key == "$id" || (key == "id" && d.draft == Draft::k4)) {
+      } else if (key == "$ref" || key == "format" || key == "title" || key == "description" ||
+                 key == "$schema" || key == "$comment" || key == "$anchor" || key == "$id" ||
+                 (key == "id" && d.draft == Draft::k4)) {
         expect(v.is_string(), "a string");
       }
     }
   }
 
   static void check_regex(const std::string& path, const std::string& pattern) {
+    // libstdc++ compiles a regular expression recursively: deep nesting would exhaust the stack.
+    int depth = 0, deepest = 0;
+    for (size_t i = 0; i < pattern.size(); ++i) {
+      if (pattern[i] == '\\') {
+        ++i;
+      } else if (pattern[i] == '(' || pattern[i] == '[') {
+        deepest = std::max(deepest, ++depth);
+      } else if (pattern[i] == ')' || pattern[i] == ']') {
+        --depth;
+      }
+    }
+    if (deepest > kMaxRegexNesting || pattern.size() > kMaxRegexLength) {
+      fail(path, "regular expression too complex (more than " + std::to_string(kMaxRegexNesting) +
+                     " nested groups or " + std::to_string(kMaxRegexLength) + " characters)");
+    }
     try {
       std::regex re(pattern, std::regex::ECMAScript);
     } catch (const std::regex_error& e) {
@@ -480,7 +522,7 @@ class Loader {
     }
   }
 
-  const Schema* resolve(size_t doc, const std::string& ref, const std::string& path) {
+  Schema* resolve(size_t doc, const std::string& ref, const std::string& path) {
     size_t hash = ref.find('#');
     std::string base_part = ref.substr(0, hash);
     std::string fragment = hash == std::string::npos ? "" : percent_decode(ref.substr(hash + 1));
@@ -499,8 +541,10 @@ class Loader {
         }
       }
       if (!found) {
-        fail(path, "unresolved reference '" + ref +
-                       "' (a schema of another subject is referenced by the name given in the schema's references)");
+        fail(
+            path,
+            "unresolved reference '" + ref +
+                "' (a schema of another subject is referenced by the name given in the schema's references)");
       }
     }
     if (!fragment.empty() && fragment[0] == '/') {
@@ -508,7 +552,8 @@ class Loader {
     } else if (!fragment.empty()) {
       const Document& d = docs_[target];
       auto it = d.ids.find(resolve_uri(d.base, "#" + fragment));
-      if (it == d.ids.end()) fail(path, "unresolved reference '" + ref + "': no schema has the id '#" + fragment + "'");
+      if (it == d.ids.end())
+        fail(path, "unresolved reference '" + ref + "': no schema has the id '#" + fragment + "'");
       node = it->second;
     }
     return load(target, *node, "#" + fragment);
@@ -532,8 +577,9 @@ class Loader {
       const Json* step = nullptr;
       if (node->is_object()) {
         step = node->find(token);
-      } else if (node->is_array() && !token.empty() && token.find_first_not_of("0123456789") == std::string::npos &&
-                 token.size() < 10 && std::stoul(token) < node->items().size()) {
+      } else if (node->is_array() && !token.empty() &&
+                 token.find_first_not_of("0123456789") == std::string::npos && token.size() < 10 &&
+                 std::stoul(token) < node->items().size()) {
         step = &node->items()[std::stoul(token)];
       }
       if (step == nullptr) fail(path, "unresolved reference '" + ref + "': nothing at '" + pointer + "'");
@@ -545,7 +591,7 @@ class Loader {
 
   Model& model_;
   std::vector<Document> docs_;
-  std::map<const Json*, const Schema*> memo_;
+  std::map<const Json*, Schema*> memo_;
   int depth_ = 0;
 };
 
@@ -553,9 +599,12 @@ class Loader {
 
 std::string_view criterion_name(Criterion c) {
   switch (c) {
-    case Criterion::kAllOf: return "allOf";
-    case Criterion::kAnyOf: return "anyOf";
-    case Criterion::kOneOf: return "oneOf";
+    case Criterion::kAllOf:
+      return "allOf";
+    case Criterion::kAnyOf:
+      return "anyOf";
+    case Criterion::kOneOf:
+      return "oneOf";
   }
   return "";
 }
@@ -588,7 +637,8 @@ LoadOutcome load(const Json& document, const std::vector<NamedDocument>& referen
 
   auto model = std::make_unique<Model>();
   try {
-    if (!document.is_object() && !document.is_bool()) fail("#", "a JSON Schema is an object, found " + kind_name(document));
+    if (!document.is_object() && !document.is_bool())
+      fail("#", "a JSON Schema is an object, found " + kind_name(document));
     Loader loader(*model, std::move(docs));
     model->root = loader.load_root();
   } catch (const LoadFailure& f) {

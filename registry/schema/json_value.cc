@@ -203,6 +203,18 @@ std::variant<Json, JsonParseError> parse_json(std::string_view text) {
   return std::move(*builder.root);
 }
 
+void append_pointer_token(std::string& pointer, std::string_view token) {
+  for (char c : token) {
+    if (c == '~') {
+      pointer += "~0";
+    } else if (c == '/') {
+      pointer += "~1";
+    } else {
+      pointer += c;
+    }
+  }
+}
+
 std::string java_double_string(double d) {
   if (std::isnan(d)) return "NaN";
   if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
@@ -232,7 +244,8 @@ std::string java_double_string(double d) {
       out += digits.substr(0, point) + "." + digits.substr(point);
     }
   } else {
-    out += digits.substr(0, 1) + "." + (digits.size() > 1 ? digits.substr(1) : "0") + "E" + std::to_string(exp);
+    out +=
+        digits.substr(0, 1) + "." + (digits.size() > 1 ? digits.substr(1) : "0") + "E" + std::to_string(exp);
   }
   return out;
 }
@@ -244,7 +257,8 @@ std::string big_decimal_string(std::string_view text) {
     text.remove_prefix(1);
   }
   size_t e = text.find_first_of("eE");
-  long exponent = e == std::string_view::npos ? 0 : std::strtol(std::string(text.substr(e + 1)).c_str(), nullptr, 10);
+  long exponent =
+      e == std::string_view::npos ? 0 : std::strtol(std::string(text.substr(e + 1)).c_str(), nullptr, 10);
   std::string_view mantissa = text.substr(0, e);
   std::string digits;
   long scale = 0;
@@ -280,13 +294,27 @@ void write_json_string(std::string& out, std::string_view s) {
   for (char c : s) {
     auto u = static_cast<unsigned char>(c);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\t': out += "\\t"; break;
-      case '\n': out += "\\n"; break;
-      case '\f': out += "\\f"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (u < 0x20) {
           out += "\\u00";
@@ -312,14 +340,22 @@ std::string integer_string(const std::string& text) {
 
 void write_json(std::string& out, const Json& value, const JsonWriteOptions& options) {
   switch (value.kind()) {
-    case Json::Kind::kNull: out += "null"; break;
-    case Json::Kind::kBool: out += value.as_bool() ? "true" : "false"; break;
-    case Json::Kind::kInt: out += integer_string(value.text()); break;
+    case Json::Kind::kNull:
+      out += "null";
+      break;
+    case Json::Kind::kBool:
+      out += value.as_bool() ? "true" : "false";
+      break;
+    case Json::Kind::kInt:
+      out += integer_string(value.text());
+      break;
     case Json::Kind::kFloat:
       out += options.numbers == NumberStyle::kJavaDouble ? java_double_string(value.as_double())
-                                                          : big_decimal_string(value.text());
+                                                         : big_decimal_string(value.text());
       break;
-    case Json::Kind::kString: write_json_string(out, value.text()); break;
+    case Json::Kind::kString:
+      write_json_string(out, value.text());
+      break;
     case Json::Kind::kArray: {
       out += '[';
       bool first = true;

@@ -81,8 +81,8 @@ std::variant<Json, JsonParseError> parse_json(std::string_view text);
 
 // How numbers are written back.
 enum class NumberStyle {
-  kJavaDouble,   // Avro (Jackson DoubleNode): 1.5, 1000.0, 1.0E7, 1.0E-4
-  kBigDecimal,   // JSON Schema provider (exact BigDecimal): 1.50, 1E+3
+  kJavaDouble,  // Avro (Jackson DoubleNode): 1.5, 1000.0, 1.0E7, 1.0E-4
+  kBigDecimal,  // JSON Schema provider (exact BigDecimal): 1.50, 1E+3
 };
 
 struct JsonWriteOptions {
@@ -96,6 +96,9 @@ void write_json(std::string& out, const Json& value, const JsonWriteOptions& opt
 std::string to_json(const Json& value, const JsonWriteOptions& options = {});
 // A string as a JSON string literal.
 void write_json_string(std::string& out, std::string_view s);
+
+// Appends `token` to a JSON pointer, escaped (RFC 6901: '~' as ~0, '/' as ~1).
+void append_pointer_token(std::string& pointer, std::string_view token);
 
 // Java's Double.toString(d), which Jackson uses for doubles.
 std::string java_double_string(double d);

@@ -33,7 +33,8 @@ std::string_view name_of(const Table& table, Key key) {
 }
 
 template <typename Table>
-auto value_of(const Table& table, std::string_view name) -> std::optional<typename Table::value_type::first_type> {
+auto value_of(const Table& table, std::string_view name)
+    -> std::optional<typename Table::value_type::first_type> {
   for (const auto& [k, n] : table) {
     if (n == name) return k;
   }
@@ -48,6 +49,8 @@ std::optional<SchemaType> schema_type_from(std::string_view name) { return value
 
 std::string_view to_string(CompatibilityLevel level) { return name_of(kLevels, level); }
 
-std::optional<CompatibilityLevel> compatibility_level_from(std::string_view name) { return value_of(kLevels, name); }
+std::optional<CompatibilityLevel> compatibility_level_from(std::string_view name) {
+  return value_of(kLevels, name);
+}
 
 }  // namespace kb::registry

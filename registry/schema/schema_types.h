@@ -44,6 +44,7 @@ std::string fill_roles(std::string_view message, std::string_view reader, std::s
 // {compatibility: 'LEVEL'}).
 using ReadProblems = std::vector<std::string> (*)(const ParsedSchema& reader, const ParsedSchema& writer);
 std::vector<std::string> check_levels(CompatibilityLevel level, const ParsedSchema& proposed,
-                                      const std::vector<VersionedSchema>& previous, ReadProblems read_problems);
+                                      const std::vector<VersionedSchema>& previous,
+                                      ReadProblems read_problems);
 
 }  // namespace kb::registry::detail

@@ -40,19 +40,20 @@ TEST_CASE("Avro evolutions Confluent documents, at each level") {
       {"delete a field that had a default", record({kId, kNameWithDefault}), record({kId}), true, true},
       {"add a field with a default", record({kId}), record({kId, kNameWithDefault}), true, true},
       {"add a field without a default", record({kId}), record({kId, kName}), false, true},
-      {"widen int to long", record({R"({"name":"n","type":"int"})"}), record({R"({"name":"n","type":"long"})"}), true,
-       false},
-      {"widen long to double", record({R"({"name":"n","type":"long"})"}), record({R"({"name":"n","type":"double"})"}),
-       true, false},
+      {"widen int to long", record({R"({"name":"n","type":"int"})"}),
+       record({R"({"name":"n","type":"long"})"}), true, false},
+      {"widen long to double", record({R"({"name":"n","type":"long"})"}),
+       record({R"({"name":"n","type":"double"})"}), true, false},
       {"string to bytes and back", record({R"({"name":"s","type":"string"})"}),
        record({R"({"name":"s","type":"bytes"})"}), true, true},
-      {"change string to int", record({R"({"name":"n","type":"string"})"}), record({R"({"name":"n","type":"int"})"}),
-       false, false},
+      {"change string to int", record({R"({"name":"n","type":"string"})"}),
+       record({R"({"name":"n","type":"int"})"}), false, false},
       {"make a field nullable", record({R"({"name":"n","type":"int"})"}),
        record({R"({"name":"n","type":["null","int"],"default":null})"}), true, false},
       {"add an enum symbol", avro(R"({"type":"enum","name":"E","symbols":["A","B"]})"),
        avro(R"({"type":"enum","name":"E","symbols":["A","B","C"]})"), true, false},
-      {"add an enum symbol where the old enum has a default", avro(R"({"type":"enum","name":"E","symbols":["A","B"],"default":"A"})"),
+      {"add an enum symbol where the old enum has a default",
+       avro(R"({"type":"enum","name":"E","symbols":["A","B"],"default":"A"})"),
        avro(R"({"type":"enum","name":"E","symbols":["A","B","C"],"default":"A"})"), true, true},
       {"rename a record", avro(R"({"type":"record","name":"A","fields":[]})"),
        avro(R"({"type":"record","name":"B","fields":[]})"), false, false},
@@ -62,13 +63,13 @@ TEST_CASE("Avro evolutions Confluent documents, at each level") {
        avro(R"({"type":"record","name":"y.A","fields":[]})"), true, true},
       {"rename a field keeping the old name as alias", record({kId}),
        record({R"({"name":"key","type":"long","aliases":["id"]})"}), true, false},
-      {"resize a fixed", avro(R"({"type":"fixed","name":"F","size":4})"), avro(R"({"type":"fixed","name":"F","size":8})"),
-       false, false},
+      {"resize a fixed", avro(R"({"type":"fixed","name":"F","size":4})"),
+       avro(R"({"type":"fixed","name":"F","size":8})"), false, false},
       {"add a union branch", avro(R"(["null","int"])"), avro(R"(["null","int","string"])"), true, false},
-      {"array items widened", avro(R"({"type":"array","items":"int"})"), avro(R"({"type":"array","items":"long"})"),
-       true, false},
-      {"map values changed", avro(R"({"type":"map","values":"int"})"), avro(R"({"type":"map","values":"string"})"),
-       false, false},
+      {"array items widened", avro(R"({"type":"array","items":"int"})"),
+       avro(R"({"type":"array","items":"long"})"), true, false},
+      {"map values changed", avro(R"({"type":"map","values":"int"})"),
+       avro(R"({"type":"map","values":"string"})"), false, false},
   };
   for (const auto& c : cases) {
     INFO(c.change);
@@ -84,7 +85,8 @@ TEST_CASE("a new Avro field without a default breaks BACKWARD with Confluent's v
   auto v2 = record({kId, kName});
   CHECK(check(L::kBackward, v2, {v1}) ==
         std::vector<std::string>{
-            "{errorType:'READER_FIELD_MISSING_DEFAULT_VALUE', description:'The field 'name' at path '/fields/1' in the "
+            "{errorType:'READER_FIELD_MISSING_DEFAULT_VALUE', description:'The field 'name' at path "
+            "'/fields/1' in the "
             "new schema has no default value and is missing in the old schema', additionalInfo:'name'}",
             "{oldSchemaVersion: 1}",
             R"({oldSchema: '{"type":"record","name":"R","fields":[{"name":"id","type":"long"}]}'})",
@@ -97,7 +99,8 @@ TEST_CASE("FORWARD checks that the old schema reads the new one, and says so") {
   auto problems = check(L::kForward, v2, {v1});
   REQUIRE(problems.size() == 4);
   CHECK(problems[0] ==
-        "{errorType:'READER_FIELD_MISSING_DEFAULT_VALUE', description:'The field 'name' at path '/fields/1' in the old "
+        "{errorType:'READER_FIELD_MISSING_DEFAULT_VALUE', description:'The field 'name' at path '/fields/1' "
+        "in the old "
         "schema has no default value and is missing in the new schema', additionalInfo:'name'}");
   CHECK(problems[3] == "{compatibility: 'FORWARD'}");
 }
@@ -109,29 +112,41 @@ TEST_CASE("Avro incompatibilities name their kind, their path in the reader and 
     std::string first_problem;
   };
   const Case cases[] = {
-      {"nested field", avro(R"({"type":"record","name":"R","fields":[{"name":"in","type":{"type":"record","name":"I","fields":[{"name":"a","type":"int"}]}}]})"),
-       avro(R"({"type":"record","name":"R","fields":[{"name":"in","type":{"type":"record","name":"I","fields":[{"name":"a","type":"int"},{"name":"b","type":"int"}]}}]})"),
-       "{errorType:'READER_FIELD_MISSING_DEFAULT_VALUE', description:'The field 'b' at path '/fields/0/type/fields/1' in "
+      {"nested field",
+       avro(
+           R"({"type":"record","name":"R","fields":[{"name":"in","type":{"type":"record","name":"I","fields":[{"name":"a","type":"int"}]}}]})"),
+       avro(
+           R"({"type":"record","name":"R","fields":[{"name":"in","type":{"type":"record","name":"I","fields":[{"name":"a","type":"int"},{"name":"b","type":"int"}]}}]})"),
+       "{errorType:'READER_FIELD_MISSING_DEFAULT_VALUE', description:'The field 'b' at path "
+       "'/fields/0/type/fields/1' in "
        "the new schema has no default value and is missing in the old schema', additionalInfo:'b'}"},
       {"type", record({R"({"name":"n","type":"long"})"}), record({R"({"name":"n","type":"int"})"}),
-       "{errorType:'TYPE_MISMATCH', description:'The type (path '/fields/0/type') of a field in the new schema does not "
-       "match with the old schema', additionalInfo:'reader type: INT not compatible with writer type: LONG'}"},
+       "{errorType:'TYPE_MISMATCH', description:'The type (path '/fields/0/type') of a field in the new "
+       "schema does not "
+       "match with the old schema', additionalInfo:'reader type: INT not compatible with writer type: "
+       "LONG'}"},
       {"enum symbols", avro(R"({"type":"enum","name":"E","symbols":["A","B","C","D"]})"),
        avro(R"({"type":"enum","name":"E","symbols":["A","B"]})"),
-       "{errorType:'MISSING_ENUM_SYMBOLS', description:'The new schema is missing enum symbols '[C, D]' at path "
+       "{errorType:'MISSING_ENUM_SYMBOLS', description:'The new schema is missing enum symbols '[C, D]' at "
+       "path "
        "'/symbols' in the old schema', additionalInfo:'[C, D]'}"},
-      {"name", avro(R"({"type":"fixed","name":"a.F","size":4})"), avro(R"({"type":"fixed","name":"a.G","size":4})"),
+      {"name", avro(R"({"type":"fixed","name":"a.F","size":4})"),
+       avro(R"({"type":"fixed","name":"a.G","size":4})"),
        "{errorType:'NAME_MISMATCH', description:'The name of the schema has changed (path '/name')', "
        "additionalInfo:'expected: a.F'}"},
-      {"size", avro(R"({"type":"fixed","name":"F","size":4})"), avro(R"({"type":"fixed","name":"F","size":8})"),
-       "{errorType:'FIXED_SIZE_MISMATCH', description:'The size of FIXED type field at path '/size' in the new schema "
+      {"size", avro(R"({"type":"fixed","name":"F","size":4})"),
+       avro(R"({"type":"fixed","name":"F","size":8})"),
+       "{errorType:'FIXED_SIZE_MISMATCH', description:'The size of FIXED type field at path '/size' in the "
+       "new schema "
        "does not match with the old schema', additionalInfo:'expected: 4, found: 8'}"},
       {"union branch", avro(R"(["null","int","string"])"), avro(R"(["null","int"])"),
-       "{errorType:'MISSING_UNION_BRANCH', description:'The new schema is missing a type inside a union field at path "
+       "{errorType:'MISSING_UNION_BRANCH', description:'The new schema is missing a type inside a union "
+       "field at path "
        "'/2' in the old schema', additionalInfo:'reader union lacking writer type: STRING'}"},
       {"not a union any more", record({R"({"name":"n","type":["null","string"],"default":null})"}),
        record({R"({"name":"n","type":"string"})"}),
-       "{errorType:'TYPE_MISMATCH', description:'The type (path '/') of a field in the new schema does not match with "
+       "{errorType:'TYPE_MISMATCH', description:'The type (path '/') of a field in the new schema does not "
+       "match with "
        "the old schema', additionalInfo:'reader type: STRING not compatible with writer type: NULL'}"},
   };
   for (const auto& c : cases) {
@@ -185,12 +200,15 @@ TEST_CASE("a schema is compatible with no history and NONE accepts anything") {
 TEST_CASE("a schema of another type is incompatible") {
   auto json = valid(SchemaType::kJson, R"({"type":"object"})");
   CHECK(check(L::kBackward, record({kId}), {json}) ==
-        std::vector<std::string>{"Incompatible because of different schema type", "{compatibility: 'BACKWARD'}"});
+        std::vector<std::string>{"Incompatible because of different schema type",
+                                 "{compatibility: 'BACKWARD'}"});
 }
 
 TEST_CASE("recursive Avro types are compared without endless recursion") {
-  auto v1 = avro(R"({"type":"record","name":"Node","fields":[{"name":"v","type":"int"},{"name":"next","type":["null","Node"],"default":null}]})");
-  auto v2 = avro(R"({"type":"record","name":"Node","fields":[{"name":"v","type":"long"},{"name":"next","type":["null","Node"],"default":null}]})");
+  auto v1 = avro(
+      R"({"type":"record","name":"Node","fields":[{"name":"v","type":"int"},{"name":"next","type":["null","Node"],"default":null}]})");
+  auto v2 = avro(
+      R"({"type":"record","name":"Node","fields":[{"name":"v","type":"long"},{"name":"next","type":["null","Node"],"default":null}]})");
   CHECK(compatible(L::kBackward, v2, {v1}));
   CHECK_FALSE(compatible(L::kForward, v2, {v1}));
 }
@@ -200,17 +218,20 @@ TEST_CASE("a reader field matching two writer fields is reported, not a crash") 
   auto reader = record({R"({"name":"a","type":"int","aliases":["b"]})"});
   auto problems = check(L::kBackward, reader, {writer});
   REQUIRE_FALSE(problems.empty());
-  CHECK_THAT(problems[0], Catch::Contains("Unexpected exception during compatibility check: Reader record field a matches "
-                                          "multiple fields in writer record schema R"));
+  CHECK_THAT(problems[0],
+             Catch::Contains("Unexpected exception during compatibility check: Reader record field a matches "
+                             "multiple fields in writer record schema R"));
 }
 
 TEST_CASE("an old schema longer than 10 KiB is cut in the message") {
   std::vector<std::string> fields;
-  for (int i = 0; i < 400; ++i) fields.push_back(R"({"name":"field_number_)" + std::to_string(i) + R"(","type":"string"})");
+  for (int i = 0; i < 400; ++i)
+    fields.push_back(R"({"name":"field_number_)" + std::to_string(i) + R"(","type":"string"})");
   auto old_schema = record(fields);
   fields.push_back(R"({"name":"extra","type":"string"})");
   auto problems = check(L::kBackward, record(fields), {old_schema});
   REQUIRE(problems.size() == 4);
   CHECK(problems[2].rfind("{oldSchema: <truncated> '", 0) == 0);
-  CHECK(problems[2].size() == std::string("{oldSchema: <truncated> '").size() + 10 * 1024 + std::string("...'}").size());
+  CHECK(problems[2].size() ==
+        std::string("{oldSchema: <truncated> '").size() + 10 * 1024 + std::string("...'}").size());
 }

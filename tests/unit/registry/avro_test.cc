@@ -51,7 +51,9 @@ TEST_CASE("canonical Avro text is Avro Java's compact form whatever the spacing 
 }
 
 TEST_CASE("two Avro texts that differ only in spacing and key order are the same schema") {
-  auto a = valid(kAvro, R"({"type":"record","name":"User","namespace":"com.acme","fields":[{"name":"id","type":"long"}]})");
+  auto a = valid(
+      kAvro,
+      R"({"type":"record","name":"User","namespace":"com.acme","fields":[{"name":"id","type":"long"}]})");
   auto b = valid(kAvro, R"({
       "namespace": "com.acme",
       "name": "User",
@@ -59,7 +61,9 @@ TEST_CASE("two Avro texts that differ only in spacing and key order are the same
       "type": "record"
     })");
   CHECK(a->canonical() == b->canonical());
-  auto c = valid(kAvro, R"({"type":"record","name":"User","namespace":"com.acme","fields":[{"name":"id","type":"int"}]})");
+  auto c = valid(
+      kAvro,
+      R"({"type":"record","name":"User","namespace":"com.acme","fields":[{"name":"id","type":"int"}]})");
   CHECK(a->canonical() != c->canonical());
 }
 
@@ -84,14 +88,17 @@ TEST_CASE("invalid Avro schemas are refused with Avro's reason") {
       {R"({"type":"record","name":"R","fields":[{"name":"a","type":"int"},{"name":"a","type":"string"}]})",
        "Duplicate field a in record R: a type:STRING pos:1 and a type:INT pos:0."},
       {R"({"type":"record","name":"R","fields":[{"name":"a","type":"Unknown"}]})",
-       "\"Unknown\" is not a defined name. The type of the \"a\" field must be a defined name or a {\"type\": ...} expression."},
+       "\"Unknown\" is not a defined name. The type of the \"a\" field must be a defined name or a "
+       "{\"type\": ...} expression."},
       {R"({"type":"record","name":"R","fields":[{"name":"r","type":{"type":"record","name":"R","fields":[]}}]})",
        "Can't redefine: R"},
-      {R"({"type":"record","name":"R","fields":[{"name":"a","type":"int","order":"sideways"}]})", "Invalid field order"},
+      {R"({"type":"record","name":"R","fields":[{"name":"a","type":"int","order":"sideways"}]})",
+       "Invalid field order"},
       {R"({"type":"enum","name":"E","symbols":["A","A"]})", "Duplicate enum symbol: A"},
       {R"({"type":"enum","name":"E","symbols":["A","9"]})", "Illegal initial character: 9"},
       {R"({"type":"enum","name":"E"})", "Enum has no symbols"},
-      {R"({"type":"enum","name":"E","symbols":["A"],"default":"B"})", "The Enum Default: B is not in the enum symbol set: [A]"},
+      {R"({"type":"enum","name":"E","symbols":["A"],"default":"B"})",
+       "The Enum Default: B is not in the enum symbol set: [A]"},
       {R"({"type":"fixed","name":"F"})", "Invalid or no size"},
       {R"({"type":"fixed","name":"F","size":-1})", "Length is negative"},
       {R"({"type":"array"})", "Array has no items type"},
@@ -133,18 +140,22 @@ TEST_CASE("defaults that match their field types are accepted") {
 TEST_CASE("a recursive record refers to itself by name") {
   auto list = valid(kAvro, R"({"type":"record","name":"Node","fields":[
       {"name":"value","type":"int"},{"name":"next","type":["null","Node"],"default":null}]})");
-  CHECK(list->canonical() ==
-        R"({"type":"record","name":"Node","fields":[{"name":"value","type":"int"},{"name":"next","type":["null","Node"],"default":null}]})");
+  CHECK(
+      list->canonical() ==
+      R"({"type":"record","name":"Node","fields":[{"name":"value","type":"int"},{"name":"next","type":["null","Node"],"default":null}]})");
 }
 
 TEST_CASE("named types from schemas registered under other subjects are known by name") {
   Subjects subjects;
-  subjects.add("address", 1, kAvro,
-               R"({"type":"record","name":"Address","namespace":"com.acme","fields":[{"name":"street","type":"string"}]})");
-  subjects.add("country", 3, kAvro, R"({"type":"enum","name":"Country","namespace":"com.acme","symbols":["DE","FR"]})");
-  subjects.add("city", 1, kAvro,
-               R"({"type":"record","name":"City","namespace":"com.acme","fields":[{"name":"country","type":"Country"}]})",
-               {{"com.acme.Country", "country", 3}});
+  subjects.add(
+      "address", 1, kAvro,
+      R"({"type":"record","name":"Address","namespace":"com.acme","fields":[{"name":"street","type":"string"}]})");
+  subjects.add("country", 3, kAvro,
+               R"({"type":"enum","name":"Country","namespace":"com.acme","symbols":["DE","FR"]})");
+  subjects.add(
+      "city", 1, kAvro,
+      R"({"type":"record","name":"City","namespace":"com.acme","fields":[{"name":"country","type":"Country"}]})",
+      {{"com.acme.Country", "country", 3}});
   const std::string customer =
       R"({"type":"record","name":"Customer","namespace":"com.acme","fields":[{"name":"address","type":"Address"},{"name":"city","type":"City"}]})";
   std::vector<SchemaReference> refs = {{"com.acme.Address", "address", 1}, {"com.acme.City", "city", 1}};
@@ -153,10 +164,11 @@ TEST_CASE("named types from schemas registered under other subjects are known by
   CHECK(parsed->canonical() == R"({"type":"record","name":"Customer","namespace":"com.acme","fields":[)"
                                R"({"name":"address","type":"Address"},{"name":"city","type":"City"}]})");
   CHECK(parsed->references() == refs);
-  CHECK(*parsed->formatted("resolved") ==
-        R"({"type":"record","name":"Customer","namespace":"com.acme","fields":[{"name":"address","type":)"
-        R"({"type":"record","name":"Address","fields":[{"name":"street","type":"string"}]}},{"name":"city","type":)"
-        R"({"type":"record","name":"City","fields":[{"name":"country","type":{"type":"enum","name":"Country","symbols":["DE","FR"]}}]}}]})");
+  CHECK(
+      *parsed->formatted("resolved") ==
+      R"({"type":"record","name":"Customer","namespace":"com.acme","fields":[{"name":"address","type":)"
+      R"({"type":"record","name":"Address","fields":[{"name":"street","type":"string"}]}},{"name":"city","type":)"
+      R"({"type":"record","name":"City","fields":[{"name":"country","type":{"type":"enum","name":"Country","symbols":["DE","FR"]}}]}}]})");
   CHECK(*parsed->formatted("") == parsed->canonical());
   CHECK_FALSE(parsed->formatted("serialized").has_value());
 
@@ -173,7 +185,8 @@ TEST_CASE("named types from schemas registered under other subjects are known by
   }
   SECTION("a referenced schema of another type is refused") {
     subjects.add("json", 1, SchemaType::kJson, R"({"type":"object"})");
-    CHECK_THAT(refusal(kAvro, R"("string")", {{"x", "json", 1}}, &subjects), Catch::Contains("is a JSON schema"));
+    CHECK_THAT(refusal(kAvro, R"("string")", {{"x", "json", 1}}, &subjects),
+               Catch::Contains("is a JSON schema; AVRO schemas can only reference AVRO schemas"));
   }
 }
 
@@ -182,10 +195,11 @@ TEST_CASE("normalize sorts properties and aliases and writes defaults in their f
       {"name":"f","type":{"type":"bytes","scale":2,"precision":4,"logicalType":"decimal"},"b":1,"a":{"y":1,"x":2}},
       {"name":"d","type":"double","default":1,"aliases":["d2","d1"]},
       {"name":"m","type":{"type":"map","values":"double"},"default":{"z":1,"a":2}}]})");
-  CHECK(a->normalized() ==
-        R"({"type":"record","name":"R","fields":[{"name":"f","type":{"type":"bytes","logicalType":"decimal","precision":4,"scale":2},)"
-        R"("a":{"x":2,"y":1},"b":1},{"name":"d","type":"double","default":1.0,"aliases":["d1","d2"]},)"
-        R"({"name":"m","type":{"type":"map","values":"double"},"default":{"a":2.0,"z":1.0}}],"aliases":["A","Z"]})");
+  CHECK(
+      a->normalized() ==
+      R"({"type":"record","name":"R","fields":[{"name":"f","type":{"type":"bytes","logicalType":"decimal","precision":4,"scale":2},)"
+      R"("a":{"x":2,"y":1},"b":1},{"name":"d","type":"double","default":1.0,"aliases":["d1","d2"]},)"
+      R"({"name":"m","type":{"type":"map","values":"double"},"default":{"a":2.0,"z":1.0}}],"aliases":["A","Z"]})");
   // The canonical form keeps what was written.
   CHECK(a->canonical().find(R"("aliases":["Z","A"])") != std::string::npos);
 
@@ -203,6 +217,7 @@ TEST_CASE("normalize puts a valid logical type's properties first and sorts an i
   CHECK(valid(kAvro, R"({"type":"bytes","precision":0,"logicalType":"decimal","a":1})")->normalized() ==
         R"({"type":"bytes","a":1,"logicalType":"decimal","precision":0})");
   // A 2-byte fixed holds at most 4 decimal digits.
-  CHECK(valid(kAvro, R"({"type":"fixed","name":"F","size":2,"precision":5,"logicalType":"decimal","a":1})")->normalized() ==
+  CHECK(valid(kAvro, R"({"type":"fixed","name":"F","size":2,"precision":5,"logicalType":"decimal","a":1})")
+            ->normalized() ==
         R"({"type":"fixed","name":"F","size":2,"a":1,"logicalType":"decimal","precision":5})");
 }

@@ -16,8 +16,9 @@ TEST_CASE("canonical JSON Schema text is compact, in the order written, with exa
       "properties" : { "price" : { "type" : "number", "minimum" : 1.50, "maximum" : 1e3 } },
       "required" : [ "price" ]
     } )");
-  CHECK(s->canonical() ==
-        R"({"type":"object","properties":{"price":{"type":"number","minimum":1.50,"maximum":1E+3}},"required":["price"]})");
+  CHECK(
+      s->canonical() ==
+      R"({"type":"object","properties":{"price":{"type":"number","minimum":1.50,"maximum":1E+3}},"required":["price"]})");
   CHECK(*s->formatted("") == s->canonical());
   CHECK_FALSE(s->formatted("resolved").has_value());
 }
@@ -27,7 +28,8 @@ TEST_CASE("normalize sorts the keys of every object, so key order no longer matt
   auto b = valid(kJson, R"({"properties":{"a":{"type":"integer"},"b":{"type":"string"}},"type":"object"})");
   CHECK(a->canonical() != b->canonical());
   CHECK(a->normalized() == b->normalized());
-  CHECK(a->normalized() == R"({"properties":{"a":{"type":"integer"},"b":{"type":"string"}},"type":"object"})");
+  CHECK(a->normalized() ==
+        R"({"properties":{"a":{"type":"integer"},"b":{"type":"string"}},"type":"object"})");
 }
 
 TEST_CASE("JSON Schema drafts 4, 6, 7, 2019-09 and 2020-12 are read by their $schema") {
@@ -61,7 +63,8 @@ TEST_CASE("invalid JSON schemas are refused with where and why") {
       {R"({"type":["string","string"]})", "#/type: type 'string' listed twice"},
       {R"({"type":"object","properties":[]})", "#/properties: expected an object, found array"},
       {R"({"properties":{"a":5}})", "#/properties/a: expected a schema, found integer"},
-      {R"({"properties":{"a":{"type":"string","minLength":-1}}})", "#/properties/a/minLength: expected a non-negative integer"},
+      {R"({"properties":{"a":{"type":"string","minLength":-1}}})",
+       "#/properties/a/minLength: expected a non-negative integer"},
       {R"({"type":"array","maxItems":1.5})", "#/maxItems: expected a non-negative integer, found number"},
       {R"({"required":"a"})", "#/required: expected an array of property names, found string"},
       {R"({"type":"number","multipleOf":0})", "#/multipleOf: expected a number greater than 0"},
@@ -75,7 +78,8 @@ TEST_CASE("invalid JSON schemas are refused with where and why") {
        "#/properties/a: expected a schema object, found boolean (draft-04 has no boolean schemas)"},
       {R"({"$schema":"http://json-schema.org/draft-04/schema#","type":"number","exclusiveMinimum":5})",
        "#/exclusiveMinimum: expected a boolean (draft-04)"},
-      {R"({"type":"number","exclusiveMinimum":true})", "#/exclusiveMinimum: expected a number, found boolean"},
+      {R"({"type":"number","exclusiveMinimum":true})",
+       "#/exclusiveMinimum: expected a number, found boolean"},
       {R"({"$schema":"https://json-schema.org/draft/2020-12/schema","items":[{"type":"string"}]})",
        "#/items: expected a schema (draft 2020-12 lists tuple items in prefixItems)"},
   };
@@ -83,6 +87,9 @@ TEST_CASE("invalid JSON schemas are refused with where and why") {
     INFO(c.schema);
     CHECK_THAT(refusal(kJson, c.schema), Catch::Contains(c.reason));
   }
+  std::string nested = std::string(200, '(') + "a" + std::string(200, ')');
+  CHECK_THAT(refusal(kJson, R"({"type":"string","pattern":")" + nested + R"("})"),
+             Catch::Contains("#/pattern: regular expression too complex"));
 }
 
 TEST_CASE("a chain of $refs deeper than the loader allows is refused, not a crash") {
@@ -98,15 +105,18 @@ TEST_CASE("a chain of $refs deeper than the loader allows is refused, not a cras
 
 TEST_CASE("$ref finds schemas registered under other subjects by the reference's name") {
   Subjects subjects;
-  subjects.add("address", 1, kJson,
-               R"({"$id":"http://example.com/address.json","type":"object","properties":{"street":{"type":"string"}},)"
-               R"("definitions":{"zip":{"type":"string","pattern":"^[0-9]{5}$"}}})");
+  subjects.add(
+      "address", 1, kJson,
+      R"({"$id":"http://example.com/address.json","type":"object","properties":{"street":{"type":"string"}},)"
+      R"("definitions":{"zip":{"type":"string","pattern":"^[0-9]{5}$"}}})");
   subjects.add("person", 2, kJson, R"({"type":"object","properties":{"home":{"$ref":"address.json"}}})",
                {{"address.json", "address", 1}});
 
   SECTION("by the name as written") {
-    auto s = valid(kJson, R"({"type":"object","properties":{"a":{"$ref":"address.json"},"zip":{"$ref":"address.json#/definitions/zip"}}})",
-                   {{"address.json", "address", 1}}, &subjects);
+    auto s = valid(
+        kJson,
+        R"({"type":"object","properties":{"a":{"$ref":"address.json"},"zip":{"$ref":"address.json#/definitions/zip"}}})",
+        {{"address.json", "address", 1}}, &subjects);
     CHECK(s->references().size() == 1);
   }
   SECTION("relative to the schema's own $id") {
@@ -125,7 +135,8 @@ TEST_CASE("$ref finds schemas registered under other subjects by the reference's
                Catch::Contains("unresolved reference 'nowhere.json'"));
   }
   SECTION("a pointer into a referenced schema must lead somewhere") {
-    CHECK_THAT(refusal(kJson, R"({"$ref":"address.json#/definitions/nope"})", {{"address.json", "address", 1}}, &subjects),
+    CHECK_THAT(refusal(kJson, R"({"$ref":"address.json#/definitions/nope"})",
+                       {{"address.json", "address", 1}}, &subjects),
                Catch::Contains("nothing at '/definitions/nope'"));
   }
 }

@@ -1,8 +1,8 @@
 // The JSON layer under both schema types: numbers written back as Confluent's Jackson writes
 // them, escapes, key order.
-#include <catch2/catch.hpp>
-
 #include "registry/schema/json_value.h"
+
+#include <catch2/catch.hpp>
 
 using namespace kb::registry::detail;
 

@@ -40,8 +40,10 @@ class Subjects {
 };
 
 inline kb::registry::ParseResult parse(SchemaType type, const std::string& text,
-                                       const std::vector<SchemaReference>& refs = {}, const Subjects* subjects = nullptr) {
-  kb::registry::ReferenceResolver resolve = subjects ? subjects->resolver() : kb::registry::ReferenceResolver{};
+                                       const std::vector<SchemaReference>& refs = {},
+                                       const Subjects* subjects = nullptr) {
+  kb::registry::ReferenceResolver resolve =
+      subjects ? subjects->resolver() : kb::registry::ReferenceResolver{};
   return type == SchemaType::kAvro ? kb::registry::detail::parse_avro(text, refs, resolve)
                                    : kb::registry::detail::parse_json_schema(text, refs, resolve);
 }
@@ -53,7 +55,8 @@ inline Schema valid(SchemaType type, const std::string& text, const std::vector<
   return std::get<Schema>(r);
 }
 
-inline std::string refusal(SchemaType type, const std::string& text, const std::vector<SchemaReference>& refs = {},
+inline std::string refusal(SchemaType type, const std::string& text,
+                           const std::vector<SchemaReference>& refs = {},
                            const Subjects* subjects = nullptr) {
   auto r = parse(type, text, refs, subjects);
   if (std::holds_alternative<Schema>(r)) FAIL("accepted: " << text);
@@ -67,7 +70,7 @@ inline std::vector<std::string> check(CompatibilityLevel level, const Schema& pr
   std::vector<VersionedSchema> versions;
   for (size_t i = 0; i < previous.size(); ++i) versions.push_back({static_cast<int32_t>(i + 1), previous[i]});
   auto read_problems = proposed->type() == SchemaType::kAvro ? kb::registry::detail::avro_read_problems
-                                                              : kb::registry::detail::json_read_problems;
+                                                             : kb::registry::detail::json_read_problems;
   return kb::registry::detail::check_levels(level, *proposed, versions, read_problems);
 }
 
