@@ -105,7 +105,9 @@ std::string type_name(const Field& f) {
   }
 }
 
-bool is_group_type(const gp::Descriptor& nested) {
+// A message type protoc makes for a map<K, V> field, or for a group.
+bool is_generated(const gp::Descriptor& nested) {
+  if (nested.options().map_entry()) return true;
   const gp::Descriptor* parent = nested.containing_type();
   if (parent == nullptr) return false;
   for (int i = 0; i < parent->field_count(); ++i) {
@@ -236,15 +238,35 @@ class Renderer {
     for (int i = 0; i < m.field_count(); ++i) {
       if (m.field(i)->real_containing_oneof() == nullptr) fields.push_back(m.field(i));
     }
-    if (!fields.empty()) {
-      out += '\n';
-      for (const Field* f : by_number(std::move(fields))) append_indented(out, field(*f));
-    }
+    fields = by_number(std::move(fields));
     std::vector<const gp::OneofDescriptor*> oneofs;
     for (int i = 0; i < m.real_oneof_decl_count(); ++i) oneofs.push_back(m.oneof_decl(i));
     if (opts_.normalize) {
       std::stable_sort(oneofs.begin(), oneofs.end(),
                        [](auto* a, auto* b) { return lowest_number(*a) < lowest_number(*b); });
+    }
+    // protoc puts the message type of a map or group field in nested_type where the field is
+    // declared, and a record names a nested message by its index there. When "fields first,
+    // nested messages after" would move an index, the nested messages and the map fields go
+    // out in their original order instead, ahead of the other fields.
+    bool messages_in_place = !layout_keeps_indexes(m, fields, oneofs);
+    if (messages_in_place) {
+      out += '\n';
+      for (int i = 0; i < m.nested_type_count(); ++i) {
+        const gp::Descriptor* n = m.nested_type(i);
+        auto made_for =
+            std::find_if(fields.begin(), fields.end(), [&](auto* f) { return f->message_type() == n; });
+        if (made_for != fields.end() && is_generated(*n)) {
+          append_indented(out, field(**made_for));
+          fields.erase(made_for);
+        } else if (!is_generated(*n)) {
+          append_indented(out, message(*n));
+        }
+      }
+    }
+    if (!fields.empty()) {
+      out += '\n';
+      for (const Field* f : fields) append_indented(out, field(*f));
     }
     if (!oneofs.empty()) {
       out += '\n';
@@ -265,10 +287,9 @@ class Renderer {
       append_indented(out, extend_blocks(extensions));
     }
     std::vector<const gp::Descriptor*> nested;
-    for (int i = 0; i < m.nested_type_count(); ++i) {
-      const gp::Descriptor* n = m.nested_type(i);
-      // Map entries print as map<K, V> fields and groups inside their field.
-      if (!n->options().map_entry() && !is_group_type(*n)) nested.push_back(n);
+    for (int i = 0; i < m.nested_type_count() && !messages_in_place; ++i) {
+      // map entries print as map<K, V> fields and groups inside their field
+      if (!is_generated(*m.nested_type(i))) nested.push_back(m.nested_type(i));
     }
     if (!nested.empty() || m.enum_type_count() > 0) {
       out += '\n';
@@ -276,6 +297,33 @@ class Renderer {
       for (int i = 0; i < m.enum_type_count(); ++i) append_indented(out, enumeration(*m.enum_type(i)));
     }
     return out + "}\n";
+  }
+
+  // Whether parsing the usual layout (fields, oneofs, then nested messages) gives back the
+  // nested types in their order: protoc adds a map or group field's type as it reads the field.
+  bool layout_keeps_indexes(const gp::Descriptor& m, const std::vector<const Field*>& fields,
+                            const std::vector<const gp::OneofDescriptor*>& oneofs) const {
+    std::vector<const gp::Descriptor*> reparsed;
+    auto add_generated = [&](const Field* f) {
+      if (f->is_map() || f->type() == Field::TYPE_GROUP) reparsed.push_back(f->message_type());
+    };
+    for (const Field* f : fields) add_generated(f);
+    for (auto* o : oneofs) {
+      for (const Field* f : oneof_fields(*o)) add_generated(f);
+    }
+    for (int i = 0; i < m.nested_type_count(); ++i) {
+      if (!is_generated(*m.nested_type(i))) reparsed.push_back(m.nested_type(i));
+    }
+    for (int i = 0; i < m.nested_type_count(); ++i) {
+      if (size_t(i) >= reparsed.size() || reparsed[i] != m.nested_type(i)) return false;
+    }
+    return true;
+  }
+
+  std::vector<const Field*> oneof_fields(const gp::OneofDescriptor& o) const {
+    std::vector<const Field*> fields;
+    for (int i = 0; i < o.field_count(); ++i) fields.push_back(o.field(i));
+    return by_number(std::move(fields));
   }
 
   static int lowest_number(const gp::OneofDescriptor& o) {
@@ -350,11 +398,9 @@ class Renderer {
       out += '\n';
       for (auto& opt : options) append_indented(out, option_statement(opt));
     }
-    std::vector<const Field*> fields;
-    for (int i = 0; i < o.field_count(); ++i) fields.push_back(o.field(i));
-    if (!fields.empty()) {
+    if (o.field_count() > 0) {
       out += '\n';
-      for (const Field* f : by_number(std::move(fields))) append_indented(out, field(*f));
+      for (const Field* f : oneof_fields(o)) append_indented(out, field(*f));
     }
     return out + "}\n";
   }
@@ -548,7 +594,7 @@ class Renderer {
 
   // Confluent's appendOptions: one option in brackets on the line, several one per line.
   std::string bracketed(const std::vector<Option>& options) {
-    if (options.size() == 1) return "[" + option_text(options[0]) + "]";
+    if (options.size() == 1) return std::string("[").append(option_text(options[0])).append("]");
     std::string out = "[\n";
     for (size_t i = 0; i < options.size(); ++i) {
       append_indented(out, option_text(options[i]) + (i + 1 < options.size() ? "," : ""));

@@ -471,3 +471,71 @@ TEST_CASE("an empty schema is a valid, empty file") {
   CHECK(parsed("")->canonical().empty());
   CHECK(parsed("syntax = \"proto3\";")->canonical() == "syntax = \"proto3\";\n");
 }
+
+TEST_CASE("nested messages keep their index (records name them by it) around map fields") {
+  auto nested_names = [](const ParsedSchema& schema) {
+    const auto& outer = *dynamic_cast<const pb::ProtobufSchema&>(schema).file().message_type(0);
+    std::vector<std::string> names;
+    for (int i = 0; i < outer.nested_type_count(); ++i) names.push_back(outer.nested_type(i)->name());
+    return names;
+  };
+  auto before = parsed(
+      "syntax = \"proto3\"; message Outer { message A {} map<string, int32> m = 1; int32 x = 2; message B {} "
+      "}");
+  CHECK(nested_names(*before) == std::vector<std::string>{"A", "MEntry", "B"});
+  CHECK(before->canonical() == R"(syntax = "proto3";
+
+message Outer {
+  message A {}
+  map<string, int32> m = 1;
+  message B {}
+
+  int32 x = 2;
+}
+)");
+  CHECK(nested_names(*parsed(before->canonical())) == nested_names(*before));
+  CHECK(nested_names(*parsed(before->normalized())) == nested_names(*before));
+
+  // the usual layout when it keeps them
+  auto after = parsed("syntax = \"proto3\"; message Outer { map<string, int32> m = 1; message A {} }");
+  CHECK(after->canonical() ==
+        "syntax = \"proto3\";\n\nmessage Outer {\n  map<string, int32> m = 1;\n\n  message A {}\n}\n");
+}
+
+namespace {
+// Field order inside a message is free in .proto text; everything else must survive.
+void sort_fields(google::protobuf::DescriptorProto& message) {
+  auto* fields = message.mutable_field();
+  std::sort(fields->begin(), fields->end(), [](auto& a, auto& b) { return a.number() < b.number(); });
+  for (auto& nested : *message.mutable_nested_type()) sort_fields(nested);
+}
+}  // namespace
+
+TEST_CASE("every well-known file survives its canonical text unchanged") {
+  for (const char* name :
+       {"google/protobuf/descriptor.proto", "google/protobuf/any.proto", "google/protobuf/api.proto",
+        "google/protobuf/duration.proto", "google/protobuf/empty.proto", "google/protobuf/field_mask.proto",
+        "google/protobuf/source_context.proto", "google/protobuf/struct.proto",
+        "google/protobuf/timestamp.proto", "google/protobuf/type.proto", "google/protobuf/wrappers.proto"}) {
+    INFO(name);
+    google::protobuf::FileDescriptorProto original;
+    google::protobuf::DescriptorPool::generated_pool()->FindFileByName(name)->CopyTo(&original);
+    original.set_name("default");
+    std::vector<SchemaReference> refs;
+    for (const auto& import : original.dependency()) refs.push_back({import, import, 1});
+    Registry registry;
+    for (const auto& import : original.dependency()) {
+      google::protobuf::FileDescriptorProto dependency;
+      google::protobuf::DescriptorPool::generated_pool()->FindFileByName(import)->CopyTo(&dependency);
+      registry.schemas[{import, 1}] = {SchemaType::kProtobuf, to_base64(dependency.SerializeAsString()), {}};
+    }
+    auto schema =
+        parsed(parsed(to_base64(original.SerializeAsString()), refs, registry)->canonical(), refs, registry);
+    google::protobuf::FileDescriptorProto again;
+    dynamic_cast<const pb::ProtobufSchema&>(*schema).file().CopyTo(&again);
+    for (auto* file : {&original, &again}) {
+      for (auto& message : *file->mutable_message_type()) sort_fields(message);
+    }
+    CHECK(again.DebugString() == original.DebugString());
+  }
+}
