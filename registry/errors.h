@@ -14,8 +14,8 @@
 namespace kb::registry {
 
 struct ApiError {
-  int status = 500;       // HTTP status
-  int code = 50001;       // Confluent's error_code
+  int status = 500;  // HTTP status
+  int code = 50001;  // Confluent's error_code
   std::string message;
 };
 
@@ -63,8 +63,8 @@ constexpr int kOperationTimeout = 50002;
 
 ApiError subject_not_found(std::string_view subject);
 ApiError version_not_found(int32_t version);
-ApiError schema_not_found();                  // "Schema not found" (lookup, /ids/{id}/versions)
-ApiError schema_id_not_found(int32_t id);     // "Schema 7 not found" (GET /schemas/ids/7)
+ApiError schema_not_found();               // "Schema not found" (lookup, /ids/{id}/versions)
+ApiError schema_id_not_found(int32_t id);  // "Schema 7 not found" (GET /schemas/ids/7)
 ApiError subject_soft_deleted(std::string_view subject);
 ApiError subject_not_soft_deleted(std::string_view subject);
 ApiError version_soft_deleted(std::string_view subject, int32_t version);

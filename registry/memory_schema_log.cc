@@ -61,7 +61,8 @@ void MemorySchemaLog::append(std::vector<LogRecord> records, int64_t expected_en
           result.status = fail_status_;
           result.message = "injected failure";
           if (fail_status_ == AppendResult::Status::kTimeout && end == expected_end_offset) {
-            for (auto& r : records) log_.push_back(LoggedRecord{static_cast<int64_t>(log_.size()), std::move(r)});
+            for (auto& r : records)
+              log_.push_back(LoggedRecord{static_cast<int64_t>(log_.size()), std::move(r)});
             wake_readers(woken);
           }
         } else if (end != expected_end_offset) {
@@ -70,7 +71,8 @@ void MemorySchemaLog::append(std::vector<LogRecord> records, int64_t expected_en
         } else {
           result.status = AppendResult::Status::kOk;
           result.base_offset = end;
-          for (auto& r : records) log_.push_back(LoggedRecord{static_cast<int64_t>(log_.size()), std::move(r)});
+          for (auto& r : records)
+            log_.push_back(LoggedRecord{static_cast<int64_t>(log_.size()), std::move(r)});
           wake_readers(woken);
         }
       }

@@ -51,7 +51,7 @@ class MemorySchemaLog : public SchemaLog {
   using Task = std::function<void()>;
   // Under mu_: queues (kDeferred) or collects (kImmediate) a task into `out`.
   void schedule(Task t, std::vector<Task>& out);
-  void wake_readers(std::vector<Task>& out);  // under mu_
+  void wake_readers(std::vector<Task>& out);   // under mu_
   ReadResult read_from(int64_t offset) const;  // under mu_
   void run_now(std::vector<Task>& tasks);
 

@@ -14,19 +14,25 @@ std::string dump(const ojson& j) { return j.dump(-1, ' ', false, ojson::error_ha
 
 std::string_view key_type_name(KeyType t) {
   switch (t) {
-    case KeyType::kSchema: return "SCHEMA";
-    case KeyType::kConfig: return "CONFIG";
-    case KeyType::kMode: return "MODE";
-    case KeyType::kNoop: return "NOOP";
-    case KeyType::kDeleteSubject: return "DELETE_SUBJECT";
-    case KeyType::kClearSubject: return "CLEAR_SUBJECT";
+    case KeyType::kSchema:
+      return "SCHEMA";
+    case KeyType::kConfig:
+      return "CONFIG";
+    case KeyType::kMode:
+      return "MODE";
+    case KeyType::kNoop:
+      return "NOOP";
+    case KeyType::kDeleteSubject:
+      return "DELETE_SUBJECT";
+    case KeyType::kClearSubject:
+      return "CLEAR_SUBJECT";
   }
   return "NOOP";
 }
 
 std::optional<KeyType> key_type_from(std::string_view s) {
-  for (KeyType t : {KeyType::kSchema, KeyType::kConfig, KeyType::kMode, KeyType::kNoop, KeyType::kDeleteSubject,
-                    KeyType::kClearSubject}) {
+  for (KeyType t : {KeyType::kSchema, KeyType::kConfig, KeyType::kMode, KeyType::kNoop,
+                    KeyType::kDeleteSubject, KeyType::kClearSubject}) {
     if (key_type_name(t) == s) return t;
   }
   return std::nullopt;
@@ -61,10 +67,14 @@ std::optional<json> parse_object(std::string_view bytes) {
 
 std::string_view to_string(Mode m) {
   switch (m) {
-    case Mode::kReadWrite: return "READWRITE";
-    case Mode::kReadOnly: return "READONLY";
-    case Mode::kReadOnlyOverride: return "READONLY_OVERRIDE";
-    case Mode::kImport: return "IMPORT";
+    case Mode::kReadWrite:
+      return "READWRITE";
+    case Mode::kReadOnly:
+      return "READONLY";
+    case Mode::kReadOnlyOverride:
+      return "READONLY_OVERRIDE";
+    case Mode::kImport:
+      return "IMPORT";
   }
   return "READWRITE";
 }
@@ -167,10 +177,12 @@ DecodedKey decode_key(std::string_view bytes) {
     auto version = get_int(*j, "version");
     if (!key.subject || !version) return Malformed{"SCHEMA key without subject or version"};
     // Confluent refuses other magic values on SCHEMA keys ("Can't deserialize schema for the magic byte").
-    if (key.magic != 0 && key.magic != 1) return Malformed{"SCHEMA key with magic " + std::to_string(key.magic)};
+    if (key.magic != 0 && key.magic != 1)
+      return Malformed{"SCHEMA key with magic " + std::to_string(key.magic)};
     key.version = *version;
   }
-  if ((key.type == KeyType::kDeleteSubject) && !key.subject) return Malformed{"DELETE_SUBJECT key without subject"};
+  if ((key.type == KeyType::kDeleteSubject) && !key.subject)
+    return Malformed{"DELETE_SUBJECT key without subject"};
   return key;
 }
 
@@ -202,7 +214,8 @@ DecodedValue decode_value(const RecordKey& key, std::string_view bytes) {
               !get_int(r, "version")) {
             return Malformed{"SCHEMA value with a malformed reference"};
           }
-          v.references.push_back(SchemaReference{r["name"].get<std::string>(), *get_subject(r), *get_int(r, "version")});
+          v.references.push_back(
+              SchemaReference{r["name"].get<std::string>(), *get_subject(r), *get_int(r, "version")});
         }
       }
       if (auto d = j->find("deleted"); d != j->end() && d->is_boolean()) v.deleted = d->get<bool>();
@@ -233,7 +246,8 @@ DecodedValue decode_value(const RecordKey& key, std::string_view bytes) {
     }
     case KeyType::kClearSubject:
       return ClearSubjectValue{get_subject(*j) ? get_subject(*j) : key.subject};
-    case KeyType::kNoop: break;
+    case KeyType::kNoop:
+      break;
   }
   return std::monostate{};
 }

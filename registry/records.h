@@ -112,8 +112,8 @@ struct Malformed {
 using DecodedKey = std::variant<RecordKey, UnknownKey, Malformed>;
 DecodedKey decode_key(std::string_view bytes);
 
-using DecodedValue =
-    std::variant<SchemaValue, ConfigValue, ModeValue, DeleteSubjectValue, ClearSubjectValue, std::monostate, Malformed>;
+using DecodedValue = std::variant<SchemaValue, ConfigValue, ModeValue, DeleteSubjectValue, ClearSubjectValue,
+                                  std::monostate, Malformed>;
 // Decodes the value of a record whose key is `key`; std::monostate for NOOP.
 DecodedValue decode_value(const RecordKey& key, std::string_view bytes);
 

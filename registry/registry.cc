@@ -3,9 +3,9 @@
 // in registry_reads.cc and registry_writes.cc.
 #include "registry/registry.h"
 
-#include <chrono>
-
 #include <spdlog/spdlog.h>
+
+#include <chrono>
 
 #include "registry/registry_plan.h"
 
@@ -44,7 +44,8 @@ Registry::~Registry() {
 
 int64_t Registry::now() const {
   if (options_.now_ms) return options_.now_ms();
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
@@ -99,7 +100,8 @@ void Registry::on_read(ReadResult r) {
     if (!r.ok) {
       ++read_failures_;
       if (read_failures_ == 1 || read_failures_ % 100 == 0) {
-        spdlog::warn("schema registry: reading _schemas failed ({} times so far): {}", read_failures_, r.message);
+        spdlog::warn("schema registry: reading _schemas failed ({} times so far): {}", read_failures_,
+                     r.message);
       }
     } else {
       for (const auto& rec : r.records) store_.apply(rec);
@@ -252,7 +254,7 @@ void Registry::tick() {
     auto expired = [](std::string what) { return errors::timeout(std::move(what)); };
     while (!ready_queue_.empty() && ready_queue_.front().deadline <= t) {
       out.push_back([fail = std::move(ready_queue_.front().fail), e = expired("Timed out waiting for the "
-                                                                                "_schemas topic to be read")] {
+                                                                              "_schemas topic to be read")] {
         fail(e);
       });
       ready_queue_.pop_front();
@@ -303,7 +305,8 @@ std::shared_ptr<const ParsedSchema> Registry::parsed_stored(int32_t id) const {
   if (auto* p = std::get_if<std::shared_ptr<const ParsedSchema>>(&result)) {
     parsed = *p;
   } else if (unparsable_logged_.insert(id).second) {
-    spdlog::warn("schema registry: stored schema id {} does not parse: {}", id, std::get<SchemaError>(result).message);
+    spdlog::warn("schema registry: stored schema id {} does not parse: {}", id,
+                 std::get<SchemaError>(result).message);
   }
   parsed_[id] = parsed;
   return parsed;

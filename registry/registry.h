@@ -85,19 +85,19 @@ struct CompatibilityResult {
 enum class Deleted { kExclude, kInclude, kOnly };
 
 struct RegistryStats {
-  int64_t subjects = 0;                              // subjects with a live version
-  std::map<SchemaType, int64_t> versions_by_type;    // live versions
-  int64_t compatibility_refusals = 0;                // registrations refused as incompatible
-  int64_t write_conflicts = 0;                       // appends that lost the race and were retried
-  int64_t skipped_records = 0;                       // _schemas records the view could not use
-  bool ready = false;                                // the view has caught up with the log
+  int64_t subjects = 0;                            // subjects with a live version
+  std::map<SchemaType, int64_t> versions_by_type;  // live versions
+  int64_t compatibility_refusals = 0;              // registrations refused as incompatible
+  int64_t write_conflicts = 0;                     // appends that lost the race and were retried
+  int64_t skipped_records = 0;                     // _schemas records the view could not use
+  bool ready = false;                              // the view has caught up with the log
 };
 
 struct RegistryOptions {
-  int64_t timeout_ms = 30000;     // Confluent's kafkastore.timeout.ms is 500; a write here
-                                  // may wait for replication and a leader change
-  int max_write_attempts = 50;    // conflicts tolerated per write before 50001 (one loses
-                                  // with odds (n-1)/n per round against n busy writers)
+  int64_t timeout_ms = 30000;   // Confluent's kafkastore.timeout.ms is 500; a write here
+                                // may wait for replication and a leader change
+  int max_write_attempts = 50;  // conflicts tolerated per write before 50001 (one loses
+                                // with odds (n-1)/n per round against n busy writers)
   CompatibilityLevel default_compatibility = CompatibilityLevel::kBackward;
   std::function<int64_t()> now_ms;  // monotonic milliseconds; steady_clock when empty
 };
@@ -124,7 +124,8 @@ class Registry {
   // ---- writes
   // POST /subjects/{s}/versions. `normalize` or the subject's normalize config stores the
   // normalized form.
-  void register_schema(std::string subject, SchemaRequest request, bool normalize, Callback<SubjectSchema> done);
+  void register_schema(std::string subject, SchemaRequest request, bool normalize,
+                       Callback<SubjectSchema> done);
   // DELETE /subjects/{s}/versions/{v} (-1: latest); answers the version deleted.
   void delete_version(std::string subject, int32_t version, bool permanent, Callback<int32_t> done);
   // DELETE /subjects/{s}; answers the versions deleted.
@@ -141,22 +142,25 @@ class Registry {
   // POST /subjects/{s}: the version of `subject` holding this schema.
   void lookup(std::string subject, SchemaRequest request, bool normalize, bool include_deleted,
               Callback<SubjectSchema> done);
-  void schema_by_id(int32_t id, std::optional<std::string> subject, std::string format, Callback<SchemaById> done);
+  void schema_by_id(int32_t id, std::optional<std::string> subject, std::string format,
+                    Callback<SchemaById> done);
   void versions_of_id(int32_t id, bool include_deleted, Callback<std::vector<SubjectVersion>> done);
   // GET /schemas: every version of the subjects starting with `prefix`.
-  void schemas(std::string prefix, bool include_deleted, bool latest_only, Callback<std::vector<SubjectSchema>> done);
+  void schemas(std::string prefix, bool include_deleted, bool latest_only,
+               Callback<std::vector<SubjectSchema>> done);
   void subjects(std::string prefix, Deleted deleted, Callback<std::vector<std::string>> done);
   void versions(std::string subject, Deleted deleted, Callback<std::vector<int32_t>> done);
   // GET /subjects/{s}/versions/{v} (-1: latest), `format` as for schema_by_id.
   void version(std::string subject, int32_t version, bool include_deleted, std::string format,
                Callback<SubjectSchema> done);
-  void referenced_by(std::string subject, int32_t version, bool include_deleted, Callback<std::vector<int32_t>> done);
+  void referenced_by(std::string subject, int32_t version, bool include_deleted,
+                     Callback<std::vector<int32_t>> done);
   void get_config(std::optional<std::string> subject, bool default_to_global, Callback<Config> done);
   void get_mode(std::optional<std::string> subject, bool default_to_global, Callback<Mode> done);
   // POST /compatibility/subjects/{s}/versions[/{v}]: against `version` (-1: latest) or, when
   // nullopt, the subject's live versions as its level says.
-  void check_compatibility(std::string subject, std::optional<int32_t> version, SchemaRequest request, bool normalize,
-                           bool verbose, Callback<CompatibilityResult> done);
+  void check_compatibility(std::string subject, std::optional<int32_t> version, SchemaRequest request,
+                           bool normalize, bool verbose, Callback<CompatibilityResult> done);
 
  private:
   struct Write;
@@ -197,7 +201,7 @@ class Registry {
                                          const std::string& text, bool normalize, bool include_deleted) const;
   SubjectSchema subject_schema(const std::string& subject, int32_t version, const StoredVersion& v) const;
   WritePlan plan_register(const std::string& subject, const SchemaRequest& request, bool normalize,
-                        Callback<SubjectSchema> done);
+                          Callback<SubjectSchema> done);
 
   SchemaLog& log_;
   const RegistryOptions options_;
@@ -210,7 +214,7 @@ class Registry {
   int64_t read_failures_ = 0;
   std::deque<std::unique_ptr<Write>> writes_;  // front() is the running one unless kIdle
   WriteState state_ = WriteState::kIdle;
-  int64_t state_offset_ = 0;  // kApplying / kCatchingUp: the view offset it waits for
+  int64_t state_offset_ = 0;        // kApplying / kCatchingUp: the view offset it waits for
   std::deque<Waiter> ready_queue_;  // operations that arrived before the view caught up
   // Parsed stored schemas by id: the same text always parses the same, so the cache never
   // goes stale (an id is never rebound to another text).

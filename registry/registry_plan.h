@@ -33,7 +33,7 @@ inline WritePlan refuse(ApiError e) {
 // Answers `result(view)` through `done` once `records` (possibly none) are applied.
 template <class T>
 WritePlan then(std::vector<LogRecord> records, Callback<T> done,
-                       std::function<Reply<T>(const Store&)> result) {
+               std::function<Reply<T>(const Store&)> result) {
   WritePlan p;
   p.records = std::move(records);
   p.finish = [done = std::move(done), result = std::move(result)](const Store& view) {

@@ -97,7 +97,8 @@ Query parse_query(std::string_view q) {
     std::string_view part = q.substr(0, amp);
     auto eq = part.find('=');
     std::string name = percent_decode(part.substr(0, eq), true);
-    std::string value = eq == std::string_view::npos ? std::string() : percent_decode(part.substr(eq + 1), true);
+    std::string value =
+        eq == std::string_view::npos ? std::string() : percent_decode(part.substr(eq + 1), true);
     if (!name.empty()) out.params.emplace(std::move(name), std::move(value));  // the first one counts
     if (amp == std::string_view::npos) break;
     q.remove_prefix(amp + 1);
@@ -143,7 +144,8 @@ Reply<int32_t> parse_version(const std::string& s) {
 
 // Confluent refuses empty subjects and those with control characters.
 bool valid_subject(const std::string& s) {
-  return !s.empty() && std::none_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
+  return !s.empty() &&
+         std::none_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
 }
 
 ApiError http_error(int status, std::string_view reason) {
@@ -232,7 +234,8 @@ void config_handlers(std::map<std::string, Handler>& t, const std::string& path,
                  c->answer<Config>(c, [](const Config& v) { return rest_json::config(v, true); }));
   };
   t["DELETE " + path] = [subject_of](Registry& r, Args& a, std::shared_ptr<Call> c) {
-    r.delete_config(subject_of(a), c->answer<Config>(c, [](const Config& v) { return rest_json::config(v, false); }));
+    r.delete_config(subject_of(a),
+                    c->answer<Config>(c, [](const Config& v) { return rest_json::config(v, false); }));
   };
 }
 
@@ -249,12 +252,11 @@ void mode_handlers(std::map<std::string, Handler>& t, const std::string& path, b
     auto mode = rest_json::mode_update(a.body);
     if (!mode.ok()) return c->fail(mode.error());
     // Confluent answers with the request as sent.
-    r.put_mode(subject, mode.value(), a.query.flag("force"),
-               c->answer<Mode>(c, [sent = mode.value()](Mode) {
-                 json j;
-                 j["mode"] = sent;
-                 return j;
-               }));
+    r.put_mode(subject, mode.value(), a.query.flag("force"), c->answer<Mode>(c, [sent = mode.value()](Mode) {
+      json j;
+      j["mode"] = sent;
+      return j;
+    }));
   };
   t["DELETE " + path] = [subject_of](Registry& r, Args& a, std::shared_ptr<Call> c) {
     r.delete_mode(subject_of(a), c->answer<Mode>(c, mode_json));
@@ -309,21 +311,22 @@ const std::map<std::string, Handler>& handlers() {
       return [subjects_only](Registry& r, Args& a, std::shared_ptr<Call> c) {
         auto id = parse_id(a.path[0]);
         if (!id) return c->fail(http_error(404, "Not Found"));
-        r.versions_of_id(*id, a.query.flag("deleted"),
-                         c->answer<std::vector<SubjectVersion>>(c, [subjects_only](const std::vector<SubjectVersion>& v) {
-                           json j = json::array();
-                           for (const auto& sv : v) {
-                             if (subjects_only) {
-                               if (std::find(j.begin(), j.end(), json(sv.subject)) == j.end()) j.push_back(sv.subject);
-                               continue;
-                             }
-                             json o;
-                             o["subject"] = sv.subject;
-                             o["version"] = sv.version;
-                             j.push_back(std::move(o));
-                           }
-                           return j;
-                         }));
+        r.versions_of_id(
+            *id, a.query.flag("deleted"),
+            c->answer<std::vector<SubjectVersion>>(c, [subjects_only](const std::vector<SubjectVersion>& v) {
+              json j = json::array();
+              for (const auto& sv : v) {
+                if (subjects_only) {
+                  if (std::find(j.begin(), j.end(), json(sv.subject)) == j.end()) j.push_back(sv.subject);
+                  continue;
+                }
+                json o;
+                o["subject"] = sv.subject;
+                o["version"] = sv.version;
+                j.push_back(std::move(o));
+              }
+              return j;
+            }));
       };
     };
     t["GET /schemas/ids/{id}/versions"] = versions_of_id(false);
@@ -367,7 +370,8 @@ const std::map<std::string, Handler>& handlers() {
       r.version(a.path[0], *v, a.query.flag("deleted"), a.query.get("format"),
                 c->answer<SubjectSchema>(c, rest_json::subject_schema));
     };
-    t["GET /subjects/{subject}/versions/{version}/schema"] = [](Registry& r, Args& a, std::shared_ptr<Call> c) {
+    t["GET /subjects/{subject}/versions/{version}/schema"] = [](Registry& r, Args& a,
+                                                                std::shared_ptr<Call> c) {
       auto v = version_arg(a.path[1], *c);
       if (!v) return;
       r.version(a.path[0], *v, a.query.flag("deleted"), a.query.get("format"), [c](Reply<SubjectSchema> s) {
@@ -375,7 +379,8 @@ const std::map<std::string, Handler>& handlers() {
         c->send(200, s.value().schema);
       });
     };
-    t["GET /subjects/{subject}/versions/{version}/referencedby"] = [](Registry& r, Args& a, std::shared_ptr<Call> c) {
+    t["GET /subjects/{subject}/versions/{version}/referencedby"] = [](Registry& r, Args& a,
+                                                                      std::shared_ptr<Call> c) {
       auto v = version_arg(a.path[1], *c);
       if (!v) return;
       r.referenced_by(a.path[0], *v, a.query.flag("deleted"),
@@ -391,7 +396,7 @@ const std::map<std::string, Handler>& handlers() {
       compatibility_handler(r, a, c, std::nullopt);
     };
     t["POST /compatibility/subjects/{subject}/versions/{version}"] = [](Registry& r, Args& a,
-                                                                         std::shared_ptr<Call> c) {
+                                                                        std::shared_ptr<Call> c) {
       auto v = version_arg(a.path[1], *c);
       if (!v) return;
       compatibility_handler(r, a, c, *v);

@@ -106,8 +106,8 @@ Reply<SchemaRequest> schema_request(std::string_view body) {
           bad_type(ref, "version", json::value_t::number_integer)) {
         return type_error("references", "objects with name, subject and version");
       }
-      r.references.push_back(SchemaReference{ref["name"].get<std::string>(), ref["subject"].get<std::string>(),
-                                             ref["version"].get<int32_t>()});
+      r.references.push_back(SchemaReference{
+          ref["name"].get<std::string>(), ref["subject"].get<std::string>(), ref["version"].get<int32_t>()});
     }
   }
   if (auto it = j.find("id"); it != j.end() && it->is_number_integer()) r.id = it->get<int32_t>();
@@ -122,7 +122,8 @@ Reply<ConfigUpdate> config_update(std::string_view body) {
   if (bad_type(j, "compatibility", json::value_t::string)) return type_error("compatibility", "a string");
   if (bad_type(j, "normalize", json::value_t::boolean)) return type_error("normalize", "a boolean");
   ConfigUpdate u;
-  if (auto it = j.find("compatibility"); it != j.end() && it->is_string()) u.compatibility = it->get<std::string>();
+  if (auto it = j.find("compatibility"); it != j.end() && it->is_string())
+    u.compatibility = it->get<std::string>();
   if (auto it = j.find("normalize"); it != j.end() && it->is_boolean()) u.normalize = it->get<bool>();
   return u;
 }

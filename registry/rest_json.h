@@ -2,10 +2,9 @@
 // Config, Mode, CompatibilityCheckResponse, ErrorMessage) and the request bodies it reads.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "registry/registry.h"
 

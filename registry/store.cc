@@ -1,8 +1,8 @@
 #include "registry/store.h"
 
-#include <algorithm>
-
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 namespace kb::registry {
 
@@ -29,8 +29,9 @@ void Store::skip(int64_t offset, std::string_view what, std::string_view detail)
   ++skipped_;
   // One line per kind of skipped record: a topic full of them must not flood the log.
   if (logged_kinds_.insert(std::string(what)).second) {
-    spdlog::warn("schema registry: skipping _schemas record at offset {}: {} ({}); further ones are counted only",
-                 offset, what, detail);
+    spdlog::warn(
+        "schema registry: skipping _schemas record at offset {}: {} ({}); further ones are counted only",
+        offset, what, detail);
   }
 }
 
@@ -51,14 +52,23 @@ void Store::apply(const LoggedRecord& r) {
   const RecordKey& key = std::get<RecordKey>(decoded);
   if (!r.record.value) {
     switch (key.type) {
-      case KeyType::kSchema: remove_version(*key.subject, key.version); break;
+      case KeyType::kSchema:
+        remove_version(*key.subject, key.version);
+        break;
       case KeyType::kConfig:
-        if (key.subject) configs_.erase(*key.subject); else global_config_.reset();
+        if (key.subject)
+          configs_.erase(*key.subject);
+        else
+          global_config_.reset();
         break;
       case KeyType::kMode:
-        if (key.subject) modes_.erase(*key.subject); else global_mode_.reset();
+        if (key.subject)
+          modes_.erase(*key.subject);
+        else
+          global_mode_.reset();
         break;
-      default: break;  // Confluent ignores other tombstones too
+      default:
+        break;  // Confluent ignores other tombstones too
     }
     return;
   }
@@ -68,15 +78,23 @@ void Store::apply(const LoggedRecord& r) {
     return;
   }
   switch (key.type) {
-    case KeyType::kSchema: put_version(r.offset, key, std::get<SchemaValue>(std::move(value))); break;
+    case KeyType::kSchema:
+      put_version(r.offset, key, std::get<SchemaValue>(std::move(value)));
+      break;
     case KeyType::kConfig: {
       auto& v = std::get<ConfigValue>(value);
-      if (key.subject) configs_[*key.subject] = v; else global_config_ = v;
+      if (key.subject)
+        configs_[*key.subject] = v;
+      else
+        global_config_ = v;
       break;
     }
     case KeyType::kMode: {
       Mode m = std::get<ModeValue>(value).mode;
-      if (key.subject) modes_[*key.subject] = m; else global_mode_ = m;
+      if (key.subject)
+        modes_[*key.subject] = m;
+      else
+        global_mode_ = m;
       break;
     }
     case KeyType::kDeleteSubject: {
@@ -100,7 +118,8 @@ void Store::apply(const LoggedRecord& r) {
       for (const auto& [subject, version] : doomed) remove_version(subject, version);
       break;
     }
-    case KeyType::kNoop: break;
+    case KeyType::kNoop:
+      break;
   }
 }
 
@@ -111,7 +130,8 @@ void Store::put_version(int64_t offset, const RecordKey& key, SchemaValue v) {
     skip(offset, "schema id already taken", "id " + std::to_string(v.id) + " under " + subject);
     return;
   }
-  if (const auto* old = version(subject, key.version); old && old->id != v.id) remove_version(subject, key.version);
+  if (const auto* old = version(subject, key.version); old && old->id != v.id)
+    remove_version(subject, key.version);
   auto& stored = subjects_[subject][key.version];
   stored = StoredVersion{v.id, v.type, v.schema, v.references, v.deleted};
   auto& entry = ids_[v.id];
@@ -167,7 +187,8 @@ std::optional<std::pair<int32_t, const StoredVersion*>> Store::latest(std::strin
 bool Store::has_subject(std::string_view subject, bool include_deleted) const {
   const auto* vs = versions(subject);
   if (!vs) return false;
-  return include_deleted || std::any_of(vs->begin(), vs->end(), [](const auto& v) { return !v.second.deleted; });
+  return include_deleted ||
+         std::any_of(vs->begin(), vs->end(), [](const auto& v) { return !v.second.deleted; });
 }
 
 std::vector<std::string> Store::subjects(bool include_deleted) const {
@@ -190,7 +211,8 @@ std::optional<int32_t> Store::id_of(SchemaType type, std::string_view schema,
   return it->second;
 }
 
-std::vector<int32_t> Store::referenced_by(std::string_view subject, int32_t version, bool include_deleted) const {
+std::vector<int32_t> Store::referenced_by(std::string_view subject, int32_t version,
+                                          bool include_deleted) const {
   std::set<int32_t> ids;
   for (const auto& [s, versions] : subjects_) {
     for (const auto& [v, stored] : versions) {

@@ -2,7 +2,6 @@
 // deterministically: ids and versions stay unique, every view ends up the same, the writer
 // reads its own writes; failures of the log become Confluent's 50001/50002.
 #include <catch2/catch.hpp>
-
 #include <map>
 #include <set>
 
@@ -59,7 +58,8 @@ TEST_CASE("200 concurrent registrations through 3 registries: distinct ids, no d
   }
   CHECK(ids.size() == 200);
   CHECK(*ids.rbegin() == 200);  // max id + 1 each time: 1..200
-  for (const auto& [subject, vs] : versions) CHECK(*vs.rbegin() == static_cast<int>(vs.size()));  // 1..n, no gap
+  for (const auto& [subject, vs] : versions)
+    CHECK(*vs.rbegin() == static_cast<int>(vs.size()));  // 1..n, no gap
 
   // Races happened and were retried.
   int64_t conflicts = 0;
@@ -74,7 +74,8 @@ TEST_CASE("200 concurrent registrations through 3 registries: distinct ids, no d
   }
   for (int id : {1, 100, 200}) {
     auto first = call(c.rest(0), "GET", "/schemas/ids/" + std::to_string(id) + "/versions");
-    for (size_t n = 1; n < 3; ++n) CHECK(call(c.rest(n), "GET", "/schemas/ids/" + std::to_string(id) + "/versions").body == first.body);
+    for (size_t n = 1; n < 3; ++n)
+      CHECK(call(c.rest(n), "GET", "/schemas/ids/" + std::to_string(id) + "/versions").body == first.body);
   }
 }
 
@@ -111,8 +112,9 @@ TEST_CASE("the writer reads its own write before other registries see it", "[reg
 TEST_CASE("a registry answers only once its view caught up with the log", "[registry][concurrency]") {
   MemorySchemaLog log(MemorySchemaLog::Delivery::kDeferred);
   // Written earlier by a Confluent registry.
-  log.put(LogRecord{R"({"keytype":"SCHEMA","subject":"old","version":1,"magic":1})",
-                    std::string(R"({"subject":"old","version":1,"id":7,"schema":"\"string\"","deleted":false})")});
+  log.put(LogRecord{
+      R"({"keytype":"SCHEMA","subject":"old","version":1,"magic":1})",
+      std::string(R"({"subject":"old","version":1,"id":7,"schema":"\"string\"","deleted":false})")});
   log.put(LogRecord{R"({"keytype":"NOOP","magic":0})", std::string("")});
   Node node(log);
   auto early = send(node.rest, "GET", "/subjects");
@@ -135,7 +137,7 @@ TEST_CASE("a write that keeps losing the race answers 50001", "[registry][concur
   auto reg = send(c.rest(0), "POST", "/subjects/s/versions", numbered_schema(1));
   for (int round = 0; round < 2; ++round) {
     c.log.put(LogRecord{encode_key(RecordKey::noop()), std::string("")});  // another writer got there first
-    c.log.run(0);                 // our append arrives: conflict
+    c.log.run(0);                                                          // our append arrives: conflict
     if (round == 0) c.log.run(0);  // our view reads the other record; the write is planned again
   }
   c.log.run_all_in_order();

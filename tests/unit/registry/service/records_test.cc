@@ -1,30 +1,36 @@
 // The _schemas record format: what we write is byte for byte what Confluent's Jackson mapper
 // writes, and we read what Confluent and Karapace write.
-#include <catch2/catch.hpp>
-
 #include "registry/records.h"
+
+#include <catch2/catch.hpp>
 
 using namespace kb::registry;
 
 TEST_CASE("record keys are written as Confluent writes them", "[registry][records]") {
   CHECK(encode_key(RecordKey::schema("orders-value", 3)) ==
         R"({"keytype":"SCHEMA","subject":"orders-value","version":3,"magic":1})");
-  CHECK(encode_key(RecordKey::config("orders-value")) == R"({"keytype":"CONFIG","subject":"orders-value","magic":0})");
+  CHECK(encode_key(RecordKey::config("orders-value")) ==
+        R"({"keytype":"CONFIG","subject":"orders-value","magic":0})");
   CHECK(encode_key(RecordKey::config(std::nullopt)) == R"({"keytype":"CONFIG","magic":0})");
   CHECK(encode_key(RecordKey::mode("s")) == R"({"keytype":"MODE","subject":"s","magic":0})");
   CHECK(encode_key(RecordKey::mode(std::nullopt)) == R"({"keytype":"MODE","magic":0})");
-  CHECK(encode_key(RecordKey::delete_subject("s")) == R"({"keytype":"DELETE_SUBJECT","subject":"s","magic":0})");
-  CHECK(encode_key(RecordKey::clear_subject("s")) == R"({"keytype":"CLEAR_SUBJECT","subject":"s","magic":0})");
+  CHECK(encode_key(RecordKey::delete_subject("s")) ==
+        R"({"keytype":"DELETE_SUBJECT","subject":"s","magic":0})");
+  CHECK(encode_key(RecordKey::clear_subject("s")) ==
+        R"({"keytype":"CLEAR_SUBJECT","subject":"s","magic":0})");
   CHECK(encode_key(RecordKey::noop()) == R"({"keytype":"NOOP","magic":0})");
 }
 
 TEST_CASE("record values are written as Confluent writes them", "[registry][records]") {
   SchemaValue avro{"test", 1, 1, SchemaType::kAvro, {}, R"({"type":"string"})", false};
-  CHECK(encode_value(avro) ==
-        R"({"subject":"test","version":1,"id":1,"schemaType":"AVRO","schema":"{\"type\":\"string\"}","deleted":false})");
-  SchemaValue json_schema{"s", 2, 7, SchemaType::kJson, {{"other.json", "other", 1}}, R"({"type":"object"})", true};
-  CHECK(encode_value(json_schema) ==
-        R"({"subject":"s","version":2,"id":7,"schemaType":"JSON","references":[{"name":"other.json","subject":"other","version":1}],"schema":"{\"type\":\"object\"}","deleted":true})");
+  CHECK(
+      encode_value(avro) ==
+      R"({"subject":"test","version":1,"id":1,"schemaType":"AVRO","schema":"{\"type\":\"string\"}","deleted":false})");
+  SchemaValue json_schema{"s", 2, 7, SchemaType::kJson, {{"other.json", "other", 1}}, R"({"type":"object"})",
+                          true};
+  CHECK(
+      encode_value(json_schema) ==
+      R"({"subject":"s","version":2,"id":7,"schemaType":"JSON","references":[{"name":"other.json","subject":"other","version":1}],"schema":"{\"type\":\"object\"}","deleted":true})");
   CHECK(encode_value(ConfigValue{"s", CompatibilityLevel::kFull, std::nullopt}) ==
         R"({"subject":"s","compatibilityLevel":"FULL"})");
   CHECK(encode_value(ConfigValue{std::nullopt, CompatibilityLevel::kNone, true}) ==
@@ -37,14 +43,15 @@ TEST_CASE("record values are written as Confluent writes them", "[registry][reco
 }
 
 TEST_CASE("keys and values round trip", "[registry][records]") {
-  for (const auto& key : {RecordKey::schema("a/b", 12), RecordKey::config("x"), RecordKey::config(std::nullopt),
-                          RecordKey::mode(std::nullopt), RecordKey::delete_subject("d"), RecordKey::clear_subject("c"),
-                          RecordKey::noop()}) {
+  for (const auto& key : {RecordKey::schema("a/b", 12), RecordKey::config("x"),
+                          RecordKey::config(std::nullopt), RecordKey::mode(std::nullopt),
+                          RecordKey::delete_subject("d"), RecordKey::clear_subject("c"), RecordKey::noop()}) {
     auto decoded = decode_key(encode_key(key));
     REQUIRE(std::holds_alternative<RecordKey>(decoded));
     CHECK(std::get<RecordKey>(decoded) == key);
   }
-  SchemaValue v{"s", 4, 9, SchemaType::kProtobuf, {{"a.proto", "a", 2}}, "syntax = \"proto3\";\n\u00e9", false};
+  SchemaValue v{"s",  4, 9, SchemaType::kProtobuf, {{"a.proto", "a", 2}}, "syntax = \"proto3\";\n\u00e9",
+                false};
   auto decoded = decode_value(RecordKey::schema("s", 4), encode_value(v));
   REQUIRE(std::holds_alternative<SchemaValue>(decoded));
   CHECK(std::get<SchemaValue>(decoded) == v);
@@ -54,9 +61,10 @@ TEST_CASE("values Confluent and Karapace wrote are read", "[registry][records]")
   // Confluent's SchemaValuesTest value (no schemaType: AVRO) with offset and ts fields.
   auto key = decode_key(R"({"keytype":"SCHEMA","subject":"test","version":1,"magic":1})");
   REQUIRE(std::holds_alternative<RecordKey>(key));
-  auto value = decode_value(std::get<RecordKey>(key),
-                            R"({"subject":"test","version":1,"id":1,"schema":"{\"type\":\"record\",\"name\":\"myrecord\",)"
-                            R"(\"fields\":[{\"name\":\"f1067572235\",\"type\":\"string\"}]}","deleted":true,"offset":1,"ts":123})");
+  auto value = decode_value(
+      std::get<RecordKey>(key),
+      R"({"subject":"test","version":1,"id":1,"schema":"{\"type\":\"record\",\"name\":\"myrecord\",)"
+      R"(\"fields\":[{\"name\":\"f1067572235\",\"type\":\"string\"}]}","deleted":true,"offset":1,"ts":123})");
   REQUIRE(std::holds_alternative<SchemaValue>(value));
   const auto& sv = std::get<SchemaValue>(value);
   CHECK(sv.type == SchemaType::kAvro);
@@ -69,9 +77,11 @@ TEST_CASE("values Confluent and Karapace wrote are read", "[registry][records]")
   CHECK(std::get<RecordKey>(global) == RecordKey::config(std::nullopt));
 
   // A legacy CONFIG value without subject takes the key's.
-  auto config = decode_value(RecordKey::config("s"), R"({"compatibilityLevel":"FORWARD_TRANSITIVE","alias":"x"})");
+  auto config =
+      decode_value(RecordKey::config("s"), R"({"compatibilityLevel":"FORWARD_TRANSITIVE","alias":"x"})");
   REQUIRE(std::holds_alternative<ConfigValue>(config));
-  CHECK(std::get<ConfigValue>(config) == ConfigValue{"s", CompatibilityLevel::kForwardTransitive, std::nullopt});
+  CHECK(std::get<ConfigValue>(config) ==
+        ConfigValue{"s", CompatibilityLevel::kForwardTransitive, std::nullopt});
 }
 
 TEST_CASE("unknown keytypes and malformed records are told apart", "[registry][records]") {
@@ -80,8 +90,10 @@ TEST_CASE("unknown keytypes and malformed records are told apart", "[registry][r
   CHECK(std::get<UnknownKey>(assoc).keytype == "ASSOC");
   CHECK(std::holds_alternative<Malformed>(decode_key("not json")));
   CHECK(std::holds_alternative<Malformed>(decode_key(R"({"keytype":"SCHEMA","subject":"s","magic":1})")));
-  CHECK(std::holds_alternative<Malformed>(decode_key(R"({"keytype":"SCHEMA","subject":"s","version":1,"magic":2})")));
-  CHECK(std::holds_alternative<Malformed>(decode_value(RecordKey::schema("s", 1), R"({"subject":"s","version":1})")));
+  CHECK(std::holds_alternative<Malformed>(
+      decode_key(R"({"keytype":"SCHEMA","subject":"s","version":1,"magic":2})")));
+  CHECK(std::holds_alternative<Malformed>(
+      decode_value(RecordKey::schema("s", 1), R"({"subject":"s","version":1})")));
   CHECK(std::holds_alternative<Malformed>(decode_value(RecordKey::mode("s"), R"({"mode":"FORWARD"})")));
   CHECK(std::holds_alternative<std::monostate>(decode_value(RecordKey::noop(), "")));
 }

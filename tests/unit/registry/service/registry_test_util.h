@@ -2,12 +2,11 @@
 // synchronous way to call its REST API.
 #pragma once
 
+#include <catch2/catch.hpp>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
 
 #include "registry/auth.h"
 #include "registry/memory_schema_log.h"
@@ -23,7 +22,8 @@ inline const char* kV1 = "application/vnd.schemaregistry.v1+json";
 
 // One broker's registry: its view of the log and its REST router.
 struct Node {
-  explicit Node(SchemaLog& log, RegistryOptions options = {}) : registry(log, std::move(options)), rest(registry, auth, &metrics) {
+  explicit Node(SchemaLog& log, RegistryOptions options = {})
+      : registry(log, std::move(options)), rest(registry, auth, &metrics) {
     registry.start();
   }
   Registry registry;
@@ -34,13 +34,15 @@ struct Node {
 
 // Sends a request; the answer lands in the returned slot (at once with an immediate log).
 inline std::shared_ptr<std::optional<HttpResponse>> send(Rest& rest, std::string method, std::string target,
-                                                         std::string body = "", std::string content_type = kV1) {
+                                                         std::string body = "",
+                                                         std::string content_type = kV1) {
   auto slot = std::make_shared<std::optional<HttpResponse>>();
-  rest.handle(HttpRequest{std::move(method), std::move(target), "", std::move(content_type), kV1, std::move(body)},
-              [slot](HttpResponse r) {
-                REQUIRE_FALSE(slot->has_value());  // answered once
-                *slot = std::move(r);
-              });
+  rest.handle(
+      HttpRequest{std::move(method), std::move(target), "", std::move(content_type), kV1, std::move(body)},
+      [slot](HttpResponse r) {
+        REQUIRE_FALSE(slot->has_value());  // answered once
+        *slot = std::move(r);
+      });
   return slot;
 }
 

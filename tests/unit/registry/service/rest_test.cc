@@ -16,7 +16,9 @@ struct Fixture {
   HttpResponse call(std::string method, std::string target, std::string body = "") {
     return test::call(node.rest, std::move(method), std::move(target), std::move(body));
   }
-  HttpResponse post(std::string target, std::string body) { return call("POST", std::move(target), std::move(body)); }
+  HttpResponse post(std::string target, std::string body) {
+    return call("POST", std::move(target), std::move(body));
+  }
   HttpResponse get(std::string target) { return call("GET", std::move(target)); }
   // Registers and returns the answer body (asserting 200).
   json reg(const std::string& subject, const std::string& body) {
@@ -76,8 +78,9 @@ TEST_CASE("register, read back by subject, version and id", "[registry][rest]") 
     auto other = f.reg("payments-value", schema_body(kV1Schema));
     CHECK(other["id"] == 1);
     CHECK(other["version"] == 1);
-    CHECK(body_of(f.get("/schemas/ids/1/versions")) ==
-          json::parse(R"([{"subject":"orders-value","version":1},{"subject":"payments-value","version":1}])"));
+    CHECK(
+        body_of(f.get("/schemas/ids/1/versions")) ==
+        json::parse(R"([{"subject":"orders-value","version":1},{"subject":"payments-value","version":1}])"));
     CHECK(body_of(f.get("/schemas/ids/1/subjects")) == json::parse(R"(["orders-value","payments-value"])"));
     auto by_subject = body_of(f.get("/schemas/ids/1?subject=payments-value"));
     CHECK(by_subject["subject"] == "payments-value");
@@ -108,9 +111,10 @@ TEST_CASE("register, read back by subject, version and id", "[registry][rest]") 
     check_error(f.get("/subjects/nope/versions"), 404, 40401, "Subject 'nope' not found.");
     check_error(f.get("/subjects/nope/versions/1"), 404, 40401, "Subject 'nope' not found.");
     check_error(f.get("/subjects/orders-value/versions/9"), 404, 40402, "Version 9 not found.");
-    check_error(f.get("/subjects/orders-value/versions/0"), 422, 42202,
-                "The specified version '0' is not a valid version id. Allowed values are between [1, 2^31-1] and the "
-                "string \"latest\"");
+    check_error(
+        f.get("/subjects/orders-value/versions/0"), 422, 42202,
+        "The specified version '0' is not a valid version id. Allowed values are between [1, 2^31-1] and the "
+        "string \"latest\"");
     check_error(f.get("/subjects/orders-value/versions/abc"), 422, 42202);
     check_error(f.get("/schemas/ids/99"), 404, 40403, "Schema 99 not found");
     check_error(f.get("/schemas/ids/99/versions"), 404, 40403, "Schema not found");
@@ -146,17 +150,21 @@ TEST_CASE("malformed and invalid requests", "[registry][rest]") {
   check_error(f.post("/subjects/s/versions", "[1]"), 422, 422);
   check_error(f.post("/subjects/s/versions", R"({"schema": 5})"), 422, 422);
   check_error(f.post("/subjects/s/versions", R"({"schema": "\"int\"", "version": 99999999999})"), 422, 422);
-  check_error(f.post("/subjects/s/versions", R"({"schema": "\"int\"", "references": [{"name": "a"}]})"), 422, 422);
+  check_error(f.post("/subjects/s/versions", R"({"schema": "\"int\"", "references": [{"name": "a"}]})"), 422,
+              422);
   check_error(f.post("/subjects/s/versions", R"({"schema": ""})"), 422, 42201, "Empty schema");
   check_error(f.post("/subjects/s/versions", R"({"schema": "{\"type\":\"record\"}"})"), 422, 42201);
-  check_error(f.post("/subjects/s/versions", schema_body("{}", "XML")), 422, 42201, "Invalid schema type XML");
+  check_error(f.post("/subjects/s/versions", schema_body("{}", "XML")), 422, 42201,
+              "Invalid schema type XML");
   check_error(f.post("/subjects/a%01b/versions", schema_body(kV1Schema)), 422, 42208,
-              "The specified subject 'a\x01" "b' is not a valid.");
-  check_error(test::call(f.node.rest, "POST", "/subjects/s/versions", schema_body(kV1Schema), "text/plain"), 415, 415,
-              "HTTP 415 Unsupported Media Type");
+              "The specified subject 'a\x01"
+              "b' is not a valid.");
+  check_error(test::call(f.node.rest, "POST", "/subjects/s/versions", schema_body(kV1Schema), "text/plain"),
+              415, 415, "HTTP 415 Unsupported Media Type");
   // Confluent's other JSON media types, a charset parameter, or none at all are accepted.
   for (const char* type : {"application/json", "application/vnd.schemaregistry+json; charset=utf-8", ""}) {
-    CHECK(test::call(f.node.rest, "POST", "/subjects/s/versions", schema_body(kV1Schema), type).status == 200);
+    CHECK(test::call(f.node.rest, "POST", "/subjects/s/versions", schema_body(kV1Schema), type).status ==
+          200);
   }
   CHECK(f.log.end_offset() == 1);
 }
@@ -168,7 +176,8 @@ TEST_CASE("subject names are percent-decoded", "[registry][rest]") {
   CHECK(f.get("/subjects/team%2Forders%20v/versions/1").status == 200);
 }
 
-TEST_CASE("compatibility: registration refused with Confluent's message, checks with verbose", "[registry][rest]") {
+TEST_CASE("compatibility: registration refused with Confluent's message, checks with verbose",
+          "[registry][rest]") {
   Fixture f;
   f.reg("s", schema_body(kV1Schema));
   // BACKWARD (the default): a new field needs a default.
@@ -179,14 +188,16 @@ TEST_CASE("compatibility: registration refused with Confluent's message, checks 
   CHECK(refused.status == 409);
   CHECK(error_code(refused) == 409);
   CHECK(body_of(refused)["message"].get<std::string>().rfind(
-            "Schema being registered is incompatible with an earlier schema for subject \"s\", details: [", 0) == 0);
+            "Schema being registered is incompatible with an earlier schema for subject \"s\", details: [",
+            0) == 0);
   CHECK(f.node.registry.stats().compatibility_refusals == 1);
 
   auto check = f.post("/compatibility/subjects/s/versions/latest?verbose=true", breaking);
   REQUIRE(check.status == 200);
   CHECK(body_of(check)["is_compatible"] == false);
   CHECK_FALSE(body_of(check)["messages"].empty());
-  CHECK(body_of(f.post("/compatibility/subjects/s/versions/latest", breaking)) == json{{"is_compatible", false}});
+  CHECK(body_of(f.post("/compatibility/subjects/s/versions/latest", breaking)) ==
+        json{{"is_compatible", false}});
   CHECK(body_of(f.post("/compatibility/subjects/s/versions", schema_body(kV1Schema))) ==
         json{{"is_compatible", true}});
   check_error(f.post("/compatibility/subjects/s/versions/7", breaking), 404, 40402, "Version 7 not found.");
@@ -200,7 +211,8 @@ TEST_CASE("compatibility: registration refused with Confluent's message, checks 
   CHECK(verbose_invalid["messages"].size() == 1);
 
   // NONE on the subject lets the breaking change in.
-  CHECK(body_of(f.call("PUT", "/config/s", R"({"compatibility":"NONE"})")) == json{{"compatibility", "NONE"}});
+  CHECK(body_of(f.call("PUT", "/config/s", R"({"compatibility":"NONE"})")) ==
+        json{{"compatibility", "NONE"}});
   CHECK(f.reg("s", breaking)["version"] == 3);
 }
 
@@ -209,13 +221,15 @@ TEST_CASE("config: global and per subject, defaultToGlobal, delete", "[registry]
   CHECK(body_of(f.get("/config")) == json{{"compatibilityLevel", "BACKWARD"}});
   CHECK(body_of(f.call("PUT", "/config", R"({"compatibility":"full"})")) == json{{"compatibility", "FULL"}});
   CHECK(body_of(f.get("/config")) == json{{"compatibilityLevel", "FULL"}});
-  check_error(f.get("/config/s"), 404, 40408, "Subject 's' does not have subject-level compatibility configured");
+  check_error(f.get("/config/s"), 404, 40408,
+              "Subject 's' does not have subject-level compatibility configured");
   CHECK(body_of(f.get("/config/s?defaultToGlobal=true")) == json{{"compatibilityLevel", "FULL"}});
   CHECK(f.call("PUT", "/config/s", R"({"compatibility":"FORWARD_TRANSITIVE"})").status == 200);
   CHECK(body_of(f.get("/config/s")) == json{{"compatibilityLevel", "FORWARD_TRANSITIVE"}});
-  check_error(f.call("PUT", "/config/s", R"({"compatibility":"SIDEWAYS"})"), 422, 42203,
-              "Invalid compatibility level. Valid values are none, backward, forward, full, backward_transitive, "
-              "forward_transitive, and full_transitive");
+  check_error(
+      f.call("PUT", "/config/s", R"({"compatibility":"SIDEWAYS"})"), 422, 42203,
+      "Invalid compatibility level. Valid values are none, backward, forward, full, backward_transitive, "
+      "forward_transitive, and full_transitive");
   check_error(f.call("PUT", "/config/s", R"({"compatibility":1})"), 422, 422);
   CHECK(body_of(f.call("DELETE", "/config/s")) == json{{"compatibilityLevel", "FORWARD_TRANSITIVE"}});
   check_error(f.call("DELETE", "/config/s"), 404, 40401, "Subject 's' not found.");
@@ -224,7 +238,8 @@ TEST_CASE("config: global and per subject, defaultToGlobal, delete", "[registry]
   // What went to the log: Confluent's CONFIG keys and values, tombstones for the deletes.
   auto records = f.log.records();
   REQUIRE(records.size() == 4);
-  CHECK(records[0].record == LogRecord{R"({"keytype":"CONFIG","magic":0})", std::string(R"({"compatibilityLevel":"FULL"})")});
+  CHECK(records[0].record ==
+        LogRecord{R"({"keytype":"CONFIG","magic":0})", std::string(R"({"compatibilityLevel":"FULL"})")});
   CHECK(records[1].record ==
         LogRecord{R"({"keytype":"CONFIG","subject":"s","magic":0})",
                   std::string(R"({"subject":"s","compatibilityLevel":"FORWARD_TRANSITIVE"})")});
@@ -256,7 +271,8 @@ TEST_CASE("modes: READONLY refuses writes, IMPORT takes explicit ids and version
     check_error(f.call("PUT", "/mode", R"({})"), 422, 42204);
   }
   SECTION("IMPORT") {
-    check_error(f.call("PUT", "/mode", R"({"mode":"IMPORT"})"), 422, 42205, "Cannot import since found existing subjects");
+    check_error(f.call("PUT", "/mode", R"({"mode":"IMPORT"})"), 422, 42205,
+                "Cannot import since found existing subjects");
     check_error(f.post("/subjects/s/versions", R"({"schema":"\"int\"","id":50,"version":1})"), 422, 42205,
                 "Subject s in context  is not in import mode");
     CHECK(body_of(f.call("PUT", "/mode?force=true", R"({"mode":"import"})")) == json{{"mode", "import"}});
@@ -273,7 +289,8 @@ TEST_CASE("modes: READONLY refuses writes, IMPORT takes explicit ids and version
   }
 }
 
-TEST_CASE("IMPORT mode on an empty registry, and on a subject whose versions are soft-deleted", "[registry][rest]") {
+TEST_CASE("IMPORT mode on an empty registry, and on a subject whose versions are soft-deleted",
+          "[registry][rest]") {
   Fixture f;
   CHECK(f.call("PUT", "/mode", R"({"mode":"IMPORT"})").status == 200);
   CHECK(f.call("PUT", "/mode", R"({"mode":"READWRITE"})").status == 200);
@@ -286,7 +303,8 @@ TEST_CASE("IMPORT mode on an empty registry, and on a subject whose versions are
   CHECK(records[records.size() - 3].record.key == encode_key(RecordKey::schema("s", 1)));
   CHECK_FALSE(records[records.size() - 3].record.value);
   CHECK(records[records.size() - 2].record.key == encode_key(RecordKey::clear_subject("s")));
-  CHECK(records.back().record == LogRecord{encode_key(RecordKey::mode("s")), std::string(R"({"subject":"s","mode":"IMPORT"})")});
+  CHECK(records.back().record ==
+        LogRecord{encode_key(RecordKey::mode("s")), std::string(R"({"subject":"s","mode":"IMPORT"})")});
   check_error(f.get("/subjects/s/versions?deleted=true"), 404, 40401);
 }
 
@@ -325,8 +343,8 @@ TEST_CASE("soft then permanent delete of versions and subjects", "[registry][res
   CHECK(body_of(f.get("/subjects?deleted=true")) == json::array({"s"}));
   CHECK(body_of(f.get("/subjects?deletedOnly=true")) == json::array({"s"}));
   auto records = f.log.records();
-  CHECK(records.back().record ==
-        LogRecord{R"({"keytype":"DELETE_SUBJECT","subject":"s","magic":0})", std::string(R"({"subject":"s","version":2})")});
+  CHECK(records.back().record == LogRecord{R"({"keytype":"DELETE_SUBJECT","subject":"s","magic":0})",
+                                           std::string(R"({"subject":"s","version":2})")});
 
   CHECK(body_of(f.call("DELETE", "/subjects/s?permanent=true")) == json::array({2, 3}));
   check_error(f.get("/subjects/s/versions?deleted=true"), 404, 40401);
@@ -341,7 +359,8 @@ TEST_CASE("soft then permanent delete of versions and subjects", "[registry][res
   CHECK(again["id"] == 4);
 }
 
-TEST_CASE("a schema registered again after a soft delete keeps its id under a new version", "[registry][rest]") {
+TEST_CASE("a schema registered again after a soft delete keeps its id under a new version",
+          "[registry][rest]") {
   Fixture f;
   f.reg("s", schema_body(kV1Schema));
   CHECK(f.call("DELETE", "/subjects/s/versions/1").status == 200);
@@ -357,7 +376,8 @@ TEST_CASE("a schema registered again after a soft delete keeps its id under a ne
 
 TEST_CASE("references: referencedby and deletes held back by referrers", "[registry][rest]") {
   Fixture f;
-  const std::string base = R"({"type":"record","name":"Base","namespace":"com.x","fields":[{"name":"a","type":"int"}]})";
+  const std::string base =
+      R"({"type":"record","name":"Base","namespace":"com.x","fields":[{"name":"a","type":"int"}]})";
   f.reg("base", schema_body(base));
   json user;
   user["schema"] =
@@ -379,7 +399,8 @@ TEST_CASE("references: referencedby and deletes held back by referrers", "[regis
 TEST_CASE("normalize stores the normalized form", "[registry][rest]") {
   Fixture f;
   const std::string text = R"({"type":"object","properties":{"b":{"type":"string"},"a":{"type":"number"}}})";
-  auto parsed = parse_schema(SchemaType::kJson, text, {}, [](const SchemaReference&) { return std::nullopt; });
+  auto parsed =
+      parse_schema(SchemaType::kJson, text, {}, [](const SchemaReference&) { return std::nullopt; });
   REQUIRE(std::holds_alternative<std::shared_ptr<const ParsedSchema>>(parsed));
   auto reply = f.post("/subjects/s/versions?normalize=true", schema_body(text, "JSON"));
   REQUIRE(reply.status == 200);
@@ -410,8 +431,10 @@ TEST_CASE("content negotiation, authentication and metrics", "[registry][rest]")
   auto denied = call(guarded, "GET", "/subjects");
   check_error(denied, 401, 401, "Unauthorized");
   REQUIRE(denied.headers.size() == 1);
-  CHECK(denied.headers[0] == std::make_pair(std::string("WWW-Authenticate"), std::string("Basic realm=\"SchemaRegistry\"")));
-  guarded.handle(HttpRequest{"GET", "/subjects", "Basic dTpw", "", "", ""}, [slot](HttpResponse r) { *slot = r; });
+  CHECK(denied.headers[0] ==
+        std::make_pair(std::string("WWW-Authenticate"), std::string("Basic realm=\"SchemaRegistry\"")));
+  guarded.handle(HttpRequest{"GET", "/subjects", "Basic dTpw", "", "", ""},
+                 [slot](HttpResponse r) { *slot = r; });
   CHECK((*slot)->status == 200);
 
   f.reg("s", schema_body(kV1Schema));
@@ -445,6 +468,7 @@ TEST_CASE("PROTOBUF schemas: imports as references, the serialized format", "[re
   CHECK(serialized["schema"] != body_of(f.get("/schemas/ids/2"))["schema"]);
   // The same .proto again is the same version; a removed field under BACKWARD is refused.
   CHECK(f.reg("orders-value", body.dump())["version"] == 1);
-  body["schema"] = "syntax = \"proto3\";\npackage acme;\nimport \"money.proto\";\nmessage Order {\n  int32 id = 1;\n}\n";
+  body["schema"] =
+      "syntax = \"proto3\";\npackage acme;\nimport \"money.proto\";\nmessage Order {\n  int32 id = 1;\n}\n";
   CHECK(f.post("/subjects/orders-value/versions", body.dump()).status == 409);
 }

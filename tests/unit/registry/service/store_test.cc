@@ -1,8 +1,8 @@
 // The view built from _schemas records: Confluent's rules for soft and permanent deletes,
 // configs, modes and ids.
-#include <catch2/catch.hpp>
-
 #include "registry/store.h"
+
+#include <catch2/catch.hpp>
 
 using namespace kb::registry;
 
@@ -14,7 +14,8 @@ struct Feed {
   void put(const RecordKey& key, std::optional<std::string> value) {
     store.apply(LoggedRecord{offset++, LogRecord{encode_key(key), std::move(value)}});
   }
-  void schema(const std::string& subject, int32_t version, int32_t id, const std::string& text, bool deleted = false) {
+  void schema(const std::string& subject, int32_t version, int32_t id, const std::string& text,
+              bool deleted = false) {
     put(RecordKey::schema(subject, version),
         encode_value(SchemaValue{subject, version, id, SchemaType::kJson, {}, text, deleted}));
   }
@@ -81,7 +82,8 @@ TEST_CASE("CLEAR_SUBJECT drops soft-deleted versions only", "[registry][store]")
 
 TEST_CASE("config and mode records set and tombstones remove them", "[registry][store]") {
   Feed f;
-  f.put(RecordKey::config(std::nullopt), encode_value(ConfigValue{std::nullopt, CompatibilityLevel::kFull, {}}));
+  f.put(RecordKey::config(std::nullopt),
+        encode_value(ConfigValue{std::nullopt, CompatibilityLevel::kFull, {}}));
   f.put(RecordKey::config("s"), encode_value(ConfigValue{"s", CompatibilityLevel::kNone, true}));
   f.put(RecordKey::mode("s"), encode_value(ModeValue{"s", Mode::kReadOnly}));
   REQUIRE(f.store.config(std::nullopt));
