@@ -1,6 +1,8 @@
 #include "server/handlers/handlers.h"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 
 namespace kb::server {
 
@@ -68,6 +70,25 @@ const HandlerInfo* find_handler(int16_t api_key) {
   for (const auto& h : handlers())
     if (h.api_key == api_key) return &h;
   return nullptr;
+}
+
+void report_cut_strings(int16_t api_key, int16_t api_version, const wire::Writer& body) {
+  static std::atomic<int64_t> last_ms{INT64_MIN / 2};
+  constexpr int64_t kQuietMs = 10'000;
+  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now().time_since_epoch())
+                    .count();
+  int64_t last = last_ms.load();
+  if (now - last < kQuietMs || !last_ms.compare_exchange_strong(last, now)) return;
+  const HandlerInfo* h = find_handler(api_key);
+  const char* name = h ? h->name : "?";
+  if (body.oversized_names())
+    spdlog::error("{} v{} response: {} name/id string(s) over 32767 bytes cut to fit (they should have been "
+                  "refused when they arrived)",
+                  name, api_version, body.oversized_names());
+  else
+    spdlog::warn("{} v{} response: {} message string(s) over 32767 bytes cut to fit", name, api_version,
+                 body.truncated_text());
 }
 
 }  // namespace kb::server

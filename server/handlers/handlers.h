@@ -75,10 +75,17 @@ bool decode_request(RequestContext& ctx, Request& req, Respond& respond) {
   return false;
 }
 
+// Logs a response whose strings the encoder had to cut to Kafka's 32767-byte limit (at most
+// one line every 10 s, so a client repeating the request cannot flood the log): an error for a
+// name or id (a bug: such strings are refused on the way in), a warning for free text.
+void report_cut_strings(int16_t api_key, int16_t api_version, const wire::Writer& body);
+
 template <class Message>
 void send_response(int16_t api_version, Respond& respond, const Message& msg) {
   Response out;
   msg.encode(out.body, api_version);
+  if (out.body.truncated_text() || out.body.oversized_names())
+    report_cut_strings(Message::kApiKey, api_version, out.body);
   respond(std::move(out));
 }
 template <class Message>
