@@ -19,7 +19,6 @@
 #pragma once
 
 #include <algorithm>
-#include <cctype>
 #include <map>
 #include <memory>
 #include <optional>
@@ -103,18 +102,6 @@ inline Outcome write(Broker& broker, const std::string& topic, const std::map<st
 }
 
 // ---- BROKER resources (KIP-226) ----------------------------------------------------------
-
-// The request came in on a controller listener: another broker forwarded it to this (active)
-// controller.
-inline bool forwarded(const Broker& broker, const std::string& listener) {
-  auto upper = [](std::string s) {
-    for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    return s;
-  };
-  for (const auto& n : broker.config().get_list("controller.listener.names"))
-    if (upper(n) == upper(listener)) return true;
-  return false;
-}
 
 // Kafka's checks of a BROKER resource on the receiving broker (ConfigAdminManager.preprocess):
 // the name is "" or this broker's id; no key twice; no null value except for DELETE.
@@ -251,7 +238,8 @@ void run(RequestContext& ctx, Respond respond, std::vector<ResourceChange> chang
          TopicChange topic_change) {
   Broker* broker = ctx.broker;
   const int16_t api_key = ctx.api_key, api_version = ctx.api_version;
-  const bool from_peer = forwarded(*broker, ctx.listener);
+  // On a controller listener: another broker forwarded the request to this (active) controller.
+  const bool from_peer = on_controller_listener(ctx);
   auto outs = std::make_shared<std::vector<Outcome>>(changes.size());
   auto finish = [broker, api_key, api_version, respond, changes, outs]() mutable {
     Response resp;

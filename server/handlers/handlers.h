@@ -60,6 +60,10 @@ void handle_list_partition_reassignments(RequestContext& ctx, Respond respond);
 // will be answered), false for every other fetch.
 bool serve_quorum_fetch(RequestContext& ctx, const msg::FetchRequest& req, Respond& respond);
 
+// The request came in on a listener named in controller.listener.names: the one the other
+// voters and the brokers use to reach this node's controller.
+bool on_controller_listener(const RequestContext& ctx);
+
 // Decodes the request body; a body that does not parse closes the connection, as Kafka does
 // for an InvalidRequestException. Returns false (and has answered) in that case.
 template <class Request>
