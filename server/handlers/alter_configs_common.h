@@ -98,7 +98,10 @@ inline std::optional<std::map<std::string, std::string>> current_overrides(Broke
 
 inline Outcome write(Broker& broker, const std::string& topic, const std::map<std::string, std::string>& overrides,
                      bool validate_only) {
-  return from_status(broker.controller().set_topic_configs(topic, overrides, validate_only));
+  Outcome out = from_status(broker.controller().set_topic_configs(topic, overrides, validate_only));
+  if (out.code == ErrorCode::NONE && !validate_only)
+    if (auto w = config::ignored_topic_config_warning(topic, overrides); !w.empty()) spdlog::warn("{}", w);
+  return out;
 }
 
 // ---- BROKER resources (KIP-226) ----------------------------------------------------------
@@ -170,7 +173,7 @@ inline Status apply_broker_ops(std::map<std::string, std::string>& configs, cons
 inline controller::Controller::ConfigEdit broker_edit(Broker& broker, ResourceChange c, bool from_peer) {
   return [&broker, c = std::move(c), from_peer](std::map<std::string, std::string>& configs) -> Status {
     if (auto s = apply_broker_ops(configs, c); !s.ok()) return s;
-    if (auto s = config::check_dynamic_broker_configs(configs); !s.ok()) return s;
+    if (auto s = config::check_dynamic_broker_configs(configs, c.name.empty()); !s.ok()) return s;
     if (from_peer) return {};  // the forwarding broker checked it against its own config
     static const std::map<std::string, std::string> kNone;
     auto image = broker.image();
