@@ -67,8 +67,8 @@ TEST_CASE("a broker YAML written for Kafka 3.9 starts, security and ZooKeeper se
 TEST_CASE("Kafka's types and ranges still hold for properties kbroker does not use") {
   CHECK(start_error("background.threads: 0\n") ==
         "background.threads: invalid value '0': Value must be at least 1");
-  CHECK(start_error("sasl.kerberos.min.time.before.relogin: soon\n").rfind(
-            "sasl.kerberos.min.time.before.relogin: invalid value 'soon'", 0) == 0);
+  CHECK(start_error("sasl.kerberos.min.time.before.relogin: soon\n")
+            .rfind("sasl.kerberos.min.time.before.relogin: invalid value 'soon'", 0) == 0);
   CHECK(start_error("ssl.client.auth: always\n").rfind("ssl.client.auth: invalid value 'always'", 0) == 0);
   CHECK(start_error("log.message.format.version: 1.5\n").find("Version 1.5 is not a valid version") !=
         std::string::npos);
@@ -80,15 +80,16 @@ TEST_CASE("what kbroker cannot honour is refused at start-up, not silently ignor
   CHECK(ssl.find("uses security protocol SSL") != std::string::npos);
   CHECK(start_error("authorizer.class.name: org.apache.kafka.metadata.authorizer.StandardAuthorizer\n")
             .find("kbroker cannot load Java classes") != std::string::npos);
-  CHECK(start_error("create.topic.policy.class.name: com.example.Policy\n").find("cannot load Java classes") !=
-        std::string::npos);
+  CHECK(
+      start_error("create.topic.policy.class.name: com.example.Policy\n").find("cannot load Java classes") !=
+      std::string::npos);
   CHECK(start_error("controller.quorum.bootstrap.servers: c1:9093\n").find("controller.quorum.voters") !=
         std::string::npos);
   CHECK(!start_error("security.inter.broker.protocol: SSL\n").empty());
   // KRaft refuses an inter-broker protocol older than 3.0-IV1, as Kafka does.
   CHECK(start_error("inter.broker.protocol.version: 2.8\n")
-            .find("A non-KRaft version 2.8 given for inter.broker.protocol.version. The minimum version is 3.0-IV1") !=
-        std::string::npos);
+            .find("A non-KRaft version 2.8 given for inter.broker.protocol.version. The minimum version is "
+                  "3.0-IV1") != std::string::npos);
   CHECK(start_error("inter.broker.protocol.version: 3.0\n").empty());
 }
 
@@ -99,7 +100,8 @@ TEST_CASE("AlterConfigs follows Kafka's update mode of each accepted property") 
         "Cannot update these configs at default cluster level, broker id must be specified: "
         "[sasl.kerberos.min.time.before.relogin]");
   // cluster-wide: anywhere.
-  CHECK(dynamic_error({{"background.threads", "4"}, {"log.message.downconversion.enable", "false"}}, true).empty());
+  CHECK(dynamic_error({{"background.threads", "4"}, {"log.message.downconversion.enable", "false"}}, true)
+            .empty());
   // read-only.
   CHECK(dynamic_error({{"log.message.format.version", "2.8"}}, false) ==
         "Cannot update these configs dynamically: [log.message.format.version]");
@@ -118,7 +120,8 @@ TEST_CASE("AlterConfigs follows Kafka's update mode of each accepted property") 
 }
 
 TEST_CASE("message.format.version and message.downconversion.enable are topic configs again") {
-  auto t = TopicConfig::make(load(""), {{"message.format.version", "2.8"}, {"message.downconversion.enable", "false"}});
+  auto t = TopicConfig::make(load(""),
+                             {{"message.format.version", "2.8"}, {"message.downconversion.enable", "false"}});
   REQUIRE(t.ok());
   CHECK(t->get("message.format.version") == "2.8");
   CHECK(t->source("message.format.version") == ConfigSource::DynamicTopicConfig);
@@ -159,7 +162,8 @@ TEST_CASE("message.format.version and message.downconversion.enable are topic co
 TEST_CASE("ignored message formats get Kafka's deprecation warning") {
   CHECK(ignored_topic_config_warning("orders", {{"message.format.version", "0.10.2"}}) ==
         "Topic configuration message.format.version with value `0.10.2` is ignored for `orders` because the "
-        "inter-broker protocol version `3.0-IV1` is greater or equal than 3.0. This configuration is deprecated "
+        "inter-broker protocol version `3.0-IV1` is greater or equal than 3.0. This configuration is "
+        "deprecated "
         "and it will be removed in Apache Kafka 4.0.");
   // Kafka warns only below 0.11, whose records cannot be written any more.
   CHECK(ignored_topic_config_warning("orders", {{"message.format.version", "2.8"}}).empty());
@@ -167,10 +171,12 @@ TEST_CASE("ignored message formats get Kafka's deprecation warning") {
 
   auto w = load("log.message.format.version: 0.10.0\n").warnings();
   REQUIRE(w.size() == 1);
-  CHECK(w[0] ==
-        "Broker configuration log.message.format.version with value 0.10.0 is ignored because the inter-broker "
-        "protocol version `3.9-IV0` is greater or equal than 3.0. This configuration is deprecated and it will be "
-        "removed in Apache Kafka 4.0.");
+  CHECK(
+      w[0] ==
+      "Broker configuration log.message.format.version with value 0.10.0 is ignored because the inter-broker "
+      "protocol version `3.9-IV0` is greater or equal than 3.0. This configuration is deprecated and it will "
+      "be "
+      "removed in Apache Kafka 4.0.");
   CHECK(load("log.message.format.version: 2.8\n").warnings().empty());
   CHECK(load("inter.broker.protocol.version: 3.9\n").warnings().size() == 1);
 }

@@ -2,7 +2,6 @@
 // of being written with a wrapped int16 length, and a compact string over the limit makes a
 // request malformed, as in Kafka's generated codecs.
 #include <catch2/catch.hpp>
-
 #include <string>
 #include <vector>
 
@@ -43,7 +42,7 @@ TEST_CASE("an error message over 32767 bytes is cut to fit, not written with a w
   auto& t = resp.topics.emplace_back();
   t.name = "t";
   t.error_code = 17;
-  t.error_message = std::string(32848, 'x');  // the CreateTopics v4 answer from issue 13
+  t.error_message = std::string(32848, 'x');    // the CreateTopics v4 answer from issue 13
   for (int16_t v : {int16_t{4}, int16_t{5}}) {  // classic int16 and compact lengths
     INFO("version " << v);
     wire::Writer w;
