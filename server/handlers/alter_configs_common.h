@@ -31,10 +31,10 @@
 #include "protocol/messages/alter_configs_response.h"
 #include "protocol/messages/incremental_alter_configs_request.h"
 #include "protocol/messages/incremental_alter_configs_response.h"
+#include "replication/raft/quorum.h"
+#include "runtime/peer_client.h"
 #include "server/broker.h"
 #include "server/handlers/handlers.h"
-#include "server/peer_client.h"
-#include "server/quorum.h"
 
 namespace kb::server::alter_configs {
 
@@ -273,7 +273,7 @@ void run(RequestContext& ctx, Respond respond, std::vector<ResourceChange> chang
     }
   }
   if (to_forward.empty()) return finish();
-  Quorum* quorum = broker->quorum();
+  raft::Quorum* quorum = broker->quorum();
   const int32_t leader = quorum ? quorum->leader() : -1;
   auto address = leader >= 0 ? quorum->voter_address(leader) : std::nullopt;
   if (!address || !broker->peers()) {
@@ -284,7 +284,7 @@ void run(RequestContext& ctx, Respond respond, std::vector<ResourceChange> chang
   req.validate_only = validate_only;
   for (size_t i : to_forward) fill_forward(req, changes[i]);
   broker->peers()->call<Request, Response>(
-      leader, PeerAddress{address->first, address->second}, req, Request::kMaxVersion,
+      leader, runtime::PeerAddress{address->first, address->second}, req, Request::kMaxVersion,
       broker->config().get_int("controller.quorum.request.timeout.ms") * 2,
       [outs, to_forward, finish](Result<Response> r) mutable {
         for (size_t n = 0; n < to_forward.size(); ++n) {

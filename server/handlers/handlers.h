@@ -5,7 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "controller/group/group_coordinator.h"
+#include "coordinator/group/group_coordinator.h"
 #include "protocol/messages/fetch_request.h"
 #include "server/request.h"
 

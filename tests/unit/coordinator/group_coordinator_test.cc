@@ -2,8 +2,8 @@
 // an in-memory __consumer_offsets (coordinator_test_util.h).
 #include <catch2/catch.hpp>
 
-#include "controller/group/group_coordinator.h"
-#include "controller/group/group_records.h"
+#include "coordinator/group/group_coordinator.h"
+#include "coordinator/group/group_records.h"
 #include "protocol/wire.h"
 #include "tests/unit/coordinator/coordinator_test_util.h"
 

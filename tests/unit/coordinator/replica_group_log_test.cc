@@ -2,7 +2,7 @@
 // TxnOffsetCommit (written without sequence numbers, as Kafka's coordinator appends) take part
 // in the partition's transactions, and replay hands their producer and markers to the
 // coordinator.
-#include "controller/group/replica_group_log.h"
+#include "coordinator/group/replica_group_log.h"
 
 #include <catch2/catch.hpp>
 

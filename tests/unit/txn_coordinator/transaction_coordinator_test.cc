@@ -3,8 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include "../coordinator/coordinator_test_util.h"
-#include "controller/txn/transaction_coordinator.h"
-#include "controller/txn/txn_records.h"
+#include "coordinator/txn/transaction_coordinator.h"
+#include "coordinator/txn/txn_records.h"
 
 namespace kb::coordinator {
 namespace {
