@@ -67,6 +67,9 @@ struct HandlerInfo {
   int16_t min_version;
   int16_t max_version;
   HandlerFn fn;
+  // Served and advertised only on the listeners in controller.listener.names (Kafka's
+  // "controller" listener type: the quorum and broker-to-controller APIs).
+  bool controller_only = false;
 };
 
 // Every API this broker serves, sorted by key; ApiVersions advertises exactly these ranges.

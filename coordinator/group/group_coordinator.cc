@@ -7,6 +7,7 @@
 #include <set>
 
 #include "coordinator/group/group_records.h"
+#include "protocol/wire.h"
 
 namespace kb::coordinator {
 
@@ -58,9 +59,14 @@ ErrorCode commit_error_for(ErrorCode append_error) {
   }
 }
 
-// A member id is the client id (or group.instance.id) and a random suffix, as in Kafka.
+// A member id is the client id (or group.instance.id) and a random suffix, as in Kafka; the
+// prefix is cut so the id still fits a Kafka string (a 32767-byte client id is legal).
 std::string new_member_id(const std::string& client_id, const std::optional<std::string>& instance_id) {
-  return (instance_id ? *instance_id : client_id) + "-" + Uuid::random().to_string();
+  const std::string uuid = Uuid::random().to_string();
+  std::string id(wire::utf8_prefix(instance_id ? *instance_id : client_id, wire::kMaxStringBytes - 1 - uuid.size()));
+  id += '-';
+  id += uuid;
+  return id;
 }
 
 enum class PartitionState { Loading, Owned };

@@ -60,6 +60,10 @@ void handle_list_partition_reassignments(RequestContext& ctx, Respond respond);
 // will be answered), false for every other fetch.
 bool serve_quorum_fetch(RequestContext& ctx, const msg::FetchRequest& req, Respond& respond);
 
+// The request came in on a listener named in controller.listener.names: the one the other
+// voters and the brokers use to reach this node's controller.
+bool on_controller_listener(const RequestContext& ctx);
+
 // Decodes the request body; a body that does not parse closes the connection, as Kafka does
 // for an InvalidRequestException. Returns false (and has answered) in that case.
 template <class Request>
@@ -75,10 +79,17 @@ bool decode_request(RequestContext& ctx, Request& req, Respond& respond) {
   return false;
 }
 
+// Logs a response whose strings the encoder had to cut to Kafka's 32767-byte limit (at most
+// one line every 10 s, so a client repeating the request cannot flood the log): an error for a
+// name or id (a bug: such strings are refused on the way in), a warning for free text.
+void report_cut_strings(int16_t api_key, int16_t api_version, const wire::Writer& body);
+
 template <class Message>
 void send_response(int16_t api_version, Respond& respond, const Message& msg) {
   Response out;
   msg.encode(out.body, api_version);
+  if (out.body.truncated_text() || out.body.oversized_names())
+    report_cut_strings(Message::kApiKey, api_version, out.body);
   respond(std::move(out));
 }
 template <class Message>
