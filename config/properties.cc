@@ -460,6 +460,10 @@ const std::vector<PropertyDef>& broker_properties() {
       Def("offsets.commit.timeout.ms", T::Int, "5000",
           "An offset commit fails (COORDINATOR_NOT_AVAILABLE) when the ISR has not got it within this time")
           .at_least(1),
+      Def("offsets.topic.compression.codec", T::Int, "0",
+          "Codec of the batches the group coordinator writes to __consumer_offsets: 0 none, 1 gzip, 2 snappy, "
+          "3 lz4, 4 zstd (every codec is read)")
+          .between(0, 4),
       Def("offsets.topic.segment.bytes", T::Int, "104857600",
           "segment.bytes of __consumer_offsets (kept small so the log cleaner can compact it)")
           .at_least(1),

@@ -155,8 +155,9 @@ Status Broker::start() {
   gc.offsets_retention_ms = config_.get_long("offsets.retention.minutes") * 60 * 1000;
   gc.offsets_retention_check_interval_ms = config_.get_long("offsets.retention.check.interval.ms");
   coordinator_loop_ = std::make_unique<LoopThread>("kb-coordinator");
-  group_log_ = std::make_unique<coordinator::ReplicaGroupLog>(*replicas_, *coordinator_loop_,
-                                                             config_.get_int("offsets.commit.timeout.ms"));
+  group_log_ = std::make_unique<coordinator::ReplicaGroupLog>(
+      *replicas_, *coordinator_loop_, config_.get_int("offsets.commit.timeout.ms"),
+      coordinator::ReplicaGroupLog::kTopic, config_.get_int("offsets.topic.compression.codec"));
   groups_ = std::make_unique<coordinator::GroupCoordinator>(gc, *coordinator_loop_, *group_log_);
 
   coordinator::TxnConfig tc;
@@ -195,6 +196,10 @@ Status Broker::start() {
   metrics_.set_partition_source([this] { return sample_partitions(); });
   metrics_.set_transaction_source([this] { return sample_transactions(); });
   metrics_.set_group_source([this] { return sample_groups(); });
+  metrics_.set_coordinator_source([this] {
+    return std::map<std::string, uint64_t>{{coordinator::ReplicaGroupLog::kTopic, groups_->skipped_records()},
+                                           {kTransactionStateTopic, txns_->skipped_records()}};
+  });
   if (quorum_) metrics_.set_cluster_source([this] { return sample_cluster(); });
 
   NetworkOptions no;

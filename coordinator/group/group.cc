@@ -1,8 +1,10 @@
 #include "coordinator/group/group.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 
+#include "coordinator/coordinator_assert.h"
 #include "protocol/wire.h"
 
 namespace kb::coordinator {
@@ -34,10 +36,57 @@ std::optional<GroupState> parse_state(std::string_view name) {
   return std::nullopt;
 }
 
+bool is_legal_transition(GroupState from, GroupState to) {
+  using S = GroupState;
+  switch (to) {
+    case S::Empty:
+      return from == S::PreparingRebalance;
+    case S::PreparingRebalance:
+      return from == S::Stable || from == S::CompletingRebalance || from == S::Empty;
+    case S::CompletingRebalance:
+      return from == S::PreparingRebalance;
+    case S::Stable:
+      return from == S::CompletingRebalance;
+    case S::Dead:
+      return from != S::Dead;
+  }
+  return false;
+}
+
+namespace {
+std::atomic<uint64_t> illegal_transitions{0};
+}  // namespace
+
+uint64_t illegal_group_transitions() { return illegal_transitions.load(); }
+
+void Group::transition_to(GroupState to, int64_t now) {
+  if (!is_legal_transition(state_, to)) {
+    illegal_transitions.fetch_add(1);
+    spdlog::error("group {}: illegal state transition {} -> {}", id, state_name(state_), state_name(to));
+  }
+  KB_COORDINATOR_ASSERT(is_legal_transition(state_, to), "a group moves only to a legal next state");
+  state_ = to;
+  state_timestamp_ = now;
+}
+
+void Group::restore_state(GroupState s, int64_t since) {
+  state_ = s;
+  state_timestamp_ = since;
+}
+
 const std::vector<uint8_t>* Member::metadata_for(std::string_view protocol) const {
   for (const auto& p : protocols)
     if (p.name == protocol) return &p.metadata;
   return nullptr;
+}
+
+ErrorCode Group::validate_member(const std::string& member_id, const std::optional<std::string>& instance_id) const {
+  if (instance_id) {
+    auto s = static_members.find(*instance_id);
+    if (s != static_members.end() && s->second != member_id) return ErrorCode::FENCED_INSTANCE_ID;
+  }
+  if (!has(member_id)) return ErrorCode::UNKNOWN_MEMBER_ID;
+  return ErrorCode::NONE;
 }
 
 bool Group::has_pending_txn_offset(const TopicPartition& tp) const {

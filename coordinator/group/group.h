@@ -28,6 +28,14 @@ enum class GroupState { Empty, PreparingRebalance, CompletingRebalance, Stable, 
 std::string_view state_name(GroupState s);
 std::optional<GroupState> parse_state(std::string_view name);  // case-insensitive
 
+// Kafka's GroupState.validPreviousStates: Empty <- PreparingRebalance; PreparingRebalance <-
+// Stable, CompletingRebalance, Empty; CompletingRebalance <- PreparingRebalance; Stable <-
+// CompletingRebalance; Dead <- every state but Dead.
+bool is_legal_transition(GroupState from, GroupState to);
+// Illegal transitions attempted in this process (each one also fails KB_COORDINATOR_ASSERT,
+// which aborts in Debug builds); the unit tests check that it stays 0.
+uint64_t illegal_group_transitions();
+
 using JoinCallback = std::function<void(msg::JoinGroupResponse)>;
 using SyncCallback = std::function<void(msg::SyncGroupResponse)>;
 
@@ -69,10 +77,11 @@ struct CommittedOffset {
 };
 
 struct Group {
+  // A new group starts Empty (`now`: when it did).
+  Group(std::string id, int32_t partition, int64_t now) : id(std::move(id)), partition(partition), state_timestamp_(now) {}
+
   std::string id;
   int32_t partition = 0;  // of __consumer_offsets
-  GroupState state = GroupState::Empty;
-  int64_t state_timestamp = 0;  // when the current state began (offset expiry of empty groups)
   int32_t generation = 0;
   std::string protocol_type;            // "consumer", "connect", ...; empty: never joined
   std::optional<std::string> protocol;  // selected at the last completed join
@@ -94,7 +103,21 @@ struct Group {
   uint64_t next_join_order = 0;
   uint64_t rebalances = 0;
 
+  GroupState state() const { return state_; }
+  bool is(GroupState s) const { return state_ == s; }
+  // When the current state began (offset expiry of empty groups).
+  int64_t state_timestamp() const { return state_timestamp_; }
+  // The only way a group changes state: `to` must be a legal successor (is_legal_transition;
+  // KB_COORDINATOR_ASSERT), and its clock starts at `now`.
+  void transition_to(GroupState to, int64_t now);
+  // Loading only: the state a group read from __consumer_offsets starts in (Empty, or Stable
+  // with members, as Kafka's loader builds it) and since when. Not a transition.
+  void restore_state(GroupState s, int64_t since);
+
   bool has(const std::string& member_id) const { return members.count(member_id) != 0; }
+  // Kafka's validateCurrentMember: a static member with a stale member id is
+  // FENCED_INSTANCE_ID, an unknown member id UNKNOWN_MEMBER_ID; NONE otherwise.
+  ErrorCode validate_member(const std::string& member_id, const std::optional<std::string>& instance_id) const;
   bool has_pending_txn_offset(const TopicPartition& tp) const;
   // The transaction of `producer_id` ended: with a commit its pending offsets replace the
   // committed ones, unless a committed one was written later in the log (a newer record
@@ -115,6 +138,10 @@ struct Group {
   // nullopt when unknown (another protocol type, or unreadable metadata).
   std::optional<std::set<std::string>> subscribed_topics() const;
   std::vector<const Member*> members_in_join_order() const;
+
+ private:
+  GroupState state_ = GroupState::Empty;
+  int64_t state_timestamp_ = 0;
 };
 
 // The topics of a ConsumerProtocolSubscription (any version); nullopt when it does not parse.

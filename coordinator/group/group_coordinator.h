@@ -15,6 +15,15 @@
 // sync timeout (members that do not fetch their assignment are removed), and the periodic
 // expiry of offsets (offsets.retention.minutes).
 //
+// This class is the facade the handlers call; the work is done by its parts, each in its own
+// file (Kafka's GroupCoordinator / GroupMetadataManager split): rebalance.h (membership and
+// generations, join.cc for JoinGroup), offset_store.h (offsets, their expiry, deletion),
+// group_loader.h (replaying a partition), group_table.h (the groups and partitions held).
+// Requests are checked as Kafka's validateGroupStatus does: NOT_COORDINATOR when this broker
+// does not lead the group's partition, COORDINATOR_LOAD_IN_PROGRESS while it loads (except
+// Heartbeat, answered NONE, and SyncGroup, answered REBALANCE_IN_PROGRESS, as Kafka does), and
+// COORDINATOR_NOT_AVAILABLE once stopped.
+//
 // Owner: the Broker. Threads: every public method may be called from any thread; it posts
 // the work to the EventLoop, where all state lives and every callback is called. The loop and
 // the GroupLog must outlive the coordinator; stop() before destroying either.
@@ -25,57 +34,19 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "coordinator/group/group.h"
 #include "coordinator/group/group_log.h"
+#include "coordinator/group/group_table.h"
+#include "coordinator/group/offset_store.h"
+#include "coordinator/group/rebalance.h"
 #include "protocol/messages/describe_groups_response.h"
-#include "protocol/messages/heartbeat_request.h"
-#include "protocol/messages/join_group_request.h"
-#include "protocol/messages/leave_group_request.h"
-#include "protocol/messages/leave_group_response.h"
-#include "protocol/messages/offset_commit_request.h"
-#include "protocol/messages/offset_commit_response.h"
-#include "protocol/messages/offset_delete_request.h"
-#include "protocol/messages/offset_delete_response.h"
-#include "protocol/messages/sync_group_request.h"
-#include "protocol/messages/txn_offset_commit_request.h"
-#include "protocol/messages/txn_offset_commit_response.h"
 #include "runtime/event_loop.h"
 
 namespace kb::coordinator {
-
-// Broker properties the coordinator follows (Kafka's names and defaults).
-struct GroupConfig {
-  int32_t min_session_timeout_ms = 6000;         // group.min.session.timeout.ms
-  int32_t max_session_timeout_ms = 1800000;      // group.max.session.timeout.ms
-  int32_t initial_rebalance_delay_ms = 3000;     // group.initial.rebalance.delay.ms
-  int32_t max_size = 0x7fffffff;                 // group.max.size
-  int32_t offset_metadata_max_bytes = 4096;      // offset.metadata.max.bytes
-  int64_t offsets_retention_ms = 7 * 24 * 3600 * 1000LL;       // offsets.retention.minutes
-  int64_t offsets_retention_check_interval_ms = 600000;        // offsets.retention.check.interval.ms
-};
-
-// Who sent a request (member ids start with the client id; DescribeGroups shows both).
-struct ClientInfo {
-  std::string client_id;
-  std::string client_host;
-  int16_t api_version = 0;
-};
-
-struct FetchedOffset {
-  std::string topic;
-  int32_t partition = 0;
-  int64_t offset = -1;  // -1: nothing committed
-  int32_t leader_epoch = -1;
-  std::optional<std::string> metadata;
-  ErrorCode error = ErrorCode::NONE;
-};
-struct FetchedOffsets {
-  ErrorCode error = ErrorCode::NONE;  // the group's (NOT_COORDINATOR, loading...)
-  std::vector<FetchedOffset> partitions;
-};
 
 struct ListedGroup {
   std::string group_id;
@@ -96,16 +67,6 @@ struct GroupSnapshot {
   std::map<TopicPartition, int64_t> committed;  // offsets
 };
 
-// An OffsetCommit answer shaped like `req` (same topics and partitions, in order), with each
-// partition's error code from `code`.
-msg::OffsetCommitResponse commit_response(const msg::OffsetCommitRequest& req,
-                                          const std::function<int16_t(const std::string& topic, int32_t partition)>& code);
-
-// The same for TxnOffsetCommit.
-msg::TxnOffsetCommitResponse txn_commit_response(
-    const msg::TxnOffsetCommitRequest& req,
-    const std::function<int16_t(const std::string& topic, int32_t partition)>& code);
-
 class GroupCoordinator {
  public:
   GroupCoordinator(GroupConfig config, runtime::EventLoop& loop, GroupLog& log);
@@ -123,24 +84,28 @@ class GroupCoordinator {
   // joins and syncs are answered NOT_COORDINATOR.
   void resigned(int32_t partition);
   // Drops every group (waiting requests answered NOT_COORDINATOR) and cancels the timers;
-  // nothing is posted afterwards. Must be called before the loop stops.
+  // nothing is posted afterwards. Must be called before the loop stops. Blocks (up to 5 s)
+  // until the loop has done it; the second form calls `done` on the loop instead.
   void stop();
+  void stop(std::function<void()> done);
 
   void join_group(msg::JoinGroupRequest req, ClientInfo client, JoinCallback done);
   void sync_group(msg::SyncGroupRequest req, ClientInfo client, SyncCallback done);
   void heartbeat(msg::HeartbeatRequest req, ClientInfo client, std::function<void(ErrorCode)> done);
   void leave_group(msg::LeaveGroupRequest req, ClientInfo client, std::function<void(msg::LeaveGroupResponse)> done);
-  // The request's partitions must exist (the handler answers UNKNOWN_TOPIC_OR_PARTITION for
-  // the others, as Kafka does before the coordinator sees them).
-  void commit_offsets(msg::OffsetCommitRequest req, ClientInfo client,
+  // `unknown`: the request's partitions that do not exist (the handler knows from its
+  // metadata image); they are answered UNKNOWN_TOPIC_OR_PARTITION as Kafka does, but only
+  // when this broker coordinates the group: otherwise every partition gets the coordinator
+  // error (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS), which clients retry. The answer
+  // has the request's topics and partitions, in order.
+  void commit_offsets(msg::OffsetCommitRequest req, std::set<TopicPartition> unknown, ClientInfo client,
                       std::function<void(msg::OffsetCommitResponse)> done);
   // Offsets committed inside a transaction (Kafka's handleTxnCommitOffsets): written as one
   // transactional batch of the producer; once it is committed they are pending for that
   // producer, invisible to OffsetFetch, until complete_txn. An unknown group is created
   // (simple consumers commit without a generation); member id, generation and
-  // group.instance.id are checked when any is given (v3+). Same precondition as
-  // commit_offsets for the partitions.
-  void commit_txn_offsets(msg::TxnOffsetCommitRequest req, ClientInfo client,
+  // group.instance.id are checked when any is given (v3+). `unknown` as for commit_offsets.
+  void commit_txn_offsets(msg::TxnOffsetCommitRequest req, std::set<TopicPartition> unknown, ClientInfo client,
                           std::function<void(msg::TxnOffsetCommitResponse)> done);
   // The marker of `producer_id`'s transaction is replicated on `offsets_partition` of
   // __consumer_offsets (WriteTxnMarkers): its pending offsets in every group of that
@@ -160,6 +125,9 @@ class GroupCoordinator {
   // The groups of this coordinator, for metrics. Blocks until the loop answers (at most
   // `timeout_ms`; empty then). Never call it on the loop's thread.
   std::vector<GroupSnapshot> snapshot(int64_t timeout_ms = 2000);
+  // Records of __consumer_offsets skipped while loading partitions since start (they could
+  // not be read; see SkippedRecords). Any thread.
+  uint64_t skipped_records() const;
 
  private:
   struct Impl;

@@ -46,6 +46,21 @@ struct StoredGroupRecord {
   TxnMarker marker = TxnMarker::None;
 };
 
+// What a replay read past instead of failing the whole partition: a batch that cannot be read
+// (damaged on disk, or a compressed stream that does not decompress) or a record whose key or
+// value is not a known version of the topic's format. One bad record must not make every
+// group (or transactional id) of the partition unreachable; the loader logs what it skipped
+// once per load and the broker counts it (kbroker_coordinator_skipped_records_total).
+struct SkippedRecords {
+  int64_t count = 0;
+  std::string first;  // the first one: "offset 17: why"
+
+  void add(int64_t offset, std::string_view why, int64_t records = 1) {
+    if (count == 0) first = "offset " + std::to_string(offset) + ": " + std::string(why);
+    count += records;
+  }
+};
+
 class GroupLog {
  public:
   virtual ~GroupLog() = default;
@@ -59,9 +74,13 @@ class GroupLog {
   virtual void append(int32_t partition, const std::vector<GroupRecord>& records,
                       std::optional<TxnProducer> txn, std::function<void(Result<int64_t>)> done) = 0;
   // Calls fn with every record of the partition, in log order (start-up and coordinator
-  // moves), transaction markers included (see StoredGroupRecord). Runs on the coordinator's
+  // moves), transaction markers included (see StoredGroupRecord); compressed batches are
+  // read too (offsets.topic.compression.codec). A batch that cannot be read is added to
+  // `skipped` and the replay goes on after it; an error only when the log itself cannot be
+  // read (this broker no longer has the partition, an I/O error). Runs on the coordinator's
   // loop.
-  virtual Status replay(int32_t partition, const std::function<void(const StoredGroupRecord&)>& fn) = 0;
+  virtual Status replay(int32_t partition, const std::function<void(const StoredGroupRecord&)>& fn,
+                        SkippedRecords& skipped) = 0;
 };
 
 }  // namespace kb::coordinator

@@ -1,5 +1,6 @@
 #include "coordinator/group/replica_group_log.h"
 
+#include "coordinator/group/internal_batches.h"
 #include "protocol/record_batch.h"
 #include "protocol/wire.h"
 #include "replication/delayed_produce.h"
@@ -14,7 +15,7 @@ void ReplicaGroupLog::append(int32_t partition, const std::vector<GroupRecord>& 
     loop_.post([done = std::move(done)] { done(Result<int64_t>(ErrorCode::NOT_COORDINATOR)); });
     return;
   }
-  RecordBatchBuilder builder;
+  InternalBatchBuilder builder(compression_codec_);
   // A transactional offset commit: no sequence number (Kafka's coordinator appends skip the
   // sequence checks), the producer's transaction opens on this partition.
   if (txn) builder.producer(txn->id, txn->epoch, -1).transactional();
@@ -54,30 +55,13 @@ void ReplicaGroupLog::append(int32_t partition, const std::vector<GroupRecord>& 
   if (op->completed()) timer->cancel();
 }
 
-Status ReplicaGroupLog::replay(int32_t partition, const std::function<void(const StoredGroupRecord&)>& fn) {
+Status ReplicaGroupLog::replay(int32_t partition, const std::function<void(const StoredGroupRecord&)>& fn,
+                               SkippedRecords& skipped) {
   auto p = replicas_.get(TopicPartition{topic_, partition});
   if (!p) return Status(ErrorCode::NOT_COORDINATOR, topic_ + "-" + std::to_string(partition) + " is not here");
   // Up to the log end, as Kafka loads: a new leader's high watermark may still be behind
   // records that every in-sync replica has.
-  return p->log().for_each_batch(p->log_start_offset(), p->log_end_offset(),
-                                 [&](std::span<const uint8_t> batch, const BatchHeader& h) -> Status {
-                                   const int64_t producer = h.is_transactional() ? h.producer_id : -1;
-                                   if (h.is_control()) {
-                                     // A transaction marker: one record, key {version, type}.
-                                     bool first = true;
-                                     return for_each_record(batch, [&](const RecordView& r) {
-                                       if (!first || !r.key || r.key->size() < 4) return;
-                                       first = false;
-                                       const auto* k = reinterpret_cast<const uint8_t*>(r.key->data());
-                                       const bool commit = wire::load_be16(k + 2) == 1;
-                                       fn(StoredGroupRecord{r.offset, r.key, r.value, producer,
-                                                            commit ? TxnMarker::Commit : TxnMarker::Abort});
-                                     });
-                                   }
-                                   return for_each_record(batch, [&](const RecordView& r) {
-                                     fn(StoredGroupRecord{r.offset, r.key, r.value, producer, TxnMarker::None});
-                                   });
-                                 });
+  return replay_batches(p->log(), p->log_start_offset(), p->log_end_offset(), fn, skipped);
 }
 
 }  // namespace kb::coordinator

@@ -18,19 +18,27 @@ class ReplicaGroupLog final : public GroupLog {
   static constexpr const char* kTopic = "__consumer_offsets";
 
   // `topic`: the internal topic (__transaction_state serves the transaction coordinator).
+  // `compression_codec`: how its batches are written (offsets.topic.compression.codec for
+  // __consumer_offsets: 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd); any codec is read.
   ReplicaGroupLog(replication::ReplicaManager& replicas, runtime::EventLoop& loop, int64_t commit_timeout_ms = 5000,
-                  std::string topic = kTopic)
-      : replicas_(replicas), loop_(loop), commit_timeout_ms_(commit_timeout_ms), topic_(std::move(topic)) {}
+                  std::string topic = kTopic, int compression_codec = 0)
+      : replicas_(replicas),
+        loop_(loop),
+        commit_timeout_ms_(commit_timeout_ms),
+        topic_(std::move(topic)),
+        compression_codec_(compression_codec) {}
 
   void append(int32_t partition, const std::vector<GroupRecord>& records, std::optional<TxnProducer> txn,
               std::function<void(Result<int64_t>)> done) override;
-  Status replay(int32_t partition, const std::function<void(const StoredGroupRecord&)>& fn) override;
+  Status replay(int32_t partition, const std::function<void(const StoredGroupRecord&)>& fn,
+                SkippedRecords& skipped) override;
 
  private:
   replication::ReplicaManager& replicas_;
   runtime::EventLoop& loop_;
   const int64_t commit_timeout_ms_;
   const std::string topic_;
+  const int compression_codec_;
 };
 
 }  // namespace kb::coordinator

@@ -1,5 +1,6 @@
 #include "coordinator/txn/transaction_coordinator.h"
 
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <utility>
@@ -114,6 +115,7 @@ struct TransactionCoordinator::Impl : std::enable_shared_from_this<Impl> {
   std::shared_ptr<runtime::Timer> abort_timer, expire_timer;
   bool stopped = false;
   uint64_t commits = 0, aborts = 0;
+  std::atomic<uint64_t> skipped_records{0};  // read from any thread (metrics)
 
   // ---- ownership ----------------------------------------------------------------------------
 
@@ -157,22 +159,30 @@ struct TransactionCoordinator::Impl : std::enable_shared_from_this<Impl> {
     if (!owns(partition, gen)) return;
     const int64_t started = loop.now_ms();
     std::map<std::string, TxnMetadata> loaded;
-    auto st = log.replay(partition, [&](const StoredGroupRecord& r) {
-      if (!r.key || r.marker != TxnMarker::None) return;
-      auto id = decode_txn_key(*r.key);
-      if (!id) return;
+    SkippedRecords skipped;
+    auto apply = [&](const StoredGroupRecord& r) {
+      if (r.marker != TxnMarker::None) return;  // nobody writes transactions into this topic
+      auto id = r.key ? decode_txn_key(*r.key) : std::nullopt;
+      if (!id) return skipped.add(r.offset, "a key of no known __transaction_state version");
       if (!r.value) {
         loaded.erase(*id);
         return;
       }
       auto v = decode_txn_value(*r.value);
-      if (!v) return;
-      if (auto m = from_value(*id, partition, *v)) loaded[*id] = std::move(*m);
-    });
-    if (!st.ok()) {
+      auto m = v ? from_value(*id, partition, *v) : std::nullopt;
+      if (!m) return skipped.add(r.offset, "a transaction state value that does not decode");
+      loaded[*id] = std::move(*m);
+    };
+    if (auto st = log.replay(partition, apply, skipped); !st.ok()) {
+      // The log itself cannot be read here: stay not the coordinator of this partition.
       spdlog::error("cannot load __transaction_state-{}: {}", partition, st.error().message);
       partitions.erase(partition);
       return;
+    }
+    if (skipped.count > 0) {
+      skipped_records += static_cast<uint64_t>(skipped.count);
+      spdlog::warn("__transaction_state-{}: skipped {} records that could not be read (first at {}); the rest loaded",
+                   partition, skipped.count, skipped.first);
     }
     std::vector<std::string> prepared;
     for (auto& [id, m] : loaded) {
@@ -724,5 +734,7 @@ TxnCoordinatorSample TransactionCoordinator::sample(int64_t timeout_ms) {
   if (fut.wait_for(std::chrono::milliseconds(timeout_ms)) != std::future_status::ready) return {};
   return fut.get();
 }
+
+uint64_t TransactionCoordinator::skipped_records() const { return impl_->skipped_records.load(); }
 
 }  // namespace kb::coordinator

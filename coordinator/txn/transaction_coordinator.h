@@ -163,6 +163,9 @@ class TransactionCoordinator {
   // For metrics; blocks up to timeout_ms for the loop (empty then). Never on the loop.
   TxnCoordinatorSample sample(int64_t timeout_ms = 2000);
   void sample(std::function<void(TxnCoordinatorSample)> done);
+  // Records of __transaction_state skipped while loading partitions since start (they could
+  // not be read; see SkippedRecords). Any thread.
+  uint64_t skipped_records() const;
 
  private:
   struct Impl;

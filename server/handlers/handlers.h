@@ -5,6 +5,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <set>
+
+#include "controller/metadata_image.h"
 #include "coordinator/group/group_coordinator.h"
 #include "protocol/messages/fetch_request.h"
 #include "server/request.h"
@@ -110,6 +113,19 @@ std::function<void(Message)> respond_later(const RequestContext& ctx, Respond re
 inline coordinator::ClientInfo client_info(const RequestContext& ctx) {
   std::string host = ctx.peer.substr(0, ctx.peer.rfind(':'));
   return coordinator::ClientInfo{ctx.client_id, "/" + host, ctx.api_version};
+}
+
+// The partitions of an OffsetCommit or TxnOffsetCommit request that `image` does not have.
+template <class Topics>
+std::set<TopicPartition> unknown_partitions(const controller::MetadataImage& image, const Topics& topics) {
+  std::set<TopicPartition> out;
+  for (const auto& t : topics) {
+    const controller::TopicInfo* info = image.topic(t.name);
+    for (const auto& p : t.partitions)
+      if (!info || p.partition_index < 0 || p.partition_index >= static_cast<int32_t>(info->partitions.size()))
+        out.insert(TopicPartition{t.name, p.partition_index});
+  }
+  return out;
 }
 
 }  // namespace kb::server

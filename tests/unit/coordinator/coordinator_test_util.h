@@ -55,7 +55,8 @@ class MemoryGroupLog final : public GroupLog {
                    commit ? TxnMarker::Commit : TxnMarker::Abort});
   }
 
-  Status replay(int32_t partition, const std::function<void(const StoredGroupRecord&)>& fn) override {
+  Status replay(int32_t partition, const std::function<void(const StoredGroupRecord&)>& fn,
+                SkippedRecords&) override {
     for (const auto& r : partitions_[partition]) {
       StoredGroupRecord s;
       s.offset = r.offset;
@@ -66,6 +67,12 @@ class MemoryGroupLog final : public GroupLog {
       fn(s);
     }
     return {};
+  }
+
+  // A record written by someone else (a client producing to the topic, another version).
+  void write_raw(int32_t partition, std::string key, std::optional<std::string> value) {
+    auto& log = partitions_[partition];
+    log.push_back({static_cast<int64_t>(log.size()), std::move(key), std::move(value)});
   }
 
   void fail_appends_with(ErrorCode e) { fail_with_ = e; }
