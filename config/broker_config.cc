@@ -575,4 +575,16 @@ uint16_t BrokerConfig::metrics_port() const {
   return hp ? hp->port : 0;
 }
 
+std::string BrokerConfig::schema_registry_host() const {
+  std::string why;
+  auto hp = detail::parse_host_port(get_string("schema.registry.listener"), why);
+  return hp ? hp->host : "";
+}
+
+uint16_t BrokerConfig::schema_registry_port() const {
+  std::string why;
+  auto hp = detail::parse_host_port(get_string("schema.registry.listener"), why);
+  return hp ? hp->port : 0;
+}
+
 }  // namespace kb::config

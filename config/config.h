@@ -178,6 +178,8 @@ class BrokerConfig {
   int64_t log_roll_ms() const;                     // log.roll.ms > log.roll.hours
   std::string metrics_host() const;                // metrics.listener, IPv6 without brackets
   uint16_t metrics_port() const;
+  std::string schema_registry_host() const;       // schema.registry.listener, as metrics_host
+  uint16_t schema_registry_port() const;
 
  private:
   struct TopicDefault;  // one topic config's broker-derived default (topic_config.cc)

@@ -127,6 +127,7 @@ struct Metrics::Impl {
   std::function<std::vector<GroupSample>()> group_source;
   std::function<ClusterSample()> cluster_source;
   std::function<TransactionSamples()> transaction_source;
+  std::vector<Collector> collectors;
   prometheus::Family<prometheus::Counter>& txn_markers =
       prometheus::BuildCounter()
           .Name("kbroker_transaction_markers_total")
@@ -324,6 +325,11 @@ std::vector<prometheus::MetricFamily> group_families(const std::vector<GroupSamp
 
 }  // namespace
 
+void Metrics::add_collector(Collector collect) {
+  std::lock_guard lk(impl_->mu);
+  impl_->collectors.push_back(std::move(collect));
+}
+
 std::string Metrics::scrape() {
   impl_->uptime_gauge->Set(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - impl_->started).count());
@@ -340,6 +346,11 @@ std::string Metrics::scrape() {
     groups_source = impl_->group_source;
     cluster_source = impl_->cluster_source;
     transaction_source = impl_->transaction_source;
+  }
+  std::vector<Collector> collectors;
+  {
+    std::lock_guard lk(impl_->mu);
+    collectors = impl_->collectors;
   }
   std::vector<PartitionSample> samples;
   if (source) samples = source();
@@ -383,6 +394,8 @@ std::string Metrics::scrape() {
     for (auto& f : cluster_families(cluster_source())) families.push_back(std::move(f));
   if (transaction_source)
     for (auto& f : transaction_families(transaction_source())) families.push_back(std::move(f));
+  for (const auto& collect : collectors)
+    for (auto& f : collect()) families.push_back(std::move(f));
   prometheus::TextSerializer().Serialize(out, families);
   return out.str();
 }
