@@ -193,6 +193,51 @@ def test_avro_registration_lookup_and_framed_records(broker, rest):
     assert got == [{"id": f"p{i}", "amount": i * 1.5} for i in range(3)]
 
 
+def test_schema_registry_client_api(broker):
+    """confluent-kafka's SchemaRegistryClient itself: its requests, and its parsing of our
+    answers and error bodies."""
+    from confluent_kafka.schema_registry import Schema
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+    client = SchemaRegistryClient({"url": broker.registry_url})
+    subject = unique("client") + "-value"
+    tag = subject.replace("-", "_")
+    v1 = Schema(avro_record((tag, "string")), "AVRO")
+    v2 = Schema(avro_record((tag, "string"), ("n", "int", 0)), "AVRO")
+    id1 = client.register_schema(subject, v1)
+    assert client.register_schema(subject, v1) == id1  # the same schema: the same id
+    assert json.loads(client.get_schema(id1).schema_str) == json.loads(v1.schema_str)
+    assert client.lookup_schema(subject, v1).version == 1
+    client.set_compatibility(subject, "FULL")
+    assert client.get_compatibility(subject) == "FULL"
+    assert client.test_compatibility(subject, v2) is True
+    id2 = client.register_schema(subject, v2)
+    assert id2 != id1 and client.get_versions(subject) == [1, 2]
+    latest = client.get_latest_version(subject)
+    assert (latest.schema_id, latest.version, latest.subject) == (id2, 2, subject)
+    assert client.get_version(subject, 1).schema_id == id1
+    assert subject in client.get_subjects()
+    # FULL refuses a field without a default: 409, with Confluent's error body.
+    bad = Schema(avro_record((tag, "string"), ("m", "int")), "AVRO")
+    assert client.test_compatibility(subject, bad) is False
+    with pytest.raises(SchemaRegistryError) as refused:
+        client.register_schema(subject, bad)
+    assert (refused.value.http_status_code, refused.value.error_code) == (409, 409)
+    with pytest.raises(SchemaRegistryError) as missing:
+        client.get_latest_version(unique("nobody"))
+    assert (missing.value.http_status_code, missing.value.error_code) == (404, 40401)
+    assert "not found" in missing.value.error_message
+    with pytest.raises(SchemaRegistryError) as no_version:
+        client.get_version(subject, 7)
+    assert (no_version.value.http_status_code, no_version.value.error_code) == (404, 40402)
+    with pytest.raises(SchemaRegistryError) as no_id:
+        SchemaRegistryClient({"url": broker.registry_url}).get_schema(987654)
+    assert (no_id.value.http_status_code, no_id.value.error_code) == (404, 40403)
+    assert client.delete_version(subject, 1) == 1
+    # The client soft-deletes, then deletes permanently (this client version's two requests).
+    assert client.delete_subject(subject, permanent=True) == [2]
+    assert subject not in SchemaRegistryClient({"url": broker.registry_url}).get_subjects()
+
+
 # ---------------------------------------------------------------------------------------------
 # Compatibility: Confluent's documented evolutions, a few per level and type
 
@@ -513,15 +558,20 @@ def test_metrics_show_requests_subjects_and_types(broker, rest):
     assert requests.get(f"http://127.0.0.1:{broker.metrics_port}/health", timeout=10).status_code == 200
 
 
-def test_schemas_survive_kill_9(broker, rest):
+def test_schemas_survive_a_restart_and_kill_9(broker, rest):
     subject = unique("durable")
     registered = rest.register(subject, avro_record(("kept", "string")))
+    rest.put(f"/config/{subject}", {"compatibility": "FORWARD"})
     before = rest.get("/schemas?deleted=true")[1]
-    broker.kill9()
-    broker.start()
-    rest = Rest(broker.registry_url)
-    rest.wait_ready()
-    assert rest.get(f"/subjects/{subject}/versions/1")[1]["id"] == registered["id"]
-    assert rest.get("/schemas?deleted=true")[1] == before
+    for way_down in (broker.stop, broker.kill9):  # a clean stop, then a crash
+        way_down()
+        broker.start()
+        rest = Rest(broker.registry_url)
+        rest.wait_ready()
+        # Read back from _schemas: the view starts empty at every start.
+        assert rest.get(f"/subjects/{subject}/versions/1")[1]["id"] == registered["id"]
+        assert rest.get(f"/config/{subject}") == (200, {"compatibilityLevel": "FORWARD"})
+        assert rest.get("/schemas?deleted=true")[1] == before
+        assert SchemaRegistryClient({"url": broker.registry_url}).get_schema(registered["id"]).schema_type == "AVRO"
     # Ids go on from the largest one read back.
     assert rest.register(unique("after"), avro_record(("new", "string")))["id"] > registered["id"]
