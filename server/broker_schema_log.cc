@@ -33,7 +33,8 @@ std::string describe(ErrorCode code, const std::optional<std::string>& message) 
 
 // The records of a Fetch answer from `offset` on: complete batches only (an answer may end in
 // a partial one), control batches skipped. Sets next past every batch seen.
-bool parse_records(std::span<const uint8_t> bytes, int64_t offset, registry::ReadResult& out, std::string& why) {
+bool parse_records(std::span<const uint8_t> bytes, int64_t offset, registry::ReadResult& out,
+                   std::string& why) {
   size_t pos = 0;
   while (bytes.size() - pos >= batch::kHeaderSize) {
     auto h = read_batch_header(bytes.subspan(pos));
@@ -73,7 +74,8 @@ struct BrokerSchemaLog::Append {
   std::function<void(registry::AppendResult)> done;
 };
 
-BrokerSchemaLog::BrokerSchemaLog(BrokerSchemaLogOptions options, LeaderLookup leader, runtime::EventLoop& timers)
+BrokerSchemaLog::BrokerSchemaLog(BrokerSchemaLogOptions options, LeaderLookup leader,
+                                 runtime::EventLoop& timers)
     : options_(std::move(options)),
       leader_(std::move(leader)),
       timers_(timers),
@@ -103,7 +105,8 @@ void BrokerSchemaLog::append(std::vector<registry::LogRecord> records, int64_t e
 
 void BrokerSchemaLog::attempt(std::shared_ptr<Append> a) {
   using registry::AppendResult;
-  if (stopped_) return a->done(AppendResult{AppendResult::Status::kError, -1, -1, "the broker is shutting down"});
+  if (stopped_)
+    return a->done(AppendResult{AppendResult::Status::kError, -1, -1, "the broker is shutting down"});
   auto leader = leader_();
   if (!leader) return retry(std::move(a), "no leader of " + options_.topic + "-0 known", false);
   const int64_t remaining = std::max<int64_t>(a->deadline - runtime::steady_ms(), 1);
@@ -194,12 +197,14 @@ void BrokerSchemaLog::read(int64_t offset, std::function<void(registry::ReadResu
       [this, offset, done = std::move(done)](Result<msg::FetchResponse> r) mutable {
         if (stopped_) return;
         if (!r.ok()) return fail_read_later(std::move(done), r.error().message);
-        if (r->error_code != 0) return fail_read_later(std::move(done), describe(static_cast<ErrorCode>(r->error_code), {}));
+        if (r->error_code != 0)
+          return fail_read_later(std::move(done), describe(static_cast<ErrorCode>(r->error_code), {}));
         const msg::FetchResponse::FetchableTopicResponse::PartitionData* p = nullptr;
         for (const auto& t : r->responses)
           for (const auto& pd : t.partitions)
             if (t.topic == options_.topic && pd.partition_index == 0) p = &pd;
-        if (!p) return fail_read_later(std::move(done), "the leader's answer has no " + options_.topic + "-0");
+        if (!p)
+          return fail_read_later(std::move(done), "the leader's answer has no " + options_.topic + "-0");
         registry::ReadResult out;
         const auto code = static_cast<ErrorCode>(p->error_code);
         if (code == ErrorCode::OFFSET_OUT_OF_RANGE && p->log_start_offset > offset) {

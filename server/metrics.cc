@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "server/metrics_families.h"
 #include "server/request.h"
 
 namespace kb::server {
@@ -215,23 +216,9 @@ void Metrics::transaction_marker_written(bool commit) { (commit ? impl_->commits
 
 namespace {
 
-prometheus::MetricFamily family(const char* name, const char* help, prometheus::MetricType type) {
-  prometheus::MetricFamily f;
-  f.name = name;
-  f.help = help;
-  f.type = type;
-  return f;
-}
-
-void add(prometheus::MetricFamily& f, std::vector<prometheus::ClientMetric::Label> labels, double v) {
-  prometheus::ClientMetric m;
-  m.label = std::move(labels);
-  if (f.type == prometheus::MetricType::Counter)
-    m.counter.value = v;
-  else
-    m.gauge.value = v;
-  f.metric.push_back(std::move(m));
-}
+// Short names for this file's many series (metrics_families.h).
+constexpr auto* family = &metric_family;
+constexpr auto* add = &add_sample;
 
 std::vector<prometheus::MetricFamily> transaction_families(const TransactionSamples& samples) {
   using T = prometheus::MetricType;

@@ -15,6 +15,7 @@
 #include "runtime/clock.h"
 #include "runtime/loop_thread.h"
 #include "server/broker_schema_log.h"
+#include "server/metrics_families.h"
 #include "server/schema_validation.h"
 
 namespace kb::server {
@@ -23,24 +24,6 @@ namespace {
 
 constexpr int64_t kTickMs = 100;
 constexpr int64_t kTopicCheckMs = 1000;
-
-prometheus::MetricFamily family(std::string name, std::string help, prometheus::MetricType type) {
-  prometheus::MetricFamily f;
-  f.name = std::move(name);
-  f.help = std::move(help);
-  f.type = type;
-  return f;
-}
-
-void add(prometheus::MetricFamily& f, std::vector<prometheus::ClientMetric::Label> labels, double v) {
-  prometheus::ClientMetric m;
-  m.label = std::move(labels);
-  if (f.type == prometheus::MetricType::Counter)
-    m.counter.value = v;
-  else
-    m.gauge.value = v;
-  f.metric.push_back(std::move(m));
-}
 
 }  // namespace
 
@@ -55,9 +38,8 @@ class RegistryRestMetrics final : public registry::RestMetrics {
   std::vector<prometheus::MetricFamily> collect() const { return registry_.Collect(); }
 
  private:
-  inline static const prometheus::Histogram::BucketBoundaries kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                                          0.05,   0.1,   0.25,   0.5,   1,     2.5,
-                                                                          5,      10,    30};
+  inline static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
   prometheus::Registry registry_;
   prometheus::Family<prometheus::Counter>& requests_ =
       prometheus::BuildCounter()
@@ -112,25 +94,28 @@ HttpListener SchemaRegistryService::listener() {
   l.port = port_;
   l.max_body_bytes = static_cast<size_t>(max_request_bytes_);
   l.handler = [this](HttpRequest req, HttpRespond respond) {
-    registry::HttpRequest r{std::move(req.method), std::move(req.target), req.header("authorization"),
-                            req.header("content-type"), req.header("accept"), std::move(req.body)};
+    registry::HttpRequest r{std::move(req.method),      std::move(req.target), req.header("authorization"),
+                            req.header("content-type"), req.header("accept"),  std::move(req.body)};
     rest_->handle(std::move(r), [respond = std::move(respond)](registry::HttpResponse res) {
-      respond(HttpResponse{res.status, std::move(res.content_type), std::move(res.body), std::move(res.headers)});
+      respond(
+          HttpResponse{res.status, std::move(res.content_type), std::move(res.body), std::move(res.headers)});
     });
   };
   // Confluent's error body for the server's own refusals (413, 400, 431): error_code is the
   // HTTP status, as Confluent's exception mappers answer errors without a code of their own.
   l.error_response = [](int status, std::string message) {
     const registry::ApiError e{status, status, std::move(message)};
-    return HttpResponse{status, "application/vnd.schemaregistry.v1+json",
-                        registry::rest_json::dump(registry::rest_json::error_body(e)), {}};
+    return HttpResponse{status,
+                        "application/vnd.schemaregistry.v1+json",
+                        registry::rest_json::dump(registry::rest_json::error_body(e)),
+                        {}};
   };
   return l;
 }
 
 void SchemaRegistryService::start() {
-  hooks_.controller->subscribe(
-      [this](const controller::MetadataImage&, const controller::MetadataImage& after) { validator_->update(after); });
+  hooks_.controller->subscribe([this](const controller::MetadataImage&,
+                                      const controller::MetadataImage& after) { validator_->update(after); });
   registry_->start();
   loop_->post([this] { check_topic(); });
   schedule_tick();
@@ -167,16 +152,18 @@ void SchemaRegistryService::check_topic() {
     // without a metadata quorum is alone for good.
     spec.replication_factor = 1;
     if (!std::exchange(waiting_logged_, true))
-      spdlog::info("{}: schema.registry.topic.replication.factor is {}, but this broker runs alone: 1 replica",
-                 topic_, replication_factor_);
+      spdlog::info(
+          "{}: schema.registry.topic.replication.factor is {}, but this broker runs alone: 1 replica", topic_,
+          replication_factor_);
   } else if (!hooks_.lone_broker) {
     int32_t live = 0;
     for (const controller::BrokerInfo* b : img->brokers()) live += b->fenced ? 0 : 1;
     if (live < replication_factor_) {
       if (!std::exchange(waiting_logged_, true))
-        spdlog::warn("{} is not created yet: {} brokers are registered and schema.registry.topic.replication.factor "
-                     "is {}; the Schema Registry answers once it exists",
-                     topic_, live, replication_factor_);
+        spdlog::warn(
+            "{} is not created yet: {} brokers are registered and schema.registry.topic.replication.factor "
+            "is {}; the Schema Registry answers once it exists",
+            topic_, live, replication_factor_);
       return;
     }
   }
@@ -186,7 +173,8 @@ void SchemaRegistryService::check_topic() {
   if (spec.replication_factor < min_insync_replicas_)
     spec.configs.emplace("min.insync.replicas", std::to_string(spec.replication_factor));
   // One register request's records, JSON-escaped, must fit one batch.
-  spec.configs.emplace("max.message.bytes", std::to_string(std::max<int64_t>(1048588, 2LL * max_request_bytes_ + 65536)));
+  spec.configs.emplace("max.message.bytes",
+                       std::to_string(std::max<int64_t>(1048588, 2LL * max_request_bytes_ + 65536)));
   (void)hooks_.create_topic(spec);
 }
 
@@ -199,19 +187,21 @@ std::vector<prometheus::MetricFamily> SchemaRegistryService::collect() const {
   auto out = rest_metrics_->collect();
   const registry::RegistryStats s = registry_->stats();
   auto one = [&](const char* name, const char* help, T type, double v) {
-    auto f = family(name, help, type);
-    add(f, {}, v);
+    auto f = metric_family(name, help, type);
+    add_sample(f, {}, v);
     out.push_back(std::move(f));
   };
-  one("kbroker_schema_registry_ready", "1 once this broker's registry view has caught up with its topic", T::Gauge,
-      s.ready ? 1 : 0);
+  one("kbroker_schema_registry_ready", "1 once this broker's registry view has caught up with its topic",
+      T::Gauge, s.ready ? 1 : 0);
   one("kbroker_schema_registry_subjects", "Subjects with a live (not soft-deleted) version", T::Gauge,
       static_cast<double>(s.subjects));
-  auto schemas = family("kbroker_schema_registry_schemas", "Live schema versions, by schema type", T::Gauge);
-  for (auto type : {registry::SchemaType::kAvro, registry::SchemaType::kJson, registry::SchemaType::kProtobuf}) {
+  auto schemas =
+      metric_family("kbroker_schema_registry_schemas", "Live schema versions, by schema type", T::Gauge);
+  for (auto type :
+       {registry::SchemaType::kAvro, registry::SchemaType::kJson, registry::SchemaType::kProtobuf}) {
     auto it = s.versions_by_type.find(type);
-    add(schemas, {{"type", std::string(registry::to_string(type))}},
-        static_cast<double>(it == s.versions_by_type.end() ? 0 : it->second));
+    add_sample(schemas, {{"type", std::string(registry::to_string(type))}},
+               static_cast<double>(it == s.versions_by_type.end() ? 0 : it->second));
   }
   out.push_back(std::move(schemas));
   one("kbroker_schema_registry_compatibility_refusals_total",
@@ -221,8 +211,8 @@ std::vector<prometheus::MetricFamily> SchemaRegistryService::collect() const {
       "Writes through this broker that lost a race for the topic's end and were planned again", T::Counter,
       static_cast<double>(s.write_conflicts));
   one("kbroker_schema_registry_skipped_records_total",
-      "Records of the topic this broker's view could not use (malformed, unknown kind, duplicate id)", T::Counter,
-      static_cast<double>(s.skipped_records));
+      "Records of the topic this broker's view could not use (malformed, unknown kind, duplicate id)",
+      T::Counter, static_cast<double>(s.skipped_records));
   return out;
 }
 

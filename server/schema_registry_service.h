@@ -44,7 +44,8 @@ class SchemaRegistryService {
   struct Hooks {
     controller::Controller* controller = nullptr;  // the image (leader, brokers, topic configs)
     // Where a broker takes inter-broker requests (Broker::broker_address).
-    std::function<std::optional<runtime::PeerAddress>(const controller::MetadataImage&, int32_t node)> address;
+    std::function<std::optional<runtime::PeerAddress>(const controller::MetadataImage&, int32_t node)>
+        address;
     // Creates an internal topic (Broker::ensure_internal_topic): its partition count, or why not
     // (yet); in a cluster the creation is forwarded and not awaited.
     std::function<Result<int32_t>(const controller::CreateTopicSpec&)> create_topic;

@@ -75,14 +75,15 @@ std::string SchemaValidator::check_one(const std::string& topic, bool is_key, Su
     return "the " + what + " is " + std::to_string(bytes.size()) +
            " bytes, too short for the schema registry framing (magic byte 0, 4-byte schema id, payload)";
   if (bytes[0] != 0)
-    return "the " + what + " does not start with magic byte 0 (the schema registry framing: magic byte 0, "
+    return "the " + what +
+           " does not start with magic byte 0 (the schema registry framing: magic byte 0, "
            "4-byte schema id, payload)";
   const int32_t id = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint8_t>(bytes[1])) << 24 |
                                           static_cast<uint32_t>(static_cast<uint8_t>(bytes[2])) << 16 |
                                           static_cast<uint32_t>(static_cast<uint8_t>(bytes[3])) << 8 |
                                           static_cast<uint32_t>(static_cast<uint8_t>(bytes[4])));
-  const std::string unknown =
-      "schema id " + std::to_string(id) + " of the " + what + " is not known to this broker's schema registry (yet)";
+  const std::string unknown = "schema id " + std::to_string(id) + " of the " + what +
+                              " is not known to this broker's schema registry (yet)";
   std::string subject;
   if (strategy == SubjectNameStrategy::kTopicName) {
     subject = topic + (is_key ? "-key" : "-value");
@@ -106,10 +107,12 @@ std::string SchemaValidator::check_one(const std::string& topic, bool is_key, Su
     case registry::Registry::IdCheck::kNotUnderSubject:
       break;
   }
-  return "schema id " + std::to_string(id) + " of the " + what + " is not registered under subject '" + subject + "'";
+  return "schema id " + std::to_string(id) + " of the " + what + " is not registered under subject '" +
+         subject + "'";
 }
 
-SchemaValidationResult SchemaValidator::check(const std::string& topic, std::span<const uint8_t> batches) const {
+SchemaValidationResult SchemaValidator::check(const std::string& topic,
+                                              std::span<const uint8_t> batches) const {
   SchemaValidationResult out;
   if (!any_.load(std::memory_order_acquire)) return out;
   Rules rules;
@@ -132,11 +135,13 @@ SchemaValidationResult SchemaValidator::check(const std::string& topic, std::spa
       bool retriable = false;
       std::string why;
       if (rules.key && r.key) why = check_one(topic, true, rules.key_strategy, *r.key, retriable);
-      if (why.empty() && rules.value && r.value) why = check_one(topic, false, rules.value_strategy, *r.value, retriable);
+      if (why.empty() && rules.value && r.value)
+        why = check_one(topic, false, rules.value_strategy, *r.value, retriable);
       if (why.empty()) return;
       permanent |= !retriable;
       const auto index = static_cast<int32_t>(r.offset - h->base_offset);
-      if (++refused == 1) out.message = "Schema validation failed for record " + std::to_string(index) + ": " + why;
+      if (++refused == 1)
+        out.message = "Schema validation failed for record " + std::to_string(index) + ": " + why;
       if (out.record_errors.size() < kMaxRecordErrors) out.record_errors.push_back({index, std::move(why)});
     });
     if (!walked.ok()) {
