@@ -4,7 +4,11 @@
 // was first given. A transactional batch opens the producer's transaction on the partition
 // (the coordinator answered AddPartitionsToTxn first); a plain batch of a producer with an
 // open transaction is INVALID_TXN_STATE; control batches are refused (INVALID_RECORD).
+// kbroker extras: a topic with confluent.key/value.schema.validation refuses records without
+// a registered schema id (server/schema_validation.h), and a partition carrying
+// expected_end_offset (v9+ tag) is a conditional append (produce_request.kmsg).
 #include <chrono>
+#include <mutex>
 
 #include "protocol/messages/produce_request.h"
 #include "protocol/messages/produce_response.h"
@@ -15,6 +19,8 @@
 
 #include "replication/delayed_produce.h"
 #include "server/broker.h"
+#include "server/schema_registry_service.h"
+#include "server/schema_validation.h"
 #include "storage/files.h"
 #include "server/handlers/handlers.h"
 #include "runtime/event_loop.h"
@@ -25,6 +31,11 @@ namespace {
 
 using Resp = msg::ProduceResponse;
 using PartitionResp = Resp::TopicProduceResponse::PartitionProduceResponse;
+
+std::mutex& conditional_append_mu() {
+  static std::mutex mu;
+  return mu;
+}
 
 PartitionResp partition_error(int32_t index, ErrorCode code, std::string message = {}) {
   PartitionResp r;
@@ -78,6 +89,21 @@ PartitionResp produce_partition(RequestContext& ctx, Broker& broker, const std::
   // (Kafka's LogValidator refuses client control batches the same way).
   if (validated->batches.front().header.is_control())
     return partition_error(pd.index, ErrorCode::INVALID_RECORD, "Clients are not allowed to write control records");
+  // Broker-side schema validation (confluent.key/value.schema.validation): all or nothing.
+  if (SchemaRegistryService* sr = broker.schema_registry()) {
+    SchemaValidationResult v = sr->validator().check(topic, records);
+    if (v.error != ErrorCode::NONE) {
+      spdlog::info("refused produce to {} from {}: {} ({})", tp.to_string(), ctx.peer, error_name(v.error),
+                   v.message);
+      PartitionResp r = partition_error(pd.index, v.error, std::move(v.message));
+      for (auto& e : v.record_errors) {
+        auto& re = r.record_errors.emplace_back();
+        re.batch_index = e.index;
+        re.batch_index_error_message = std::move(e.message);
+      }
+      return r;
+    }
+  }
   // CreateTime timestamps must be within message.timestamp.difference.max.ms of the broker's
   // clock (records without a timestamp, -1, are not checked, as in Kafka).
   if (!lc.message_timestamp_log_append && lc.message_timestamp_difference_max_ms < INT64_MAX &&
@@ -105,7 +131,23 @@ PartitionResp produce_partition(RequestContext& ctx, Broker& broker, const std::
     records = recompressed;
   }
   bool duplicate = false;
+  // kbroker's conditional append (expected_end_offset, the Schema Registry's writes): the end
+  // is checked and the records appended under one lock that every conditional append takes,
+  // so two of them never both pass the same check.
+  std::unique_lock<std::mutex> conditional(conditional_append_mu(), std::defer_lock);
+  if (pd.expected_end_offset >= 0) {
+    conditional.lock();
+    const int64_t end = partition->log_end_offset().value();
+    if (end != pd.expected_end_offset) {
+      PartitionResp r = partition_error(pd.index, ErrorCode::OFFSET_OUT_OF_RANGE,
+                                        "expected log end offset " + std::to_string(pd.expected_end_offset) +
+                                            ", the log ends at " + std::to_string(end));
+      r.log_end_offset = end;
+      return r;
+    }
+  }
   auto appended = partition->append_as_leader(records, &duplicate);
+  if (conditional.owns_lock()) conditional.unlock();
   if (!appended.ok()) {
     switch (appended.code()) {
       case ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER:
