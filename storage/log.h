@@ -72,6 +72,7 @@ struct TimestampOffset {
 };
 
 class FileCache;
+class LogDirState;
 struct Segment;
 
 // How Log::open treats what it finds on disk.
@@ -88,6 +89,9 @@ struct LogOpenOptions {
   // The log start offset DeleteRecords moved it to (log-start-offset-checkpoint); the first
   // segment's base offset when larger. 0: none.
   int64_t log_start_offset = 0;
+  // The health of the log dir this log lives in (the LogManager's): storage I/O failures are
+  // reported there, and a failed dir refuses appends. Null: not tracked (a log on its own).
+  std::shared_ptr<LogDirState> dir_state;
 };
 
 class Log {
@@ -170,10 +174,9 @@ class Log {
   void maybe_roll(int64_t now_ms);
 
   void set_config(LogConfig config);
-  // The current config. The reference stays valid for the log's lifetime (a set_config
-  // publishes a new object and keeps the old one), so a handler may read it while the
-  // controller changes the topic's config.
-  const LogConfig& config() const;
+  // A copy of the current config (a handler keeps using it while the controller changes the
+  // topic's config; `const LogConfig& c = log.config();` binds the copy).
+  LogConfig config() const;
 
   // Closes the active segment's descriptor and unmaps its indexes when nothing was appended
   // for `idle_ms` (they reopen on the next append), so thousands of quiet partitions hold no
