@@ -172,6 +172,11 @@ Status Broker::start() {
   metrics_.set_transaction_source([this] { return sample_transactions(); });
   metrics_.set_group_source([this] { return sample_groups(); });
   if (quorum_) metrics_.set_cluster_source([this] { return sample_cluster(); });
+  metrics_.set_log_dir_source([this] {
+    std::vector<LogDirSample> out;
+    for (const auto& d : logs_->log_dir_infos()) out.push_back({d.path.string(), !d.online()});
+    return out;
+  });
 
   NetworkOptions no;
   for (const auto& l : config_.listeners()) no.listeners.push_back({l.name, l.host, l.port});

@@ -127,6 +127,7 @@ struct Metrics::Impl {
   std::function<std::vector<GroupSample>()> group_source;
   std::function<ClusterSample()> cluster_source;
   std::function<TransactionSamples()> transaction_source;
+  std::function<std::vector<LogDirSample>()> log_dir_source;
   prometheus::Family<prometheus::Counter>& txn_markers =
       prometheus::BuildCounter()
           .Name("kbroker_transaction_markers_total")
@@ -208,6 +209,11 @@ void Metrics::set_cluster_source(std::function<ClusterSample()> source) {
 void Metrics::set_transaction_source(std::function<TransactionSamples()> source) {
   std::lock_guard lk(impl_->mu);
   impl_->transaction_source = std::move(source);
+}
+
+void Metrics::set_log_dir_source(std::function<std::vector<LogDirSample>()> source) {
+  std::lock_guard lk(impl_->mu);
+  impl_->log_dir_source = std::move(source);
 }
 
 void Metrics::transaction_marker_written(bool commit) { (commit ? impl_->commits : impl_->aborts)->Increment(); }
@@ -295,6 +301,19 @@ std::vector<prometheus::MetricFamily> cluster_families(const ClusterSample& s) {
   return out;
 }
 
+std::vector<prometheus::MetricFamily> log_dir_families(const std::vector<LogDirSample>& dirs) {
+  using T = prometheus::MetricType;
+  auto offline = family("kbroker_log_dir_offline", "1 when the log dir is offline (full or failed)", T::Gauge);
+  double count = 0;
+  for (const auto& d : dirs) {
+    add(offline, {{"log_dir", d.dir}}, d.offline ? 1 : 0);
+    count += d.offline ? 1 : 0;
+  }
+  auto total = family("kbroker_offline_log_dirs", "Log dirs that are offline (full or failed)", T::Gauge);
+  add(total, {}, count);
+  return {std::move(offline), std::move(total)};
+}
+
 // Series that exist only while their group does: built afresh at each scrape rather than
 // registered (a deleted group simply stops appearing).
 std::vector<prometheus::MetricFamily> group_families(const std::vector<GroupSample>& groups) {
@@ -335,8 +354,10 @@ std::string Metrics::scrape() {
   std::function<std::vector<GroupSample>()> groups_source;
   std::function<ClusterSample()> cluster_source;
   std::function<TransactionSamples()> transaction_source;
+  std::function<std::vector<LogDirSample>()> log_dir_source;
   {
     std::lock_guard lk(impl_->mu);
+    log_dir_source = impl_->log_dir_source;
     groups_source = impl_->group_source;
     cluster_source = impl_->cluster_source;
     transaction_source = impl_->transaction_source;
@@ -383,6 +404,8 @@ std::string Metrics::scrape() {
     for (auto& f : cluster_families(cluster_source())) families.push_back(std::move(f));
   if (transaction_source)
     for (auto& f : transaction_families(transaction_source())) families.push_back(std::move(f));
+  if (log_dir_source)
+    for (auto& f : log_dir_families(log_dir_source())) families.push_back(std::move(f));
   prometheus::TextSerializer().Serialize(out, families);
   return out.str();
 }

@@ -51,9 +51,14 @@ int64_t lookup_time(const IndexView& v, int64_t base, int64_t ts) {
 }
 
 namespace {
-// Disk blocks are reserved this much at a time (8,192 offset entries: ~32 MiB of log at the
-// default index.interval.bytes), so a reservation is rare and a quiet partition holds little.
-constexpr size_t kReserveChunk = 64 << 10;
+// Disk blocks are reserved four pages at a time (2,048 offset entries, ~8 MiB of log at the
+// default index.interval.bytes): a reservation is rare, an active partition holds 32 KiB
+// more than a sparse file would, and a reservation always ends on a page boundary (a store
+// faults a whole page in).
+size_t reserve_chunk() {
+  static const size_t chunk = 4 * static_cast<size_t>(std::max(4096L, ::sysconf(_SC_PAGESIZE)));
+  return chunk;
+}
 }  // namespace
 
 Status Index::reserve(size_t entries, int fd) {
@@ -69,7 +74,8 @@ Status Index::reserve(size_t entries, int fd) {
   }
   // A chunk ahead when there is room for it, else exactly what is needed (blocks reserved
   // earlier are still there: reserving them again costs no space).
-  for (size_t want : {std::min((need + kReserveChunk - 1) / kReserveChunk * kReserveChunk, cap), need}) {
+  const size_t chunk = reserve_chunk();
+  for (size_t want : {std::min((need + chunk - 1) / chunk * chunk, cap), need}) {
     int err;
     do {
       err = ::posix_fallocate(fd, static_cast<off_t>(reserved_), static_cast<off_t>(want - reserved_));

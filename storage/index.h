@@ -9,7 +9,7 @@
 // unmapped. Sealed files are mapped read-only on demand by the FileCache.
 // Disk space: a store into a page of a mapping that the file system cannot back kills the
 // process with SIGBUS (a full disk). So blocks are reserved (posix_fallocate) before a page is
-// first written: at mapping time for the first entries, then a chunk at a time as entries are
+// first written: at mapping time for the first entries, then 16 KiB at a time as entries are
 // added, always one entry ahead so the final time-index entry written at seal has its slot.
 // A reservation that fails is an error value: no mapping, or no entry (the index only gets
 // sparser; lookups scan a little further).

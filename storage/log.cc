@@ -42,7 +42,22 @@ size_t Log::Impl::segment_for(int64_t offset) const {
 Status Log::Impl::ensure_active_open() {
   Segment& a = active();
   if (a.fd && a.offset_index.mapped() && a.time_index.mapped()) return {};
-  return a.open_active(cfg().segment_index_bytes);
+  return open_for_appends(a);
+}
+
+Status Log::Impl::open_for_appends(Segment& s) {
+  Status st = s.open_active(cfg().segment_index_bytes);
+  if (!st.ok() && s.fd && is_out_of_space(st.error())) {
+    // No room for index pages: data can still go where there is room (the metadata log's
+    // reserve), read by scanning the segment; entries resume once the indexes map again.
+    if (!s.index_gap_logged)
+      spdlog::warn("no disk space for the indexes of {} ({}): appends go on without index entries",
+                   s.log_path.string(), st.error().message);
+    s.index_gap_logged = true;
+    st = {};
+  }
+  if (st.ok()) s.keep_reserve(cfg().reserve_bytes);
+  return st;
 }
 
 Status Log::Impl::roll(int64_t now) {
@@ -56,7 +71,7 @@ Status Log::Impl::roll(int64_t now) {
   s->fd = std::move(f.value());
   s->offset_index.clear();
   s->time_index.clear();
-  if (auto st = s->open_active(cfg().segment_index_bytes); !st.ok()) {
+  if (auto st = open_for_appends(*s); !st.ok()) {
     s->release();
     s->offset_index.clear();  // unmapped now: the files go
     s->time_index.clear();
@@ -64,6 +79,7 @@ Status Log::Impl::roll(int64_t now) {
     return st;
   }
   auto old = segments.back();
+  old->drop_reserve();
   pending.push_back({old, old->seal()});
   unflushed = 0;  // those bytes are now the pending segment's
   s->created_ms = now;
@@ -84,7 +100,9 @@ Status Log::Impl::roll_if_full(int64_t bytes, int64_t last_offset, int64_t max_t
   // the segment was created when it has no timestamps.
   bool by_time = seg.first_batch_timestamp >= 0 ? max_ts - seg.first_batch_timestamp > c.segment_ms
                                                 : now - seg.created_ms > c.segment_ms;
-  bool index_full = seg.offset_index.full() || seg.time_index.full();
+  // (An index left unmapped for lack of space takes no entries: no reason to roll.)
+  bool index_full = (seg.offset_index.mapped() && seg.offset_index.full()) ||
+                    (seg.time_index.mapped() && seg.time_index.full());
   bool offsets_overflow = last_offset - seg.base > INT32_MAX;  // relative offsets are int32
   if (by_size || by_time || index_full || offsets_overflow) return roll(now);
   return {};
@@ -95,7 +113,9 @@ Status Log::Impl::write_at_end(Segment& seg, std::span<const uint8_t> batches,
   if (auto st = pwrite_all(seg.fd->fd(), batches.data(), batches.size(), seg.size, seg.log_path); !st.ok()) {
     // A partial write (a full disk) must not stay behind the segment's end, where a later
     // roll would seal it in: cut it off (that frees blocks, so it works on a full disk).
-    if (::ftruncate(seg.fd->fd(), static_cast<off_t>(seg.size)) != 0)
+    struct stat fst;
+    if (::fstat(seg.fd->fd(), &fst) == 0 && fst.st_size > seg.size &&
+        ::ftruncate(seg.fd->fd(), static_cast<off_t>(seg.size)) != 0)
       spdlog::warn("cannot cut {} back to {} bytes after a failed write: {}", seg.log_path.string(), seg.size,
                    std::strerror(errno));
     return io_failed(st);
@@ -110,7 +130,6 @@ Status Log::Impl::write_at_end(Segment& seg, std::span<const uint8_t> batches,
     spdlog::warn("no disk space for index entries of {}: lookups in it scan further from the previous entry",
                  seg.log_path.string());
   }
-  if (dir_state) dir_state->write_succeeded();
   const int64_t bytes = static_cast<int64_t>(batches.size());
   seg.size += bytes;
   seg.next_offset = next;
@@ -119,6 +138,9 @@ Status Log::Impl::write_at_end(Segment& seg, std::span<const uint8_t> batches,
   unflushed += bytes;
   appended = true;
   last_used_ms = now;
+  seg.keep_reserve(cfg().reserve_bytes);
+  // A write into a reserve proves nothing about the room left in the dir.
+  if (dir_state && cfg().reserve_bytes == 0) dir_state->write_succeeded();
   return {};
 }
 

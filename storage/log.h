@@ -46,6 +46,11 @@ struct LogConfig {
   double min_cleanable_dirty_ratio = 0.5;     // min.cleanable.dirty.ratio
   int64_t min_compaction_lag_ms = 0;          // min.compaction.lag.ms
   int64_t max_compaction_lag_ms = INT64_MAX;  // max.compaction.lag.ms
+  // kbroker-only, not a topic config: disk blocks kept reserved past the end of the active
+  // segment (fallocate, file size unchanged), so appends go on for that many bytes after the
+  // file system fills up. The metadata log has one: recording a topic deletion is what frees
+  // space on a full disk.
+  int64_t reserve_bytes = 0;
 };
 
 struct AppendInfo {

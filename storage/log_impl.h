@@ -90,7 +90,11 @@ struct Log::Impl {
 
   // Index of the first segment that may hold `offset`, or segments.size().
   size_t segment_for(int64_t offset) const;
+  // The active segment's descriptor and index mappings, opened on first use.
   Status ensure_active_open();
+  // Opens a segment for appends: its descriptor (an error without it) and its index mappings
+  // (without them, for lack of disk space, appends go on without index entries).
+  Status open_for_appends(Segment& s);
   // Seals the active segment (the flusher fsyncs it) and starts a new one at the log end.
   Status roll(int64_t now);
   // Opens the active segment, and rolls it first when `bytes` more, up to offset

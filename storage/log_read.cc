@@ -17,14 +17,7 @@ Status Log::Impl::snapshot(size_t i, Snapshot& out) {
   out.next_offset = out.seg->next_offset;
   if (i + 1 == segments.size()) {
     last_used_ms = now_ms();
-    if (ensure_active_open().ok()) {
-      out.fd = out.seg->fd;
-      out.offsets = out.seg->offset_index.view();
-      out.times = out.seg->time_index.view();
-      return {};
-    }
-    // No disk space to map its indexes (they reserve blocks): the data is still readable,
-    // through a descriptor of its own and a scan from the segment's start.
+    (void)ensure_active_open();  // reads need neither the indexes nor a writable descriptor
     if (out.seg->fd) {
       out.fd = out.seg->fd;
     } else {
@@ -32,6 +25,8 @@ Status Log::Impl::snapshot(size_t i, Snapshot& out) {
       if (!f.ok()) return f.error();
       out.fd = std::move(f.value());
     }
+    // An index that could not be mapped (no disk space for it): the lookup scans from the
+    // start of the segment.
     if (out.seg->offset_index.mapped()) out.offsets = out.seg->offset_index.view();
     if (out.seg->time_index.mapped()) out.times = out.seg->time_index.view();
   }

@@ -88,6 +88,20 @@ Status Segment::open_active(int64_t index_max_bytes) {
   return time_index.map_writable(index_max_bytes);
 }
 
+void Segment::keep_reserve(int64_t bytes) {
+  if (bytes <= 0 || !fd || reserved_end - size >= bytes / 2) return;
+  // KEEP_SIZE: blocks past the end of the file, which later writes use without allocating.
+  if (::fallocate(fd->fd(), FALLOC_FL_KEEP_SIZE, static_cast<off_t>(size), static_cast<off_t>(bytes)) == 0)
+    reserved_end = size + bytes;
+}
+
+void Segment::drop_reserve() {
+  if (!fd || reserved_end <= size) return;
+  (void)::fallocate(fd->fd(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(size),
+                    static_cast<off_t>(reserved_end - size));
+  reserved_end = 0;
+}
+
 std::shared_ptr<FileHandle> Segment::seal() {
   if (max_timestamp > last_time_entry && !time_index.mapped())
     (void)time_index.map_writable(0);  // room for the final entry

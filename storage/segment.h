@@ -59,6 +59,13 @@ struct Segment {
   // order; the file is written as they are added.
   std::vector<AbortedTxn> aborted_txns;
   bool index_gap_logged = false;  // a skipped index entry (no disk space) was logged
+  int64_t reserved_end = 0;       // LogConfig::reserve_bytes: blocks reserved up to here
+
+  // Keeps `bytes` of disk blocks reserved past the end of the active segment (topped up once
+  // half is used; no space for it is not an error: appends use what is there).
+  void keep_reserve(int64_t bytes);
+  // Gives the reserve back (the segment is sealed: it never grows again).
+  void drop_reserve();
 
   // Kafka's LogSegment.append bookkeeping for the batch written at `position`: max timestamp,
   // and index entries every index.interval.bytes. False when an entry was skipped because no

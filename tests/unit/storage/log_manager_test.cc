@@ -14,13 +14,6 @@ using namespace kb::storage::test;
 
 namespace {
 
-std::unique_ptr<LogManager> open_manager(LogManagerOptions o) {
-  auto m = LogManager::open(std::move(o));
-  INFO((m.ok() ? std::string() : m.error().message));
-  REQUIRE(m.ok());
-  return std::move(m.value());
-}
-
 size_t count_lines_containing(const char* file, const std::string& needle) {
   std::ifstream in(file);
   std::string line;
