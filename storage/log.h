@@ -101,9 +101,10 @@ struct LogOpenOptions {
 
 class Log {
  public:
-  // Opens (or creates) the log in `dir`. When `recover` is true (no clean-shutdown marker),
-  // segments are scanned: CRCs checked, a torn tail truncated, indexes rebuilt.
-  // A corrupt batch that is not at the tail is an error naming the file and position.
+  // Opens (or creates) the log in `dir` (LogLoader, storage/log_loader.h, does the work).
+  // When `recover` is true (no clean-shutdown marker), segments are scanned: CRCs checked, a
+  // torn tail truncated, indexes rebuilt. A corrupt batch that is not at the tail is an error
+  // naming the file and position. Needs no disk space beyond a new log's empty files.
   static Result<std::unique_ptr<Log>> open(const std::filesystem::path& dir, LogConfig config,
                                            bool recover);
   static Result<std::unique_ptr<Log>> open(const std::filesystem::path& dir, LogConfig config,
@@ -114,6 +115,8 @@ class Log {
   // assigns offsets starting at the log end offset by patching each batch's base offset and
   // partition leader epoch in place (both outside the CRC), then writes the bytes as they are.
   // Rolls the active segment on segment.bytes / segment.ms first when needed.
+  // KAFKA_STORAGE_ERROR, nothing written, when the file system has no room or the log dir
+  // failed (LogOpenOptions::dir_state).
   Result<AppendInfo> append(std::span<uint8_t> batches, int32_t leader_epoch);
 
   // Reads whole batches starting with the batch that contains `start`, at most `max_bytes`

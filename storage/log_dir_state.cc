@@ -2,7 +2,6 @@
 
 #include <sys/statvfs.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -23,6 +22,10 @@ bool is_out_of_space(const Error& e) {
 }
 
 void LogDirState::report(const Error& error) {
+  // The process ran out of descriptors or memory: nothing is wrong with the dir (the caller
+  // says what failed).
+  for (int err : {EMFILE, ENFILE, ENOMEM})
+    if (error.message.find(std::strerror(err)) != std::string::npos) return;
   const Health next = is_out_of_space(error) ? Health::full : Health::failed;
   std::lock_guard lk(mu_);
   const Health now = health_.load();

@@ -37,6 +37,8 @@ class LogDirState {
   const std::filesystem::path& dir() const { return dir_; }
 
   // A storage I/O failure in this dir (a KAFKA_STORAGE_ERROR naming the file and errno).
+  // Running out of descriptors or memory (EMFILE, ENFILE, ENOMEM) is the process's trouble,
+  // not the dir's: it changes nothing.
   void report(const Error& error);
   // A write reached the page cache: a full dir has room again. Costs one atomic load.
   void write_succeeded() {

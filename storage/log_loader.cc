@@ -188,11 +188,11 @@ Status LogLoader::complete_swaps() {
   // A <base>.log.swap means the compacted copy was complete and fsynced, so the swap is
   // finished (see Log::replace_cleaned_segment); index .swap files without their .log.swap
   // belong to a swap that had not started, and go. Renames need no disk space.
-  std::error_code ec;
+  auto entries = list_dir(dir_);
+  if (!entries.ok()) return entries.error();
   std::vector<fs::path> swaps;
-  for (const auto& e : fs::directory_iterator(dir_, ec))
+  for (const auto& e : *entries)
     if (e.path().filename().string().ends_with(".swap")) swaps.push_back(e.path());
-  if (ec) return Status(ErrorCode::KAFKA_STORAGE_ERROR, "cannot list " + dir_.string() + ": " + ec.message());
   for (const auto& p : swaps)
     if (auto b = parse_base(p.filename().string(), ".log.swap")) swapped_.insert(*b);
   for (const auto& p : swaps) {
@@ -221,9 +221,10 @@ Status LogLoader::complete_swaps() {
 }
 
 Status LogLoader::list_files() {
-  std::error_code ec;
+  auto entries = list_dir(dir_);
+  if (!entries.ok()) return entries.error();
   std::vector<std::pair<int64_t, fs::path>> index_files;
-  for (const auto& e : fs::directory_iterator(dir_, ec)) {
+  for (const auto& e : *entries) {
     std::string name = e.path().filename().string();
     if (name.ends_with(".deleted") || name.ends_with(".cleaned") || name.ends_with(".tmp")) {
       // An interrupted segment deletion, compaction or checkpoint write.
@@ -240,7 +241,6 @@ Status LogLoader::list_files() {
       txn_bases_.insert(*x);
     }
   }
-  if (ec) return Status(ErrorCode::KAFKA_STORAGE_ERROR, "cannot list " + dir_.string() + ": " + ec.message());
   std::sort(bases_.begin(), bases_.end());
   for (const auto& [b, p] : index_files) {
     if (!std::binary_search(bases_.begin(), bases_.end(), b)) {

@@ -259,8 +259,10 @@ Result<std::unique_ptr<LogManager>> LogManager::open(LogManagerOptions options) 
     }
     size_t index = d.dirs.size();
     bool has_data = false;
-    for (const auto& e : fs::directory_iterator(path, ec)) {
-      if (!e.is_directory()) continue;
+    auto entries = list_dir(path);
+    if (!entries.ok()) return entries.error();
+    for (const auto& e : *entries) {
+      if (std::error_code dec; !e.is_directory(dec)) continue;
       auto name = e.path().filename().string();
       if (name.ends_with("-delete")) {
         // A topic deletion interrupted by a crash (Kafka renames before deleting).
@@ -275,7 +277,6 @@ Result<std::unique_ptr<LogManager>> LogManager::open(LogManagerOptions options) 
       d.placed[*tp] = Impl::Placement{index, true};
       has_data = true;
     }
-    if (ec) return Error{ErrorCode::KAFKA_STORAGE_ERROR, "cannot list log dir " + path.string() + ": " + ec.message()};
     fs::path marker = path / kCleanShutdownFile;
     if (fs::exists(marker, ec)) {
       // The marker goes now, durably, so a crash from here on is seen as one at next start.
@@ -292,7 +293,7 @@ Result<std::unique_ptr<LogManager>> LogManager::open(LogManagerOptions options) 
       // Without recovery points a recovery scans whole logs: slower, never wrong.
       spdlog::warn("ignoring recovery points: {}", points.error().message);
     }
-    if (fs::exists(path / kLogStartFile)) {
+    if (fs::exists(path / kLogStartFile, ec)) {
       auto starts = read_offset_checkpoint(path / kLogStartFile);
       if (!starts.ok()) return starts.error();  // deleted records must not come back
       dir.log_starts = std::move(starts.value());

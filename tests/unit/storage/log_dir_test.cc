@@ -159,3 +159,11 @@ TEST_CASE("a damaged index found by crash recovery is rebuilt and said, naming t
   for (int64_t start = 0; start < 60; start += 7) REQUIRE(read_offsets(*log, start, 60).front() == start - start % 2);
   CHECK(log->offset_for_timestamp(1000 + 21)->offset == Offset(41));
 }
+
+TEST_CASE("running out of descriptors or memory does not take a log dir offline") {
+  TempDir t;
+  LogDirState state(t.path);
+  state.report(io_error("cannot open", t.path / "x.log", EMFILE));
+  state.report(io_error("cannot map", t.path / "x.index", ENOMEM));
+  CHECK(state.online());
+}
