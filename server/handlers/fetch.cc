@@ -24,7 +24,7 @@
 
 #include "server/broker.h"
 #include "server/handlers/handlers.h"
-#include "server/scheduler.h"
+#include "runtime/event_loop.h"
 #include "storage/files.h"
 
 namespace kb::server {
@@ -242,7 +242,7 @@ void answer(FetchState& st) {
 class DelayedFetch final : public replication::DelayedOperation {
  public:
   explicit DelayedFetch(std::shared_ptr<FetchState> st) : st_(std::move(st)) {}
-  void set_timer(std::shared_ptr<TimerHandle> t) {
+  void set_timer(std::shared_ptr<runtime::Timer> t) {
     std::lock_guard lk(mu_);
     timer_ = std::move(t);
   }
@@ -279,7 +279,7 @@ class DelayedFetch final : public replication::DelayedOperation {
     return false;
   }
   void on_complete() override {
-    std::shared_ptr<TimerHandle> t;
+    std::shared_ptr<runtime::Timer> t;
     {
       std::lock_guard lk(mu_);
       t = std::move(timer_);
@@ -293,7 +293,7 @@ class DelayedFetch final : public replication::DelayedOperation {
  private:
   std::shared_ptr<FetchState> st_;
   std::mutex mu_;
-  std::shared_ptr<TimerHandle> timer_;
+  std::shared_ptr<runtime::Timer> timer_;
 };
 
 Resp top_level_error(ErrorCode code) {

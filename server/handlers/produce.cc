@@ -17,7 +17,7 @@
 #include "server/broker.h"
 #include "storage/files.h"
 #include "server/handlers/handlers.h"
-#include "server/scheduler.h"
+#include "runtime/event_loop.h"
 
 namespace kb::server {
 
@@ -168,8 +168,9 @@ void wait_for_replication(RequestContext& ctx, Resp resp, std::vector<replicatio
         send_response(v, respond, resp);
       });
   auto keys = op->keys();
-  auto timer = ctx.scheduler->after_ms(std::max(timeout_ms, 0), [op, keys, &broker] {
-    op->force_complete();
+  // The timer fires unless cancelled; holding the operation weakly frees a completed one now.
+  auto timer = ctx.scheduler->after_ms(std::max(timeout_ms, 0), [weak = std::weak_ptr(op), keys, &broker] {
+    if (auto op = weak.lock()) op->force_complete();
     for (const auto& k : keys) broker.replicas().produce_purgatory().purge(k);
   });
   broker.replicas().produce_purgatory().watch(keys, op);

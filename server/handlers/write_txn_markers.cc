@@ -8,13 +8,13 @@
 // appends markers with acks=-1: a partition's answer waits in the produce purgatory until the
 // high watermark has passed its marker (the transaction only becomes stable then anyway), or
 // kTimeoutMs. Thread: the connection's; completions run where the purgatory completes them.
-#include "controller/group/replica_group_log.h"
+#include "coordinator/group/replica_group_log.h"
 #include "protocol/messages/write_txn_markers_request.h"
 #include "protocol/messages/write_txn_markers_response.h"
 #include "replication/delayed_produce.h"
 #include "server/broker.h"
 #include "server/handlers/handlers.h"
-#include "server/scheduler.h"
+#include "runtime/event_loop.h"
 #include "storage/files.h"
 
 namespace kb::server {
@@ -116,8 +116,9 @@ void handle_write_txn_markers(RequestContext& ctx, Respond respond) {
         send_response(v, respond, resp);
       });
   auto keys = op->keys();
-  auto timer = ctx.scheduler->after_ms(kTimeoutMs, [op, keys, &broker] {
-    op->force_complete();
+  // The timer fires unless cancelled; holding the operation weakly frees a completed one now.
+  auto timer = ctx.scheduler->after_ms(kTimeoutMs, [weak = std::weak_ptr(op), keys, &broker] {
+    if (auto op = weak.lock()) op->force_complete();
     for (const auto& k : keys) broker.replicas().produce_purgatory().purge(k);
   });
   broker.replicas().produce_purgatory().watch(keys, op);
