@@ -67,6 +67,8 @@ storage::LogConfig LocalMetadataLog::log_config() {
   lc.retention_ms = -1;
   lc.retention_bytes = -1;
   lc.max_message_bytes = 64 * 1024 * 1024;  // a CreateTopics of thousands of partitions is one batch
+  // Room kept for metadata records on a full disk: deleting a topic (what frees space) is one.
+  lc.reserve_bytes = 1 << 20;
   return lc;
 }
 

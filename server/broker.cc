@@ -202,6 +202,11 @@ Status Broker::start() {
                                            {kTransactionStateTopic, txns_->skipped_records()}};
   });
   if (quorum_) metrics_.set_cluster_source([this] { return sample_cluster(); });
+  metrics_.set_log_dir_source([this] {
+    std::vector<LogDirSample> out;
+    for (const auto& d : logs_->log_dir_infos()) out.push_back({d.path.string(), !d.online()});
+    return out;
+  });
 
   NetworkOptions no;
   for (const auto& l : config_.listeners()) no.listeners.push_back({l.name, l.host, l.port});

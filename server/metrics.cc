@@ -128,6 +128,7 @@ struct Metrics::Impl {
   std::function<std::vector<GroupSample>()> group_source;
   std::function<ClusterSample()> cluster_source;
   std::function<TransactionSamples()> transaction_source;
+  std::function<std::vector<LogDirSample>()> log_dir_source;
   std::function<std::map<std::string, uint64_t>()> coordinator_source;
   std::vector<Collector> collectors;
   prometheus::Family<prometheus::Counter>& txn_markers =
@@ -213,6 +214,11 @@ void Metrics::set_transaction_source(std::function<TransactionSamples()> source)
   impl_->transaction_source = std::move(source);
 }
 
+void Metrics::set_log_dir_source(std::function<std::vector<LogDirSample>()> source) {
+  std::lock_guard lk(impl_->mu);
+  impl_->log_dir_source = std::move(source);
+}
+
 void Metrics::set_coordinator_source(std::function<std::map<std::string, uint64_t>()> source) {
   std::lock_guard lk(impl_->mu);
   impl_->coordinator_source = std::move(source);
@@ -289,6 +295,19 @@ std::vector<prometheus::MetricFamily> cluster_families(const ClusterSample& s) {
   return out;
 }
 
+std::vector<prometheus::MetricFamily> log_dir_families(const std::vector<LogDirSample>& dirs) {
+  using T = prometheus::MetricType;
+  auto offline = family("kbroker_log_dir_offline", "1 when the log dir is offline (full or failed)", T::Gauge);
+  double count = 0;
+  for (const auto& d : dirs) {
+    add(offline, {{"log_dir", d.dir}}, d.offline ? 1 : 0);
+    count += d.offline ? 1 : 0;
+  }
+  auto total = family("kbroker_offline_log_dirs", "Log dirs that are offline (full or failed)", T::Gauge);
+  add(total, {}, count);
+  return {std::move(offline), std::move(total)};
+}
+
 // Series that exist only while their group does: built afresh at each scrape rather than
 // registered (a deleted group simply stops appearing).
 std::vector<prometheus::MetricFamily> group_families(const std::vector<GroupSample>& groups) {
@@ -334,9 +353,11 @@ std::string Metrics::scrape() {
   std::function<std::vector<GroupSample>()> groups_source;
   std::function<ClusterSample()> cluster_source;
   std::function<TransactionSamples()> transaction_source;
+  std::function<std::vector<LogDirSample>()> log_dir_source;
   std::function<std::map<std::string, uint64_t>()> coordinator_source;
   {
     std::lock_guard lk(impl_->mu);
+    log_dir_source = impl_->log_dir_source;
     groups_source = impl_->group_source;
     cluster_source = impl_->cluster_source;
     transaction_source = impl_->transaction_source;
@@ -389,6 +410,8 @@ std::string Metrics::scrape() {
     for (auto& f : cluster_families(cluster_source())) families.push_back(std::move(f));
   if (transaction_source)
     for (auto& f : transaction_families(transaction_source())) families.push_back(std::move(f));
+  if (log_dir_source)
+    for (auto& f : log_dir_families(log_dir_source())) families.push_back(std::move(f));
   if (coordinator_source) {
     auto skipped = family("kbroker_coordinator_skipped_records_total",
                           "Records of an internal topic the coordinators skipped while loading, because they could "

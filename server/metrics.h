@@ -88,6 +88,12 @@ struct TransactionSamples {
   uint64_t commits = 0, aborts = 0;                           // transactions completed here
 };
 
+// One log dir as /metrics shows it (sampled at each scrape).
+struct LogDirSample {
+  std::string dir;
+  bool offline = false;  // full or failed (storage/log_dir_state.h)
+};
+
 class Metrics {
  public:
   Metrics();
@@ -120,6 +126,9 @@ class Metrics {
   // Called at every scrape for the transaction series: LSO lag per partition and ongoing
   // transactions over all partitions.
   void set_transaction_source(std::function<TransactionSamples()> source);
+  // Called at every scrape for the log dir series (Kafka's LogDirectoryOffline and
+  // OfflineLogDirectoryCount).
+  void set_log_dir_source(std::function<std::vector<LogDirSample>()> source);
   // A transaction marker written by WriteTxnMarkers.
   void transaction_marker_written(bool commit);
 

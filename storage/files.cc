@@ -89,6 +89,15 @@ Status sync_dir(const fs::path& dir) {
   return {};
 }
 
+Result<std::vector<fs::directory_entry>> list_dir(const fs::path& dir) {
+  std::vector<fs::directory_entry> out;
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec), end;
+  for (; !ec && it != end; it.increment(ec)) out.push_back(*it);
+  if (ec) return Error{ErrorCode::KAFKA_STORAGE_ERROR, "cannot list " + dir.string() + ": " + ec.message()};
+  return out;
+}
+
 Status write_file_atomically(const fs::path& path, std::string_view content) {
   fs::path tmp = path;
   tmp += ".tmp";

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "protocol/types.h"
 #include "runtime/clock.h"
@@ -62,6 +63,10 @@ Status sync_fd(int fd, const std::filesystem::path& path);
 Status sync_path(const std::filesystem::path& path);
 // fsync of a directory, so created, renamed and deleted entries survive a power loss.
 Status sync_dir(const std::filesystem::path& dir);
+
+// The entries of a directory (std::filesystem's iterator throws when a step fails; this
+// answers KAFKA_STORAGE_ERROR instead).
+Result<std::vector<std::filesystem::directory_entry>> list_dir(const std::filesystem::path& dir);
 
 // Replaces `path` with `content` so that a crash leaves either the old or the new file:
 // write a temporary file, fsync it, rename it over, fsync the directory.

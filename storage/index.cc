@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -49,20 +50,72 @@ int64_t lookup_time(const IndexView& v, int64_t base, int64_t ts) {
   return base + decode_time_entry(v.entry(i - 1)).relative_offset;
 }
 
+namespace {
+// Disk blocks are reserved four pages at a time (2,048 offset entries, ~8 MiB of log at the
+// default index.interval.bytes): a reservation is rare, an active partition holds 32 KiB
+// more than a sparse file would, and a reservation always ends on a page boundary (a store
+// faults a whole page in).
+size_t reserve_chunk() {
+  static const size_t chunk = 4 * static_cast<size_t>(std::max(4096L, ::sysconf(_SC_PAGESIZE)));
+  return chunk;
+}
+}  // namespace
+
+Status Index::reserve(size_t entries, int fd) {
+  const size_t cap = capacity_ * entry_size_;
+  const size_t need = std::min(entries * entry_size_, cap);
+  if (need <= reserved_) return {};
+  std::shared_ptr<FileHandle> own;
+  if (fd < 0) {
+    auto f = open_file(path_, O_RDWR);
+    if (!f.ok()) return f.error();
+    own = std::move(f.value());
+    fd = own->fd();
+  }
+  // A chunk ahead when there is room for it, else exactly what is needed (blocks reserved
+  // earlier are still there: reserving them again costs no space).
+  const size_t chunk = reserve_chunk();
+  for (size_t want : {std::min((need + chunk - 1) / chunk * chunk, cap), need}) {
+    int err;
+    do {
+      err = ::posix_fallocate(fd, static_cast<off_t>(reserved_), static_cast<off_t>(want - reserved_));
+    } while (err == EINTR);
+    if (err == 0) {
+      reserved_ = want;
+      return {};
+    }
+    if (want == need) return io_error("cannot reserve disk space for", path_, err);
+  }
+  return {};
+}
+
 Status Index::map_writable(int64_t max_bytes) {
   if (map_) return {};
   size_t wanted = max_bytes > 0 ? static_cast<size_t>(max_bytes) / entry_size_ : 0;
   capacity_ = std::max(wanted, count_ + 2);
+  reserved_ = 0;
   size_t bytes = capacity_ * entry_size_;
+  std::error_code ec;
+  const bool existed = fs::exists(path_, ec);
   auto f = open_file(path_, O_RDWR | O_CREAT);
   if (!f.ok()) return f.error();
+  auto fail = [&](Error e) {
+    capacity_ = 0;
+    reserved_ = 0;
+    // An empty index file left behind would be trusted by the next clean open.
+    if (!existed || count_ == 0) ::unlink(path_.c_str());
+    return Status(std::move(e));
+  };
+  // Blocks for the existing entries and the next two before anything is mapped: a full disk
+  // is an error here, never a SIGBUS on a later store.
+  if (auto s = reserve(count_ + 2, (*f)->fd()); !s.ok()) return fail(s.error());
   struct stat st;
-  if (::fstat((*f)->fd(), &st) != 0) return io_error("cannot stat", path_, errno);
-  // Preallocation is a sparse extension: no disk blocks until entries are written.
+  if (::fstat((*f)->fd(), &st) != 0) return fail(io_error("cannot stat", path_, errno));
+  // The rest of the mapping is a sparse extension: blocks are reserved as entries arrive.
   if (static_cast<size_t>(st.st_size) != bytes && ::ftruncate((*f)->fd(), static_cast<off_t>(bytes)) != 0)
-    return io_error("cannot size", path_, errno);
+    return fail(io_error("cannot size", path_, errno));
   auto m = map_file(path_, bytes, true);
-  if (!m.ok()) return m.error();
+  if (!m.ok()) return fail(m.error());
   map_ = std::move(m.value());
   return {};
 }
@@ -70,20 +123,31 @@ Status Index::map_writable(int64_t max_bytes) {
 Status Index::unmap(bool trim) {
   map_.reset();  // readers holding a view keep their own reference
   capacity_ = 0;
+  reserved_ = 0;
   if (trim && ::truncate(path_.c_str(), static_cast<off_t>(count_ * entry_size_)) != 0 && errno != ENOENT)
     return io_error("cannot trim", path_, errno);
   return {};
 }
 
-void Index::append(const uint8_t* entry) {
-  if (!map_ || count_ >= capacity_) return;
+Status Index::append(const uint8_t* entry) {
+  if (!map_ || count_ + 1 >= capacity_)
+    return Error{ErrorCode::KAFKA_STORAGE_ERROR, "index " + path_.string() + " is not writable or full"};
+  // This entry and the final one after it.
+  if (auto s = reserve(count_ + 2); !s.ok()) return s;
+  std::memcpy(map_->data() + count_ * entry_size_, entry, entry_size_);
+  ++count_;
+  return {};
+}
+
+void Index::append_final(const uint8_t* entry) {
+  if (!map_ || count_ >= capacity_ || (count_ + 1) * entry_size_ > reserved_) return;
   std::memcpy(map_->data() + count_ * entry_size_, entry, entry_size_);
   ++count_;
 }
 
 void Index::clear() {
   count_ = 0;
-  if (!map_) ::truncate(path_.c_str(), 0);
+  if (!map_) ::unlink(path_.c_str());
 }
 
 bool Index::read_entry(size_t i, uint8_t* out) const {

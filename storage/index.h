@@ -4,9 +4,15 @@
 //   .timeindex 12 bytes: timestamp int64 (largest timestamp so far in the segment),
 //               relative offset int32 (of the record that has it)
 // An entry is added when more than index.interval.bytes were appended since the last one.
-// While its segment is active a file is preallocated to segment.index.bytes and mapped
+// While its segment is active a file is sized to segment.index.bytes (sparse) and mapped
 // writable; when the segment rolls or the log closes it is trimmed to its entries and
 // unmapped. Sealed files are mapped read-only on demand by the FileCache.
+// Disk space: a store into a page of a mapping that the file system cannot back kills the
+// process with SIGBUS (a full disk). So blocks are reserved (posix_fallocate) before a page is
+// first written: at mapping time for the first entries, then 16 KiB at a time as entries are
+// added, always one entry ahead so the final time-index entry written at seal has its slot.
+// A reservation that fails is an error value: no mapping, or no entry (the index only gets
+// sparser; lookups scan a little further).
 // Owner: its Segment. Thread: appends and (un)mapping under the owning Log's mutex; readers
 // use an IndexView snapshot without any lock.
 #pragma once
@@ -62,16 +68,24 @@ class Index {
   bool mapped() const { return map_ != nullptr; }
 
   // Maps the file writable (creating it), sized for max_bytes worth of entries but never
-  // fewer than count() + 2; the existing count() entries stay.
+  // fewer than count() + 2; the existing count() entries stay. Disk blocks for them and the
+  // next two entries are reserved first: KAFKA_STORAGE_ERROR (and no mapping) when the file
+  // system has no room; a file this call created is then removed, so that a later open
+  // rebuilds the index instead of trusting an empty one.
   Status map_writable(int64_t max_bytes);
   // Drops the mapping; with `trim` the file is cut to its entries (a sealed index).
   Status unmap(bool trim);
   // Whether one more regular entry fits. One slot stays free for the final time-index entry
   // written when the segment is sealed.
   bool full() const { return count_ + 2 > capacity_; }
-  // Preconditions: mapped() and !full() (or the final entry: count() < capacity).
-  void append(const uint8_t* entry);
-  // Forgets every entry (before a rebuild); truncates the file when not mapped.
+  // Adds a regular entry. Preconditions: mapped() and !full(). KAFKA_STORAGE_ERROR, nothing
+  // written, when no disk blocks could be reserved for it (and the final entry after it).
+  Status append(const uint8_t* entry);
+  // Adds the final time-index entry into the slot append() keeps reserved. Precondition:
+  // mapped() and count() < capacity.
+  void append_final(const uint8_t* entry);
+  // Forgets every entry (before a rebuild). When not mapped the file is unlinked, not cut: a
+  // reader still holding a mapping of it must not find its pages gone (SIGBUS).
   void clear();
   IndexView view() const { return IndexView{map_, entry_size_, count_}; }
 
@@ -86,7 +100,12 @@ class Index {
   size_t entry_size_;
   size_t count_ = 0;
   size_t capacity_ = 0;  // entries that fit in the mapping
+  size_t reserved_ = 0;  // bytes from the start of the file known to have disk blocks
   std::shared_ptr<Mapping> map_;
+
+  // Makes sure disk blocks back the first `entries` entries (at most capacity_), a chunk
+  // ahead when it can; `fd` < 0 opens the file for it.
+  Status reserve(size_t entries, int fd = -1);
 };
 
 // Maps a sealed index file read-only; an empty view when the file is empty or missing.

@@ -46,6 +46,11 @@ struct LogConfig {
   double min_cleanable_dirty_ratio = 0.5;     // min.cleanable.dirty.ratio
   int64_t min_compaction_lag_ms = 0;          // min.compaction.lag.ms
   int64_t max_compaction_lag_ms = INT64_MAX;  // max.compaction.lag.ms
+  // kbroker-only, not a topic config: disk blocks kept reserved past the end of the active
+  // segment (fallocate, file size unchanged), so appends go on for that many bytes after the
+  // file system fills up. The metadata log has one: recording a topic deletion is what frees
+  // space on a full disk.
+  int64_t reserve_bytes = 0;
 };
 
 struct AppendInfo {
@@ -72,6 +77,7 @@ struct TimestampOffset {
 };
 
 class FileCache;
+class LogDirState;
 struct Segment;
 
 // How Log::open treats what it finds on disk.
@@ -88,13 +94,17 @@ struct LogOpenOptions {
   // The log start offset DeleteRecords moved it to (log-start-offset-checkpoint); the first
   // segment's base offset when larger. 0: none.
   int64_t log_start_offset = 0;
+  // The health of the log dir this log lives in (the LogManager's): storage I/O failures are
+  // reported there, and a failed dir refuses appends. Null: not tracked (a log on its own).
+  std::shared_ptr<LogDirState> dir_state;
 };
 
 class Log {
  public:
-  // Opens (or creates) the log in `dir`. When `recover` is true (no clean-shutdown marker),
-  // segments are scanned: CRCs checked, a torn tail truncated, indexes rebuilt.
-  // A corrupt batch that is not at the tail is an error naming the file and position.
+  // Opens (or creates) the log in `dir` (LogLoader, storage/log_loader.h, does the work).
+  // When `recover` is true (no clean-shutdown marker), segments are scanned: CRCs checked, a
+  // torn tail truncated, indexes rebuilt. A corrupt batch that is not at the tail is an error
+  // naming the file and position. Needs no disk space beyond a new log's empty files.
   static Result<std::unique_ptr<Log>> open(const std::filesystem::path& dir, LogConfig config,
                                            bool recover);
   static Result<std::unique_ptr<Log>> open(const std::filesystem::path& dir, LogConfig config,
@@ -105,6 +115,8 @@ class Log {
   // assigns offsets starting at the log end offset by patching each batch's base offset and
   // partition leader epoch in place (both outside the CRC), then writes the bytes as they are.
   // Rolls the active segment on segment.bytes / segment.ms first when needed.
+  // KAFKA_STORAGE_ERROR, nothing written, when the file system has no room or the log dir
+  // failed (LogOpenOptions::dir_state).
   Result<AppendInfo> append(std::span<uint8_t> batches, int32_t leader_epoch);
 
   // Reads whole batches starting with the batch that contains `start`, at most `max_bytes`
@@ -170,10 +182,9 @@ class Log {
   void maybe_roll(int64_t now_ms);
 
   void set_config(LogConfig config);
-  // The current config. The reference stays valid for the log's lifetime (a set_config
-  // publishes a new object and keeps the old one), so a handler may read it while the
-  // controller changes the topic's config.
-  const LogConfig& config() const;
+  // A copy of the current config (a handler keeps using it while the controller changes the
+  // topic's config; `const LogConfig& c = log.config();` binds the copy).
+  LogConfig config() const;
 
   // Closes the active segment's descriptor and unmaps its indexes when nothing was appended
   // for `idle_ms` (they reopen on the next append), so thousands of quiet partitions hold no

@@ -1,5 +1,7 @@
 #include "storage/log_manager.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,6 +28,7 @@ namespace {
 constexpr const char* kCleanShutdownFile = ".kafka_cleanshutdown";
 constexpr const char* kRecoveryPointFile = "recovery-point-offset-checkpoint";
 constexpr const char* kLogStartFile = "log-start-offset-checkpoint";
+constexpr const char* kLockFile = ".lock";
 constexpr int64_t kHousekeepingMs = 1000;  // segment.ms rolls, rolled-segment fsyncs, idle handles
 
 // "<topic>-<partition>": the topic may itself contain '-', so split at the last one.
@@ -38,6 +41,40 @@ std::optional<TopicPartition> parse_dir(const std::string& name) {
   auto [end, ec] = std::from_chars(first, last, p);
   if (ec != std::errc() || end != last || p < 0 || *first == '+') return std::nullopt;
   return TopicPartition{name.substr(0, dash), p};
+}
+
+// Kafka's FileLock: an exclusive flock on <dir>/.lock for the process's lifetime (the kernel
+// drops it when the process dies, however it dies). The holder's pid is written into the
+// file so that the refused broker can name it; failing to write it (a full disk) keeps the
+// lock.
+Result<std::shared_ptr<FileHandle>> lock_log_dir(const fs::path& dir) {
+  const fs::path path = dir / kLockFile;
+  auto f = open_file(path, O_RDWR | O_CREAT);
+  if (!f.ok()) return f.error();
+  const int fd = (*f)->fd();
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK) return io_error("cannot lock", path, errno);
+    char buf[32] = {};
+    ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+    std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+    return Error{ErrorCode::KAFKA_STORAGE_ERROR,
+                 "log dir " + dir.string() + " is in use by another process (pid " +
+                     (holder.empty() ? std::string("unknown") : holder) + ", holding " + path.string() +
+                     "): two brokers must not share a log dir"};
+  }
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  // Written over the old content, then cut: no new block is needed when the file had one.
+  Status w = pwrite_all(fd, reinterpret_cast<const uint8_t*>(pid.data()), pid.size(), 0, path);
+  if (w.ok() && ::ftruncate(fd, static_cast<off_t>(pid.size())) != 0) w = io_error("cannot cut", path, errno);
+  if (!w.ok()) spdlog::warn("locked {} but could not write this process's pid into it: {}", path.string(), w.error().message);
+  return std::move(f.value());
+}
+
+fs::path canonical_or_same(const fs::path& p) {
+  std::error_code ec;
+  auto c = fs::weakly_canonical(p, ec);
+  return ec ? p : c;
 }
 
 Status remove_dir_tree(const fs::path& dir) {
@@ -55,6 +92,9 @@ struct LogManager::Impl {
 
   struct Dir {
     fs::path path;
+    fs::path canonical;                   // for is_log_dir_online()
+    std::shared_ptr<LogDirState> state;   // shared with every Log opened here
+    std::shared_ptr<FileHandle> lock;     // the flock on <path>/.lock (null when not locking)
     bool recover = false;  // no clean-shutdown marker: logs found here are recovered
     std::map<TopicPartition, int64_t> recovery_points;  // from the checkpoint, kept for unopened logs
     std::map<TopicPartition, int64_t> log_starts;       // likewise, log start offsets (DeleteRecords)
@@ -74,6 +114,11 @@ struct LogManager::Impl {
   std::condition_variable cv;
   std::thread thread;
   std::unique_ptr<LogCleaner> cleaner;
+
+  // Flush failures (a failing disk fails every flush, every second): the first is logged, then
+  // one line a minute with how many more there were. Background thread only.
+  int64_t flush_error_logged_ms = 0;
+  int64_t flush_errors_unlogged = 0;
 
   std::mutex open_mu;        // one Log::open at a time (it may scan), without blocking get()
   std::mutex checkpoint_mu;  // one checkpoint writer at a time
@@ -116,7 +161,7 @@ struct LogManager::Impl {
             // A due flush syncs everything; otherwise only segments that rolled (Kafka
             // flushes a rolled segment whatever flush.interval.ms says).
             Status s = flush_due ? log->flush() : log->flush_rolled_segments();
-            if (!s.ok()) spdlog::error("flush of {} failed: {}", log->dir().string(), s.error().message);
+            if (!s.ok()) flush_failed(*log, s.error(), now);
           }
           if (housekeeping_due) {
             log->maybe_roll(now);
@@ -124,6 +169,8 @@ struct LogManager::Impl {
           }
         }
       }
+      if (housekeeping_due)
+        for (auto& dir : dirs) dir.state->probe_space();  // `dirs` is fixed after open
       if (now >= next_retention) {
         for (const auto& log : snapshot()) log->apply_retention(now);
         next_retention = at(now, options.retention_check_interval_ms);
@@ -134,6 +181,18 @@ struct LogManager::Impl {
       }
       lk.lock();
     }
+  }
+
+  void flush_failed(const Log& log, const Error& e, int64_t now) {
+    if (now - flush_error_logged_ms < 60000) {
+      ++flush_errors_unlogged;
+      return;
+    }
+    spdlog::error("flush of {} failed: {}{}", log.dir().string(), e.message,
+                  flush_errors_unlogged ? fmt::format(" ({} more flush failures in the last minute)", flush_errors_unlogged)
+                                        : std::string());
+    flush_error_logged_ms = now;
+    flush_errors_unlogged = 0;
   }
 
   Status checkpoint() {
@@ -155,9 +214,12 @@ struct LogManager::Impl {
     Status result;
     for (size_t i = 0; i < files.size(); ++i) {
       auto s = write_file_atomically(files[i].first / kRecoveryPointFile, format_offset_checkpoint(files[i].second));
-      if (!s.ok()) result = s;
-      s = write_file_atomically(starts[i].first / kLogStartFile, format_offset_checkpoint(starts[i].second));
-      if (!s.ok()) result = s;
+      if (s.ok())
+        s = write_file_atomically(starts[i].first / kLogStartFile, format_offset_checkpoint(starts[i].second));
+      if (!s.ok()) {
+        dirs[i].state->report(s.error());
+        result = s;
+      }
     }
     return result;
   }
@@ -187,10 +249,20 @@ Result<std::unique_ptr<LogManager>> LogManager::open(LogManagerOptions options) 
     if (ec) return Error{ErrorCode::KAFKA_STORAGE_ERROR, "cannot create log dir " + path.string() + ": " + ec.message()};
     Impl::Dir dir;
     dir.path = path;
+    dir.canonical = canonical_or_same(path);
+    dir.state = std::make_shared<LogDirState>(path);
+    if (d.options.lock_dirs) {
+      // Before anything in the dir is touched: a second broker must change nothing.
+      auto lock = lock_log_dir(path);
+      if (!lock.ok()) return lock.error();
+      dir.lock = std::move(lock.value());
+    }
     size_t index = d.dirs.size();
     bool has_data = false;
-    for (const auto& e : fs::directory_iterator(path, ec)) {
-      if (!e.is_directory()) continue;
+    auto entries = list_dir(path);
+    if (!entries.ok()) return entries.error();
+    for (const auto& e : *entries) {
+      if (std::error_code dec; !e.is_directory(dec)) continue;
       auto name = e.path().filename().string();
       if (name.ends_with("-delete")) {
         // A topic deletion interrupted by a crash (Kafka renames before deleting).
@@ -205,7 +277,6 @@ Result<std::unique_ptr<LogManager>> LogManager::open(LogManagerOptions options) 
       d.placed[*tp] = Impl::Placement{index, true};
       has_data = true;
     }
-    if (ec) return Error{ErrorCode::KAFKA_STORAGE_ERROR, "cannot list log dir " + path.string() + ": " + ec.message()};
     fs::path marker = path / kCleanShutdownFile;
     if (fs::exists(marker, ec)) {
       // The marker goes now, durably, so a crash from here on is seen as one at next start.
@@ -222,7 +293,7 @@ Result<std::unique_ptr<LogManager>> LogManager::open(LogManagerOptions options) 
       // Without recovery points a recovery scans whole logs: slower, never wrong.
       spdlog::warn("ignoring recovery points: {}", points.error().message);
     }
-    if (fs::exists(path / kLogStartFile)) {
+    if (fs::exists(path / kLogStartFile, ec)) {
       auto starts = read_offset_checkpoint(path / kLogStartFile);
       if (!starts.ok()) return starts.error();  // deleted records must not come back
       dir.log_starts = std::move(starts.value());
@@ -263,6 +334,7 @@ Result<std::shared_ptr<Log>> LogManager::get_or_create(const TopicPartition& tp,
       return Error{ErrorCode::INVALID_TOPIC_EXCEPTION, "no log directory can be named after " + tp.to_string()};
     if (auto it = d.placed.find(tp); it != d.placed.end()) {
       dir_index = it->second.dir;
+      o.dir_state = d.dirs[dir_index].state;
       if (it->second.found_at_open) {
         o.recover = d.dirs[dir_index].recover;
         auto rp = d.dirs[dir_index].recovery_points.find(tp);
@@ -271,10 +343,15 @@ Result<std::shared_ptr<Log>> LogManager::get_or_create(const TopicPartition& tp,
         o.log_start_offset = ls == d.dirs[dir_index].log_starts.end() ? 0 : ls->second;
       }
     } else {
-      // A new partition goes to the log dir holding the fewest partitions.
+      // A new partition goes to the online log dir holding the fewest partitions (any dir
+      // when none is online: its first write then fails like any other).
       std::vector<size_t> count(d.dirs.size(), 0);
       for (const auto& [t, p] : d.placed) ++count[p.dir];
-      dir_index = static_cast<size_t>(std::min_element(count.begin(), count.end()) - count.begin());
+      auto rank = [&](size_t i) { return std::pair(d.dirs[i].state->online() ? 0 : 1, count[i]); };
+      dir_index = 0;
+      for (size_t i = 1; i < d.dirs.size(); ++i)
+        if (rank(i) < rank(dir_index)) dir_index = i;
+      o.dir_state = d.dirs[dir_index].state;
     }
     path = d.dirs[dir_index].path / tp.to_string();
   }
@@ -363,7 +440,27 @@ void LogManager::shutdown() {
     if (!s.ok() || !dir_ok[i])
       spdlog::error("no clean-shutdown marker in {}: the next start recovers its logs{}", d.dirs[i].path.string(),
                     s.ok() ? "" : " (" + s.error().message + ")");
+    d.dirs[i].lock.reset();  // nothing more is written here: another broker may take the dir
   }
+}
+
+std::vector<LogDirInfo> LogManager::log_dir_infos() const {
+  std::vector<LogDirInfo> out;
+  for (const auto& dir : impl_->dirs) out.push_back({dir.path, dir.state->health(), dir.state->reason()});
+  return out;
+}
+
+bool LogManager::is_log_dir_online(const fs::path& dir) const {
+  const fs::path c = canonical_or_same(dir);
+  for (const auto& d : impl_->dirs)
+    if (d.canonical == c || d.path == dir) return d.state->online();
+  return false;
+}
+
+bool LogManager::is_partition_offline(const TopicPartition& tp) const {
+  std::lock_guard lk(impl_->mu);
+  auto it = impl_->placed.find(tp);
+  return it != impl_->placed.end() && !impl_->dirs[it->second.dir].state->online();
 }
 
 LogCleaner* LogManager::cleaner() const { return impl_->cleaner.get(); }

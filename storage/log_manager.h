@@ -2,6 +2,9 @@
 // one background thread that flushes logs (group commit), enforces retention and rolls
 // segments on segment.ms (thousands of partitions share that one thread), and the log
 // cleaner's threads that compact logs with cleanup.policy=compact (storage/cleaner.h).
+// It locks each log dir (flock on <dir>/.lock, as Kafka does) for as long as it runs, and
+// keeps each dir's health (storage/log_dir_state.h): a dir with an I/O error goes offline.
+// The metadata log (__cluster_metadata-0) lives in log.dirs too, so the locks cover it.
 //
 // Owner: the broker (server/). Thread-safety: all methods may be called from any thread.
 #pragma once
@@ -14,6 +17,7 @@
 #include "protocol/types.h"
 #include "storage/cleaner.h"
 #include "storage/log.h"
+#include "storage/log_dir_state.h"
 
 namespace kb::storage {
 
@@ -33,12 +37,26 @@ struct LogManagerOptions {
   int64_t recovery_point_checkpoint_interval_ms = 60000;
   bool cleaner_enable = true;  // log.cleaner.enable
   CleanerOptions cleaner;      // log.cleaner.threads, log.cleaner.backoff.ms, ...
+  // flock each log dir's .lock (holding this process's pid): a second broker on the same
+  // dirs refuses to start. Off only in tests that simulate a crash by abandoning a
+  // LogManager and opening the dirs again in the same process.
+  bool lock_dirs = true;
+};
+
+// One log dir and its health, for DescribeLogDirs, metrics and the controller.
+struct LogDirInfo {
+  std::filesystem::path path;  // as configured
+  LogDirState::Health health = LogDirState::Health::online;
+  std::string error;  // what took it offline; empty while online
+  bool online() const { return health == LogDirState::Health::online; }
 };
 
 class LogManager {
  public:
-  // Opens the log directories. If the clean-shutdown marker is missing (crash), every log
-  // opened afterwards is recovered. The marker is removed until the next clean shutdown.
+  // Opens (and locks) the log directories. If the clean-shutdown marker is missing (crash),
+  // every log opened afterwards is recovered. The marker is removed until the next clean
+  // shutdown. KAFKA_STORAGE_ERROR naming the dir and the holder's pid when another process
+  // holds a dir's lock.
   static Result<std::unique_ptr<LogManager>> open(LogManagerOptions options);
   ~LogManager();
 
@@ -53,8 +71,19 @@ class LogManager {
 
   // Starts the background flusher/retention thread and the log cleaner's threads.
   void start();
-  // Stops the threads, flushes and closes every log, writes the clean-shutdown marker.
+  // Stops the threads, flushes and closes every log, writes the clean-shutdown marker (in
+  // each dir where everything reached the disk), releases the locks.
   void shutdown();
+
+  // ---- offline log dirs (Kafka's LogDirFailureChannel / LogManager.offlineLogDirs) ----
+  // Every log dir in configuration order, with its health.
+  std::vector<LogDirInfo> log_dir_infos() const;
+  // Whether `dir` (a configured log dir, compared after canonicalisation) is online; false
+  // for a dir that is not one of log.dirs.
+  bool is_log_dir_online(const std::filesystem::path& dir) const;
+  // Whether `tp` has its directory in an offline log dir (Kafka's offline replica). The
+  // controller would move leadership away from such partitions; it does not yet.
+  bool is_partition_offline(const TopicPartition& tp) const;
 
   bool recovered_after_crash() const;
   // Writes each log dir's recovery-point-offset-checkpoint and log-start-offset-checkpoint now

@@ -40,11 +40,12 @@ Segment::Segment(const fs::path& dir, int64_t b, const std::string& suffix)
 
 fs::path Segment::path_with(const char* ext) const { return log_path.parent_path() / segment_file_name(base, ext); }
 
-void Segment::index_batch(const BatchHeader& h, int64_t position, int32_t interval) {
+bool Segment::index_batch(const BatchHeader& h, int64_t position, int32_t interval) {
   if (h.max_timestamp > max_timestamp) {
     max_timestamp = h.max_timestamp;
     offset_of_max_timestamp = h.last_offset();
   }
+  bool whole = true;
   // Kafka checks the bytes appended before this batch, so the first batch of a segment is
   // never indexed (a lookup that finds no entry starts at position 0 anyway).
   if (bytes_since_index > interval) {
@@ -52,18 +53,19 @@ void Segment::index_batch(const BatchHeader& h, int64_t position, int32_t interv
       uint8_t e[kOffsetEntrySize];
       wire::store_be32(e, static_cast<uint32_t>(h.last_offset() - base));
       wire::store_be32(e + 4, static_cast<uint32_t>(position));
-      offset_index.append(e);
+      whole = offset_index.append(e).ok();
     }
     if (max_timestamp > last_time_entry && !time_index.full()) {
       uint8_t t[kTimeEntrySize];
       wire::store_be64(t, static_cast<uint64_t>(max_timestamp));
       wire::store_be32(t + 8, static_cast<uint32_t>(offset_of_max_timestamp - base));
-      time_index.append(t);
-      last_time_entry = max_timestamp;
+      if (time_index.append(t).ok()) last_time_entry = max_timestamp;
+      else whole = false;
     }
     bytes_since_index = 0;
   }
   bytes_since_index += h.total_size();
+  return whole;
 }
 
 void Segment::add_final_time_entry() {
@@ -71,8 +73,9 @@ void Segment::add_final_time_entry() {
   uint8_t t[kTimeEntrySize];
   wire::store_be64(t, static_cast<uint64_t>(max_timestamp));
   wire::store_be32(t + 8, static_cast<uint32_t>(offset_of_max_timestamp - base));
-  time_index.append(t);  // the slot full() keeps free
-  last_time_entry = max_timestamp;
+  const size_t before = time_index.count();
+  time_index.append_final(t);  // the slot append() keeps reserved
+  if (time_index.count() > before) last_time_entry = max_timestamp;
 }
 
 Status Segment::open_active(int64_t index_max_bytes) {
@@ -85,12 +88,27 @@ Status Segment::open_active(int64_t index_max_bytes) {
   return time_index.map_writable(index_max_bytes);
 }
 
+void Segment::keep_reserve(int64_t bytes) {
+  if (bytes <= 0 || !fd || reserved_end - size >= bytes / 2) return;
+  // KEEP_SIZE: blocks past the end of the file, which later writes use without allocating.
+  if (::fallocate(fd->fd(), FALLOC_FL_KEEP_SIZE, static_cast<off_t>(size), static_cast<off_t>(bytes)) == 0)
+    reserved_end = size + bytes;
+}
+
+void Segment::drop_reserve() {
+  if (!fd || reserved_end <= size) return;
+  (void)::fallocate(fd->fd(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(size),
+                    static_cast<off_t>(reserved_end - size));
+  reserved_end = 0;
+}
+
 std::shared_ptr<FileHandle> Segment::seal() {
   if (max_timestamp > last_time_entry && !time_index.mapped())
     (void)time_index.map_writable(0);  // room for the final entry
   add_final_time_entry();
   (void)offset_index.unmap(true);
   (void)time_index.unmap(true);
+  if (max_timestamp > last_time_entry) time_index.clear();  // unmapped: unlinks the stale file
   return std::exchange(fd, nullptr);
 }
 

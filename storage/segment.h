@@ -58,10 +58,19 @@ struct Segment {
   // The entries of its .txnindex (aborted transactions whose ABORT marker is here), in marker
   // order; the file is written as they are added.
   std::vector<AbortedTxn> aborted_txns;
+  bool index_gap_logged = false;  // a skipped index entry (no disk space) was logged
+  int64_t reserved_end = 0;       // LogConfig::reserve_bytes: blocks reserved up to here
+
+  // Keeps `bytes` of disk blocks reserved past the end of the active segment (topped up once
+  // half is used; no space for it is not an error: appends use what is there).
+  void keep_reserve(int64_t bytes);
+  // Gives the reserve back (the segment is sealed: it never grows again).
+  void drop_reserve();
 
   // Kafka's LogSegment.append bookkeeping for the batch written at `position`: max timestamp,
-  // and index entries every index.interval.bytes.
-  void index_batch(const BatchHeader& h, int64_t position, int32_t index_interval_bytes);
+  // and index entries every index.interval.bytes. False when an entry was skipped because no
+  // disk space could be reserved for it (the index stays valid, only sparser).
+  bool index_batch(const BatchHeader& h, int64_t position, int32_t index_interval_bytes);
   // The final time-index entry (the segment's max timestamp) written when it stops being
   // active, so that reopening reads the max timestamp from the index's last entry.
   void add_final_time_entry();
@@ -69,7 +78,9 @@ struct Segment {
   // Opens the descriptor and maps both indexes writable (the active segment).
   Status open_active(int64_t index_max_bytes);
   // Seals: final time entry, indexes trimmed and unmapped. Returns the descriptor (the caller
-  // hands it to the flusher), leaving none here.
+  // hands it to the flusher), leaving none here. When the final entry cannot be written (no
+  // disk space to map the index again) the time index is removed: its last entry would
+  // understate the max timestamp, and a missing index is rebuilt by the next open.
   std::shared_ptr<FileHandle> seal();
   // Gives back descriptor and mappings without trimming (an idle active segment).
   void release();

@@ -1,5 +1,7 @@
 // Handler for api DescribeLogDirs (key 35), versions 0..4: each log dir with the size of the
-// partitions it holds (and, v4, the file system's total and usable bytes).
+// partitions it holds (and, v4, the file system's total and usable bytes). An offline dir
+// (storage/log_dir_state.h) answers KAFKA_STORAGE_ERROR; one that failed lists no partitions
+// (Kafka's offline dir), one that is only full still lists what it holds (it serves reads).
 #include <sys/statvfs.h>
 
 #include <filesystem>
@@ -55,9 +57,14 @@ void handle_describe_log_dirs(RequestContext& ctx, Respond respond) {
     by_dir[dir][p->tp().topic].push_back(part);
   }
   Resp resp;
+  std::map<std::string, storage::LogDirInfo> health;
+  for (const auto& info : broker.logs().log_dir_infos()) health[dir_name(info.path)] = info;
   for (const auto& dir : dirs) {
     Resp::DescribeLogDirsResult r;
     r.log_dir = dir;
+    const storage::LogDirInfo& info = health[dir];
+    if (!info.online()) r.error_code = static_cast<int16_t>(ErrorCode::KAFKA_STORAGE_ERROR);
+    if (info.health == storage::LogDirState::Health::failed) by_dir[dir].clear();
     for (auto& [topic, parts] : by_dir[dir]) {
       Resp::DescribeLogDirsResult::DescribeLogDirsTopic t;
       t.name = topic;

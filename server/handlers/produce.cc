@@ -158,6 +158,11 @@ PartitionResp produce_partition(RequestContext& ctx, Broker& broker, const std::
         spdlog::info("refused produce to {} from {}: {} ({})", tp.to_string(), ctx.peer,
                      error_name(appended.code()), appended.error().message);
         break;
+      case ErrorCode::KAFKA_STORAGE_ERROR:
+        // Said once by the log dir as it went offline (storage/log_dir_state.h): a full disk
+        // refuses every produce until space is freed, and must not flood the log.
+        spdlog::debug("append to {} failed: {}", tp.to_string(), appended.error().message);
+        break;
       default:
         spdlog::error("append to {} failed: {}", tp.to_string(), appended.error().message);
     }

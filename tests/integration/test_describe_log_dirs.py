@@ -7,8 +7,8 @@ import kafka_wire
 from test_produce_consume import create_topic
 
 
-def describe_log_dirs(b, topics=None):
-    """Raw DescribeLogDirs v1 -> {log_dir: {(topic, partition): size}}."""
+def describe_log_dirs_with_errors(b, topics=None):
+    """Raw DescribeLogDirs v1 -> {log_dir: (error_code, {(topic, partition): size})}."""
     if topics is None:
         body = struct.pack(">i", -1)
     else:
@@ -33,18 +33,28 @@ def describe_log_dirs(b, topics=None):
     for _ in range(n):
         (err,) = struct.unpack_from(">h", resp, off)
         off += 2
-        assert err == 0
-        d = out.setdefault(string(), {})
+        name = string()
+        d = {}
         (nt,) = struct.unpack_from(">i", resp, off)
         off += 4
         for _ in range(nt):
-            name = string()
+            topic = string()
             (np_,) = struct.unpack_from(">i", resp, off)
             off += 4
             for _ in range(np_):
                 p, size, lag, future = struct.unpack_from(">iqqb", resp, off)
                 off += 21
-                d[(name, p)] = size
+                d[(topic, p)] = size
+        out[name] = (err, d)
+    return out
+
+
+def describe_log_dirs(b, topics=None):
+    """Raw DescribeLogDirs v1 -> {log_dir: {(topic, partition): size}}; every dir online."""
+    out = {}
+    for name, (err, sizes) in describe_log_dirs_with_errors(b, topics).items():
+        assert err == 0
+        out[name] = sizes
     return out
 
 

@@ -14,13 +14,6 @@ using namespace kb::storage::test;
 
 namespace {
 
-std::unique_ptr<LogManager> open_manager(LogManagerOptions o) {
-  auto m = LogManager::open(std::move(o));
-  INFO((m.ok() ? std::string() : m.error().message));
-  REQUIRE(m.ok());
-  return std::move(m.value());
-}
-
 size_t count_lines_containing(const char* file, const std::string& needle) {
   std::ifstream in(file);
   std::string line;
@@ -89,6 +82,7 @@ TEST_CASE("without the clean-shutdown marker logs are recovered; with it they ar
   TempDir t;
   LogManagerOptions o;
   o.log_dirs = {t.path};
+  o.lock_dirs = false;  // the "crashed" manager below stays alive in this process
   fs::path seg = t.path / "t-0" / "00000000000000000000.log";
   {
     auto m = open_manager(o);
@@ -120,6 +114,7 @@ TEST_CASE("recovery points are checkpointed in Kafka's format and limit what a r
   TempDir t;
   LogManagerOptions o;
   o.log_dirs = {t.path};
+  o.lock_dirs = false;  // the "crashed" manager below stays alive in this process
   LogConfig c;
   c.segment_bytes = 300;
   int64_t rp = 0;

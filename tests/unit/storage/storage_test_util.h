@@ -5,7 +5,10 @@
 #include <catch2/catch.hpp>
 
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <algorithm>
 #include <filesystem>
@@ -15,6 +18,7 @@
 
 #include "protocol/record_batch.h"
 #include "storage/log.h"
+#include "storage/log_manager.h"
 
 namespace kb::storage::test {
 
@@ -83,6 +87,33 @@ inline std::unique_ptr<Log> open_log(const fs::path& dir, LogConfig c = {}, bool
   REQUIRE(l.ok());
   return std::move(l.value());
 }
+
+inline std::unique_ptr<LogManager> open_manager(LogManagerOptions o) {
+  auto m = LogManager::open(std::move(o));
+  INFO((m.ok() ? std::string() : m.error().message));
+  REQUIRE(m.ok());
+  return std::move(m.value());
+}
+
+// While it lives, no file of this process can grow past `bytes` (the kernel answers EFBIG, as
+// a full file system answers ENOSPC); SIGXFSZ, which would kill the process, is ignored.
+// Only growth past the file's size is refused: a file already that long can still get blocks.
+struct FileSizeLimit {
+  struct rlimit old {};
+  void (*old_handler)(int) = SIG_DFL;
+  explicit FileSizeLimit(rlim_t bytes) {
+    REQUIRE(::getrlimit(RLIMIT_FSIZE, &old) == 0);
+    old_handler = std::signal(SIGXFSZ, SIG_IGN);
+    struct rlimit r {bytes, old.rlim_max};
+    REQUIRE(::setrlimit(RLIMIT_FSIZE, &r) == 0);
+  }
+  ~FileSizeLimit() {
+    ::setrlimit(RLIMIT_FSIZE, &old);
+    std::signal(SIGXFSZ, old_handler);
+  }
+  FileSizeLimit(const FileSizeLimit&) = delete;
+  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+};
 
 inline void append_batches(Log& log, int count, int records_each, int64_t first_ts, int64_t ts_step = 1) {
   for (int i = 0; i < count; ++i) {
