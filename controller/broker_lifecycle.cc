@@ -14,14 +14,11 @@
 #include "protocol/messages/broker_heartbeat_response.h"
 #include "protocol/messages/broker_registration_request.h"
 #include "protocol/messages/broker_registration_response.h"
-#include "replication/raft/quorum.h"
+#include "controller/controller_channel.h"
 #include "runtime/clock.h"
 #include "runtime/loop_thread.h"
-#include "runtime/peer_client.h"
 
 namespace kb::controller {
-
-using runtime::PeerAddress;
 
 namespace {
 
@@ -36,8 +33,7 @@ bool contains(const std::vector<int32_t>& v, int32_t x) { return std::find(v.beg
 
 struct BrokerLifecycle::Impl : std::enable_shared_from_this<Impl> {
   LifecycleOptions opts;
-  runtime::PeerClient& peers;
-  raft::Quorum& quorum;
+  ControllerChannel& channel;
   Controller& controller;
   replication::ReplicaManager& replicas;
 
@@ -56,16 +52,8 @@ struct BrokerLifecycle::Impl : std::enable_shared_from_this<Impl> {
   bool shut_down_ok = false;
   bool stopped = false;
 
-  Impl(LifecycleOptions o, runtime::PeerClient& p, raft::Quorum& q, Controller& c, replication::ReplicaManager& r)
-      : opts(std::move(o)), peers(p), quorum(q), controller(c), replicas(r) {}
-
-  std::optional<PeerAddress> controller_address() const {
-    int32_t leader = quorum.leader();
-    if (leader < 0) return std::nullopt;
-    auto a = quorum.voter_address(leader);
-    if (!a) return std::nullopt;
-    return PeerAddress{a->first, a->second};
-  }
+  Impl(LifecycleOptions o, ControllerChannel& ch, Controller& c, replication::ReplicaManager& r)
+      : opts(std::move(o)), channel(ch), controller(c), replicas(r) {}
 
   // The tick timer is not kept: stopping the loop cancels it.
   void schedule() {
@@ -94,9 +82,7 @@ struct BrokerLifecycle::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void register_self() {
-    if (registering) return;
-    auto to = controller_address();
-    if (!to) return;
+    if (registering || channel.controller_id() < 0) return;
     msg::BrokerRegistrationRequest req;
     req.broker_id = opts.node_id;
     req.cluster_id = opts.cluster_id;
@@ -110,8 +96,8 @@ struct BrokerLifecycle::Impl : std::enable_shared_from_this<Impl> {
     }
     req.rack = opts.rack;
     registering = true;
-    peers.call<msg::BrokerRegistrationRequest, msg::BrokerRegistrationResponse>(
-        quorum.leader(), *to, req, kRegistrationVersion, opts.request_timeout_ms,
+    channel.call<msg::BrokerRegistrationRequest, msg::BrokerRegistrationResponse>(
+        req, kRegistrationVersion, opts.request_timeout_ms,
         [w = weak_from_this()](Result<msg::BrokerRegistrationResponse> r) {
           auto self = w.lock();
           if (!self) return;
@@ -127,17 +113,15 @@ struct BrokerLifecycle::Impl : std::enable_shared_from_this<Impl> {
               std::lock_guard lk(self->mu);
               self->epoch = r->broker_epoch;
             }
-            self->next_heartbeat_ms = 0;
             spdlog::info("broker {} registered with the controller, broker epoch {}", self->opts.node_id,
                          r->broker_epoch);
+            self->heartbeat(r->broker_epoch, runtime::now_ms());
           });
         });
   }
 
   void heartbeat(int64_t my_epoch, int64_t now) {
-    if (heartbeating) return;
-    auto to = controller_address();
-    if (!to) return;
+    if (heartbeating || channel.controller_id() < 0) return;
     msg::BrokerHeartbeatRequest req;
     req.broker_id = opts.node_id;
     req.broker_epoch = my_epoch;
@@ -148,8 +132,8 @@ struct BrokerLifecycle::Impl : std::enable_shared_from_this<Impl> {
     }
     heartbeating = true;
     next_heartbeat_ms = now + opts.heartbeat_interval_ms;
-    peers.call<msg::BrokerHeartbeatRequest, msg::BrokerHeartbeatResponse>(
-        quorum.leader(), *to, req, kHeartbeatVersion, opts.request_timeout_ms,
+    channel.call<msg::BrokerHeartbeatRequest, msg::BrokerHeartbeatResponse>(
+        req, kHeartbeatVersion, opts.request_timeout_ms,
         [w = weak_from_this(), my_epoch](Result<msg::BrokerHeartbeatResponse> r) {
           auto self = w.lock();
           if (!self) return;
@@ -185,16 +169,15 @@ struct BrokerLifecycle::Impl : std::enable_shared_from_this<Impl> {
         next_heartbeat_ms = 0;
       }
     } else if (is_fenced && r->is_caught_up) {
-      next_heartbeat_ms = 0;  // unfencing comes with the next heartbeat
+      // Unfencing comes with the next heartbeat: at once, not a heartbeat interval later.
+      loop.post([self = shared_from_this(), my_epoch] { self->heartbeat(my_epoch, runtime::now_ms()); });
     }
   }
 
   // The ISR each led partition should have now, sent to the controller when it differs from
   // the image's.
   void alter_isrs(int64_t my_epoch, int64_t now) {
-    if (altering) return;
-    auto to = controller_address();
-    if (!to) return;
+    if (altering || channel.controller_id() < 0) return;
     auto image = controller.image();
     std::map<Uuid, msg::AlterPartitionRequest::TopicData> topics;
     int count = 0;
@@ -232,8 +215,8 @@ struct BrokerLifecycle::Impl : std::enable_shared_from_this<Impl> {
     req.broker_epoch = my_epoch;
     for (auto& [id, t] : topics) req.topics.push_back(std::move(t));
     altering = true;
-    peers.call<msg::AlterPartitionRequest, msg::AlterPartitionResponse>(
-        quorum.leader(), *to, req, kAlterPartitionVersion, opts.request_timeout_ms,
+    channel.call<msg::AlterPartitionRequest, msg::AlterPartitionResponse>(
+        req, kAlterPartitionVersion, opts.request_timeout_ms,
         [w = weak_from_this()](Result<msg::AlterPartitionResponse> r) {
           auto self = w.lock();
           if (!self) return;
@@ -246,10 +229,14 @@ struct BrokerLifecycle::Impl : std::enable_shared_from_this<Impl> {
   }
 };
 
-BrokerLifecycle::BrokerLifecycle(LifecycleOptions options, runtime::PeerClient& peers, raft::Quorum& quorum,
-                                 Controller& controller, replication::ReplicaManager& replicas)
-    : impl_(std::make_shared<Impl>(std::move(options), peers, quorum, controller, replicas)) {
-  impl_->loop.post([i = impl_.get()] { i->schedule(); });
+BrokerLifecycle::BrokerLifecycle(LifecycleOptions options, ControllerChannel& channel, Controller& controller,
+                                 replication::ReplicaManager& replicas)
+    : impl_(std::make_shared<Impl>(std::move(options), channel, controller, replicas)) {
+  // The first tick at once: a lone broker registers with its own controller in milliseconds.
+  impl_->loop.post([i = impl_.get()] {
+    i->tick();
+    i->schedule();
+  });
 }
 
 BrokerLifecycle::~BrokerLifecycle() { stop(); }

@@ -8,9 +8,10 @@
 // - checkpoints the replicas' high watermarks every replica.high.watermark.checkpoint.interval.ms;
 // - on SIGTERM, controlled shutdown: heartbeats with want_shut_down until the controller has
 //   moved this broker's leaderships away and answers should_shut_down.
-// The active controller is the quorum's leader, reached on its controller listener.
+// The active controller is reached through the ControllerChannel (this very node's when it is
+// the quorum's leader, a lone broker's always).
 //
-// Owner: the Broker (cluster mode). Threads: a LoopThread of its own; the public methods may
+// Owner: the Broker. Threads: a LoopThread of its own; the public methods may
 // be called from any thread.
 #pragma once
 
@@ -23,14 +24,9 @@
 #include "controller/controller.h"
 #include "replication/replica_manager.h"
 
-namespace kb::runtime {
-class PeerClient;
-}
-namespace kb::raft {
-class Quorum;
-}
-
 namespace kb::controller {
+
+class ControllerChannel;
 
 struct LifecycleOptions {
   int32_t node_id = -1;
@@ -47,7 +43,7 @@ struct LifecycleOptions {
 
 class BrokerLifecycle {
  public:
-  BrokerLifecycle(LifecycleOptions options, runtime::PeerClient& peers, raft::Quorum& quorum, Controller& controller,
+  BrokerLifecycle(LifecycleOptions options, ControllerChannel& channel, Controller& controller,
                   replication::ReplicaManager& replicas);
   ~BrokerLifecycle();  // stop()
   void stop();

@@ -10,7 +10,6 @@
 #include <chrono>
 
 #include "config/parse.h"
-#include "controller/meta_properties.h"
 #include "runtime/clock.h"
 
 namespace kb::controller {
@@ -129,8 +128,8 @@ Status validate_topic_name(std::string_view name) {
   return {};
 }
 
-Controller::Controller(const config::BrokerConfig& config, std::unique_ptr<MetadataLog> log, bool replicated)
-    : config_(config), log_(std::move(log)), replicated_(replicated), active_(!replicated) {
+Controller::Controller(const config::BrokerConfig& config, std::unique_ptr<MetadataLog> log)
+    : config_(config), log_(std::move(log)) {
   // Placement starts at a random broker so that single-partition topics spread over brokers
   // that restart often.
   next_leader_ = static_cast<uint32_t>(std::random_device{}());
@@ -145,32 +144,9 @@ Controller::~Controller() {
   if (maintenance_.joinable()) maintenance_.join();
 }
 
-Result<std::unique_ptr<Controller>> Controller::open(const config::BrokerConfig& config, storage::LogManager& logs) {
-  auto dirs = config.log_dirs();
-  if (dirs.empty()) return Error{ErrorCode::KAFKA_STORAGE_ERROR, "no log directory configured"};
-  auto cluster_id = ensure_meta_properties(dirs, config.node_id());
-  if (!cluster_id.ok()) return cluster_id.error();
-  auto log = LocalMetadataLog::open(logs);
-  if (!log.ok()) return log.error();
-  return open(config, std::move(log.value()), std::move(cluster_id.value()));
-}
-
 Result<std::unique_ptr<Controller>> Controller::open(const config::BrokerConfig& config,
                                                      std::unique_ptr<MetadataLog> log, std::string cluster_id) {
-  std::unique_ptr<Controller> c(new Controller(config, std::move(log), false));
-  auto img = std::make_shared<MetadataImage>();
-  img->set_cluster(std::move(cluster_id), config.node_id());
-  c->image_ = std::move(img);
-  if (auto s = c->replay(); !s.ok()) return s.error();
-  std::lock_guard lk(c->mu_);
-  if (auto s = c->register_this_broker(); !s.ok()) return s.error();
-  return c;
-}
-
-Result<std::unique_ptr<Controller>> Controller::open_replicated(const config::BrokerConfig& config,
-                                                                std::unique_ptr<MetadataLog> log,
-                                                                std::string cluster_id) {
-  std::unique_ptr<Controller> c(new Controller(config, std::move(log), true));
+  std::unique_ptr<Controller> c(new Controller(config, std::move(log)));
   auto img = std::make_shared<MetadataImage>();
   img->set_cluster(std::move(cluster_id), -1);
   c->image_ = std::move(img);
@@ -195,11 +171,13 @@ void Controller::apply_committed(const MetadataBatch& batch) {
       // part of the batch would leave this node's image unlike everyone else's.
       spdlog::error("committed metadata batch at offset {} refused by the image ({}): {}; skipped",
                     batch.base_offset, record_name(r), s.error().message);
+      mark_published(batch.last_offset);
       return;
     }
   }
   next->set_offset(batch.last_offset);
-  publish(std::move(next), before);
+  std::shared_ptr<const MetadataImage> after = std::move(next);
+  publish(MetadataDelta(before, after, batch.records));
 }
 
 std::optional<std::vector<std::vector<uint8_t>>> Controller::snapshot_batches(int64_t last_offset) const {
@@ -235,37 +213,25 @@ void Controller::load_snapshot(const std::vector<MetadataBatch>& batches, int64_
   next->set_offset(last_offset);
   spdlog::info("metadata image loaded from a snapshot at offset {}: {} records, {} topics, {} brokers", last_offset,
                records, next->topic_count(), next->brokers().size());
-  publish(std::move(next), before);
+  publish(MetadataDelta::between(before, std::move(next)));
 }
 
-void Controller::publish(std::shared_ptr<const MetadataImage> next, const std::shared_ptr<const MetadataImage>& before) {
+void Controller::publish(const MetadataDelta& delta) {
   {
     std::lock_guard lk(image_mu_);
-    image_ = next;
+    image_ = delta.after_ptr();
   }
   applied_cv_.notify_all();
-  for (const auto& l : listeners_) l(*before, *next);
+  for (const auto& l : listeners_) l(delta);
+  mark_published(delta.after().offset());
 }
 
-Status Controller::replay() {
-  // One private image for the whole replay: nobody sees it before open() returns.
-  auto img = std::make_shared<MetadataImage>(*image_);
-  int64_t records = 0;
-  auto s = log_->read(0, [&](const MetadataBatch& batch) -> Status {
-    for (const auto& r : batch.records) {
-      if (auto applied = img->apply(r); !applied.ok())
-        return Status(ErrorCode::CORRUPT_MESSAGE, "metadata log batch at offset " + std::to_string(batch.base_offset) +
-                                                      ": " + applied.error().message);
-    }
-    img->set_offset(batch.last_offset);
-    records += static_cast<int64_t>(batch.records.size());
-    return {};
-  });
-  if (!s.ok()) return s;
-  image_ = std::move(img);
-  spdlog::info("metadata log replayed: {} records up to offset {}, {} topics, {} brokers, cluster id {}", records,
-               image_->offset(), image_->topic_count(), image_->brokers().size(), image_->cluster_id());
-  return {};
+void Controller::mark_published(int64_t offset) {
+  {
+    std::lock_guard lk(image_mu_);
+    published_offset_ = std::max(published_offset_, offset);
+  }
+  applied_cv_.notify_all();
 }
 
 MetadataRecord Controller::bootstrap_feature_record() {
@@ -275,59 +241,9 @@ MetadataRecord Controller::bootstrap_feature_record() {
   return f;
 }
 
-Status Controller::register_this_broker() {
-  const int32_t id = config_.node_id();
-  std::vector<Endpoint> endpoints;
-  std::vector<std::string> protocols;
-  for (const auto& l : config_.advertised_listeners()) {
-    endpoints.push_back({l.name, l.host, l.port});
-    protocols.push_back(l.security_protocol);
-  }
-  std::optional<std::string> rack = config_.raw("broker.rack");
-  if (rack && rack->empty()) rack.reset();
-
-  std::vector<MetadataRecord> records;
-  if (image_->features().empty()) {
-    // A new cluster: KRaft's bootstrap records the metadata.version first.
-    records.push_back(bootstrap_feature_record());
-  }
-  const BrokerInfo* me = image_->broker(id);
-  if (!me || me->endpoints != endpoints || me->rack != rack) {
-    // Kafka's broker epoch is the offset of the registration record.
-    const int64_t epoch = log_->end_offset() + static_cast<int64_t>(records.size());
-    metadata::RegisterBrokerRecord r;
-    r.broker_id = id;
-    r.incarnation_id = Uuid::random();
-    r.broker_epoch = epoch;
-    for (size_t i = 0; i < endpoints.size(); ++i) {
-      metadata::RegisterBrokerRecord::BrokerEndpoint e;
-      e.name = endpoints[i].listener;
-      e.host = endpoints[i].host;
-      e.port = endpoints[i].port;
-      e.security_protocol = security_protocol_id(protocols[i]);
-      r.end_points.push_back(std::move(e));
-    }
-    r.rack = rack;
-    r.fenced = true;  // registered fenced, then unfenced: a lone voter has nothing to catch up with
-    records.push_back(std::move(r));
-    metadata::UnfenceBrokerRecord u;
-    u.id = id;
-    u.epoch = epoch;
-    records.push_back(std::move(u));
-    spdlog::info("registering broker {} with epoch {} ({} endpoints{})", id, epoch, endpoints.size(),
-                 me ? ", replacing the previous registration" : "");
-  } else if (me->fenced) {
-    metadata::UnfenceBrokerRecord u;
-    u.id = id;
-    u.epoch = me->epoch;
-    records.push_back(std::move(u));
-  }
-  if (records.empty()) return {};
-  return commit(std::move(records));
-}
-
 Status Controller::commit(std::vector<MetadataRecord> records) {
   if (!failed_.ok()) return failed_;
+  if (auto s = failure(); !s.ok()) return s;
   if (!active_.load()) return Status(ErrorCode::NOT_CONTROLLER, kNotControllerMessage);
   if (records.empty()) return {};
   auto before = image();
@@ -340,10 +256,9 @@ Status Controller::commit(std::vector<MetadataRecord> records) {
       return Status(ErrorCode::UNKNOWN_SERVER_ERROR, "metadata record refused: " + s.error().message);
     }
   }
-  const size_t count = records.size();
   auto last = log_->append(records);
   if (!last.ok()) {
-    if (replicated_ && (last.code() == ErrorCode::NOT_CONTROLLER || last.code() == ErrorCode::REQUEST_TIMED_OUT))
+    if (last.code() == ErrorCode::NOT_CONTROLLER || last.code() == ErrorCode::REQUEST_TIMED_OUT)
       return last.error();  // leadership moved (or the quorum is slow): the caller retries
     // The batch may or may not be on disk: the image can no longer be trusted to match the
     // log, so stop writing until a restart replays what survived.
@@ -351,15 +266,28 @@ Status Controller::commit(std::vector<MetadataRecord> records) {
     spdlog::error("{}; refusing metadata changes until restart", failed_.error().message);
     return failed_;
   }
-  if (!replicated_) {
-    apply_committed(MetadataBatch{last.value() - static_cast<int64_t>(count) + 1, last.value(), std::move(records)});
-    return {};
-  }
-  // The quorum applies committed batches on its own thread: the next writer must see this one.
+  // The quorum applies committed batches on its own thread: the next writer must see this one,
+  // and the answer waits for this node's listeners too (a deleted topic's files are gone, a
+  // created one's replicas exist here when the client hears of it, as before the quorum).
   std::unique_lock lk(image_mu_);
-  if (!applied_cv_.wait_for(lk, std::chrono::seconds(10), [&] { return image_->offset() >= last.value(); }))
+  if (!applied_cv_.wait_for(lk, std::chrono::seconds(10),
+                            [&] { return published_offset_ >= last.value() || !apply_failed_.ok(); }))
     return Status(ErrorCode::REQUEST_TIMED_OUT, "the committed metadata change was not applied in time");
-  return {};
+  return apply_failed_;
+}
+
+void Controller::fail_apply(Status why) {
+  spdlog::critical("metadata image stops following the log: {}", why.error().message);
+  {
+    std::lock_guard lk(image_mu_);
+    if (apply_failed_.ok()) apply_failed_ = std::move(why);
+  }
+  applied_cv_.notify_all();
+}
+
+Status Controller::failure() const {
+  std::lock_guard lk(image_mu_);
+  return apply_failed_;
 }
 
 std::shared_ptr<const MetadataImage> Controller::image() const {
@@ -370,9 +298,9 @@ std::shared_ptr<const MetadataImage> Controller::image() const {
 void Controller::subscribe(Listener listener) {
   std::lock_guard lk(apply_mu_);
   auto current = image();
-  MetadataImage empty;
-  empty.set_cluster(current->cluster_id(), current->controller_id());
-  listener(empty, *current);
+  auto empty = std::make_shared<MetadataImage>();
+  empty->set_cluster(current->cluster_id(), current->controller_id());
+  listener(MetadataDelta::between(std::move(empty), current));
   listeners_.push_back(std::move(listener));
 }
 

@@ -1,14 +1,16 @@
-// The built-in controller: validates CreateTopics/DeleteTopics (and producer-id block
-// requests), turns them into metadata records, appends them to the metadata log (durable
-// before the answer), applies them to the metadata image and tells listeners. In a
-// single-broker start (`controller.quorum.voters` empty) this node is the only voter and the
-// log is a LocalMetadataLog; the cluster issue swaps in a Raft log carrying the same records.
+// The built-in controller (KRaft's QuorumController): validates topic, partition, config,
+// reassignment and producer-id requests, turns them into metadata records, appends them to the
+// metadata log (the Raft quorum's, a quorum of one on a lone broker) and, once committed,
+// applies them to the metadata image and tells listeners. Every node applies every committed
+// batch (apply_committed); only the active controller (the quorum's leader, once its epoch is
+// applied here) writes.
 //
 // Owner: the Broker (server/), created after the LogManager and destroyed before it.
-// Thread-safety: writers (create_topics, delete_topics, allocate_producer_ids, subscribe) may
-// be called from any thread and are serialized by one mutex, under which the metadata log is
-// appended and fsynced; image() is a brief-locked pointer copy from any thread. Listeners run
-// on the writing thread, under that mutex, in log order: they must not call the writers.
+// Thread-safety: writers (create_topics, delete_topics, allocate_producer_ids, ...) may be
+// called from any thread but never a network thread: they are serialized by one mutex and
+// block until the quorum committed and this node applied their batch. image() is a
+// brief-locked pointer copy from any thread. Listeners run on the quorum's apply thread, in
+// log order: they must not call the writers.
 #pragma once
 
 #include <atomic>
@@ -24,6 +26,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "controller/metadata_delta.h"
 #include "controller/metadata_image.h"
 #include "controller/metadata_log.h"
 #include "storage/log_manager.h"
@@ -135,11 +138,12 @@ Status validate_topic_name(std::string_view name);
 
 class Controller {
  public:
-  using Listener = std::function<void(const MetadataImage& before, const MetadataImage& after)>;
+  // Told every published change, as a delta (its images before and after included).
+  using Listener = std::function<void(const MetadataDelta& delta)>;
 
   // The metadata log's topic: clients may not create it (INVALID_REQUEST), since its log
   // shares the data log directory.
-  static constexpr const char* kMetadataTopic = LocalMetadataLog::kTopic;
+  static constexpr const char* kMetadataTopic = kMetadataLogTopic;
   // Producer ids per AllocateProducerIds block (Kafka's ProducerIdManager block size).
   static constexpr int32_t kProducerIdBlockSize = 1000;
   // What a standby controller answers writes with (Kafka's NotControllerException message).
@@ -148,24 +152,14 @@ class Controller {
   // Kafka refuses the whole request with POLICY_VIOLATION.
   static constexpr size_t kMaxRecordsPerRequest = 10000;
 
-  // Checks meta.properties in every log dir (creating the cluster id on the very first
-  // start), opens `<first log dir>/__cluster_metadata-0` through the LogManager and replays it
-  // into the image, then registers this broker (RegisterBrokerRecord, then UnfenceBrokerRecord)
-  // when it is not registered, its endpoints or rack changed, or it is fenced. The first start
-  // also records the metadata.version feature level. Errors are fatal start-up errors.
-  static Result<std::unique_ptr<Controller>> open(const config::BrokerConfig& config, storage::LogManager& logs);
-  // The same over any metadata log (the Raft quorum later; tests).
-  static Result<std::unique_ptr<Controller>> open(const config::BrokerConfig& config, std::unique_ptr<MetadataLog> log,
-                                                  std::string cluster_id);
-  // Cluster mode (controller.quorum.voters set): `log` is the Raft quorum's log, which
-  // delivers every committed batch to apply_committed (on every node, leader or not). Nothing
-  // is replayed or registered here: the quorum delivers the log from its start, and the
-  // broker registers with the active controller over the wire.
-  static Result<std::unique_ptr<Controller>> open_replicated(const config::BrokerConfig& config,
-                                                             std::unique_ptr<MetadataLog> log, std::string cluster_id);
+  // A controller over `log` (the quorum's, which delivers every committed batch to
+  // apply_committed on every node, leader or not; tests use a log that commits at once).
+  // Nothing is replayed here: the quorum delivers the log from its start (or a snapshot), and
+  // this broker registers with the active controller like any other (BrokerLifecycle).
+  static Result<std::unique_ptr<Controller>> open(const config::BrokerConfig& config,
+                                                  std::unique_ptr<MetadataLog> log, std::string cluster_id);
   ~Controller();
 
-  // ---- cluster mode ----
   // Applies one committed metadata batch (the quorum's thread, in log order): the image
   // moves on and the listeners run. A batch the image refuses is logged and skipped.
   void apply_committed(const MetadataBatch& batch);
@@ -276,16 +270,25 @@ class Controller {
   // (-1: any) is not its current epoch, UNKNOWN_SERVER_ERROR when the ids are exhausted.
   Result<ProducerIdBlock> allocate_producer_ids(int32_t broker_id, int64_t broker_epoch = -1);
 
+  // A committed batch this node could not read (an undecodable record): the image stops
+  // following the log, so the node refuses writes and its broker does not start. The quorum's
+  // apply thread reports it; failure() is the first one (OK when none).
+  void fail_apply(Status why);
+  Status failure() const;
+
   // The current image; never null.
   std::shared_ptr<const MetadataImage> image() const;
 
-  // Adds a listener, invoked at once with (empty image, current image) and then after every
-  // applied batch with the image before and after it.
+  // Adds a listener, invoked at once with the delta from an empty image to the current one,
+  // then with the delta of every applied batch (or loaded snapshot).
   void subscribe(Listener listener);
 
  private:
-  Controller(const config::BrokerConfig& config, std::unique_ptr<MetadataLog> log, bool replicated);
-  void publish(std::shared_ptr<const MetadataImage> next, const std::shared_ptr<const MetadataImage>& before);
+  Controller(const config::BrokerConfig& config, std::unique_ptr<MetadataLog> log);
+  // Makes delta.after() the image and tells the listeners. apply_mu_ held.
+  void publish(const MetadataDelta& delta);
+  // The listeners have seen everything up to `offset`: writers waiting for it go on.
+  void mark_published(int64_t offset);
   // Records that take broker `id` out of every ISR it can leave and move the leaderships it
   // holds to other eligible in-sync replicas (leader -1 when none is left). mu_ held.
   std::vector<MetadataRecord> evacuate(const MetadataImage& img, int32_t id) const;
@@ -295,10 +298,8 @@ class Controller {
   bool eligible(const MetadataImage& img, int32_t broker) const;
   // The metadata.version a new cluster's log starts with.
   static MetadataRecord bootstrap_feature_record();
-  Status replay();
-  Status register_this_broker();
-  // Appends one batch, applies it to a copy of the image, publishes the copy and notifies the
-  // listeners. mu_ held. Fail-stop: after a log error every later write fails.
+  // Appends one batch and waits until the quorum committed it and this node applied it (so the
+  // next writer builds on it). mu_ held. Fail-stop: after a log error every later write fails.
   Status commit(std::vector<MetadataRecord> records);
 
   const config::BrokerConfig config_;
@@ -309,14 +310,15 @@ class Controller {
   std::vector<Listener> listeners_;
   uint32_t next_leader_ = 0;  // rotating start of the round-robin placement
   Status failed_;             // the first metadata log error, once there was one
-  const bool replicated_ = false;
+  Status apply_failed_;       // under image_mu_: see fail_apply
   std::mutex apply_mu_;  // serializes applying batches and the listeners
   std::condition_variable applied_cv_;  // with image_mu_: a new image was published
-  std::atomic<bool> active_{true};
+  int64_t published_offset_ = -1;       // under image_mu_: the listeners have run up to here
+  std::atomic<bool> active_{false};
   std::map<int32_t, int64_t> last_heartbeat_ms_;  // active controller only; under mu_
   int64_t last_rebalance_ms_ = 0;
   std::atomic<bool> reset_sessions_{false};  // set on activation, done under mu_
-  // Cluster mode: the thread calling maintain() while active.
+  // The thread calling maintain() while active.
   std::thread maintenance_;
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;

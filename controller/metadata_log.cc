@@ -10,12 +10,8 @@ namespace kb::controller {
 
 namespace {
 
-// The single voter's leader epoch: with one voter there is never an election. The Raft log
-// stamps its own epochs into the batches it writes.
-constexpr int32_t kSingleVoterEpoch = 0;
-
 Status corrupt_at(int64_t offset, const std::string& why) {
-  return Status(ErrorCode::CORRUPT_MESSAGE, "metadata log " + std::string(LocalMetadataLog::kTopic) +
+  return Status(ErrorCode::CORRUPT_MESSAGE, "metadata log " + std::string(kMetadataLogTopic) +
                                                 "-0 at offset " + std::to_string(offset) + ": " + why);
 }
 
@@ -59,7 +55,7 @@ Result<MetadataBatch> decode_batch(std::span<const uint8_t> bytes, const BatchHe
 
 }  // namespace
 
-storage::LogConfig LocalMetadataLog::log_config() {
+storage::LogConfig metadata_log_config() {
   storage::LogConfig lc;
   // Kafka's metadata.log.segment.bytes and metadata.log.segment.ms defaults.
   lc.segment_bytes = 1073741824;
@@ -70,22 +66,6 @@ storage::LogConfig LocalMetadataLog::log_config() {
   // Room kept for metadata records on a full disk: deleting a topic (what frees space) is one.
   lc.reserve_bytes = 1 << 20;
   return lc;
-}
-
-Result<std::unique_ptr<LocalMetadataLog>> LocalMetadataLog::open(storage::LogManager& logs) {
-  auto log = logs.get_or_create(TopicPartition{kTopic, 0}, log_config());
-  if (!log.ok()) return log.error();
-  return std::unique_ptr<LocalMetadataLog>(new LocalMetadataLog(std::move(log.value())));
-}
-
-Result<int64_t> LocalMetadataLog::append(const std::vector<MetadataRecord>& records) {
-  if (records.empty()) return Error{ErrorCode::INVALID_REQUEST, "empty metadata batch"};
-  std::vector<uint8_t> bytes = encode_metadata_batch(records);
-  auto info = log_->append(bytes, kSingleVoterEpoch);
-  if (!info.ok()) return info.error();
-  // Metadata is durable before anyone acts on it or answers a client.
-  if (auto s = log_->flush(); !s.ok()) return s.error();
-  return info->last_offset.value();
 }
 
 std::vector<uint8_t> encode_metadata_batch(const std::vector<MetadataRecord>& records) {
@@ -100,17 +80,5 @@ std::vector<uint8_t> encode_metadata_batch(const std::vector<MetadataRecord>& re
   }
   return builder.build();
 }
-
-Status LocalMetadataLog::read(int64_t from, const std::function<Status(const MetadataBatch&)>& fn) const {
-  return log_->for_each_batch(Offset(from), log_->log_end_offset(),
-                              [&](std::span<const uint8_t> bytes, const BatchHeader& h) -> Status {
-                                if (h.is_control()) return {};  // a Raft leader's epoch marker
-                                auto batch = decode_batch(bytes, h);
-                                if (!batch.ok()) return batch.error();
-                                return fn(batch.value());
-                              });
-}
-
-int64_t LocalMetadataLog::end_offset() const { return log_->log_end_offset().value(); }
 
 }  // namespace kb::controller

@@ -3,9 +3,10 @@
 // together or not at all (a CreateTopics of one topic is TopicRecord + ConfigRecords +
 // PartitionRecords in one batch).
 //
-// MetadataLog is the seam for the Raft quorum: LocalMetadataLog is the single-voter log of a
-// broker that is its own controller (`controller.quorum.voters` empty); the Raft issue adds
-// a replicated implementation of the same interface carrying the same bytes.
+// MetadataLog is the Controller's seam: QuorumMetadataLog proposes to the Raft quorum (a
+// quorum of one on a lone broker); tests commit at once. The partition `__cluster_metadata-0`
+// holds one RecordBatch per batch (replication/raft/log_storage.h), the layout a lone broker
+// wrote before it became a quorum of one too, so its old logs load as they are.
 #pragma once
 
 #include <cstdint>
@@ -16,7 +17,11 @@
 #include "controller/metadata_records.h"
 #include "protocol/types.h"
 #include "storage/log.h"
-#include "storage/log_manager.h"
+
+namespace kb::controller {
+// The metadata log's partition: `__cluster_metadata-0` in the first log dir.
+inline constexpr const char* kMetadataLogTopic = "__cluster_metadata";
+}
 
 namespace kb::controller {
 
@@ -27,18 +32,16 @@ struct MetadataBatch {
 };
 
 // Owner: the Controller. Thread-safety: append is called by one writer at a time (the
-// Controller's mutex); read is for start-up replay on that same thread.
+// Controller's mutex).
 class MetadataLog {
  public:
   virtual ~MetadataLog() = default;
-  // Appends `records` (not empty) as one batch and returns once it is durable (fsynced);
-  // the result is the offset of the last record. An error leaves it unknown whether the batch
-  // survives a restart: the caller must stop writing (fail-stop), as Kafka's controller does.
+  // Appends `records` (not empty) as one batch and returns once it is committed; the result
+  // is the offset of the last record. NOT_CONTROLLER or REQUEST_TIMED_OUT: the leadership
+  // moved or the quorum is slow (the batch may still commit: the image follows the log). Any
+  // other error leaves it unknown whether the batch survives a restart: the caller must stop
+  // writing (fail-stop), as Kafka's controller does.
   virtual Result<int64_t> append(const std::vector<MetadataRecord>& records) = 0;
-  // Calls `fn` with every batch whose records start at or after `from`, in log order. Stops at
-  // the first error, fn's or the log's (an undecodable record is CORRUPT_MESSAGE naming its
-  // offset).
-  virtual Status read(int64_t from, const std::function<Status(const MetadataBatch&)>& fn) const = 0;
   // The offset the next appended record gets.
   virtual int64_t end_offset() const = 0;
 };
@@ -50,26 +53,8 @@ std::vector<uint8_t> encode_metadata_batch(const std::vector<MetadataRecord>& re
 // an undecodable record.
 Result<MetadataBatch> decode_metadata_batch(std::span<const uint8_t> bytes);
 
-// The single-voter metadata log: `<first log dir>/__cluster_metadata-0`, a partition Log in
-// Kafka's layout holding uncompressed v2 batches with null keys (see metadata_records.h).
-class LocalMetadataLog final : public MetadataLog {
- public:
-  static constexpr const char* kTopic = "__cluster_metadata";
-
-  // Opens (or creates) the log through the LogManager. Its LogConfig keeps every record
-  // forever: without snapshots the log is the only copy of the cluster's metadata.
-  static Result<std::unique_ptr<LocalMetadataLog>> open(storage::LogManager& logs);
-  // The metadata partition's settings (Kafka's metadata.log.* defaults); the Raft quorum
-  // opens the same partition with them.
-  static storage::LogConfig log_config();
-
-  Result<int64_t> append(const std::vector<MetadataRecord>& records) override;
-  Status read(int64_t from, const std::function<Status(const MetadataBatch&)>& fn) const override;
-  int64_t end_offset() const override;
-
- private:
-  explicit LocalMetadataLog(std::shared_ptr<storage::Log> log) : log_(std::move(log)) {}
-  std::shared_ptr<storage::Log> log_;
-};
+// The metadata partition's settings (Kafka's metadata.log.* defaults) for the quorum's log:
+// every record is kept until a snapshot covers it.
+storage::LogConfig metadata_log_config();
 
 }  // namespace kb::controller

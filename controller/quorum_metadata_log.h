@@ -1,4 +1,4 @@
-// The Controller's MetadataLog in cluster mode (controller.quorum.voters set): appends are
+// The Controller's MetadataLog: appends are
 // proposals to the metadata quorum (replication/raft/quorum.h), and return once committed (and
 // applied through the quorum's commit callback) or refused.
 //
@@ -24,8 +24,6 @@ class QuorumMetadataLog final : public MetadataLog {
   // NOT_CONTROLLER, KAFKA_STORAGE_ERROR, or REQUEST_TIMED_OUT when not committed within the
   // timeout (it may still commit later: the image follows the log, not this answer).
   Result<int64_t> append(const std::vector<MetadataRecord>& records) override;
-  // Nothing to read: the quorum delivers the log from its start.
-  Status read(int64_t, const std::function<Status(const MetadataBatch&)>&) const override { return {}; }
   int64_t end_offset() const override;
 
  private:

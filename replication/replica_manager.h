@@ -21,6 +21,9 @@
 
 namespace kb::replication {
 
+struct LocalChanges;
+struct DeltaEnvironment;
+
 class ReplicaManager {
  public:
   ReplicaManager(storage::LogManager& logs, int32_t node_id) : logs_(logs), node_id_(node_id) {}
@@ -60,6 +63,12 @@ class ReplicaManager {
   // Writes every hosted replica's producer-state snapshot at its log end (clean shutdown,
   // after appends stopped), so the next start need not scan the logs for it.
   void write_producer_snapshots();
+
+  // Carries out what a metadata change means for this broker's replicas (Kafka's
+  // ReplicaManager.applyDelta): deletes, then the roles and states of the partitions to lead
+  // and to follow (with the follower fetcher), then new log settings
+  // (replica_manager_delta.cc).
+  void apply_delta(const LocalChanges& changes, const DeltaEnvironment& env);
 
   std::shared_ptr<Partition> get(const TopicPartition& tp) const;
   std::vector<std::shared_ptr<Partition>> all() const;

@@ -9,19 +9,23 @@
 #include "controller/broker_lifecycle.h"
 #include "controller/meta_properties.h"
 #include "controller/producer_id_manager.h"
-#include "controller/quorum_metadata_log.h"
+#include "controller/controller_quorum.h"
 #include "coordinator/group/replica_group_log.h"
 #include "coordinator/txn/txn_marker_sender.h"
 #include "protocol/messages/allocate_producer_ids_request.h"
 #include "protocol/messages/allocate_producer_ids_response.h"
 #include "protocol/messages/create_topics_request.h"
 #include "protocol/messages/create_topics_response.h"
+#include "controller/controller_channel.h"
+#include "server/dispatch.h"
+#include "server/forwarding.h"
+#include "server/handlers/handlers.h"
 #include "replication/raft/quorum.h"
-#include "replication/replica_fetcher.h"
 #include "runtime/clock.h"
 #include "runtime/loop_thread.h"
 #include "runtime/peer_client.h"
 #include "server/http_server.h"
+#include "server/metadata_publishers.h"
 #include "server/network.h"
 #include "server/schema_registry_service.h"
 
@@ -34,6 +38,9 @@ using runtime::PeerAddress;
 using runtime::PeerClient;
 
 namespace {
+
+// CreateTopics as this broker sends it for auto-creation (topic configs, v5+ answers).
+constexpr int16_t kAutoCreateVersion = 5;
 
 // The follower fetcher's settings from the broker's replica.fetch.* properties.
 replication::ReplicaFetcherOptions replica_fetcher_options(const config::BrokerConfig& config) {
@@ -53,43 +60,9 @@ replication::ReplicaFetcherOptions replica_fetcher_options(const config::BrokerC
 Broker::Broker(config::BrokerConfig config)
     : config_(std::move(config)),
       node_id_(config_.node_id()),
-      effective_(std::make_shared<const config::BrokerConfig>(config_)) {}
+      dynamic_configs_(std::make_unique<DynamicConfigPublisher>(config_)) {}
 
-std::shared_ptr<const config::BrokerConfig> Broker::effective_config() const {
-  std::lock_guard lk(effective_mu_);
-  return effective_;
-}
-
-bool Broker::apply_dynamic_configs(const controller::MetadataImage& after) {
-  static const std::map<std::string, std::string> kNone;
-  const auto* cluster_default = after.broker_configs("");
-  const auto* mine = after.broker_configs(std::to_string(node_id_));
-  auto current = effective_config();
-  auto same = [](const auto& layer, const std::map<std::string, std::string>* stored) {
-    if (!stored) return layer.empty();
-    return std::equal(layer.begin(), layer.end(), stored->begin(), stored->end());
-  };
-  if (same(current->dynamic_default(), cluster_default) && same(current->dynamic_broker(), mine)) return false;
-  std::vector<std::string> skipped;
-  auto next = config_.with_dynamic(cluster_default ? *cluster_default : kNone, mine ? *mine : kNone, &skipped);
-  for (const auto& s : skipped) spdlog::warn("ignoring dynamic broker config {}", s);
-  if (!next.ok()) {
-    // The controller checks every change, so this is a combination no single change made
-    // (e.g. a cluster default and a per-broker value written by different brokers' rules).
-    spdlog::error("dynamic broker configs not applied: {}", next.error().message);
-    return false;
-  }
-  std::vector<std::string> changes;
-  for (const auto& [k, v] : next->dynamic_default()) changes.push_back(k + "=" + v + " (cluster default)");
-  for (const auto& [k, v] : next->dynamic_broker()) changes.push_back(k + "=" + v + " (this broker)");
-  spdlog::info("dynamic broker configs now in effect: {}",
-               changes.empty() ? std::string("none") : fmt::format("{}", fmt::join(changes, ", ")));
-  {
-    std::lock_guard lk(effective_mu_);
-    effective_ = std::make_shared<const config::BrokerConfig>(std::move(next.value()));
-  }
-  return true;
-}
+std::shared_ptr<const config::BrokerConfig> Broker::effective_config() const { return dynamic_configs_->effective(); }
 
 Broker::~Broker() { stop(); }
 
@@ -169,7 +142,9 @@ Status Broker::start() {
   marker_client_ = std::make_unique<PeerClient>("kbroker-" + std::to_string(node_id_) + "-txn-markers");
   txn_markers_ = std::make_unique<coordinator::BrokerTxnMarkerSender>(
       [this] { return image(); },
-      [this](const controller::MetadataImage& img, int32_t node) { return broker_address(img, node); },
+      [this](const controller::MetadataImage& img, int32_t node) {
+        return inter_broker_address(img, node, config_.raw("inter.broker.listener.name"));
+      },
       *marker_client_);
   // Kafka appends to __transaction_state with request.timeout.ms (30 s) for the ISR.
   txn_log_ = std::make_unique<coordinator::ReplicaGroupLog>(*replicas_, *coordinator_loop_, 30000,
@@ -178,17 +153,31 @@ Status Broker::start() {
       tc, *coordinator_loop_, *txn_log_, *txn_markers_,
       [this](std::function<void(Result<int64_t>)> done) { producer_ids_->next_id(std::move(done)); });
 
-  if (config_.quorum_voters().empty()) {
-    auto ctl = controller::Controller::open(config_, *logs_);
-    if (!ctl.ok()) return ctl.error();
-    controller_ = std::move(ctl.value());
-  } else if (auto s = open_replicated_controller(); !s.ok()) {
-    return s;
-  }
-  // Creates the replicas of every existing topic now (the listener is called at once with the
-  // current image), and of every later one as it is created.
-  controller_->subscribe([this](const controller::MetadataImage& before,
-                                const controller::MetadataImage& after) { on_metadata(before, after); });
+  if (auto s = open_controller(); !s.ok()) return s;
+  // The publishers: the effective configuration first, then the replicas, which hand the
+  // coordinators and the ISR counters their view once this broker has caught up. The
+  // listener is called at once with everything there is, then with each change.
+  ReplicaPublisher::Options ro;
+  ro.node_id = node_id_;
+  ro.incarnation = incarnation_;
+  ro.fetcher = replica_fetcher_options(config_);
+  ro.inter_broker_listener = config_.raw("inter.broker.listener.name");
+  ro.replica_lag_time_max_ms = config_.get_long("replica.lag.time.max.ms");
+  coordinator_publisher_ = std::make_unique<CoordinatorPublisher>(node_id_, *groups_, *txns_);
+  replica_publisher_ = std::make_unique<ReplicaPublisher>(
+      ro, *logs_, *replicas_, [this](const auto& overrides) { return log_config_for(overrides); },
+      [this](const auto& overrides) { return min_insync_replicas_for(overrides); },
+      [this](const controller::MetadataDelta& local) {
+        coordinator_publisher_->on_delta(local);
+        count_isr_changes(local);
+      });
+  metadata_->controller->subscribe([this](const controller::MetadataDelta& delta) {
+    if (dynamic_configs_->on_delta(delta)) {
+      auto eff = effective_config();
+      logs_->reconfigure_cleaner(eff->get_int("log.cleaner.threads"), eff->get_long("log.cleaner.backoff.ms"));
+    }
+    replica_publisher_->on_delta(delta);
+  });
   logs_->start();
   producer_ids_ = std::make_unique<ProducerIdManager>(
       [this](ProducerIdManager::BlockCallback done) { allocate_producer_id_block(std::move(done)); });
@@ -201,15 +190,24 @@ Status Broker::start() {
     return std::map<std::string, uint64_t>{{coordinator::ReplicaGroupLog::kTopic, groups_->skipped_records()},
                                            {kTransactionStateTopic, txns_->skipped_records()}};
   });
-  if (quorum_) metrics_.set_cluster_source([this] { return sample_cluster(); });
+  metrics_.set_cluster_source([this] { return sample_cluster(); });
   metrics_.set_log_dir_source([this] {
     std::vector<LogDirSample> out;
     for (const auto& d : logs_->log_dir_infos()) out.push_back({d.path.string(), !d.online()});
     return out;
   });
 
+  // The controller listeners serve at once (the quorum's votes and fetches, registrations
+  // and heartbeats travel on them); the others once this broker has caught up with the
+  // metadata and the controller unfenced it, as Kafka's BrokerServer does.
   NetworkOptions no;
-  for (const auto& l : config_.listeners()) no.listeners.push_back({l.name, l.host, l.port});
+  auto controller_names = config_.get_list("controller.listener.names");
+  for (const auto& l : config_.listeners()) {
+    bool controller_listener = std::any_of(controller_names.begin(), controller_names.end(), [&](const std::string& n) {
+      return strcasecmp(n.c_str(), l.name.c_str()) == 0;
+    });
+    no.listeners.push_back({l.name, l.host, l.port, !controller_listener});
+  }
   no.threads = config_.get_int("num.network.threads");
   no.max_request_bytes = config_.get_int("socket.request.max.bytes");
   no.connections_max_idle_ms = config_.get_long("connections.max.idle.ms");
@@ -220,12 +218,12 @@ Status Broker::start() {
 
   if (config_.get_bool("schema.registry.enable")) {
     SchemaRegistryService::Hooks h;
-    h.controller = controller_.get();
+    h.controller = metadata_->controller.get();
     h.address = [this](const controller::MetadataImage& img, int32_t node) { return broker_address(img, node); };
     h.create_topic = [this](const controller::CreateTopicSpec& spec) {
       return ensure_internal_topic(spec, "schema.registry.topic.replication.factor");
     };
-    h.lone_broker = !quorum_;
+    h.lone_broker = config_.quorum_voters().empty();
     schema_registry_ = std::make_unique<SchemaRegistryService>(config_, std::move(h));
     metrics_.add_collector(schema_registry_->collector());
   }
@@ -236,10 +234,10 @@ Status Broker::start() {
   if (auto s = http_->start(); !s.ok()) return s;
   if (schema_registry_) schema_registry_->start();
 
-  if (quorum_) {
+  {
     controller::LifecycleOptions lo;
     lo.node_id = node_id_;
-    lo.cluster_id = controller_->image()->cluster_id();
+    lo.cluster_id = metadata_->controller->image()->cluster_id();
     lo.incarnation_id = incarnation_;
     for (const auto& l : config_.advertised_listeners()) {
       lo.endpoints.push_back({l.name, l.host, l.port});
@@ -250,8 +248,17 @@ Status Broker::start() {
     lo.heartbeat_interval_ms = config_.get_int("broker.heartbeat.interval.ms");
     lo.replica_lag_time_max_ms = config_.get_long("replica.lag.time.max.ms");
     lo.high_watermark_checkpoint_interval_ms = config_.get_long("replica.high.watermark.checkpoint.interval.ms");
-    lifecycle_ = std::make_unique<controller::BrokerLifecycle>(lo, *peers_, *quorum_, *controller_, *replicas_);
+    lifecycle_ = std::make_unique<controller::BrokerLifecycle>(lo, *channel_, *metadata_->controller, *replicas_);
   }
+  const int64_t wait_ms = config_.get_long("broker.session.timeout.ms");
+  const bool caught_up =
+      replica_publisher_->wait_caught_up(wait_ms, [this] { return !metadata_->controller->failure().ok(); });
+  if (auto s = metadata_->controller->failure(); !s.ok()) return s;
+  if (!caught_up)
+    spdlog::warn("broker {} was not unfenced by the controller within {} ms (broker.session.timeout.ms); serving "
+                 "clients anyway",
+                 node_id_, wait_ms);
+  network_->serve_deferred();
 
   spdlog::info("kbroker node {} serving Kafka on {} and metrics on {}:{}", node_id_,
                fmt::join(config_.get_list("listeners"), ","), config_.metrics_host(),
@@ -287,11 +294,12 @@ void Broker::stop() {
   if (http_) http_->stop();
   if (coordinator_loop_) coordinator_loop_->stop(std::chrono::seconds(1));
   lifecycle_.reset();
+  if (channel_) channel_->stop();
   if (controller_requests_) controller_requests_->stop(std::chrono::seconds(5));
-  if (quorum_) quorum_->stop();
-  if (fetchers_) fetchers_->stop();
-  quorum_.reset();
-  controller_.reset();
+  if (metadata_) metadata_->quorum->stop();
+  if (replica_publisher_) replica_publisher_->stop_fetchers();
+  channel_.reset();
+  metadata_.reset();
   if (quorum_peers_) quorum_peers_->stop();
   if (peers_) peers_->stop();
   if (marker_client_) marker_client_->stop();
@@ -300,7 +308,7 @@ void Broker::stop() {
     // Clean shutdown: no append runs any more, so each snapshot is the state at its log end.
     replicas_->write_producer_snapshots();
     // Clean shutdown: the next start knows exactly what was committed.
-    if (quorum_peers_)
+    if (logs_)
       if (auto s = replicas_->checkpoint_high_watermarks(); !s.ok())
         spdlog::error("high watermark checkpoint failed: {}", s.error().message);
   }
@@ -308,108 +316,56 @@ void Broker::stop() {
   spdlog::info("shutdown complete");
 }
 
-namespace {
-
-// A cluster id all voters of one quorum derive alike on their first start (Kafka has
-// `kafka-storage format --cluster-id` for this): 128 bits of FNV-1a over the voters list.
-std::string quorum_cluster_id(const std::vector<config::QuorumVoter>& voters) {
-  std::string text = "kbroker-cluster:";
-  for (const auto& v : voters) text += std::to_string(v.id) + "@" + v.host + ":" + std::to_string(v.port) + ",";
-  Uuid id;
-  for (int half = 0; half < 2; ++half) {
-    uint64_t h = 14695981039346656037ull ^ static_cast<uint64_t>(half);
-    for (unsigned char c : text) {
-      h ^= c;
-      h *= 1099511628211ull;
-    }
-    for (int i = 0; i < 8; ++i) id.bytes[half * 8 + i] = static_cast<uint8_t>(h >> (56 - 8 * i));
-  }
-  return id.to_string();
-}
-
-}  // namespace
-
-Status Broker::open_replicated_controller() {
-  auto cluster_id = controller::ensure_meta_properties(config_.log_dirs(), node_id_,
-                                                       quorum_cluster_id(config_.quorum_voters()));
+Status Broker::open_controller() {
+  auto cluster_id = controller::ensure_cluster_id(config_);
   if (!cluster_id.ok()) return cluster_id.error();
-  auto log = logs_->get_or_create(TopicPartition{Quorum::kTopic, 0}, controller::LocalMetadataLog::log_config());
-  if (!log.ok()) return log.error();
   peers_ = std::make_unique<PeerClient>("kbroker-" + std::to_string(node_id_));
   quorum_peers_ = std::make_unique<PeerClient>("kbroker-quorum-" + std::to_string(node_id_));
   controller_requests_ = std::make_unique<LoopThread>("kb-ctl-requests");
-  const int64_t request_timeout = config_.get_int("controller.quorum.request.timeout.ms");
-  auto qlog = std::make_unique<controller::QuorumMetadataLog>(request_timeout * 2);
-  controller::QuorumMetadataLog* qlog_ptr = qlog.get();
-  auto ctl = controller::Controller::open_replicated(config_, std::move(qlog), cluster_id.value());
-  if (!ctl.ok()) return ctl.error();
-  controller_ = std::move(ctl.value());
-
-  raft::QuorumOptions qo;
-  qo.node_id = node_id_;
-  for (const auto& v : config_.quorum_voters()) qo.voters.push_back({v.id, v.host, v.port});
-  qo.cluster_id = cluster_id.value();
-  qo.raft.election_timeout_ms = config_.get_int("controller.quorum.election.timeout.ms");
-  qo.raft.fetch_timeout_ms = config_.get_int("controller.quorum.fetch.timeout.ms");
-  qo.raft.fetch_resend_ms = request_timeout;
-  qo.request_timeout_ms = request_timeout;
-  qo.fetch_max_wait_ms = std::min<int64_t>(500, qo.raft.fetch_timeout_ms / 2);
-  qo.snapshot_max_bytes = config_.get_long("metadata.log.max.record.bytes.between.snapshots");
-  qo.snapshot_interval_ms = config_.get_long("metadata.log.max.snapshot.interval.ms");
-  controller::Controller* ctl_ptr = controller_.get();
-  auto decode = [](const std::string& batch) {
-    return controller::decode_metadata_batch(
-        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(batch.data()), batch.size()));
-  };
-  Quorum::Callbacks callbacks;
-  callbacks.on_commit = [ctl_ptr, decode](const std::string& batch, int64_t) {
-    auto decoded = decode(batch);
-    if (!decoded.ok()) {
-      spdlog::error("undecodable committed metadata batch: {}", decoded.error().message);
-      return;
-    }
-    ctl_ptr->apply_committed(decoded.value());
-  };
-  callbacks.on_active = [ctl_ptr](bool active) { ctl_ptr->set_active(active); };
-  callbacks.on_load = [ctl_ptr, decode](const std::vector<std::string>& batches, int64_t last) {
-    std::vector<controller::MetadataBatch> decoded;
-    for (const auto& b : batches) {
-      auto d = decode(b);
-      if (!d.ok()) {
-        spdlog::error("undecodable metadata snapshot batch: {}", d.error().message);
-        return;
-      }
-      decoded.push_back(std::move(d.value()));
-    }
-    ctl_ptr->load_snapshot(decoded, last);
-  };
-  callbacks.make_snapshot = [ctl_ptr](int64_t last) { return ctl_ptr->snapshot_batches(last); };
-  auto q = Quorum::open(qo, log.value(), *quorum_peers_, std::move(callbacks));
-  if (!q.ok()) return q.error();
-  quorum_ = std::move(q.value());
-  qlog_ptr->attach(quorum_.get());
+  auto cq = controller::open_controller_quorum(config_, cluster_id.value(), *logs_, *quorum_peers_);
+  if (!cq.ok()) return cq.error();
+  metadata_ = std::move(cq.value());
+  channel_ = std::make_unique<controller::ControllerChannel>(
+      node_id_, *metadata_->quorum, *peers_,
+      [this](int16_t api_key, int16_t version, std::vector<uint8_t> body, controller::ControllerChannel::Callback done) {
+        serve_locally(api_key, version, std::move(body), std::move(done));
+      },
+      config_.get_int("controller.quorum.retry.backoff.ms"));
   return {};
 }
 
-int32_t Broker::active_controller_id() const { return quorum_ ? quorum_->leader() : node_id_; }
-
-void Broker::run_controller_request(std::function<void()> work) { controller_requests_->post(std::move(work)); }
-
-void Broker::create_topics_async(const std::vector<controller::CreateTopicSpec>& specs) {
-  run_controller_request([this, specs] {
-    if (!controller_->active()) return forward_create_topics(specs);
-    for (const auto& r : controller_->create_topics(specs, false))
-      if (r.error != ErrorCode::NONE && r.error != ErrorCode::TOPIC_ALREADY_EXISTS)
-        spdlog::warn("cannot create topic {}: {}", r.name, r.message);
+void Broker::serve_locally(int16_t api_key, int16_t version, std::vector<uint8_t> body,
+                           controller::ControllerChannel::Callback done) {
+  RequestContext ctx;
+  ctx.api_key = api_key;
+  ctx.api_version = version;
+  ctx.client_id = "kbroker-" + std::to_string(node_id_);
+  ctx.peer = "(this broker)";
+  ctx.frame = std::make_shared<Frame>(body.begin(), body.end());
+  ctx.body = std::span<uint8_t>(ctx.frame->data(), ctx.frame->size());
+  ctx.broker = this;
+  ctx.scheduler = controller_requests_.get();
+  ctx.from_this_broker = true;
+  if (!find_handler(api_key)) return done(Error{ErrorCode::UNSUPPORTED_VERSION, "no handler for api key " + std::to_string(api_key)});
+  dispatch(ctx, [done = std::move(done)](Response&& r) {
+    if (!r.send) return done(Error{ErrorCode::CORRUPT_MESSAGE, "the request was refused as malformed"});
+    done(std::move(r.body.buffer()));
   });
 }
 
-void Broker::forward_create_topics(const std::vector<controller::CreateTopicSpec>& specs) {
-  int32_t leader = quorum_ ? quorum_->leader() : -1;
-  auto addr = leader >= 0 ? quorum_->voter_address(leader) : std::nullopt;
-  if (!addr) return;
+int32_t Broker::active_controller_id() const { return metadata_->quorum->leader(); }
+
+void Broker::run_controller_request(std::function<void()> work) { controller_requests_->post(std::move(work)); }
+
+bool Broker::controller_listener(const std::string& listener) const {
+  for (const auto& n : config_.get_list("controller.listener.names"))
+    if (strcasecmp(n.c_str(), listener.c_str()) == 0) return true;
+  return false;
+}
+
+void Broker::create_topics_async(const std::vector<controller::CreateTopicSpec>& specs) {
   msg::CreateTopicsRequest req;
-  req.timeout_ms = 30000;
+  req.timeout_ms = static_cast<int32_t>(kForwardTimeoutMs);
   for (const auto& s : specs) {
     auto& t = req.topics.emplace_back();
     t.name = s.name;
@@ -421,38 +377,42 @@ void Broker::forward_create_topics(const std::vector<controller::CreateTopicSpec
       c.value = v;
     }
   }
-  peers_->call<msg::CreateTopicsRequest, msg::CreateTopicsResponse>(
-      leader, PeerAddress{addr->first, addr->second}, req, 5, 30000, [](Result<msg::CreateTopicsResponse> r) {
-        if (!r.ok()) spdlog::warn("forwarding topic creation to the controller failed: {}", r.error().message);
-      });
+  RequestContext ctx;
+  ctx.api_key = msg::CreateTopicsRequest::kApiKey;
+  ctx.api_version = kAutoCreateVersion;
+  ctx.client_id = "kbroker-" + std::to_string(node_id_) + "-auto-create";
+  ctx.peer = "(this broker)";
+  wire::Writer w;
+  req.encode(w, kAutoCreateVersion);
+  forward_to_controller(*this, ctx, std::move(w.buffer()), [](Result<std::vector<uint8_t>> r) {
+    if (!r.ok()) return spdlog::warn("topic creation through the controller failed: {}", r.error().message);
+    msg::CreateTopicsResponse resp;
+    wire::Reader rd(std::span<const uint8_t>(r->data(), r->size()));
+    if (!resp.decode(rd, kAutoCreateVersion)) return spdlog::warn("undecodable CreateTopics answer from the controller");
+    for (const auto& t : resp.topics) {
+      auto code = static_cast<ErrorCode>(t.error_code);
+      if (code == ErrorCode::NONE)
+        spdlog::info("auto-created topic {} with {} partitions", t.name, t.num_partitions);
+      else if (code != ErrorCode::TOPIC_ALREADY_EXISTS)
+        spdlog::warn("cannot create topic {}: {}", t.name, t.error_message.value_or(std::string(error_name(code))));
+    }
+  });
 }
 
 void Broker::allocate_producer_id_block(std::function<void(Result<controller::ProducerIdBlock>)> done) {
-  // The controller fsyncs its log (or waits for the quorum) before it hands out a block.
-  if (!quorum_) {
-    coordinator_loop_->post([this, done = std::move(done)] { done(controller_->allocate_producer_ids(node_id_)); });
-    return;
-  }
-  run_controller_request([this, done = std::move(done)] {
-    auto img = image();
-    const controller::BrokerInfo* me = img->broker(node_id_);
-    const int64_t epoch = me && me->incarnation_id == incarnation_ ? me->epoch : -1;
-    if (controller_->active()) return done(controller_->allocate_producer_ids(node_id_, epoch));
-    const int32_t leader = quorum_->leader();
-    auto addr = leader >= 0 ? quorum_->voter_address(leader) : std::nullopt;
-    if (!addr) return done(Error{ErrorCode::NOT_CONTROLLER, "no active controller known"});
-    msg::AllocateProducerIdsRequest req;
-    req.broker_id = node_id_;
-    req.broker_epoch = epoch;
-    peers_->call<msg::AllocateProducerIdsRequest, msg::AllocateProducerIdsResponse>(
-        leader, PeerAddress{addr->first, addr->second}, req, 0, config_.get_int("controller.quorum.request.timeout.ms"),
-        [done](Result<msg::AllocateProducerIdsResponse> r) {
-          if (!r.ok()) return done(r.error());
-          if (r->error_code != 0)
-            return done(Error{static_cast<ErrorCode>(r->error_code), "AllocateProducerIds refused by the controller"});
-          done(controller::ProducerIdBlock{-1, r->producer_id_start, r->producer_id_len});
-        });
-  });
+  auto img = image();
+  const controller::BrokerInfo* me = img->broker(node_id_);
+  msg::AllocateProducerIdsRequest req;
+  req.broker_id = node_id_;
+  req.broker_epoch = me && me->incarnation_id == incarnation_ ? me->epoch : -1;
+  channel_->call<msg::AllocateProducerIdsRequest, msg::AllocateProducerIdsResponse>(
+      req, 0, config_.get_int("controller.quorum.request.timeout.ms"),
+      [done = std::move(done)](Result<msg::AllocateProducerIdsResponse> r) {
+        if (!r.ok()) return done(r.error());
+        if (r->error_code != 0)
+          return done(Error{static_cast<ErrorCode>(r->error_code), "AllocateProducerIds refused by the controller"});
+        done(controller::ProducerIdBlock{-1, r->producer_id_start, r->producer_id_len});
+      });
 }
 
 void Broker::schedule_producer_expiration() {
@@ -501,9 +461,9 @@ std::vector<controller::CreateTopicResult> Broker::auto_create_topics(
     s.name = n;
     specs.push_back(std::move(s));
   }
-  if (!specs.empty() && quorum_) {
-    // In a cluster creation waits for the quorum: it runs off this (network) thread, on the
-    // active controller or forwarded to it, and the client retries (LEADER_NOT_AVAILABLE)
+  if (!specs.empty()) {
+    // Creation waits for the quorum: it goes to the active controller (this node or
+    // another) off this network thread, and the client retries (LEADER_NOT_AVAILABLE)
     // until the topic appears in this broker's image.
     create_topics_async(specs);
     for (const auto& s : specs) {
@@ -512,161 +472,8 @@ std::vector<controller::CreateTopicResult> Broker::auto_create_topics(
       r.message = "forwarded to the active controller";
       results.push_back(std::move(r));
     }
-    return results;
-  }
-  if (!specs.empty())
-    for (auto& r : controller_->create_topics(specs, false)) results.push_back(std::move(r));
-  for (const auto& r : results) {
-    if (r.error == ErrorCode::NONE)
-      spdlog::info("auto-created topic {} with {} partitions", r.name, r.num_partitions);
   }
   return results;
-}
-
-void Broker::on_metadata(const controller::MetadataImage& before,
-                         const controller::MetadataImage& after) {
-  // First, so every topic below gets log settings with the new broker-wide defaults.
-  const bool broker_configs_changed = apply_dynamic_configs(after);
-  if (broker_configs_changed) {
-    auto eff = effective_config();
-    logs_->reconfigure_cleaner(eff->get_int("log.cleaner.threads"), eff->get_long("log.cleaner.backoff.ms"));
-  }
-  if (quorum_ && !caught_up_) {
-    // A cluster broker replays the metadata log from its start: until the controller has
-    // unfenced this incarnation (it has caught up with its own registration, and what an
-    // earlier incarnation led has moved away), the image may be stale, so no replica takes a
-    // role from it. Then every role is taken at once, as from an empty image.
-    const controller::BrokerInfo* me = after.broker(node_id_);
-    if (!me || me->fenced || me->incarnation_id != incarnation_) return;
-    caught_up_ = true;
-    spdlog::info("broker {} caught up with the metadata log at offset {}: taking its replicas' roles", node_id_,
-                 after.offset());
-    // Stray logs: partitions on disk that the metadata no longer gives this broker (their
-    // topic was deleted, or the replica moved, while it was away; a snapshot does not even
-    // name the deleted topics). Kafka deletes them at start-up the same way.
-    for (const TopicPartition& tp : logs_->existing_partitions()) {
-      if (tp.topic == Quorum::kTopic) continue;
-      const controller::PartitionInfo* p = after.partition(tp.topic, tp.partition);
-      if (p && std::find(p->replicas.begin(), p->replicas.end(), node_id_) != p->replicas.end()) continue;
-      if (auto s = replicas_->remove(tp, true); !s.ok())
-        spdlog::error("deleting the stray log of {} failed: {}", tp.to_string(), s.error().message);
-      else
-        spdlog::info("{}: not a replica here any more; its stray log is deleted", tp.to_string());
-    }
-    controller::MetadataImage empty;
-    empty.set_cluster(after.cluster_id(), after.controller_id());
-    return on_metadata(empty, after);
-  }
-  // Topics that disappeared (or were re-created with a new id): drop their replicas and files.
-  for (const controller::TopicInfo* old : before.topics()) {
-    const controller::TopicInfo* now = after.topic(old->name);
-    if (now && now->id == old->id) continue;
-    for (const auto& p : old->partitions) {
-      TopicPartition tp{old->name, p.partition};
-      if (fetchers_) fetchers_->remove(tp);
-      if (auto s = replicas_->remove(tp, true); !s.ok())
-        spdlog::error("deleting the log of {} failed: {}", tp.to_string(), s.error().message);
-    }
-    // Its counters stay: a handler may still hold them, and counters only ever grow.
-    spdlog::info("topic {} deleted: {} partition logs removed", old->name, old->partitions.size());
-  }
-  // Where this broker fetches a partition it follows: the leader's inter-broker listener
-  // (inter.broker.listener.name), else its first advertised one. No leader, or a leader that
-  // is unknown or fenced: no fetching until the metadata names a live one.
-  auto leader_address = [&](int32_t leader) { return broker_address(after, leader); };
-  const int64_t now = runtime::now_ms();
-  const int64_t lag_max_ms = config_.get_long("replica.lag.time.max.ms");
-  for (const controller::TopicInfo* t : after.topics()) {
-    const controller::TopicInfo* prev = before.topic(t->name);
-    // A topic's log settings change with its overrides, and with the broker-wide defaults
-    // (dynamic broker configs) that its missing overrides fall back to.
-    bool configs_changed = prev && prev->id == t->id && (broker_configs_changed || prev->configs != t->configs);
-    storage::LogConfig lc = log_config_for(t->configs);
-    if (configs_changed) replicas_->update_config(t->name, lc);
-    const int32_t min_isr = min_insync_replicas_for(t->configs);
-    for (const auto& p : t->partitions) {
-      TopicPartition tp{t->name, p.partition};
-      auto existing = replicas_->get(tp);
-      if (std::find(p.replicas.begin(), p.replicas.end(), node_id_) == p.replicas.end()) {
-        // Moved off this broker (a reassignment): no more fetching, and the replica goes
-        // with its files.
-        if (existing) {
-          if (fetchers_) fetchers_->remove(tp);
-          // A leader moved off here stops leading first, so that acks=all produces waiting
-          // for its high watermark answer NOT_LEADER_OR_FOLLOWER now (the producer retries at
-          // the new leader) rather than at their timeout.
-          if (existing->is_leader())
-            (void)replicas_->become_follower(
-                tp, t->id, replication::PartitionState{p.leader, p.leader_epoch, p.partition_epoch, p.replicas, p.isr},
-                lc);
-          if (auto s = replicas_->remove(tp, true); !s.ok())
-            spdlog::error("deleting the log of {} failed: {}", tp.to_string(), s.error().message);
-          else
-            spdlog::info("{}: no longer a replica here; its log is deleted", tp.to_string());
-        }
-        continue;
-      }
-      replication::PartitionState state{p.leader, p.leader_epoch, p.partition_epoch, p.replicas, p.isr};
-      std::shared_ptr<replication::Partition> part;
-      if (p.leader == node_id_) {
-        if (existing && existing->is_leader() && existing->leader_epoch() == p.leader_epoch) {
-          // ISR, replicas, partition epoch. A smaller ISR may move the high watermark: the
-          // acks=all produces and fetches waiting for it go on.
-          if (existing->update_state(state, now)) {
-            replicas_->produce_purgatory().check(tp);
-            replicas_->fetch_purgatory().check(tp);
-          }
-          part = existing;
-        } else {
-          if (fetchers_) fetchers_->remove(tp);
-          auto r = replicas_->become_leader(tp, t->id, state, lc, now);
-          if (!r.ok()) {
-            spdlog::error("cannot open the log of {}: {}", tp.to_string(), r.error().message);
-            continue;
-          }
-          part = r.value();
-        }
-      } else {
-        if (existing && !existing->is_leader() && existing->leader() == p.leader &&
-            existing->leader_epoch() == p.leader_epoch) {
-          existing->update_state(state, now);
-          part = existing;
-        } else {
-          auto r = replicas_->become_follower(tp, t->id, state, lc);
-          if (!r.ok()) {
-            spdlog::error("cannot open the log of {}: {}", tp.to_string(), r.error().message);
-            continue;
-          }
-          part = r.value();
-        }
-        // Every image: a leader's address or fencing may change without a new epoch.
-        if (auto address = leader_address(p.leader)) {
-          if (!fetchers_)
-            fetchers_ = std::make_unique<replication::ReplicaFetcherManager>(
-                replica_fetcher_options(config_), *replicas_,
-                replication::peer_fetch_transport("kbroker-" + std::to_string(node_id_) + "-replica-fetcher"));
-          fetchers_->add_or_update(tp, t->id, p.leader, *address, p.leader_epoch);
-        } else if (fetchers_) {
-          fetchers_->remove(tp);
-        }
-      }
-      part->set_min_insync_replicas(min_isr);
-      part->set_replica_lag_time_max_ms(lag_max_ms);
-    }
-  }
-  update_coordinators(before, after);
-  count_isr_changes(before, after);
-}
-
-std::optional<PeerAddress> Broker::broker_address(const controller::MetadataImage& image, int32_t node) const {
-  const controller::BrokerInfo* b = node >= 0 ? image.broker(node) : nullptr;
-  if (!b || b->fenced || b->endpoints.empty()) return std::nullopt;
-  const controller::Endpoint* e = &b->endpoints.front();
-  const std::optional<std::string> listener = config_.raw("inter.broker.listener.name");
-  if (listener && !listener->empty())
-    for (const auto& candidate : b->endpoints)
-      if (candidate.listener == *listener) e = &candidate;
-  return PeerAddress{e->host, e->port};
 }
 
 Result<int32_t> Broker::ensure_offsets_topic() {
@@ -699,82 +506,42 @@ Result<int32_t> Broker::ensure_transaction_state_topic() {
 Result<int32_t> Broker::ensure_internal_topic(const controller::CreateTopicSpec& spec, const char* replication_property) {
   const std::string& topic = spec.name;
   if (const controller::TopicInfo* t = image()->topic(topic)) return static_cast<int32_t>(t->partitions.size());
-  if (quorum_) {
-    create_topics_async({spec});
-    return Result<int32_t>(ErrorCode::COORDINATOR_NOT_AVAILABLE, topic + " is being created by the active controller");
+  // Refused at once (and said why) while too few brokers are registered; otherwise created
+  // through the active controller, and the client asks again (COORDINATOR_NOT_AVAILABLE).
+  auto img = image();
+  size_t brokers = 0;
+  for (const controller::BrokerInfo* b : img->brokers()) brokers += b->in_controlled_shutdown ? 0 : 1;
+  if (spec.replication_factor > 0 && static_cast<size_t>(spec.replication_factor) > brokers) {
+    std::string why = "cannot create " + topic + ": the replication factor " + std::to_string(spec.replication_factor) +
+                      " (" + replication_property + ") is more than the " + std::to_string(brokers) +
+                      " registered broker(s)";
+    spdlog::warn("{}", why);
+    return Result<int32_t>(ErrorCode::COORDINATOR_NOT_AVAILABLE, why);
   }
-  auto results = controller_->create_topics({spec}, false);
-  const auto& r = results.front();
-  if (r.error == ErrorCode::NONE || r.error == ErrorCode::TOPIC_ALREADY_EXISTS) {
-    if (const controller::TopicInfo* t = image()->topic(topic)) {
-      if (r.error == ErrorCode::NONE)
-        spdlog::info("created {} with {} partitions, replication factor {}", topic, t->partitions.size(),
-                     spec.replication_factor);
-      return static_cast<int32_t>(t->partitions.size());
-    }
-  }
-  std::string why = "cannot create " + topic + ": " + r.message +
-                    (r.error == ErrorCode::INVALID_REPLICATION_FACTOR
-                         ? " (" + std::string(replication_property) + " is " + std::to_string(spec.replication_factor) + ")"
-                         : "");
-  spdlog::warn("{}", why);
-  return Result<int32_t>(ErrorCode::COORDINATOR_NOT_AVAILABLE, why);
+  create_topics_async({spec});
+  return Result<int32_t>(ErrorCode::COORDINATOR_NOT_AVAILABLE, topic + " is being created by the active controller");
 }
 
-void Broker::update_coordinators(const controller::MetadataImage& before, const controller::MetadataImage& after) {
-  // Calls resign(p) / lead(p, partitions, leader epoch) for each partition of `topic` whose
-  // leadership here changed (a new leader epoch is a new term: resign, then lead again).
-  auto changes = [&](const char* topic, const std::function<void(int32_t)>& resign,
-                     const std::function<void(int32_t, int32_t, int32_t)>& lead) {
-    const controller::TopicInfo* was = before.topic(topic);
-    const controller::TopicInfo* now = after.topic(topic);
-    auto led_here = [&](const controller::TopicInfo* t, int32_t p) -> const controller::PartitionInfo* {
-      if (!t || p >= static_cast<int32_t>(t->partitions.size())) return nullptr;
-      const auto& info = t->partitions[static_cast<size_t>(p)];
-      return info.leader == node_id_ ? &info : nullptr;
-    };
-    int32_t before_count = was ? static_cast<int32_t>(was->partitions.size()) : 0;
-    int32_t after_count = now ? static_cast<int32_t>(now->partitions.size()) : 0;
-    bool same_topic = was && now && was->id == now->id;
-    for (int32_t p = 0; p < std::max(before_count, after_count); ++p) {
-      const auto* old_info = led_here(was, p);
-      const auto* new_info = led_here(now, p);
-      bool unchanged = same_topic && old_info && new_info && old_info->leader_epoch == new_info->leader_epoch;
-      if (unchanged) continue;
-      if (old_info) resign(p);
-      if (new_info) lead(p, after_count, new_info->leader_epoch);
-    }
-  };
-  changes(
-      coordinator::ReplicaGroupLog::kTopic, [&](int32_t p) { groups_->resigned(p); },
-      [&](int32_t p, int32_t count, int32_t) { groups_->became_leader(p, count); });
-  changes(
-      kTransactionStateTopic, [&](int32_t p) { txns_->resigned(p); },
-      [&](int32_t p, int32_t count, int32_t epoch) { txns_->became_leader(p, count, epoch); });
-}
-
-void Broker::count_isr_changes(const controller::MetadataImage& before, const controller::MetadataImage& after) {
-  for (const controller::TopicInfo* t : after.topics()) {
-    const controller::TopicInfo* prev = before.topic(t->name);
-    if (!prev || prev->id != t->id) continue;
-    for (size_t p = 0; p < t->partitions.size() && p < prev->partitions.size(); ++p) {
-      const auto& now = t->partitions[p];
-      const auto& was = prev->partitions[p];
-      if (now.leader != node_id_ || was.leader != node_id_ || now.isr == was.isr) continue;
-      if (now.isr.size() < was.isr.size()) ++isr_shrinks_;
-      else if (now.isr.size() > was.isr.size()) ++isr_expands_;
-    }
+void Broker::count_isr_changes(const controller::MetadataDelta& delta) {
+  for (const auto& [id, partition] : delta.changed_partitions()) {
+    const controller::TopicInfo* t = delta.after().topic(id);
+    const controller::TopicInfo* prev = delta.before().topic(id);
+    if (!t || !prev || partition >= static_cast<int32_t>(prev->partitions.size())) continue;
+    const auto& now = t->partitions[static_cast<size_t>(partition)];
+    const auto& was = prev->partitions[static_cast<size_t>(partition)];
+    if (now.leader != node_id_ || was.leader != node_id_ || now.isr == was.isr) continue;
+    if (now.isr.size() < was.isr.size()) ++isr_shrinks_;
+    else if (now.isr.size() > was.isr.size()) ++isr_expands_;
   }
 }
 
 ClusterSample Broker::sample_cluster() {
   ClusterSample s;
-  if (!quorum_) return s;
-  s.active_controller = controller_->active();
-  s.controller_id = quorum_->leader();
-  s.quorum_epoch = quorum_->epoch();
-  s.metadata_applied_offset = quorum_->applied_record_offset();
-  s.metadata_log_end_offset = quorum_->log_end_record_offset();
+  s.active_controller = metadata_->controller->active();
+  s.controller_id = metadata_->quorum->leader();
+  s.quorum_epoch = metadata_->quorum->epoch();
+  s.metadata_applied_offset = metadata_->quorum->applied_record_offset();
+  s.metadata_log_end_offset = metadata_->quorum->log_end_record_offset();
   s.isr_shrinks = isr_shrinks_.load();
   s.isr_expands = isr_expands_.load();
   auto img = image();

@@ -74,19 +74,16 @@ ParseOutcome parse_request(std::shared_ptr<Frame> frame, const std::string& peer
 
 namespace {
 
-// Requests that write through the controller wait for the metadata quorum to commit. In a
+// Requests the active controller serves wait for the metadata quorum to commit. In a
 // cluster that takes a round trip to the other voters, whose own requests may be waiting on
 // this very network thread: so they run on the broker's controller-request thread instead.
-bool waits_for_quorum(int16_t api_key) {
+// Clients' controller-bound requests (CreateTopics, AlterConfigs, ...) are not among them:
+// their handlers forward them, in an Envelope, to the active controller (forwarding.h), where
+// they run inside the Envelope.
+bool served_by_controller(int16_t api_key) {
   switch (api_key) {
-    case 19:  // CreateTopics
-    case 20:  // DeleteTopics
-    case 33:  // AlterConfigs
-    case 37:  // CreatePartitions
-    case 43:  // ElectLeaders
-    case 44:  // IncrementalAlterConfigs
-    case 45:  // AlterPartitionReassignments
     case 56:  // AlterPartition
+    case 58:  // Envelope
     case 62:  // BrokerRegistration
     case 63:  // BrokerHeartbeat
     case 67:  // AllocateProducerIds
@@ -100,7 +97,7 @@ bool waits_for_quorum(int16_t api_key) {
 
 void dispatch(RequestContext& ctx, Respond respond) {
   const HandlerInfo* h = find_handler(ctx.api_key);
-  if (h->controller_only && !on_controller_listener(ctx)) {
+  if (h->controller_only && !ctx.from_this_broker && !on_controller_listener(ctx)) {
     // Kafka's SocketServer closes the connection for an API its listener does not enable.
     spdlog::warn("closing connection from {} (client {}): {} is served on the controller listener only, not on {}",
                  ctx.peer, ctx.client_id, h->name, ctx.listener);
@@ -110,7 +107,7 @@ void dispatch(RequestContext& ctx, Respond respond) {
     respond(std::move(out));
     return;
   }
-  if (ctx.broker && ctx.broker->quorum() && waits_for_quorum(ctx.api_key)) {
+  if (ctx.broker && served_by_controller(ctx.api_key)) {
     ctx.broker->run_controller_request([ctx, fn = h->fn, respond = std::move(respond)]() mutable {
       fn(ctx, std::move(respond));
     });

@@ -435,8 +435,17 @@ Status Network::start() {
     impl_->bound_ports.push_back(acc->local_endpoint().port());
     impl_->acceptors.push_back(std::move(acc));
   }
-  for (size_t i = 0; i < impl_->acceptors.size(); ++i) impl_->accept(i);
+  for (size_t i = 0; i < impl_->acceptors.size(); ++i)
+    if (!impl_->options.listeners[i].deferred) impl_->accept(i);
   return {};
+}
+
+void Network::serve_deferred() {
+  asio::post(impl_->loops[0]->context(), [i = impl_.get()] {
+    if (i->stopping) return;
+    for (size_t n = 0; n < i->acceptors.size(); ++n)
+      if (i->options.listeners[n].deferred) i->accept(n);
+  });
 }
 
 uint16_t Network::bound_port(size_t i) const { return impl_->bound_ports.at(i); }

@@ -23,6 +23,10 @@ struct NetworkOptions {
     std::string name;
     std::string host;
     uint16_t port = 0;
+    // Bound by start(), but connections are taken only after serve_deferred(): clients that
+    // connect meanwhile wait in the listen backlog (the data plane while the broker catches
+    // up with the metadata at start-up).
+    bool deferred = false;
   };
   std::vector<Listener> listeners;
   int threads = 3;                          // num.network.threads
@@ -37,8 +41,11 @@ class Network {
  public:
   Network(NetworkOptions options, Broker& broker);
   ~Network();
-  // Binds every listener (an error names the address) and starts the loops.
+  // Binds every listener (an error names the address) and starts the loops and every
+  // listener that is not deferred.
   Status start();
+  // Starts taking connections on the deferred listeners too.
+  void serve_deferred();
   // The port a listener is bound to (useful when configured with port 0).
   uint16_t bound_port(size_t listener_index) const;
   // Stops accepting, lets in-flight requests finish and their answers go out (at most

@@ -57,6 +57,12 @@ struct RequestContext {
   Broker* broker = nullptr;
   runtime::EventLoop* scheduler = nullptr;  // the connection's network thread
   std::string listener;                     // the listener the request came in on ("PLAINTEXT")
+  // Broker-to-controller traffic: the request came from this broker's own ControllerChannel
+  // (requests on a controller listener count too: Broker::privileged).
+  bool from_this_broker = false;
+  // The request came in an Envelope (server/forwarding.h): this node serves it as the active
+  // controller, for the client named by `peer` and `client_id`.
+  bool forwarded = false;
 };
 
 using HandlerFn = void (*)(RequestContext& ctx, Respond respond);

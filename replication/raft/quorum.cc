@@ -94,14 +94,22 @@ struct Quorum::Impl : std::enable_shared_from_this<Impl> {
 
   // Requests of other voters waiting for their answer (from the node's outbox).
   std::map<int32_t, std::vector<std::function<void(const raft::VoteResponse&)>>> vote_waiters;
+  // The log end, high watermark, epoch and role a parked fetch was answered against: any
+  // change answers it.
+  using Seen = std::tuple<int64_t, int64_t, int32_t, int>;
   struct ParkedFetch {
     raft::FetchRequest request;
     std::function<void(const raft::FetchResponse&)> respond;
     int64_t deadline;
+    Seen seen;
   };
   std::map<int32_t, ParkedFetch> parked;
-  // What the parked fetches last saw: any change answers them.
-  std::tuple<int64_t, int64_t, int32_t, int> seen{-1, -1, -1, -1};
+  // The high watermark in the last answer to each fetcher: a fetch from one that has not
+  // been told the current high watermark is answered at once, never parked. Otherwise the
+  // follower whose fetch arrives after another one's moved the high watermark would learn of
+  // the commit only when its long-poll ends (KIP-1166's problem; Kafka's fix sends the
+  // follower's high watermark in the request, here the leader remembers what it told).
+  std::map<int32_t, int64_t> told_hw;
 
   Impl(QuorumOptions o, runtime::PeerClient& p, Callbacks c) : opts(std::move(o)), peers(p), cb(std::move(c)) {}
 
@@ -472,7 +480,9 @@ struct Quorum::Impl : std::enable_shared_from_this<Impl> {
       answer = r;
     }
     bool empty = answer->entries.empty() && !answer->fenced && !answer->diverging && !answer->snapshot;
-    if (may_park && empty && max_wait_ms > 0) {
+    auto told = told_hw.find(from);
+    bool news = told == told_hw.end() || told->second < answer->high_watermark;
+    if (may_park && empty && !news && max_wait_ms > 0) {
       auto old = parked.find(from);
       if (old != parked.end()) {
         // A newer fetch of the same voter replaces the parked one, which ends empty.
@@ -480,8 +490,9 @@ struct Quorum::Impl : std::enable_shared_from_this<Impl> {
         parked.erase(old);
         prev(*answer);
       }
-      parked[from] = ParkedFetch{f, std::move(respond), now + max_wait_ms};
+      parked[from] = ParkedFetch{f, std::move(respond), now + max_wait_ms, state()};
     } else {
+      if (!answer->fenced) told_hw[from] = answer->high_watermark;
       respond(*answer);
     }
     deliver();
@@ -489,15 +500,16 @@ struct Quorum::Impl : std::enable_shared_from_this<Impl> {
     answer_parked(now);
   }
 
+  Seen state() const {
+    return {storage->end_offset(), node->high_watermark(), node->epoch(), static_cast<int>(node->role())};
+  }
+
   void answer_parked(int64_t now) {
     if (parked.empty()) return;
-    std::tuple<int64_t, int64_t, int32_t, int> state{storage->end_offset(), node->high_watermark(), node->epoch(),
-                                                     static_cast<int>(node->role())};
-    bool moved = state != seen;
-    seen = state;
+    const Seen current = state();
     std::vector<std::pair<int32_t, ParkedFetch>> due;
     for (auto it = parked.begin(); it != parked.end();) {
-      if (moved || now >= it->second.deadline) {
+      if (it->second.seen != current || now >= it->second.deadline) {
         due.emplace_back(it->first, std::move(it->second));
         it = parked.erase(it);
       } else {
@@ -524,7 +536,14 @@ Result<std::unique_ptr<Quorum>> Quorum::open(QuorumOptions options, std::shared_
                impl->opts.node_id, fmt::join(ids, ","), impl->storage->epoch(), impl->storage->start_offset(),
                impl->storage->end_offset());
   impl->publish();
-  impl->post([i = impl.get()] { i->schedule_tick(); });
+  // The first tick now: a sole voter elects itself, commits its epoch marker and becomes the
+  // active controller without waiting a tick interval.
+  impl->post([i = impl.get()] {
+    const int64_t now = steady_ms();
+    i->node->tick(now);
+    i->after_event(now);
+    i->schedule_tick();
+  });
   return std::unique_ptr<Quorum>(new Quorum(std::move(impl)));
 }
 

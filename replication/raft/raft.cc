@@ -215,6 +215,9 @@ void RaftNode::tick(int64_t now_ms) {
         if (!fetch_in_flight_ || now_ms - fetch_sent_at_ >= config_.fetch_resend_ms) send_discovery_fetch(now_ms);
         return;
       }
+      // The only voter (a lone broker, KRaft's combined single node) has nobody to wait for:
+      // it stands at its first tick and, being a majority by itself, leads.
+      if (role_ != Role::Candidate && voters_.size() == 1 && voters_.front() == id_) return become_candidate(now_ms);
       // KIP-996: a candidate whose election times out asks again with a pre-vote.
       if (now_ms >= election_deadline_) become_prospective(now_ms);
       return;
@@ -340,6 +343,9 @@ void RaftNode::on_fetch(int32_t from, const FetchRequest& r, int64_t now_ms) {
     last_fetch_[static_cast<size_t>(idx)] = now_ms;
     maybe_advance_high_watermark();
   }
+  // After this fetch's own progress is counted: the follower whose fetch commits an entry
+  // learns so in this answer, not one long-poll later.
+  resp.high_watermark = high_watermark_;
   for (int64_t o = r.fetch_offset; o < storage_.end_offset() && static_cast<int32_t>(resp.entries.size()) <
                                                                       config_.max_fetch_entries;
        ++o)

@@ -1,6 +1,6 @@
 // Handler for api AllocateProducerIds (key 67), version 0.
 // A broker's request for its next block of producer ids, served by the active controller
-// (cluster mode; a lone broker asks its own controller directly). Runs on the
+// (a lone broker asks its own, through its ControllerChannel). Runs on the
 // controller-request thread: the block is durable in the metadata log before the answer.
 #include "protocol/messages/allocate_producer_ids_request.h"
 #include "protocol/messages/allocate_producer_ids_response.h"
@@ -13,7 +13,7 @@ void handle_allocate_producer_ids(RequestContext& ctx, Respond respond) {
   msg::AllocateProducerIdsRequest req;
   if (!decode_request(ctx, req, respond)) return;
   msg::AllocateProducerIdsResponse resp;
-  if (!ctx.broker->quorum() || !ctx.broker->controller().active()) {
+  if (!ctx.broker->controller().active()) {
     resp.error_code = to_wire(ErrorCode::NOT_CONTROLLER);
   } else {
     auto block = ctx.broker->controller().allocate_producer_ids(req.broker_id, req.broker_epoch);

@@ -7,15 +7,15 @@
 // the change against its own configuration (only dynamic properties, valid values, the rules
 // between keys), then the active controller applies the same operations to its current set
 // and writes ConfigRecords; every broker picks the new values up from its metadata image
-// (Broker::effective_config). A broker that is not the active controller forwards the BROKER
-// resources to it over the controller listener, in the same API; the controller knows a
-// forwarded request by that listener and then accepts any broker id (Kafka's ControllerApis).
+// (Broker::effective_config). The receiving broker forwards what it accepts (topic and broker
+// resources) to the active controller in an Envelope (server/forwarding.h); the controller
+// knows a forwarded request (ctx.forwarded) and then accepts any broker id (Kafka's
+// ControllerApis).
 // BROKER_LOGGER (log levels) is refused: kbroker's log level is log.level, read at start-up.
 //
-// Threads: a lone broker does all of it on the network thread (its controller appends to a
-// local file); in a cluster dispatch.cc runs both APIs on the controller-request thread, since
-// committing waits for the quorum, and the answer is sent from there, or from the peer
-// client's thread when forwarded (nothing blocks waiting for the controller's answer).
+// Threads: the receiving broker checks and forwards on the network thread (nothing waits
+// for the controller's answer); the controller runs the forwarded request on its
+// controller-request thread (inside the Envelope), since committing waits for the quorum.
 #pragma once
 
 #include <algorithm>
@@ -31,9 +31,8 @@
 #include "protocol/messages/alter_configs_response.h"
 #include "protocol/messages/incremental_alter_configs_request.h"
 #include "protocol/messages/incremental_alter_configs_response.h"
-#include "replication/raft/quorum.h"
-#include "runtime/peer_client.h"
 #include "server/broker.h"
+#include "server/forwarding.h"
 #include "server/handlers/handlers.h"
 
 namespace kb::server::alter_configs {
@@ -234,15 +233,17 @@ void add_result(Response& resp, int8_t type, const std::string& name, const Outc
 }
 
 // Runs one AlterConfigs / IncrementalAlterConfigs request: `topic_change` answers a TOPIC
-// resource (the two APIs differ there), BROKER resources go through the controller as
-// described at the top. Answers through `respond` exactly once, possibly later.
+// resource (the two APIs differ there), BROKER resources as described at the top. The
+// receiving broker answers what it refuses itself and forwards the rest, in a request of the
+// client's API and version, to the active controller (Kafka's
+// ConfigAdminManager.preprocess, then forwarding), then puts the answers back in the
+// request's order. Answers through `respond` exactly once, possibly later.
 template <class Request, class Response, class TopicChange>
 void run(RequestContext& ctx, Respond respond, std::vector<ResourceChange> changes, bool validate_only,
          TopicChange topic_change) {
   Broker* broker = ctx.broker;
   const int16_t api_key = ctx.api_key, api_version = ctx.api_version;
-  // On a controller listener: another broker forwarded the request to this (active) controller.
-  const bool from_peer = on_controller_listener(ctx);
+  const bool on_controller = ctx.forwarded;
   auto outs = std::make_shared<std::vector<Outcome>>(changes.size());
   auto finish = [broker, api_key, api_version, respond, changes, outs]() mutable {
     Response resp;
@@ -258,46 +259,45 @@ void run(RequestContext& ctx, Respond respond, std::vector<ResourceChange> chang
     if (auto refused = check_resource(c.type, c.name, seen)) {
       out = *refused;
     } else if (c.type == kTopic) {
-      out = topic_change(*broker, c, validate_only);
-    } else if (auto bad = check_broker_change(*broker, c, from_peer)) {
+      if (on_controller) out = topic_change(*broker, c, validate_only);
+      else to_forward.push_back(i);
+    } else if (auto bad = check_broker_change(*broker, c, on_controller)) {
       out = *bad;
-    } else if (broker->controller().active()) {
-      out = from_status(broker->controller().alter_broker_configs(c.name, broker_edit(*broker, c, from_peer),
+    } else if (on_controller) {
+      out = from_status(broker->controller().alter_broker_configs(c.name, broker_edit(*broker, c, true),
                                                                   validate_only));
       if (out.code == ErrorCode::NONE && !validate_only)
-        spdlog::info("dynamic broker configs of resource '{}' changed{}", c.name, from_peer ? " (forwarded)" : "");
-    } else if (from_peer) {
-      out = {ErrorCode::NOT_CONTROLLER, controller::Controller::kNotControllerMessage};
+        spdlog::info("dynamic broker configs of resource '{}' changed", c.name);
     } else if (out = check_locally(*broker, c); out.code == ErrorCode::NONE) {
       to_forward.push_back(i);
     }
   }
   if (to_forward.empty()) return finish();
-  raft::Quorum* quorum = broker->quorum();
-  const int32_t leader = quorum ? quorum->leader() : -1;
-  auto address = leader >= 0 ? quorum->voter_address(leader) : std::nullopt;
-  if (!address || !broker->peers()) {
-    for (size_t i : to_forward) (*outs)[i] = {ErrorCode::NOT_CONTROLLER, "no active controller known"};
-    return finish();
-  }
   Request req;
   req.validate_only = validate_only;
   for (size_t i : to_forward) fill_forward(req, changes[i]);
-  broker->peers()->call<Request, Response>(
-      leader, runtime::PeerAddress{address->first, address->second}, req, Request::kMaxVersion,
-      broker->config().get_int("controller.quorum.request.timeout.ms") * 2,
-      [outs, to_forward, finish](Result<Response> r) mutable {
-        for (size_t n = 0; n < to_forward.size(); ++n) {
-          Outcome& out = (*outs)[to_forward[n]];
-          if (!r.ok())
-            out = {r.code(), "forwarding to the active controller failed: " + r.error().message};
-          else if (n >= r->responses.size())
-            out = {ErrorCode::UNKNOWN_SERVER_ERROR, "the controller returned fewer results than expected"};
-          else
-            out = {static_cast<ErrorCode>(r->responses[n].error_code), r->responses[n].error_message.value_or("")};
-        }
-        finish();
-      });
+  wire::Writer body;
+  req.encode(body, api_version);
+  forward_to_controller(*broker, ctx, std::move(body.buffer()),
+                        [outs, to_forward, finish, api_version](Result<std::vector<uint8_t>> r) mutable {
+                          Response resp;
+                          if (r.ok()) {
+                            wire::Reader rd(std::span<const uint8_t>(r->data(), r->size()));
+                            if (!resp.decode(rd, api_version))
+                              r = Error{ErrorCode::CORRUPT_MESSAGE, "undecodable answer from the controller"};
+                          }
+                          for (size_t n = 0; n < to_forward.size(); ++n) {
+                            Outcome& out = (*outs)[to_forward[n]];
+                            if (!r.ok())
+                              out = {r.code(), r.error().message};
+                            else if (n >= resp.responses.size())
+                              out = {ErrorCode::UNKNOWN_SERVER_ERROR, "the controller returned fewer results than expected"};
+                            else
+                              out = {static_cast<ErrorCode>(resp.responses[n].error_code),
+                                     resp.responses[n].error_message.value_or("")};
+                          }
+                          finish();
+                        });
 }
 
 }  // namespace kb::server::alter_configs

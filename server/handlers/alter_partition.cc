@@ -1,5 +1,6 @@
 // Handler for api AlterPartition (key 56), versions 0..3.
-// A partition leader asks the active controller to change the ISR (cluster mode only).
+// A partition leader asks the active controller to change the ISR (NOT_CONTROLLER from a
+// standby).
 #include "protocol/messages/alter_partition_request.h"
 #include "protocol/messages/alter_partition_response.h"
 #include "server/broker.h"
@@ -11,11 +12,6 @@ void handle_alter_partition(RequestContext& ctx, Respond respond) {
   msg::AlterPartitionRequest req;
   if (!decode_request(ctx, req, respond)) return;
   msg::AlterPartitionResponse resp;
-  if (!ctx.broker->quorum()) {
-    resp.error_code = to_wire(ErrorCode::NOT_CONTROLLER);
-    send_response(ctx, respond, resp);
-    return;
-  }
   auto image = ctx.broker->image();
   std::vector<controller::IsrChange> changes;
   for (const auto& t : req.topics) {

@@ -1,11 +1,12 @@
 // Handler for api AlterPartitionReassignments (key 45), versions 0..0.
 // Starts, replaces or (replicas null) cancels partition reassignments through the active
 // controller (KIP-455); the move itself goes on in the background: the new replicas follow
-// until they are in sync, then the controller drops the old ones. A standby answers
-// NOT_CONTROLLER as the top-level error.
+// until they are in sync, then the controller drops the old ones. Any broker takes the request
+// and forwards it to the active controller.
 #include "protocol/messages/alter_partition_reassignments_request.h"
 #include "protocol/messages/alter_partition_reassignments_response.h"
 #include "server/broker.h"
+#include "server/forwarding.h"
 #include "server/handlers/handlers.h"
 
 namespace kb::server {
@@ -13,6 +14,14 @@ namespace kb::server {
 void handle_alter_partition_reassignments(RequestContext& ctx, Respond respond) {
   msg::AlterPartitionReassignmentsRequest req;
   if (!decode_request(ctx, req, respond)) return;
+  const int16_t version = ctx.api_version;
+  auto failed = [version](Respond& r, ErrorCode code, const std::string& message) {
+    msg::AlterPartitionReassignmentsResponse resp;
+    resp.error_code = to_wire(code);
+    resp.error_message = message;
+    send_response(version, r, resp);
+  };
+  if (forward_unless_controller(ctx, respond, failed)) return;
   std::vector<controller::ReassignmentTarget> targets;
   for (const auto& t : req.topics)
     for (const auto& p : t.partitions) targets.push_back({t.name, p.partition_index, p.replicas});

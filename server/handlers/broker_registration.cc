@@ -1,5 +1,6 @@
 // Handler for api BrokerRegistration (key 62), versions 0..4.
-// A broker of the cluster registers with the active controller (cluster mode only).
+// A broker registers with the active controller (NOT_CONTROLLER from a standby); a lone
+// broker with its own, through its ControllerChannel.
 #include "protocol/messages/broker_registration_request.h"
 #include "protocol/messages/broker_registration_response.h"
 #include "server/broker.h"
@@ -12,9 +13,7 @@ void handle_broker_registration(RequestContext& ctx, Respond respond) {
   if (!decode_request(ctx, req, respond)) return;
   msg::BrokerRegistrationResponse resp;
   auto image = ctx.broker->image();
-  if (!ctx.broker->quorum()) {
-    resp.error_code = to_wire(ErrorCode::NOT_CONTROLLER);
-  } else if (req.cluster_id != image->cluster_id()) {
+  if (req.cluster_id != image->cluster_id()) {
     resp.error_code = to_wire(ErrorCode::INCONSISTENT_CLUSTER_ID);
     spdlog::warn("broker {} asked to register with cluster id {}, this cluster is {}", req.broker_id, req.cluster_id,
                  image->cluster_id());

@@ -6,6 +6,7 @@
 #include "protocol/messages/create_partitions_request.h"
 #include "protocol/messages/create_partitions_response.h"
 #include "server/broker.h"
+#include "server/forwarding.h"
 #include "server/handlers/handlers.h"
 
 namespace kb::server {
@@ -13,6 +14,18 @@ namespace kb::server {
 void handle_create_partitions(RequestContext& ctx, Respond respond) {
   msg::CreatePartitionsRequest req;
   if (!decode_request(ctx, req, respond)) return;
+  const int16_t version = ctx.api_version;
+  auto failed = [req, version](Respond& r, ErrorCode code, const std::string& message) {
+    msg::CreatePartitionsResponse resp;
+    for (const auto& t : req.topics) {
+      auto& tr = resp.results.emplace_back();
+      tr.name = t.name;
+      tr.error_code = to_wire(code);
+      tr.error_message = message;
+    }
+    send_response(version, r, resp);
+  };
+  if (forward_unless_controller(ctx, respond, failed)) return;
   std::map<std::string, int> count;
   for (const auto& t : req.topics) ++count[t.name];
   msg::CreatePartitionsResponse resp;

@@ -5,6 +5,7 @@
 #include "protocol/messages/create_topics_request.h"
 #include "protocol/messages/create_topics_response.h"
 #include "server/broker.h"
+#include "server/forwarding.h"
 #include "server/handlers/handlers.h"
 
 namespace kb::server {
@@ -18,6 +19,20 @@ using Resp = msg::CreateTopicsResponse;
 void handle_create_topics(RequestContext& ctx, Respond respond) {
   msg::CreateTopicsRequest req;
   if (!decode_request(ctx, req, respond)) return;
+  const int16_t version = ctx.api_version;
+  auto failed = [req, version](Respond& r, ErrorCode code, const std::string& message) {
+    Resp resp;
+    std::set<std::string> answered;
+    for (const auto& t : req.topics) {
+      if (!answered.insert(t.name).second) continue;
+      auto& tr = resp.topics.emplace_back();
+      tr.name = t.name;
+      tr.error_code = to_wire(code);
+      tr.error_message = message;
+    }
+    send_response(version, r, resp);
+  };
+  if (forward_unless_controller(ctx, respond, failed)) return;
   Broker& broker = *ctx.broker;
 
   // A name given twice in one request is refused for every occurrence (Kafka: INVALID_REQUEST).

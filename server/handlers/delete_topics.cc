@@ -2,6 +2,7 @@
 #include "protocol/messages/delete_topics_request.h"
 #include "protocol/messages/delete_topics_response.h"
 #include "server/broker.h"
+#include "server/forwarding.h"
 #include "server/handlers/handlers.h"
 
 namespace kb::server {
@@ -9,6 +10,21 @@ namespace kb::server {
 void handle_delete_topics(RequestContext& ctx, Respond respond) {
   msg::DeleteTopicsRequest req;
   if (!decode_request(ctx, req, respond)) return;
+  const int16_t version = ctx.api_version;
+  auto failed = [req, version](Respond& r, ErrorCode code, const std::string& message) {
+    msg::DeleteTopicsResponse resp;
+    auto add = [&](std::optional<std::string> name, Uuid id) {
+      auto& tr = resp.responses.emplace_back();
+      tr.name = std::move(name);
+      tr.topic_id = id;
+      tr.error_code = to_wire(code);
+      tr.error_message = message;
+    };
+    for (const auto& n : req.topic_names) add(n, Uuid{});
+    for (const auto& t : req.topics) add(t.name, t.topic_id);
+    send_response(version, r, resp);
+  };
+  if (forward_unless_controller(ctx, respond, failed)) return;
   Broker& broker = *ctx.broker;
 
   // v0-5 name topics; v6 names them or gives their ids.

@@ -1,12 +1,13 @@
 // Handler for api ElectLeaders (key 43), versions 0..2.
 // Elects the preferred replica (v0+) or, where no live in-sync replica is left, any live
-// replica (UNCLEAN, v1+) through the active controller; a standby answers NOT_CONTROLLER and
-// the client looks the controller up again. topic_partitions null means every partition.
+// replica (UNCLEAN, v1+) through the active controller (forwarded there from any broker).
+// topic_partitions null means every partition.
 // v0 has no top-level error code: a request-wide error is every partition's, as in Kafka's
 // ElectLeadersRequest.getErrorResponse (which also fills them for v1+).
 #include "protocol/messages/elect_leaders_request.h"
 #include "protocol/messages/elect_leaders_response.h"
 #include "server/broker.h"
+#include "server/forwarding.h"
 #include "server/handlers/handlers.h"
 
 namespace kb::server {
@@ -15,6 +16,24 @@ void handle_elect_leaders(RequestContext& ctx, Respond respond) {
   msg::ElectLeadersRequest req;
   if (!decode_request(ctx, req, respond)) return;
   using Response = msg::ElectLeadersResponse;
+  const int16_t version = ctx.api_version;
+  auto failed = [req, version](Respond& r, ErrorCode code, const std::string& message) {
+    Response resp;
+    resp.error_code = to_wire(code);
+    if (req.topic_partitions)
+      for (const auto& t : *req.topic_partitions) {
+        auto& topic = resp.replica_election_results.emplace_back();
+        topic.topic = t.topic;
+        for (int32_t p : t.partitions) {
+          auto& pr = topic.partition_result.emplace_back();
+          pr.partition_id = p;
+          pr.error_code = to_wire(code);
+          pr.error_message = message;
+        }
+      }
+    send_response(version, r, resp);
+  };
+  if (forward_unless_controller(ctx, respond, failed)) return;
   std::optional<std::vector<controller::PartitionSelection>> selection;
   if (req.topic_partitions) {
     selection.emplace();

@@ -55,6 +55,7 @@ const std::vector<HandlerInfo>& handlers() {
         {52, "Vote", 0, 1, handle_vote, true},
         {53, "BeginQuorumEpoch", 0, 1, handle_begin_quorum_epoch, true},
         {56, "AlterPartition", 0, 3, handle_alter_partition, true},
+        {58, "Envelope", 0, 0, handle_envelope, true},
         {59, "FetchSnapshot", 0, 1, handle_fetch_snapshot, true},
         {60, "DescribeCluster", 0, 1, handle_describe_cluster},
         {61, "DescribeProducers", 0, 0, handle_describe_producers},

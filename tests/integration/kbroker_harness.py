@@ -69,18 +69,31 @@ class Broker:
     def start(self, timeout=15):
         self.write_config()
         self.logf = open(self.log_path, "ab")
+        log_start = self.logf.tell()
         self.proc = subprocess.Popen([KBROKER, "--config", self.config_path], stdout=self.logf,
                                      stderr=subprocess.STDOUT)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"kbroker exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("kbroker did not start listening:\n" + self.log())
+            # The listener is bound (and takes connections into its backlog) before the broker
+            # has caught up with the metadata and opened its logs: started means it said so.
+            if self._logged_since(log_start, b"serving Kafka on"):
+                try:
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                        return self
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        raise RuntimeError("kbroker did not start serving:\n" + self.log())
+
+    def _logged_since(self, offset, text):
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(offset)
+                return text in f.read()
+        except OSError:
+            return False
 
     def stop(self, timeout=20):
         if self.proc and self.proc.poll() is None:

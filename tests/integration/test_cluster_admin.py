@@ -350,10 +350,12 @@ def test_elect_leaders_preferred_returns_leadership_to_the_first_replica(cluster
     _, everything = at_controller(c, lambda a: elect_leaders(a, PREFERRED, None), "ElectLeaders for all partitions")
     assert (topic, 0) not in everything, everything
 
-    # A node that is not the controller refuses.
+    # A node that is not the controller forwards the request to it (KIP-590) and relays the
+    # controller's own answer: never NOT_CONTROLLER.
     standby = next(n for n in c.ids if n != c.controller_id())
     top, results = elect_leaders(c.broker(standby).bootstrap, PREFERRED, {topic: [0]})
-    assert top == NOT_CONTROLLER and results == {(topic, 0): (NOT_CONTROLLER, results[(topic, 0)][1])}
+    assert top == NONE and results == {(topic, 0): (ELECTION_NOT_NEEDED,
+                                                     "Leader election not needed for topic partition.")}
 
 
 # ---------------------------------------------------------------------------------------------

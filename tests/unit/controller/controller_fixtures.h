@@ -1,15 +1,19 @@
 // Helpers shared by the controller tests: a temporary directory, a broker node (config, real
-// LogManager, Controller) that can be reopened on the same directory, and record builders.
+// LogManager, the Controller on a quorum of one) that can be reopened on the same directory,
+// a log that commits at once, and record builders.
 #pragma once
 
 #include <stdlib.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 #include <functional>
 #include <memory>
 #include <string>
 
 #include "controller/controller.h"
+#include "controller/controller_quorum.h"
 #include "controller/metadata_image.h"
 #include "controller/metadata_records.h"
 
@@ -39,12 +43,19 @@ inline kb::config::BrokerConfig broker_config(const fs::path& dir, const std::st
                                              extra);
 }
 
-// One broker's storage and controller on `dir`; destroying it shuts down cleanly.
+// One lone broker's storage and controller on `dir`, wired as the broker wires them: the
+// Controller on a quorum of one over `__cluster_metadata-0`. Like the broker's lifecycle,
+// it waits for its controller to become active, then registers this incarnation and
+// heartbeats until unfenced. Destroying it shuts down cleanly; a Node on the same directory
+// is the broker restarted.
 struct Node {
   kb::config::BrokerConfig cfg;
   std::unique_ptr<kb::storage::LogManager> logs;
-  std::unique_ptr<kb::controller::Controller> ctl;
+  std::unique_ptr<kb::runtime::PeerClient> peers;
+  std::unique_ptr<kb::controller::ControllerQuorum> quorum;
+  kb::controller::Controller* ctl = nullptr;  // null when opening failed
   kb::Status opened;
+  const kb::Uuid incarnation = kb::Uuid::random();
 
   explicit Node(const kb::config::BrokerConfig& config) : cfg(config) {
     kb::storage::LogManagerOptions o;
@@ -55,18 +66,55 @@ struct Node {
       return;
     }
     logs = std::move(lm.value());
-    auto c = kb::controller::Controller::open(cfg, *logs);
-    if (!c.ok()) {
-      opened = c.error();
+    auto cluster_id = kb::controller::ensure_cluster_id(cfg);
+    if (!cluster_id.ok()) {
+      opened = cluster_id.error();
       return;
     }
-    ctl = std::move(c.value());
+    peers = std::make_unique<kb::runtime::PeerClient>("test-quorum");
+    auto q = kb::controller::open_controller_quorum(cfg, cluster_id.value(), *logs, *peers);
+    if (!q.ok()) {
+      opened = q.error();
+      return;
+    }
+    quorum = std::move(q.value());
+    opened = start();
+    if (opened.ok()) ctl = quorum->controller.get();
   }
   explicit Node(const fs::path& dir, const std::string& extra = "", int port = 9092)
       : Node(broker_config(dir, extra, port)) {}
   ~Node() {
-    ctl.reset();
+    quorum.reset();
+    if (peers) peers->stop();
     if (logs) logs->shutdown();
+  }
+
+  // A bounded wait for the quorum of one to elect itself and apply the log; then a failed
+  // replay (an undecodable committed record) is the start's error.
+  kb::Status start() {
+    kb::controller::Controller& c = *quorum->controller;
+    for (int i = 0; i < 2000 && !c.active() && c.failure().ok(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (!c.failure().ok()) return c.failure();
+    if (!c.active()) return kb::Status(kb::ErrorCode::REQUEST_TIMED_OUT, "the quorum of one never became active");
+    kb::controller::BrokerRegistration reg;
+    reg.id = cfg.node_id();
+    reg.incarnation_id = incarnation;
+    for (const auto& l : cfg.advertised_listeners()) {
+      reg.endpoints.push_back({l.name, l.host, l.port});
+      reg.security_protocols.push_back(kb::controller::security_protocol_id(l.security_protocol));
+    }
+    reg.rack = cfg.raw("broker.rack");
+    if (reg.rack && reg.rack->empty()) reg.rack.reset();
+    auto epoch = c.register_broker(reg);
+    if (!epoch.ok()) return epoch.error();
+    for (int i = 0; i < 2; ++i) {
+      auto hb = c.heartbeat(reg.id, epoch.value(), c.image()->offset(), false, false);
+      if (hb.error != kb::ErrorCode::NONE) return kb::Status(hb.error, "heartbeat refused");
+    }
+    const kb::controller::BrokerInfo* me = c.image()->broker(reg.id);
+    if (!me || me->fenced) return kb::Status(kb::ErrorCode::UNKNOWN_SERVER_ERROR, "not unfenced");
+    return {};
   }
 };
 
@@ -133,9 +181,6 @@ class CommittingLog : public kb::controller::MetadataLog {
     end = b.last_offset + 1;
     controller->apply_committed(b);
     return b.last_offset;
-  }
-  kb::Status read(int64_t, const std::function<kb::Status(const kb::controller::MetadataBatch&)>&) const override {
-    return {};
   }
   int64_t end_offset() const override { return end; }
 };

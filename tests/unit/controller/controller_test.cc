@@ -20,40 +20,38 @@ std::string read_file(const fs::path& p) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-// Appends records to the metadata log of `dir` before any controller opens it, as another
-// voter's records would arrive: other brokers, for placement tests.
-void seed_metadata_log(const fs::path& dir, const std::vector<MetadataRecord>& records) {
+// Writes records to the metadata log of `dir` before any controller opens it, the way a lone
+// broker wrote it before it became a quorum of one (kbroker's LocalMetadataLog): each batch
+// appended to `__cluster_metadata-0` with partition leader epoch 0, no leader markers, no
+// quorum-state file. Other brokers' registrations, for placement tests; whole topics, for the
+// test that such a log still loads.
+void write_old_layout_log(const fs::path& dir, const std::vector<std::vector<MetadataRecord>>& batches) {
   storage::LogManagerOptions o;
   o.log_dirs = {dir};
   auto logs = storage::LogManager::open(o);
   REQUIRE(logs.ok());
-  auto log = LocalMetadataLog::open(*logs.value());
+  auto log = logs.value()->get_or_create(TopicPartition{"__cluster_metadata", 0}, metadata_log_config());
   REQUIRE(log.ok());
-  REQUIRE(log.value()->append(records).ok());
+  for (const auto& records : batches) {
+    std::vector<uint8_t> bytes = encode_metadata_batch(records);
+    REQUIRE(log.value()->append(bytes, 0).ok());
+  }
+  REQUIRE(log.value()->flush().ok());
   logs.value()->shutdown();
+}
+void seed_metadata_log(const fs::path& dir, const std::vector<MetadataRecord>& records) {
+  write_old_layout_log(dir, {records});
 }
 
 // An in-memory metadata log whose appends can be made to fail.
-class MemoryLog : public MetadataLog {
+// A quorum of one that commits every append at once, and whose disk can fail.
+class MemoryLog : public kbtest::CommittingLog {
  public:
   bool fail_appends = false;
-  std::vector<MetadataBatch> batches;
   Result<int64_t> append(const std::vector<MetadataRecord>& records) override {
     if (fail_appends) return Error{ErrorCode::KAFKA_STORAGE_ERROR, "disk gone"};
-    MetadataBatch b;
-    b.base_offset = end_offset();
-    b.last_offset = b.base_offset + static_cast<int64_t>(records.size()) - 1;
-    b.records = records;
-    batches.push_back(b);
-    return b.last_offset;
+    return CommittingLog::append(records);
   }
-  Status read(int64_t from, const std::function<Status(const MetadataBatch&)>& fn) const override {
-    for (const auto& b : batches)
-      if (b.last_offset >= from)
-        if (auto s = fn(b); !s.ok()) return s;
-    return {};
-  }
-  int64_t end_offset() const override { return batches.empty() ? 0 : batches.back().last_offset + 1; }
 };
 
 }  // namespace
@@ -91,16 +89,19 @@ TEST_CASE("a first start creates the cluster id, registers the broker and record
   REQUIRE(n.opened.ok());
   auto img = n.ctl->image();
   CHECK(img->cluster_id().size() == 22);
-  CHECK(img->controller_id() == 1);
+  CHECK(n.quorum->quorum->leader() == 1);  // the only voter leads its quorum of one
   const BrokerInfo* me = img->broker(1);
   REQUIRE(me);
   CHECK_FALSE(me->fenced);
   REQUIRE(me->endpoints.size() == 1);
   CHECK(me->endpoints[0] == Endpoint{"PLAINTEXT", "127.0.0.1", 9092});
   CHECK(me->rack == std::nullopt);
-  CHECK(me->epoch == 1);  // the offset of its RegisterBrokerRecord, after the feature record
+  CHECK(me->incarnation_id == n.incarnation);
+  // The offset of its RegisterBrokerRecord: after the quorum's leader marker and the feature
+  // record, before its unfencing.
+  CHECK(me->epoch == 2);
   CHECK(img->features().at("metadata.version") == 7);
-  CHECK(img->offset() == 2);
+  CHECK(img->offset() == 3);
 
   auto props = read_meta_properties(t.path.string());
   REQUIRE(props.ok());
@@ -205,7 +206,7 @@ TEST_CASE("validate_only checks everything and writes nothing, not even after a 
   Node again(t.path);
   REQUIRE(again.opened.ok());
   CHECK(again.ctl->image()->topic("dry") == nullptr);
-  CHECK(again.ctl->image()->offset() == offset);
+  CHECK(again.ctl->image()->topic_count() == 0);
 }
 
 TEST_CASE("manual replica assignments are checked like Kafka checks them") {
@@ -358,10 +359,13 @@ TEST_CASE("a restart replays the metadata log into the same image") {
   CHECK(img->topic("keep")->configs.at("retention.ms") == "1234");
   REQUIRE(img->topic("drop"));
   CHECK(img->topic("drop")->partitions.size() == 2);
-  // Same endpoints: no new registration, so nothing was appended and the epoch stands.
-  CHECK(img->offset() == offset);
-  CHECK(img->broker(1)->epoch == epoch);
+  // A new process is a new incarnation: registered again, after everything replayed.
+  CHECK(img->offset() > offset);
+  CHECK(img->broker(1)->epoch > epoch);
+  CHECK(img->broker(1)->incarnation_id == again.incarnation);
   CHECK_FALSE(img->broker(1)->fenced);
+  // What the old incarnation led was given back to this one once it was unfenced.
+  for (const auto& p : img->topic("keep")->partitions) CHECK(p.leader == 1);
 }
 
 TEST_CASE("a broker that restarts with other endpoints registers again with a new epoch") {
@@ -427,6 +431,7 @@ TEST_CASE("a log dir of another node.id is refused") {
 
 TEST_CASE("a metadata log with an undecodable record stops the start, naming the offset") {
   TempDir t;
+  int64_t at = 0;
   { REQUIRE(Node(t.path).opened.ok()); }
   {
     storage::LogManagerOptions o;
@@ -435,6 +440,7 @@ TEST_CASE("a metadata log with an undecodable record stops the start, naming the
     REQUIRE(logs.ok());
     auto log = logs.value()->get_or_create(TopicPartition{"__cluster_metadata", 0}, storage::LogConfig{});
     REQUIRE(log.ok());
+    at = log.value()->log_end_offset().value();
     RecordBatchBuilder b;
     b.add(std::nullopt, std::string_view("\x01\x63\x00", 3), 0);  // record type 99
     auto bytes = b.build();
@@ -443,7 +449,7 @@ TEST_CASE("a metadata log with an undecodable record stops the start, naming the
   }
   Node broken(t.path);
   CHECK(broken.opened.code() == ErrorCode::CORRUPT_MESSAGE);
-  CHECK_THAT(broken.opened.error().message, Catch::Contains("offset 3"));
+  CHECK_THAT(broken.opened.error().message, Catch::Contains("offset " + std::to_string(at)));
 }
 
 TEST_CASE("listeners see every change in order, with the images before and after") {
@@ -452,9 +458,9 @@ TEST_CASE("listeners see every change in order, with the images before and after
   REQUIRE(n.opened.ok());
   std::vector<std::pair<size_t, size_t>> seen;
   std::vector<int64_t> offsets;
-  n.ctl->subscribe([&](const MetadataImage& before, const MetadataImage& after) {
-    seen.emplace_back(before.topic_count(), after.topic_count());
-    offsets.push_back(after.offset());
+  n.ctl->subscribe([&](const MetadataDelta& d) {
+    seen.emplace_back(d.before().topic_count(), d.after().topic_count());
+    offsets.push_back(d.after().offset());
   });
   n.ctl->create_topics({spec("one")}, false);
   n.ctl->create_topics({spec("two"), spec("three")}, false);
@@ -531,6 +537,9 @@ TEST_CASE("after a metadata log failure the controller refuses every change unti
   auto ctl = Controller::open(cfg, std::move(log), "test-cluster-id-000000");
   REQUIRE(ctl.ok());
   Controller& c = *ctl.value();
+  mem->controller = &c;
+  c.set_active(true);
+  REQUIRE(mem->append({register_broker(1, 0, false)}).ok());  // one unfenced broker to place on
   REQUIRE(c.create_topics({spec("before")}, false)[0].error == ErrorCode::NONE);
   auto offset = c.image()->offset();
 
@@ -546,4 +555,48 @@ TEST_CASE("after a metadata log failure the controller refuses every change unti
   CHECK(c.delete_topics({"before"}, {})[0].error == ErrorCode::KAFKA_STORAGE_ERROR);
   CHECK(c.image()->topic("before"));
   CHECK(c.image()->topic("later") == nullptr);
+}
+
+TEST_CASE("a metadata log a lone broker wrote before it became a quorum of one loads as it is") {
+  TempDir t;
+  // What LocalMetadataLog wrote on a first start and one CreateTopics: metadata.version, the
+  // broker's registration and unfencing, then a topic with an override and two partitions.
+  metadata::FeatureLevelRecord feature;
+  feature.name = "metadata.version";
+  feature.feature_level = 7;
+  metadata::UnfenceBrokerRecord unfence;
+  unfence.id = 1;
+  unfence.epoch = 1;
+  const Uuid id = Uuid::random();
+  write_old_layout_log(t.path, {{feature, register_broker(1, 1, true), unfence},
+                                {topic_record("old", id), topic_config("old", "retention.ms", "5000"),
+                                 partition_record(id, 0, {1}), partition_record(id, 1, {1})}});
+  int64_t offset = 0;
+  {
+    Node n(t.path);
+    REQUIRE(n.opened.ok());
+    auto img = n.ctl->image();
+    const TopicInfo* old = img->topic("old");
+    REQUIRE(old);
+    CHECK(old->id == id);
+    CHECK(old->configs == std::map<std::string, std::string>{{"retention.ms", "5000"}});
+    REQUIRE(old->partitions.size() == 2);
+    for (const auto& p : old->partitions) {
+      CHECK(p.replicas == std::vector<int32_t>{1});
+      CHECK(p.leader == 1);  // led again by the new incarnation
+    }
+    CHECK(img->broker(1)->incarnation_id == n.incarnation);
+    CHECK(img->broker(1)->epoch > 6);  // registered after the old records
+    REQUIRE(n.ctl->create_topics({spec("new", 1)}, false)[0].error == ErrorCode::NONE);
+    offset = n.ctl->image()->offset();
+  }
+  // Now written the quorum's way (leader markers, quorum-state): a second start still has both.
+  Node again(t.path);
+  REQUIRE(again.opened.ok());
+  auto img = again.ctl->image();
+  CHECK(img->offset() > offset);
+  REQUIRE(img->topic("old"));
+  CHECK(img->topic("old")->id == id);
+  CHECK(img->topic("new"));
+  CHECK(fs::exists(t.path / "__cluster_metadata-0" / "quorum-state"));
 }

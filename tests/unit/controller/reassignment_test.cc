@@ -33,7 +33,7 @@ struct Cluster {
         extra);
     auto log = std::make_unique<CommittingLog>();
     CommittingLog* raw = log.get();
-    auto c = Controller::open_replicated(cfg, std::move(log), "cluster-x");
+    auto c = Controller::open(cfg, std::move(log), "cluster-x");
     REQUIRE(c.ok());
     ctl = std::move(c.value());
     raw->controller = ctl.get();

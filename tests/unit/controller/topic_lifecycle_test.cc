@@ -15,6 +15,7 @@
 #include "controller/controller.h"
 #include "controller/metadata_image.h"
 #include "storage/log_manager.h"
+#include "tests/unit/controller/controller_fixtures.h"
 #include "tests/unit/storage/storage_test_util.h"
 
 using namespace kb;
@@ -32,31 +33,12 @@ config::BrokerConfig make_config(const fs::path& dir, const std::string& extra =
                                          "listeners: PLAINTEXT://127.0.0.1:19092\n" + extra);
 }
 
-// A broker's LogManager and Controller on one directory; the destructor shuts down cleanly,
-// the controller first.
-struct Broker {
-  std::unique_ptr<storage::LogManager> logs;
-  std::unique_ptr<Controller> ctl;
-
-  explicit Broker(const fs::path& dir, const std::string& extra = "") {
-    auto cfg = make_config(dir, extra);
-    storage::LogManagerOptions o;
-    for (const auto& d : cfg.log_dirs()) o.log_dirs.emplace_back(d);
-    auto lm = storage::LogManager::open(o);
-    INFO((lm.ok() ? std::string() : lm.error().message));
-    REQUIRE(lm.ok());
-    logs = std::move(lm.value());
-    auto c = Controller::open(cfg, *logs);
-    INFO((c.ok() ? std::string() : c.error().message));
-    REQUIRE(c.ok());
-    ctl = std::move(c.value());
+// A lone broker's controller on one directory (the fixtures' Node, which must open).
+struct Broker : kbtest::Node {
+  explicit Broker(const fs::path& dir, const std::string& extra = "") : Node(make_config(dir, extra)) {
+    INFO((opened.ok() ? std::string() : opened.error().message));
+    REQUIRE(opened.ok());
   }
-  ~Broker() {
-    ctl.reset();
-    if (logs) logs->shutdown();
-  }
-  Broker(const Broker&) = delete;
-  Broker& operator=(const Broker&) = delete;
 };
 
 CreateTopicSpec topic(std::string name, int32_t partitions = -1, int16_t rf = -1,
@@ -310,38 +292,64 @@ TEST_CASE("controller: a restart replays the same topics, ids and cluster id") {
   }
 }
 
-TEST_CASE("controller: listeners get the current image at once, then before/after of each change") {
+TEST_CASE("controller: listeners get the current image at once, then the delta of each change") {
   ScratchDir t;
   Broker b(t.path);
   REQUIRE(create_one(*b.ctl, topic("existing", 1, 1)).error == ErrorCode::NONE);
 
   struct Call {
-    std::vector<std::string> before, after;
+    std::vector<std::string> before, after, created, deleted;
+    size_t changed_partitions = 0;
     int64_t before_offset, after_offset;
+    replication::LocalChanges mine;
   };
   std::vector<Call> calls;
-  b.ctl->subscribe([&](const MetadataImage& before, const MetadataImage& after) {
-    calls.push_back({topic_names(before), topic_names(after), before.offset(), after.offset()});
+  b.ctl->subscribe([&](const MetadataDelta& d) {
+    std::vector<std::string> created, deleted;
+    for (const TopicInfo* t : d.created_topics()) created.push_back(t->name);
+    for (const TopicInfo* t : d.deleted_topics()) deleted.push_back(t->name);
+    calls.push_back({topic_names(d.before()), topic_names(d.after()), created, deleted, d.changed_partitions().size(),
+                     d.before().offset(), d.after().offset(), d.local_changes(1)});
   });
   REQUIRE(calls.size() == 1);
   REQUIRE(calls[0].before.empty());
   REQUIRE(calls[0].after == std::vector<std::string>{"existing"});
+  CHECK(calls[0].created == std::vector<std::string>{"existing"});
+  CHECK(calls[0].mine.leaders.size() == 1);
 
-  REQUIRE(create_one(*b.ctl, topic("fresh", 2, 1)).error == ErrorCode::NONE);
+  REQUIRE(create_one(*b.ctl, topic("fresh", 2, 1, {{"retention.ms", "1000"}})).error == ErrorCode::NONE);
   REQUIRE(calls.size() == 2);
   REQUIRE(calls[1].before == std::vector<std::string>{"existing"});
   REQUIRE(calls[1].after == std::vector<std::string>{"existing", "fresh"});
   REQUIRE(calls[1].after_offset > calls[1].before_offset);
+  // Only what the batch changed: the new topic's two partitions, both led here.
+  CHECK(calls[1].created == std::vector<std::string>{"fresh"});
+  CHECK(calls[1].changed_partitions == 2);
+  REQUIRE(calls[1].mine.leaders.size() == 2);
+  CHECK(calls[1].mine.leaders[0].tp.topic == "fresh");
+  CHECK(calls[1].mine.leaders[0].topic_configs == std::map<std::string, std::string>{{"retention.ms", "1000"}});
+  CHECK(calls[1].mine.followers.empty());
+  CHECK(calls[1].mine.reconfigured.empty());  // a new topic starts with its settings
 
   // Refused and validate-only requests change nothing and call nobody.
   REQUIRE(create_one(*b.ctl, topic("fresh", 2, 1)).error == ErrorCode::TOPIC_ALREADY_EXISTS);
   REQUIRE(create_one(*b.ctl, topic("dry", 2, 1), true).error == ErrorCode::NONE);
   REQUIRE(calls.size() == 2);
 
-  REQUIRE(b.ctl->delete_topics({"existing"}, {})[0].error == ErrorCode::NONE);
+  REQUIRE(b.ctl->set_topic_configs("fresh", {{"retention.ms", "2000"}}, false).ok());
   REQUIRE(calls.size() == 3);
-  REQUIRE(calls[2].before == std::vector<std::string>{"existing", "fresh"});
-  REQUIRE(calls[2].after == std::vector<std::string>{"fresh"});
-  REQUIRE(calls[2].before_offset == calls[1].after_offset);
-  REQUIRE(b.ctl->image()->offset() == calls[2].after_offset);
+  CHECK(calls[2].changed_partitions == 0);
+  REQUIRE(calls[2].mine.reconfigured.size() == 1);
+  CHECK(calls[2].mine.reconfigured[0].first == "fresh");
+  CHECK(calls[2].mine.leaders.empty());
+
+  REQUIRE(b.ctl->delete_topics({"existing"}, {})[0].error == ErrorCode::NONE);
+  REQUIRE(calls.size() == 4);
+  REQUIRE(calls[3].before == std::vector<std::string>{"existing", "fresh"});
+  REQUIRE(calls[3].after == std::vector<std::string>{"fresh"});
+  CHECK(calls[3].deleted == std::vector<std::string>{"existing"});
+  CHECK(calls[3].mine.deletes == std::vector<TopicPartition>{TopicPartition{"existing", 0}});
+  CHECK(calls[3].mine.leaders.empty());
+  REQUIRE(calls[3].before_offset == calls[2].after_offset);
+  REQUIRE(b.ctl->image()->offset() == calls[3].after_offset);
 }

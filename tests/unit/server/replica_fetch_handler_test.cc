@@ -39,7 +39,9 @@ struct OneBroker : test::RunningBroker {
   OneBroker() : RunningBroker("/tmp/kb-rfetch-XXXXXX") {
     auto created = broker->auto_create_topics({"t"});
     REQUIRE(created.at(0).error == ErrorCode::NONE);
-    t0 = broker->replicas().get(TopicPartition{"t", 0});
+    // Created through the controller, off this thread (as for a cluster): wait for it.
+    for (int i = 0; i < 1000 && !(t0 = broker->replicas().get(TopicPartition{"t", 0})); ++i)
+      std::this_thread::sleep_for(10ms);
     REQUIRE(t0);
     topic_id = broker->image()->topic("t")->id;
   }
