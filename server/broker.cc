@@ -121,6 +121,10 @@ Status Broker::start() {
     spdlog::warn("no clean-shutdown marker in log.dirs: logs are recovered (CRC scan) as they open");
 
   replicas_ = std::make_unique<replication::ReplicaManager>(*logs_, node_id_);
+  // Once stopping, the image may go: a partition not hosted any more is simply led elsewhere.
+  replicas_->set_missing_partition_error([this](const TopicPartition& tp) {
+    return stopped_.load() ? ErrorCode::NOT_LEADER_OR_FOLLOWER : missing_partition_error(tp);
+  });
 
   coordinator::GroupConfig gc;
   gc.min_session_timeout_ms = config_.get_int("group.min.session.timeout.ms");
@@ -169,6 +173,13 @@ Status Broker::start() {
   schedule_producer_expiration();
 
   metrics_.set_partition_source([this] { return sample_partitions(); });
+  metrics_.set_topic_source([this] {
+    std::vector<TopicSample> out;
+    for (const auto& [name, s] : replicas_->topic_stats())
+      out.push_back({name, s->bytes_in.load(), s->records_in.load(), s->bytes_out.load(), s->records_out.load(),
+                     s->failed_produce.load()});
+    return out;
+  });
   metrics_.set_transaction_source([this] { return sample_transactions(); });
   metrics_.set_group_source([this] { return sample_groups(); });
   if (quorum_) metrics_.set_cluster_source([this] { return sample_cluster(); });
@@ -226,10 +237,7 @@ void Broker::stop() {
   }
   // Waiting fetches answer now with what they have (acks=all produces with REQUEST_TIMED_OUT),
   // so connections can drain.
-  if (replicas_) {
-    replicas_->fetch_purgatory().complete_all();
-    replicas_->produce_purgatory().complete_all();
-  }
+  if (replicas_) replicas_->complete_delayed_operations();
   // Waiting JoinGroup/SyncGroup requests answer NOT_COORDINATOR (clients look for the
   // coordinator again), so connections drain.
   if (groups_) groups_->stop();
@@ -237,6 +245,9 @@ void Broker::stop() {
   if (network_) network_->stop(std::chrono::seconds(5));
   if (http_) http_->stop();
   if (coordinator_loop_) coordinator_loop_->stop();
+  // Nothing starts a delayed operation any more (no requests, no coordinator writes): answer
+  // what still waits while the image it may consult is there.
+  if (replicas_) replicas_->complete_delayed_operations();
   lifecycle_.reset();
   if (controller_requests_) controller_requests_->stop();
   if (quorum_) quorum_->stop();
@@ -247,7 +258,6 @@ void Broker::stop() {
   if (peers_) peers_->stop();
   if (marker_client_) marker_client_->stop();
   if (replicas_) {
-    replicas_->fetch_purgatory().complete_all();
     // Clean shutdown: no append runs any more, so each snapshot is the state at its log end.
     replicas_->write_producer_snapshots();
     // Clean shutdown: the next start knows exactly what was committed.
@@ -518,7 +528,7 @@ void Broker::on_metadata(const controller::MetadataImage& before,
       if (auto s = replicas_->remove(tp, true); !s.ok())
         spdlog::error("deleting the log of {} failed: {}", tp.to_string(), s.error().message);
     }
-    // Its counters stay: a handler may still hold them, and counters only ever grow.
+    // Its kbroker_topic_* series went with its last replica (ReplicaManager::remove).
     spdlog::info("topic {} deleted: {} partition logs removed", old->name, old->partitions.size());
   }
   // Where this broker fetches a partition it follows: the leader's inter-broker listener
@@ -563,10 +573,7 @@ void Broker::on_metadata(const controller::MetadataImage& before,
         if (existing && existing->is_leader() && existing->leader_epoch() == p.leader_epoch) {
           // ISR, replicas, partition epoch. A smaller ISR may move the high watermark: the
           // acks=all produces and fetches waiting for it go on.
-          if (existing->update_state(state, now)) {
-            replicas_->produce_purgatory().check(tp);
-            replicas_->fetch_purgatory().check(tp);
-          }
+          replicas_->update_state(*existing, state, now);
           part = existing;
         } else {
           if (fetchers_) fetchers_->remove(tp);

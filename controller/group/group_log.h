@@ -51,8 +51,10 @@ class GroupLog {
   virtual ~GroupLog() = default;
   // Appends `records` (not empty) as one batch to __consumer_offsets-<partition>. `done` runs
   // later, on the coordinator's loop, once the batch is committed (readable by every replica
-  // that may become coordinator): with the offset of the first record, or the error
-  // (NOT_COORDINATOR when this broker no longer leads the partition, KAFKA_STORAGE_ERROR...).
+  // that may become coordinator): with the offset of the first record, or the error as Kafka's
+  // coordinators answer it (NOT_COORDINATOR when this broker no longer leads the partition or
+  // its disk failed, COORDINATOR_NOT_AVAILABLE when the ISR is too small or did not follow in
+  // time, the producer's own errors as they are).
   // With `txn`, the batch is transactional for that producer (no sequence number, as Kafka's
   // coordinator appends): it opens the producer's transaction on the partition, so its
   // marker ends it; an epoch older than the partition knows is INVALID_PRODUCER_EPOCH.
