@@ -467,19 +467,32 @@ Result<BrokerConfig> BrokerConfig::with_dynamic(const std::map<std::string, std:
   return c;
 }
 
-Status check_dynamic_broker_configs(const std::map<std::string, std::string>& configs) {
-  std::vector<std::string> not_dynamic;  // sorted: the map is
-  for (const auto& [name, value] : configs)
-    if (const PropertyDef* d = find_broker_property(name); d && !d->dynamic) not_dynamic.push_back(name);
+Status check_dynamic_broker_configs(const std::map<std::string, std::string>& configs, bool cluster_default) {
+  // Kafka's DynamicBrokerConfig.validateConfigs, in its order.
+  std::vector<std::string> not_dynamic, listener_only, per_broker;  // sorted: the map is
+  for (const auto& [name, value] : configs) {
+    const PropertyDef* d = find_broker_property(name);
+    if (d && !d->dynamic) not_dynamic.push_back(name);
+    if (d && d->listener_only) listener_only.push_back(name);
+    if (d && d->per_broker) per_broker.push_back(name);
+  }
   if (!not_dynamic.empty())
     return Error{ErrorCode::INVALID_REQUEST,
                  "Cannot update these configs dynamically: [" + join(not_dynamic, ", ") + "]"};
+  if (!listener_only.empty())
+    return Error{ErrorCode::INVALID_REQUEST,
+                 "These security configs can be dynamically updated only per-listener using the listener prefix: [" +
+                     join(listener_only, ", ") + "]"};
   for (const auto& [name, value] : configs) {
     const PropertyDef* d = find_broker_property(name);
     if (!d) return Error{ErrorCode::INVALID_REQUEST, "Unknown broker config name: " + name};
     if (std::string why = check_value(*d, value); !why.empty())
       return Error{ErrorCode::INVALID_REQUEST, "Invalid value " + value + " for configuration " + name + ": " + why};
   }
+  if (cluster_default && !per_broker.empty())
+    return Error{ErrorCode::INVALID_REQUEST,
+                 "Cannot update these configs at default cluster level, broker id must be specified: [" +
+                     join(per_broker, ", ") + "]"};
   return {};
 }
 

@@ -63,6 +63,15 @@ struct PropertyDef {
   std::vector<std::string> one_of;
   // A rule a range or set can't say (listener syntax...): "" when fine, else why not.
   std::string (*check)(std::string_view value) = nullptr;
+  // Kafka's "per-broker" update mode: dynamic on the BROKER resource "<node.id>" only, not at
+  // the cluster-wide default "".
+  bool per_broker = false;
+  // Kafka's SSL key and trust store settings: dynamic only under a listener.name.<l>. prefix,
+  // which kbroker does not take, so in effect read at start-up.
+  bool listener_only = false;
+  // A Kafka property kbroker accepts for compatibility (YAML, AlterConfigs, DescribeConfigs)
+  // and does not use (config/kafka_compat.cc).
+  bool not_used = false;
 
   bool sensitive() const { return type == Type::Password; }  // never log or return its value
 };
@@ -178,6 +187,9 @@ class BrokerConfig {
   int64_t log_roll_ms() const;                     // log.roll.ms > log.roll.hours
   std::string metrics_host() const;                // metrics.listener, IPv6 without brackets
   uint16_t metrics_port() const;
+  // What Kafka warns about at start-up in this configuration: deprecated settings it ignores
+  // (log.message.format.version below 0.11, inter.broker.protocol.version in KRaft mode).
+  std::vector<std::string> warnings() const;
 
  private:
   struct TopicDefault;  // one topic config's broker-derived default (topic_config.cc)
@@ -229,9 +241,15 @@ class TopicConfig {
 // "Cannot update these configs dynamically: [a, b]" for properties that are not dynamic,
 // "Unknown broker config name: x" (kbroker refuses names it does not know; Kafka would store
 // them), "Invalid value v for configuration k: <rule>".
-Status check_dynamic_broker_configs(const std::map<std::string, std::string>& configs);
+// `cluster_default`: the set is the BROKER resource "" (Kafka refuses per-broker properties
+// there: "Cannot update these configs at default cluster level, broker id must be specified").
+Status check_dynamic_broker_configs(const std::map<std::string, std::string>& configs, bool cluster_default = false);
 // The values of a valid set in their stored text form (trimmed, canonical numbers...).
 std::map<std::string, std::string> normalize_broker_configs(const std::map<std::string, std::string>& configs);
+
+// Kafka's warning for a topic's message.format.version override it ignores (a value below
+// 0.11, under an inter-broker protocol of 3.0 or later, which kbroker always has); "" if none.
+std::string ignored_topic_config_warning(std::string_view topic, const std::map<std::string, std::string>& overrides);
 
 // Usage text for --help: every broker property with type, default, dynamic flag and doc.
 std::string properties_help();

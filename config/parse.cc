@@ -232,6 +232,12 @@ const std::vector<Synonym>& synonyms_of(std::string_view topic_config) {
       {"preallocate", {{"log.preallocate", 1}}},
       {"message.timestamp.type", {{"log.message.timestamp.type", 1}}},
       {"message.timestamp.difference.max.ms", {{"log.message.timestamp.difference.max.ms", 1}}},
+      // Kafka 3.9's topic configs kbroker accepts without using them (kafka_compat.cc).
+      {"message.format.version", {{"log.message.format.version", 1}}},
+      {"message.downconversion.enable", {{"log.message.downconversion.enable", 1}}},
+      {"compression.gzip.level", {{"compression.gzip.level", 1}}},
+      {"compression.lz4.level", {{"compression.lz4.level", 1}}},
+      {"compression.zstd.level", {{"compression.zstd.level", 1}}},
   };
   static const std::vector<Synonym> kNone;
   auto it = kTable.find(topic_config);

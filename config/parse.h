@@ -55,4 +55,41 @@ std::string expectation(const PropertyDef& def);
 bool is_ipv4_literal(const std::string& host);
 bool is_ipv6_literal(const std::string& host);
 
+// Builds a PropertyDef the way Kafka's ConfigDef.define(...) reads: name, type, default, doc,
+// then the rule.
+class Def {
+ public:
+  Def(const char* name, Type type, std::optional<std::string> default_value, const char* doc) {
+    d_.name = name;
+    d_.type = type;
+    d_.default_value = std::move(default_value);
+    d_.doc = doc;
+  }
+  Def& at_least(double v) { return d_.min = v, *this; }
+  Def& between(double lo, double hi) { return d_.min = lo, d_.max = hi, *this; }
+  Def& in(std::vector<std::string> values) { return d_.one_of = std::move(values), *this; }
+  Def& check(std::string (*f)(std::string_view)) { return d_.check = f, *this; }
+  Def& dynamic() { return d_.dynamic = true, *this; }
+  Def& per_broker() { return d_.dynamic = d_.per_broker = true, *this; }
+  Def& listener_only() { return d_.dynamic = d_.per_broker = d_.listener_only = true, *this; }
+  Def& not_used() { return d_.not_used = true, *this; }
+  Def& topic(const char* t) { return d_.topic_synonym = t, *this; }
+  operator PropertyDef() const { return d_; }
+
+ private:
+  PropertyDef d_;
+};
+
+// Kafka 3.9's properties that kbroker accepts for compatibility (kafka_compat.cc), appended
+// to broker_properties() and topic_properties().
+const std::vector<PropertyDef>& compat_broker_properties();
+const std::vector<PropertyDef>& compat_topic_properties();
+
+// Kafka's MetadataVersion strings ("3.0-IV1", or a release such as "2.8" or "0.10.2" for its
+// last version; longer forms like "2.8.1" are cut to the release): the position in Kafka's
+// list, nullopt when not a version.
+std::optional<int> metadata_version_index(std::string_view v);
+int metadata_version_index_of_record_v2();  // 0.11.0-IV0: the first with record batches (v2)
+int metadata_version_index_of_kraft_minimum();  // 3.0-IV1
+
 }  // namespace kb::config::detail

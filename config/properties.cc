@@ -10,33 +10,13 @@
 
 namespace kb::config {
 
+using detail::Def;
 using detail::join;
 using detail::split_list;
 
 namespace {
 
 const std::string kLongMax = std::to_string(std::numeric_limits<int64_t>::max());
-
-// Reads like Kafka's ConfigDef.define(...): name, type, default, doc, then the rule.
-class Def {
- public:
-  Def(const char* name, Type type, std::optional<std::string> default_value, const char* doc) {
-    d_.name = name;
-    d_.type = type;
-    d_.default_value = std::move(default_value);
-    d_.doc = doc;
-  }
-  Def& at_least(double v) { return d_.min = v, *this; }
-  Def& between(double lo, double hi) { return d_.min = lo, d_.max = hi, *this; }
-  Def& in(std::vector<std::string> values) { return d_.one_of = std::move(values), *this; }
-  Def& check(std::string (*f)(std::string_view)) { return d_.check = f, *this; }
-  Def& dynamic() { return d_.dynamic = true, *this; }
-  Def& topic(const char* t) { return d_.topic_synonym = t, *this; }
-  operator PropertyDef() const { return d_; }
-
- private:
-  PropertyDef d_;
-};
 
 // --- rules no range or set can say ---------------------------------------------------------
 
@@ -167,6 +147,12 @@ const char* help_type_name(Type t) {
   return "string";
 }
 
+std::vector<PropertyDef> joined(const std::vector<PropertyDef>& a, const std::vector<PropertyDef>& b) {
+  std::vector<PropertyDef> out = a;
+  out.insert(out.end(), b.begin(), b.end());
+  return out;
+}
+
 const PropertyDef* find_in(const std::vector<PropertyDef>& defs, std::string_view name) {
   for (const auto& d : defs)
     if (d.name == name) return &d;
@@ -181,7 +167,7 @@ const std::vector<PropertyDef>& broker_properties() {
   constexpr double kShortMax = 32767;
   static const std::vector<std::string> kCompression = {"uncompressed", "zstd", "lz4",
                                                         "snappy",       "gzip", "producer"};
-  static const std::vector<PropertyDef> defs = {
+  static const std::vector<PropertyDef> own = {
       // Identity and roles.
       Def("node.id", T::Int, null,
           "Id of this node in the cluster; required (broker.id is accepted as its older name)")
@@ -474,6 +460,10 @@ const std::vector<PropertyDef>& broker_properties() {
       Def("offsets.commit.timeout.ms", T::Int, "5000",
           "An offset commit fails (COORDINATOR_NOT_AVAILABLE) when the ISR has not got it within this time")
           .at_least(1),
+      Def("offsets.topic.compression.codec", T::Int, "0",
+          "Codec of the batches the group coordinator writes to __consumer_offsets: 0 none, 1 gzip, 2 snappy, "
+          "3 lz4, 4 zstd (every codec is read)")
+          .between(0, 4),
       Def("offsets.topic.segment.bytes", T::Int, "104857600",
           "segment.bytes of __consumer_offsets (kept small so the log cleaner can compact it)")
           .at_least(1),
@@ -519,6 +509,7 @@ const std::vector<PropertyDef>& broker_properties() {
       Def("log.level", T::String, "info", "kbroker: level of the broker's own log (not a Kafka property)")
           .in({"trace", "debug", "info", "warn", "error", "critical", "off"}),
   };
+  static const std::vector<PropertyDef> defs = joined(own, detail::compat_broker_properties());
   return defs;
 }
 
@@ -527,7 +518,7 @@ const std::vector<PropertyDef>& topic_properties() {
   static const std::vector<std::string> kCompression = {"uncompressed", "zstd", "lz4",
                                                         "snappy",       "gzip", "producer"};
   // topic(): the first broker synonym (see detail::synonyms_of for the full list).
-  static const std::vector<PropertyDef> defs = {
+  static const std::vector<PropertyDef> own = {
       Def("cleanup.policy", T::List, "delete",
           "delete old segments, compact to the last value per key, or both")
           .in({"delete", "compact"})
@@ -622,6 +613,7 @@ const std::vector<PropertyDef>& topic_properties() {
           .dynamic()
           .topic("unclean.leader.election.enable"),
   };
+  static const std::vector<PropertyDef> defs = joined(own, detail::compat_topic_properties());
   return defs;
 }
 
@@ -722,7 +714,12 @@ std::string expectation(const PropertyDef& d) {
 
 std::string properties_help() {
   std::ostringstream o;
+  std::vector<std::string> not_used;
   for (const auto& d : broker_properties()) {
+    if (d.not_used) {
+      not_used.push_back(d.name);
+      continue;
+    }
     o << "  " << d.name << "  (" << help_type_name(d.type) << ", default ";
     if (!d.default_value)
       o << "null";
@@ -741,6 +738,17 @@ std::string properties_help() {
     if (d.dynamic) o << ", dynamic: AlterConfigs may change it at run time";
     o << ")\n      " << d.doc << "\n";
   }
+  o << "\n  Kafka 3.9 properties accepted for compatibility (type and range checked) and not used by kbroker:\n";
+  size_t width = 0;
+  for (const auto& n : not_used) {
+    if (width > 0 && width + n.size() + 2 > 100) {
+      o << "\n";
+      width = 0;
+    }
+    o << (width == 0 ? "      " : "  ") << n;
+    width += n.size() + (width == 0 ? 6 : 2);
+  }
+  o << "\n";
   return o.str();
 }
 

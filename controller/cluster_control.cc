@@ -17,7 +17,7 @@
 #include <set>
 
 #include "controller/controller.h"
-#include "storage/files.h"
+#include "runtime/clock.h"
 
 namespace kb::controller {
 
@@ -233,7 +233,7 @@ Result<int64_t> Controller::register_broker(const BrokerRegistration& reg) {
     return Error{ErrorCode::INVALID_REQUEST, "malformed broker registration"};
   auto img = image();
   const BrokerInfo* existing = img->broker(reg.id);
-  int64_t now = storage::now_ms();
+  int64_t now = runtime::now_ms();
   if (existing && existing->incarnation_id == reg.incarnation_id) {
     last_heartbeat_ms_[reg.id] = now;
     return existing->epoch;  // a retried registration of the same process
@@ -285,7 +285,7 @@ HeartbeatResult Controller::heartbeat(int32_t id, int64_t epoch, int64_t metadat
     out.error = ErrorCode::STALE_BROKER_EPOCH;
     return out;
   }
-  last_heartbeat_ms_[id] = storage::now_ms();
+  last_heartbeat_ms_[id] = runtime::now_ms();
   out.caught_up = metadata_offset >= b->epoch;
   out.fenced = b->fenced;
   if (want_shut_down) {

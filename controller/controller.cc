@@ -11,7 +11,7 @@
 
 #include "config/parse.h"
 #include "controller/meta_properties.h"
-#include "storage/files.h"
+#include "runtime/clock.h"
 
 namespace kb::controller {
 
@@ -178,7 +178,7 @@ Result<std::unique_ptr<Controller>> Controller::open_replicated(const config::Br
     std::unique_lock lk(ctl->stop_mu_);
     while (!ctl->stop_cv_.wait_for(lk, std::chrono::milliseconds(100), [ctl] { return ctl->stopping_; })) {
       lk.unlock();
-      if (ctl->active()) ctl->maintain(storage::now_ms());
+      if (ctl->active()) ctl->maintain(runtime::now_ms());
       lk.lock();
     }
   });

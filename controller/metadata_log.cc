@@ -1,10 +1,10 @@
 #include "controller/metadata_log.h"
 
 #include <algorithm>
-#include <chrono>
 #include <string>
 
 #include "protocol/record_batch.h"
+#include "runtime/clock.h"
 
 namespace kb::controller {
 
@@ -13,11 +13,6 @@ namespace {
 // The single voter's leader epoch: with one voter there is never an election. The Raft log
 // stamps its own epochs into the batches it writes.
 constexpr int32_t kSingleVoterEpoch = 0;
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Status corrupt_at(int64_t offset, const std::string& why) {
   return Status(ErrorCode::CORRUPT_MESSAGE, "metadata log " + std::string(LocalMetadataLog::kTopic) +
@@ -93,7 +88,7 @@ Result<int64_t> LocalMetadataLog::append(const std::vector<MetadataRecord>& reco
 
 std::vector<uint8_t> encode_metadata_batch(const std::vector<MetadataRecord>& records) {
   RecordBatchBuilder builder;
-  int64_t ts = now_ms();
+  int64_t ts = runtime::now_ms();
   std::vector<std::vector<uint8_t>> values;
   values.reserve(records.size());
   for (const auto& r : records) {

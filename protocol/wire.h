@@ -4,17 +4,39 @@
 // first error makes it fail (ok() false) and every later read returns zero/empty.
 #pragma once
 
+#include <cassert>
 #include <cstdint>
 #include <cstring>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "protocol/file_slice.h"
 #include "protocol/types.h"
 
 namespace kb::wire {
+
+// Kafka's strings carry at most 32767 bytes in every form, the compact (uvarint) one included:
+// its generated codecs refuse a longer string both when reading and when writing.
+constexpr size_t kMaxStringBytes = 0x7fff;
+
+// The longest prefix of `s` of at most `max` bytes that does not end inside a UTF-8 sequence
+// (Kafka strings are UTF-8; kafka-python decodes them strictly).
+inline std::string_view utf8_prefix(std::string_view s, size_t max) {
+  if (s.size() <= max) return s;
+  // s[n] is the first byte cut off; while it continues a character (10xxxxxx), that character
+  // began before the cut and goes too (a sequence is at most 4 bytes long).
+  size_t n = max;
+  for (int back = 0; n > 0 && back < 3 && (static_cast<uint8_t>(s[n]) & 0xC0) == 0x80; ++back) --n;
+  return s.substr(0, n);
+}
+
+// What a string field holds: free text (error messages, documentation, reasons) may be cut
+// to fit; anything else (names, ids) over the limit is a bug upstream of the encoder, since
+// such strings are refused when they arrive.
+enum class StringKind { kName, kText };
 
 inline uint16_t load_be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
 inline uint32_t load_be32(const uint8_t* p) {
@@ -106,9 +128,15 @@ class Reader {
     if (!s) fail();
     return s.value_or("");
   }
+  // A compact string over kMaxStringBytes fails the read, as in Kafka ("string field had
+  // invalid length"): a request carrying one is malformed.
   std::optional<std::string> read_compact_nullable_string() {
     uint32_t n = read_uvarint();
     if (!ok_ || n == 0) return std::nullopt;
+    if (n - 1 > kMaxStringBytes) {
+      fail();
+      return std::nullopt;
+    }
     return take_string(n - 1);
   }
   std::string read_compact_string() {
@@ -267,22 +295,30 @@ class Writer {
   void write_varlong(int64_t v) {
     write_uvarint((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
   }
-  void write_string(std::string_view s) {
+  // Strings never exceed kMaxStringBytes on the wire: a longer one is cut at a UTF-8
+  // boundary, so the frame stays well-formed (a wrapped int16 length would make the client
+  // misread everything after it). Cuts are counted: truncated_text() for free text,
+  // oversized_names() for anything else, which debug builds assert never happens.
+  void write_string(std::string_view s, StringKind kind = StringKind::kName) {
+    s = fit(s, kind);
     write_int16(static_cast<int16_t>(s.size()));
     write_raw(s);
   }
-  void write_nullable_string(const std::optional<std::string>& s) {
+  void write_nullable_string(const std::optional<std::string>& s, StringKind kind = StringKind::kName) {
     if (!s) return write_int16(-1);
-    write_string(*s);
+    write_string(*s, kind);
   }
-  void write_compact_string(std::string_view s) {
+  void write_compact_string(std::string_view s, StringKind kind = StringKind::kName) {
+    s = fit(s, kind);
     write_uvarint(s.size() + 1);
     write_raw(s);
   }
-  void write_compact_nullable_string(const std::optional<std::string>& s) {
+  void write_compact_nullable_string(const std::optional<std::string>& s, StringKind kind = StringKind::kName) {
     if (!s) return write_uvarint(0);
-    write_compact_string(*s);
+    write_compact_string(*s, kind);
   }
+  int truncated_text() const { return truncated_text_; }
+  int oversized_names() const { return oversized_names_; }
   void write_bytes(std::span<const uint8_t> b) {
     write_int32(static_cast<int32_t>(b.size()));
     write_raw(b);
@@ -333,6 +369,16 @@ class Writer {
   }
 
  private:
+  std::string_view fit(std::string_view s, StringKind kind) {
+    if (s.size() <= kMaxStringBytes) return s;
+    if (kind == StringKind::kText) {
+      ++truncated_text_;
+    } else {
+      ++oversized_names_;
+      assert(!"a name or id over 32767 bytes reached the encoder; refuse it where it comes in");
+    }
+    return utf8_prefix(s, kMaxStringBytes);
+  }
   template <int N, class T>
   void put(T v) {
     size_t at = buf_.size();
@@ -348,6 +394,8 @@ class Writer {
   std::vector<uint8_t> buf_;
   std::vector<FileAt> files_;
   int64_t file_bytes_ = 0;
+  int truncated_text_ = 0;
+  int oversized_names_ = 0;
 };
 
 }  // namespace kb::wire

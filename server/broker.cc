@@ -6,24 +6,48 @@
 #include <chrono>
 #include <set>
 
-#include "controller/group/replica_group_log.h"
+#include "controller/broker_lifecycle.h"
 #include "controller/meta_properties.h"
+#include "controller/producer_id_manager.h"
+#include "controller/quorum_metadata_log.h"
+#include "coordinator/group/replica_group_log.h"
+#include "coordinator/txn/txn_marker_sender.h"
 #include "protocol/messages/allocate_producer_ids_request.h"
 #include "protocol/messages/allocate_producer_ids_response.h"
 #include "protocol/messages/create_topics_request.h"
 #include "protocol/messages/create_topics_response.h"
-#include "server/broker_lifecycle.h"
-#include "server/peer_client.h"
-#include "server/producer_id_manager.h"
-#include "server/quorum.h"
-#include "server/replica_fetcher.h"
-#include "server/txn_marker_sender.h"
-#include "server/coordinator_loop.h"
+#include "replication/raft/quorum.h"
+#include "replication/replica_fetcher.h"
+#include "runtime/clock.h"
+#include "runtime/loop_thread.h"
+#include "runtime/peer_client.h"
 #include "server/http_server.h"
 #include "server/network.h"
-#include "storage/files.h"
 
 namespace kb::server {
+
+using controller::ProducerIdManager;
+using raft::Quorum;
+using runtime::LoopThread;
+using runtime::PeerAddress;
+using runtime::PeerClient;
+
+namespace {
+
+// The follower fetcher's settings from the broker's replica.fetch.* properties.
+replication::ReplicaFetcherOptions replica_fetcher_options(const config::BrokerConfig& config) {
+  replication::ReplicaFetcherOptions o;
+  o.node_id = config.node_id();
+  o.max_wait_ms = config.get_int("replica.fetch.wait.max.ms");
+  o.min_bytes = config.get_int("replica.fetch.min.bytes");
+  o.max_bytes = config.get_int("replica.fetch.response.max.bytes");
+  o.partition_max_bytes = config.get_int("replica.fetch.max.bytes");
+  o.backoff_ms = config.get_int("replica.fetch.backoff.ms");
+  o.fetchers_per_leader = config.get_int("num.replica.fetchers");
+  return o;
+}
+
+}  // namespace
 
 Broker::Broker(config::BrokerConfig config)
     : config_(std::move(config)),
@@ -134,9 +158,10 @@ Status Broker::start() {
   gc.offset_metadata_max_bytes = config_.get_int("offset.metadata.max.bytes");
   gc.offsets_retention_ms = config_.get_long("offsets.retention.minutes") * 60 * 1000;
   gc.offsets_retention_check_interval_ms = config_.get_long("offsets.retention.check.interval.ms");
-  coordinator_loop_ = std::make_unique<CoordinatorLoop>();
-  group_log_ = std::make_unique<coordinator::ReplicaGroupLog>(*replicas_, *coordinator_loop_,
-                                                             config_.get_int("offsets.commit.timeout.ms"));
+  coordinator_loop_ = std::make_unique<LoopThread>("kb-coordinator");
+  group_log_ = std::make_unique<coordinator::ReplicaGroupLog>(
+      *replicas_, *coordinator_loop_, config_.get_int("offsets.commit.timeout.ms"),
+      coordinator::ReplicaGroupLog::kTopic, config_.get_int("offsets.topic.compression.codec"));
   groups_ = std::make_unique<coordinator::GroupCoordinator>(gc, *coordinator_loop_, *group_log_);
 
   coordinator::TxnConfig tc;
@@ -145,7 +170,7 @@ Status Broker::start() {
   tc.id_expiration_ms = config_.get_long("transactional.id.expiration.ms");
   tc.remove_expired_interval_ms = config_.get_long("transaction.remove.expired.transaction.cleanup.interval.ms");
   marker_client_ = std::make_unique<PeerClient>("kbroker-" + std::to_string(node_id_) + "-txn-markers");
-  txn_markers_ = std::make_unique<BrokerTxnMarkerSender>(
+  txn_markers_ = std::make_unique<coordinator::BrokerTxnMarkerSender>(
       [this] { return image(); },
       [this](const controller::MetadataImage& img, int32_t node) { return broker_address(img, node); },
       *marker_client_);
@@ -182,6 +207,10 @@ Status Broker::start() {
   });
   metrics_.set_transaction_source([this] { return sample_transactions(); });
   metrics_.set_group_source([this] { return sample_groups(); });
+  metrics_.set_coordinator_source([this] {
+    return std::map<std::string, uint64_t>{{coordinator::ReplicaGroupLog::kTopic, groups_->skipped_records()},
+                                           {kTransactionStateTopic, txns_->skipped_records()}};
+  });
   if (quorum_) metrics_.set_cluster_source([this] { return sample_cluster(); });
 
   NetworkOptions no;
@@ -200,7 +229,7 @@ Status Broker::start() {
   if (auto s = http_->start(); !s.ok()) return s;
 
   if (quorum_) {
-    LifecycleOptions lo;
+    controller::LifecycleOptions lo;
     lo.node_id = node_id_;
     lo.cluster_id = controller_->image()->cluster_id();
     lo.incarnation_id = incarnation_;
@@ -213,7 +242,7 @@ Status Broker::start() {
     lo.heartbeat_interval_ms = config_.get_int("broker.heartbeat.interval.ms");
     lo.replica_lag_time_max_ms = config_.get_long("replica.lag.time.max.ms");
     lo.high_watermark_checkpoint_interval_ms = config_.get_long("replica.high.watermark.checkpoint.interval.ms");
-    lifecycle_ = std::make_unique<BrokerLifecycle>(lo, *peers_, *quorum_, *controller_, *replicas_);
+    lifecycle_ = std::make_unique<controller::BrokerLifecycle>(lo, *peers_, *quorum_, *controller_, *replicas_);
   }
 
   spdlog::info("kbroker node {} serving Kafka on {} and metrics on {}:{}", node_id_,
@@ -244,12 +273,12 @@ void Broker::stop() {
   if (txns_) txns_->stop();
   if (network_) network_->stop(std::chrono::seconds(5));
   if (http_) http_->stop();
-  if (coordinator_loop_) coordinator_loop_->stop();
+  if (coordinator_loop_) coordinator_loop_->stop(std::chrono::seconds(1));
   // Nothing starts a delayed operation any more (no requests, no coordinator writes): answer
   // what still waits while the image it may consult is there.
   if (replicas_) replicas_->complete_delayed_operations();
   lifecycle_.reset();
-  if (controller_requests_) controller_requests_->stop();
+  if (controller_requests_) controller_requests_->stop(std::chrono::seconds(5));
   if (quorum_) quorum_->stop();
   if (fetchers_) fetchers_->stop();
   quorum_.reset();
@@ -298,17 +327,17 @@ Status Broker::open_replicated_controller() {
   if (!log.ok()) return log.error();
   peers_ = std::make_unique<PeerClient>("kbroker-" + std::to_string(node_id_));
   quorum_peers_ = std::make_unique<PeerClient>("kbroker-quorum-" + std::to_string(node_id_));
-  controller_requests_ = std::make_unique<CoordinatorLoop>();
+  controller_requests_ = std::make_unique<LoopThread>("kb-ctl-requests");
   const int64_t request_timeout = config_.get_int("controller.quorum.request.timeout.ms");
-  auto qlog = std::make_unique<QuorumMetadataLog>(request_timeout * 2);
-  QuorumMetadataLog* qlog_ptr = qlog.get();
+  auto qlog = std::make_unique<controller::QuorumMetadataLog>(request_timeout * 2);
+  controller::QuorumMetadataLog* qlog_ptr = qlog.get();
   auto ctl = controller::Controller::open_replicated(config_, std::move(qlog), cluster_id.value());
   if (!ctl.ok()) return ctl.error();
   controller_ = std::move(ctl.value());
 
-  QuorumOptions qo;
+  raft::QuorumOptions qo;
   qo.node_id = node_id_;
-  qo.voters = config_.quorum_voters();
+  for (const auto& v : config_.quorum_voters()) qo.voters.push_back({v.id, v.host, v.port});
   qo.cluster_id = cluster_id.value();
   qo.raft.election_timeout_ms = config_.get_int("controller.quorum.election.timeout.ms");
   qo.raft.fetch_timeout_ms = config_.get_int("controller.quorum.fetch.timeout.ms");
@@ -419,7 +448,7 @@ void Broker::allocate_producer_id_block(std::function<void(Result<controller::Pr
 void Broker::schedule_producer_expiration() {
   producer_expiration_timer_ =
       coordinator_loop_->after_ms(config_.get_int("producer.id.expiration.check.interval.ms"), [this] {
-        size_t n = replicas_->remove_expired_producers(storage::now_ms(), config_.get_int("producer.id.expiration.ms"));
+        size_t n = replicas_->remove_expired_producers(runtime::now_ms(), config_.get_int("producer.id.expiration.ms"));
         if (n > 0) spdlog::info("{} idle producer ids expired", n);
         schedule_producer_expiration();
       });
@@ -535,7 +564,7 @@ void Broker::on_metadata(const controller::MetadataImage& before,
   // (inter.broker.listener.name), else its first advertised one. No leader, or a leader that
   // is unknown or fenced: no fetching until the metadata names a live one.
   auto leader_address = [&](int32_t leader) { return broker_address(after, leader); };
-  const int64_t now = storage::now_ms();
+  const int64_t now = runtime::now_ms();
   const int64_t lag_max_ms = config_.get_long("replica.lag.time.max.ms");
   for (const controller::TopicInfo* t : after.topics()) {
     const controller::TopicInfo* prev = before.topic(t->name);
@@ -600,9 +629,9 @@ void Broker::on_metadata(const controller::MetadataImage& before,
         // Every image: a leader's address or fencing may change without a new epoch.
         if (auto address = leader_address(p.leader)) {
           if (!fetchers_)
-            fetchers_ = std::make_unique<ReplicaFetcherManager>(
+            fetchers_ = std::make_unique<replication::ReplicaFetcherManager>(
                 replica_fetcher_options(config_), *replicas_,
-                peer_fetch_transport("kbroker-" + std::to_string(node_id_) + "-replica-fetcher"));
+                replication::peer_fetch_transport("kbroker-" + std::to_string(node_id_) + "-replica-fetcher"));
           fetchers_->add_or_update(tp, t->id, p.leader, *address, p.leader_epoch);
         } else if (fetchers_) {
           fetchers_->remove(tp);

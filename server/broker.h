@@ -15,23 +15,32 @@
 
 #include "config/config.h"
 #include "controller/controller.h"
-#include "controller/group/group_coordinator.h"
-#include "controller/txn/transaction_coordinator.h"
+#include "coordinator/group/group_coordinator.h"
+#include "coordinator/txn/transaction_coordinator.h"
 #include "protocol/types.h"
 #include "replication/replica_manager.h"
+#include "runtime/peer_client.h"
 #include "server/metrics.h"
-#include "server/peer_client.h"
 #include "storage/log_manager.h"
+
+namespace kb::runtime {
+class LoopThread;
+}
+namespace kb::raft {
+class Quorum;
+}
+namespace kb::controller {
+class BrokerLifecycle;
+class ProducerIdManager;
+}
+namespace kb::replication {
+class ReplicaFetcherManager;
+}
 
 namespace kb::server {
 
 class Network;
 class HttpServer;
-class CoordinatorLoop;
-class Quorum;
-class BrokerLifecycle;
-class ReplicaFetcherManager;
-class ProducerIdManager;
 
 class Broker {
  public:
@@ -60,14 +69,14 @@ class Broker {
   coordinator::GroupCoordinator& groups() { return *groups_; }
   coordinator::TransactionCoordinator& transactions() { return *txns_; }
   // Producer ids for InitProducerId, from blocks the controller gives this broker.
-  ProducerIdManager& producer_ids() { return *producer_ids_; }
+  controller::ProducerIdManager& producer_ids() { return *producer_ids_; }
   // The follower fetcher; null until this broker follows a partition.
-  ReplicaFetcherManager* fetchers() const { return fetchers_.get(); }
+  replication::ReplicaFetcherManager* fetchers() const { return fetchers_.get(); }
   std::shared_ptr<const controller::MetadataImage> image() const { return controller_->image(); }
   // Cluster mode (controller.quorum.voters set): the metadata quorum; null for a lone broker.
-  Quorum* quorum() const { return quorum_.get(); }
+  raft::Quorum* quorum() const { return quorum_.get(); }
   // The broker-to-broker client (follower fetches, controller requests); null for a lone broker.
-  PeerClient* peers() const { return peers_.get(); }
+  runtime::PeerClient* peers() const { return peers_.get(); }
   // The active controller's id as clients see it (Metadata, DescribeCluster): the quorum's
   // leader, or this node when it is its own controller; -1 while there is none.
   int32_t active_controller_id() const;
@@ -112,7 +121,7 @@ class Broker {
   Result<int32_t> ensure_internal_topic(const controller::CreateTopicSpec& spec, const char* replication_property);
   // Where broker `node` takes inter-broker requests in `image`: its inter.broker.listener.name
   // endpoint, else its first; nullopt when unknown or fenced.
-  std::optional<PeerAddress> broker_address(const controller::MetadataImage& image, int32_t node) const;
+  std::optional<runtime::PeerAddress> broker_address(const controller::MetadataImage& image, int32_t node) const;
   std::vector<GroupSample> sample_groups();
   ClusterSample sample_cluster();
   // ISR shrinks and expansions of partitions led here, for /metrics.
@@ -143,24 +152,26 @@ class Broker {
   std::shared_ptr<const config::BrokerConfig> effective_;
   Metrics metrics_;
   // Before the threads that deliver its blocks, so it is destroyed after them.
-  std::unique_ptr<ProducerIdManager> producer_ids_;
-  std::shared_ptr<coordinator::Timer> producer_expiration_timer_;  // re-armed on the coordinator loop
+  std::unique_ptr<controller::ProducerIdManager> producer_ids_;
+  std::shared_ptr<runtime::Timer> producer_expiration_timer_;  // re-armed on the coordinator loop
   std::unique_ptr<storage::LogManager> logs_;
   std::unique_ptr<replication::ReplicaManager> replicas_;
   // Fetches the partitions this broker follows from their leaders. Made by on_metadata when
   // this broker first follows a partition (never for a lone broker); stop() must stop it
   // before the logs close. Its own connections: follower fetches long-poll.
-  std::unique_ptr<ReplicaFetcherManager> fetchers_;
-  std::unique_ptr<PeerClient> peers_;
-  std::unique_ptr<PeerClient> quorum_peers_;  // the quorum's own connections, never queued behind others
+  std::unique_ptr<replication::ReplicaFetcherManager> fetchers_;
+  std::unique_ptr<runtime::PeerClient> peers_;
+  std::unique_ptr<runtime::PeerClient> quorum_peers_;  // the quorum's own connections, never queued behind others
   std::unique_ptr<controller::Controller> controller_;
-  std::unique_ptr<Quorum> quorum_;
-  std::unique_ptr<BrokerLifecycle> lifecycle_;
-  std::unique_ptr<CoordinatorLoop> controller_requests_;
-  std::unique_ptr<CoordinatorLoop> coordinator_loop_;
+  std::unique_ptr<raft::Quorum> quorum_;
+  std::unique_ptr<controller::BrokerLifecycle> lifecycle_;
+  // Controller writes that wait for the quorum run here, never on a network thread.
+  std::unique_ptr<runtime::LoopThread> controller_requests_;
+  // The group and transaction coordinators' one loop.
+  std::unique_ptr<runtime::LoopThread> coordinator_loop_;
   std::unique_ptr<coordinator::GroupLog> group_log_;
   std::unique_ptr<coordinator::GroupCoordinator> groups_;
-  std::unique_ptr<PeerClient> marker_client_;  // WriteTxnMarkers, to every broker including this one
+  std::unique_ptr<runtime::PeerClient> marker_client_;  // WriteTxnMarkers, to every broker including this one
   std::unique_ptr<coordinator::TxnMarkerSender> txn_markers_;
   std::unique_ptr<coordinator::GroupLog> txn_log_;
   std::unique_ptr<coordinator::TransactionCoordinator> txns_;

@@ -100,6 +100,16 @@ bool waits_for_quorum(int16_t api_key) {
 
 void dispatch(RequestContext& ctx, Respond respond) {
   const HandlerInfo* h = find_handler(ctx.api_key);
+  if (h->controller_only && !on_controller_listener(ctx)) {
+    // Kafka's SocketServer closes the connection for an API its listener does not enable.
+    spdlog::warn("closing connection from {} (client {}): {} is served on the controller listener only, not on {}",
+                 ctx.peer, ctx.client_id, h->name, ctx.listener);
+    Response out;
+    out.send = false;
+    out.close_after = true;
+    respond(std::move(out));
+    return;
+  }
   if (ctx.broker && ctx.broker->quorum() && waits_for_quorum(ctx.api_key)) {
     ctx.broker->run_controller_request([ctx, fn = h->fn, respond = std::move(respond)]() mutable {
       fn(ctx, std::move(respond));

@@ -5,9 +5,9 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <thread>
 
-#include <spdlog/spdlog.h>
+
+#include "runtime/loop_thread.h"
 
 namespace kb::server {
 
@@ -87,9 +87,8 @@ struct HttpServer::Impl {
   std::string host;
   uint16_t port;
   Routes routes;
-  asio::io_context ctx{1};
-  tcp::acceptor acceptor{ctx};
-  std::thread thread;
+  runtime::LoopThread loop{"kb-http"};
+  tcp::acceptor acceptor{loop.context()};
   uint16_t bound = 0;
 
   void accept() {
@@ -117,7 +116,7 @@ Status HttpServer::start() {
   beast::error_code ec;
   auto addr = asio::ip::make_address(impl_->host.empty() ? "0.0.0.0" : impl_->host, ec);
   if (ec) {
-    tcp::resolver resolver(impl_->ctx);
+    tcp::resolver resolver(impl_->loop.context());
     auto results = resolver.resolve(impl_->host, std::to_string(impl_->port), ec);
     if (ec || results.empty())
       return Status(ErrorCode::UNKNOWN_SERVER_ERROR,
@@ -134,22 +133,12 @@ Status HttpServer::start() {
                   "cannot listen on metrics.listener " + impl_->host + ":" +
                       std::to_string(impl_->port) + ": " + ec.message());
   impl_->bound = impl_->acceptor.local_endpoint().port();
-  impl_->accept();
-  impl_->thread = std::thread([this] {
-    try {
-      impl_->ctx.run();
-    } catch (const std::exception& e) {
-      spdlog::error("metrics HTTP server stopped: {}", e.what());
-    }
-  });
+  impl_->loop.post([i = impl_.get()] { i->accept(); });
   return {};
 }
 
-void HttpServer::stop() {
-  if (!impl_->thread.joinable()) return;
-  impl_->ctx.stop();
-  impl_->thread.join();
-}
+// Scrapes in progress are cut off: nothing waits for an HTTP answer at shutdown.
+void HttpServer::stop() { impl_->loop.stop(std::chrono::milliseconds(0)); }
 
 uint16_t HttpServer::bound_port() const { return impl_->bound; }
 

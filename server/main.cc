@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
 
   spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] %^%l%$ %v");
   spdlog::set_level(spdlog::level::from_str(config->get_string("log.level")));
+  for (const auto& w : config->warnings()) spdlog::warn("{}", w);
 
   // SIGTERM/SIGINT are taken synchronously by this thread with sigwait(); every other thread
   // inherits the blocked mask, so no handler runs in the middle of network code.

@@ -102,6 +102,7 @@ struct Metrics::Impl {
   std::function<std::vector<GroupSample>()> group_source;
   std::function<ClusterSample()> cluster_source;
   std::function<TransactionSamples()> transaction_source;
+  std::function<std::map<std::string, uint64_t>()> coordinator_source;
   prometheus::Family<prometheus::Counter>& txn_markers =
       prometheus::BuildCounter()
           .Name("kbroker_transaction_markers_total")
@@ -174,6 +175,11 @@ void Metrics::set_cluster_source(std::function<ClusterSample()> source) {
 void Metrics::set_transaction_source(std::function<TransactionSamples()> source) {
   std::lock_guard lk(impl_->mu);
   impl_->transaction_source = std::move(source);
+}
+
+void Metrics::set_coordinator_source(std::function<std::map<std::string, uint64_t>()> source) {
+  std::lock_guard lk(impl_->mu);
+  impl_->coordinator_source = std::move(source);
 }
 
 void Metrics::transaction_marker_written(bool commit) { (commit ? impl_->commits : impl_->aborts)->Increment(); }
@@ -321,12 +327,14 @@ std::string Metrics::scrape() {
   std::function<ClusterSample()> cluster_source;
   std::function<TransactionSamples()> transaction_source;
   std::function<std::vector<TopicSample>()> topic_source;
+  std::function<std::map<std::string, uint64_t>()> coordinator_source;
   {
     std::lock_guard lk(impl_->mu);
     topic_source = impl_->topic_source;
     groups_source = impl_->group_source;
     cluster_source = impl_->cluster_source;
     transaction_source = impl_->transaction_source;
+    coordinator_source = impl_->coordinator_source;
   }
   std::vector<PartitionSample> samples;
   if (source) samples = source();
@@ -372,6 +380,14 @@ std::string Metrics::scrape() {
     for (auto& f : cluster_families(cluster_source())) families.push_back(std::move(f));
   if (transaction_source)
     for (auto& f : transaction_families(transaction_source())) families.push_back(std::move(f));
+  if (coordinator_source) {
+    auto skipped = family("kbroker_coordinator_skipped_records_total",
+                          "Records of an internal topic the coordinators skipped while loading, because they could "
+                          "not be read (damaged, or of an unknown format)",
+                          prometheus::MetricType::Counter);
+    for (const auto& [topic, n] : coordinator_source()) add(skipped, {{"topic", topic}}, static_cast<double>(n));
+    families.push_back(std::move(skipped));
+  }
   prometheus::TextSerializer().Serialize(out, families);
   return out.str();
 }

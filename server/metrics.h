@@ -108,6 +108,11 @@ class Metrics {
   // committed offsets and lag): what Kafka users run a separate lag exporter for.
   void set_group_source(std::function<std::vector<GroupSample>()> source);
 
+  // Called at every scrape for the coordinators' counters: records of each internal topic
+  // (__consumer_offsets, __transaction_state) skipped while loading because they could not
+  // be read (kbroker_coordinator_skipped_records_total{topic}).
+  void set_coordinator_source(std::function<std::map<std::string, uint64_t>()> skipped_records_by_topic);
+
   // Called at every scrape for the cluster series (a lone broker has none).
   void set_cluster_source(std::function<ClusterSample()> source);
 

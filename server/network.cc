@@ -17,10 +17,10 @@
 #include <spdlog/spdlog.h>
 
 #include "protocol/messages/response_header.h"
+#include "runtime/loop_thread.h"
 #include "server/broker.h"
 #include "server/dispatch.h"
 #include "server/metrics.h"
-#include "server/scheduler.h"
 
 namespace kb::server {
 
@@ -28,43 +28,8 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-namespace {
-
-class AsioTimer final : public TimerHandle {
- public:
-  explicit AsioTimer(asio::io_context& ctx) : timer_(ctx) {}
-  void cancel() override {
-    // Timers belong to their loop: cancel there, so a cancel from another thread is safe.
-    asio::post(timer_.get_executor(), [self = self_.lock()] {
-      if (self) self->timer_.cancel();
-    });
-  }
-  asio::steady_timer timer_;
-  std::weak_ptr<AsioTimer> self_;
-};
-
-// One event loop: an io_context and the thread that runs it.
-class Loop final : public Scheduler {
- public:
-  Loop() : work_(asio::make_work_guard(ctx_)) {}
-  void post(std::function<void()> fn) override { asio::post(ctx_, std::move(fn)); }
-  std::shared_ptr<TimerHandle> after_ms(int64_t delay_ms, std::function<void()> fn) override {
-    auto t = std::make_shared<AsioTimer>(ctx_);
-    t->self_ = t;
-    t->timer_.expires_after(std::chrono::milliseconds(delay_ms));
-    t->timer_.async_wait([fn = std::move(fn)](const boost::system::error_code& ec) {
-      if (!ec) fn();
-    });
-    return t;
-  }
-  bool on_this_thread() { return ctx_.get_executor().running_in_this_thread(); }
-
-  asio::io_context ctx_{1};
-  asio::executor_work_guard<asio::io_context::executor_type> work_;
-  std::thread thread_;
-};
-
-}  // namespace
+// One network thread: a connection lives on one loop for its whole life.
+using Loop = runtime::LoopThread;
 
 class Connection;
 
@@ -91,7 +56,11 @@ struct Network::Impl {
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(Network::Impl& net, Loop& loop, tcp::socket socket, std::string listener)
-      : net_(net), loop_(loop), socket_(std::move(socket)), idle_timer_(loop.ctx_), listener_(std::move(listener)) {
+      : net_(net),
+        loop_(loop),
+        socket_(std::move(socket)),
+        idle_timer_(loop.context()),
+        listener_(std::move(listener)) {
     boost::system::error_code ec;
     auto ep = socket_.remote_endpoint(ec);
     peer_ = ec ? std::string("?") : ep.address().to_string() + ":" + std::to_string(ep.port());
@@ -117,7 +86,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Called on any thread once shutdown begins: stop reading, close after pending answers.
   void drain() {
-    asio::post(loop_.ctx_, [self = shared_from_this()] {
+    asio::post(loop_.context(), [self = shared_from_this()] {
       self->draining_ = true;
       self->maybe_close_drained();
     });
@@ -125,7 +94,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Called on any thread: close now, on the connection's loop.
   void force_close() {
-    asio::post(loop_.ctx_, [self = shared_from_this()] { self->close(); });
+    asio::post(loop_.context(), [self = shared_from_this()] { self->close(); });
   }
 
   const std::string& peer() const { return peer_; }
@@ -229,7 +198,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::weak_ptr<Connection> weak = shared_from_this();
     Loop* loop = &loop_;
     dispatch(parsed.ctx, [weak, loop, seq](Response&& r) {
-      if (loop->on_this_thread()) {
+      if (loop->on_loop_thread()) {
         if (auto self = weak.lock()) self->complete(seq, std::move(r));
         return;
       }
@@ -413,7 +382,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 void Network::Impl::accept(size_t i) {
   size_t li = next_loop.fetch_add(1) % loops.size();
   Loop& loop = *loops[li];
-  acceptors[i]->async_accept(loop.ctx_, [this, i, &loop](const boost::system::error_code& ec,
+  acceptors[i]->async_accept(loop.context(), [this, i, &loop](const boost::system::error_code& ec,
                                                           tcp::socket socket) {
     if (ec) {
       if (ec == asio::error::operation_aborted || stopping) return;
@@ -426,7 +395,7 @@ void Network::Impl::accept(size_t i) {
         for (auto it = conns.begin(); it != conns.end();) it = it->expired() ? conns.erase(it) : std::next(it);
         conns.push_back(conn);
       }
-      asio::post(loop.ctx_, [conn] { conn->start(); });
+      asio::post(loop.context(), [conn] { conn->start(); });
     }
     accept(i);
   });
@@ -439,14 +408,14 @@ Network::~Network() { stop(std::chrono::milliseconds(0)); }
 
 Status Network::start() {
   int n = std::max(1, impl_->options.threads);
-  for (int i = 0; i < n; ++i) impl_->loops.push_back(std::make_unique<Loop>());
+  for (int i = 0; i < n; ++i) impl_->loops.push_back(std::make_unique<Loop>("kb-network-" + std::to_string(i)));
   // Acceptors live on loop 0.
   for (const auto& l : impl_->options.listeners) {
     boost::system::error_code ec;
     std::string host = l.host.empty() ? "0.0.0.0" : l.host;
     auto addr = asio::ip::make_address(host, ec);
     if (ec) {
-      asio::ip::tcp::resolver resolver(impl_->loops[0]->ctx_);
+      asio::ip::tcp::resolver resolver(impl_->loops[0]->context());
       auto results = resolver.resolve(host, std::to_string(l.port), ec);
       if (ec || results.empty())
         return Status(ErrorCode::UNKNOWN_SERVER_ERROR,
@@ -454,7 +423,7 @@ Status Network::start() {
       addr = results.begin()->endpoint().address();
     }
     tcp::endpoint ep(addr, l.port);
-    auto acc = std::make_unique<tcp::acceptor>(impl_->loops[0]->ctx_);
+    auto acc = std::make_unique<tcp::acceptor>(impl_->loops[0]->context());
     acc->open(ep.protocol(), ec);
     if (!ec) acc->set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) acc->bind(ep, ec);
@@ -467,17 +436,6 @@ Status Network::start() {
     impl_->acceptors.push_back(std::move(acc));
   }
   for (size_t i = 0; i < impl_->acceptors.size(); ++i) impl_->accept(i);
-  for (auto& loop : impl_->loops) {
-    Loop* lp = loop.get();
-    lp->thread_ = std::thread([lp] {
-      try {
-        lp->ctx_.run();
-      } catch (const std::exception& e) {
-        spdlog::critical("network thread stopped on an exception: {}", e.what());
-        std::abort();
-      }
-    });
-  }
   return {};
 }
 
@@ -488,7 +446,7 @@ int64_t Network::open_connections() const { return impl_->connections.load(); }
 void Network::stop(std::chrono::milliseconds grace) {
   if (impl_->loops.empty() || impl_->stopping.exchange(true)) return;
   for (auto& acc : impl_->acceptors) {
-    asio::post(impl_->loops[0]->ctx_, [a = acc.get()] {
+    asio::post(impl_->loops[0]->context(), [a = acc.get()] {
       boost::system::error_code ec;
       a->close(ec);
     });
@@ -513,17 +471,7 @@ void Network::stop(std::chrono::milliseconds grace) {
   // is allowed to run out of work. A loop still busy a second later is stopped outright.
   for (auto& c : live) c->force_close();
   live.clear();
-  for (auto& loop : impl_->loops) {
-    Loop* lp = loop.get();
-    asio::post(lp->ctx_, [lp] { lp->work_.reset(); });
-  }
-  auto hard_deadline = Clock::now() + std::chrono::seconds(1);
-  for (auto& loop : impl_->loops) {
-    while (!loop->ctx_.stopped() && Clock::now() < hard_deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    loop->ctx_.stop();
-    if (loop->thread_.joinable()) loop->thread_.join();
-  }
+  for (auto& loop : impl_->loops) loop->stop(std::chrono::seconds(1));
   impl_->acceptors.clear();
 }
 

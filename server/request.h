@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "protocol/wire.h"
+#include "runtime/event_loop.h"
 
 namespace kb::server {
 
@@ -35,7 +36,6 @@ struct UninitAllocator : std::allocator<T> {
 using Frame = std::vector<uint8_t, UninitAllocator<uint8_t>>;
 
 class Broker;
-class Scheduler;
 
 struct Response {
   wire::Writer body;          // response body (without size prefix and response header)
@@ -55,7 +55,7 @@ struct RequestContext {
   std::span<uint8_t> body;                  // request body after the header; writable in place
   std::shared_ptr<Frame> frame;  // owns `body`; keep it while borrowing from it
   Broker* broker = nullptr;
-  Scheduler* scheduler = nullptr;           // the connection's network thread
+  runtime::EventLoop* scheduler = nullptr;  // the connection's network thread
   std::string listener;                     // the listener the request came in on ("PLAINTEXT")
 };
 
@@ -67,6 +67,9 @@ struct HandlerInfo {
   int16_t min_version;
   int16_t max_version;
   HandlerFn fn;
+  // Served and advertised only on the listeners in controller.listener.names (Kafka's
+  // "controller" listener type: the quorum and broker-to-controller APIs).
+  bool controller_only = false;
 };
 
 // Every API this broker serves, sorted by key; ApiVersions advertises exactly these ranges.

@@ -142,9 +142,4 @@ std::string format_offset_checkpoint(const std::map<TopicPartition, int64_t>& po
   return s;
 }
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace kb::storage

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "protocol/types.h"
+#include "runtime/clock.h"
 
 namespace kb::storage {
 
@@ -73,7 +74,7 @@ Status write_file_atomically(const std::filesystem::path& path, std::string_view
 Result<std::map<TopicPartition, int64_t>> read_offset_checkpoint(const std::filesystem::path& path);
 std::string format_offset_checkpoint(const std::map<TopicPartition, int64_t>& offsets);
 
-// Wall-clock milliseconds since the epoch (Kafka's time base for timestamps and retention).
-int64_t now_ms();
+// The broker's one wall clock (runtime/clock.h), which storage code calls as now_ms().
+using runtime::now_ms;
 
 }  // namespace kb::storage

@@ -27,6 +27,9 @@ PRIMITIVES = {
     "uuid": ("kb::Uuid", "{}", 16),
 }
 VARIABLE = {"string", "bytes", "records"}
+# Free-text string fields: cut to Kafka's 32767-byte limit when longer (wire.h StringKind);
+# every other string over the limit is a bug the encoder asserts on in debug builds.
+TEXT_FIELDS = {"error_message", "documentation", "reason"}
 
 
 class DefError(Exception):
@@ -367,11 +370,12 @@ class Gen:
         if e in PRIMITIVES:
             out.append(f"{p}w.write_{e}({expr});")  # wire.h names its codecs after the types
         elif e == "string":
+            k = ", kb::wire::StringKind::kText" if f.name in TEXT_FIELDS else ""
             if opt:
-                out.append(f"{p}if ({null_ok}) {{ if ({flex}) w.write_compact_nullable_string({expr}); else w.write_nullable_string({expr}); }}")
-                out.append(f"{p}else {{ if ({flex}) w.write_compact_string({expr}.value_or(\"\")); else w.write_string({expr}.value_or(\"\")); }}")
+                out.append(f"{p}if ({null_ok}) {{ if ({flex}) w.write_compact_nullable_string({expr}{k}); else w.write_nullable_string({expr}{k}); }}")
+                out.append(f"{p}else {{ if ({flex}) w.write_compact_string({expr}.value_or(\"\"){k}); else w.write_string({expr}.value_or(\"\"){k}); }}")
             else:
-                out.append(f"{p}if ({flex}) w.write_compact_string({expr}); else w.write_string({expr});")
+                out.append(f"{p}if ({flex}) w.write_compact_string({expr}{k}); else w.write_string({expr}{k});")
         elif e == "bytes":
             if opt:
                 out.append(f"{p}if ({null_ok}) {{ if ({flex}) w.write_compact_nullable_bytes({expr}); else w.write_nullable_bytes({expr}); }}")

@@ -8,6 +8,7 @@
 
 #include "protocol/record_batch.h"
 #include "protocol/wire.h"
+#include "runtime/clock.h"
 #include "storage/files.h"
 
 namespace kb::raft {
@@ -29,7 +30,7 @@ std::vector<uint8_t> control_batch(int16_t type, const std::vector<uint8_t>& val
   RecordBatchBuilder b;
   b.control(true).partition_leader_epoch(epoch);
   b.add(std::string_view(reinterpret_cast<const char*>(k.data()), k.size()),
-        std::string_view(reinterpret_cast<const char*>(value.data()), value.size()), storage::now_ms());
+        std::string_view(reinterpret_cast<const char*>(value.data()), value.size()), runtime::now_ms());
   return b.build();
 }
 
@@ -165,7 +166,7 @@ std::string LogRaftStorage::frame_snapshot(int64_t end_record_offset, const std:
   // SnapshotHeaderRecord v0 (flexible): Version, LastContainedLogTimestamp, tagged fields.
   wire::Writer header;
   header.write_int16(0);
-  header.write_int64(storage::now_ms());
+  header.write_int64(runtime::now_ms());
   header.write_uvarint(1);
   header.write_uvarint(kEndRecordOffsetTag);
   header.write_uvarint(8);

@@ -26,7 +26,7 @@
 // (tmp file, fsync, rename) before returning, as a vote must survive a crash; snapshot files
 // are written the same way before the log is cut.
 //
-// Owner: the Quorum (server/quorum.h). Thread-safety: none; the quorum's thread only.
+// Owner: the Quorum (replication/raft/quorum.h). Thread-safety: none; the quorum's thread only.
 #pragma once
 
 #include <filesystem>

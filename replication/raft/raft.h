@@ -18,7 +18,7 @@
 // turn (a voter that does not lead answers with the leader it knows) and then follows it like
 // a voter does, without counting towards the high watermark.
 //
-// Owner: the Quorum (server/quorum.h). Thread-safety: none; one thread.
+// Owner: the Quorum (replication/raft/quorum.h). Thread-safety: none; one thread.
 #pragma once
 
 #include <cstdint>

@@ -1,9 +1,9 @@
 // Handler for api AddOffsetsToTxn (key 25), versions 0..3.
 // A transactional producer will commit offsets of a consumer group in its transaction: the
 // group's __consumer_offsets partition joins the transaction (Kafka's handleAddOffsetsToTxn).
+#include "coordinator/group/replica_group_log.h"
 #include "protocol/messages/add_offsets_to_txn_request.h"
 #include "protocol/messages/add_offsets_to_txn_response.h"
-#include "controller/group/replica_group_log.h"
 #include "server/handlers/txn_common.h"
 
 namespace kb::server {

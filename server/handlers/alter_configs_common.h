@@ -19,7 +19,6 @@
 #pragma once
 
 #include <algorithm>
-#include <cctype>
 #include <map>
 #include <memory>
 #include <optional>
@@ -32,10 +31,10 @@
 #include "protocol/messages/alter_configs_response.h"
 #include "protocol/messages/incremental_alter_configs_request.h"
 #include "protocol/messages/incremental_alter_configs_response.h"
+#include "replication/raft/quorum.h"
+#include "runtime/peer_client.h"
 #include "server/broker.h"
 #include "server/handlers/handlers.h"
-#include "server/peer_client.h"
-#include "server/quorum.h"
 
 namespace kb::server::alter_configs {
 
@@ -99,22 +98,13 @@ inline std::optional<std::map<std::string, std::string>> current_overrides(Broke
 
 inline Outcome write(Broker& broker, const std::string& topic, const std::map<std::string, std::string>& overrides,
                      bool validate_only) {
-  return from_status(broker.controller().set_topic_configs(topic, overrides, validate_only));
+  Outcome out = from_status(broker.controller().set_topic_configs(topic, overrides, validate_only));
+  if (out.code == ErrorCode::NONE && !validate_only)
+    if (auto w = config::ignored_topic_config_warning(topic, overrides); !w.empty()) spdlog::warn("{}", w);
+  return out;
 }
 
 // ---- BROKER resources (KIP-226) ----------------------------------------------------------
-
-// The request came in on a controller listener: another broker forwarded it to this (active)
-// controller.
-inline bool forwarded(const Broker& broker, const std::string& listener) {
-  auto upper = [](std::string s) {
-    for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    return s;
-  };
-  for (const auto& n : broker.config().get_list("controller.listener.names"))
-    if (upper(n) == upper(listener)) return true;
-  return false;
-}
 
 // Kafka's checks of a BROKER resource on the receiving broker (ConfigAdminManager.preprocess):
 // the name is "" or this broker's id; no key twice; no null value except for DELETE.
@@ -183,7 +173,7 @@ inline Status apply_broker_ops(std::map<std::string, std::string>& configs, cons
 inline controller::Controller::ConfigEdit broker_edit(Broker& broker, ResourceChange c, bool from_peer) {
   return [&broker, c = std::move(c), from_peer](std::map<std::string, std::string>& configs) -> Status {
     if (auto s = apply_broker_ops(configs, c); !s.ok()) return s;
-    if (auto s = config::check_dynamic_broker_configs(configs); !s.ok()) return s;
+    if (auto s = config::check_dynamic_broker_configs(configs, c.name.empty()); !s.ok()) return s;
     if (from_peer) return {};  // the forwarding broker checked it against its own config
     static const std::map<std::string, std::string> kNone;
     auto image = broker.image();
@@ -251,7 +241,8 @@ void run(RequestContext& ctx, Respond respond, std::vector<ResourceChange> chang
          TopicChange topic_change) {
   Broker* broker = ctx.broker;
   const int16_t api_key = ctx.api_key, api_version = ctx.api_version;
-  const bool from_peer = forwarded(*broker, ctx.listener);
+  // On a controller listener: another broker forwarded the request to this (active) controller.
+  const bool from_peer = on_controller_listener(ctx);
   auto outs = std::make_shared<std::vector<Outcome>>(changes.size());
   auto finish = [broker, api_key, api_version, respond, changes, outs]() mutable {
     Response resp;
@@ -282,7 +273,7 @@ void run(RequestContext& ctx, Respond respond, std::vector<ResourceChange> chang
     }
   }
   if (to_forward.empty()) return finish();
-  Quorum* quorum = broker->quorum();
+  raft::Quorum* quorum = broker->quorum();
   const int32_t leader = quorum ? quorum->leader() : -1;
   auto address = leader >= 0 ? quorum->voter_address(leader) : std::nullopt;
   if (!address || !broker->peers()) {
@@ -293,7 +284,7 @@ void run(RequestContext& ctx, Respond respond, std::vector<ResourceChange> chang
   req.validate_only = validate_only;
   for (size_t i : to_forward) fill_forward(req, changes[i]);
   broker->peers()->call<Request, Response>(
-      leader, PeerAddress{address->first, address->second}, req, Request::kMaxVersion,
+      leader, runtime::PeerAddress{address->first, address->second}, req, Request::kMaxVersion,
       broker->config().get_int("controller.quorum.request.timeout.ms") * 2,
       [outs, to_forward, finish](Result<Response> r) mutable {
         for (size_t n = 0; n < to_forward.size(); ++n) {

@@ -1,4 +1,4 @@
-// Handler for api ApiVersions (key 18), versions 0..3.
+// Handler for api ApiVersions (key 18), versions 0..3: the APIs of the listener asked.
 #include "protocol/messages/api_versions_request.h"
 #include "protocol/messages/api_versions_response.h"
 #include "server/handlers/handlers.h"
@@ -7,7 +7,11 @@ namespace kb::server {
 
 void handle_api_versions(RequestContext& ctx, Respond respond) {
   msg::ApiVersionsResponse resp;
+  // Controller-only APIs (the quorum's, the brokers' registration and heartbeats...) are
+  // listed on the controller listener alone, as Kafka's ApiVersionManager does per listener.
+  const bool controller_listener = on_controller_listener(ctx);
   for (const HandlerInfo& h : handlers()) {
+    if (h.controller_only && !controller_listener) continue;
     msg::ApiVersionsResponse::ApiVersion v;
     v.api_key = h.api_key;
     v.min_version = h.min_version;

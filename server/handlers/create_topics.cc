@@ -79,9 +79,11 @@ void handle_create_topics(RequestContext& ctx, Respond respond) {
         configs.push_back(std::move(c));
       }
       tr.configs = std::move(configs);
-      if (!req.validate_only)
+      if (!req.validate_only) {
         spdlog::info("created topic {} ({} partitions, replication factor {})", t.name,
                      r.num_partitions, r.replication_factor);
+        if (auto w = config::ignored_topic_config_warning(t.name, overrides); !w.empty()) spdlog::warn("{}", w);
+      }
     }
     resp.topics.push_back(std::move(tr));
   }

@@ -1,6 +1,6 @@
 // Handler for api FindCoordinator (key 10), versions 0..4.
+#include "coordinator/group/replica_group_log.h"
 #include "protocol/messages/find_coordinator_request.h"
-#include "controller/group/replica_group_log.h"
 #include "protocol/messages/find_coordinator_response.h"
 #include "server/broker.h"
 #include "server/handlers/handlers.h"

@@ -1,12 +1,18 @@
 #include "server/handlers/handlers.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <chrono>
+
+#include "server/broker.h"
 
 namespace kb::server {
 
 const std::vector<HandlerInfo>& handlers() {
   // Version ranges: from v0 where we can serve it (kafka-python and sarama don't negotiate;
   // librdkafka enables features by overlap), up to the newest version implemented.
+  // `true` at the end: a controller-only API (see HandlerInfo::controller_only).
   // Produce 0-2 carry the legacy message formats (magic 0/1), converted to record batches on
   // arrival (librdkafka also compresses with gzip, snappy or lz4 only when Produce v0 is
   // advertised). Fetch 0-3 answer in those formats (batches down-converted on the way out).
@@ -46,17 +52,17 @@ const std::vector<HandlerInfo>& handlers() {
         {45, "AlterPartitionReassignments", 0, 0, handle_alter_partition_reassignments},
         {46, "ListPartitionReassignments", 0, 0, handle_list_partition_reassignments},
         {47, "OffsetDelete", 0, 0, handle_offset_delete},
-        {52, "Vote", 0, 1, handle_vote},
-        {53, "BeginQuorumEpoch", 0, 1, handle_begin_quorum_epoch},
-        {56, "AlterPartition", 0, 3, handle_alter_partition},
-        {59, "FetchSnapshot", 0, 1, handle_fetch_snapshot},
+        {52, "Vote", 0, 1, handle_vote, true},
+        {53, "BeginQuorumEpoch", 0, 1, handle_begin_quorum_epoch, true},
+        {56, "AlterPartition", 0, 3, handle_alter_partition, true},
+        {59, "FetchSnapshot", 0, 1, handle_fetch_snapshot, true},
         {60, "DescribeCluster", 0, 1, handle_describe_cluster},
         {61, "DescribeProducers", 0, 0, handle_describe_producers},
-        {62, "BrokerRegistration", 0, 4, handle_broker_registration},
-        {63, "BrokerHeartbeat", 0, 1, handle_broker_heartbeat},
+        {62, "BrokerRegistration", 0, 4, handle_broker_registration, true},
+        {63, "BrokerHeartbeat", 0, 1, handle_broker_heartbeat, true},
         {65, "DescribeTransactions", 0, 0, handle_describe_transactions},
         {66, "ListTransactions", 0, 1, handle_list_transactions},
-        {67, "AllocateProducerIds", 0, 0, handle_allocate_producer_ids},
+        {67, "AllocateProducerIds", 0, 0, handle_allocate_producer_ids, true},
     };
     std::sort(t.begin(), t.end(), [](auto& a, auto& b) { return a.api_key < b.api_key; });
     return t;
@@ -68,6 +74,35 @@ const HandlerInfo* find_handler(int16_t api_key) {
   for (const auto& h : handlers())
     if (h.api_key == api_key) return &h;
   return nullptr;
+}
+
+bool on_controller_listener(const RequestContext& ctx) {
+  if (!ctx.broker) return false;
+  auto same = [](char a, char b) {
+    return std::toupper(static_cast<unsigned char>(a)) == std::toupper(static_cast<unsigned char>(b));
+  };
+  for (const auto& n : ctx.broker->config().get_list("controller.listener.names"))
+    if (std::equal(n.begin(), n.end(), ctx.listener.begin(), ctx.listener.end(), same)) return true;
+  return false;
+}
+
+void report_cut_strings(int16_t api_key, int16_t api_version, const wire::Writer& body) {
+  static std::atomic<int64_t> last_ms{INT64_MIN / 2};
+  constexpr int64_t kQuietMs = 10'000;
+  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now().time_since_epoch())
+                    .count();
+  int64_t last = last_ms.load();
+  if (now - last < kQuietMs || !last_ms.compare_exchange_strong(last, now)) return;
+  const HandlerInfo* h = find_handler(api_key);
+  const char* name = h ? h->name : "?";
+  if (body.oversized_names())
+    spdlog::error("{} v{} response: {} name/id string(s) over 32767 bytes cut to fit (they should have been "
+                  "refused when they arrived)",
+                  name, api_version, body.oversized_names());
+  else
+    spdlog::warn("{} v{} response: {} message string(s) over 32767 bytes cut to fit", name, api_version,
+                 body.truncated_text());
 }
 
 }  // namespace kb::server

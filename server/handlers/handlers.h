@@ -5,7 +5,10 @@
 
 #include <spdlog/spdlog.h>
 
-#include "controller/group/group_coordinator.h"
+#include <set>
+
+#include "controller/metadata_image.h"
+#include "coordinator/group/group_coordinator.h"
 #include "protocol/messages/fetch_request.h"
 #include "server/request.h"
 
@@ -60,6 +63,10 @@ void handle_list_partition_reassignments(RequestContext& ctx, Respond respond);
 // will be answered), false for every other fetch.
 bool serve_quorum_fetch(RequestContext& ctx, const msg::FetchRequest& req, Respond& respond);
 
+// The request came in on a listener named in controller.listener.names: the one the other
+// voters and the brokers use to reach this node's controller.
+bool on_controller_listener(const RequestContext& ctx);
+
 // Decodes the request body; a body that does not parse closes the connection, as Kafka does
 // for an InvalidRequestException. Returns false (and has answered) in that case.
 template <class Request>
@@ -75,10 +82,17 @@ bool decode_request(RequestContext& ctx, Request& req, Respond& respond) {
   return false;
 }
 
+// Logs a response whose strings the encoder had to cut to Kafka's 32767-byte limit (at most
+// one line every 10 s, so a client repeating the request cannot flood the log): an error for a
+// name or id (a bug: such strings are refused on the way in), a warning for free text.
+void report_cut_strings(int16_t api_key, int16_t api_version, const wire::Writer& body);
+
 template <class Message>
 void send_response(int16_t api_version, Respond& respond, const Message& msg) {
   Response out;
   msg.encode(out.body, api_version);
+  if (out.body.truncated_text() || out.body.oversized_names())
+    report_cut_strings(Message::kApiKey, api_version, out.body);
   respond(std::move(out));
 }
 template <class Message>
@@ -99,6 +113,19 @@ std::function<void(Message)> respond_later(const RequestContext& ctx, Respond re
 inline coordinator::ClientInfo client_info(const RequestContext& ctx) {
   std::string host = ctx.peer.substr(0, ctx.peer.rfind(':'));
   return coordinator::ClientInfo{ctx.client_id, "/" + host, ctx.api_version};
+}
+
+// The partitions of an OffsetCommit or TxnOffsetCommit request that `image` does not have.
+template <class Topics>
+std::set<TopicPartition> unknown_partitions(const controller::MetadataImage& image, const Topics& topics) {
+  std::set<TopicPartition> out;
+  for (const auto& t : topics) {
+    const controller::TopicInfo* info = image.topic(t.name);
+    for (const auto& p : t.partitions)
+      if (!info || p.partition_index < 0 || p.partition_index >= static_cast<int32_t>(info->partitions.size()))
+        out.insert(TopicPartition{t.name, p.partition_index});
+  }
+  return out;
 }
 
 }  // namespace kb::server

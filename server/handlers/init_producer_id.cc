@@ -1,15 +1,15 @@
 // Handler for api InitProducerId (key 22), versions 0..5.
 // A transactional id goes to the transaction coordinator (its id and epoch, fencing older
 // producers of the same id). Idempotent producers (no transactional id) get a new producer id
-// at epoch 0 from this broker's block (server/producer_id_manager.h). As in Kafka, a producer id and epoch sent
+// at epoch 0 from this broker's block (controller/producer_id_manager.h). As in Kafka, a producer id and epoch sent
 // with a null transactional id (v3+, KIP-360) do not matter: an idempotent producer bumps its
 // epoch on its own, and asking here always yields a fresh id.
+#include "controller/producer_id_manager.h"
 #include "protocol/messages/init_producer_id_request.h"
 #include "protocol/messages/init_producer_id_response.h"
 #include "server/broker.h"
 #include "server/handlers/handlers.h"
 #include "server/handlers/txn_common.h"
-#include "server/producer_id_manager.h"
 
 namespace kb::server {
 

@@ -1,5 +1,5 @@
 // Handler for api OffsetCommit (key 8), versions 0..8.
-#include <map>
+#include <set>
 
 #include "protocol/messages/offset_commit_request.h"
 #include "protocol/messages/offset_commit_response.h"
@@ -12,40 +12,18 @@ void handle_offset_commit(RequestContext& ctx, Respond respond) {
   msg::OffsetCommitRequest req;
   if (!decode_request(ctx, req, respond)) return;
   Broker& broker = *ctx.broker;
-  // Offsets of partitions that do not exist are refused before the coordinator sees them
-  // (UNKNOWN_TOPIC_OR_PARTITION, as Kafka does); the rest are committed together.
-  auto image = broker.image();
-  std::map<std::pair<std::string, int32_t>, ErrorCode> unknown;
-  msg::OffsetCommitRequest known = req;
-  for (auto& t : known.topics) {
-    const controller::TopicInfo* info = image->topic(t.name);
-    std::erase_if(t.partitions, [&](const auto& p) {
-      bool exists = info && p.partition_index >= 0 && p.partition_index < static_cast<int32_t>(info->partitions.size());
-      if (!exists) unknown[{t.name, p.partition_index}] = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
-      return !exists;
-    });
-  }
-  std::erase_if(known.topics, [](const auto& t) { return t.partitions.empty(); });
-  for (size_t i = 0; i < unknown.size(); ++i) broker.metrics().request_error(ctx.api_key, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
-
-  auto answer = [v = ctx.api_version, api = ctx.api_key, &metrics = broker.metrics(), req = std::move(req),
-                 unknown = std::move(unknown), respond = std::move(respond)](msg::OffsetCommitResponse done) mutable {
-    std::map<std::pair<std::string, int32_t>, int16_t> codes;
-    for (const auto& t : done.topics)
-      for (const auto& p : t.partitions) {
-        codes[{t.name, p.partition_index}] = p.error_code;
+  // Partitions that do not exist are answered UNKNOWN_TOPIC_OR_PARTITION, as Kafka does; the
+  // coordinator decides, because its own error (not the coordinator, still loading) comes
+  // first and is one clients retry.
+  auto unknown = unknown_partitions(*broker.image(), req.topics);
+  auto answer = [v = ctx.api_version, api = ctx.api_key, &metrics = broker.metrics(),
+                 respond = std::move(respond)](msg::OffsetCommitResponse resp) mutable {
+    for (const auto& t : resp.topics)
+      for (const auto& p : t.partitions)
         if (p.error_code != 0) metrics.request_error(api, static_cast<ErrorCode>(p.error_code));
-      }
-    auto resp = coordinator::commit_response(req, [&](const std::string& topic, int32_t partition) -> int16_t {
-      std::pair<std::string, int32_t> key{topic, partition};
-      if (auto u = unknown.find(key); u != unknown.end()) return to_wire(u->second);
-      auto c = codes.find(key);
-      return c != codes.end() ? c->second : to_wire(ErrorCode::UNKNOWN_SERVER_ERROR);
-    });
     send_response(v, respond, resp);
   };
-  if (known.topics.empty()) return answer(msg::OffsetCommitResponse{});
-  broker.groups().commit_offsets(std::move(known), client_info(ctx), std::move(answer));
+  broker.groups().commit_offsets(std::move(req), std::move(unknown), client_info(ctx), std::move(answer));
 }
 
 }  // namespace kb::server

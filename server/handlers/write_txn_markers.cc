@@ -10,7 +10,7 @@
 // committed or aborted transactional offset commits of __consumer_offsets partitions take
 // effect in their groups. Thread: the connection's; the answer is sent from where the wait
 // completes.
-#include "controller/group/replica_group_log.h"
+#include "coordinator/group/replica_group_log.h"
 #include "protocol/messages/write_txn_markers_request.h"
 #include "protocol/messages/write_txn_markers_response.h"
 #include "replication/replica_manager.h"

@@ -1,5 +1,6 @@
 """A few hand-encoded Kafka requests for tests that must send what real clients never send
-(corrupt batches, garbage, exact versions). Test code: classic (non-flexible) versions only."""
+(corrupt batches, garbage, exact versions). Test code: mostly classic (non-flexible) versions;
+uvarint/compact_string/header_v2 give the flexible forms."""
 import socket
 import struct
 
@@ -19,13 +20,8 @@ def crc32c(data):
 
 
 def varint(n):
-    u = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while u >= 0x80:
-        out.append((u & 0x7F) | 0x80)
-        u >>= 7
-    out.append(u)
-    return bytes(out)
+    """A zigzag varint (record format)."""
+    return uvarint((n << 1) ^ (n >> 63))
 
 
 def record_batch(values, timestamp=1_700_000_000_000, count=None):
@@ -59,6 +55,28 @@ def string(s):
 
 def header(api_key, version, correlation_id=1, client_id="kb-test"):
     return struct.pack(">hhi", api_key, version, correlation_id) + string(client_id)
+
+
+def uvarint(n):
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def compact_string(s):
+    """A compact (flexible-version) string: uvarint length + 1, then the bytes; None is 0."""
+    if s is None:
+        return uvarint(0)
+    b = s.encode() if isinstance(s, str) else s
+    return uvarint(len(b) + 1) + b
+
+
+def header_v2(api_key, version, correlation_id=1, client_id="kb-test"):
+    """Request header v2 (flexible versions): v1 plus an empty tagged-field section."""
+    return header(api_key, version, correlation_id, client_id) + uvarint(0)
 
 
 def produce_v3(topic, partition, batch, acks=1):

@@ -14,6 +14,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import ConfigResource
 
 from cluster_harness import cluster  # noqa: F401 (fixture)
+from kafka_wire import uvarint
 from test_cluster import FAST, BackgroundProducer, check_acknowledged, producer_conf, read_to_high_watermark
 
 NO_REBALANCE = dict(FAST, **{"auto.leader.rebalance.enable": False})
@@ -26,15 +27,6 @@ PREFERRED, UNCLEAN = 0, 1
 # ---------------------------------------------------------------------------------------------
 # The wire: just enough of ElectLeaders (43) v0-2, AlterPartitionReassignments (45) v0 and
 # ListPartitionReassignments (46) v0.
-
-
-def uvarint(n):
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
 
 
 class Writer:

@@ -1,8 +1,8 @@
-// A hand-driven event loop and an in-memory __consumer_offsets for driving the group
-// coordinator without a network or a clock: time moves only when a test calls advance().
+// An in-memory __consumer_offsets and the hand-driven loop (tests/unit/runtime/manual_loop.h)
+// for driving the coordinators without a network or a clock: time moves only when a test
+// calls advance().
 #pragma once
 
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -10,66 +10,18 @@
 #include <string>
 #include <vector>
 
-#include "controller/group/event_loop.h"
-#include "controller/group/group_coordinator.h"
-#include "controller/group/group_log.h"
+#include "coordinator/group/group_coordinator.h"
+#include "coordinator/group/group_log.h"
+#include "tests/unit/runtime/manual_loop.h"
 
 namespace kb::coordinator::test {
 
-class ManualLoop final : public EventLoop {
- public:
-  void post(std::function<void()> fn) override { tasks_.push_back(std::move(fn)); }
-
-  std::shared_ptr<Timer> after_ms(int64_t delay_ms, std::function<void()> fn) override {
-    auto t = std::make_shared<ManualTimer>();
-    timers_.emplace(std::make_pair(now_ + delay_ms, seq_++), Entry{t, std::move(fn)});
-    return t;
-  }
-
-  int64_t now_ms() const override { return now_; }
-
-  // Runs posted tasks (and what they post) until none is left.
-  void run() {
-    while (!tasks_.empty()) {
-      auto fn = std::move(tasks_.front());
-      tasks_.pop_front();
-      fn();
-    }
-  }
-
-  // Moves the clock forward by `ms`, firing due timers in time order (running posted tasks
-  // after each).
-  void advance(int64_t ms) {
-    run();
-    const int64_t target = now_ + ms;
-    while (!timers_.empty() && timers_.begin()->first.first <= target) {
-      auto node = timers_.extract(timers_.begin());
-      now_ = node.key().first;
-      if (!node.mapped().timer->cancelled) node.mapped().fn();
-      run();
-    }
-    now_ = target;
-  }
-
- private:
-  struct ManualTimer final : Timer {
-    void cancel() override { cancelled = true; }
-    bool cancelled = false;
-  };
-  struct Entry {
-    std::shared_ptr<ManualTimer> timer;
-    std::function<void()> fn;
-  };
-  int64_t now_ = 1'700'000'000'000;
-  uint64_t seq_ = 0;
-  std::deque<std::function<void()>> tasks_;
-  std::map<std::pair<int64_t, uint64_t>, Entry> timers_;
-};
+using runtime::test::ManualLoop;
 
 // __consumer_offsets in memory: records per partition, appends completing on the loop.
 class MemoryGroupLog final : public GroupLog {
  public:
-  explicit MemoryGroupLog(EventLoop& loop) : loop_(loop) {}
+  explicit MemoryGroupLog(runtime::EventLoop& loop) : loop_(loop) {}
 
   struct Stored {
     int64_t offset;
@@ -103,7 +55,8 @@ class MemoryGroupLog final : public GroupLog {
                    commit ? TxnMarker::Commit : TxnMarker::Abort});
   }
 
-  Status replay(int32_t partition, const std::function<void(const StoredGroupRecord&)>& fn) override {
+  Status replay(int32_t partition, const std::function<void(const StoredGroupRecord&)>& fn,
+                SkippedRecords&) override {
     for (const auto& r : partitions_[partition]) {
       StoredGroupRecord s;
       s.offset = r.offset;
@@ -116,11 +69,17 @@ class MemoryGroupLog final : public GroupLog {
     return {};
   }
 
+  // A record written by someone else (a client producing to the topic, another version).
+  void write_raw(int32_t partition, std::string key, std::optional<std::string> value) {
+    auto& log = partitions_[partition];
+    log.push_back({static_cast<int64_t>(log.size()), std::move(key), std::move(value)});
+  }
+
   void fail_appends_with(ErrorCode e) { fail_with_ = e; }
   const std::vector<Stored>& records(int32_t partition) { return partitions_[partition]; }
 
  private:
-  EventLoop& loop_;
+  runtime::EventLoop& loop_;
   std::map<int32_t, std::vector<Stored>> partitions_;
   ErrorCode fail_with_ = ErrorCode::NONE;
 };

@@ -2,14 +2,11 @@
 // TxnOffsetCommit (written without sequence numbers, as Kafka's coordinator appends) take part
 // in the partition's transactions, and replay hands their producer and markers to the
 // coordinator.
-#include "controller/group/replica_group_log.h"
+#include "coordinator/group/replica_group_log.h"
 
 #include <catch2/catch.hpp>
 
-#include "replication/replica_manager.h"
-#include "storage/log_manager.h"
-#include "tests/unit/coordinator/coordinator_test_util.h"
-#include "tests/unit/storage/storage_test_util.h"
+#include "tests/unit/coordinator/lone_replica.h"
 
 using namespace kb;
 using namespace kb::coordinator;
@@ -24,45 +21,19 @@ struct Replayed {
   TxnMarker marker;
 };
 
-struct LoneReplica {
-  storage::test::TempDir dir;
-  std::unique_ptr<storage::LogManager> logs;
-  std::unique_ptr<replication::ReplicaManager> replicas;
-  std::shared_ptr<replication::Partition> partition;
-  ManualLoop loop;
-  std::unique_ptr<ReplicaGroupLog> log;
-
-  LoneReplica() {
-    storage::LogManagerOptions o;
-    o.log_dirs = {dir.path};
-    auto opened = storage::LogManager::open(o);
-    REQUIRE(opened.ok());
-    logs = std::move(opened.value());
-    replicas = std::make_unique<replication::ReplicaManager>(*logs, 1);
-    auto p = replicas->become_leader(TopicPartition{ReplicaGroupLog::kTopic, 0}, Uuid{},
-                                     replication::PartitionState{1, 1, 0, {1}, {1}}, storage::LogConfig{}, 0);
-    REQUIRE(p.ok());
-    partition = p.value();
-    log = std::make_unique<ReplicaGroupLog>(*replicas, loop);
-  }
-  ~LoneReplica() { logs->shutdown(); }
-
-  Result<int64_t> append(std::vector<GroupRecord> records, std::optional<TxnProducer> txn) {
-    std::optional<Result<int64_t>> out;
-    log->append(0, records, txn, [&](Result<int64_t> r) { out = std::move(r); });
-    loop.run();
-    REQUIRE(out.has_value());
-    return std::move(*out);
-  }
-
+struct LoneReplica : LoneOffsetsReplica {
   std::vector<Replayed> replay() {
     std::vector<Replayed> out;
+    SkippedRecords skipped;
     REQUIRE(
-        log->replay(0,
-                    [&](const StoredGroupRecord& r) {
-                      out.push_back({r.offset, std::string(r.key.value_or("")), r.txn_producer_id, r.marker});
-                    })
+        log->replay(
+               0,
+               [&](const StoredGroupRecord& r) {
+                 out.push_back({r.offset, std::string(r.key.value_or("")), r.txn_producer_id, r.marker});
+               },
+               skipped)
             .ok());
+    CHECK(skipped.count == 0);
     return out;
   }
 };

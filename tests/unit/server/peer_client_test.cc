@@ -14,12 +14,13 @@
 #include "protocol/messages/api_versions_response.h"
 #include "protocol/messages/metadata_request.h"
 #include "protocol/messages/metadata_response.h"
-#include "server/broker.h"
-#include "server/peer_client.h"
 #include "running_broker.h"
+#include "runtime/peer_client.h"
+#include "server/broker.h"
 
 using namespace kb;
 using namespace kb::server;
+using namespace kb::runtime;
 using kb::server::test::RunningBroker;
 
 namespace {

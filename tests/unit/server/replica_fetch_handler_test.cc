@@ -16,15 +16,17 @@
 #include "protocol/messages/offset_for_leader_epoch_request.h"
 #include "protocol/messages/offset_for_leader_epoch_response.h"
 #include "protocol/record_batch.h"
+#include "replication/replica_fetcher.h"
 #include "replication/replica_manager.h"
-#include "server/broker.h"
-#include "server/peer_client.h"
-#include "server/replica_fetcher.h"
 #include "running_broker.h"
+#include "runtime/peer_client.h"
+#include "server/broker.h"
 #include "storage/log_manager.h"
 
 using namespace kb;
 using namespace kb::server;
+using namespace kb::replication;
+using namespace kb::runtime;
 using namespace std::chrono_literals;
 
 namespace {

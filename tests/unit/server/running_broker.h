@@ -10,8 +10,8 @@
 #include <memory>
 #include <string>
 
+#include "runtime/peer_client.h"
 #include "server/broker.h"
-#include "server/peer_client.h"
 
 namespace kb::server::test {
 
@@ -39,7 +39,7 @@ struct RunningBroker {
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
   }
-  PeerAddress address() const { return {"127.0.0.1", broker->kafka_port()}; }
+  runtime::PeerAddress address() const { return {"127.0.0.1", broker->kafka_port()}; }
 };
 
 }  // namespace kb::server::test

@@ -3,8 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include "../coordinator/coordinator_test_util.h"
-#include "controller/txn/transaction_coordinator.h"
-#include "controller/txn/txn_records.h"
+#include "coordinator/txn/transaction_coordinator.h"
+#include "coordinator/txn/txn_records.h"
 
 namespace kb::coordinator {
 namespace {
@@ -272,6 +272,25 @@ TEST_CASE("a new coordinator completes the transactions it finds prepared", "[tx
   CHECK(d.producer_id == p.producer_id);
   // The producer carries on with its id and epoch.
   CHECK(f.add("app", p, {kB}) == ErrorCode::NONE);
+}
+
+TEST_CASE("records of __transaction_state that cannot be read are skipped; the partition still loads", "[txn]") {
+  Fixture f;
+  f.lead_all();
+  auto p = f.init("app");
+  REQUIRE(f.add("app", p, {kA}) == ErrorCode::NONE);
+  const int32_t part = GroupCoordinator::partition_for("app", kPartitions);
+  // A key of no known version, and a known key whose value does not decode.
+  f.log.write_raw(part, "junk", std::string("junk"));
+  f.log.write_raw(part, encode_txn_key("other"), std::string("\x00\x09junk", 6));
+  f.restart();
+  f.lead_all(2);
+  CHECK(f.tc->skipped_records() == 2);
+  // The readable state loaded: the transaction is still open with its partition.
+  auto d = f.describe("app");
+  CHECK(d.error == ErrorCode::NONE);
+  CHECK(d.state == TxnState::Ongoing);
+  CHECK(d.producer_id == p.producer_id);
 }
 
 TEST_CASE("requests the coordinator refuses", "[txn]") {

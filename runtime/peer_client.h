@@ -1,0 +1,68 @@
+// A Kafka-protocol client for the requests brokers send each other (Raft votes and fetches
+// of the metadata quorum, follower fetches, broker heartbeats, transaction markers): one
+// connection per destination node, requests pipelined on it with their correlation ids,
+// answers matched back, each with its own timeout.
+//
+// Owner: whoever needs its own connections (the broker's controller requests, the quorum,
+// the follower fetcher, the transaction markers each have one, so a long-poll on one never
+// holds back another's answers). Threads: one LoopThread of its own; send() may be called
+// from any thread; callbacks run on the client's thread and must not block.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "protocol/types.h"
+#include "protocol/wire.h"
+
+namespace kb::runtime {
+
+struct PeerAddress {
+  std::string host;
+  uint16_t port = 0;
+  bool operator==(const PeerAddress&) const = default;
+};
+
+class PeerClient {
+ public:
+  // The response body (after the response header), or NETWORK_EXCEPTION (connection failed
+  // or closed with the request outstanding) or REQUEST_TIMED_OUT.
+  using Callback = std::function<void(Result<std::vector<uint8_t>>)>;
+
+  explicit PeerClient(std::string client_id);
+  ~PeerClient();  // stop()
+  // Fails everything outstanding with NETWORK_EXCEPTION, closes connections, joins the thread.
+  // Sends after stop() are dropped: their callbacks never run.
+  void stop();
+
+  // Sends one request to `node` at `to` (a changed address reconnects). Requests to one node
+  // are written in the order sent.
+  void send(int32_t node, const PeerAddress& to, int16_t api_key, int16_t api_version, std::vector<uint8_t> body,
+            int64_t timeout_ms, Callback done);
+
+  // Typed form: encodes `req` at `version` and decodes the answer as Response (a body that
+  // does not decode is CORRUPT_MESSAGE).
+  template <class Request, class Response>
+  void call(int32_t node, const PeerAddress& to, const Request& req, int16_t version, int64_t timeout_ms,
+            std::function<void(Result<Response>)> done) {
+    wire::Writer w;
+    req.encode(w, version);
+    send(node, to, Request::kApiKey, version, std::move(w.buffer()), timeout_ms,
+         [version, done = std::move(done)](Result<std::vector<uint8_t>> body) {
+           if (!body.ok()) return done(body.error());
+           Response resp;
+           wire::Reader r(std::span<const uint8_t>(body->data(), body->size()));
+           if (!resp.decode(r, version)) return done(Error{ErrorCode::CORRUPT_MESSAGE, "undecodable response"});
+           done(std::move(resp));
+         });
+  }
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace kb::runtime
