@@ -576,15 +576,33 @@ int64_t BrokerConfig::log_roll_ms() const {
   return get_long("log.roll.hours") * 3600 * 1000;
 }
 
-std::string BrokerConfig::metrics_host() const {
+namespace {
+
+// A host:port listener key (checked at load): its host, IPv6 without brackets, and port.
+std::optional<detail::HostPort> http_listener(const BrokerConfig& c, const char* key) {
   std::string why;
-  auto hp = detail::parse_host_port(get_string("metrics.listener"), why);
+  return detail::parse_host_port(c.get_string(key), why);
+}
+
+}  // namespace
+
+std::string BrokerConfig::metrics_host() const {
+  auto hp = http_listener(*this, "metrics.listener");
   return hp ? hp->host : "";
 }
 
 uint16_t BrokerConfig::metrics_port() const {
-  std::string why;
-  auto hp = detail::parse_host_port(get_string("metrics.listener"), why);
+  auto hp = http_listener(*this, "metrics.listener");
+  return hp ? hp->port : 0;
+}
+
+std::string BrokerConfig::schema_registry_host() const {
+  auto hp = http_listener(*this, "schema.registry.listener");
+  return hp ? hp->host : "";
+}
+
+uint16_t BrokerConfig::schema_registry_port() const {
+  auto hp = http_listener(*this, "schema.registry.listener");
   return hp ? hp->port : 0;
 }
 

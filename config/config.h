@@ -190,6 +190,8 @@ class BrokerConfig {
   // What Kafka warns about at start-up in this configuration: deprecated settings it ignores
   // (log.message.format.version below 0.11, inter.broker.protocol.version in KRaft mode).
   std::vector<std::string> warnings() const;
+  std::string schema_registry_host() const;       // schema.registry.listener, as metrics_host
+  uint16_t schema_registry_port() const;
 
  private:
   struct TopicDefault;  // one topic config's broker-derived default (topic_config.cc)

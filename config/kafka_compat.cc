@@ -240,7 +240,6 @@ const std::vector<PropertyDef>& compat_broker_properties() {
       kafka("num.replica.alter.log.dirs.threads", T::Int, null),
       kafka("offsets.commit.required.acks", T::Int, "-1").between(-32768, 32767),
       kafka("offsets.load.buffer.size", T::Int, "5242880").at_least(1),
-      kafka("offsets.topic.compression.codec", T::Int, "0"),
       kafka("password.encoder.cipher.algorithm", T::String, "AES/CBC/PKCS5Padding"),
       kafka("password.encoder.iterations", T::Int, "4096").at_least(1024),
       kafka("password.encoder.key.length", T::Int, "128").at_least(8),

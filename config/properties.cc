@@ -1,6 +1,7 @@
 // The table of every broker and topic property kbroker knows, and the rules that check one
 // value. Names, types, defaults and ranges are Kafka's unless the doc line says "kbroker".
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -88,6 +89,16 @@ std::string check_metrics_listener(std::string_view v) {
   auto hp = detail::parse_host_port(v, why);
   if (!hp) return why + " (expected host:port, e.g. 0.0.0.0:9644)";
   if (hp->host.empty()) return "the host is empty (expected host:port, e.g. 0.0.0.0:9644)";
+  return "";
+}
+
+// Kafka's topic name rule (Topic.validate): 1..249 of [a-zA-Z0-9._-], not "." or "..".
+std::string check_topic_name(std::string_view v) {
+  if (v.empty() || v == "." || v == "..") return "a topic name cannot be empty, \".\" or \"..\"";
+  if (v.size() > 249) return "a topic name is at most 249 characters";
+  for (char c : v)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-')
+      return "a topic name may contain only ASCII letters, digits, '.', '_' and '-'";
   return "";
 }
 
@@ -506,6 +517,26 @@ const std::vector<PropertyDef>& broker_properties() {
       Def("metrics.listener", T::String, "0.0.0.0:9644",
           "kbroker: host:port of the HTTP endpoint serving /metrics (Prometheus) and /health")
           .check(check_metrics_listener),
+      // The built-in Schema Registry (Confluent's REST API; its store is a compacted topic).
+      Def("schema.registry.enable", T::Bool, "true",
+          "kbroker: serve the Schema Registry REST API on schema.registry.listener (read at start-up)"),
+      Def("schema.registry.listener", T::String, "0.0.0.0:8081",
+          "kbroker: host:port of the Schema Registry REST API (Confluent's listeners; read at start-up)")
+          .check(check_metrics_listener),
+      Def("schema.registry.topic", T::String, "_schemas",
+          "kbroker: the compacted topic holding the registry's schemas (Confluent's kafkastore.topic)")
+          .check(check_topic_name),
+      Def("schema.registry.topic.replication.factor", T::Int, "3",
+          "kbroker: replication factor of schema.registry.topic (Confluent's "
+          "kafkastore.topic.replication.factor); a lone broker caps it at 1, a cluster waits for that many brokers")
+          .between(1, kShortMax),
+      Def("schema.registry.max.request.bytes", T::Int, "4194304",
+          "kbroker: largest Schema Registry request body; a larger one is answered 413")
+          .between(1024, 1073741824),
+      Def("schema.registry.timeout.ms", T::Int, "30000",
+          "kbroker: longest a Schema Registry request waits for the topic (a write for its replication, a "
+          "read for the view to catch up) before 50002 (Confluent's kafkastore.timeout.ms)")
+          .at_least(1),
       Def("log.level", T::String, "info", "kbroker: level of the broker's own log (not a Kafka property)")
           .in({"trace", "debug", "info", "warn", "error", "critical", "off"}),
   };
@@ -517,6 +548,10 @@ const std::vector<PropertyDef>& topic_properties() {
   using T = Type;
   static const std::vector<std::string> kCompression = {"uncompressed", "zstd", "lz4",
                                                         "snappy",       "gzip", "producer"};
+  static const char* kTopicNameStrategy = "io.confluent.kafka.serializers.subject.TopicNameStrategy";
+  static const std::vector<std::string> kSubjectNameStrategies = {
+      kTopicNameStrategy, "io.confluent.kafka.serializers.subject.RecordNameStrategy",
+      "io.confluent.kafka.serializers.subject.TopicRecordNameStrategy"};
   // topic(): the first broker synonym (see detail::synonyms_of for the full list).
   static const std::vector<PropertyDef> own = {
       Def("cleanup.policy", T::List, "delete",
@@ -612,6 +647,23 @@ const std::vector<PropertyDef>& topic_properties() {
           "Let an out-of-sync replica become leader when no in-sync one is left (may lose records)")
           .dynamic()
           .topic("unclean.leader.election.enable"),
+      // Confluent Server's broker-side schema validation (no broker-wide default: per topic).
+      Def("confluent.key.schema.validation", T::Bool, "false",
+          "Refuse records whose key does not carry a schema id registered under the key subject")
+          .dynamic(),
+      Def("confluent.value.schema.validation", T::Bool, "false",
+          "Refuse records whose value does not carry a schema id registered under the value subject")
+          .dynamic(),
+      Def("confluent.key.subject.name.strategy", T::String, kTopicNameStrategy,
+          "How the key subject is named: TopicNameStrategy (<topic>-key), RecordNameStrategy, "
+          "TopicRecordNameStrategy")
+          .in(kSubjectNameStrategies)
+          .dynamic(),
+      Def("confluent.value.subject.name.strategy", T::String, kTopicNameStrategy,
+          "How the value subject is named: TopicNameStrategy (<topic>-value), RecordNameStrategy, "
+          "TopicRecordNameStrategy")
+          .in(kSubjectNameStrategies)
+          .dynamic(),
   };
   static const std::vector<PropertyDef> defs = joined(own, detail::compat_topic_properties());
   return defs;

@@ -251,6 +251,20 @@ Status for_each_record(std::span<const uint8_t> b, const std::function<void(cons
   return {};
 }
 
+Status for_each_record_decompressed(std::span<const uint8_t> b, const std::function<void(const RecordView&)>& fn) {
+  auto h = read_batch_header(b);
+  if (!h.ok()) return h.error();
+  if (h->compression() == 0) return for_each_record(b, fn);
+  if (h->batch_length < batch::kMinBatchLength || static_cast<uint64_t>(h->total_size()) > b.size())
+    return corrupt("truncated record batch");
+  auto body = b.subspan(batch::kHeaderSize, static_cast<size_t>(h->total_size()) - batch::kHeaderSize);
+  auto plain = decompress(h->compression(), body, kMaxDecompressedBatchBytes);
+  if (!plain.ok()) return plain.error();
+  auto walked = walk_records(plain.value(), *h, &fn, true);
+  if (!walked.ok()) return walked.error();
+  return {};
+}
+
 RecordBatchBuilder& RecordBatchBuilder::add(std::optional<std::string_view> key,
                                             std::optional<std::string_view> value, int64_t ts,
                                             const Headers& headers) {

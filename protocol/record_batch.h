@@ -159,6 +159,11 @@ struct RecordView {
 // batch. The timestamps are the records' own (CreateTime); for a LogAppendTime batch callers
 // use the header's maxTimestamp.
 Status for_each_record(std::span<const uint8_t> batch, const std::function<void(const RecordView&)>& fn);
+// The same for a batch in any codec: a compressed batch's records are decompressed first
+// (at most kMaxDecompressedBatchBytes; more, or a damaged stream, is CORRUPT_MESSAGE) and the
+// views point into that copy, valid during the call.
+Status for_each_record_decompressed(std::span<const uint8_t> batch,
+                                    const std::function<void(const RecordView&)>& fn);
 
 // Builds one uncompressed v2 batch with a valid CRC (tests, and the broker's own records: the
 // metadata log, group and transaction state, control markers).

@@ -296,6 +296,25 @@ RegistryStats Registry::stats() const {
   return s;
 }
 
+Registry::IdCheck Registry::check_id(std::string_view subject, int32_t id) const {
+  std::lock_guard lock(mu_);
+  const StoredSchema* s = store_.schema_by_id(id);
+  if (!s) return !ready_ || id > store_.max_id() ? IdCheck::kUnknownId : IdCheck::kNotUnderSubject;
+  for (auto it = s->uses.lower_bound({std::string(subject), INT32_MIN}); it != s->uses.end() && it->first == subject;
+       ++it) {
+    const StoredVersion* v = store_.version(subject, it->second);
+    if (v && !v->deleted && v->id == id) return IdCheck::kRegistered;
+  }
+  return IdCheck::kNotUnderSubject;
+}
+
+std::optional<std::string> Registry::record_name(int32_t id, const std::vector<int32_t>& message_indexes) const {
+  std::lock_guard lock(mu_);
+  auto parsed = parsed_stored(id);
+  if (!parsed) return std::nullopt;
+  return parsed->record_name(message_indexes);
+}
+
 std::shared_ptr<const ParsedSchema> Registry::parsed_stored(int32_t id) const {
   if (auto it = parsed_.find(id); it != parsed_.end()) return it->second;
   const StoredSchema* s = store_.schema_by_id(id);

@@ -29,6 +29,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "registry/errors.h"
@@ -120,6 +121,17 @@ class Registry {
   void tick();
   bool ready() const;
   RegistryStats stats() const;
+
+  // Broker-side schema validation: whether schema `id` is a live (not soft-deleted) version
+  // of `subject` in the view as it is now. kUnknownId when the view has not caught up yet or
+  // the id is above every id it knows (registered through another broker and not read here
+  // yet, or never registered): the caller may ask again later. Synchronous, never waits for
+  // the log.
+  enum class IdCheck { kRegistered, kNotUnderSubject, kUnknownId };
+  IdCheck check_id(std::string_view subject, int32_t id) const;
+  // The record name RecordNameStrategy gives a record written with schema `id` (and, for
+  // PROTOBUF, these message indexes); nullopt for an unknown id or a schema naming no record.
+  std::optional<std::string> record_name(int32_t id, const std::vector<int32_t>& message_indexes) const;
 
   // ---- writes
   // POST /subjects/{s}/versions. `normalize` or the subject's normalize config stores the

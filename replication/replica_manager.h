@@ -55,6 +55,10 @@ struct AppendEntry {
   // place (offsets, leader epoch) and must stay valid during the call only.
   std::span<uint8_t> records;
   std::optional<TxnMarker> marker;
+  // kbroker's conditional append (Produce's expected_end_offset tag, the Schema Registry's
+  // writes): the records go in only when the log ends exactly here, else OFFSET_OUT_OF_RANGE
+  // with AppendResult::log_end_offset. -1: unconditional.
+  int64_t expected_end_offset = -1;
 };
 
 struct AppendResult {
@@ -64,6 +68,7 @@ struct AppendResult {
   // offsets given (a retried batch: those of its first append).
   std::optional<storage::AppendInfo> info;
   Offset log_start_offset{-1};
+  Offset log_end_offset{-1};  // set when a conditional append found another end
   bool duplicate = false;   // an idempotent producer's retry: nothing was written again
 };
 
@@ -248,6 +253,9 @@ class ReplicaManager {
   std::map<std::filesystem::path, std::map<TopicPartition, int64_t>> checkpointed_;
   std::map<std::string, std::shared_ptr<TopicStats>> topic_stats_;  // under mu_
   std::function<ErrorCode(const TopicPartition&)> missing_error_;
+  // Taken by conditional appends only (check of the end and append as one step), so two of
+  // them never both pass the same check; plain appends never wait on it.
+  std::mutex conditional_append_mu_;
   // Stopped first by the destructor, once the purgatories' operations are complete.
   std::unique_ptr<DelayTimer> timer_;
   // Waiting fetches, keyed by partition: woken by appends and high watermark moves.

@@ -85,6 +85,17 @@ AppendResult ReplicaManager::append_to_leader(Partition& p, const AppendEntry& e
       if (records.empty()) return refused(ErrorCode::INVALID_RECORD, "No record batch to append");
       if (auto v = validate_client_batches(records, p.log().config(), rebuilt); v.error != ErrorCode::NONE) return v;
     }
+    std::unique_lock<std::mutex> conditional(conditional_append_mu_, std::defer_lock);
+    if (entry.expected_end_offset >= 0) {
+      conditional.lock();
+      if (const Offset end = p.log_end_offset(); end.value() != entry.expected_end_offset) {
+        AppendResult moved = refused(ErrorCode::OFFSET_OUT_OF_RANGE, "expected log end offset " +
+                                                                        std::to_string(entry.expected_end_offset) +
+                                                                        ", the log ends at " + std::to_string(end.value()));
+        moved.log_end_offset = end;
+        return moved;
+      }
+    }
     appended = p.append_as_leader(records, &r.duplicate, origin);
   }
   if (!appended.ok()) return refused(appended.code(), appended.error().message);

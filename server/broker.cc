@@ -23,6 +23,7 @@
 #include "runtime/peer_client.h"
 #include "server/http_server.h"
 #include "server/network.h"
+#include "server/schema_registry_service.h"
 
 namespace kb::server {
 
@@ -223,10 +224,23 @@ Status Broker::start() {
   network_ = std::make_unique<Network>(no, *this);
   if (auto s = network_->start(); !s.ok()) return s;
 
+  if (config_.get_bool("schema.registry.enable")) {
+    SchemaRegistryService::Hooks h;
+    h.controller = controller_.get();
+    h.address = [this](const controller::MetadataImage& img, int32_t node) { return broker_address(img, node); };
+    h.create_topic = [this](const controller::CreateTopicSpec& spec) {
+      return ensure_internal_topic(spec, "schema.registry.topic.replication.factor");
+    };
+    h.lone_broker = !quorum_;
+    schema_registry_ = std::make_unique<SchemaRegistryService>(config_, std::move(h));
+    metrics_.add_collector(schema_registry_->collector());
+  }
   http_ = std::make_unique<HttpServer>(
       config_.metrics_host(), config_.metrics_port(),
       HttpServer::Routes{[this] { return metrics_.scrape(); }, [this] { return !stopped_.load(); }});
+  if (schema_registry_) http_->add_listener(schema_registry_->listener());
   if (auto s = http_->start(); !s.ok()) return s;
+  if (schema_registry_) schema_registry_->start();
 
   if (quorum_) {
     controller::LifecycleOptions lo;
@@ -271,6 +285,7 @@ void Broker::stop() {
   // coordinator again), so connections drain.
   if (groups_) groups_->stop();
   if (txns_) txns_->stop();
+  if (schema_registry_) schema_registry_->stop();
   if (network_) network_->stop(std::chrono::seconds(5));
   if (http_) http_->stop();
   if (coordinator_loop_) coordinator_loop_->stop(std::chrono::seconds(1));

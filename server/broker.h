@@ -41,6 +41,7 @@ namespace kb::server {
 
 class Network;
 class HttpServer;
+class SchemaRegistryService;
 
 class Broker {
  public:
@@ -107,6 +108,9 @@ class Broker {
   storage::LogConfig log_config_for(const std::map<std::string, std::string>& topic_overrides) const;
 
   int32_t min_insync_replicas_for(const std::map<std::string, std::string>& topic_overrides) const;
+
+  // The built-in Schema Registry; null when schema.registry.enable is false.
+  SchemaRegistryService* schema_registry() const { return schema_registry_.get(); }
 
   uint16_t kafka_port() const;
   uint16_t metrics_port() const;
@@ -177,6 +181,8 @@ class Broker {
   std::unique_ptr<coordinator::TransactionCoordinator> txns_;
   std::unique_ptr<Network> network_;
   std::unique_ptr<HttpServer> http_;
+  // After http_: destroyed first, with the REST requests it still holds.
+  std::unique_ptr<SchemaRegistryService> schema_registry_;
   std::atomic<bool> stopped_{false};
   std::atomic<uint64_t> isr_shrinks_{0}, isr_expands_{0};
   // This process's registration with the controller (cluster mode), and whether the image

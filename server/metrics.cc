@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "server/metrics_families.h"
 #include "server/request.h"
 
 namespace kb::server {
@@ -103,6 +104,7 @@ struct Metrics::Impl {
   std::function<ClusterSample()> cluster_source;
   std::function<TransactionSamples()> transaction_source;
   std::function<std::map<std::string, uint64_t>()> coordinator_source;
+  std::vector<Collector> collectors;
   prometheus::Family<prometheus::Counter>& txn_markers =
       prometheus::BuildCounter()
           .Name("kbroker_transaction_markers_total")
@@ -186,23 +188,9 @@ void Metrics::transaction_marker_written(bool commit) { (commit ? impl_->commits
 
 namespace {
 
-prometheus::MetricFamily family(const char* name, const char* help, prometheus::MetricType type) {
-  prometheus::MetricFamily f;
-  f.name = name;
-  f.help = help;
-  f.type = type;
-  return f;
-}
-
-void add(prometheus::MetricFamily& f, std::vector<prometheus::ClientMetric::Label> labels, double v) {
-  prometheus::ClientMetric m;
-  m.label = std::move(labels);
-  if (f.type == prometheus::MetricType::Counter)
-    m.counter.value = v;
-  else
-    m.gauge.value = v;
-  f.metric.push_back(std::move(m));
-}
+// Short names for this file's many series (metrics_families.h).
+constexpr auto* family = &metric_family;
+constexpr auto* add = &add_sample;
 
 std::vector<prometheus::MetricFamily> transaction_families(const TransactionSamples& samples) {
   using T = prometheus::MetricType;
@@ -315,6 +303,11 @@ std::vector<prometheus::MetricFamily> group_families(const std::vector<GroupSamp
 
 }  // namespace
 
+void Metrics::add_collector(Collector collect) {
+  std::lock_guard lk(impl_->mu);
+  impl_->collectors.push_back(std::move(collect));
+}
+
 std::string Metrics::scrape() {
   impl_->uptime_gauge->Set(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - impl_->started).count());
@@ -335,6 +328,11 @@ std::string Metrics::scrape() {
     cluster_source = impl_->cluster_source;
     transaction_source = impl_->transaction_source;
     coordinator_source = impl_->coordinator_source;
+  }
+  std::vector<Collector> collectors;
+  {
+    std::lock_guard lk(impl_->mu);
+    collectors = impl_->collectors;
   }
   std::vector<PartitionSample> samples;
   if (source) samples = source();
@@ -388,6 +386,8 @@ std::string Metrics::scrape() {
     for (const auto& [topic, n] : coordinator_source()) add(skipped, {{"topic", topic}}, static_cast<double>(n));
     families.push_back(std::move(skipped));
   }
+  for (const auto& collect : collectors)
+    for (auto& f : collect()) families.push_back(std::move(f));
   prometheus::TextSerializer().Serialize(out, families);
   return out.str();
 }

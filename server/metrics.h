@@ -23,6 +23,7 @@ class Gauge;
 class Histogram;
 template <typename T>
 class Family;
+struct MetricFamily;
 }  // namespace prometheus
 
 namespace kb::server {
@@ -121,6 +122,10 @@ class Metrics {
   void set_transaction_source(std::function<TransactionSamples()> source);
   // A transaction marker written by WriteTxnMarkers.
   void transaction_marker_written(bool commit);
+
+  // Called at every scrape for series a subsystem keeps itself (the Schema Registry's).
+  using Collector = std::function<std::vector<prometheus::MetricFamily>()>;
+  void add_collector(Collector collect);
 
   // Prometheus text exposition of everything.
   std::string scrape();

@@ -24,7 +24,7 @@ void ReplicaGroupLog::append(int32_t partition, const std::vector<GroupRecord>& 
   auto bytes = builder.build();
   // acks=-1 (offsets.commit.required.acks): answered once the ISR has the batch.
   replicas_.append_records(
-      {replication::AppendEntry{tp, bytes, std::nullopt}}, -1, commit_timeout_ms_,
+      {replication::AppendEntry{tp, bytes, std::nullopt, -1}}, -1, commit_timeout_ms_,
       replication::AppendOrigin::Coordinator,
       [this, done = std::move(done)](std::vector<replication::AppendResult> results) mutable {
         const replication::AppendResult& r = results.front();

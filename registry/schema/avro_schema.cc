@@ -37,6 +37,11 @@ class AvroSchema final : public ParsedSchema {
     return std::nullopt;
   }
 
+  std::optional<std::string> record_name(const std::vector<int32_t>&) const override {
+    if (!root_->named()) return std::nullopt;
+    return root_->name.full();
+  }
+
   const avro::Node& root() const { return *root_; }
 
  private:

@@ -21,6 +21,8 @@ class JsonSchema final : public ParsedSchema {
       : model_(std::move(model)), references_(std::move(references)) {
     canonical_ = to_json(document, {.numbers = NumberStyle::kBigDecimal});
     normalized_ = to_json(document, {.numbers = NumberStyle::kBigDecimal, .sort_keys = true});
+    if (const Json* title = document.is_object() ? document.find("title") : nullptr; title && title->is_string())
+      title_ = title->text();
   }
 
   SchemaType type() const override { return SchemaType::kJson; }
@@ -32,6 +34,8 @@ class JsonSchema final : public ParsedSchema {
     return std::nullopt;
   }
 
+  std::optional<std::string> record_name(const std::vector<int32_t>&) const override { return title_; }
+
   const jsonschema::Schema& root() const { return *model_->root; }
 
  private:
@@ -39,6 +43,7 @@ class JsonSchema final : public ParsedSchema {
   std::vector<SchemaReference> references_;
   std::string canonical_;
   std::string normalized_;
+  std::optional<std::string> title_;
 };
 
 // Confluent's json.diff.Difference wording, grouped as it groups the types.

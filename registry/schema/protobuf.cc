@@ -244,6 +244,17 @@ ProtobufSchema::ProtobufSchema(std::unique_ptr<gp::DescriptorPool> pool, const g
 
 std::string ProtobufSchema::normalized() const { return render(*file_, {.normalize = true}); }
 
+std::optional<std::string> ProtobufSchema::record_name(const std::vector<int32_t>& message_indexes) const {
+  if (message_indexes.empty()) return std::nullopt;
+  const google::protobuf::Descriptor* d = nullptr;
+  for (int32_t i : message_indexes) {
+    const int count = d ? d->nested_type_count() : file_->message_type_count();
+    if (i < 0 || i >= count) return std::nullopt;
+    d = d ? d->nested_type(i) : file_->message_type(i);
+  }
+  return d->full_name();
+}
+
 std::optional<std::string> ProtobufSchema::formatted(std::string_view format) const {
   if (format.empty() || format == "default") return canonical_;
   if (format == "ignore_extensions") return render(*file_, {.ignore_extensions = true});

@@ -35,6 +35,7 @@ class ProtobufSchema final : public ParsedSchema {
   // "" and "default": canonical(); "ignore_extensions": without custom options and extensions;
   // "serialized": base64 FileDescriptorProto (named "default", as Confluent names it).
   std::optional<std::string> formatted(std::string_view format) const override;
+  std::optional<std::string> record_name(const std::vector<int32_t>& message_indexes) const override;
 
   const google::protobuf::FileDescriptor& file() const { return *file_; }
   // The direct reference `file` was imported through; nullopt for this schema's own file, a

@@ -68,6 +68,11 @@ class ParsedSchema {
   // base64 FileDescriptorProto; Avro "resolved": references inlined); nullopt for a format
   // this type does not know.
   virtual std::optional<std::string> formatted(std::string_view format) const = 0;
+  // The record name Confluent's RecordNameStrategy gives a record written with this schema: an
+  // AVRO named type's full name, a JSON schema's "title", the full name of the PROTOBUF message
+  // a record's message indexes point to ({0}: the file's first message; {1, 0}: the first
+  // message nested in the second). nullopt when there is none.
+  virtual std::optional<std::string> record_name(const std::vector<int32_t>& message_indexes) const = 0;
 };
 
 using ParseResult = std::variant<std::shared_ptr<const ParsedSchema>, SchemaError>;

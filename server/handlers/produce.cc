@@ -6,6 +6,10 @@
 // NONE with the offsets it was first given; a plain batch of a producer with an open
 // transaction is INVALID_TXN_STATE; control batches are INVALID_RECORD), and the acks=all
 // wait. Thread: the connection's; an acks=all answer is sent from where the wait completes.
+// kbroker extras: a topic with confluent.key/value.schema.validation refuses records without
+// a registered schema id (server/schema_validation.h, checked here before the append), and a
+// partition carrying expected_end_offset (v9+ tag) is a conditional append
+// (produce_request.kmsg; AppendEntry::expected_end_offset).
 #include "protocol/compression.h"
 #include "protocol/legacy_messages.h"
 #include "protocol/messages/produce_request.h"
@@ -14,6 +18,8 @@
 #include "replication/replica_manager.h"
 #include "server/broker.h"
 #include "server/handlers/handlers.h"
+#include "server/schema_registry_service.h"
+#include "server/schema_validation.h"
 
 namespace kb::server {
 
@@ -28,6 +34,7 @@ constexpr const char* kOneBatch = "Produce requests with version 3+ must carry e
 struct Refusal {
   ErrorCode code = ErrorCode::NONE;
   std::string message;
+  std::vector<SchemaValidationResult::RecordError> record_errors;  // schema validation's
 };
 
 // What the request's version allows of one partition's records. Sets `records` to the bytes to
@@ -36,13 +43,13 @@ struct Refusal {
 Refusal check_records(const RequestContext& ctx, const TopicPartition& tp, const PartitionData& pd,
                       std::span<uint8_t>& records, std::vector<uint8_t>& converted) {
   records = pd.records.mutable_bytes();
-  if (pd.records.is_null || records.empty()) return {ErrorCode::INVALID_RECORD, kOneBatch};
+  if (pd.records.is_null || records.empty()) return {ErrorCode::INVALID_RECORD, kOneBatch, {}};
   if (ctx.api_version < 3) {
     auto c = convert_legacy_message_set(records, kMaxDecompressedBatchBytes);
     if (!c.ok()) {
       spdlog::info("refused produce v{} to {} from {}: {} ({})", ctx.api_version, tp.to_string(), ctx.peer,
                    error_name(c.code()), c.error().message);
-      return {c.code(), c.error().message};
+      return {c.code(), c.error().message, {}};
     }
     converted = std::move(c->batch);
     records = converted;
@@ -57,10 +64,25 @@ Refusal check_records(const RequestContext& ctx, const TopicPartition& tp, const
     zstd |= h->compression() == 4;
     pos += static_cast<size_t>(h->total_size());
   }
-  if (batches > 1) return {ErrorCode::INVALID_RECORD, kOneBatch};
+  if (batches > 1) return {ErrorCode::INVALID_RECORD, kOneBatch, {}};
   // zstd needs Produce v7+ (clients that can't read it would otherwise be served it).
-  if (zstd && ctx.api_version < 7) return {ErrorCode::UNSUPPORTED_COMPRESSION_TYPE, {}};
+  if (zstd && ctx.api_version < 7) return {ErrorCode::UNSUPPORTED_COMPRESSION_TYPE, {}, {}};
   return {};
+}
+
+// Broker-side schema validation (confluent.key/value.schema.validation): all or nothing, on
+// the partition's leader only (elsewhere the append answers NOT_LEADER_OR_FOLLOWER). The
+// validator walks the batches defensively; a damaged one is refused here or by the append.
+Refusal check_schemas(const RequestContext& ctx, Broker& broker, const TopicPartition& tp,
+                      std::span<const uint8_t> records) {
+  SchemaRegistryService* sr = broker.schema_registry();
+  if (!sr) return {};
+  auto p = broker.replicas().get(tp);
+  if (!p || !p->is_leader()) return {};
+  SchemaValidationResult v = sr->validator().check(tp.topic, records);
+  if (v.error == ErrorCode::NONE) return {};
+  spdlog::info("refused produce to {} from {}: {} ({})", tp.to_string(), ctx.peer, error_name(v.error), v.message);
+  return {v.error, std::move(v.message), std::move(v.record_errors)};
 }
 
 void log_refusal(const std::string& peer, const TopicPartition& tp, const replication::AppendResult& r) {
@@ -93,6 +115,7 @@ PartitionResp partition_response(int32_t index, const replication::AppendResult&
     p.log_append_time_ms = r.info->log_append_time;
     p.log_start_offset = r.log_start_offset.value();
   }
+  if (r.log_end_offset.value() >= 0) p.log_end_offset = r.log_end_offset.value();  // a conditional append's
   if (r.error != ErrorCode::NONE && !r.message.empty()) p.error_message = r.message;
   return p;
 }
@@ -122,6 +145,7 @@ void handle_produce(RequestContext& ctx, Respond respond) {
         std::vector<uint8_t> batch;
         refusal = check_records(ctx, tp, pd, records, batch);
         if (!batch.empty()) converted.push_back(std::move(batch));  // the buffer `records` points to stays
+        if (refusal.code == ErrorCode::NONE) refusal = check_schemas(ctx, broker, tp, records);
       }
       if (refusal.code != ErrorCode::NONE) {
         any_error = true;
@@ -130,12 +154,17 @@ void handle_produce(RequestContext& ctx, Respond respond) {
         replication::AppendResult r;
         r.error = refusal.code;
         r.message = std::move(refusal.message);
-        tr.partition_responses.push_back(partition_response(pd.index, r));
+        auto& pr = tr.partition_responses.emplace_back(partition_response(pd.index, r));
+        for (auto& e : refusal.record_errors) {
+          auto& re = pr.record_errors.emplace_back();
+          re.batch_index = e.index;
+          re.batch_index_error_message = std::move(e.message);
+        }
         continue;
       }
       slots.emplace_back(resp.responses.size() - 1, tr.partition_responses.size());
       tr.partition_responses.emplace_back();
-      entries.push_back({std::move(tp), records, std::nullopt});
+      entries.push_back({std::move(tp), records, std::nullopt, pd.expected_end_offset});
     }
   }
 

@@ -51,7 +51,8 @@ void handle_write_txn_markers(RequestContext& ctx, Respond respond) {
         slots.push_back({resp.markers.size() - 1, mr.topics.size() - 1, tr.partitions.size() - 1});
         entries.push_back({TopicPartition{t.name, index}, {},
                            replication::AppendEntry::TxnMarker{m.producer_id, m.producer_epoch, m.coordinator_epoch,
-                                                               m.transaction_result}});
+                                                               m.transaction_result},
+                           -1});
       }
     }
   }

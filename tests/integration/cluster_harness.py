@@ -79,9 +79,11 @@ def wait_until(predicate, timeout, what, describe=None, interval=0.2, before_try
 class ClusterNode(Broker):
     """One kbroker process of a cluster: a Broker with a CONTROLLER listener and the quorum."""
 
-    def __init__(self, node_id, port, controller_port, metrics_port, voters, extra):
+    def __init__(self, node_id, port, controller_port, metrics_port, voters, extra, registry_port=None):
         super().__init__(extra, node_id=node_id)
         self.port, self.controller_port, self.metrics_port = port, controller_port, metrics_port
+        if registry_port is not None:
+            self.registry_port = registry_port
         self.voters = voters
         self.paused = False
         self.logf = None
@@ -97,6 +99,7 @@ class ClusterNode(Broker):
             ("controller.quorum.voters", self.voters),
             ("log.dirs", self.data),
             ("metrics.listener", f"127.0.0.1:{self.metrics_port}"),
+            ("schema.registry.listener", f"127.0.0.1:{self.registry_port}"),
             ("offsets.topic.replication.factor", 3),
             ("transaction.state.log.replication.factor", 3),
         ])
@@ -214,14 +217,14 @@ class ClusterNode(Broker):
 
 class Cluster:
     def __init__(self, n=3, extra=None):
-        ports = free_ports(3 * n)
+        ports = free_ports(4 * n)
         self.ids = list(range(1, n + 1))
-        voters = ",".join(f"{i}@127.0.0.1:{ports[3 * (i - 1) + 1]}" for i in self.ids)
+        voters = ",".join(f"{i}@127.0.0.1:{ports[4 * (i - 1) + 1]}" for i in self.ids)
         self.voters = voters
         self.nodes = {}
         for i in self.ids:
-            port, cport, mport = ports[3 * (i - 1):3 * i]
-            self.nodes[i] = ClusterNode(i, port, cport, mport, voters, extra)
+            port, cport, mport, rport = ports[4 * (i - 1):4 * i]
+            self.nodes[i] = ClusterNode(i, port, cport, mport, voters, extra, registry_port=rport)
 
     # --- processes -------------------------------------------------------------------------
 

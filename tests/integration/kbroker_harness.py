@@ -31,7 +31,7 @@ class Broker:
     def __init__(self, extra=None, node_id=1):
         self.dir = tempfile.mkdtemp(prefix="kbroker-test-")
         self.data = os.path.join(self.dir, "data")
-        self.port, self.metrics_port = free_ports(2)
+        self.port, self.metrics_port, self.registry_port = free_ports(3)
         self.node_id = node_id
         self.extra = dict(extra or {})
         self.proc = None
@@ -42,8 +42,15 @@ class Broker:
     def bootstrap(self):
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def registry_url(self):
+        """The built-in Schema Registry's REST API."""
+        return f"http://127.0.0.1:{self.registry_port}"
+
     def write_config(self):
         lines = [f"node.id: {self.node_id}", f"metrics.listener: 127.0.0.1:{self.metrics_port}"]
+        if "schema.registry.listener" not in self.extra:
+            lines.append(f"schema.registry.listener: 127.0.0.1:{self.registry_port}")
         for key in ("listeners", "advertised.listeners"):  # a test may name its own listeners
             if key not in self.extra:
                 lines.append(f"{key}: PLAINTEXT://127.0.0.1:{self.port}")

@@ -25,7 +25,8 @@ DEPLOY = os.path.join(REPO, "deploy")
 CLUSTER = os.path.join(REPO, "scripts", "cluster")
 BROKER_SERVICES = ["kbroker-1", "kbroker-2", "kbroker-3"]
 # Keys whose value is one node's own; every other key must be the same on all nodes.
-PER_NODE_KEYS = {"node.id", "listeners", "advertised.listeners", "log.dirs", "metrics.listener"}
+PER_NODE_KEYS = {"node.id", "listeners", "advertised.listeners", "log.dirs", "metrics.listener",
+                 "schema.registry.listener"}
 # The cluster contract shared by the compose cluster and scripts/cluster.
 CLUSTER_SETTINGS = {
     "process.roles": "broker,controller",

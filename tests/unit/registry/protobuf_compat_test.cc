@@ -326,6 +326,7 @@ TEST_CASE("a schema of another type is incompatible with a Protobuf schema") {
     const std::vector<SchemaReference>& references() const override { return refs; }
     std::string normalized() const override { return text; }
     std::optional<std::string> formatted(std::string_view) const override { return std::nullopt; }
+    std::optional<std::string> record_name(const std::vector<int32_t>&) const override { return std::nullopt; }
     std::string text = "\"string\"";
     std::vector<SchemaReference> refs;
   } avro;

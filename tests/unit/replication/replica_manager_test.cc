@@ -213,6 +213,29 @@ TEST_CASE("acks=1 and acks=0 answer at once; other acks, unknown partitions and 
   CHECK(b.rm->topic_stats().at("t")->records_in == 6);
 }
 
+TEST_CASE("a conditional append goes in only at its expected log end, else OFFSET_OUT_OF_RANGE with the end") {
+  Broker1 b;
+  b.lead();
+  auto conditional = [&](int64_t expected_end) {
+    auto batch = batch_of(2);
+    std::optional<std::vector<AppendResult>> out;
+    b.rm->append_records({AppendEntry{kTp, batch, std::nullopt, expected_end}}, 1, 1000, AppendOrigin::Client,
+                         [&out](std::vector<AppendResult> r) { out = std::move(r); });
+    REQUIRE(out.has_value());
+    return out->front();
+  };
+  auto first = conditional(0);
+  CHECK(first.error == ErrorCode::NONE);
+  CHECK(first.info->first_offset == Offset(0));
+  auto stale = conditional(0);  // the log ends at 2 now: nothing is written
+  CHECK(stale.error == ErrorCode::OFFSET_OUT_OF_RANGE);
+  CHECK(stale.log_end_offset == Offset(2));
+  CHECK_FALSE(stale.info.has_value());
+  auto next = conditional(2);
+  CHECK(next.error == ErrorCode::NONE);
+  CHECK(next.info->first_offset == Offset(2));
+}
+
 TEST_CASE("a consumer reads to the high watermark, read_committed to the last stable offset, a follower to the log end") {
   Broker1 b;
   auto p = b.lead({1, 2});

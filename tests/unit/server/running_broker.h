@@ -27,6 +27,8 @@ struct RunningBroker {
                                                   (dir / "data").string() +
                                                   "\n"
                                                   "metrics.listener: 127.0.0.1:0\n"
+                                                  // not needed here, and 8081 may be taken
+                                                  "schema.registry.enable: false\n"
                                                   "log.level: warn\n");
     broker = std::make_unique<Broker>(config);
     auto st = broker->start();
