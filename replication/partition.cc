@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "protocol/kb_assert.h"
 #include "protocol/record_batch.h"
 #include "protocol/wire.h"
 #include "storage/files.h"
@@ -377,6 +378,7 @@ Offset Partition::follower_log_end(int32_t replica) const {
 }
 
 void Partition::advance_high_watermark(Offset to) {
+  KB_ASSERT(to <= log_->log_end_offset(), "the high watermark never passes the log end offset");
   // Two appends may finish in either order; the high watermark only moves forward.
   int64_t cur = hw_.load(std::memory_order_relaxed);
   while (cur < to.value() &&
@@ -385,10 +387,40 @@ void Partition::advance_high_watermark(Offset to) {
   }
 }
 
-Result<storage::ReadResult> Partition::read(Offset start, int32_t max_bytes, bool min_one_batch,
-                                            bool up_to_log_end) const {
-  Offset limit = up_to_log_end ? log_->log_end_offset() : high_watermark();
-  return log_->read(start, max_bytes, limit, min_one_batch);
+Offset Partition::fetchable_end(FetchIsolation isolation) {
+  switch (isolation) {
+    case FetchIsolation::LogEnd:
+      return log_->log_end_offset();
+    case FetchIsolation::HighWatermark:
+      return high_watermark();
+    case FetchIsolation::TxnCommitted:
+      return last_stable_offset();
+  }
+  return high_watermark();
+}
+
+LogReadInfo Partition::read(Offset start, int32_t max_bytes, bool min_one_batch, FetchIsolation isolation) {
+  LogReadInfo out;
+  // The LSO first: the high watermark read after it is never below it.
+  out.last_stable_offset = last_stable_offset();
+  out.high_watermark = high_watermark();
+  out.log_start_offset = log_->log_start_offset();
+  const Offset limit = isolation == FetchIsolation::LogEnd          ? log_->log_end_offset()
+                       : isolation == FetchIsolation::TxnCommitted ? out.last_stable_offset
+                                                                   : out.high_watermark;
+  auto rr = log_->read(start, max_bytes, limit, min_one_batch);
+  if (!rr.ok()) {
+    out.error = rr.code();
+    return out;
+  }
+  out.slice = std::move(rr->slice);
+  out.records = rr->records;
+  if (isolation == FetchIsolation::TxnCommitted) {
+    out.aborted.emplace();
+    // Kafka bounds the range by the segment; the LSO bounds it here.
+    if (out.slice && out.slice->size > 0) *out.aborted = log_->collect_aborted_txns(start, out.last_stable_offset);
+  }
+  return out;
 }
 
 std::vector<int32_t> Partition::replicas() const {
@@ -474,6 +506,7 @@ Result<Offset> Partition::truncate_to(Offset offset) {
   std::lock_guard producer_lock(producer_mu_);
   auto end = log_->truncate_to(offset);
   if (!end.ok()) return end;
+  KB_ASSERT(*end <= offset, "truncation never leaves the log longer than asked");
   epochs_->truncate_from_end(end.value());
   producers_.truncate(*log_, end.value());
   int64_t hw = hw_.load(std::memory_order_acquire);

@@ -11,6 +11,10 @@
 //   its high watermark from the leader's (never past its own log end), and truncates a tail
 //   that diverges from the leader's log.
 //
+// - For consumers it owns the read bound (`fetchable_end`, `read`): what a fetch with a given
+//   isolation may see (high watermark, last stable offset, log end for replicas) and the
+//   aborted transactions a read_committed consumer must drop. Fetch and ListOffsets ask here.
+//
 // Owner: ReplicaManager (shared_ptr; request handlers and the follower fetcher hold a
 // reference while they work). Thread-safety: all methods may be called from any thread. Role
 // changes, follower appends and truncation are serialized by one mutex; the leader's append
@@ -31,7 +35,9 @@
 #include "protocol/types.h"
 #include "replication/leader_epoch_cache.h"
 #include "replication/producer_state.h"
+#include "replication/topic_stats.h"
 #include "storage/log.h"
+#include "storage/txn_index.h"
 
 namespace kb::replication {
 
@@ -42,6 +48,25 @@ struct PartitionState {
   int32_t partition_epoch = 0;
   std::vector<int32_t> replicas;
   std::vector<int32_t> isr;
+};
+
+// How far a fetch may read (Kafka's FetchIsolation): a follower up to the log end, a
+// read_uncommitted consumer up to the high watermark, a read_committed one up to the last
+// stable offset.
+enum class FetchIsolation { LogEnd, HighWatermark, TxnCommitted };
+
+// A read for a consumer (Kafka's LogReadInfo): the records and the offsets that bound them,
+// all taken at the read.
+struct LogReadInfo {
+  ErrorCode error = ErrorCode::NONE;  // the offsets below are set also with an error
+  std::optional<FileSlice> slice;  // absent when nothing is readable at the offset
+  int64_t records = 0;
+  Offset high_watermark{-1};
+  Offset last_stable_offset{-1};
+  Offset log_start_offset{-1};
+  // TxnCommitted: the aborted transactions overlapping what is returned (their records are
+  // dropped by the consumer); empty when nothing is returned. Not set for other isolations.
+  std::optional<std::vector<storage::AbortedTxn>> aborted;
 };
 
 // A leader's read for a follower (Fetch with a replica id).
@@ -109,10 +134,14 @@ class Partition {
   Result<storage::AppendInfo> append_as_leader(std::span<uint8_t> batches, bool* duplicate = nullptr,
                                                AppendOrigin origin = AppendOrigin::Client);
 
-  // Reads for a consumer (never past the high watermark) or, with `up_to_log_end`, for a
-  // replica. OFFSET_OUT_OF_RANGE outside [log start, log end].
-  Result<storage::ReadResult> read(Offset start, int32_t max_bytes, bool min_one_batch,
-                                   bool up_to_log_end = false) const;
+  // The end (exclusive) of what a fetch with `isolation` may read: the log end, the high
+  // watermark, or the last stable offset. ListOffsets(LATEST) answers it too.
+  Offset fetchable_end(FetchIsolation isolation);
+  // Reads from `start` up to fetchable_end(isolation), at most max_bytes (the first batch
+  // whole when min_one_batch). OFFSET_OUT_OF_RANGE outside [log start, log end]. The last
+  // stable offset is taken before the high watermark, so the answer never shows an LSO above
+  // its HW. The caller checks the role and leader epoch (ReplicaManager::fetch_records).
+  LogReadInfo read(Offset start, int32_t max_bytes, bool min_one_batch, FetchIsolation isolation);
 
   // A follower's fetch, served by the leader (Kafka's Partition.fetchRecords for a replica):
   // NOT_LEADER_OR_FOLLOWER unless this replica leads and `replica` is one of the replicas;
@@ -226,6 +255,12 @@ class Partition {
   int32_t latest_epoch() const { return epochs_->latest_epoch(); }
   const LeaderEpochCache& epochs() const { return *epochs_; }
 
+  // The traffic counters of this replica's topic (shared with its other replicas here; set
+  // by the ReplicaManager before the replica is shared).
+  TopicStats& stats() const { return *stats_; }
+  std::shared_ptr<TopicStats> shared_stats() const { return stats_; }
+  void set_topic_stats(std::shared_ptr<TopicStats> stats) { stats_ = std::move(stats); }
+
   storage::Log& log() { return *log_; }
   const storage::Log& log() const { return *log_; }
   std::shared_ptr<storage::Log> shared_log() const { return log_; }
@@ -273,6 +308,7 @@ class Partition {
   std::atomic<bool> alone_in_isr_;  // ISR = {this leader}: HW = LEO without taking mu_
   std::map<int32_t, FollowerState> followers_;
   std::atomic<int64_t> hw_;
+  std::shared_ptr<TopicStats> stats_ = std::make_shared<TopicStats>();
   std::atomic<int32_t> min_insync_{1};
   std::atomic<int64_t> max_lag_ms_{0};
   // Guards producers_. Taken after role_mu_ when both are held; the leader's append of

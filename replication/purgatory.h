@@ -1,10 +1,16 @@
 // Kafka's "purgatory": operations that cannot answer yet (a fetch waiting for max.wait.ms /
-// min.bytes, later acks=all produce and join-group) wait here, keyed by partition, until an
-// event (new data appended, high watermark moved) lets them complete or their timer expires.
-// No thread is parked: a waiting operation is just an object in a list.
+// min.bytes, an acks=all produce waiting for the high watermark) wait here, keyed by
+// partition, until an event on one of their keys (new data appended, high watermark moved,
+// leadership lost, partition removed) lets them complete, or their timeout fires. No thread
+// is parked: a waiting operation is an object in a list and a timer entry.
 //
-// Thread-safety: every method may be called from any thread. Completion runs on the thread
-// that triggered it (the appending thread, or the timer's loop).
+// Every operation ends exactly once: by completing, by its timeout (force_complete), or by
+// complete_all at shutdown. Completing cancels its timer; a timeout takes it off its keys.
+//
+// Owner: ReplicaManager (one purgatory for fetches, one for produces). Thread-safety: every
+// method may be called from any thread. Completion runs on the thread that triggered it (the
+// appending thread, a follower's fetch, a role change, or the timer's thread); the purgatory
+// holds no lock while it runs.
 #pragma once
 
 #include <atomic>
@@ -13,7 +19,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "protocol/kb_assert.h"
 #include "protocol/types.h"
+#include "replication/delay_timer.h"
 
 namespace kb::replication {
 
@@ -22,41 +30,82 @@ class DelayedOperation {
   virtual ~DelayedOperation() = default;
   // Completes the operation if it can complete now. True if it is (now or already) complete.
   bool try_complete() {
-    if (completed_.load(std::memory_order_acquire)) return true;
+    if (completed()) return true;
     if (!can_complete()) return false;
     force_complete();
     return true;
   }
-  // Completes it now, whatever its state (timer expiry, shutdown). Only the first call runs
-  // on_complete(); returns whether this call did.
+  // Completes it now, whatever its state (timeout, shutdown). Only the first call cancels the
+  // timer and runs on_complete(); returns whether this call did.
   bool force_complete() {
     if (completed_.exchange(true, std::memory_order_acq_rel)) return false;
+    std::shared_ptr<DelayTimer::Handle> t;
+    {
+      std::lock_guard lk(timer_mu_);
+      t = std::move(timer_);
+    }
+    if (t) t->cancel();
     on_complete();
     return true;
   }
   bool completed() const { return completed_.load(std::memory_order_acquire); }
 
+  // The timeout guarding this operation (set once by the purgatory). Cancelled at once when
+  // the operation completed meanwhile.
+  void set_timer(std::shared_ptr<DelayTimer::Handle> t) {
+    {
+      std::lock_guard lk(timer_mu_);
+      KB_ASSERT(!timer_, "a delayed operation is armed once");
+      if (!completed()) {
+        timer_ = std::move(t);
+        return;
+      }
+    }
+    t->cancel();
+  }
+
  protected:
+  // May run on several threads at once (appends and follower fetches of different
+  // partitions); implementations guard their own state.
   virtual bool can_complete() = 0;
+  // Runs once.
   virtual void on_complete() = 0;
 
  private:
+  friend class Purgatory;
+  std::vector<TopicPartition> keys_;  // what it is watched under; set before it is shared
   std::atomic<bool> completed_{false};
+  std::mutex timer_mu_;
+  std::shared_ptr<DelayTimer::Handle> timer_;
 };
 
 class Purgatory {
  public:
-  // Watches `op` under every key, then tries it once more, so data that arrived between the
-  // caller's first attempt and the watch is not missed.
-  void watch(const std::vector<TopicPartition>& keys, const std::shared_ptr<DelayedOperation>& op) {
-    {
-      std::lock_guard lk(mu_);
-      for (const auto& k : keys) watchers_[k].push_back(op);
+  explicit Purgatory(DelayTimer& timer) : timer_(timer) {}
+
+  // Kafka's tryCompleteElseWatch, for an operation its caller just found unable to complete:
+  // watches it under every key, tries it once more (an event between the caller's try and
+  // the watch is not missed), and arms its timeout (expiry forces completion and drops it
+  // from its keys).
+  void try_complete_else_watch(const std::shared_ptr<DelayedOperation>& op, const std::vector<TopicPartition>& keys,
+                               int64_t timeout_ms) {
+    op->keys_ = keys;
+    watch(keys, op);
+    if (op->try_complete()) {
+      for (const auto& k : keys) purge(k);
+      return;
     }
-    op->try_complete();
+    std::weak_ptr<DelayedOperation> weak = op;
+    op->set_timer(timer_.after_ms(timeout_ms, [this, weak, keys] {
+      auto o = weak.lock();
+      if (!o || !o->force_complete()) return;
+      for (const auto& k : keys) purge(k);
+    }));
   }
 
-  // Something changed for `key`: complete what can complete, forget what is complete.
+  // Something changed for `key`: complete what can complete, and forget the completed ones
+  // under all their keys (a fetch over many partitions that completes on one must not stay
+  // listed on the others until they see an event).
   void check(const TopicPartition& key) {
     std::vector<std::shared_ptr<DelayedOperation>> ops;
     {
@@ -65,9 +114,10 @@ class Purgatory {
       if (it == watchers_.end()) return;
       ops = it->second;
     }
-    bool any_done = false;
-    for (auto& op : ops) any_done |= op->try_complete();
-    if (any_done) purge(key);
+    std::vector<TopicPartition> done_keys;
+    for (auto& op : ops)
+      if (op->try_complete()) done_keys.insert(done_keys.end(), op->keys_.begin(), op->keys_.end());
+    for (const auto& k : done_keys) purge(k);
   }
 
   // Forces every waiting operation to complete now (shutdown).
@@ -81,7 +131,21 @@ class Purgatory {
       for (auto& op : ops) op->force_complete();
   }
 
-  // Drops completed operations (called by check, and by owners after a timer expiry).
+  // Operations waiting, counted once per key they wait on (tests, metrics).
+  size_t watching() const {
+    std::lock_guard lk(mu_);
+    size_t n = 0;
+    for (const auto& [k, v] : watchers_) n += v.size();
+    return n;
+  }
+
+ private:
+  void watch(const std::vector<TopicPartition>& keys, const std::shared_ptr<DelayedOperation>& op) {
+    std::lock_guard lk(mu_);
+    for (const auto& k : keys) watchers_[k].push_back(op);
+  }
+
+  // Drops completed operations from `key`.
   void purge(const TopicPartition& key) {
     std::lock_guard lk(mu_);
     auto it = watchers_.find(key);
@@ -91,14 +155,7 @@ class Purgatory {
     if (v.empty()) watchers_.erase(it);
   }
 
-  size_t watching() const {
-    std::lock_guard lk(mu_);
-    size_t n = 0;
-    for (const auto& [k, v] : watchers_) n += v.size();
-    return n;
-  }
-
- private:
+  DelayTimer& timer_;
   mutable std::mutex mu_;
   std::unordered_map<TopicPartition, std::vector<std::shared_ptr<DelayedOperation>>> watchers_;
 };

@@ -6,6 +6,44 @@
 
 namespace kb::replication {
 
+ReplicaManager::ReplicaManager(storage::LogManager& logs, int32_t node_id, std::unique_ptr<DelayTimer> timer)
+    : logs_(logs),
+      node_id_(node_id),
+      timer_(timer ? std::move(timer) : std::make_unique<ReaperTimer>()),
+      fetch_purgatory_(*timer_),
+      produce_purgatory_(*timer_) {}
+
+ReplicaManager::~ReplicaManager() {
+  complete_delayed_operations();
+  timer_.reset();  // joins the timer's thread: no timeout fires into the purgatories after this
+}
+
+void ReplicaManager::complete_delayed_operations() {
+  // Fetches answer with what they find, produces still waiting with REQUEST_TIMED_OUT.
+  fetch_purgatory_.complete_all();
+  produce_purgatory_.complete_all();
+}
+
+void ReplicaManager::high_watermark_moved(const TopicPartition& tp) {
+  produce_purgatory_.check(tp);
+  fetch_purgatory_.check(tp);
+}
+
+void ReplicaManager::update_state(Partition& partition, const PartitionState& state, int64_t now_ms) {
+  if (partition.update_state(state, now_ms)) high_watermark_moved(partition.tp());
+}
+
+std::shared_ptr<TopicStats> ReplicaManager::stats_for_locked(const std::string& topic) {
+  auto& s = topic_stats_[topic];
+  if (!s) s = std::make_shared<TopicStats>();
+  return s;
+}
+
+std::map<std::string, std::shared_ptr<TopicStats>> ReplicaManager::topic_stats() const {
+  std::shared_lock lk(mu_);
+  return topic_stats_;
+}
+
 Result<std::shared_ptr<Partition>> ReplicaManager::become_leader(const TopicPartition& tp,
                                                                  const Uuid& topic_id,
                                                                  int32_t leader_epoch,
@@ -25,6 +63,7 @@ Result<std::shared_ptr<Partition>> ReplicaManager::become_leader(const TopicPart
                                        std::move(replicas), node_id_);
   std::unique_lock lk(mu_);
   auto [it, inserted] = partitions_.emplace(tp, p);
+  if (inserted) p->set_topic_stats(stats_for_locked(tp.topic));
   return it->second;
 }
 
@@ -41,6 +80,7 @@ Result<std::shared_ptr<Partition>> ReplicaManager::get_or_create(const TopicPart
   if (hw) p->restore_high_watermark(Offset(*hw));
   std::unique_lock lk(mu_);
   auto [it, inserted] = partitions_.emplace(tp, p);
+  if (inserted) p->set_topic_stats(stats_for_locked(tp.topic));
   created = inserted;
   return it->second;
 }
@@ -68,8 +108,7 @@ Result<std::shared_ptr<Partition>> ReplicaManager::become_follower(const TopicPa
   if ((*p)->become_follower(state)) {
     // A leader no more: waiting acks=all produces answer NOT_LEADER_OR_FOLLOWER, waiting
     // fetches answer now (consumers go to the new leader).
-    produce_purgatory_.check(tp);
-    fetch_purgatory_.check(tp);
+    high_watermark_moved(tp);
   }
   return p;
 }
@@ -82,12 +121,15 @@ Status ReplicaManager::remove(const TopicPartition& tp, bool delete_log) {
     if (it != partitions_.end()) {
       p = std::move(it->second);
       partitions_.erase(it);
+      // The topic's counters go with its last replica here (its series leave /metrics).
+      auto next = partitions_.lower_bound(TopicPartition{tp.topic, 0});
+      if (next == partitions_.end() || next->first.topic != tp.topic) topic_stats_.erase(tp.topic);
     }
   }
   if (p) {
-    // A fetch waiting on this partition answers now rather than at max.wait.ms.
-    fetch_purgatory_.check(tp);
-    produce_purgatory_.check(tp);
+    // Waiting fetches and produces of this replica answer now (the error of a partition not
+    // hosted here), not at their timeout.
+    high_watermark_moved(tp);
   }
   if (!delete_log) return {};
   {

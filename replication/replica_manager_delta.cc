@@ -39,10 +39,7 @@ void ReplicaManager::apply_delta(const LocalChanges& changes, const DeltaEnviron
     if (existing && existing->is_leader() && existing->leader_epoch() == r.state.leader_epoch) {
       // ISR, replicas, partition epoch. A smaller ISR may move the high watermark: the
       // acks=all produces and fetches waiting for it go on.
-      if (existing->update_state(r.state, env.now_ms)) {
-        produce_purgatory().check(r.tp);
-        fetch_purgatory().check(r.tp);
-      }
+      update_state(*existing, r.state, env.now_ms);
       part = existing;
     } else {
       if (auto* f = env.existing_fetchers()) f->remove(r.tp);

@@ -119,6 +119,10 @@ Status Broker::start() {
     spdlog::warn("no clean-shutdown marker in log.dirs: logs are recovered (CRC scan) as they open");
 
   replicas_ = std::make_unique<replication::ReplicaManager>(*logs_, node_id_);
+  // Once stopping, the image may go: a partition not hosted any more is simply led elsewhere.
+  replicas_->set_missing_partition_error([this](const TopicPartition& tp) {
+    return stopped_.load() ? ErrorCode::NOT_LEADER_OR_FOLLOWER : missing_partition_error(tp);
+  });
 
   coordinator::GroupConfig gc;
   gc.min_session_timeout_ms = config_.get_int("group.min.session.timeout.ms");
@@ -184,6 +188,13 @@ Status Broker::start() {
   schedule_producer_expiration();
 
   metrics_.set_partition_source([this] { return sample_partitions(); });
+  metrics_.set_topic_source([this] {
+    std::vector<TopicSample> out;
+    for (const auto& [name, s] : replicas_->topic_stats())
+      out.push_back({name, s->bytes_in.load(), s->records_in.load(), s->bytes_out.load(), s->records_out.load(),
+                     s->failed_produce.load()});
+    return out;
+  });
   metrics_.set_transaction_source([this] { return sample_transactions(); });
   metrics_.set_group_source([this] { return sample_groups(); });
   metrics_.set_coordinator_source([this] {
@@ -219,7 +230,9 @@ Status Broker::start() {
   if (config_.get_bool("schema.registry.enable")) {
     SchemaRegistryService::Hooks h;
     h.controller = metadata_->controller.get();
-    h.address = [this](const controller::MetadataImage& img, int32_t node) { return broker_address(img, node); };
+    h.address = [this](const controller::MetadataImage& img, int32_t node) {
+      return inter_broker_address(img, node, config_.raw("inter.broker.listener.name"));
+    };
     h.create_topic = [this](const controller::CreateTopicSpec& spec) {
       return ensure_internal_topic(spec, "schema.registry.topic.replication.factor");
     };
@@ -281,10 +294,7 @@ void Broker::stop() {
   }
   // Waiting fetches answer now with what they have (acks=all produces with REQUEST_TIMED_OUT),
   // so connections can drain.
-  if (replicas_) {
-    replicas_->fetch_purgatory().complete_all();
-    replicas_->produce_purgatory().complete_all();
-  }
+  if (replicas_) replicas_->complete_delayed_operations();
   // Waiting JoinGroup/SyncGroup requests answer NOT_COORDINATOR (clients look for the
   // coordinator again), so connections drain.
   if (groups_) groups_->stop();
@@ -293,6 +303,9 @@ void Broker::stop() {
   if (network_) network_->stop(std::chrono::seconds(5));
   if (http_) http_->stop();
   if (coordinator_loop_) coordinator_loop_->stop(std::chrono::seconds(1));
+  // Nothing starts a delayed operation any more (no requests, no coordinator writes): answer
+  // what still waits while the image it may consult is there.
+  if (replicas_) replicas_->complete_delayed_operations();
   lifecycle_.reset();
   if (channel_) channel_->stop();
   if (controller_requests_) controller_requests_->stop(std::chrono::seconds(5));
@@ -304,7 +317,6 @@ void Broker::stop() {
   if (peers_) peers_->stop();
   if (marker_client_) marker_client_->stop();
   if (replicas_) {
-    replicas_->fetch_purgatory().complete_all();
     // Clean shutdown: no append runs any more, so each snapshot is the state at its log end.
     replicas_->write_producer_snapshots();
     // Clean shutdown: the next start knows exactly what was committed.

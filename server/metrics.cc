@@ -60,31 +60,6 @@ struct Metrics::Impl {
           .Name("kbroker_uptime_seconds")
           .Help("Seconds since the broker process started")
           .Register(registry);
-  prometheus::Family<prometheus::Counter>& bytes_in =
-      prometheus::BuildCounter()
-          .Name("kbroker_topic_bytes_in_total")
-          .Help("Record batch bytes appended by producers, by topic")
-          .Register(registry);
-  prometheus::Family<prometheus::Counter>& bytes_out =
-      prometheus::BuildCounter()
-          .Name("kbroker_topic_bytes_out_total")
-          .Help("Record batch bytes sent to fetchers, by topic")
-          .Register(registry);
-  prometheus::Family<prometheus::Counter>& records_in =
-      prometheus::BuildCounter()
-          .Name("kbroker_topic_records_in_total")
-          .Help("Records appended by producers, by topic")
-          .Register(registry);
-  prometheus::Family<prometheus::Counter>& records_out =
-      prometheus::BuildCounter()
-          .Name("kbroker_topic_records_out_total")
-          .Help("Records sent to fetchers, by topic")
-          .Register(registry);
-  prometheus::Family<prometheus::Counter>& failed_produce =
-      prometheus::BuildCounter()
-          .Name("kbroker_topic_failed_produce_requests_total")
-          .Help("Partition produce requests refused, by topic")
-          .Register(registry);
   prometheus::Family<prometheus::Gauge>& log_end_offset =
       prometheus::BuildGauge()
           .Name("kbroker_partition_log_end_offset")
@@ -118,13 +93,13 @@ struct Metrics::Impl {
   std::array<prometheus::Histogram*, kMaxApiKey> latency_histograms{};
 
   std::mutex mu;  // guards the maps below and the partition gauges
-  std::map<std::string, TopicMetrics> topics;
   std::map<std::pair<int16_t, int16_t>, prometheus::Counter*> error_counters;
   struct PartitionGauges {
     prometheus::Gauge *leo, *lso, *hw, *size, *segments;
   };
   std::map<TopicPartition, PartitionGauges> partitions;
   std::function<std::vector<PartitionSample>()> partition_source;
+  std::function<std::vector<TopicSample>()> topic_source;
   std::function<std::vector<GroupSample>()> group_source;
   std::function<ClusterSample()> cluster_source;
   std::function<TransactionSamples()> transaction_source;
@@ -180,18 +155,9 @@ void Metrics::request_error(int16_t api_key, ErrorCode code) {
   it->second->Increment();
 }
 
-TopicMetrics Metrics::topic(const std::string& name) {
+void Metrics::set_topic_source(std::function<std::vector<TopicSample>()> source) {
   std::lock_guard lk(impl_->mu);
-  auto it = impl_->topics.find(name);
-  if (it != impl_->topics.end()) return it->second;
-  TopicMetrics m;
-  m.bytes_in = &impl_->bytes_in.Add({{"topic", name}});
-  m.bytes_out = &impl_->bytes_out.Add({{"topic", name}});
-  m.records_in = &impl_->records_in.Add({{"topic", name}});
-  m.records_out = &impl_->records_out.Add({{"topic", name}});
-  m.failed_produce = &impl_->failed_produce.Add({{"topic", name}});
-  impl_->topics.emplace(name, m);
-  return m;
+  impl_->topic_source = std::move(source);
 }
 
 void Metrics::set_partition_source(std::function<std::vector<PartitionSample>()> source) {
@@ -308,6 +274,25 @@ std::vector<prometheus::MetricFamily> log_dir_families(const std::vector<LogDirS
   return {std::move(offline), std::move(total)};
 }
 
+// The traffic of the topics hosted here; a topic gone from this broker leaves no series.
+std::vector<prometheus::MetricFamily> topic_families(const std::vector<TopicSample>& topics) {
+  using T = prometheus::MetricType;
+  auto bytes_in = family("kbroker_topic_bytes_in_total", "Record batch bytes appended by producers, by topic", T::Counter);
+  auto bytes_out = family("kbroker_topic_bytes_out_total", "Record batch bytes sent to fetchers, by topic", T::Counter);
+  auto records_in = family("kbroker_topic_records_in_total", "Records appended by producers, by topic", T::Counter);
+  auto records_out = family("kbroker_topic_records_out_total", "Records sent to fetchers, by topic", T::Counter);
+  auto failed = family("kbroker_topic_failed_produce_requests_total", "Partition produce requests refused, by topic",
+                       T::Counter);
+  for (const auto& t : topics) {
+    add(bytes_in, {{"topic", t.topic}}, static_cast<double>(t.bytes_in));
+    add(bytes_out, {{"topic", t.topic}}, static_cast<double>(t.bytes_out));
+    add(records_in, {{"topic", t.topic}}, static_cast<double>(t.records_in));
+    add(records_out, {{"topic", t.topic}}, static_cast<double>(t.records_out));
+    add(failed, {{"topic", t.topic}}, static_cast<double>(t.failed_produce));
+  }
+  return {std::move(bytes_in), std::move(bytes_out), std::move(records_in), std::move(records_out), std::move(failed)};
+}
+
 // Series that exist only while their group does: built afresh at each scrape rather than
 // registered (a deleted group simply stops appearing).
 std::vector<prometheus::MetricFamily> group_families(const std::vector<GroupSample>& groups) {
@@ -354,10 +339,12 @@ std::string Metrics::scrape() {
   std::function<ClusterSample()> cluster_source;
   std::function<TransactionSamples()> transaction_source;
   std::function<std::vector<LogDirSample>()> log_dir_source;
+  std::function<std::vector<TopicSample>()> topic_source;
   std::function<std::map<std::string, uint64_t>()> coordinator_source;
   {
     std::lock_guard lk(impl_->mu);
     log_dir_source = impl_->log_dir_source;
+    topic_source = impl_->topic_source;
     groups_source = impl_->group_source;
     cluster_source = impl_->cluster_source;
     transaction_source = impl_->transaction_source;
@@ -404,6 +391,8 @@ std::string Metrics::scrape() {
   }
   std::ostringstream out;
   auto families = impl_->registry.Collect();
+  if (topic_source)
+    for (auto& f : topic_families(topic_source())) families.push_back(std::move(f));
   if (groups_source)
     for (auto& f : group_families(groups_source())) families.push_back(std::move(f));
   if (cluster_source)

@@ -1,6 +1,9 @@
 // Prometheus metrics of the broker (names: kbroker_ prefix, base units, _total counters).
 // Owner: Broker; lives as long as the broker. Thread-safety: every method may be called from
-// any thread; hot-path counters are looked up once and cached (TopicMetrics).
+// any thread. The produce and fetch paths take no lock here: their per-topic traffic is
+// counted in counters each hosted partition holds (replication::TopicStats) and read through
+// the topic source at each scrape; per-request counters are cached per API at start-up.
+// Errors take one mutex (they are rare).
 #pragma once
 
 #include <cstdint>
@@ -25,13 +28,11 @@ struct MetricFamily;
 
 namespace kb::server {
 
-// Per-topic counters, fetched once per partition and kept by it.
-struct TopicMetrics {
-  prometheus::Counter* bytes_in = nullptr;
-  prometheus::Counter* bytes_out = nullptr;
-  prometheus::Counter* records_in = nullptr;
-  prometheus::Counter* records_out = nullptr;
-  prometheus::Counter* failed_produce = nullptr;
+// One topic's traffic through this broker, read at each scrape (a topic with no replica here
+// has no series).
+struct TopicSample {
+  std::string topic;
+  uint64_t bytes_in = 0, records_in = 0, bytes_out = 0, records_out = 0, failed_produce = 0;
 };
 
 struct PartitionSample {
@@ -104,9 +105,8 @@ class Metrics {
   void request_completed(int16_t api_key, double seconds);
   void request_error(int16_t api_key, ErrorCode code);
 
-  // Counters of one topic (created on first use). They live as long as the broker: a deleted
-  // topic's counters keep their totals, so a handler holding them never dangles.
-  TopicMetrics topic(const std::string& name);
+  // Called at every scrape for the kbroker_topic_* series.
+  void set_topic_source(std::function<std::vector<TopicSample>()> source);
 
   // Called at every scrape to refresh the per-partition gauges.
   void set_partition_source(std::function<std::vector<PartitionSample>()> source);

@@ -43,7 +43,7 @@ class SchemaRegistryService {
  public:
   struct Hooks {
     controller::Controller* controller = nullptr;  // the image (leader, brokers, topic configs)
-    // Where a broker takes inter-broker requests (Broker::broker_address).
+    // Where a broker takes inter-broker requests (server/metadata_publishers.h: inter_broker_address).
     std::function<std::optional<runtime::PeerAddress>(const controller::MetadataImage&, int32_t node)>
         address;
     // Creates an internal topic (Broker::ensure_internal_topic): its partition count, or why not

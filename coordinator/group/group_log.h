@@ -61,13 +61,36 @@ struct SkippedRecords {
   }
 };
 
+// Kafka's coordinators (GroupMetadataManager, TransactionStateManager) answer a failed write
+// to their log as coordinator errors: NOT_COORDINATOR when this broker no longer leads the
+// partition or its disk failed (the client looks for the coordinator again),
+// COORDINATOR_NOT_AVAILABLE when the partition is gone, the ISR too small or too slow (the
+// client retries); other errors (the producer's own) stay as they are. Offset commits add
+// their size errors on top (commit_error_for in group_table.h).
+inline ErrorCode coordinator_append_error(ErrorCode append_error) {
+  switch (append_error) {
+    case ErrorCode::NOT_LEADER_OR_FOLLOWER:
+    case ErrorCode::KAFKA_STORAGE_ERROR:
+      return ErrorCode::NOT_COORDINATOR;
+    case ErrorCode::UNKNOWN_TOPIC_OR_PARTITION:
+    case ErrorCode::NOT_ENOUGH_REPLICAS:
+    case ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+    case ErrorCode::REQUEST_TIMED_OUT:
+      return ErrorCode::COORDINATOR_NOT_AVAILABLE;
+    default:
+      return append_error;
+  }
+}
+
 class GroupLog {
  public:
   virtual ~GroupLog() = default;
   // Appends `records` (not empty) as one batch to __consumer_offsets-<partition>. `done` runs
   // later, on the coordinator's loop, once the batch is committed (readable by every replica
-  // that may become coordinator): with the offset of the first record, or the error
-  // (NOT_COORDINATOR when this broker no longer leads the partition, KAFKA_STORAGE_ERROR...).
+  // that may become coordinator): with the offset of the first record, or the error as Kafka's
+  // coordinators answer it (NOT_COORDINATOR when this broker no longer leads the partition or
+  // its disk failed, COORDINATOR_NOT_AVAILABLE when the ISR is too small or did not follow in
+  // time, the producer's own errors as they are).
   // With `txn`, the batch is transactional for that producer (no sequence number, as Kafka's
   // coordinator appends): it opens the producer's transaction on the partition, so its
   // marker ends it; an epoch older than the partition knows is INVALID_PRODUCER_EPOCH.

@@ -44,21 +44,12 @@ int32_t java_hash_partition(std::string_view key, int32_t partitions) {
 
 ErrorCode commit_error_for(ErrorCode append_error) {
   switch (append_error) {
-    case ErrorCode::UNKNOWN_TOPIC_OR_PARTITION:
-    case ErrorCode::NOT_ENOUGH_REPLICAS:
-    case ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND:
-    case ErrorCode::REQUEST_TIMED_OUT:
-      return ErrorCode::COORDINATOR_NOT_AVAILABLE;
-    case ErrorCode::NOT_LEADER_OR_FOLLOWER:
-    case ErrorCode::KAFKA_STORAGE_ERROR:
-    case ErrorCode::NOT_COORDINATOR:
-      return ErrorCode::NOT_COORDINATOR;
     case ErrorCode::MESSAGE_TOO_LARGE:
     case ErrorCode::RECORD_LIST_TOO_LARGE:
     case ErrorCode::INVALID_FETCH_SIZE:
       return ErrorCode::INVALID_COMMIT_OFFSET_SIZE;
     default:
-      return append_error;
+      return coordinator_append_error(append_error);
   }
 }
 

@@ -3,15 +3,14 @@
 #include "coordinator/group/internal_batches.h"
 #include "protocol/record_batch.h"
 #include "protocol/wire.h"
-#include "replication/delayed_produce.h"
+#include "replication/replica_manager.h"
 
 namespace kb::coordinator {
 
 void ReplicaGroupLog::append(int32_t partition, const std::vector<GroupRecord>& records,
                              std::optional<TxnProducer> txn, std::function<void(Result<int64_t>)> done) {
   TopicPartition tp{topic_, partition};
-  auto p = replicas_.get(tp);
-  if (!p) {
+  if (!replicas_.get(tp)) {
     loop_.post([done = std::move(done)] { done(Result<int64_t>(ErrorCode::NOT_COORDINATOR)); });
     return;
   }
@@ -23,36 +22,18 @@ void ReplicaGroupLog::append(int32_t partition, const std::vector<GroupRecord>& 
   for (const auto& r : records)
     builder.add(r.key, r.value ? std::optional<std::string_view>(*r.value) : std::nullopt, now);
   auto bytes = builder.build();
-  auto info = p->append_as_leader(bytes, nullptr, replication::AppendOrigin::Coordinator);
-  if (!info.ok()) {
-    loop_.post([done = std::move(done), e = info.error()] { done(Result<int64_t>(e)); });
-    return;
-  }
-  replicas_.fetch_purgatory().check(tp);
-  const int64_t first = info->first_offset.value();
-  const Offset required(info->last_offset.value() + 1);
-  if (p->high_watermark() >= required) {  // a lone replica: committed at once
-    loop_.post([done = std::move(done), first] { done(first); });
-    return;
-  }
-  auto op = std::make_shared<replication::DelayedProduce>(
-      std::vector<replication::DelayedProduce::Waiting>{{p, required}},
-      [this, done = std::move(done), first](const std::vector<replication::DelayedProduce::Waiting>& w) mutable {
-        // Kafka's GroupMetadataManager turns append errors into coordinator errors.
-        ErrorCode e = w.front().result;
-        if (e == ErrorCode::NOT_LEADER_OR_FOLLOWER || e == ErrorCode::KAFKA_STORAGE_ERROR)
-          e = ErrorCode::NOT_COORDINATOR;
-        else if (e != ErrorCode::NONE)
-          e = ErrorCode::COORDINATOR_NOT_AVAILABLE;
-        loop_.post([done = std::move(done), e, first] { done(e == ErrorCode::NONE ? Result<int64_t>(first) : Result<int64_t>(e)); });
+  // acks=-1 (offsets.commit.required.acks): answered once the ISR has the batch.
+  replicas_.append_records(
+      {replication::AppendEntry{tp, bytes, std::nullopt, -1}}, -1, commit_timeout_ms_,
+      replication::AppendOrigin::Coordinator,
+      [this, done = std::move(done)](std::vector<replication::AppendResult> results) mutable {
+        const replication::AppendResult& r = results.front();
+        Result<int64_t> out = r.error == ErrorCode::NONE ? Result<int64_t>(r.info->first_offset.value())
+                                                         : Result<int64_t>(Error{coordinator_append_error(r.error), r.message});
+        // Always later on the loop, also when answered at once: the coordinator never sees
+        // its callback run inside its own call.
+        loop_.post([done = std::move(done), out = std::move(out)]() mutable { done(std::move(out)); });
       });
-  // The timer fires unless cancelled; holding the operation weakly frees a completed one now.
-  auto timer = loop_.after_ms(commit_timeout_ms_, [weak = std::weak_ptr(op), tp, this] {
-    if (auto op = weak.lock()) op->force_complete();
-    replicas_.produce_purgatory().purge(tp);
-  });
-  replicas_.produce_purgatory().watch({tp}, op);
-  if (op->completed()) timer->cancel();
 }
 
 Status ReplicaGroupLog::replay(int32_t partition, const std::function<void(const StoredGroupRecord&)>& fn,

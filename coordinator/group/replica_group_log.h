@@ -1,7 +1,8 @@
 // The broker's GroupLog: __consumer_offsets partitions hosted by this broker's ReplicaManager.
-// A write completes once the ISR has it (the high watermark passed it), as Kafka's
-// offsets.commit.required.acks=-1, or fails after offsets.commit.timeout.ms with Kafka's
-// coordinator errors; a group loads from everything its partition's log holds.
+// A write is an acks=-1 append through ReplicaManager::append_records: it completes once the
+// ISR has it (the high watermark passed it), as Kafka's offsets.commit.required.acks=-1, or
+// fails (at the latest after offsets.commit.timeout.ms) with Kafka's coordinator errors; a
+// group loads from everything its partition's log holds.
 //
 // Owner: the Broker. Threads: called on the coordinator's loop; completions are posted back
 // to it.

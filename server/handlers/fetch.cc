@@ -1,30 +1,26 @@
 // Handler for api Fetch (key 1), versions 0..13.
 //
-// From v4 record data is never copied: each partition's records are a file range of a
-// segment that the connection sends with sendfile(2). Consumers fetching with v0-3 (clients
-// older than Kafka 0.11) get the same batches down-converted to magic 0 (v0-1) or magic 1
-// (v2-3) in memory, bounded by the fetch's byte limits (protocol/down_convert.h). A fetch that finds less than min.bytes waits in the
-// fetch purgatory until an append brings enough data or max.wait.ms passes (long poll).
-//
-// Two kinds of fetcher, told apart by the replica id: consumers (-1) read up to the high
-// watermark, from the leader only (a follower answers NOT_LEADER_OR_FOLLOWER with the
-// current leader); followers (their broker id) read up to the log end, are told when their
-// log diverges (diverging_epoch), and their fetch offset is their log end offset, which moves
-// the high watermark and completes waiting acks=all produces. read_committed consumers (v4+)
-// read up to the last stable offset and are told the aborted transactions in what they get
-// (from the segments' transaction indexes); the long poll of one waits on the LSO.
+// The fetch itself is ReplicaManager::fetch_records: the read bound of each kind of fetcher
+// (consumers up to the high watermark, read_committed ones up to the last stable offset with
+// the aborted transactions in what they get, followers up to the log end with the diverging
+// epoch check), the leader-only rule for consumers, and the long poll (min.bytes /
+// max.wait.ms in the fetch purgatory). This handler resolves topic ids (v13+), refuses fetch
+// sessions, and encodes the answer. From v4 record data is never copied: each partition's
+// records are a file range of a segment that the connection sends with sendfile(2). Consumers
+// fetching with v0-3 (clients older than Kafka 0.11) get the same batches down-converted to
+// magic 0 (v0-1) or magic 1 (v2-3) in memory, bounded by the fetch's byte limits
+// (protocol/down_convert.h). Thread: the connection's; a long poll is answered from where it
+// completes (the connection writes answers in order from any thread).
 #include <algorithm>
 
 #include "protocol/down_convert.h"
 #include "protocol/messages/fetch_request.h"
 #include "protocol/messages/fetch_response.h"
-#include "replication/purgatory.h"
-#include <prometheus/counter.h>
+#include "replication/replica_manager.h"
 #include <spdlog/spdlog.h>
 
 #include "server/broker.h"
 #include "server/handlers/handlers.h"
-#include "runtime/event_loop.h"
 #include "storage/files.h"
 
 namespace kb::server {
@@ -35,60 +31,28 @@ using Req = msg::FetchRequest;
 using Resp = msg::FetchResponse;
 using PartitionData = Resp::FetchableTopicResponse::PartitionData;
 
-// The state of one fetch between its arrival and its answer.
+// Kafka's broker-wide fetch.max.bytes default. A down-converted answer is held in memory
+// until it is sent, so a v0-2 fetch (which has no request max_bytes) is held to it as Kafka
+// holds every fetch.
+constexpr int64_t kMaxDownConvertedFetchBytes = 55 << 20;
+
+// What the answer needs of the request once the replica manager has read.
 struct FetchState {
   RequestContext ctx;  // keeps the request frame alive
   Req req;
   Respond respond;
-  // Topic names resolved once (v13+ names partitions by topic id).
+  int magic = 2;  // of the records answered: 0/1 for v0-3 consumers (down-converted)
+  // Topic names resolved once (v13+ names partitions by topic id); nullopt: unknown id.
   std::vector<std::optional<std::string>> topic_names;
-  int32_t replica_id = -1;  // a follower's broker id, -1 for a consumer
-  // Follower fetches: each partition's high watermark as last answered (request order). A
-  // waiting follower fetch answers when it moves, so followers learn the HW without waiting
-  // for new records or max.wait.ms (a new leader then starts from an up-to-date HW).
-  std::vector<int64_t> hw_seen;
+  // Per requested partition in request order: its index among the replica manager's
+  // partitions, or -1 when its topic id is unknown (UNKNOWN_TOPIC_ID).
+  std::vector<int> read_index;
 };
 
 // The fetching broker's id (replica_state from v15), or -1 for a consumer.
 int32_t replica_id_of(const Req& req, int16_t version) {
   return version >= 15 ? req.replica_state.replica_id : req.replica_id;
 }
-
-// A follower's read of one partition (this broker must lead it); fills `pd` but for its
-// error code, which is returned.
-ErrorCode read_for_follower(Broker& broker, FetchState& st, replication::Partition& p,
-                            const Req::FetchTopic::FetchPartition& fp, int64_t limit, bool& first_data,
-                            int64_t& total, PartitionData& pd, bool& answer_now) {
-  auto rr = p.read_for_replica(st.replica_id, Offset(fp.fetch_offset), fp.current_leader_epoch,
-                               fp.last_fetched_epoch, static_cast<int32_t>(limit), first_data,
-                               storage::now_ms());
-  pd.high_watermark = rr.high_watermark.value();
-  pd.last_stable_offset = std::min(p.last_stable_offset().value(), pd.high_watermark);
-  pd.log_start_offset = rr.log_start_offset.value();
-  if (rr.error != ErrorCode::NONE) {
-    // nothing more to say
-  } else if (rr.diverging) {
-    pd.diverging_epoch.epoch = rr.diverging->epoch;
-    pd.diverging_epoch.end_offset = rr.diverging->end_offset;
-    answer_now = true;  // the follower truncates before it fetches anything
-  } else if (rr.slice && rr.slice->size > 0) {
-    int64_t n = rr.slice->size;
-    pd.records.files.push_back(std::move(*rr.slice));
-    total += n;
-    first_data = false;
-  }
-  if (rr.high_watermark_moved) {
-    // The ISR has more records: acks=all produces and consumers waiting for them go on.
-    broker.replicas().produce_purgatory().check(p.tp());
-    broker.replicas().fetch_purgatory().check(p.tp());
-  }
-  return rr.error;
-}
-
-// Kafka's broker-wide fetch.max.bytes default. A down-converted answer is held in memory
-// until it is sent, so a v0-2 fetch (which has no request max_bytes) is held to it as Kafka
-// holds every fetch.
-constexpr int64_t kMaxDownConvertedFetchBytes = 55 << 20;
 
 // The records of `slice` (whole v2 batches read from the log) for a Fetch v0-3 consumer.
 Result<DownConverted> down_convert_slice(const FileSlice& slice, int magic, int64_t fetch_offset, int64_t limit,
@@ -99,202 +63,100 @@ Result<DownConverted> down_convert_slice(const FileSlice& slice, int magic, int6
   return down_convert(raw, magic, fetch_offset, static_cast<size_t>(std::max<int64_t>(limit, 0)), at_least_one);
 }
 
-// Reads every requested partition and builds the answer. Returns the record bytes found;
-// `answer_now` when a partition's answer must not wait (an error, a diverging epoch).
-int64_t build_response(FetchState& st, Resp& resp, bool& answer_now) {
+// Builds and sends the answer from what the replica manager read.
+void answer(FetchState& st, std::vector<replication::FetchPartitionResult> results) {
   Broker& broker = *st.ctx.broker;
-  const Req& req = st.req;
-  int64_t budget = req.max_bytes > 0 ? req.max_bytes : 0;
-  const int magic = st.replica_id >= 0 ? 2 : fetch_response_magic(st.ctx.api_version);
-  if (magic < 2) budget = std::min(budget, kMaxDownConvertedFetchBytes);
+  const bool consumer = replica_id_of(st.req, st.ctx.api_version) < 0;
+  // Down-conversion's own budget, as the read's: the first converted data may exceed it.
+  int64_t budget = std::min<int64_t>(std::max<int32_t>(st.req.max_bytes, 0), kMaxDownConvertedFetchBytes);
+  bool first_data = true;
   int64_t converted_records = 0, converted_bytes = 0;
-  int64_t total = 0;
-  bool first_data = true;  // Kafka lets the first batch exceed the limits so it can progress
-  answer_now = false;
-  if (st.replica_id >= 0) st.hw_seen.clear();  // refilled in request order
-  for (size_t ti = 0; ti < req.topics.size(); ++ti) {
-    const auto& ft = req.topics[ti];
-    Resp::FetchableTopicResponse tr;
+  Resp resp;
+  size_t i = 0;
+  for (size_t ti = 0; ti < st.req.topics.size(); ++ti) {
+    const auto& ft = st.req.topics[ti];
+    auto& tr = resp.responses.emplace_back();
     tr.topic = ft.topic;
     tr.topic_id = ft.topic_id;
-    const std::optional<std::string>& name = st.topic_names[ti];
     for (const auto& fp : ft.partitions) {
-      PartitionData pd;
+      PartitionData& pd = tr.partitions.emplace_back();
       pd.partition_index = fp.partition;
       pd.high_watermark = -1;
       pd.last_stable_offset = -1;
       pd.log_start_offset = -1;
       pd.records.is_null = false;
-      auto fail = [&](ErrorCode code) {
-        pd.error_code = to_wire(code);
-        answer_now = true;
-        broker.metrics().request_error(st.ctx.api_key, code);
-      };
-      std::shared_ptr<replication::Partition> p;
-      ErrorCode epoch_error = ErrorCode::NONE;
-      if (!name) {
-        fail(ErrorCode::UNKNOWN_TOPIC_ID);
-      } else if (!(p = broker.replicas().get(TopicPartition{*name, fp.partition}))) {
-        ErrorCode e = broker.missing_partition_error(TopicPartition{*name, fp.partition});
-        fail(e);
-        if (e == ErrorCode::NOT_LEADER_OR_FOLLOWER)
-          if (const controller::PartitionInfo* info = broker.image()->partition(*name, fp.partition)) {
-            pd.current_leader.leader_id = info->leader;
-            pd.current_leader.leader_epoch = info->leader_epoch;
-          }
-      } else if (st.replica_id >= 0) {
-        int64_t limit = std::clamp<int64_t>(std::min<int64_t>(fp.partition_max_bytes, budget), 0, INT32_MAX);
-        int64_t before = total;
-        ErrorCode e = read_for_follower(broker, st, *p, fp, limit, first_data, total, pd, answer_now);
-        if (e != ErrorCode::NONE) fail(e);
-        else pd.error_code = to_wire(ErrorCode::NONE);
-        budget -= total - before;
-      } else if ((epoch_error = p->check_leader_epoch(fp.current_leader_epoch)) != ErrorCode::NONE ||
-                 !p->is_leader()) {
-        // Consumers read from the leader only (no fetch-from-follower): the current leader
-        // tells them where to go (v12+).
-        fail(epoch_error != ErrorCode::NONE ? epoch_error : ErrorCode::NOT_LEADER_OR_FOLLOWER);
-        pd.current_leader.leader_id = p->leader();
-        pd.current_leader.leader_epoch = p->leader_epoch();
-      } else {
-        int64_t limit = std::min<int64_t>(fp.partition_max_bytes, budget);
-        if (limit < 0) limit = 0;
-        // read_committed (v4+) stops at the last stable offset: records of open transactions,
-        // and of ended ones whose marker is not on the ISR yet, stay hidden. The LSO first:
-        // the high watermark read after it is never below it.
-        const bool committed = req.isolation_level == 1 && magic == 2;
-        const Offset lso = p->last_stable_offset();
-        const Offset hw = p->high_watermark();
-        auto rr = p->log().read(Offset(fp.fetch_offset), static_cast<int32_t>(limit), committed ? lso : hw,
-                                first_data);
-        pd.high_watermark = hw.value();
-        pd.last_stable_offset = lso.value();
-        pd.log_start_offset = p->log_start_offset().value();
-        if (committed && rr.ok() && rr->slice && rr->slice->size > 0) {
-          // The aborted transactions overlapping what is returned (Kafka bounds the range by
-          // the segment; the LSO bounds it here): the consumer drops their records.
-          pd.aborted_transactions.emplace();
-          for (const auto& t : p->log().collect_aborted_txns(Offset(fp.fetch_offset), lso)) {
-            Resp::FetchableTopicResponse::PartitionData::AbortedTransaction a;
+      const int index = st.read_index[i++];
+      ErrorCode error = ErrorCode::UNKNOWN_TOPIC_ID;
+      if (index >= 0) {
+        auto& r = results[static_cast<size_t>(index)];
+        error = r.error;
+        pd.high_watermark = r.high_watermark.value();
+        pd.last_stable_offset = r.last_stable_offset.value();
+        pd.log_start_offset = r.log_start_offset.value();
+        if (r.diverging) {
+          pd.diverging_epoch.epoch = r.diverging->epoch;
+          pd.diverging_epoch.end_offset = r.diverging->end_offset;
+        }
+        if (error == ErrorCode::NOT_LEADER_OR_FOLLOWER || error == ErrorCode::FENCED_LEADER_EPOCH ||
+            error == ErrorCode::UNKNOWN_LEADER_EPOCH) {
+          // Where to go instead (v12+): the replica's view, else the metadata's.
+          pd.current_leader.leader_id = r.leader_id;
+          pd.current_leader.leader_epoch = r.leader_epoch;
+          if (r.leader_id < 0 && error == ErrorCode::NOT_LEADER_OR_FOLLOWER)
+            if (const controller::PartitionInfo* info = broker.image()->partition(*st.topic_names[ti], fp.partition)) {
+              pd.current_leader.leader_id = info->leader;
+              pd.current_leader.leader_epoch = info->leader_epoch;
+            }
+        }
+        if (r.aborted) {
+          auto& list = pd.aborted_transactions.emplace();
+          for (const auto& t : *r.aborted) {
+            auto& a = list.emplace_back();
             a.producer_id = t.producer_id;
             a.first_offset = t.first_offset;
-            pd.aborted_transactions->push_back(a);
           }
         }
-        if (!rr.ok()) {
-          fail(rr.code());
-        } else {
-          pd.error_code = to_wire(ErrorCode::NONE);
-          int64_t n = 0, records = 0;
-          if (rr->slice && rr->slice->size > 0 && magic < 2) {
-            auto conv = down_convert_slice(*rr->slice, magic, fp.fetch_offset, limit, first_data);
+        int64_t n = 0;
+        if (error == ErrorCode::NONE && r.slice && r.slice->size > 0) {
+          if (st.magic < 2) {
+            const int64_t limit = std::max<int64_t>(std::min<int64_t>(fp.partition_max_bytes, budget), 0);
+            auto conv = down_convert_slice(*r.slice, st.magic, fp.fetch_offset, limit, first_data);
             if (!conv.ok()) {
-              fail(conv.code());
+              error = conv.code();
             } else {
               n = static_cast<int64_t>(conv->messages.size());
-              records = conv->records;
               pd.records.owned = std::move(conv->messages);
-              converted_records += records;
+              converted_records += conv->records;
               converted_bytes += n;
+              if (consumer && r.stats) replication::TopicStats::add(r.stats->records_out, static_cast<uint64_t>(conv->records));
             }
-          } else if (rr->slice && rr->slice->size > 0) {
-            n = rr->slice->size;
-            records = rr->records;
-            pd.records.files.push_back(std::move(*rr->slice));
-          }
-          if (n > 0) {
-            total += n;
-            budget -= n;
-            first_data = false;
-            TopicMetrics m = broker.metrics().topic(*name);
-            m.bytes_out->Increment(static_cast<double>(n));
-            m.records_out->Increment(static_cast<double>(records));
+          } else {
+            n = r.slice->size;
+            pd.records.files.push_back(std::move(*r.slice));
+            if (consumer && r.stats) replication::TopicStats::add(r.stats->records_out, static_cast<uint64_t>(r.records));
           }
         }
+        if (n > 0) {
+          budget -= n;
+          first_data = false;
+          if (consumer && r.stats) replication::TopicStats::add(r.stats->bytes_out, static_cast<uint64_t>(n));
+        }
       }
-      if (st.replica_id >= 0) st.hw_seen.push_back(pd.high_watermark);
+      pd.error_code = to_wire(error);
+      if (error != ErrorCode::NONE) broker.metrics().request_error(st.ctx.api_key, error);
       // read_committed gets a list (empty unless filled above); read_uncommitted null.
       if (st.req.isolation_level == 1) {
         if (!pd.aborted_transactions) pd.aborted_transactions.emplace();
       } else {
         pd.aborted_transactions.reset();
       }
-      tr.partitions.push_back(std::move(pd));
     }
-    resp.responses.push_back(std::move(tr));
   }
   if (converted_records > 0)
     spdlog::debug("fetch v{} from {} ({}): {} records down-converted to magic {} ({} bytes)", st.ctx.api_version,
-                  st.ctx.client_id, st.ctx.peer, converted_records, magic, converted_bytes);
-  return total;
+                  st.ctx.client_id, st.ctx.peer, converted_records, st.magic, converted_bytes);
+  send_response(st.ctx, st.respond, resp);
 }
-
-void answer(FetchState& st) {
-  Resp resp;
-  bool answer_now = false;
-  build_response(st, resp, answer_now);
-  Response out;
-  resp.encode(out.body, st.ctx.api_version);
-  st.respond(std::move(out));
-}
-
-// A fetch waiting in the purgatory for min.bytes or max.wait.ms.
-class DelayedFetch final : public replication::DelayedOperation {
- public:
-  explicit DelayedFetch(std::shared_ptr<FetchState> st) : st_(std::move(st)) {}
-  void set_timer(std::shared_ptr<runtime::Timer> t) {
-    std::lock_guard lk(mu_);
-    timer_ = std::move(t);
-  }
-
- protected:
-  bool can_complete() override {
-    // Enough new data? Sum what a read would return now, without building a response.
-    Broker& broker = *st_->ctx.broker;
-    int64_t bytes = 0;
-    size_t index = 0;
-    for (size_t ti = 0; ti < st_->req.topics.size(); ++ti) {
-      const auto& name = st_->topic_names[ti];
-      if (!name) return true;
-      for (const auto& fp : st_->req.topics[ti].partitions) {
-        const size_t i = index++;
-        auto p = broker.replicas().get(TopicPartition{*name, fp.partition});
-        if (!p) return true;  // partition gone (deleted / moved): answer with the error now
-        // Leadership moved or a new epoch began: the answer is an error now.
-        if (!p->is_leader() || p->check_leader_epoch(fp.current_leader_epoch) != ErrorCode::NONE) return true;
-        // A follower reads up to the log end, a consumer up to the high watermark, a
-        // read_committed one up to the last stable offset.
-        const bool follower = st_->replica_id >= 0;
-        if (follower && i < st_->hw_seen.size() && p->high_watermark().value() > st_->hw_seen[i]) return true;
-        const bool committed = !follower && st_->req.isolation_level == 1 &&
-                               fetch_response_magic(st_->ctx.api_version) == 2;
-        Offset limit = follower ? p->log_end_offset() : committed ? p->last_stable_offset() : p->high_watermark();
-        if (fp.fetch_offset >= limit.value()) continue;
-        auto rr = p->log().read(Offset(fp.fetch_offset), fp.partition_max_bytes, limit, true);
-        if (!rr.ok()) return true;
-        if (rr->slice) bytes += rr->slice->size;
-        if (bytes >= st_->req.min_bytes) return true;
-      }
-    }
-    return false;
-  }
-  void on_complete() override {
-    std::shared_ptr<runtime::Timer> t;
-    {
-      std::lock_guard lk(mu_);
-      t = std::move(timer_);
-    }
-    if (t) t->cancel();
-    // Build the answer on the connection's own thread: the sendfile ranges are taken there.
-    auto st = st_;
-    st->ctx.scheduler->post([st] { answer(*st); });
-  }
-
- private:
-  std::shared_ptr<FetchState> st_;
-  std::mutex mu_;
-  std::shared_ptr<runtime::Timer> timer_;
-};
 
 Resp top_level_error(ErrorCode code) {
   Resp r;
@@ -309,7 +171,6 @@ void handle_fetch(RequestContext& ctx, Respond respond) {
   if (!decode_request(ctx, st->req, respond)) return;
   st->ctx = ctx;
   st->respond = std::move(respond);
-  st->replica_id = replica_id_of(st->req, ctx.api_version);
   Broker& broker = *ctx.broker;
   const Req& req = st->req;
   if (serve_quorum_fetch(st->ctx, req, st->respond)) return;  // a voter fetching the metadata log
@@ -326,8 +187,17 @@ void handle_fetch(RequestContext& ctx, Respond respond) {
     return;
   }
 
+  replication::FetchParams params;
+  params.replica_id = replica_id_of(req, ctx.api_version);
+  st->magic = params.replica_id >= 0 ? 2 : fetch_response_magic(ctx.api_version);
+  params.isolation = params.replica_id >= 0                         ? replication::FetchIsolation::LogEnd
+                     : req.isolation_level == 1 && st->magic == 2 ? replication::FetchIsolation::TxnCommitted
+                                                                  : replication::FetchIsolation::HighWatermark;
+  params.max_wait_ms = req.max_wait_ms;
+  params.min_bytes = req.min_bytes;
+  params.max_bytes = std::max<int32_t>(req.max_bytes, 0);
+  if (st->magic < 2) params.max_bytes = std::min(params.max_bytes, kMaxDownConvertedFetchBytes);
   auto image = broker.image();
-  std::vector<TopicPartition> keys;
   for (const auto& ft : req.topics) {
     std::optional<std::string> name;
     if (ctx.api_version >= 13) {
@@ -336,28 +206,20 @@ void handle_fetch(RequestContext& ctx, Respond respond) {
       name = ft.topic;
     }
     st->topic_names.push_back(name);
-    if (name)
-      for (const auto& fp : ft.partitions) keys.push_back(TopicPartition{*name, fp.partition});
-  }
-
-  Resp resp;
-  bool answer_now = false;
-  int64_t bytes = build_response(*st, resp, answer_now);
-  if (req.max_wait_ms <= 0 || bytes >= req.min_bytes || answer_now || keys.empty()) {
-    send_response(st->ctx, st->respond, resp);
-    return;
-  }
-  // Long poll: nothing is kept from the first read; the answer is rebuilt on completion.
-  auto op = std::make_shared<DelayedFetch>(st);
-  std::weak_ptr<DelayedFetch> weak = op;
-  auto* purgatory = &broker.replicas().fetch_purgatory();
-  op->set_timer(ctx.scheduler->after_ms(req.max_wait_ms, [weak, purgatory, keys] {
-    if (auto o = weak.lock()) {
-      o->force_complete();
-      for (const auto& k : keys) purgatory->purge(k);
+    for (const auto& fp : ft.partitions) {
+      if (!name) {
+        st->read_index.push_back(-1);
+        params.max_wait_ms = 0;  // an error to answer: no waiting
+        continue;
+      }
+      st->read_index.push_back(static_cast<int>(params.partitions.size()));
+      params.partitions.push_back({TopicPartition{*name, fp.partition}, Offset(fp.fetch_offset),
+                                   fp.current_leader_epoch, fp.last_fetched_epoch, fp.partition_max_bytes});
     }
-  }));
-  purgatory->watch(keys, op);
+  }
+  broker.replicas().fetch_records(std::move(params), [st](std::vector<replication::FetchPartitionResult> results) {
+    answer(*st, std::move(results));
+  });
 }
 
 }  // namespace kb::server

@@ -1,6 +1,7 @@
 // Handler for api ListOffsets (key 2), versions 0..7.
 #include "protocol/messages/list_offsets_request.h"
 #include "protocol/messages/list_offsets_response.h"
+#include "replication/replica_manager.h"
 #include "server/broker.h"
 #include "server/handlers/handlers.h"
 
@@ -11,50 +12,29 @@ namespace {
 using Resp = msg::ListOffsetsResponse;
 using PartitionResp = Resp::ListOffsetsTopicResponse::ListOffsetsPartitionResponse;
 
-// Special timestamps of the protocol.
-constexpr int64_t kLatest = -1;
-constexpr int64_t kEarliest = -2;
-constexpr int64_t kMaxTimestamp = -3;
-
 PartitionResp list_partition(RequestContext& ctx, Broker& broker, const std::string& topic,
                              const msg::ListOffsetsRequest::ListOffsetsTopic::ListOffsetsPartition& rp,
                              int8_t isolation_level) {
+  using replication::ReplicaManager;
+  // Consumers see up to the high watermark, read_committed ones up to the last stable offset.
+  auto found = broker.replicas().fetch_offset_for_timestamp(
+      TopicPartition{topic, rp.partition_index}, rp.timestamp,
+      isolation_level == 1 ? replication::FetchIsolation::TxnCommitted : replication::FetchIsolation::HighWatermark,
+      rp.current_leader_epoch);
+  if (found.error == ErrorCode::NONE && rp.timestamp == ReplicaManager::kMaxTimestamp && ctx.api_version < 7)
+    found.error = ErrorCode::UNSUPPORTED_VERSION;
   PartitionResp r;
   r.partition_index = rp.partition_index;
   r.timestamp = -1;
   r.offset = -1;
-  auto p = broker.replicas().get(TopicPartition{topic, rp.partition_index});
-  auto fail = [&](ErrorCode code) {
-    r.error_code = to_wire(code);
-    broker.metrics().request_error(ctx.api_key, code);
+  r.error_code = to_wire(found.error);
+  if (found.error != ErrorCode::NONE) {
+    broker.metrics().request_error(ctx.api_key, found.error);
     return r;
-  };
-  if (!p || !p->is_leader()) return fail(broker.missing_partition_error(TopicPartition{topic, rp.partition_index}));
-  if (rp.current_leader_epoch >= 0 && rp.current_leader_epoch != p->leader_epoch())
-    return fail(rp.current_leader_epoch > p->leader_epoch() ? ErrorCode::UNKNOWN_LEADER_EPOCH
-                                                            : ErrorCode::FENCED_LEADER_EPOCH);
-  r.error_code = to_wire(ErrorCode::NONE);
-  r.leader_epoch = p->leader_epoch();
-  // Consumers see up to the high watermark, read_committed ones up to the last stable
-  // offset (Kafka's lastFetchableOffset).
-  Offset visible_end = isolation_level == 1 ? p->last_stable_offset() : p->high_watermark();
-  if (rp.timestamp == kLatest) {
-    r.offset = visible_end.value();
-  } else if (rp.timestamp == kEarliest) {
-    r.offset = p->log_start_offset().value();
-  } else if (rp.timestamp == kMaxTimestamp) {
-    if (ctx.api_version < 7) return fail(ErrorCode::UNSUPPORTED_VERSION);
-    if (auto m = p->log().max_timestamp()) {
-      r.timestamp = m->timestamp;
-      r.offset = m->offset.value();
-    }
-  } else if (rp.timestamp < 0) {
-    return fail(ErrorCode::INVALID_REQUEST);
-  } else if (auto found = p->log().offset_for_timestamp(rp.timestamp);
-             found && found->offset < visible_end) {
-    r.timestamp = found->timestamp;
-    r.offset = found->offset.value();
   }
+  r.leader_epoch = found.leader_epoch;
+  r.timestamp = found.timestamp;
+  r.offset = found.offset;
   if (ctx.api_version == 0) {
     // v0 answers a list of offsets (at most max_num_offsets); -1 means none.
     if (r.offset >= 0 && rp.max_num_offsets > 0) r.old_style_offsets.push_back(r.offset);

@@ -1,29 +1,25 @@
 // Handler for api Produce (key 0), versions 0..9 (v0-2: magic 0/1 message sets, converted to
-// record batches; v3+: magic-2 record batches). Batches of idempotent producers are checked
-// by the partition (sequence, epoch); a retried batch is answered NONE with the offsets it
-// was first given. A transactional batch opens the producer's transaction on the partition
-// (the coordinator answered AddPartitionsToTxn first); a plain batch of a producer with an
-// open transaction is INVALID_TXN_STATE; control batches are refused (INVALID_RECORD).
+// record batches; v3+: magic-2 record batches). What the request's version allows is checked
+// here (Kafka's ProduceRequest.validateRecords: one batch from v3, zstd from v7); the rest of
+// the produce contract is ReplicaManager::append_records: validation against the topic's
+// settings, the idempotent and transactional producer checks (a retried batch is answered
+// NONE with the offsets it was first given; a plain batch of a producer with an open
+// transaction is INVALID_TXN_STATE; control batches are INVALID_RECORD), and the acks=all
+// wait. Thread: the connection's; an acks=all answer is sent from where the wait completes.
 // kbroker extras: a topic with confluent.key/value.schema.validation refuses records without
-// a registered schema id (server/schema_validation.h), and a partition carrying
-// expected_end_offset (v9+ tag) is a conditional append (produce_request.kmsg).
-#include <chrono>
-#include <mutex>
-
-#include "protocol/messages/produce_request.h"
-#include "protocol/messages/produce_response.h"
+// a registered schema id (server/schema_validation.h, checked here before the append), and a
+// partition carrying expected_end_offset (v9+ tag) is a conditional append
+// (produce_request.kmsg; AppendEntry::expected_end_offset).
 #include "protocol/compression.h"
 #include "protocol/legacy_messages.h"
+#include "protocol/messages/produce_request.h"
+#include "protocol/messages/produce_response.h"
 #include "protocol/record_batch.h"
-#include <prometheus/counter.h>
-
-#include "replication/delayed_produce.h"
+#include "replication/replica_manager.h"
 #include "server/broker.h"
+#include "server/handlers/handlers.h"
 #include "server/schema_registry_service.h"
 #include "server/schema_validation.h"
-#include "storage/files.h"
-#include "server/handlers/handlers.h"
-#include "runtime/event_loop.h"
 
 namespace kb::server {
 
@@ -31,192 +27,102 @@ namespace {
 
 using Resp = msg::ProduceResponse;
 using PartitionResp = Resp::TopicProduceResponse::PartitionProduceResponse;
+using PartitionData = msg::ProduceRequest::TopicProduceData::PartitionProduceData;
 
-std::mutex& conditional_append_mu() {
-  static std::mutex mu;
-  return mu;
-}
+constexpr const char* kOneBatch = "Produce requests with version 3+ must carry exactly one record batch";
 
-PartitionResp partition_error(int32_t index, ErrorCode code, std::string message = {}) {
-  PartitionResp r;
-  r.index = index;
-  r.error_code = to_wire(code);
-  r.base_offset = -1;
-  if (!message.empty()) r.error_message = std::move(message);
-  return r;
-}
+struct Refusal {
+  ErrorCode code = ErrorCode::NONE;
+  std::string message;
+  std::vector<SchemaValidationResult::RecordError> record_errors;  // schema validation's
+};
 
-// Validates and appends one partition's records; fills its answer. With acks=all, a
-// partition whose high watermark has not reached the appended records yet goes to `waiting`.
-PartitionResp produce_partition(RequestContext& ctx, Broker& broker, const std::string& topic, int16_t acks,
-                                msg::ProduceRequest::TopicProduceData::PartitionProduceData& pd,
-                                std::vector<replication::DelayedProduce::Waiting>& waiting) {
-  TopicPartition tp{topic, pd.index};
-  auto partition = broker.replicas().get(tp);
-  // A follower replica is not where records go (the client re-routes on this error).
-  if (!partition || !partition->is_leader()) return partition_error(pd.index, broker.missing_partition_error(tp));
-  if (acks == -1 && !partition->enough_in_sync_for_acks_all())
-    return partition_error(pd.index, ErrorCode::NOT_ENOUGH_REPLICAS,
-                           "The number of in-sync replicas is below min.insync.replicas");
-  std::span<uint8_t> records = pd.records.mutable_bytes();
-  if (pd.records.is_null || records.empty())
-    return partition_error(pd.index, ErrorCode::INVALID_RECORD,
-                           "Produce requests with version 3+ must carry exactly one record batch");
-  // Produce v0-2 carry magic 0/1 message sets: validated and converted to one v2 batch.
-  std::vector<uint8_t> converted;
+// What the request's version allows of one partition's records. Sets `records` to the bytes to
+// append: the request's own, or for v0-2 the message set converted to one v2 batch (held in
+// `converted`, which must outlive the append).
+Refusal check_records(const RequestContext& ctx, const TopicPartition& tp, const PartitionData& pd,
+                      std::span<uint8_t>& records, std::vector<uint8_t>& converted) {
+  records = pd.records.mutable_bytes();
+  if (pd.records.is_null || records.empty()) return {ErrorCode::INVALID_RECORD, kOneBatch, {}};
   if (ctx.api_version < 3) {
     auto c = convert_legacy_message_set(records, kMaxDecompressedBatchBytes);
     if (!c.ok()) {
       spdlog::info("refused produce v{} to {} from {}: {} ({})", ctx.api_version, tp.to_string(), ctx.peer,
                    error_name(c.code()), c.error().message);
-      return partition_error(pd.index, c.code(), c.error().message);
+      return {c.code(), c.error().message, {}};
     }
     converted = std::move(c->batch);
     records = converted;
   }
-
-  const storage::LogConfig& lc = partition->log().config();
-  auto validated = validate_batches(records, lc.max_message_bytes);
-  if (!validated.ok()) {
-    spdlog::info("refused produce to {} from {}: {} ({})", tp.to_string(), ctx.peer,
-                 error_name(validated.code()), validated.error().message);
-    return partition_error(pd.index, validated.code(), validated.error().message);
+  // Headers only: the append validates every byte. A damaged header ends the walk and is
+  // left to that validation.
+  int batches = 0;
+  bool zstd = false;
+  for (size_t pos = 0; pos < records.size(); ++batches) {
+    auto h = read_batch_header(records.subspan(pos));
+    if (!h.ok() || h->batch_length <= 0 || static_cast<uint64_t>(h->total_size()) > records.size() - pos) break;
+    zstd |= h->compression() == 4;
+    pos += static_cast<size_t>(h->total_size());
   }
-  if (validated->batches.size() != 1)
-    return partition_error(pd.index, ErrorCode::INVALID_RECORD,
-                           "Produce requests with version 3+ must carry exactly one record batch");
-  // Transaction markers come from the coordinator (WriteTxnMarkers), never from a producer
-  // (Kafka's LogValidator refuses client control batches the same way).
-  if (validated->batches.front().header.is_control())
-    return partition_error(pd.index, ErrorCode::INVALID_RECORD, "Clients are not allowed to write control records");
-  // Broker-side schema validation (confluent.key/value.schema.validation): all or nothing.
-  if (SchemaRegistryService* sr = broker.schema_registry()) {
-    SchemaValidationResult v = sr->validator().check(topic, records);
-    if (v.error != ErrorCode::NONE) {
-      spdlog::info("refused produce to {} from {}: {} ({})", tp.to_string(), ctx.peer, error_name(v.error),
-                   v.message);
-      PartitionResp r = partition_error(pd.index, v.error, std::move(v.message));
-      for (auto& e : v.record_errors) {
-        auto& re = r.record_errors.emplace_back();
-        re.batch_index = e.index;
-        re.batch_index_error_message = std::move(e.message);
-      }
-      return r;
-    }
-  }
-  // CreateTime timestamps must be within message.timestamp.difference.max.ms of the broker's
-  // clock (records without a timestamp, -1, are not checked, as in Kafka).
-  if (!lc.message_timestamp_log_append && lc.message_timestamp_difference_max_ms < INT64_MAX &&
-      validated->min_timestamp >= 0) {
-    int64_t now = storage::now_ms();
-    int64_t worst = std::max(now - validated->min_timestamp, validated->max_timestamp - now);
-    if (worst > lc.message_timestamp_difference_max_ms)
-      return partition_error(pd.index, ErrorCode::INVALID_TIMESTAMP,
-                             "Timestamp of a record is out of range: it is " + std::to_string(worst) +
-                                 " ms from the broker's time, more than message.timestamp.difference.max.ms " +
-                                 std::to_string(lc.message_timestamp_difference_max_ms));
-  }
+  if (batches > 1) return {ErrorCode::INVALID_RECORD, kOneBatch, {}};
   // zstd needs Produce v7+ (clients that can't read it would otherwise be served it).
-  if (ctx.api_version < 7 && validated->batches.front().compression == 4)
-    return partition_error(pd.index, ErrorCode::UNSUPPORTED_COMPRESSION_TYPE);
-
-  // A topic with its own compression.type stores batches in that codec (Kafka recompresses
-  // too); "producer" keeps them as sent.
-  std::vector<uint8_t> recompressed;
-  int codec = validated->batches.front().compression;
-  if (lc.compression >= 0 && lc.compression != codec) {
-    auto r = recompress_batch(records, lc.compression);
-    if (!r.ok()) return partition_error(pd.index, r.code(), r.error().message);
-    recompressed = std::move(r.value());
-    records = recompressed;
-  }
-  bool duplicate = false;
-  // kbroker's conditional append (expected_end_offset, the Schema Registry's writes): the end
-  // is checked and the records appended under one lock that every conditional append takes,
-  // so two of them never both pass the same check.
-  std::unique_lock<std::mutex> conditional(conditional_append_mu(), std::defer_lock);
-  if (pd.expected_end_offset >= 0) {
-    conditional.lock();
-    const int64_t end = partition->log_end_offset().value();
-    if (end != pd.expected_end_offset) {
-      PartitionResp r = partition_error(pd.index, ErrorCode::OFFSET_OUT_OF_RANGE,
-                                        "expected log end offset " + std::to_string(pd.expected_end_offset) +
-                                            ", the log ends at " + std::to_string(end));
-      r.log_end_offset = end;
-      return r;
-    }
-  }
-  auto appended = partition->append_as_leader(records, &duplicate);
-  if (conditional.owns_lock()) conditional.unlock();
-  if (!appended.ok()) {
-    switch (appended.code()) {
-      case ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER:
-      case ErrorCode::INVALID_PRODUCER_EPOCH:
-      case ErrorCode::INVALID_RECORD:
-      case ErrorCode::INVALID_TXN_STATE:
-        // The producer's own doing (a gap, a zombie, a bad sequence): not a broker failure.
-        spdlog::info("refused produce to {} from {}: {} ({})", tp.to_string(), ctx.peer,
-                     error_name(appended.code()), appended.error().message);
-        break;
-      case ErrorCode::KAFKA_STORAGE_ERROR:
-        // Said once by the log dir as it went offline (storage/log_dir_state.h): a full disk
-        // refuses every produce until space is freed, and must not flood the log.
-        spdlog::debug("append to {} failed: {}", tp.to_string(), appended.error().message);
-        break;
-      default:
-        spdlog::error("append to {} failed: {}", tp.to_string(), appended.error().message);
-    }
-    return partition_error(pd.index, appended.code(), appended.error().message);
-  }
-  if (duplicate) {
-    spdlog::debug("{}: retried batch from {} answered with its offsets {}..{}", tp.to_string(), ctx.peer,
-                  appended->first_offset.value(), appended->last_offset.value());
-  } else {
-    broker.replicas().fetch_purgatory().check(tp);
-  }
-  // A retried batch also waits until the ISR has it (the first attempt may still be short of
-  // the high watermark), as Kafka's duplicate answers do.
-  if (acks == -1 && partition->high_watermark() <= appended->last_offset)
-    waiting.push_back({partition, appended->last_offset + 1});
-
-  PartitionResp r;
-  r.index = pd.index;
-  r.error_code = to_wire(ErrorCode::NONE);
-  r.base_offset = appended->first_offset.value();
-  r.log_append_time_ms = appended->log_append_time;
-  r.log_start_offset = partition->log_start_offset().value();
-  TopicMetrics m = broker.metrics().topic(topic);
-  m.bytes_in->Increment(static_cast<double>(appended->bytes));
-  m.records_in->Increment(appended->records);
-  return r;
+  if (zstd && ctx.api_version < 7) return {ErrorCode::UNSUPPORTED_COMPRESSION_TYPE, {}, {}};
+  return {};
 }
 
-// acks=all: the answer waits until the ISR has every partition's records (the high watermark
-// passed them) or the request's timeout; no thread waits, the purgatory and a timer do.
-void wait_for_replication(RequestContext& ctx, Resp resp, std::vector<replication::DelayedProduce::Waiting> waiting,
-                          int32_t timeout_ms, Respond respond) {
-  Broker& broker = *ctx.broker;
-  auto op = std::make_shared<replication::DelayedProduce>(
-      std::move(waiting), [v = ctx.api_version, api = ctx.api_key, &broker, resp = std::move(resp),
-                           respond = std::move(respond)](const auto& done) mutable {
-        for (const auto& w : done) {
-          if (w.result == ErrorCode::NONE) continue;
-          broker.metrics().request_error(api, w.result);
-          for (auto& t : resp.responses)
-            if (t.name == w.partition->tp().topic)
-              for (auto& p : t.partition_responses)
-                if (p.index == w.partition->tp().partition) p.error_code = to_wire(w.result);
-        }
-        send_response(v, respond, resp);
-      });
-  auto keys = op->keys();
-  // The timer fires unless cancelled; holding the operation weakly frees a completed one now.
-  auto timer = ctx.scheduler->after_ms(std::max(timeout_ms, 0), [weak = std::weak_ptr(op), keys, &broker] {
-    if (auto op = weak.lock()) op->force_complete();
-    for (const auto& k : keys) broker.replicas().produce_purgatory().purge(k);
-  });
-  broker.replicas().produce_purgatory().watch(keys, op);
-  if (op->completed()) timer->cancel();
+// Broker-side schema validation (confluent.key/value.schema.validation): all or nothing, on
+// the partition's leader only (elsewhere the append answers NOT_LEADER_OR_FOLLOWER). The
+// validator walks the batches defensively; a damaged one is refused here or by the append.
+Refusal check_schemas(const RequestContext& ctx, Broker& broker, const TopicPartition& tp,
+                      std::span<const uint8_t> records) {
+  SchemaRegistryService* sr = broker.schema_registry();
+  if (!sr) return {};
+  auto p = broker.replicas().get(tp);
+  if (!p || !p->is_leader()) return {};
+  SchemaValidationResult v = sr->validator().check(tp.topic, records);
+  if (v.error == ErrorCode::NONE) return {};
+  spdlog::info("refused produce to {} from {}: {} ({})", tp.to_string(), ctx.peer, error_name(v.error), v.message);
+  return {v.error, std::move(v.message), std::move(v.record_errors)};
+}
+
+void log_refusal(const std::string& peer, const TopicPartition& tp, const replication::AppendResult& r) {
+  if (r.message.empty()) return;  // not the append's own refusal (no leader here, a timeout)
+  switch (r.error) {
+    case ErrorCode::NOT_ENOUGH_REPLICAS:
+      return;  // the cluster's state, not the producer's doing
+    case ErrorCode::CORRUPT_MESSAGE:
+    case ErrorCode::MESSAGE_TOO_LARGE:
+    case ErrorCode::INVALID_RECORD:
+    case ErrorCode::INVALID_TIMESTAMP:
+    case ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER:
+    case ErrorCode::INVALID_PRODUCER_EPOCH:
+    case ErrorCode::INVALID_TXN_STATE:
+      // The producer's own doing (bad bytes, a gap, a zombie): not a broker failure.
+      spdlog::info("refused produce to {} from {}: {} ({})", tp.to_string(), peer, error_name(r.error), r.message);
+      return;
+    case ErrorCode::KAFKA_STORAGE_ERROR:
+      // Said once by the log dir as it went offline (storage/log_dir_state.h): a full disk
+      // refuses every produce until space is freed, and must not flood the log.
+      spdlog::debug("append to {} failed: {}", tp.to_string(), r.message);
+      return;
+    default:
+      spdlog::error("append to {} failed: {}", tp.to_string(), r.message);
+  }
+}
+
+PartitionResp partition_response(int32_t index, const replication::AppendResult& r) {
+  PartitionResp p;
+  p.index = index;
+  p.error_code = to_wire(r.error);
+  p.base_offset = -1;
+  if (r.info) {  // appended, also when the wait for the ISR then failed (Kafka keeps the offsets)
+    p.base_offset = r.info->first_offset.value();
+    p.log_append_time_ms = r.info->log_append_time;
+    p.log_start_offset = r.log_start_offset.value();
+  }
+  if (r.log_end_offset.value() >= 0) p.log_end_offset = r.log_end_offset.value();  // a conditional append's
+  if (r.error != ErrorCode::NONE && !r.message.empty()) p.error_message = r.message;
+  return p;
 }
 
 }  // namespace
@@ -225,38 +131,75 @@ void handle_produce(RequestContext& ctx, Respond respond) {
   msg::ProduceRequest req;
   if (!decode_request(ctx, req, respond)) return;
   Broker& broker = *ctx.broker;
+  const bool acks_valid = req.acks == 0 || req.acks == 1 || req.acks == -1;
 
-  bool acks_valid = req.acks == 0 || req.acks == 1 || req.acks == -1;
-  bool any_error = false;
   Resp resp;
-  std::vector<replication::DelayedProduce::Waiting> waiting;
+  std::vector<replication::AppendEntry> entries;
+  std::vector<std::pair<size_t, size_t>> slots;  // per entry: (topic, partition) in `resp`
+  std::vector<std::vector<uint8_t>> converted;   // v0-2 batches, alive until the append returns
+  bool any_error = false;
   for (auto& td : req.topic_data) {
-    Resp::TopicProduceResponse tr;
+    auto& tr = resp.responses.emplace_back();
     tr.name = td.name;
     for (auto& pd : td.partition_data) {
-      PartitionResp pr = acks_valid ? produce_partition(ctx, broker, td.name, req.acks, pd, waiting)
-                                    : partition_error(pd.index, ErrorCode::INVALID_REQUIRED_ACKS);
-      if (pr.error_code != 0) {
-        any_error = true;
-        broker.metrics().request_error(ctx.api_key, static_cast<ErrorCode>(pr.error_code));
-        broker.metrics().topic(td.name).failed_produce->Increment();
+      TopicPartition tp{td.name, pd.index};
+      std::span<uint8_t> records;
+      Refusal refusal;
+      // An invalid acks is the append's answer for every partition.
+      if (acks_valid) {
+        std::vector<uint8_t> batch;
+        refusal = check_records(ctx, tp, pd, records, batch);
+        if (!batch.empty()) converted.push_back(std::move(batch));  // the buffer `records` points to stays
+        if (refusal.code == ErrorCode::NONE) refusal = check_schemas(ctx, broker, tp, records);
       }
-      tr.partition_responses.push_back(std::move(pr));
+      if (refusal.code != ErrorCode::NONE) {
+        any_error = true;
+        broker.metrics().request_error(ctx.api_key, refusal.code);
+        if (auto p = broker.replicas().get(tp)) replication::TopicStats::add(p->stats().failed_produce, 1);
+        replication::AppendResult r;
+        r.error = refusal.code;
+        r.message = std::move(refusal.message);
+        auto& pr = tr.partition_responses.emplace_back(partition_response(pd.index, r));
+        for (auto& e : refusal.record_errors) {
+          auto& re = pr.record_errors.emplace_back();
+          re.batch_index = e.index;
+          re.batch_index_error_message = std::move(e.message);
+        }
+        continue;
+      }
+      slots.emplace_back(resp.responses.size() - 1, tr.partition_responses.size());
+      tr.partition_responses.emplace_back();
+      entries.push_back({std::move(tp), records, std::nullopt, pd.expected_end_offset});
     }
-    resp.responses.push_back(std::move(tr));
   }
 
-  if (req.acks == 0) {
-    // No answer with acks=0. On an error Kafka closes the connection, the only way the
-    // producer can notice (it then refreshes its metadata).
-    Response out;
-    out.send = false;
-    out.close_after = any_error;
-    respond(std::move(out));
-    return;
-  }
-  if (waiting.empty()) return send_response(ctx, respond, resp);
-  wait_for_replication(ctx, std::move(resp), std::move(waiting), req.timeout_ms, std::move(respond));
+  std::vector<TopicPartition> tps;
+  for (const auto& e : entries) tps.push_back(e.tp);
+  broker.replicas().append_records(
+      std::move(entries), req.acks, req.timeout_ms, replication::AppendOrigin::Client,
+      [&broker, v = ctx.api_version, api = ctx.api_key, peer = ctx.peer, acks = req.acks, any_error,
+       resp = std::move(resp), slots = std::move(slots), tps = std::move(tps),
+       respond = std::move(respond)](std::vector<replication::AppendResult> results) mutable {
+        for (size_t i = 0; i < results.size(); ++i) {
+          const auto& r = results[i];
+          auto& pr = resp.responses[slots[i].first].partition_responses[slots[i].second];
+          pr = partition_response(tps[i].partition, r);
+          if (r.error == ErrorCode::NONE) continue;
+          any_error = true;
+          log_refusal(peer, tps[i], r);
+          broker.metrics().request_error(api, r.error);
+        }
+        if (acks == 0) {
+          // No answer with acks=0. On an error Kafka closes the connection, the only way the
+          // producer can notice (it then refreshes its metadata).
+          Response out;
+          out.send = false;
+          out.close_after = any_error;
+          respond(std::move(out));
+          return;
+        }
+        send_response(v, respond, resp);
+      });
 }
 
 }  // namespace kb::server

@@ -5,8 +5,6 @@
 #include <catch2/catch.hpp>
 
 #include "replica_test_util.h"
-#include "replication/delayed_produce.h"
-#include "replication/purgatory.h"
 
 using namespace kb;
 using namespace kb::replication;
@@ -238,21 +236,6 @@ TEST_CASE("truncation cuts log, epochs and high watermark; an emptied log restar
   CHECK(b->log_end_offset().value() == 42);
   CHECK(b->high_watermark().value() == 42);
   CHECK(b->epochs().entries().empty());
-}
-
-TEST_CASE("a waiting acks=all produce is answered NOT_LEADER_OR_FOLLOWER when leadership moves") {
-  TempDir dir;
-  auto p = replica(dir.path / "1", 1, led_by(1, 1));
-  Purgatory purgatory;
-  std::vector<DelayedProduce::Waiting> answer;
-  auto op = std::make_shared<DelayedProduce>(std::vector<DelayedProduce::Waiting>{{p, Offset(produce(*p, 2))}},
-                                             [&](const std::vector<DelayedProduce::Waiting>& done) { answer = done; });
-  purgatory.watch(op->keys(), op);
-  CHECK_FALSE(op->completed());
-  REQUIRE(p->become_follower(led_by(2, 2)));
-  purgatory.check(p->tp());
-  REQUIRE(op->completed());
-  CHECK(answer.at(0).result == ErrorCode::NOT_LEADER_OR_FOLLOWER);
 }
 
 TEST_CASE("a replica's epochs survive a restart") {

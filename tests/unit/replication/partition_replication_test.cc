@@ -1,11 +1,10 @@
 // The leader's view of its followers: high watermark over the ISR, Kafka's caught-up rule,
-// ISR shrink and expand candidates, and acks=all produces waiting for the high watermark.
+// ISR shrink and expand candidates (acks=all waits: replica_manager_test.cc).
 #include <catch2/catch.hpp>
 
 #include <filesystem>
 
 #include "protocol/record_batch.h"
-#include "replication/delayed_produce.h"
 #include "replication/partition.h"
 
 using namespace kb;
@@ -84,46 +83,6 @@ TEST_CASE("a follower that stops catching up lags after replica.lag.time.max.ms,
   CHECK(l.p->caught_up_out_of_sync() == std::vector<int32_t>{3});
   CHECK(l.p->follower_log_end(3).value() == 10);
   CHECK(l.p->follower_log_end(9).value() == -1);
-}
-
-TEST_CASE("an acks=all produce completes when the ISR has its records, or times out") {
-  LeaderOf3 l;
-  l.p->set_isr({1, 2, 3}, 0);
-  Purgatory purgatory;
-  std::vector<DelayedProduce::Waiting> answer;
-  auto op = std::make_shared<DelayedProduce>(
-      std::vector<DelayedProduce::Waiting>{{l.p, Offset(l.append(4))}},
-      [&](const std::vector<DelayedProduce::Waiting>& done) { answer = done; });
-  purgatory.watch(op->keys(), op);
-  CHECK_FALSE(op->completed());
-  l.p->record_follower_fetch(2, Offset(4), 10);
-  purgatory.check(l.p->tp());
-  CHECK_FALSE(op->completed());  // 3 has not fetched them
-  l.p->record_follower_fetch(3, Offset(4), 10);
-  purgatory.check(l.p->tp());
-  REQUIRE(op->completed());
-  REQUIRE(answer.size() == 1);
-  CHECK(answer[0].result == ErrorCode::NONE);
-
-  // The ISR shrinks below min.insync.replicas while waiting: written, but not as durable
-  // as asked.
-  auto required = Offset(l.append(1));
-  auto op2 = std::make_shared<DelayedProduce>(std::vector<DelayedProduce::Waiting>{{l.p, required}},
-                                              [&](const std::vector<DelayedProduce::Waiting>& done) { answer = done; });
-  purgatory.watch(op2->keys(), op2);
-  l.p->set_isr({1}, 20);
-  purgatory.check(l.p->tp());
-  REQUIRE(op2->completed());
-  CHECK(answer[0].result == ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND);
-
-  // Nobody fetches: the timer ends it with REQUEST_TIMED_OUT.
-  l.p->set_isr({1, 2, 3}, 30);
-  auto op3 = std::make_shared<DelayedProduce>(std::vector<DelayedProduce::Waiting>{{l.p, Offset(l.append(1))}},
-                                              [&](const std::vector<DelayedProduce::Waiting>& done) { answer = done; });
-  purgatory.watch(op3->keys(), op3);
-  CHECK_FALSE(op3->completed());
-  op3->force_complete();
-  CHECK(answer[0].result == ErrorCode::REQUEST_TIMED_OUT);
 }
 
 TEST_CASE("a lone leader's high watermark follows every append") {

@@ -2,10 +2,12 @@
 
 #include <thread>
 
+#include "manual_delay_timer.h"
 #include "replication/purgatory.h"
 
 using namespace kb;
 using namespace kb::replication;
+using kb::replication::test::ManualDelayTimer;
 
 namespace {
 
@@ -27,11 +29,12 @@ class CountingOp : public DelayedOperation {
 }  // namespace
 
 TEST_CASE("a waiting operation completes when an event on its key brings enough data") {
-  Purgatory purgatory;
+  ManualDelayTimer timer;
+  Purgatory purgatory(timer);
   std::atomic<int> available{0};
   auto op = std::make_shared<CountingOp>(available, 2);
   TopicPartition tp{"t", 0};
-  purgatory.watch({tp}, op);
+  purgatory.try_complete_else_watch(op, {tp}, 1000);
   REQUIRE_FALSE(op->completed());
   REQUIRE(purgatory.watching() == 1);
 
@@ -47,10 +50,11 @@ TEST_CASE("a waiting operation completes when an event on its key brings enough 
 }
 
 TEST_CASE("an event on another key leaves the operation waiting") {
-  Purgatory purgatory;
+  ManualDelayTimer timer;
+  Purgatory purgatory(timer);
   std::atomic<int> available{5};
   auto op = std::make_shared<CountingOp>(available, 10);
-  purgatory.watch({{"a", 0}}, op);
+  purgatory.try_complete_else_watch(op, {{"a", 0}}, 1000);
   available = 10;
   purgatory.check({"b", 0});
   REQUIRE_FALSE(op->completed());
@@ -59,18 +63,22 @@ TEST_CASE("an event on another key leaves the operation waiting") {
 }
 
 TEST_CASE("data that arrived before the watch completes the operation at once") {
-  Purgatory purgatory;
+  ManualDelayTimer timer;
+  Purgatory purgatory(timer);
   std::atomic<int> available{3};
   auto op = std::make_shared<CountingOp>(available, 1);
-  purgatory.watch({{"t", 0}}, op);
+  purgatory.try_complete_else_watch(op, {{"t", 0}}, 1000);
   REQUIRE(op->completed());
+  REQUIRE(timer.pending() == 0);
+  REQUIRE(purgatory.watching() == 0);
 }
 
 TEST_CASE("an operation watched under several keys completes exactly once") {
-  Purgatory purgatory;
+  ManualDelayTimer timer;
+  Purgatory purgatory(timer);
   std::atomic<int> available{0};
   auto op = std::make_shared<CountingOp>(available, 1);
-  purgatory.watch({{"t", 0}, {"t", 1}, {"u", 0}}, op);
+  purgatory.try_complete_else_watch(op, {{"t", 0}, {"t", 1}, {"u", 0}}, 1000);
   available = 1;
   std::vector<std::thread> threads;
   for (int i = 0; i < 4; ++i)
@@ -80,25 +88,45 @@ TEST_CASE("an operation watched under several keys completes exactly once") {
   REQUIRE(op->completions == 1);
 }
 
-TEST_CASE("expiry forces completion and a later event does not complete it again") {
-  Purgatory purgatory;
+TEST_CASE("expiry forces completion, forgets the operation, and a later event does not complete it again") {
+  ManualDelayTimer timer;
+  Purgatory purgatory(timer);
   std::atomic<int> available{0};
   auto op = std::make_shared<CountingOp>(available, 1);
-  purgatory.watch({{"t", 0}}, op);
-  REQUIRE(op->force_complete());
+  purgatory.try_complete_else_watch(op, {{"t", 0}, {"t", 1}}, 1000);
+  timer.advance(999);
+  REQUIRE_FALSE(op->completed());
+  timer.advance(1);
+  REQUIRE(op->completions == 1);
+  REQUIRE(purgatory.watching() == 0);
   REQUIRE_FALSE(op->force_complete());
   available = 1;
   purgatory.check({"t", 0});
   REQUIRE(op->completions == 1);
 }
 
+TEST_CASE("completion cancels the timeout and forgets the operation under all its keys") {
+  ManualDelayTimer timer;
+  Purgatory purgatory(timer);
+  std::atomic<int> available{0};
+  auto op = std::make_shared<CountingOp>(available, 1);
+  purgatory.try_complete_else_watch(op, {{"busy", 0}, {"idle", 0}}, 1000);
+  REQUIRE(timer.pending() == 1);
+  available = 1;
+  purgatory.check({"busy", 0});
+  REQUIRE(op->completions == 1);
+  REQUIRE(timer.pending() == 0);
+  REQUIRE(purgatory.watching() == 0);  // not left on "idle" until it sees an event
+}
+
 TEST_CASE("shutdown completes every waiting operation") {
-  Purgatory purgatory;
+  ManualDelayTimer timer;
+  Purgatory purgatory(timer);
   std::atomic<int> available{0};
   auto a = std::make_shared<CountingOp>(available, 1);
   auto b = std::make_shared<CountingOp>(available, 1);
-  purgatory.watch({{"t", 0}}, a);
-  purgatory.watch({{"t", 1}}, b);
+  purgatory.try_complete_else_watch(a, {{"t", 0}}, 1000);
+  purgatory.try_complete_else_watch(b, {{"t", 1}}, 1000);
   purgatory.complete_all();
   REQUIRE(a->completions == 1);
   REQUIRE(b->completions == 1);

@@ -49,10 +49,13 @@ struct OneBroker : test::RunningBroker {
     RecordBatchBuilder b;
     for (int i = 0; i < n; ++i) b.add("k", "v", 1000 + i);
     auto bytes = b.build();
-    auto info = t0->append_as_leader(bytes);
-    REQUIRE(info.ok());
-    broker->replicas().fetch_purgatory().check(t0->tp());
-    return info->last_offset.value() + 1;
+    std::optional<replication::AppendResult> r;
+    broker->replicas().append_records({replication::AppendEntry{t0->tp(), bytes, std::nullopt}}, 1, 1000,
+                                      replication::AppendOrigin::Client,
+                                      [&](std::vector<replication::AppendResult> out) { r = std::move(out.at(0)); });
+    REQUIRE(r);
+    REQUIRE(r->error == ErrorCode::NONE);
+    return r->info->last_offset.value() + 1;
   }
 };
 
