@@ -114,8 +114,7 @@ HttpListener SchemaRegistryService::listener() {
 }
 
 void SchemaRegistryService::start() {
-  hooks_.controller->subscribe([this](const controller::MetadataImage&,
-                                      const controller::MetadataImage& after) { validator_->update(after); });
+  hooks_.controller->subscribe([this](const controller::MetadataDelta& delta) { validator_->update(delta.after()); });
   registry_->start();
   loop_->post([this] { check_topic(); });
   schedule_tick();
