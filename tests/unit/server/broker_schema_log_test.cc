@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <future>
+#include <thread>
 
 #include "running_broker.h"
 #include "runtime/loop_thread.h"
@@ -25,6 +26,14 @@ struct LogOnBroker : test::RunningBroker {
 
   LogOnBroker() : RunningBroker("/tmp/kb-schemalog-XXXXXX") {
     REQUIRE(broker->auto_create_topics({"sl"}).at(0).error == ErrorCode::NONE);
+    // Created through the controller, off this thread (as in a cluster): wait until it leads here.
+    std::shared_ptr<replication::Partition> led;
+    for (int i = 0; i < 1000; ++i) {
+      led = broker->replicas().get(TopicPartition{"sl", 0});
+      if (led && led->is_leader()) break;
+      std::this_thread::sleep_for(10ms);
+    }
+    REQUIRE((led && led->is_leader()));
     BrokerSchemaLogOptions o;
     o.topic = "sl";
     o.append_timeout_ms = 5000;
