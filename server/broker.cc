@@ -397,7 +397,19 @@ void Broker::create_topics_async(const std::vector<controller::CreateTopicSpec>&
   wire::Writer w;
   req.encode(w, kAutoCreateVersion);
   forward_to_controller(*this, ctx, std::move(w.buffer()), [](Result<std::vector<uint8_t>> r) {
-    if (!r.ok()) return spdlog::warn("topic creation through the controller failed: {}", r.error().message);
+    if (!r.ok()) {
+      // Retried by the clients every ~100 ms while no controller is known: said every 10 s.
+      static std::atomic<int64_t> last_said{0};
+      static std::atomic<int64_t> unsaid{0};
+      const int64_t now = runtime::steady_ms();
+      int64_t last = last_said.load();
+      if (now - last < 10000 || !last_said.compare_exchange_strong(last, now)) {
+        ++unsaid;
+        return;
+      }
+      return spdlog::warn("topic creation through the controller failed: {} ({} more since the last report)",
+                          r.error().message, unsaid.exchange(0));
+    }
     msg::CreateTopicsResponse resp;
     wire::Reader rd(std::span<const uint8_t>(r->data(), r->size()));
     if (!resp.decode(rd, kAutoCreateVersion)) return spdlog::warn("undecodable CreateTopics answer from the controller");

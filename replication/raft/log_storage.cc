@@ -1,6 +1,8 @@
 #include "replication/raft/log_storage.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <charconv>
 #include <fstream>
@@ -16,6 +18,23 @@ namespace kb::raft {
 namespace {
 
 constexpr const char* kStateFile = "quorum-state";
+// quorum-state is replaced through a new file, which needs a disk block: on a full disk the
+// quorum (a lone broker's too) could then never vote or take over again, and the broker could
+// not register to free space. A spare file beside it is given back when that block is missing.
+constexpr const char* kSpareFile = "quorum-state.spare";
+constexpr off_t kSpareBytes = 64 * 1024;
+
+// Best effort: a disk already full keeps no spare until space is freed.
+void keep_spare(const std::filesystem::path& path) {
+  std::error_code ec;
+  const uintmax_t size = std::filesystem::file_size(path, ec);
+  if (!ec && size >= static_cast<uintmax_t>(kSpareBytes)) return;
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  const bool kept = ::posix_fallocate(fd, 0, kSpareBytes) == 0 && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!kept) std::filesystem::remove(path, ec);
+}
 constexpr int16_t kLeaderChangeType = 2;  // ControlRecordType.LEADER_CHANGE
 constexpr int16_t kSnapshotHeaderType = 3;  // ControlRecordType.SNAPSHOT_HEADER
 constexpr int16_t kSnapshotFooterType = 4;  // ControlRecordType.SNAPSHOT_FOOTER
@@ -78,6 +97,8 @@ std::optional<int64_t> json_int(const std::string& text, const std::string& key)
 Result<std::unique_ptr<LogRaftStorage>> LogRaftStorage::open(std::shared_ptr<storage::Log> log) {
   std::unique_ptr<LogRaftStorage> s(new LogRaftStorage(std::move(log)));
   s->state_path_ = s->log_->dir() / kStateFile;
+  s->spare_path_ = s->log_->dir() / kSpareFile;
+  keep_spare(s->spare_path_);
   std::ifstream in(s->state_path_);
   if (in) {
     std::stringstream text;
@@ -282,7 +303,14 @@ void LogRaftStorage::set_election_state(int32_t epoch, int32_t voted_for) {
   std::string text = "{\"clusterId\":\"\",\"leaderId\":-1,\"leaderEpoch\":" + std::to_string(epoch) +
                      ",\"votedId\":" + std::to_string(voted_for) +
                      ",\"appliedOffset\":0,\"currentVoters\":[],\"data_version\":0}";
-  if (auto st = storage::write_file_atomically(state_path_, text); !st.ok()) return fail(st);
+  Status st = storage::write_file_atomically(state_path_, text);
+  std::error_code ec;
+  if (!st.ok() && std::filesystem::remove(spare_path_, ec)) {
+    spdlog::warn("{}; the spare space kept for it is used", st.error().message);
+    st = storage::write_file_atomically(state_path_, text);
+  }
+  if (!st.ok()) return fail(st);
+  keep_spare(spare_path_);
   epoch_ = epoch;
   voted_for_ = voted_for;
 }

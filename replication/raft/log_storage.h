@@ -99,6 +99,7 @@ class LogRaftStorage final : public RaftStorage {
 
   std::shared_ptr<storage::Log> log_;
   std::filesystem::path state_path_;
+  std::filesystem::path spare_path_;  // kSpareFile (log_storage.cc)
   int32_t epoch_ = 0;
   int32_t voted_for_ = -1;
   int64_t start_ = 0;  // Raft offset of entries_[0]
