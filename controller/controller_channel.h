@@ -63,13 +63,7 @@ class ControllerChannel {
     wire::Writer w;
     req.encode(w, version);
     send(Request::kApiKey, version, std::move(w.buffer()), timeout_ms,
-         [version, done = std::move(done)](Result<std::vector<uint8_t>> body) {
-           if (!body.ok()) return done(body.error());
-           Response resp;
-           wire::Reader r(std::span<const uint8_t>(body->data(), body->size()));
-           if (!resp.decode(r, version)) return done(Error{ErrorCode::CORRUPT_MESSAGE, "undecodable response"});
-           done(std::move(resp));
-         });
+         runtime::decoding_answer<Response>(version, std::move(done)));
   }
 
  private:

@@ -26,6 +26,20 @@ struct PeerAddress {
   bool operator==(const PeerAddress&) const = default;
 };
 
+// Turns a typed answer callback into one taking the raw response body: CORRUPT_MESSAGE for a
+// body that does not decode as `Response` at `version`. Shared by every typed request sender.
+template <class Response>
+std::function<void(Result<std::vector<uint8_t>>)> decoding_answer(int16_t version,
+                                                                  std::function<void(Result<Response>)> done) {
+  return [version, done = std::move(done)](Result<std::vector<uint8_t>> body) {
+    if (!body.ok()) return done(body.error());
+    Response resp;
+    wire::Reader r(std::span<const uint8_t>(body->data(), body->size()));
+    if (!resp.decode(r, version)) return done(Error{ErrorCode::CORRUPT_MESSAGE, "undecodable response"});
+    done(std::move(resp));
+  };
+}
+
 class PeerClient {
  public:
   // The response body (after the response header), or NETWORK_EXCEPTION (connection failed
@@ -51,13 +65,7 @@ class PeerClient {
     wire::Writer w;
     req.encode(w, version);
     send(node, to, Request::kApiKey, version, std::move(w.buffer()), timeout_ms,
-         [version, done = std::move(done)](Result<std::vector<uint8_t>> body) {
-           if (!body.ok()) return done(body.error());
-           Response resp;
-           wire::Reader r(std::span<const uint8_t>(body->data(), body->size()));
-           if (!resp.decode(r, version)) return done(Error{ErrorCode::CORRUPT_MESSAGE, "undecodable response"});
-           done(std::move(resp));
-         });
+         decoding_answer<Response>(version, std::move(done)));
   }
 
  private:
