@@ -192,6 +192,9 @@ void CoordinatorPublisher::on_delta(const controller::MetadataDelta& delta) {
       if (new_info) lead(p, after_count, new_info->leader_epoch);
     }
   };
+  std::set<std::string> deleted;
+  for (const controller::TopicInfo* t : delta.deleted_topics()) deleted.insert(t->name);
+  if (!deleted.empty()) groups_.topics_deleted(std::move(deleted));
   changes(
       coordinator::ReplicaGroupLog::kTopic, [&](int32_t p) { groups_.resigned(p); },
       [&](int32_t p, int32_t count, int32_t) { groups_.became_leader(p, count); });

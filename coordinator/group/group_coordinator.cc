@@ -277,6 +277,11 @@ void GroupCoordinator::delete_offsets(msg::OffsetDeleteRequest req, std::functio
   });
 }
 
+void GroupCoordinator::topics_deleted(std::set<std::string> topics) {
+  auto impl = impl_;
+  impl->table.loop.post([impl, topics = std::move(topics)] { impl->offsets.forget_topics(topics); });
+}
+
 std::vector<GroupSnapshot> GroupCoordinator::snapshot(int64_t timeout_ms) {
   auto impl = impl_;
   auto promise = std::make_shared<std::promise<std::vector<GroupSnapshot>>>();

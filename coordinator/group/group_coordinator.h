@@ -121,6 +121,9 @@ class GroupCoordinator {
   void delete_groups(std::vector<std::string> group_ids,
                      std::function<void(std::vector<std::pair<std::string, ErrorCode>>)> done);
   void delete_offsets(msg::OffsetDeleteRequest req, std::function<void(msg::OffsetDeleteResponse)> done);
+  // Topics deleted from the cluster (every broker is told; each removes the committed offsets
+  // of those topics from the groups it coordinates, as Kafka's onPartitionsDeleted does).
+  void topics_deleted(std::set<std::string> topics);
 
   // The groups of this coordinator, for metrics. Blocks until the loop answers (at most
   // `timeout_ms`; empty then). Never call it on the loop's thread.

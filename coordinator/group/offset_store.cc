@@ -374,52 +374,70 @@ void OffsetStore::stop() {
 // Kafka's rules: offsets of an Empty group expire offsets.retention.minutes after it became
 // empty (after their commit when the group never used the group protocol); in a consumer
 // group that is alive, offsets of topics no member subscribes to expire after their commit.
-// An explicit retention from OffsetCommit v1-v4 wins. A group left with no offsets and no
-// members is deleted.
+// An explicit retention from OffsetCommit v1-v4 wins.
 void OffsetStore::expire_offsets() {
   const int64_t now = t_.loop.now_ms();
   const int64_t retention = t_.config.offsets_retention_ms;
+  remove_offsets("expired", [now, retention](const Group& g) -> OffsetFilter {
+    const bool empty = g.is(GroupState::Empty);
+    std::optional<std::set<std::string>> subscribed;
+    if (!empty) {
+      if (g.protocol_type != "consumer") return nullptr;
+      subscribed = g.subscribed_topics();
+      if (!subscribed) return nullptr;
+    }
+    const int64_t empty_since = g.state_timestamp();
+    const bool simple = g.protocol_type.empty();
+    return [=](const TopicPartition& tp, const CommittedOffset& c) {
+      if (c.expire_timestamp >= 0) return now >= c.expire_timestamp;
+      if (empty) return now >= (simple ? c.commit_timestamp : empty_since) + retention;
+      return !subscribed->count(tp.topic) && now >= c.commit_timestamp + retention;
+    };
+  });
+}
+
+// Kafka's onPartitionsDeleted: a re-created topic of the same name starts with no committed
+// offsets, so its consumers begin where auto.offset.reset says, not at the old topic's
+// positions.
+void OffsetStore::forget_topics(const std::set<std::string>& topics) {
+  for (auto& [id, g] : t_.groups)
+    for (auto& [producer, pending] : g->pending_txn_offsets)
+      std::erase_if(pending, [&](const auto& entry) { return topics.count(entry.first.topic) > 0; });
+  remove_offsets("of deleted topics removed", [&topics](const Group&) -> OffsetFilter {
+    return [&topics](const TopicPartition& tp, const CommittedOffset&) { return topics.count(tp.topic) > 0; };
+  });
+}
+
+// Kafka's cleanupGroupMetadata: in every group this broker coordinates, the offsets `select`
+// picks are forgotten and their tombstones written; a group left Empty with nothing is deleted.
+void OffsetStore::remove_offsets(const char* what, const std::function<OffsetFilter(const Group&)>& select) {
   std::vector<std::string> dead;
   for (auto& [id, g] : t_.groups) {
     if (t_.coordinator_error(id) != ErrorCode::NONE || g->is(GroupState::Dead)) continue;
-    std::optional<std::set<std::string>> subscribed;
-    const bool empty = g->is(GroupState::Empty);
-    if (!empty) {
-      if (g->protocol_type != "consumer") continue;
-      subscribed = g->subscribed_topics();
-      if (!subscribed) continue;
-    }
+    OffsetFilter drop = select(*g);
+    if (!drop) continue;
     std::vector<GroupRecord> tombstones;
-    size_t expired_offsets = 0;
     for (auto it = g->offsets.begin(); it != g->offsets.end();) {
-      const CommittedOffset& c = it->second;
-      bool expired;
-      if (c.expire_timestamp >= 0)
-        expired = now >= c.expire_timestamp;
-      else if (empty)
-        expired = now >= (g->protocol_type.empty() ? c.commit_timestamp : g->state_timestamp()) + retention;
-      else
-        expired = !subscribed->count(it->first.topic) && now >= c.commit_timestamp + retention;
-      if (expired) {
+      if (drop(it->first, it->second)) {
         tombstones.push_back({offset_key(id, it->first), std::nullopt});
         it = g->offsets.erase(it);
-        ++expired_offsets;
       } else {
         ++it;
       }
     }
-    if (empty && g->offsets.empty() && g->members.empty() && g->pending_txn_offsets.empty()) {
+    const size_t removed = tombstones.size();
+    if (g->is(GroupState::Empty) && g->offsets.empty() && g->members.empty() && g->pending_txn_offsets.empty()) {
       tombstones.push_back(group_tombstone(id));
       dead.push_back(id);
     }
-    if (!tombstones.empty()) {
-      spdlog::info("group {}: {} offsets expired", id, expired_offsets);
-      t_.log.append(g->partition, tombstones, std::nullopt, [gid = id](Result<int64_t> r) {
-        // Forgotten in memory already; a coordinator that reloads this partition sees them
-        // again and expires them again.
-        if (!r.ok()) spdlog::warn("group {}: writing expired offsets failed: {}", gid, r.error().message);
-      });
-    }
+    if (tombstones.empty()) continue;
+    spdlog::info("group {}: {} offsets {}", id, removed, what);
+    t_.log.append(g->partition, tombstones, std::nullopt, [gid = id](Result<int64_t> r) {
+      // Forgotten in memory already; a coordinator that reloads this partition sees them
+      // again and removes them again (expiry), or keeps them (deleted topics: a consumer of
+      // a re-created topic then starts at that offset, as before this rule).
+      if (!r.ok()) spdlog::warn("group {}: writing offset tombstones failed: {}", gid, r.error().message);
+    });
   }
   for (const auto& id : dead) {
     Group& g = *t_.groups.at(id);

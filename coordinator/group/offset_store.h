@@ -67,9 +67,14 @@ class OffsetStore {
   void start_expiry();
   void stop();
   void expire_offsets();
+  // Topics deleted from the cluster: their committed offsets are removed from every group.
+  void forget_topics(const std::set<std::string>& topics);
 
  private:
   using WrittenOffsets = std::vector<std::pair<TopicPartition, CommittedOffset>>;
+  // Which committed offsets of a group go; nullptr: none of this group's.
+  using OffsetFilter = std::function<bool(const TopicPartition&, const CommittedOffset&)>;
+  void remove_offsets(const char* what, const std::function<OffsetFilter(const Group&)>& select);
   template <class Response, class Request, class Stamp>
   void write_offsets(Group& g, const Request& req, const std::set<TopicPartition>& unknown, Stamp stamp,
                      std::optional<TxnProducer> txn, std::function<void(Group&, WrittenOffsets&)> apply,

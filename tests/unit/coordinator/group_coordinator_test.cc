@@ -378,6 +378,24 @@ TEST_CASE("OffsetDelete keeps the offsets of topics the group consumes") {
   CHECK(code_of(missing->error_code) == ErrorCode::GROUP_ID_NOT_FOUND);
 }
 
+TEST_CASE("a deleted topic's committed offsets leave every group; a group left with nothing goes") {
+  TwoMembers t;  // subscribed to "t"
+  t.f.commit("g", t.generation, t.a, {{"t", 0, 3}, {"t", 1, 4}, {"other", 0, 8}});
+  t.f.commit("standalone", -1, "", {{"t", 0, 1}});
+  t.f.coord.topics_deleted({"t", "never-consumed"});
+  t.f.loop.run();
+  CHECK(t.f.committed("g", "t", 0) == -1);
+  CHECK(t.f.committed("g", "t", 1) == -1);
+  CHECK(t.f.committed("g", "other", 0) == 8);
+  CHECK(t.f.describe("g").group_state == "Stable");
+  CHECK(t.f.describe("standalone").group_state == "Dead");
+  // The tombstones are in the log: a re-created "t" does not inherit the old positions.
+  t.f.reload();
+  CHECK(t.f.committed("g", "t", 0) == -1);
+  CHECK(t.f.committed("g", "other", 0) == 8);
+  CHECK(t.f.committed("standalone", "t", 0) == -1);
+}
+
 TEST_CASE("offsets of an empty group expire after offsets.retention.minutes, then the group goes") {
   GroupConfig c = Fixture::config_without_delay();
   c.offsets_retention_ms = 60'000;
