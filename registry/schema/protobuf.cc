@@ -15,6 +15,7 @@
 #include <utility>
 #include <variant>
 
+#include "protocol/base64.h"
 #include "registry/schema/schema_types.h"
 
 namespace kb::registry {
@@ -27,50 +28,6 @@ namespace gp = google::protobuf;
 constexpr std::string_view kDefaultFileName = "default";
 // How many of the parser's errors one message carries (it recovers and reports follow-ups).
 constexpr size_t kMaxErrors = 3;
-
-constexpr std::string_view kBase64Alphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-std::string base64_encode(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    uint32_t v = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
-    for (int shift : {18, 12, 6, 0}) out += kBase64Alphabet[(v >> shift) & 63];
-  }
-  if (size_t rest = bytes.size() - i; rest > 0) {
-    uint32_t v = uint8_t(bytes[i]) << 16;
-    if (rest == 2) v |= uint8_t(bytes[i + 1]) << 8;
-    out += kBase64Alphabet[(v >> 18) & 63];
-    out += kBase64Alphabet[(v >> 12) & 63];
-    out += rest == 2 ? kBase64Alphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
-// Standard alphabet, padding optional (Java's Base64 decoder, which Confluent uses, also
-// accepts input without it); nullopt for anything else.
-std::optional<std::string> base64_decode(std::string_view text) {
-  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
-  if (text.empty() || text.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() * 3 / 4);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : text) {
-    size_t v = kBase64Alphabet.find(c);
-    if (v == std::string_view::npos) return std::nullopt;
-    acc = (acc << 6) | uint32_t(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += char((acc >> bits) & 0xff);
-    }
-  }
-  return out;
-}
 
 // "what: message", or the message alone for the schema's own file.
 std::string in(const std::string& what, const std::string& message) {
