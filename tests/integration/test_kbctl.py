@@ -6,6 +6,7 @@ One broker and one cluster per module (the fixture is module-scoped and parametr
 import datetime
 import json
 import os
+import subprocess
 import time
 
 import pytest
@@ -13,8 +14,8 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka import TopicPartition as CTP
 
 from cluster_harness import Cluster, wait_until
-from kbroker_harness import Broker, free_ports
-from kbctl_util import kbctl, kbctl_json
+from kbroker_harness import REPO, Broker, free_ports
+from kbctl_util import KBCTL, kbctl, kbctl_json
 
 
 class Target:
@@ -373,3 +374,27 @@ def test_cluster_health_reports_a_dead_broker(target):
     assert kbctl(target.bootstrap, "topic", "produce", t, "-q", stdin="x\ny\nz\n").rc == 0
     got = kbctl(target.bootstrap, "topic", "consume", t, "-e")
     assert sorted(got.out.splitlines()) == ["x", "y", "z"], got
+
+
+def complete(*words, brokers=None):
+    """What tools/kbctl/kbctl.bash-completion offers after `kbctl words...` (the last word is
+    the one being completed), with build/kbctl on PATH for topic and group names."""
+    line = ["kbctl"] + (["-X", f"brokers={brokers}"] if brokers else []) + list(words)
+    script = (f"source {REPO}/tools/kbctl/kbctl.bash-completion; COMP_WORDS=({' '.join(repr(w) for w in line)}); "
+              f"COMP_CWORD={len(line) - 1}; _kbctl; printf '%s\\n' \"${{COMPREPLY[@]}}\"")
+    env = dict(os.environ, PATH=os.path.dirname(KBCTL) + ":" + os.environ["PATH"])
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env, timeout=30)
+    assert out.returncode == 0, out.stderr
+    return sorted(out.stdout.split())
+
+
+def test_bash_completion_offers_commands_options_and_topic_names(target):
+    if target.kind != "one":
+        pytest.skip("one broker is enough")
+    assert complete("") == sorted(["cluster", "topic", "group", "config", "help", "-X", "-b", "--brokers",
+                                   "--format", "--help", "--version"])
+    assert complete("topic", "de") == ["delete", "describe"]
+    assert "--partitions" in complete("topic", "create", "--")
+    assert complete("group", "seek", "g", "--to", "") == ["end", "start"]
+    t = make_topic(target, 1)
+    assert t in complete("topic", "describe", "", brokers=target.bootstrap)
