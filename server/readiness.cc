@@ -8,9 +8,12 @@ namespace {
 
 const char* health_name(storage::LogDirState::Health h) {
   switch (h) {
-    case storage::LogDirState::Health::online: return "online";
-    case storage::LogDirState::Health::full: return "full";
-    case storage::LogDirState::Health::failed: return "offline";
+    case storage::LogDirState::Health::online:
+      return "online";
+    case storage::LogDirState::Health::full:
+      return "full";
+    case storage::LogDirState::Health::failed:
+      return "offline";
   }
   return "unknown";
 }
@@ -34,11 +37,14 @@ Readiness assess_readiness(const ReadinessState& s) {
   if (!s.caught_up) r.reasons.push_back("not caught up with the metadata log");
   nlohmann::ordered_json dirs = nlohmann::ordered_json::array();
   for (const auto& d : s.log_dirs) {
-    if (d.health == storage::LogDirState::Health::full) r.reasons.push_back("log dir " + d.path.string() + " is full");
+    if (d.health == storage::LogDirState::Health::full)
+      r.reasons.push_back("log dir " + d.path.string() + " is full");
     if (d.health == storage::LogDirState::Health::failed)
       r.reasons.push_back("log dir " + d.path.string() + " is offline: " + d.error);
-    dirs.push_back({{"path", d.path.string()}, {"state", health_name(d.health)},
-                    {"error", d.error.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(d.error)}});
+    dirs.push_back(
+        {{"path", d.path.string()},
+         {"state", health_name(d.health)},
+         {"error", d.error.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(d.error)}});
   }
   r.ready = r.reasons.empty();
   nlohmann::ordered_json body{{"status", r.ready ? "ready" : "not ready"},

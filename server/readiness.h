@@ -21,7 +21,7 @@ struct ReadinessState {
   bool stopping = false;
   int32_t controller_id = -1;  // the quorum's leader; -1: unknown
   enum class Registration { absent, fenced, unfenced } registration = Registration::absent;
-  bool caught_up = false;      // the replicas took their roles
+  bool caught_up = false;  // the replicas took their roles
   std::vector<storage::LogDirInfo> log_dirs;
 };
 

@@ -100,13 +100,17 @@ std::vector<int32_t> Client::candidates() const {
 
 Error Client::unreachable_all(const Error& last) const {
   std::string tried;
-  for (const auto& a : opts_.bootstrap) tried += (tried.empty() ? "" : ",") + a.host + ":" + std::to_string(a.port);
+  for (const auto& a : opts_.bootstrap)
+    tried += (tried.empty() ? "" : ",") + a.host + ":" + std::to_string(a.port);
   return Error{last.code, "no broker reachable (tried " + tried + "): " + last.message};
 }
 
-Result<std::vector<uint8_t>> Client::send(int32_t node, int16_t api_key, int16_t version, std::vector<uint8_t> body) {
+Result<std::vector<uint8_t>> Client::send(int32_t node, int16_t api_key, int16_t version,
+                                          std::vector<uint8_t> body) {
   auto to = address(node);
-  if (!to) return Error{ErrorCode::BROKER_NOT_AVAILABLE, "broker " + std::to_string(node) + " is not in the metadata"};
+  if (!to)
+    return Error{ErrorCode::BROKER_NOT_AVAILABLE,
+                 "broker " + std::to_string(node) + " is not in the metadata"};
   auto promise = std::make_shared<std::promise<Result<std::vector<uint8_t>>>>();
   auto future = promise->get_future();
   peer_.send(node, *to, api_key, version, std::move(body), opts_.timeout_ms,
@@ -116,9 +120,10 @@ Result<std::vector<uint8_t>> Client::send(int32_t node, int16_t api_key, int16_t
     return Error{ErrorCode::REQUEST_TIMED_OUT, describe(node) + " did not answer " + api_name(api_key)};
   auto r = future.get();
   if (!r.ok()) {
-    std::string why = r.error().code == ErrorCode::REQUEST_TIMED_OUT
-                          ? "no answer to " + api_name(api_key) + " within " + std::to_string(opts_.timeout_ms) + " ms"
-                          : r.error().message;
+    std::string why =
+        r.error().code == ErrorCode::REQUEST_TIMED_OUT
+            ? "no answer to " + api_name(api_key) + " within " + std::to_string(opts_.timeout_ms) + " ms"
+            : r.error().message;
     return Error{r.error().code, describe(node) + ": " + why};
   }
   return r;
@@ -151,8 +156,8 @@ Result<int16_t> Client::negotiate(int32_t node, int16_t api_key, int16_t our_min
     return Error{ErrorCode::UNSUPPORTED_VERSION, describe(node) + " does not serve " + api_name(api_key)};
   int16_t v = std::min(our_max, it->second.second);
   if (v < our_min || v < it->second.first)
-    return Error{ErrorCode::UNSUPPORTED_VERSION, describe(node) + " serves " + api_name(api_key) + " versions " +
-                                                     std::to_string(it->second.first) + "-" +
+    return Error{ErrorCode::UNSUPPORTED_VERSION, describe(node) + " serves " + api_name(api_key) +
+                                                     " versions " + std::to_string(it->second.first) + "-" +
                                                      std::to_string(it->second.second) + ", kbctl speaks " +
                                                      std::to_string(our_min) + "-" + std::to_string(our_max)};
   return v;
@@ -201,7 +206,8 @@ Result<int32_t> Client::coordinator(const std::string& group) {
       nodes_[r->node_id] = runtime::PeerAddress{r->host, static_cast<uint16_t>(r->port)};
       return r->node_id;
     }
-    bool retriable = code == ErrorCode::COORDINATOR_NOT_AVAILABLE || code == ErrorCode::COORDINATOR_LOAD_IN_PROGRESS;
+    bool retriable =
+        code == ErrorCode::COORDINATOR_NOT_AVAILABLE || code == ErrorCode::COORDINATOR_LOAD_IN_PROGRESS;
     if (!retriable || std::chrono::steady_clock::now() >= deadline)
       return Error{code, "finding the coordinator of group " + group + ": " +
                              refusal(answered, code, r->error_message)};

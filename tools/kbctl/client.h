@@ -99,7 +99,8 @@ class Client {
 
   // The message kbctl prints for a Kafka error a broker answered: "broker 1 (host:port)
   // answered TOPIC_ALREADY_EXISTS: <its message>".
-  std::string refusal(int32_t node, ErrorCode code, const std::optional<std::string>& message = std::nullopt) const;
+  std::string refusal(int32_t node, ErrorCode code,
+                      const std::optional<std::string>& message = std::nullopt) const;
 
   static bool unreachable(const Error& e) {
     return e.code == ErrorCode::NETWORK_EXCEPTION || e.code == ErrorCode::REQUEST_TIMED_OUT;
@@ -107,7 +108,8 @@ class Client {
 
  private:
   Result<int16_t> negotiate(int32_t node, int16_t api_key, int16_t our_min, int16_t our_max);
-  Result<std::vector<uint8_t>> send(int32_t node, int16_t api_key, int16_t version, std::vector<uint8_t> body);
+  Result<std::vector<uint8_t>> send(int32_t node, int16_t api_key, int16_t version,
+                                    std::vector<uint8_t> body);
   std::vector<int32_t> candidates() const;
   Error unreachable_all(const Error& last) const;
   std::optional<runtime::PeerAddress> address(int32_t node) const;

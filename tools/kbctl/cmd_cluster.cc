@@ -16,14 +16,17 @@ int cluster_info(Context& ctx, const Args&) {
     partitions += t.partitions.size();
   }
   auto brokers = md.brokers;
-  std::sort(brokers.begin(), brokers.end(), [](const auto& a, const auto& b) { return a.node_id < b.node_id; });
+  std::sort(brokers.begin(), brokers.end(),
+            [](const auto& a, const auto& b) { return a.node_id < b.node_id; });
   if (ctx.json()) {
     Json j;
     j["cluster_id"] = md.cluster_id ? Json(*md.cluster_id) : Json(nullptr);
     j["controller_id"] = md.controller_id;
     j["brokers"] = Json::array();
     for (const auto& b : brokers)
-      j["brokers"].push_back({{"id", b.node_id}, {"host", b.host}, {"port", b.port},
+      j["brokers"].push_back({{"id", b.node_id},
+                              {"host", b.host},
+                              {"port", b.port},
                               {"rack", b.rack ? Json(*b.rack) : Json(nullptr)}});
     j["topics"] = md.topics.size();
     j["internal_topics"] = internal;
@@ -37,8 +40,8 @@ int cluster_info(Context& ctx, const Args&) {
           << "PARTITIONS  " << partitions << "\n\n";
   Table t({"BROKER", "HOST", "PORT", "RACK"});
   for (const auto& b : brokers)
-    t.add({std::to_string(b.node_id) + (b.node_id == md.controller_id ? "*" : ""), b.host, std::to_string(b.port),
-           b.rack.value_or("-")});
+    t.add({std::to_string(b.node_id) + (b.node_id == md.controller_id ? "*" : ""), b.host,
+           std::to_string(b.port), b.rack.value_or("-")});
   t.print(ctx.out);
   ctx.out << "(* the active controller)\n";
   return kExitOk;
@@ -83,10 +86,13 @@ int cluster_health(Context& ctx, const Args&) {
     j["partitions_with_offline_replicas"] = offline_replicas;
     print_json(ctx.out, j);
   } else {
-    auto list = [](const std::vector<std::string>& v) { return v.empty() ? std::string("none") : join(v, " "); };
-    ctx.out << "HEALTHY                      " << (healthy ? "yes" : "no (" + join(reasons, ", ") + ")") << "\n"
-            << "CONTROLLER                   " << (md.controller_id >= 0 ? std::to_string(md.controller_id) : "none")
+    auto list = [](const std::vector<std::string>& v) {
+      return v.empty() ? std::string("none") : join(v, " ");
+    };
+    ctx.out << "HEALTHY                      " << (healthy ? "yes" : "no (" + join(reasons, ", ") + ")")
             << "\n"
+            << "CONTROLLER                   "
+            << (md.controller_id >= 0 ? std::to_string(md.controller_id) : "none") << "\n"
             << "BROKERS                      " << join(std::vector<int32_t>(live.begin(), live.end())) << "\n"
             << "BROKERS DOWN                 "
             << (down.empty() ? "none" : join(std::vector<int32_t>(down.begin(), down.end()))) << "\n"
@@ -101,14 +107,26 @@ int cluster_health(Context& ctx, const Args&) {
 
 std::vector<Command> cluster_commands() {
   return {
-      {"cluster", "info", "", "Cluster id, active controller, brokers, topic and partition counts", "", {}, 0, 0,
+      {"cluster",
+       "info",
+       "",
+       "Cluster id, active controller, brokers, topic and partition counts",
+       "",
+       {},
+       0,
+       0,
        cluster_info},
-      {"cluster", "health", "",
+      {"cluster",
+       "health",
+       "",
        "Whether every partition has a leader and a full ISR; exit 1 when not",
        "Unhealthy when no controller is active, a broker named in a replica list is not in the\n"
        "cluster, or a partition has no leader, fewer in-sync replicas than replicas, or offline\n"
        "replicas. Exit code 0 when healthy, 1 when not (the reasons are printed).",
-       {}, 0, 0, cluster_health},
+       {},
+       0,
+       0,
+       cluster_health},
   };
 }
 

@@ -17,7 +17,8 @@ int config_get(Context& ctx, const Args& a) {
     must(c.metadata(std::vector<std::string>{}));
     auto ids = c.node_ids();
     if (std::find(ids.begin(), ids.end(), node) == ids.end())
-      throw Failure(kExitNotFound, "broker " + std::to_string(node) + " is not in the cluster (brokers: " + join(ids) + ")");
+      throw Failure(kExitNotFound,
+                    "broker " + std::to_string(node) + " is not in the cluster (brokers: " + join(ids) + ")");
   } else {
     // Any broker's view: the first one listed.
     must(c.metadata(std::vector<std::string>{}));
@@ -30,7 +31,8 @@ int config_get(Context& ctx, const Args& a) {
   if (!a.positional.empty()) {
     for (const auto& k : a.positional) {
       bool found = std::any_of(configs.begin(), configs.end(), [&](const auto& e) { return e.name == k; });
-      if (!found) throw Failure(kExitNotFound, "broker " + std::to_string(node) + " has no config named " + k);
+      if (!found)
+        throw Failure(kExitNotFound, "broker " + std::to_string(node) + " has no config named " + k);
     }
   }
   if (ctx.json()) {
@@ -46,7 +48,8 @@ int config_get(Context& ctx, const Args& a) {
 }
 
 int config_set(Context& ctx, const Args& a) {
-  if (a.positional.empty() && a.all("delete").empty()) usage_error("kbctl config set: nothing to do (KEY=VALUE or -d KEY)");
+  if (a.positional.empty() && a.all("delete").empty())
+    usage_error("kbctl config set: nothing to do (KEY=VALUE or -d KEY)");
   if (auto b = a.get_int("broker")) {
     auto node = static_cast<int32_t>(*b);
     must(ctx.client().metadata(std::vector<std::string>{}));
@@ -61,15 +64,29 @@ int config_set(Context& ctx, const Args& a) {
 }  // namespace
 
 std::vector<Command> config_commands() {
-  const Option broker{"broker", 'B', "ID", "one broker's configs (default: get asks the first broker; set changes the cluster-wide default)"};
+  const Option broker{
+      "broker", 'B', "ID",
+      "one broker's configs (default: get asks the first broker; set changes the cluster-wide default)"};
   return {
-      {"config", "get", "[KEY...]", "Broker configs with their values and sources",
-       "Every config of one broker, or only the KEYs named (exit 4 when one does not exist).", {broker}, 0, SIZE_MAX,
+      {"config",
+       "get",
+       "[KEY...]",
+       "Broker configs with their values and sources",
+       "Every config of one broker, or only the KEYs named (exit 4 when one does not exist).",
+       {broker},
+       0,
+       SIZE_MAX,
        config_get},
-      {"config", "set", "[KEY=VALUE...]", "Change dynamic broker configs, cluster-wide or on one broker",
+      {"config",
+       "set",
+       "[KEY=VALUE...]",
+       "Change dynamic broker configs, cluster-wide or on one broker",
        "Without --broker the cluster-wide default changes (every broker applies it);\n"
        "-d KEY removes a dynamic value. Example: kbctl config set log.retention.ms=3600000",
-       {broker, {"delete", 'd', "KEY", "remove a dynamic config (repeatable)"}}, 0, SIZE_MAX, config_set},
+       {broker, {"delete", 'd', "KEY", "remove a dynamic config (repeatable)"}},
+       0,
+       SIZE_MAX,
+       config_set},
   };
 }
 

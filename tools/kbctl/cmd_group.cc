@@ -77,7 +77,8 @@ GroupView load_group(Client& c, const std::string& group) {
     fail(Error{code, "offsets of group " + group + ": " + c.refusal(g.coordinator, code)});
   for (const auto& t : f.topics)
     for (const auto& p : t.partitions)
-      if (p.error_code == 0 && p.committed_offset >= 0) g.committed[{t.name, p.partition_index}] = p.committed_offset;
+      if (p.error_code == 0 && p.committed_offset >= 0)
+        g.committed[{t.name, p.partition_index}] = p.committed_offset;
   return g;
 }
 
@@ -112,13 +113,16 @@ int group_list(Context& ctx, const Args&) {
   if (ctx.json()) {
     Json j = Json::array();
     for (const auto& g : groups)
-      j.push_back({{"group", g.id}, {"state", g.state.empty() ? Json(nullptr) : Json(g.state)},
-                   {"protocol_type", g.type}, {"coordinator", g.coordinator}});
+      j.push_back({{"group", g.id},
+                   {"state", g.state.empty() ? Json(nullptr) : Json(g.state)},
+                   {"protocol_type", g.type},
+                   {"coordinator", g.coordinator}});
     print_json(ctx.out, j);
   } else {
     Table t({"GROUP", "STATE", "PROTOCOL-TYPE", "COORDINATOR"});
     for (const auto& g : groups)
-      t.add({g.id, g.state.empty() ? "?" : g.state, g.type.empty() ? "-" : g.type, std::to_string(g.coordinator)});
+      t.add({g.id, g.state.empty() ? "?" : g.state, g.type.empty() ? "-" : g.type,
+             std::to_string(g.coordinator)});
     t.print(ctx.out);
   }
   return rc;
@@ -145,7 +149,8 @@ int group_describe(Context& ctx, const Args& a) {
   }
   int64_t total_lag = 0;
   Json rows = Json::array();
-  Table t({"TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "HOST", "CLIENT-ID"});
+  Table t(
+      {"TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "HOST", "CLIENT-ID"});
   for (const auto& tp : parts) {
     // -1: unknown (no committed offset, or the leader did not answer).
     auto cit = g.committed.find(tp);
@@ -168,12 +173,14 @@ int group_describe(Context& ctx, const Args& a) {
     t.add({tp.topic, std::to_string(tp.partition), text(committed, "-"), text(end, "?"), text(lag, "-"),
            m ? m->member_id : "-", m ? m->host : "-", m ? m->client_id : "-"});
   }
-  for (const auto& [tp, e] : ends.errors) std::cerr << "kbctl: log end offset of " << tp.to_string() << ": " << e.message << "\n";
+  for (const auto& [tp, e] : ends.errors)
+    std::cerr << "kbctl: log end offset of " << tp.to_string() << ": " << e.message << "\n";
   if (ctx.json()) {
     Json members = Json::array();
     for (const auto& m : g.members) {
       Json assigned = Json::array();
-      for (const auto& tp : m.assigned) assigned.push_back({{"topic", tp.topic}, {"partition", tp.partition}});
+      for (const auto& tp : m.assigned)
+        assigned.push_back({{"topic", tp.topic}, {"partition", tp.partition}});
       members.push_back({{"member_id", m.member_id},
                          {"group_instance_id", m.instance_id.empty() ? Json(nullptr) : Json(m.instance_id)},
                          {"client_id", m.client_id},
@@ -212,13 +219,14 @@ int group_seek(Context& ctx, const Args& a) {
     offset = parse_int(*to);
     if (!offset) timestamp = parse_timestamp(*to);
     if ((!offset && !timestamp) || (offset && *offset < 0))
-      usage_error("kbctl group seek: --to expects start, end, an offset, @MS or an ISO-8601 time, got '" + *to + "'");
+      usage_error("kbctl group seek: --to expects start, end, an offset, @MS or an ISO-8601 time, got '" +
+                  *to + "'");
   }
   GroupView g = load_group(c, group);
   if (!g.members.empty())
     fail(Error{ErrorCode::NON_EMPTY_GROUP, "group " + group + " has " + std::to_string(g.members.size()) +
-                                                " active member(s) (state " + g.state +
-                                                "): stop its consumers before seeking"});
+                                               " active member(s) (state " + g.state +
+                                               "): stop its consumers before seeking"});
   std::vector<std::string> topics;
   for (const auto& list : a.all("topics"))
     for (auto& name : split_commas(list)) topics.push_back(std::move(name));
@@ -229,7 +237,9 @@ int group_seek(Context& ctx, const Args& a) {
     for (const auto& name : topics)
       for (const auto& p : topic_or_fail(c, md, name).partitions) parts.push_back({name, p.partition_index});
   } else {
-    if (!exists(g)) throw Failure(kExitNotFound, "group " + group + " does not exist (name --topics to create its offsets)");
+    if (!exists(g))
+      throw Failure(kExitNotFound,
+                    "group " + group + " does not exist (name --topics to create its offsets)");
     std::set<std::string> names;
     for (const auto& [tp, o] : g.committed) {
       parts.push_back(tp);
@@ -251,11 +261,16 @@ int group_seek(Context& ctx, const Args& a) {
     }
     const int64_t lo = starts.offsets[tp], hi = ends.offsets[tp];
     int64_t t;
-    if (*to == "start") t = lo;
-    else if (*to == "end") t = hi;
-    else if (offset) t = std::clamp(*offset, lo, hi);  // as kafka-consumer-groups.sh does
+    if (*to == "start")
+      t = lo;
+    else if (*to == "end")
+      t = hi;
+    else if (offset)
+      t = std::clamp(*offset, lo, hi);  // as kafka-consumer-groups.sh does
     else {
-      if (!at.offsets.count(tp)) fail(Error{at.errors[tp].code, "offset at " + *to + " of " + tp.to_string() + ": " + at.errors[tp].message});
+      if (!at.offsets.count(tp))
+        fail(Error{at.errors[tp].code,
+                   "offset at " + *to + " of " + tp.to_string() + ": " + at.errors[tp].message});
       t = at.offsets[tp] < 0 ? hi : at.offsets[tp];  // no record that late: the end
     }
     target[tp] = t;
@@ -269,10 +284,11 @@ int group_seek(Context& ctx, const Args& a) {
                     {"partition", tp.partition},
                     {"old_offset", old == g.committed.end() ? Json(nullptr) : Json(old->second)},
                     {"new_offset", o}});
-    table.add({tp.topic, std::to_string(tp.partition), old == g.committed.end() ? "-" : std::to_string(old->second),
-               std::to_string(o)});
+    table.add({tp.topic, std::to_string(tp.partition),
+               old == g.committed.end() ? "-" : std::to_string(old->second), std::to_string(o)});
   }
-  if (ctx.json()) print_json(ctx.out, {{"group", group}, {"dry_run", a.flag("dry-run")}, {"partitions", rows}});
+  if (ctx.json())
+    print_json(ctx.out, {{"group", group}, {"dry_run", a.flag("dry-run")}, {"partitions", rows}});
   else {
     table.print(ctx.out);
     if (a.flag("dry-run")) ctx.out << "(dry run: nothing committed)\n";
@@ -313,8 +329,10 @@ int group_delete(Context& ctx, const Args& a) {
                  {"error", code == ErrorCode::NONE ? Json(nullptr) : Json(std::string(error_name(code)))},
                  {"error_message", code == ErrorCode::NONE ? Json(nullptr) : Json(message)}});
   }
-  if (ctx.json()) print_json(ctx.out, j);
-  else t.print(ctx.out);
+  if (ctx.json())
+    print_json(ctx.out, j);
+  else
+    t.print(ctx.out);
   return rc;
 }
 
@@ -322,12 +340,29 @@ int group_delete(Context& ctx, const Args& a) {
 
 std::vector<Command> group_commands() {
   return {
-      {"group", "list", "", "Consumer groups of every broker's coordinator, with their state", "", {}, 0, 0, group_list},
-      {"group", "describe", "GROUP", "Members, their partitions and the lag of each partition",
+      {"group",
+       "list",
+       "",
+       "Consumer groups of every broker's coordinator, with their state",
+       "",
+       {},
+       0,
+       0,
+       group_list},
+      {"group",
+       "describe",
+       "GROUP",
+       "Members, their partitions and the lag of each partition",
        "LAG is the partition's log end offset (high watermark, from its leader) minus the offset\n"
        "the group committed.",
-       {}, 1, 1, group_describe},
-      {"group", "seek", "GROUP", "Move a group's committed offsets (the group must have no members)",
+       {},
+       1,
+       1,
+       group_describe},
+      {"group",
+       "seek",
+       "GROUP",
+       "Move a group's committed offsets (the group must have no members)",
        "--to start | end | OFFSET | @MS | DATETIME. An offset outside a partition's range is moved to\n"
        "its nearest end; a time (@milliseconds since the epoch, or ISO-8601 such as\n"
        "2024-05-01T12:00:00Z) seeks to the first record at or after it (the end when none is).\n"
@@ -335,9 +370,18 @@ std::vector<Command> group_commands() {
        {{"to", 0, "WHERE", "start, end, an offset, @MS or an ISO-8601 time"},
         {"topics", 't', "T1,T2", "only (or also) these topics, every partition (repeatable)"},
         {"dry-run", 0, "", "print the new offsets without committing them"}},
-       1, 1, group_seek},
-      {"group", "delete", "GROUP...", "Delete groups (with no members) and their committed offsets", "", {}, 1,
-       SIZE_MAX, group_delete},
+       1,
+       1,
+       group_seek},
+      {"group",
+       "delete",
+       "GROUP...",
+       "Delete groups (with no members) and their committed offsets",
+       "",
+       {},
+       1,
+       SIZE_MAX,
+       group_delete},
   };
 }
 

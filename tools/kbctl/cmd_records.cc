@@ -2,11 +2,11 @@
 // the leaders to stdout, with the record-batch codec of protocol/record_batch.h.
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
-#include <fstream>
-#include <algorithm>
 #include <cstdint>
+#include <fstream>
 #include <iostream>
 #include <set>
 #include <thread>
@@ -34,7 +34,8 @@ int codec_id(const std::string& name) {
   usage_error("--compression: expected none, gzip, snappy, lz4 or zstd, got '" + name + "'");
 }
 
-std::vector<int32_t> parse_partitions(const Args& a, const msg::MetadataResponse::MetadataResponseTopic& topic) {
+std::vector<int32_t> parse_partitions(const Args& a,
+                                      const msg::MetadataResponse::MetadataResponseTopic& topic) {
   std::set<int32_t> known;
   for (const auto& p : topic.partitions) known.insert(p.partition_index);
   std::vector<int32_t> out;
@@ -43,8 +44,8 @@ std::vector<int32_t> parse_partitions(const Args& a, const msg::MetadataResponse
       auto n = parse_int(item);
       if (!n) usage_error("--partition: expected partition numbers, got '" + list + "'");
       if (!known.count(static_cast<int32_t>(*n)))
-        throw Failure(kExitNotFound, "topic " + *topic.name + " has no partition " + std::to_string(*n) + " (it has " +
-                                         std::to_string(known.size()) + ")");
+        throw Failure(kExitNotFound, "topic " + *topic.name + " has no partition " + std::to_string(*n) +
+                                         " (it has " + std::to_string(known.size()) + ")");
       out.push_back(static_cast<int32_t>(*n));
     }
   if (out.empty()) out.assign(known.begin(), known.end());
@@ -61,7 +62,8 @@ struct Pending {
 
 class Producer {
  public:
-  Producer(Client& c, std::string topic, int16_t acks, int codec) : c_(c), topic_(std::move(topic)), acks_(acks), codec_(codec) {
+  Producer(Client& c, std::string topic, int16_t acks, int codec)
+      : c_(c), topic_(std::move(topic)), acks_(acks), codec_(codec) {
     refresh();
   }
   int32_t partitions() const { return static_cast<int32_t>(leaders_.size()); }
@@ -84,7 +86,9 @@ class Producer {
           for (int32_t p : parts) retry.emplace(p, std::move(batches_.at(p)));
           continue;
         }
-        if (leader < 0) fail(Error{ErrorCode::LEADER_NOT_AVAILABLE, "partition " + topic_ + "-" + std::to_string(parts[0]) + " has no leader"});
+        if (leader < 0)
+          fail(Error{ErrorCode::LEADER_NOT_AVAILABLE,
+                     "partition " + topic_ + "-" + std::to_string(parts[0]) + " has no leader"});
         msg::ProduceRequest req;
         req.acks = acks_;
         req.timeout_ms = 30000;
@@ -166,9 +170,12 @@ int topic_produce(Context& ctx, const Args& a) {
   const std::string topic = a.positional[0];
   int16_t acks = -1;
   if (auto v = a.get("acks")) {
-    if (*v == "all" || *v == "-1") acks = -1;
-    else if (*v == "1") acks = 1;
-    else usage_error("--acks: expected all (-1) or 1, got '" + *v + "'");
+    if (*v == "all" || *v == "-1")
+      acks = -1;
+    else if (*v == "1")
+      acks = 1;
+    else
+      usage_error("--acks: expected all (-1) or 1, got '" + *v + "'");
   }
   const int codec = codec_id(a.get("compression").value_or("none"));
   RecordBatchBuilder::Headers headers;
@@ -209,8 +216,8 @@ int topic_produce(Context& ctx, const Args& a) {
       }
     }
     int32_t partition = fixed_partition ? *fixed_partition
-                        : key       ? murmur2_partition(*key, producer.partitions())
-                                    : next++ % producer.partitions();
+                        : key           ? murmur2_partition(*key, producer.partitions())
+                                        : next++ % producer.partitions();
     producer.add(partition, key, value, headers);
     if (progress && ++lines % 10000 == 0) std::cerr << "\r" << lines << " records read" << std::flush;
   }
@@ -219,7 +226,8 @@ int topic_produce(Context& ctx, const Args& a) {
   if (ctx.json()) {
     Json parts = Json::array();
     for (const auto& [p, s] : producer.stats())
-      parts.push_back({{"partition", p}, {"records", s.records}, {"first_offset", s.first}, {"last_offset", s.last}});
+      parts.push_back(
+          {{"partition", p}, {"records", s.records}, {"first_offset", s.first}, {"last_offset", s.last}});
     print_json(ctx.out, {{"topic", topic}, {"records", producer.produced()}, {"partitions", parts}});
   } else if (!a.flag("quiet")) {
     Table t({"PARTITION", "RECORDS", "FIRST-OFFSET", "LAST-OFFSET"});
@@ -249,22 +257,42 @@ std::string render(const std::string& fmt, const std::string& topic, int32_t par
       continue;
     }
     switch (char f = fmt[++i]) {
-      case 't': out += topic; break;
-      case 'p': out += std::to_string(partition); break;
-      case 'o': out += std::to_string(r.offset); break;
-      case 'T': out += std::to_string(r.timestamp); break;
-      case 'k': if (r.key) out += *r.key; break;
-      case 'v': if (r.value) out += *r.value; break;
-      case 'K': out += std::to_string(r.key ? int64_t(r.key->size()) : -1); break;
-      case 'V': out += std::to_string(r.value ? int64_t(r.value->size()) : -1); break;
+      case 't':
+        out += topic;
+        break;
+      case 'p':
+        out += std::to_string(partition);
+        break;
+      case 'o':
+        out += std::to_string(r.offset);
+        break;
+      case 'T':
+        out += std::to_string(r.timestamp);
+        break;
+      case 'k':
+        if (r.key) out += *r.key;
+        break;
+      case 'v':
+        if (r.value) out += *r.value;
+        break;
+      case 'K':
+        out += std::to_string(r.key ? int64_t(r.key->size()) : -1);
+        break;
+      case 'V':
+        out += std::to_string(r.value ? int64_t(r.value->size()) : -1);
+        break;
       case 'h':
         for (size_t h = 0; h < r.headers.size(); ++h) {
           if (h) out += ',';
           out.append(r.headers[h].key).append("=").append(r.headers[h].value.value_or(""));
         }
         break;
-      case '%': out += '%'; break;
-      default: out += '%'; out += f;
+      case '%':
+        out += '%';
+        break;
+      default:
+        out += '%';
+        out += f;
     }
   }
   return out;
@@ -273,7 +301,8 @@ std::string render(const std::string& fmt, const std::string& topic, int32_t par
 Json record_json(const std::string& topic, int32_t partition, const RecordView& r) {
   Json headers = Json::array();
   for (const auto& h : r.headers)
-    headers.push_back({{"key", std::string(h.key)}, {"value", h.value ? Json(std::string(*h.value)) : Json(nullptr)}});
+    headers.push_back(
+        {{"key", std::string(h.key)}, {"value", h.value ? Json(std::string(*h.value)) : Json(nullptr)}});
   return {{"topic", topic},
           {"partition", partition},
           {"offset", r.offset},
@@ -327,7 +356,8 @@ int topic_consume(Context& ctx, const Args& a) {
   for (const auto& tp : unset) {
     if (!starts.offsets.count(tp)) fail(starts.errors[tp]);
     int64_t pos = starts.offsets[tp];
-    if (at_offset && ends_now.offsets.count(tp)) pos = std::clamp(*at_offset, pos, std::max(pos, ends_now.offsets[tp]));
+    if (at_offset && ends_now.offsets.count(tp))
+      pos = std::clamp(*at_offset, pos, std::max(pos, ends_now.offsets[tp]));
     if (at_time) pos = at.offsets.count(tp) && at.offsets[tp] >= 0 ? at.offsets[tp] : ends_now.offsets[tp];
     position[tp.partition] = pos;
   }
@@ -372,27 +402,31 @@ int topic_consume(Context& ctx, const Args& a) {
         refresh = true;
         continue;
       }
-      if (resp->error_code != 0) fail(Error{static_cast<ErrorCode>(resp->error_code), c.refusal(leader, static_cast<ErrorCode>(resp->error_code))});
+      if (resp->error_code != 0)
+        fail(Error{static_cast<ErrorCode>(resp->error_code),
+                   c.refusal(leader, static_cast<ErrorCode>(resp->error_code))});
       for (const auto& rt : resp->responses)
         for (const auto& pd : rt.partitions) {
           auto code = static_cast<ErrorCode>(pd.error_code);
           const int32_t p = pd.partition_index;
           if (code == ErrorCode::NOT_LEADER_OR_FOLLOWER || code == ErrorCode::LEADER_NOT_AVAILABLE ||
               code == ErrorCode::UNKNOWN_LEADER_EPOCH || code == ErrorCode::FENCED_LEADER_EPOCH) {
-            if (++stale > 50) fail(Error{code, topic + "-" + std::to_string(p) + ": " + c.refusal(leader, code)});
+            if (++stale > 50)
+              fail(Error{code, topic + "-" + std::to_string(p) + ": " + c.refusal(leader, code)});
             refresh = true;
             continue;
           }
           if (code != ErrorCode::NONE)
-            fail(Error{code, "fetching " + topic + "-" + std::to_string(p) + " at offset " + std::to_string(position[p]) +
-                                 ": " + c.refusal(leader, code)});
+            fail(Error{code, "fetching " + topic + "-" + std::to_string(p) + " at offset " +
+                                 std::to_string(position[p]) + ": " + c.refusal(leader, code)});
           stale = 0;
           high_watermark[p] = pd.high_watermark;
           auto bytes = pd.records.data();
           size_t pos = 0;
           while (bytes.size() - pos >= batch::kHeaderSize && !done()) {
             auto h = read_batch_header(bytes.subspan(pos));
-            if (!h.ok() || static_cast<size_t>(h->total_size()) > bytes.size() - pos) break;  // a partial batch ends the answer
+            if (!h.ok() || static_cast<size_t>(h->total_size()) > bytes.size() - pos)
+              break;  // a partial batch ends the answer
             auto batch = bytes.subspan(pos, static_cast<size_t>(h->total_size()));
             pos += batch.size();
             if (!h->is_control()) {
@@ -400,14 +434,19 @@ int topic_consume(Context& ctx, const Args& a) {
                 if (r.offset < position[p] || (limit && emitted >= *limit)) return;
                 RecordView shown = r;
                 if (h->log_append_time()) shown.timestamp = h->max_timestamp;
-                if (fmt) ctx.out << render(*fmt, topic, p, shown);
-                else if (ctx.json()) ctx.out << record_json(topic, p, shown).dump(-1, ' ', false, Json::error_handler_t::replace) << "\n";
-                else ctx.out << (shown.value ? std::string(*shown.value) : std::string()) << "\n";
+                if (fmt)
+                  ctx.out << render(*fmt, topic, p, shown);
+                else if (ctx.json())
+                  ctx.out << record_json(topic, p, shown).dump(-1, ' ', false, Json::error_handler_t::replace)
+                          << "\n";
+                else
+                  ctx.out << (shown.value ? std::string(*shown.value) : std::string()) << "\n";
                 ++emitted;
                 position[p] = r.offset + 1;
               });
-              if (!s.ok()) fail(Error{s.error().code, "a batch of " + topic + "-" + std::to_string(p) + " at offset " +
-                                                          std::to_string(h->base_offset) + ": " + s.error().message});
+              if (!s.ok())
+                fail(Error{s.error().code, "a batch of " + topic + "-" + std::to_string(p) + " at offset " +
+                                               std::to_string(h->base_offset) + ": " + s.error().message});
             }
             if (!(limit && emitted >= *limit)) position[p] = std::max(position[p], h->last_offset() + 1);
           }
@@ -433,7 +472,10 @@ int topic_consume(Context& ctx, const Args& a) {
 
 std::vector<Command> record_commands() {
   return {
-      {"topic", "produce", "TOPIC", "Produce the lines of stdin (or --file) as records",
+      {"topic",
+       "produce",
+       "TOPIC",
+       "Produce the lines of stdin (or --file) as records",
        "Each line is one record's value. With -K SEP a line is KEY SEP VALUE; -k gives every\n"
        "record the same key. Keyed records go to murmur2(key) % partitions, as Kafka clients\n"
        "place them; unkeyed ones round-robin. Waits for acks=all unless --acks 1.\n"
@@ -446,8 +488,13 @@ std::vector<Command> record_commands() {
         {"compression", 'z', "CODEC", "none, gzip, snappy, lz4 or zstd (default none)"},
         {"file", 0, "PATH", "read this file instead of stdin"},
         {"quiet", 'q', "", "print nothing when done"}},
-       1, 1, topic_produce},
-      {"topic", "consume", "TOPIC", "Print records of a topic",
+       1,
+       1,
+       topic_produce},
+      {"topic",
+       "consume",
+       "TOPIC",
+       "Print records of a topic",
        "Reads every partition (or -p ones) from its leader, from --offset on: start (default), end,\n"
        "an offset, @MS or an ISO-8601 time. Stops after -n records, at the end with -e, or on\n"
        "Ctrl-C. With -g GROUP it starts at the group's committed offsets and commits its position\n"
@@ -461,7 +508,9 @@ std::vector<Command> record_commands() {
         {"partition", 'p', "P,...", "only these partitions (repeatable)"},
         {"print", 'f', "FORMAT", "how each record is printed"},
         {"group", 'g', "GROUP", "start from and commit to this group's offsets"}},
-       1, 1, topic_consume},
+       1,
+       1,
+       topic_consume},
   };
 }
 

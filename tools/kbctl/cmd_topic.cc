@@ -1,6 +1,5 @@
 // kbctl topic create | list | describe | alter-config | add-partitions | delete.
 #include <algorithm>
-#include <algorithm>
 #include <cstdint>
 #include <iostream>
 
@@ -42,8 +41,10 @@ struct Outcomes {
     json.push_back(std::move(j));
   }
   int print(Context& ctx) {
-    if (ctx.json()) print_json(ctx.out, json);
-    else table.print(ctx.out);
+    if (ctx.json())
+      print_json(ctx.out, json);
+    else
+      table.print(ctx.out);
     return rc;
   }
 };
@@ -55,8 +56,10 @@ int topic_create(Context& ctx, const Args& a) {
   req.validate_only = a.flag("dry-run");
   auto partitions = a.get_int("partitions").value_or(-1);
   auto replicas = a.get_int("replicas").value_or(-1);
-  if (partitions == 0 || partitions < -1 || partitions > INT32_MAX) usage_error("--partitions: expected a positive number");
-  if (replicas == 0 || replicas < -1 || replicas > INT16_MAX) usage_error("--replicas: expected a positive number");
+  if (partitions == 0 || partitions < -1 || partitions > INT32_MAX)
+    usage_error("--partitions: expected a positive number");
+  if (replicas == 0 || replicas < -1 || replicas > INT16_MAX)
+    usage_error("--replicas: expected a positive number");
   for (const auto& name : a.positional) {
     auto& t = req.topics.emplace_back();
     t.name = name;
@@ -73,8 +76,9 @@ int topic_create(Context& ctx, const Args& a) {
   auto resp = must(c.call_controller<msg::CreateTopicsRequest, msg::CreateTopicsResponse>(req, 7, &node));
   Outcomes out;
   for (const auto& t : resp.topics) {
-    Json extra{{"partitions", t.num_partitions >= 0 ? Json(t.num_partitions) : Json(partitions)},
-               {"replication_factor", t.replication_factor >= 0 ? Json(t.replication_factor) : Json(replicas)}};
+    Json extra{
+        {"partitions", t.num_partitions >= 0 ? Json(t.num_partitions) : Json(partitions)},
+        {"replication_factor", t.replication_factor >= 0 ? Json(t.replication_factor) : Json(replicas)}};
     if (!t.topic_id.is_zero()) extra["topic_id"] = t.topic_id.to_string();
     out.add(ctx, c, t.name, node, t.error_code, t.error_message, extra);
   }
@@ -98,8 +102,10 @@ int topic_list(Context& ctx, const Args& a) {
                  {"replication_factor", replicas},
                  {"internal", topic.is_internal}});
   }
-  if (ctx.json()) print_json(ctx.out, j);
-  else t.print(ctx.out);
+  if (ctx.json())
+    print_json(ctx.out, j);
+  else
+    t.print(ctx.out);
   return kExitOk;
 }
 
@@ -111,7 +117,8 @@ int topic_describe(Context& ctx, const Args& a) {
   auto configs = describe_configs(c, kTopicResource, name, std::nullopt, std::nullopt);
   const bool all = a.flag("all-configs");
   auto parts = topic.partitions;
-  std::sort(parts.begin(), parts.end(), [](const auto& x, const auto& y) { return x.partition_index < y.partition_index; });
+  std::sort(parts.begin(), parts.end(),
+            [](const auto& x, const auto& y) { return x.partition_index < y.partition_index; });
   std::vector<TopicPartition> tps;
   for (const auto& p : parts) tps.push_back({name, p.partition_index});
   auto starts = list_offsets(c, md, tps, kEarliest);
@@ -156,16 +163,19 @@ int topic_describe(Context& ctx, const Args& a) {
   Table ct({"CONFIG", "VALUE", "SOURCE"});
   for (const auto& cfg : configs)
     if (all || cfg.source == kSourceTopic) ct.add({cfg.name, cfg.shown_value(), source_name(cfg.source)});
-  if (ct.empty()) ctx.out << (all ? "(no configs)\n" : "(no topic overrides; --all-configs shows every config)\n");
-  else ct.print(ctx.out);
+  if (ct.empty())
+    ctx.out << (all ? "(no configs)\n" : "(no topic overrides; --all-configs shows every config)\n");
+  else
+    ct.print(ctx.out);
   ctx.out << "\n";
   Table pt({"PARTITION", "LEADER", "EPOCH", "REPLICAS", "ISR", "OFFLINE", "LOG-START", "HIGH-WATERMARK"});
   for (const auto& p : parts) {
     TopicPartition tp{name, p.partition_index};
     auto s = offset(starts, tp), e = offset(ends, tp);
     pt.add({std::to_string(p.partition_index), std::to_string(p.leader_id), std::to_string(p.leader_epoch),
-            join(p.replica_nodes), join(p.isr_nodes), p.offline_replicas.empty() ? "-" : join(p.offline_replicas),
-            s ? std::to_string(*s) : "?", e ? std::to_string(*e) : "?"});
+            join(p.replica_nodes), join(p.isr_nodes),
+            p.offline_replicas.empty() ? "-" : join(p.offline_replicas), s ? std::to_string(*s) : "?",
+            e ? std::to_string(*e) : "?"});
   }
   pt.print(ctx.out);
   return kExitOk;
@@ -173,7 +183,8 @@ int topic_describe(Context& ctx, const Args& a) {
 
 int topic_alter_config(Context& ctx, const Args& a) {
   const std::string name = a.positional[0];
-  if (a.all("set").empty() && a.all("delete").empty()) usage_error("kbctl topic alter-config: nothing to do (-s key=value or -d key)");
+  if (a.all("set").empty() && a.all("delete").empty())
+    usage_error("kbctl topic alter-config: nothing to do (-s key=value or -d key)");
   alter_configs(ctx, kTopicResource, name, a.all("set"), a.all("delete"), "topic " + name);
   return kExitOk;
 }
@@ -186,7 +197,9 @@ int topic_add_partitions(Context& ctx, const Args& a) {
   const auto& topic = topic_or_fail(c, md, name);
   const int64_t current = static_cast<int64_t>(topic.partitions.size());
   auto n = parse_int(count_text[0] == '+' ? count_text.substr(1) : count_text);
-  if (!n || *n <= 0) usage_error("kbctl topic add-partitions: COUNT must be a positive number or +N, got '" + count_text + "'");
+  if (!n || *n <= 0)
+    usage_error("kbctl topic add-partitions: COUNT must be a positive number or +N, got '" + count_text +
+                "'");
   const int64_t total = count_text[0] == '+' ? current + *n : *n;
   msg::CreatePartitionsRequest req;
   req.timeout_ms = 30000;
@@ -196,10 +209,12 @@ int topic_add_partitions(Context& ctx, const Args& a) {
   t.count = static_cast<int32_t>(total);
   t.assignments.reset();
   int32_t node = -1;
-  auto resp = must(c.call_controller<msg::CreatePartitionsRequest, msg::CreatePartitionsResponse>(req, 3, &node));
+  auto resp =
+      must(c.call_controller<msg::CreatePartitionsRequest, msg::CreatePartitionsResponse>(req, 3, &node));
   Outcomes out;
   for (const auto& r : resp.results)
-    out.add(ctx, c, r.name, node, r.error_code, r.error_message, Json{{"partitions_before", current}, {"partitions", total}});
+    out.add(ctx, c, r.name, node, r.error_code, r.error_message,
+            Json{{"partitions_before", current}, {"partitions", total}});
   return out.print(ctx);
 }
 
@@ -212,7 +227,8 @@ int topic_delete(Context& ctx, const Args& a) {
   // v6 names topics by id or name in another shape; v0-5 by name is what every broker takes.
   auto resp = must(c.call_controller<msg::DeleteTopicsRequest, msg::DeleteTopicsResponse>(req, 5, &node));
   Outcomes out;
-  for (const auto& r : resp.responses) out.add(ctx, c, r.name.value_or(""), node, r.error_code, r.error_message);
+  for (const auto& r : resp.responses)
+    out.add(ctx, c, r.name.value_or(""), node, r.error_code, r.error_message);
   return out.print(ctx);
 }
 
@@ -221,28 +237,57 @@ int topic_delete(Context& ctx, const Args& a) {
 std::vector<Command> topic_commands() {
   const Option dry_run{"dry-run", 0, "", "validate only: the broker checks the request and changes nothing"};
   return {
-      {"topic", "create", "NAME...", "Create topics",
+      {"topic",
+       "create",
+       "NAME...",
+       "Create topics",
        "Partitions and replicas default to the brokers' num.partitions and\n"
        "default.replication.factor. Example: kbctl topic create orders -p 6 -r 3 -c retention.ms=86400000",
        {{"partitions", 'p', "N", "number of partitions"},
         {"replicas", 'r', "N", "replication factor"},
         {"config", 'c', "KEY=VALUE", "a topic config (repeatable)"},
         dry_run},
-       1, SIZE_MAX, topic_create},
-      {"topic", "list", "", "List topics with their partition and replica counts", "",
-       {{"internal", 'i', "", "include internal topics (__consumer_offsets, ...)"}}, 0, 0, topic_list},
-      {"topic", "describe", "NAME", "A topic's id, configs and partitions (leader, replicas, ISR, offsets)",
+       1,
+       SIZE_MAX,
+       topic_create},
+      {"topic",
+       "list",
+       "",
+       "List topics with their partition and replica counts",
+       "",
+       {{"internal", 'i', "", "include internal topics (__consumer_offsets, ...)"}},
+       0,
+       0,
+       topic_list},
+      {"topic",
+       "describe",
+       "NAME",
+       "A topic's id, configs and partitions (leader, replicas, ISR, offsets)",
        "Configs shown are the topic's own overrides unless --all-configs is given. Offsets are\n"
        "asked of each partition's leader: LOG-START is the earliest offset, HIGH-WATERMARK the\n"
        "offset after the last committed record.",
-       {{"all-configs", 'a', "", "show every config with its source, defaults included"}}, 1, 1, topic_describe},
-      {"topic", "alter-config", "NAME", "Set or remove topic configs (IncrementalAlterConfigs)",
+       {{"all-configs", 'a', "", "show every config with its source, defaults included"}},
+       1,
+       1,
+       topic_describe},
+      {"topic",
+       "alter-config",
+       "NAME",
+       "Set or remove topic configs (IncrementalAlterConfigs)",
        "Example: kbctl topic alter-config orders -s cleanup.policy=compact -d retention.ms",
        {{"set", 's', "KEY=VALUE", "set a config (repeatable)"},
         {"delete", 'd', "KEY", "remove an override, back to the default (repeatable)"}},
-       1, 1, topic_alter_config},
-      {"topic", "add-partitions", "NAME COUNT", "Grow a topic to COUNT partitions (or by N with +N)",
-       "Partitions can only be added. Example: kbctl topic add-partitions orders 12", {dry_run}, 2, 2,
+       1,
+       1,
+       topic_alter_config},
+      {"topic",
+       "add-partitions",
+       "NAME COUNT",
+       "Grow a topic to COUNT partitions (or by N with +N)",
+       "Partitions can only be added. Example: kbctl topic add-partitions orders 12",
+       {dry_run},
+       2,
+       2,
        topic_add_partitions},
       {"topic", "delete", "NAME...", "Delete topics and their data", "", {}, 1, SIZE_MAX, topic_delete},
   };

@@ -23,7 +23,9 @@ int exit_code_for(ErrorCode code) {
   }
 }
 
-void fail(const Error& e) { throw Failure(exit_code_for(e.code), e.message.empty() ? std::string(error_name(e.code)) : e.message); }
+void fail(const Error& e) {
+  throw Failure(exit_code_for(e.code), e.message.empty() ? std::string(error_name(e.code)) : e.message);
+}
 
 void usage_error(const std::string& message) { throw Failure(kExitUsage, message); }
 
@@ -132,9 +134,15 @@ int32_t murmur2(std::string_view key) {
   }
   const uint32_t tail = length & ~3u;
   switch (length % 4) {
-    case 3: h ^= uint32_t(data[tail + 2]) << 16; [[fallthrough]];
-    case 2: h ^= uint32_t(data[tail + 1]) << 8; [[fallthrough]];
-    case 1: h ^= uint32_t(data[tail]); h *= m;
+    case 3:
+      h ^= uint32_t(data[tail + 2]) << 16;
+      [[fallthrough]];
+    case 2:
+      h ^= uint32_t(data[tail + 1]) << 8;
+      [[fallthrough]];
+    case 1:
+      h ^= uint32_t(data[tail]);
+      h *= m;
   }
   h ^= h >> 13;
   h *= m;
@@ -143,7 +151,8 @@ int32_t murmur2(std::string_view key) {
 }
 
 int32_t murmur2_partition(std::string_view key, int32_t partitions) {
-  return static_cast<int32_t>((static_cast<uint32_t>(murmur2(key)) & 0x7fffffff) % static_cast<uint32_t>(partitions));
+  return static_cast<int32_t>((static_cast<uint32_t>(murmur2(key)) & 0x7fffffff) %
+                              static_cast<uint32_t>(partitions));
 }
 
 std::optional<int64_t> parse_timestamp(const std::string& text) {
@@ -154,8 +163,9 @@ std::optional<int64_t> parse_timestamp(const std::string& text) {
   }
   std::tm tm{};
   int used = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                  &tm.tm_min, &tm.tm_sec, &used) != 6 || used != 19)
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &used) != 6 ||
+      used != 19)
     return std::nullopt;
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
@@ -172,7 +182,8 @@ std::optional<int64_t> parse_timestamp(const std::string& text) {
   }
   if (rest.empty() || rest == "Z") return ms;
   int hh = 0, mm = 0;
-  if ((rest[0] == '+' || rest[0] == '-') && rest.size() == 6 && std::sscanf(rest.c_str() + 1, "%2d:%2d", &hh, &mm) == 2) {
+  if ((rest[0] == '+' || rest[0] == '-') && rest.size() == 6 &&
+      std::sscanf(rest.c_str() + 1, "%2d:%2d", &hh, &mm) == 2) {
     int64_t offset = (hh * 60 + mm) * 60000LL;
     return rest[0] == '+' ? ms - offset : ms + offset;
   }

@@ -12,13 +12,20 @@ namespace kb::kbctl {
 
 const char* source_name(int8_t source) {
   switch (source) {
-    case 1: return "DYNAMIC_TOPIC_CONFIG";
-    case 2: return "DYNAMIC_BROKER_CONFIG";
-    case 3: return "DYNAMIC_DEFAULT_BROKER_CONFIG";
-    case 4: return "STATIC_BROKER_CONFIG";
-    case 5: return "DEFAULT_CONFIG";
-    case 6: return "DYNAMIC_BROKER_LOGGER_CONFIG";
-    default: return "UNKNOWN";
+    case 1:
+      return "DYNAMIC_TOPIC_CONFIG";
+    case 2:
+      return "DYNAMIC_BROKER_CONFIG";
+    case 3:
+      return "DYNAMIC_DEFAULT_BROKER_CONFIG";
+    case 4:
+      return "STATIC_BROKER_CONFIG";
+    case 5:
+      return "DEFAULT_CONFIG";
+    case 6:
+      return "DYNAMIC_BROKER_LOGGER_CONFIG";
+    default:
+      return "UNKNOWN";
   }
 }
 
@@ -37,11 +44,14 @@ std::vector<ConfigEntry> describe_configs(Client& client, int8_t type, const std
   auto& r = req.resources.emplace_back();
   r.resource_type = type;
   r.resource_name = name;
-  if (keys && !keys->empty()) r.configuration_keys = *keys;
-  else r.configuration_keys.reset();
+  if (keys && !keys->empty())
+    r.configuration_keys = *keys;
+  else
+    r.configuration_keys.reset();
   int32_t answered = node.value_or(-1);
-  auto resp = must(node ? client.call<msg::DescribeConfigsRequest, msg::DescribeConfigsResponse>(*node, req, 4)
-                        : client.call_any<msg::DescribeConfigsRequest, msg::DescribeConfigsResponse>(req, 4, &answered));
+  auto resp = must(
+      node ? client.call<msg::DescribeConfigsRequest, msg::DescribeConfigsResponse>(*node, req, 4)
+           : client.call_any<msg::DescribeConfigsRequest, msg::DescribeConfigsResponse>(req, 4, &answered));
   const bool v0 = client.last_version() == 0;
   std::vector<ConfigEntry> out;
   for (const auto& res : resp.results) {
@@ -49,7 +59,8 @@ std::vector<ConfigEntry> describe_configs(Client& client, int8_t type, const std
     if (code != ErrorCode::NONE) {
       std::string what = (type == kTopicResource ? "topic " : "broker ") + name;
       if (code == ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)
-        throw Failure(kExitNotFound, what + " does not exist (" + client.refusal(answered, code, res.error_message) + ")");
+        throw Failure(kExitNotFound,
+                      what + " does not exist (" + client.refusal(answered, code, res.error_message) + ")");
       fail(Error{code, what + ": " + client.refusal(answered, code, res.error_message)});
     }
     for (const auto& c : res.configs) {
@@ -58,7 +69,8 @@ std::vector<ConfigEntry> describe_configs(Client& client, int8_t type, const std
       e.value = c.value;
       e.read_only = c.read_only;
       e.sensitive = c.is_sensitive;
-      e.source = v0 ? (c.is_default ? kSourceDefault : (type == kTopicResource ? kSourceTopic : int8_t(4))) : c.config_source;
+      e.source = v0 ? (c.is_default ? kSourceDefault : (type == kTopicResource ? kSourceTopic : int8_t(4)))
+                    : c.config_source;
       out.push_back(std::move(e));
     }
   }
@@ -67,7 +79,8 @@ std::vector<ConfigEntry> describe_configs(Client& client, int8_t type, const std
 }
 
 void alter_configs(Context& ctx, int8_t type, const std::string& name, const std::vector<std::string>& sets,
-                   const std::vector<std::string>& deletes, const std::string& what, std::optional<int32_t> node) {
+                   const std::vector<std::string>& deletes, const std::string& what,
+                   std::optional<int32_t> node) {
   auto& client = ctx.client();
   msg::IncrementalAlterConfigsRequest req;
   auto& r = req.resources.emplace_back();
@@ -94,12 +107,15 @@ void alter_configs(Context& ctx, int8_t type, const std::string& name, const std
   int32_t answered = node.value_or(-1);
   using Req = msg::IncrementalAlterConfigsRequest;
   using Resp = msg::IncrementalAlterConfigsResponse;
-  auto resp = must(node ? client.call<Req, Resp>(*node, req, 1) : client.call_any<Req, Resp>(req, 1, &answered));
+  auto resp =
+      must(node ? client.call<Req, Resp>(*node, req, 1) : client.call_any<Req, Resp>(req, 1, &answered));
   for (const auto& res : resp.responses) {
     auto code = static_cast<ErrorCode>(res.error_code);
     if (code == ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)
-      throw Failure(kExitNotFound, what + " does not exist (" + client.refusal(answered, code, res.error_message) + ")");
-    if (code != ErrorCode::NONE) fail(Error{code, what + ": " + client.refusal(answered, code, res.error_message)});
+      throw Failure(kExitNotFound,
+                    what + " does not exist (" + client.refusal(answered, code, res.error_message) + ")");
+    if (code != ErrorCode::NONE)
+      fail(Error{code, what + ": " + client.refusal(answered, code, res.error_message)});
   }
   if (ctx.json()) {
     print_json(ctx.out, {{"resource", what}, {"set", set_json}, {"deleted", deletes}});

@@ -10,10 +10,10 @@
 
 namespace kb::kbctl {
 
-constexpr int8_t kTopicResource = 2;   // Kafka's ConfigResource.Type
+constexpr int8_t kTopicResource = 2;  // Kafka's ConfigResource.Type
 constexpr int8_t kBrokerResource = 4;
-constexpr int8_t kSourceTopic = 1;     // DYNAMIC_TOPIC_CONFIG
-constexpr int8_t kSourceDefault = 5;   // DEFAULT_CONFIG
+constexpr int8_t kSourceTopic = 1;    // DYNAMIC_TOPIC_CONFIG
+constexpr int8_t kSourceDefault = 5;  // DEFAULT_CONFIG
 
 struct ConfigEntry {
   std::string name;

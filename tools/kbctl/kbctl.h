@@ -44,9 +44,9 @@ T must(Result<T> r) {
 }
 
 struct Option {
-  std::string name;         // long name, without "--"
-  char short_name = 0;      // 0: none
-  std::string value_name;   // empty: a flag without value
+  std::string name;        // long name, without "--"
+  char short_name = 0;     // 0: none
+  std::string value_name;  // empty: a flag without value
   std::string help;
 };
 
@@ -64,7 +64,8 @@ enum class Format { table, json };
 
 class Context {
  public:
-  Context(Format format, ClientOptions options, std::ostream& out) : format(format), out(out), options_(std::move(options)) {}
+  Context(Format format, ClientOptions options, std::ostream& out)
+      : format(format), out(out), options_(std::move(options)) {}
   Client& client();
   bool json() const { return format == Format::json; }
 

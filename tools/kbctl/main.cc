@@ -31,7 +31,8 @@ Exit codes:
 
 std::vector<Command> all_commands() {
   std::vector<Command> out;
-  for (auto part : {cluster_commands(), topic_commands(), record_commands(), group_commands(), config_commands()})
+  for (auto part :
+       {cluster_commands(), topic_commands(), record_commands(), group_commands(), config_commands()})
     for (auto& c : part) out.push_back(std::move(c));
   return out;
 }
@@ -49,7 +50,8 @@ void print_command_help(const Command& c) {
     for (const auto& o : c.options) {
       std::string left = o.short_name ? std::string("-") + o.short_name + ", --" + o.name : "    --" + o.name;
       if (!o.value_name.empty()) left += " " + o.value_name;
-      std::cout << "  " << left << std::string(left.size() < 28 ? 28 - left.size() : 1, ' ') << o.help << "\n";
+      std::cout << "  " << left << std::string(left.size() < 28 ? 28 - left.size() : 1, ' ') << o.help
+                << "\n";
     }
   }
   std::cout << "\n" << kGlobalHelp;
@@ -61,7 +63,8 @@ void print_overview(const std::vector<Command>& cmds, const std::string& group) 
   for (const auto& c : cmds) {
     if (!group.empty() && c.group != group) continue;
     std::string left = c.group + (c.name.empty() ? "" : " " + c.name);
-    std::cout << "  " << left << std::string(left.size() < 26 ? 26 - left.size() : 1, ' ') << c.summary << "\n";
+    std::cout << "  " << left << std::string(left.size() < 26 ? 26 - left.size() : 1, ' ') << c.summary
+              << "\n";
   }
   std::cout << "\n`kbctl COMMAND --help` describes one command.\n\n" << kGlobalHelp;
 }
@@ -111,7 +114,8 @@ Args parse_command_args(const Command& c, const std::vector<std::string>& tokens
       continue;
     }
     if (!inline_value) {
-      if (i + 1 >= tokens.size()) usage_error(where + ": --" + o->name + " needs a value (" + o->value_name + ")");
+      if (i + 1 >= tokens.size())
+        usage_error(where + ": --" + o->name + " needs a value (" + o->value_name + ")");
       inline_value = tokens[++i];
     }
     args.values[o->name].push_back(*inline_value);
@@ -153,7 +157,8 @@ int run(int argc, char** argv) {
         brokers = v;
       } else if (k == "timeout.ms" || k == "request.timeout.ms") {
         auto ms = parse_int(v);
-        if (!ms || *ms <= 0) usage_error("-X " + k + ": expected a positive number of milliseconds, got '" + v + "'");
+        if (!ms || *ms <= 0)
+          usage_error("-X " + k + ": expected a positive number of milliseconds, got '" + v + "'");
         options.timeout_ms = *ms;
       } else if (k == "client.id") {
         options.client_id = v;
@@ -166,9 +171,12 @@ int run(int argc, char** argv) {
       brokers = a.substr(10);
     } else if (a == "--format" || a.rfind("--format=", 0) == 0) {
       std::string f = a.size() > 8 ? a.substr(9) : value("--format");
-      if (f == "json") format = Format::json;
-      else if (f == "table" || f == "text") format = Format::table;
-      else usage_error("--format: expected json or table, got '" + f + "'");
+      if (f == "json")
+        format = Format::json;
+      else if (f == "table" || f == "text")
+        format = Format::table;
+      else
+        usage_error("--format: expected json or table, got '" + f + "'");
     } else {
       rest.push_back(a);
     }

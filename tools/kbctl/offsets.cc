@@ -16,13 +16,15 @@ int32_t leader_of(const msg::MetadataResponse& md, const TopicPartition& tp) {
   return -1;
 }
 
-const msg::MetadataResponse::MetadataResponseTopic& topic_or_fail(Client& client, const msg::MetadataResponse& md,
-                                                const std::string& name) {
+const msg::MetadataResponse::MetadataResponseTopic& topic_or_fail(Client& client,
+                                                                  const msg::MetadataResponse& md,
+                                                                  const std::string& name) {
   for (const auto& t : md.topics) {
     if (!t.name || *t.name != name) continue;
     auto code = static_cast<ErrorCode>(t.error_code);
     if (code == ErrorCode::UNKNOWN_TOPIC_OR_PARTITION || code == ErrorCode::INVALID_TOPIC_EXCEPTION)
-      throw Failure(kExitNotFound, "topic " + name + " does not exist (" + std::string(error_name(code)) + ")");
+      throw Failure(kExitNotFound,
+                    "topic " + name + " does not exist (" + std::string(error_name(code)) + ")");
     if (code != ErrorCode::NONE && t.partitions.empty())
       fail(Error{code, "topic " + name + ": " + client.refusal(-1, code)});
     return t;
@@ -30,14 +32,16 @@ const msg::MetadataResponse::MetadataResponseTopic& topic_or_fail(Client& client
   throw Failure(kExitNotFound, "topic " + name + " does not exist");
 }
 
-OffsetLookup list_offsets(Client& client, const msg::MetadataResponse& md, const std::vector<TopicPartition>& tps,
-                          int64_t timestamp) {
+OffsetLookup list_offsets(Client& client, const msg::MetadataResponse& md,
+                          const std::vector<TopicPartition>& tps, int64_t timestamp) {
   OffsetLookup out;
   std::map<int32_t, std::map<std::string, std::vector<int32_t>>> by_leader;
   for (const auto& tp : tps) {
     int32_t leader = leader_of(md, tp);
-    if (leader < 0) out.errors[tp] = Error{ErrorCode::LEADER_NOT_AVAILABLE, tp.to_string() + " has no leader"};
-    else by_leader[leader][tp.topic].push_back(tp.partition);
+    if (leader < 0)
+      out.errors[tp] = Error{ErrorCode::LEADER_NOT_AVAILABLE, tp.to_string() + " has no leader"};
+    else
+      by_leader[leader][tp.topic].push_back(tp.partition);
   }
   for (const auto& [leader, topics] : by_leader) {
     msg::ListOffsetsRequest req;
@@ -68,8 +72,10 @@ OffsetLookup list_offsets(Client& client, const msg::MetadataResponse& md, const
           out.errors[tp] = Error{code, tp.to_string() + ": " + client.refusal(leader, code)};
           continue;
         }
-        if (v0) out.offsets[tp] = p.old_style_offsets.empty() ? -1 : p.old_style_offsets.front();
-        else out.offsets[tp] = p.offset;
+        if (v0)
+          out.offsets[tp] = p.old_style_offsets.empty() ? -1 : p.old_style_offsets.front();
+        else
+          out.offsets[tp] = p.offset;
       }
   }
   return out;
@@ -91,8 +97,8 @@ void commit_offsets(Client& client, int32_t coordinator, const std::string& grou
   for (const auto& t : resp.topics)
     for (const auto& p : t.partitions)
       if (auto code = static_cast<ErrorCode>(p.error_code); code != ErrorCode::NONE)
-        fail(Error{code, "committing " + t.name + "-" + std::to_string(p.partition_index) + " for group " + group +
-                             ": " + client.refusal(coordinator, code)});
+        fail(Error{code, "committing " + t.name + "-" + std::to_string(p.partition_index) + " for group " +
+                             group + ": " + client.refusal(coordinator, code)});
 }
 
 }  // namespace kb::kbctl

@@ -21,8 +21,8 @@ struct OffsetLookup {
 
 // The offset of each partition at `timestamp` (kEarliest, kLatest, or milliseconds since the
 // epoch: the first record at or after it), one request per leader named in `md`.
-OffsetLookup list_offsets(Client& client, const msg::MetadataResponse& md, const std::vector<TopicPartition>& tps,
-                          int64_t timestamp);
+OffsetLookup list_offsets(Client& client, const msg::MetadataResponse& md,
+                          const std::vector<TopicPartition>& tps, int64_t timestamp);
 
 // Commits `offsets` for `group` at its coordinator without being a member (generation -1, as
 // kafka-consumer-groups.sh does: the group must have no active members). A refusal is a Failure.
@@ -32,7 +32,8 @@ void commit_offsets(Client& client, int32_t coordinator, const std::string& grou
 // The leader of tp in `md`; -1 when the topic or partition is not there or has none.
 int32_t leader_of(const msg::MetadataResponse& md, const TopicPartition& tp);
 // The topic in `md`, or a Failure: exit 4 "topic X does not exist" / the broker's error.
-const msg::MetadataResponse::MetadataResponseTopic& topic_or_fail(Client& client, const msg::MetadataResponse& md,
-                                                const std::string& name);
+const msg::MetadataResponse::MetadataResponseTopic& topic_or_fail(Client& client,
+                                                                  const msg::MetadataResponse& md,
+                                                                  const std::string& name);
 
 }  // namespace kb::kbctl

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "tools/kbctl/kbctl.h"
+
+#include <catch2/catch.hpp>
 
 using namespace kb::kbctl;
 

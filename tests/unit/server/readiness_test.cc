@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "server/readiness.h"
+
+#include <catch2/catch.hpp>
 
 using kb::server::assess_readiness;
 using kb::server::ReadinessState;
@@ -37,7 +37,8 @@ TEST_CASE("readiness names every reason a broker should not take traffic") {
   auto r = assess_readiness(s);
   CHECK_FALSE(r.ready);
   CHECK(r.reasons == std::vector<std::string>{"no active controller is known", "fenced by the controller",
-                                              "not caught up with the metadata log", "log dir /data/b is full",
+                                              "not caught up with the metadata log",
+                                              "log dir /data/b is full",
                                               "log dir /data/c is offline: I/O error"});
   CHECK(r.json.find("\"status\":\"not ready\"") != std::string::npos);
   CHECK(r.json.find("\"state\":\"full\"") != std::string::npos);
