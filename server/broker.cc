@@ -27,6 +27,7 @@
 #include "server/http_server.h"
 #include "server/metadata_publishers.h"
 #include "server/network.h"
+#include "server/readiness.h"
 #include "server/schema_registry_service.h"
 
 namespace kb::server {
@@ -240,9 +241,26 @@ Status Broker::start() {
     schema_registry_ = std::make_unique<SchemaRegistryService>(config_, std::move(h));
     metrics_.add_collector(schema_registry_->collector());
   }
+  // What /ready judges (server/readiness.h), read on the HTTP thread.
+  auto readiness_state = [this] {
+    ReadinessState s;
+    s.node_id = node_id_;
+    s.stopping = stopped_.load();
+    s.controller_id = metadata_->quorum->leader();
+    // A registration of an earlier run of this node does not count: this one has not registered.
+    if (const controller::BrokerInfo* me = image()->broker(node_id_); me && me->incarnation_id == incarnation_)
+      s.registration = me->fenced ? ReadinessState::Registration::fenced : ReadinessState::Registration::unfenced;
+    s.caught_up = replica_publisher_->wait_caught_up(0, [] { return true; });  // no wait: whether it has
+    s.log_dirs = logs_->log_dir_infos();
+    return s;
+  };
   http_ = std::make_unique<HttpServer>(
       config_.metrics_host(), config_.metrics_port(),
-      HttpServer::Routes{[this] { return metrics_.scrape(); }, [this] { return !stopped_.load(); }});
+      HttpServer::Routes{[this] { return metrics_.scrape(); }, [this] { return !stopped_.load(); },
+                         [readiness_state] {
+                           auto r = assess_readiness(readiness_state());
+                           return std::make_pair(r.ready, std::move(r.json));
+                         }});
   if (schema_registry_) http_->add_listener(schema_registry_->listener());
   if (auto s = http_->start(); !s.ok()) return s;
   if (schema_registry_) schema_registry_->start();

@@ -226,8 +226,13 @@ HttpHandler metrics_handler(HttpServer::Routes routes) {
     } else if (target == "/health") {
       bool ok = !routes.healthy || routes.healthy();
       res = plain(ok ? 200 : 503, ok ? "ok" : "unavailable");
+    } else if (target == "/ready" && routes.ready) {
+      auto [ready, body] = routes.ready();
+      res.status = ready ? 200 : 503;
+      res.content_type = "application/json";
+      res.body = std::move(body);
     } else {
-      res = plain(404, "not found; try /metrics or /health");
+      res = plain(404, "not found; try /metrics, /health or /ready");
     }
     respond(std::move(res));
   };

@@ -1,5 +1,6 @@
-// The broker's HTTP server (Boost.Beast): GET /metrics (Prometheus text format) and GET /health
-// on `metrics.listener`, and any further listener a subsystem adds (the Schema Registry's REST
+// The broker's HTTP server (Boost.Beast): GET /metrics (Prometheus text format), GET /health
+// (the process is alive) and GET /ready (it should take traffic; server/readiness.h) on
+// `metrics.listener`, and any further listener a subsystem adds (the Schema Registry's REST
 // API on `schema.registry.listener`). One thread of its own (`kb-http`), so a slow scrape or
 // REST client never delays Kafka traffic.
 //
@@ -71,6 +72,8 @@ class HttpServer {
   struct Routes {
     std::function<std::string()> metrics;  // body of /metrics
     std::function<bool()> healthy;         // /health: 200 "ok" or 503
+    // /ready: {ready, JSON body}, answered 200 or 503 (404 when unset).
+    std::function<std::pair<bool, std::string>()> ready;
   };
   // The metrics endpoint on host:port (listener 0).
   HttpServer(std::string host, uint16_t port, Routes routes, HttpLimits limits = {});
