@@ -4,16 +4,12 @@
 
 #include <vector>
 
+#include "security/split.h"
+
 namespace kb::security {
 
 Result<PlainCredentials> parse_plain(std::string_view token) {
-  std::vector<std::string_view> parts;
-  for (std::string_view rest = token;;) {
-    size_t nul = rest.find('\0');
-    parts.push_back(rest.substr(0, nul));
-    if (nul == std::string_view::npos) break;
-    rest.remove_prefix(nul + 1);
-  }
+  const std::vector<std::string_view> parts = split(token, '\0');
   auto failed = [](std::string why) { return Error{ErrorCode::SASL_AUTHENTICATION_FAILED, std::move(why)}; };
   if (parts.size() != 3)
     return failed("Invalid SASL/PLAIN response: expected 3 tokens, got " + std::to_string(parts.size()));

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "protocol/base64.h"
+#include "security/split.h"
 
 namespace kb::security {
 
@@ -47,14 +48,11 @@ bool same_bytes(std::string_view a, std::string_view b) {
 // "k=v,k=v,...": the attributes of a SCRAM message in order; nullopt when one is malformed.
 std::optional<std::vector<std::pair<char, std::string_view>>> attributes(std::string_view message) {
   std::vector<std::pair<char, std::string_view>> out;
-  while (true) {
-    size_t comma = message.find(',');
-    std::string_view part = message.substr(0, comma);
+  for (std::string_view part : split(message, ',')) {
     if (part.size() < 2 || part[1] != '=' || !std::isalpha(static_cast<unsigned char>(part[0]))) return std::nullopt;
     out.emplace_back(part[0], part.substr(2));
-    if (comma == std::string_view::npos) return out;
-    message.remove_prefix(comma + 1);
   }
+  return out;
 }
 
 std::optional<int32_t> parse_int(std::string_view s) {
@@ -192,13 +190,7 @@ Result<std::string> ScramServer::first(std::string_view message) {
   client_first_bare_ = std::string(message.substr(header_end + 1));
   // "n=<saslname>,r=<nonce>", then extensions "key=value" (Kafka's only one, tokenauth=true,
   // asks for delegation tokens, which kbroker does not have).
-  std::vector<std::string_view> parts;
-  for (std::string_view rest = client_first_bare_;;) {
-    size_t comma = rest.find(',');
-    parts.push_back(rest.substr(0, comma));
-    if (comma == std::string_view::npos) break;
-    rest.remove_prefix(comma + 1);
-  }
+  const std::vector<std::string_view> parts = split(client_first_bare_, ',');
   if (parts.size() < 2 || !parts[0].starts_with("n=") || !parts[1].starts_with("r="))
     return fail("malformed client-first message");
   auto user = unescape_username(parts[0].substr(2));
