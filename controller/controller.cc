@@ -11,12 +11,14 @@
 
 #include "config/parse.h"
 #include "runtime/clock.h"
+#include "runtime/loop_thread.h"
 
 namespace kb::controller {
 
 namespace {
 
 constexpr size_t kMaxTopicNameLength = 249;
+constexpr int64_t kMaintenanceIntervalMs = 100;
 // metadata.version written at bootstrap: 3.3-IV3 (level 7), the level whose record versions
 // kbroker writes (RegisterBrokerRecord v1, PartitionRecord v0: no directory assignment).
 constexpr const char* kMetadataVersionFeature = "metadata.version";
@@ -136,12 +138,7 @@ Controller::Controller(const config::BrokerConfig& config, std::unique_ptr<Metad
 }
 
 Controller::~Controller() {
-  {
-    std::lock_guard lk(stop_mu_);
-    stopping_ = true;
-  }
-  stop_cv_.notify_all();
-  if (maintenance_.joinable()) maintenance_.join();
+  if (maintenance_) maintenance_->stop(runtime::LoopThread::kNoDeadline);
 }
 
 Result<std::unique_ptr<Controller>> Controller::open(const config::BrokerConfig& config,
@@ -150,15 +147,16 @@ Result<std::unique_ptr<Controller>> Controller::open(const config::BrokerConfig&
   auto img = std::make_shared<MetadataImage>();
   img->set_cluster(std::move(cluster_id), -1);
   c->image_ = std::move(img);
-  c->maintenance_ = std::thread([ctl = c.get()] {
-    std::unique_lock lk(ctl->stop_mu_);
-    while (!ctl->stop_cv_.wait_for(lk, std::chrono::milliseconds(100), [ctl] { return ctl->stopping_; })) {
-      lk.unlock();
-      if (ctl->active()) ctl->maintain(runtime::now_ms());
-      lk.lock();
-    }
-  });
+  c->maintenance_ = std::make_unique<runtime::LoopThread>("kb-ctl-maint");
+  c->schedule_maintenance();
   return c;
+}
+
+void Controller::schedule_maintenance() {
+  maintenance_->after_ms(kMaintenanceIntervalMs, [this] {
+    if (active()) maintain(runtime::now_ms());
+    schedule_maintenance();
+  });
 }
 
 void Controller::apply_committed(const MetadataBatch& batch) {

@@ -10,7 +10,9 @@
 // called from any thread but never a network thread: they are serialized by one mutex and
 // block until the quorum committed and this node applied their batch. image() is a
 // brief-locked pointer copy from any thread. Listeners run on the quorum's apply thread, in
-// log order: they must not call the writers.
+// log order: they must not call the writers. maintain() runs every 100 ms on a LoopThread of
+// the controller's own (`kb-ctl-maint`), stopped (the pass in progress finished) by the
+// destructor.
 #pragma once
 
 #include <atomic>
@@ -22,7 +24,6 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "config/config.h"
@@ -30,6 +31,10 @@
 #include "controller/metadata_image.h"
 #include "controller/metadata_log.h"
 #include "storage/log_manager.h"
+
+namespace kb::runtime {
+class LoopThread;
+}
 
 namespace kb::controller {
 
@@ -289,6 +294,9 @@ class Controller {
   void publish(const MetadataDelta& delta);
   // The listeners have seen everything up to `offset`: writers waiting for it go on.
   void mark_published(int64_t offset);
+  // The next maintain() tick on maintenance_ (the handle is not kept: stopping the loop
+  // cancels it).
+  void schedule_maintenance();
   // Records that take broker `id` out of every ISR it can leave and move the leaderships it
   // holds to other eligible in-sync replicas (leader -1 when none is left). mu_ held.
   std::vector<MetadataRecord> evacuate(const MetadataImage& img, int32_t id) const;
@@ -318,11 +326,8 @@ class Controller {
   std::map<int32_t, int64_t> last_heartbeat_ms_;  // active controller only; under mu_
   int64_t last_rebalance_ms_ = 0;
   std::atomic<bool> reset_sessions_{false};  // set on activation, done under mu_
-  // The thread calling maintain() while active.
-  std::thread maintenance_;
-  std::mutex stop_mu_;
-  std::condition_variable stop_cv_;
-  bool stopping_ = false;
+  // Calls maintain() every kMaintenanceIntervalMs while active. Last: stopped first.
+  std::unique_ptr<runtime::LoopThread> maintenance_;
 };
 
 }  // namespace kb::controller

@@ -9,8 +9,13 @@
 //
 // Owner: ReplicaManager (one purgatory for fetches, one for produces). Thread-safety: every
 // method may be called from any thread. Completion runs on the thread that triggered it (the
-// appending thread, a follower's fetch, a role change, or the timer's thread); the purgatory
-// holds no lock while it runs.
+// appending thread, a follower's fetch, a role change, or the loop its timeouts fire on); the
+// purgatory holds no lock while it runs.
+//
+// Timeouts are timers of a runtime::EventLoop (Kafka's purgatory timer and expiration reaper):
+// the ReplicaManager's own `kb-purgatory` LoopThread in the broker, a runtime::ManualLoop in
+// unit tests (a timeout is then a step of the test, not a wait). Operations are armed and
+// completed on any thread; the loop's timers allow that (runtime/event_loop.h).
 #pragma once
 
 #include <atomic>
@@ -21,7 +26,7 @@
 
 #include "protocol/kb_assert.h"
 #include "protocol/types.h"
-#include "replication/delay_timer.h"
+#include "runtime/event_loop.h"
 
 namespace kb::replication {
 
@@ -39,7 +44,7 @@ class DelayedOperation {
   // timer and runs on_complete(); returns whether this call did.
   bool force_complete() {
     if (completed_.exchange(true, std::memory_order_acq_rel)) return false;
-    std::shared_ptr<DelayTimer::Handle> t;
+    std::shared_ptr<runtime::Timer> t;
     {
       std::lock_guard lk(timer_mu_);
       t = std::move(timer_);
@@ -52,7 +57,7 @@ class DelayedOperation {
 
   // The timeout guarding this operation (set once by the purgatory). Cancelled at once when
   // the operation completed meanwhile.
-  void set_timer(std::shared_ptr<DelayTimer::Handle> t) {
+  void set_timer(std::shared_ptr<runtime::Timer> t) {
     {
       std::lock_guard lk(timer_mu_);
       KB_ASSERT(!timer_, "a delayed operation is armed once");
@@ -76,12 +81,12 @@ class DelayedOperation {
   std::vector<TopicPartition> keys_;  // what it is watched under; set before it is shared
   std::atomic<bool> completed_{false};
   std::mutex timer_mu_;
-  std::shared_ptr<DelayTimer::Handle> timer_;
+  std::shared_ptr<runtime::Timer> timer_;
 };
 
 class Purgatory {
  public:
-  explicit Purgatory(DelayTimer& timer) : timer_(timer) {}
+  explicit Purgatory(runtime::EventLoop& loop) : loop_(loop) {}
 
   // Kafka's tryCompleteElseWatch, for an operation its caller just found unable to complete:
   // watches it under every key, tries it once more (an event between the caller's try and
@@ -96,7 +101,7 @@ class Purgatory {
       return;
     }
     std::weak_ptr<DelayedOperation> weak = op;
-    op->set_timer(timer_.after_ms(timeout_ms, [this, weak, keys] {
+    op->set_timer(loop_.after_ms(timeout_ms, [this, weak, keys] {
       auto o = weak.lock();
       if (!o || !o->force_complete()) return;
       for (const auto& k : keys) purge(k);
@@ -155,7 +160,7 @@ class Purgatory {
     if (v.empty()) watchers_.erase(it);
   }
 
-  DelayTimer& timer_;
+  runtime::EventLoop& loop_;
   mutable std::mutex mu_;
   std::unordered_map<TopicPartition, std::vector<std::shared_ptr<DelayedOperation>>> watchers_;
 };

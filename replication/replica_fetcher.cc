@@ -2,16 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
-#include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <map>
 #include <mutex>
-#include <thread>
 
 #include "protocol/record_batch.h"
 #include "replication/replica_manager.h"
 #include "runtime/clock.h"
+#include "runtime/loop_thread.h"
 
 namespace kb::replication {
 
@@ -96,31 +93,34 @@ struct ReplicaFetcherManager::Impl : std::enable_shared_from_this<Impl> {
   replication::ReplicaManager& replicas;
   std::unique_ptr<FetchTransport> transport;
 
-  mutable std::mutex mu;  // guards everything below
-  std::condition_variable cv;
+  mutable std::mutex mu;  // guards everything below but the loop's own fields
   bool stopping = false;
-  bool kicked = false;  // the followed set changed: look at the sessions again
+  bool pump_posted = false;  // a look at the sessions is queued on the loop
   std::map<TopicPartition, Followed> followed;
   std::map<SessionKey, Session> sessions;
   uint64_t next_session_id = 1;
-  std::deque<Answer> answers;
-  std::thread worker;
 
-  void start() {
-    worker = std::thread([self = shared_from_this()] { self->run(); });
-  }
+  std::shared_ptr<runtime::Timer> wake_timer;  // loop only: the next look when nothing comes first
+  // The worker: every fetching decision and every log append (never a network thread). Its
+  // tasks use `this` raw: stop() stops the loop before anything they touch goes.
+  runtime::LoopThread loop{"kb-fetcher"};
 
   void stop() {
     {
       std::lock_guard lk(mu);
-      if (stopping && !worker.joinable()) return;
       stopping = true;
     }
-    cv.notify_all();
-    if (worker.joinable() && worker.get_id() != std::this_thread::get_id()) worker.join();
+    // An answer or a look in progress ends; those queued see `stopping` and do nothing.
+    loop.stop(runtime::LoopThread::kNoDeadline);
     transport->stop();
-    std::lock_guard lk(mu);
-    answers.clear();
+  }
+
+  // Under mu: the followed set or an answer changed what to fetch; look at the sessions again
+  // (once, however many changes come before the loop gets to it).
+  void kick_locked() {
+    if (pump_posted || stopping) return;
+    pump_posted = true;
+    loop.post([this] { pump(); });
   }
 
   int32_t fetcher_of(const TopicPartition& tp) const {
@@ -152,35 +152,28 @@ struct ReplicaFetcherManager::Impl : std::enable_shared_from_this<Impl> {
       s.next_at_ms = 0;  // a new address: no back-off from the old one
       s.failures = 0;
     }
-    kicked = true;
-    cv.notify_all();
+    kick_locked();
   }
 
   void remove(const TopicPartition& tp) {
     std::lock_guard lk(mu);
     if (followed.erase(tp) == 0) return;
     spdlog::debug("{}: no longer fetched", tp.to_string());
-    kicked = true;
-    cv.notify_all();
+    kick_locked();
   }
 
-  // ---- the worker ----
+  // ---- on the loop ----
 
-  void run() {
-    std::unique_lock lk(mu);
-    while (!stopping) {
-      if (!answers.empty()) {
-        Answer a = std::move(answers.front());
-        answers.pop_front();
-        lk.unlock();
-        handle(a);
-        lk.lock();
-        continue;
-      }
-      kicked = false;
-      const int64_t now = runtime::steady_ms();
-      int64_t wake = now + 1000;
-      std::vector<std::shared_ptr<InFlight>> to_send;
+  // On the loop: sends the Fetch of every session that may fetch now, and arms the next look
+  // for when a back-off ends (at the latest in a second).
+  void pump() {
+    const int64_t now = runtime::steady_ms();
+    int64_t wake_at = now + 1000;
+    std::vector<std::shared_ptr<InFlight>> to_send;
+    {
+      std::lock_guard lk(mu);
+      pump_posted = false;
+      if (stopping) return;
       for (auto it = sessions.begin(); it != sessions.end();) {
         Session& s = it->second;
         if (s.in_flight) {
@@ -188,12 +181,12 @@ struct ReplicaFetcherManager::Impl : std::enable_shared_from_this<Impl> {
           continue;
         }
         if (s.next_at_ms > now) {
-          wake = std::min(wake, s.next_at_ms);
+          wake_at = std::min(wake_at, s.next_at_ms);
           ++it;
           continue;
         }
         bool has_partitions = false;
-        auto req = build_locked(it->first, s, now, wake, has_partitions);
+        auto req = build_locked(it->first, s, now, wake_at, has_partitions);
         if (!has_partitions) {
           it = sessions.erase(it);  // nothing follows this leader through it any more
           continue;
@@ -204,15 +197,10 @@ struct ReplicaFetcherManager::Impl : std::enable_shared_from_this<Impl> {
         }
         ++it;
       }
-      if (!to_send.empty()) {
-        lk.unlock();
-        for (auto& r : to_send) send(r);
-        lk.lock();
-        continue;
-      }
-      cv.wait_until(lk, std::chrono::steady_clock::time_point(std::chrono::milliseconds(wake)),
-                    [&] { return stopping || kicked || !answers.empty(); });
     }
+    for (auto& r : to_send) send(r);
+    if (wake_timer) wake_timer->cancel();
+    wake_timer = loop.after_ms(wake_at - now, [this] { pump(); });
   }
 
   // Under mu: the next Fetch of a session, or null when none of its partitions may fetch now
@@ -272,16 +260,20 @@ struct ReplicaFetcherManager::Impl : std::enable_shared_from_this<Impl> {
                      [weak, in](Result<std::shared_ptr<FetchReply>> reply) {
                        auto self = weak.lock();
                        if (!self) return;
-                       {
-                         std::lock_guard lk(self->mu);
-                         if (self->stopping) return;
-                         self->answers.push_back(Answer{in, std::move(reply)});
-                       }
-                       self->cv.notify_all();
+                       auto a = std::make_shared<Answer>(Answer{in, std::move(reply)});
+                       self->loop.post([impl = self.get(), a] {
+                         {
+                           std::lock_guard lk(impl->mu);
+                           if (impl->stopping) return;
+                         }
+                         impl->handle(*a);
+                         std::lock_guard lk(impl->mu);
+                         impl->kick_locked();
+                       });
                      });
   }
 
-  // On the worker, without mu: one answer.
+  // On the loop, without mu: one answer.
   void handle(Answer& a) {
     const SessionKey key = a.asked->key;
     const int64_t now = runtime::steady_ms();
@@ -342,7 +334,7 @@ struct ReplicaFetcherManager::Impl : std::enable_shared_from_this<Impl> {
     return it != followed.end() && it->second.leader_epoch == asked.leader_epoch && !it->second.fenced;
   }
 
-  // On the worker, without mu: one partition's answer.
+  // On the loop, without mu: one partition's answer.
   Next handle_partition(replication::Partition& p, const Asked& asked,
                         const msg::FetchResponse::FetchableTopicResponse::PartitionData& pd) {
     const std::string name = asked.tp.to_string();
@@ -438,9 +430,7 @@ struct ReplicaFetcherManager::Impl : std::enable_shared_from_this<Impl> {
 
 ReplicaFetcherManager::ReplicaFetcherManager(ReplicaFetcherOptions options, replication::ReplicaManager& replicas,
                                              std::unique_ptr<FetchTransport> transport)
-    : impl_(std::make_shared<Impl>(std::move(options), replicas, std::move(transport))) {
-  impl_->start();
-}
+    : impl_(std::make_shared<Impl>(std::move(options), replicas, std::move(transport))) {}
 
 ReplicaFetcherManager::~ReplicaFetcherManager() { stop(); }
 

@@ -20,9 +20,10 @@
 // A failed request (connection refused, timeout) backs the whole session off
 // replica.fetch.backoff.ms.
 //
-// Owner: the Broker (cluster mode). Threads: one worker thread of its own does all fetching
-// decisions and log appends (never a network thread); the public methods may be called from
-// any thread.
+// Owner: the Broker (cluster mode). Threads: one runtime::LoopThread of its own (`kb-fetcher`)
+// makes every fetching decision and log append (never a network thread); the public methods
+// may be called from any thread. stop() lets an answer being appended finish, drops the rest
+// and joins the loop, then stops the transport.
 #pragma once
 
 #include <cstdint>
@@ -93,7 +94,7 @@ class ReplicaFetcherManager {
                      int32_t leader_epoch);
   // Stops fetching `tp` (it leads now, has no leader, or is no longer hosted here).
   void remove(const TopicPartition& tp);
-  // Stops the worker; answers still in flight are dropped. Idempotent.
+  // Stops the loop; answers still in flight are dropped. Idempotent. Never from the loop.
   void stop();
 
   // What the manager knows of one partition (tests, metrics).

@@ -6,16 +6,19 @@
 
 namespace kb::replication {
 
-ReplicaManager::ReplicaManager(storage::LogManager& logs, int32_t node_id, std::unique_ptr<DelayTimer> timer)
+ReplicaManager::ReplicaManager(storage::LogManager& logs, int32_t node_id, runtime::EventLoop* purgatory_loop)
     : logs_(logs),
       node_id_(node_id),
-      timer_(timer ? std::move(timer) : std::make_unique<ReaperTimer>()),
-      fetch_purgatory_(*timer_),
-      produce_purgatory_(*timer_) {}
+      own_loop_(purgatory_loop ? nullptr : std::make_unique<runtime::LoopThread>("kb-purgatory")),
+      loop_(purgatory_loop ? *purgatory_loop : *own_loop_),
+      fetch_purgatory_(loop_),
+      produce_purgatory_(loop_) {}
 
 ReplicaManager::~ReplicaManager() {
   complete_delayed_operations();
-  timer_.reset();  // joins the timer's thread: no timeout fires into the purgatories after this
+  // Cancels the timeouts left (all of completed operations) and joins the thread: none fires
+  // into the purgatories after this.
+  if (own_loop_) own_loop_->stop(runtime::LoopThread::kNoDeadline);
 }
 
 void ReplicaManager::complete_delayed_operations() {

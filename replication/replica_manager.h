@@ -30,10 +30,10 @@
 #include <string>
 #include <vector>
 
-#include "replication/delay_timer.h"
 #include "replication/partition.h"
 #include "replication/purgatory.h"
 #include "replication/topic_stats.h"
+#include "runtime/loop_thread.h"
 #include "storage/log_manager.h"
 
 namespace kb::replication {
@@ -128,9 +128,9 @@ class ReplicaManager {
   static constexpr int64_t kEarliestTimestamp = -2;
   static constexpr int64_t kMaxTimestamp = -3;
 
-  // `timer`: where the purgatories' timeouts fire; by default a thread of its own
-  // (ReaperTimer). Unit tests give a hand-driven one.
-  ReplicaManager(storage::LogManager& logs, int32_t node_id, std::unique_ptr<DelayTimer> timer = nullptr);
+  // `purgatory_loop`: where the purgatories' timeouts fire; null: a LoopThread of its own
+  // (`kb-purgatory`). Unit tests give a runtime::ManualLoop, which must outlive this.
+  ReplicaManager(storage::LogManager& logs, int32_t node_id, runtime::EventLoop* purgatory_loop = nullptr);
   // Waiting operations are completed first (as at shutdown).
   ~ReplicaManager();
   int32_t node_id() const { return node_id_; }
@@ -265,8 +265,10 @@ class ReplicaManager {
   // Taken by conditional appends only (check of the end and append as one step), so two of
   // them never both pass the same check; plain appends never wait on it.
   std::mutex conditional_append_mu_;
-  // Stopped first by the destructor, once the purgatories' operations are complete.
-  std::unique_ptr<DelayTimer> timer_;
+  // The purgatories' timeouts fire here. Stopped by the destructor once the purgatories'
+  // operations are complete, before the purgatories go.
+  std::unique_ptr<runtime::LoopThread> own_loop_;  // null when the owner gave a loop
+  runtime::EventLoop& loop_;
   // Waiting fetches, keyed by partition: woken by appends and high watermark moves.
   Purgatory fetch_purgatory_;
   // Waiting acks=all appends, keyed by partition: woken when the high watermark moves.

@@ -1,7 +1,7 @@
 // The event loop every subsystem with a thread of its own runs on: tasks and timers executed
 // in order on one thread, so the state they touch needs no lock. The broker's loops are
 // LoopThreads (runtime/loop_thread.h); unit tests drive a hand-cranked loop with a clock
-// that moves only when told (tests/unit/runtime/manual_loop.h). No Asio here: this header is
+// that moves only when told (runtime/manual_loop.h). No Asio here: this header is
 // included by handlers and coordinators, and Asio costs seconds per translation unit.
 #pragma once
 

@@ -19,6 +19,7 @@
 #include "protocol/compression.h"
 #include "protocol/record_batch.h"
 #include "protocol/wire.h"
+#include "runtime/loop_thread.h"
 #include "storage/files.h"
 #include "storage/segment.h"
 #include "storage/txn_index.h"
@@ -533,6 +534,17 @@ Result<CleanStats> Cleaner::clean(Log& log, int64_t first_dirty) {
 
 // ---- LogCleaner ---------------------------------------------------------------------------
 
+// One of the log.cleaner.threads: its own Cleaner (a share of the dedupe buffer) on a loop
+// of its own.
+struct LogCleaner::Worker {
+  Worker(std::string name, int64_t map_memory_bytes, std::function<int64_t()> clock)
+      : cleaner(map_memory_bytes, std::move(clock)), loop(std::move(name)) {}
+  Cleaner cleaner;
+  uint64_t round = 0;                       // under mu_: the round the worker runs next
+  std::shared_ptr<runtime::Timer> backoff;  // under mu_: set while it sleeps the backoff
+  runtime::LoopThread loop;                 // last: stopped before the rest goes
+};
+
 LogCleaner::LogCleaner(CleanerOptions options, Targets targets)
     : options_(std::move(options)), targets_(std::move(targets)) {
   if (!options_.clock) options_.clock = now_ms;
@@ -546,31 +558,61 @@ void LogCleaner::start() {
   std::lock_guard lk(mu_);
   if (started_ || stop_) return;
   started_ = true;
-  for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { run(); });
+  start_workers_locked();
+}
+
+void LogCleaner::start_workers_locked() {
+  const int64_t share = options_.dedupe_buffer_size / std::max(options_.threads, 1);
+  for (int i = 0; i < options_.threads; ++i) {
+    auto& w = *workers_.emplace_back(std::make_unique<Worker>("kb-cleaner-" + std::to_string(i), share, options_.clock));
+    w.cleaner.set_stop_flag(&stopping_);
+    schedule_locked(w, 0);
+  }
+}
+
+void LogCleaner::schedule_locked(Worker& w, int64_t delay_ms) {
+  if (w.backoff) w.backoff->cancel();
+  w.backoff.reset();
+  const uint64_t round = ++w.round;
+  auto fn = [this, &w, round] { run_round(w, round); };
+  if (delay_ms <= 0) w.loop.post(std::move(fn));
+  else w.backoff = w.loop.after_ms(delay_ms, std::move(fn));
+}
+
+void LogCleaner::run_round(Worker& w, uint64_t round) {
+  {
+    std::lock_guard lk(mu_);
+    if (stop_ || round != w.round) return;
+    w.backoff.reset();  // awake: reconfigure() leaves it be
+  }
+  const bool worked = clean_with(w.cleaner);
+  std::lock_guard lk(mu_);
+  if (stop_) return;
+  // After some progress another log may be waiting; otherwise sleep log.cleaner.backoff.ms.
+  schedule_locked(w, worked ? 0 : std::max<int64_t>(options_.backoff_ms, 1));
 }
 
 void LogCleaner::stop() {
-  std::vector<std::thread> threads;
+  std::vector<std::unique_ptr<Worker>> workers;
   {
     std::lock_guard lk(mu_);
     shut_down_ = true;
     stop_ = true;
     stopping_.store(true);
-    threads.swap(threads_);
+    workers.swap(workers_);
   }
-  cv_.notify_all();
-  for (auto& t : threads) t.join();
+  for (auto& w : workers) w->loop.stop(runtime::LoopThread::kNoDeadline);
 }
 
 void LogCleaner::reconfigure(int threads, int64_t backoff_ms) {
-  std::vector<std::thread> old;
+  std::vector<std::unique_ptr<Worker>> old;
   {
     std::lock_guard lk(mu_);
     if (shut_down_) return;
     if (backoff_ms != options_.backoff_ms) {
       options_.backoff_ms = backoff_ms;
-      ++backoff_generation_;
-      cv_.notify_all();
+      for (auto& w : workers_)
+        if (w->backoff) schedule_locked(*w, 0);  // sleeping: a round now, then the new backoff
     }
     if (threads == options_.threads) return;
     if (!started_) {  // start() uses the new count
@@ -579,33 +621,16 @@ void LogCleaner::reconfigure(int threads, int64_t backoff_ms) {
     }
     stop_ = true;
     stopping_.store(true);
-    old.swap(threads_);
+    old.swap(workers_);
   }
-  cv_.notify_all();
-  for (auto& t : old) t.join();
+  for (auto& w : old) w->loop.stop(runtime::LoopThread::kNoDeadline);
+  old.clear();
   std::lock_guard lk(mu_);
   stop_ = false;
   stopping_.store(false);
   options_.threads = threads;
   if (shut_down_) return;
-  for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { run(); });
-}
-
-void LogCleaner::run() {
-  Cleaner cleaner(options_.dedupe_buffer_size / std::max(options_.threads, 1), options_.clock);
-  cleaner.set_stop_flag(&stopping_);
-  std::unique_lock lk(mu_);
-  while (!stop_) {
-    lk.unlock();
-    bool worked = clean_with(cleaner);
-    lk.lock();
-    // After some progress another log may be waiting; otherwise sleep log.cleaner.backoff.ms.
-    if (!worked) {
-      const uint64_t generation = backoff_generation_;
-      cv_.wait_for(lk, std::chrono::milliseconds(std::max<int64_t>(options_.backoff_ms, 1)),
-                   [&] { return stop_ || backoff_generation_ != generation; });
-    }
-  }
+  start_workers_locked();
 }
 
 bool LogCleaner::clean_filthiest() {

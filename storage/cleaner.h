@@ -5,9 +5,10 @@
 //              offset) over the dirty section, then rewrites every sealed segment from the log
 //              start up to the cleanable end, keeping a record iff it is the newest of its key,
 //              and swaps each rewritten segment in (Log::replace_cleaned_segment).
-//   LogCleaner the threads (log.cleaner.threads) that pick the filthiest log every
-//              log.cleaner.backoff.ms and clean it, and the cleaner-offset-checkpoint of each
-//              log dir (where each log's dirty section starts). Owned by the LogManager.
+//   LogCleaner the workers (log.cleaner.threads, each a runtime::LoopThread `kb-cleaner-N`)
+//              that pick the filthiest log every log.cleaner.backoff.ms and clean it, and the
+//              cleaner-offset-checkpoint of each log dir (where each log's dirty section
+//              starts). Owned by the LogManager.
 //
 // The rules, as Kafka's (differences marked "kbroker"):
 // - The active segment is never cleaned, nor a segment holding a record younger than
@@ -37,7 +38,6 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -46,7 +46,6 @@
 #include <mutex>
 #include <optional>
 #include <set>
-#include <thread>
 #include <vector>
 
 #include "protocol/types.h"
@@ -103,7 +102,7 @@ class LogCleaner {
     std::filesystem::path log_dir;  // the log.dirs entry holding it (its checkpoint file)
     std::shared_ptr<Log> log;
   };
-  // The logs to consider (the LogManager's open logs); called from the cleaner threads.
+  // The logs to consider (the LogManager's open logs); called from the cleaner's workers.
   using Targets = std::function<std::vector<Target>()>;
 
   LogCleaner(CleanerOptions options, Targets targets);
@@ -112,14 +111,14 @@ class LogCleaner {
   LogCleaner& operator=(const LogCleaner&) = delete;
 
   void start();
-  // Stops the threads, waiting for a pass in progress to finish its current segment.
+  // Stops the workers, waiting for a pass in progress to finish its current segment.
   void stop();
   // Dynamic log.cleaner.threads and log.cleaner.backoff.ms: a new thread count restarts the
-  // threads (a pass in progress stops at its current segment, as in stop()); a new backoff
-  // wakes sleeping threads, which then sleep the new one. Nothing after stop().
+  // workers (a pass in progress stops at its current segment, as in stop()); a new backoff
+  // wakes sleeping workers, which then sleep the new one. Nothing after stop().
   void reconfigure(int threads, int64_t backoff_ms);
 
-  // One round on the calling thread (the threads run this): picks the compacted log with the
+  // One round on the calling thread (the workers run this): picks the compacted log with the
   // highest dirty ratio >= min.cleanable.dirty.ratio (first any whose oldest dirty record is
   // older than max.compaction.lag.ms, or whose tombstones' delete horizon has passed), cleans
   // it and writes the checkpoint. Returns whether a log was cleaned with some progress.
@@ -137,23 +136,27 @@ class LogCleaner {
  private:
   std::map<TopicPartition, int64_t>& checkpoints_locked(const std::filesystem::path& dir);
   Status write_checkpoint(const std::filesystem::path& dir);
-  void run();
+  struct Worker;
+  // mu_ held: makes `w` run a round after delay_ms (0: at once), instead of any it had armed.
+  void schedule_locked(Worker& w, int64_t delay_ms);
+  // On w's loop: a round, unless `round` is no longer the one w runs next (a wake-up that
+  // reconfigure() replaced). Then the next one: at once after progress, else after the backoff.
+  void run_round(Worker& w, uint64_t round);
+  void start_workers_locked();
   bool clean_with(Cleaner& cleaner);
   int64_t now() const;
 
   CleanerOptions options_;
   Targets targets_;
   std::mutex mu_;  // guards everything below
-  std::condition_variable cv_;
   bool stop_ = false;
   bool started_ = false;    // start() was called (with log.cleaner.threads, maybe 0)
   bool shut_down_ = false;  // stop() was called: reconfigure() starts nothing
-  uint64_t backoff_generation_ = 0;  // bumped by reconfigure(): sleeping threads wake
   std::atomic<bool> stopping_{false};  // stop_, readable by a pass without the mutex
   std::map<std::filesystem::path, std::map<TopicPartition, int64_t>> checkpoints_;  // by log dir
   std::set<TopicPartition> in_progress_;
   std::map<TopicPartition, int64_t> delete_horizons_;  // next time a pass removes tombstones
-  std::vector<std::thread> threads_;
+  std::vector<std::unique_ptr<Worker>> workers_;
   std::mutex checkpoint_write_mu_;  // one checkpoint file writer at a time
   std::atomic<uint64_t> runs_{0};
   std::atomic<uint64_t> bytes_cleaned_{0};

@@ -7,16 +7,15 @@
 #include <algorithm>
 #include <charconv>
 #include <limits>
-#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <random>
 #include <sstream>
-#include <thread>
 
 #include <spdlog/spdlog.h>
 
 #include "storage/file_cache.h"
+#include "runtime/loop_thread.h"
 #include "storage/files.h"
 
 namespace kb::storage {
@@ -104,16 +103,16 @@ struct LogManager::Impl {
     bool found_at_open = false;
   };
 
-  mutable std::mutex mu;  // guards dirs' maps, logs, placed, stop, shut
+  mutable std::mutex mu;  // guards dirs' maps, logs, placed, shut
   std::vector<Dir> dirs;
   bool any_recover = false;
   std::map<TopicPartition, std::shared_ptr<Log>> logs;
   std::map<TopicPartition, Placement> placed;  // every partition with a directory
-  bool stop = false;
   bool shut = false;
-  std::condition_variable cv;
-  std::thread thread;
+  std::unique_ptr<runtime::LoopThread> background;  // from start() on
   std::unique_ptr<LogCleaner> cleaner;
+  // When the background loop's next jobs are due (its thread only).
+  int64_t next_flush = 0, next_retention = 0, next_checkpoint = 0, next_housekeeping = 0;
 
   // Flush failures (a failing disk fails every flush, every second): the first is logged, then
   // one line a minute with how many more there were. Background thread only.
@@ -132,54 +131,65 @@ struct LogManager::Impl {
     return v;
   }
 
-  // One thread for every log: group-commit flushes, fsyncs of rolled segments, segment.ms
-  // rolls, idle handles, retention and recovery-point checkpoints. It sleeps on the condition
-  // variable until the next deadline, and shutdown() wakes it at once.
-  void run() {
-    auto at = [](int64_t now, int64_t interval) {
-      return interval > 0 ? now + interval : std::numeric_limits<int64_t>::max();
-    };
-    int64_t now = now_ms();
-    int64_t next_flush = at(now, options.flush_interval_ms);
-    int64_t next_retention = at(now, options.retention_check_interval_ms);
-    int64_t next_checkpoint = at(now, options.recovery_point_checkpoint_interval_ms);
-    int64_t next_housekeeping = now + kHousekeepingMs;
-    std::unique_lock lk(mu);
-    while (!stop) {
-      now = now_ms();
-      int64_t wake = std::min({next_flush, next_retention, next_checkpoint, next_housekeeping});
-      if (wake > now && cv.wait_for(lk, std::chrono::milliseconds(wake - now), [&] { return stop; })) break;
-      lk.unlock();
-      now = now_ms();
-      bool flush_due = now >= next_flush;
-      bool housekeeping_due = now >= next_housekeeping;
-      if (flush_due) next_flush = at(now, options.flush_interval_ms);
-      if (housekeeping_due) next_housekeeping = now + kHousekeepingMs;
-      if (flush_due || housekeeping_due) {
-        for (const auto& log : snapshot()) {
-          if (flush_due || log->dirty()) {
-            // A due flush syncs everything; otherwise only segments that rolled (Kafka
-            // flushes a rolled segment whatever flush.interval.ms says).
-            Status s = flush_due ? log->flush() : log->flush_rolled_segments();
-            if (!s.ok()) flush_failed(*log, s.error(), now);
-          }
-          if (housekeeping_due) {
-            log->maybe_roll(now);
-            log->release_if_idle(now, options.idle_handle_ms);
-          }
+  static int64_t at(int64_t now, int64_t interval) {
+    return interval > 0 ? now + interval : std::numeric_limits<int64_t>::max();
+  }
+
+  // One loop for every log (`kb-log-manager`): group-commit flushes, fsyncs of rolled
+  // segments, segment.ms rolls, idle handles, retention and recovery-point checkpoints. A pass
+  // runs at the earliest deadline; shutdown() cancels the next one and waits for one in
+  // progress.
+  void start_background() {
+    background = std::make_unique<runtime::LoopThread>("kb-log-manager");
+    background->post([this] {
+      const int64_t now = now_ms();
+      next_flush = at(now, options.flush_interval_ms);
+      next_retention = at(now, options.retention_check_interval_ms);
+      next_checkpoint = at(now, options.recovery_point_checkpoint_interval_ms);
+      next_housekeeping = now + kHousekeepingMs;
+      schedule_pass();
+    });
+  }
+
+  // On the background loop. The timer's handle is not kept: stopping the loop cancels it.
+  void schedule_pass() {
+    const int64_t wake = std::min({next_flush, next_retention, next_checkpoint, next_housekeeping});
+    background->after_ms(wake - now_ms(), [this] {
+      background_pass();
+      schedule_pass();
+    });
+  }
+
+  // On the background loop: what is due.
+  void background_pass() {
+    const int64_t now = now_ms();
+    bool flush_due = now >= next_flush;
+    bool housekeeping_due = now >= next_housekeeping;
+    if (flush_due) next_flush = at(now, options.flush_interval_ms);
+    if (housekeeping_due) next_housekeeping = now + kHousekeepingMs;
+    if (flush_due || housekeeping_due) {
+      for (const auto& log : snapshot()) {
+        if (flush_due || log->dirty()) {
+          // A due flush syncs everything; otherwise only segments that rolled (Kafka
+          // flushes a rolled segment whatever flush.interval.ms says).
+          Status s = flush_due ? log->flush() : log->flush_rolled_segments();
+          if (!s.ok()) flush_failed(*log, s.error(), now);
+        }
+        if (housekeeping_due) {
+          log->maybe_roll(now);
+          log->release_if_idle(now, options.idle_handle_ms);
         }
       }
-      if (housekeeping_due)
-        for (auto& dir : dirs) dir.state->probe_space();  // `dirs` is fixed after open
-      if (now >= next_retention) {
-        for (const auto& log : snapshot()) log->apply_retention(now);
-        next_retention = at(now, options.retention_check_interval_ms);
-      }
-      if (now >= next_checkpoint) {
-        if (auto s = checkpoint(); !s.ok()) spdlog::error("recovery point checkpoint failed: {}", s.error().message);
-        next_checkpoint = at(now, options.recovery_point_checkpoint_interval_ms);
-      }
-      lk.lock();
+    }
+    if (housekeeping_due)
+      for (auto& dir : dirs) dir.state->probe_space();  // `dirs` is fixed after open
+    if (now >= next_retention) {
+      for (const auto& log : snapshot()) log->apply_retention(now);
+      next_retention = at(now, options.retention_check_interval_ms);
+    }
+    if (now >= next_checkpoint) {
+      if (auto s = checkpoint(); !s.ok()) spdlog::error("recovery point checkpoint failed: {}", s.error().message);
+      next_checkpoint = at(now, options.recovery_point_checkpoint_interval_ms);
     }
   }
 
@@ -397,8 +407,8 @@ Status LogManager::remove(const TopicPartition& tp) {
 
 void LogManager::start() {
   std::lock_guard sl(impl_->shutdown_mu);
-  if (impl_->thread.joinable() || impl_->shut) return;
-  impl_->thread = std::thread([this] { impl_->run(); });
+  if (impl_->background || impl_->shut) return;
+  impl_->start_background();
   if (impl_->cleaner) impl_->cleaner->start();
 }
 
@@ -409,10 +419,8 @@ void LogManager::shutdown() {
     std::lock_guard lk(d.mu);
     if (d.shut) return;
     d.shut = true;
-    d.stop = true;
   }
-  d.cv.notify_all();
-  if (d.thread.joinable()) d.thread.join();
+  if (d.background) d.background->stop(runtime::LoopThread::kNoDeadline);
   // Before the logs close: a pass in progress ends after its current segment.
   if (d.cleaner) d.cleaner->stop();
 

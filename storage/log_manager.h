@@ -1,7 +1,8 @@
 // The LogManager owns every partition Log under log.dirs, the clean-shutdown marker, the
-// one background thread that flushes logs (group commit), enforces retention and rolls
-// segments on segment.ms (thousands of partitions share that one thread), and the log
-// cleaner's threads that compact logs with cleanup.policy=compact (storage/cleaner.h).
+// one background loop (a runtime::LoopThread, `kb-log-manager`) that flushes logs (group
+// commit), enforces retention and rolls segments on segment.ms (thousands of partitions share
+// that one thread), and the log cleaner's workers that compact logs with
+// cleanup.policy=compact (storage/cleaner.h).
 // It locks each log dir (flock on <dir>/.lock, as Kafka does) for as long as it runs, and
 // keeps each dir's health (storage/log_dir_state.h): a dir with an I/O error goes offline.
 // The metadata log (__cluster_metadata-0) lives in log.dirs too, so the locks cover it.
@@ -69,9 +70,9 @@ class LogManager {
   // Closes and deletes the log's files (topic deletion).
   Status remove(const TopicPartition& tp);
 
-  // Starts the background flusher/retention thread and the log cleaner's threads.
+  // Starts the background flusher/retention loop and the log cleaner's workers.
   void start();
-  // Stops the threads, flushes and closes every log, writes the clean-shutdown marker (in
+  // Stops the background loop (a pass in progress finishes), then the cleaner, flushes and closes every log, writes the clean-shutdown marker (in
   // each dir where everything reached the disk), releases the locks.
   void shutdown();
 
@@ -87,13 +88,13 @@ class LogManager {
 
   bool recovered_after_crash() const;
   // Writes each log dir's recovery-point-offset-checkpoint and log-start-offset-checkpoint now
-  // (atomically, fsynced; the background thread does it every
+  // (atomically, fsynced; the background loop does it every
   // recovery_point_checkpoint_interval_ms). DeleteRecords calls it before answering, so
   // deleted records never come back after a crash.
   Status checkpoint_recovery_points();
   // Sealed segments currently held open for reads (at most max_open_files).
   size_t open_segment_files() const;
-  // Releases the handles of logs idle for `idle_ms` (the background thread does this with
+  // Releases the handles of logs idle for `idle_ms` (the background loop does this with
   // idle_handle_ms). Returns how many logs released them.
   int release_idle_handles(int64_t idle_ms);
   // The log cleaner (null when log.cleaner.enable is false): metrics and tests.

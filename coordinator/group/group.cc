@@ -4,7 +4,9 @@
 #include <atomic>
 #include <cctype>
 
-#include "coordinator/coordinator_assert.h"
+#include <spdlog/spdlog.h>
+
+#include "protocol/kb_assert.h"
 #include "protocol/wire.h"
 
 namespace kb::coordinator {
@@ -64,7 +66,7 @@ void Group::transition_to(GroupState to, int64_t now) {
     illegal_transitions.fetch_add(1);
     spdlog::error("group {}: illegal state transition {} -> {}", id, state_name(state_), state_name(to));
   }
-  KB_COORDINATOR_ASSERT(is_legal_transition(state_, to), "a group moves only to a legal next state");
+  KB_ASSERT(is_legal_transition(state_, to), "a group moves only to a legal next state");
   state_ = to;
   state_timestamp_ = now;
 }

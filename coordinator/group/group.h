@@ -32,7 +32,7 @@ std::optional<GroupState> parse_state(std::string_view name);  // case-insensiti
 // Stable, CompletingRebalance, Empty; CompletingRebalance <- PreparingRebalance; Stable <-
 // CompletingRebalance; Dead <- every state but Dead.
 bool is_legal_transition(GroupState from, GroupState to);
-// Illegal transitions attempted in this process (each one also fails KB_COORDINATOR_ASSERT,
+// Illegal transitions attempted in this process (each one also fails KB_ASSERT,
 // which aborts in Debug builds); the unit tests check that it stays 0.
 uint64_t illegal_group_transitions();
 
@@ -108,7 +108,7 @@ struct Group {
   // When the current state began (offset expiry of empty groups).
   int64_t state_timestamp() const { return state_timestamp_; }
   // The only way a group changes state: `to` must be a legal successor (is_legal_transition;
-  // KB_COORDINATOR_ASSERT), and its clock starts at `now`.
+  // KB_ASSERT), and its clock starts at `now`.
   void transition_to(GroupState to, int64_t now);
   // Loading only: the state a group read from __consumer_offsets starts in (Empty, or Stable
   // with members, as Kafka's loader builds it) and since when. Not a transition.

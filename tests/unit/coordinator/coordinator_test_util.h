@@ -1,4 +1,4 @@
-// An in-memory __consumer_offsets and the hand-driven loop (tests/unit/runtime/manual_loop.h)
+// An in-memory __consumer_offsets and the hand-driven loop (runtime/manual_loop.h)
 // for driving the coordinators without a network or a clock: time moves only when a test
 // calls advance().
 #pragma once
@@ -12,11 +12,11 @@
 
 #include "coordinator/group/group_coordinator.h"
 #include "coordinator/group/group_log.h"
-#include "tests/unit/runtime/manual_loop.h"
+#include "runtime/manual_loop.h"
 
 namespace kb::coordinator::test {
 
-using runtime::test::ManualLoop;
+using runtime::ManualLoop;
 
 // __consumer_offsets in memory: records per partition, appends completing on the loop.
 class MemoryGroupLog final : public GroupLog {

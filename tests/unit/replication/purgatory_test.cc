@@ -2,12 +2,12 @@
 
 #include <thread>
 
-#include "manual_delay_timer.h"
 #include "replication/purgatory.h"
+#include "runtime/manual_loop.h"
 
 using namespace kb;
 using namespace kb::replication;
-using kb::replication::test::ManualDelayTimer;
+using kb::runtime::ManualLoop;
 
 namespace {
 
@@ -29,8 +29,8 @@ class CountingOp : public DelayedOperation {
 }  // namespace
 
 TEST_CASE("a waiting operation completes when an event on its key brings enough data") {
-  ManualDelayTimer timer;
-  Purgatory purgatory(timer);
+  ManualLoop loop;
+  Purgatory purgatory(loop);
   std::atomic<int> available{0};
   auto op = std::make_shared<CountingOp>(available, 2);
   TopicPartition tp{"t", 0};
@@ -50,8 +50,8 @@ TEST_CASE("a waiting operation completes when an event on its key brings enough 
 }
 
 TEST_CASE("an event on another key leaves the operation waiting") {
-  ManualDelayTimer timer;
-  Purgatory purgatory(timer);
+  ManualLoop loop;
+  Purgatory purgatory(loop);
   std::atomic<int> available{5};
   auto op = std::make_shared<CountingOp>(available, 10);
   purgatory.try_complete_else_watch(op, {{"a", 0}}, 1000);
@@ -63,19 +63,19 @@ TEST_CASE("an event on another key leaves the operation waiting") {
 }
 
 TEST_CASE("data that arrived before the watch completes the operation at once") {
-  ManualDelayTimer timer;
-  Purgatory purgatory(timer);
+  ManualLoop loop;
+  Purgatory purgatory(loop);
   std::atomic<int> available{3};
   auto op = std::make_shared<CountingOp>(available, 1);
   purgatory.try_complete_else_watch(op, {{"t", 0}}, 1000);
   REQUIRE(op->completed());
-  REQUIRE(timer.pending() == 0);
+  REQUIRE(loop.pending_timers() == 0);
   REQUIRE(purgatory.watching() == 0);
 }
 
 TEST_CASE("an operation watched under several keys completes exactly once") {
-  ManualDelayTimer timer;
-  Purgatory purgatory(timer);
+  ManualLoop loop;
+  Purgatory purgatory(loop);
   std::atomic<int> available{0};
   auto op = std::make_shared<CountingOp>(available, 1);
   purgatory.try_complete_else_watch(op, {{"t", 0}, {"t", 1}, {"u", 0}}, 1000);
@@ -89,14 +89,14 @@ TEST_CASE("an operation watched under several keys completes exactly once") {
 }
 
 TEST_CASE("expiry forces completion, forgets the operation, and a later event does not complete it again") {
-  ManualDelayTimer timer;
-  Purgatory purgatory(timer);
+  ManualLoop loop;
+  Purgatory purgatory(loop);
   std::atomic<int> available{0};
   auto op = std::make_shared<CountingOp>(available, 1);
   purgatory.try_complete_else_watch(op, {{"t", 0}, {"t", 1}}, 1000);
-  timer.advance(999);
+  loop.advance(999);
   REQUIRE_FALSE(op->completed());
-  timer.advance(1);
+  loop.advance(1);
   REQUIRE(op->completions == 1);
   REQUIRE(purgatory.watching() == 0);
   REQUIRE_FALSE(op->force_complete());
@@ -106,22 +106,22 @@ TEST_CASE("expiry forces completion, forgets the operation, and a later event do
 }
 
 TEST_CASE("completion cancels the timeout and forgets the operation under all its keys") {
-  ManualDelayTimer timer;
-  Purgatory purgatory(timer);
+  ManualLoop loop;
+  Purgatory purgatory(loop);
   std::atomic<int> available{0};
   auto op = std::make_shared<CountingOp>(available, 1);
   purgatory.try_complete_else_watch(op, {{"busy", 0}, {"idle", 0}}, 1000);
-  REQUIRE(timer.pending() == 1);
+  REQUIRE(loop.pending_timers() == 1);
   available = 1;
   purgatory.check({"busy", 0});
   REQUIRE(op->completions == 1);
-  REQUIRE(timer.pending() == 0);
+  REQUIRE(loop.pending_timers() == 0);
   REQUIRE(purgatory.watching() == 0);  // not left on "idle" until it sees an event
 }
 
 TEST_CASE("shutdown completes every waiting operation") {
-  ManualDelayTimer timer;
-  Purgatory purgatory(timer);
+  ManualLoop loop;
+  Purgatory purgatory(loop);
   std::atomic<int> available{0};
   auto a = std::make_shared<CountingOp>(available, 1);
   auto b = std::make_shared<CountingOp>(available, 1);

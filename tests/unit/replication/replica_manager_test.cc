@@ -3,18 +3,16 @@
 // replica stops leading, the partition goes), fetch_records with the read bound of each
 // isolation and its long poll (woken by appends and high watermark moves, ended by the
 // timeout or the partition's end), and ListOffsets' bound. Timeouts fire from a hand-driven
-// timer.
+// loop (runtime::ManualLoop).
 #include <catch2/catch.hpp>
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
+#include <future>
 #include <optional>
 
-#include "manual_delay_timer.h"
 #include "replica_test_util.h"
 #include "replication/replica_manager.h"
+#include "runtime/manual_loop.h"
 #include "storage/log_manager.h"
 
 using namespace kb;
@@ -25,11 +23,11 @@ namespace {
 
 const TopicPartition kTp{"t", 0};
 
-// Broker 1 hosting replicas of t-0 (and others) with a hand-driven purgatory timer.
+// Broker 1 hosting replicas of t-0 (and others) with a hand-driven purgatory loop.
 struct Broker1 {
   TempDir dir;
   std::unique_ptr<storage::LogManager> logs;
-  ManualDelayTimer* timer = nullptr;
+  runtime::ManualLoop loop;  // the purgatories' timeouts; outlives rm
   std::unique_ptr<ReplicaManager> rm;
 
   Broker1() {
@@ -38,9 +36,7 @@ struct Broker1 {
     auto opened = storage::LogManager::open(o);
     REQUIRE(opened.ok());
     logs = std::move(opened.value());
-    auto t = std::make_unique<ManualDelayTimer>();
-    timer = t.get();
-    rm = std::make_unique<ReplicaManager>(*logs, 1, std::move(t));
+    rm = std::make_unique<ReplicaManager>(*logs, 1, &loop);
   }
   ~Broker1() {
     rm.reset();
@@ -119,7 +115,7 @@ TEST_CASE("acks=all is answered once the followers' fetches move the high waterm
   CHECK(r.error == ErrorCode::NONE);
   CHECK(r.info->first_offset == Offset(0));
   CHECK(b.rm->waiting_produces() == 0);
-  CHECK(b.timer->pending() == 0);  // its timeout was cancelled
+  CHECK(b.loop.pending_timers() == 0);  // its timeout was cancelled
 }
 
 TEST_CASE("acks=all that the ISR does not follow times out with REQUEST_TIMED_OUT, its offsets kept") {
@@ -127,9 +123,9 @@ TEST_CASE("acks=all that the ISR does not follow times out with REQUEST_TIMED_OU
   b.lead({1, 2});
   auto batch = batch_of(2);
   auto answer = b.append(batch, -1, 500);
-  b.timer->advance(499);
+  b.loop.advance(499);
   CHECK_FALSE(answer->has_value());
-  b.timer->advance(1);
+  b.loop.advance(1);
   REQUIRE(answer->has_value());
   CHECK((**answer)[0].error == ErrorCode::REQUEST_TIMED_OUT);
   CHECK((**answer)[0].info->first_offset == Offset(0));
@@ -144,7 +140,7 @@ TEST_CASE("acks=all waiting on a replica that becomes follower answers NOT_LEADE
   REQUIRE(b.rm->become_follower(kTp, Uuid{}, PartitionState{2, 2, 1, {1, 2, 3}, {1, 2}}, {}).ok());
   REQUIRE(answer->has_value());
   CHECK((**answer)[0].error == ErrorCode::NOT_LEADER_OR_FOLLOWER);
-  CHECK(b.timer->pending() == 0);
+  CHECK(b.loop.pending_timers() == 0);
 }
 
 TEST_CASE("acks=all waiting on a partition that is deleted answers the missing-partition error at once") {
@@ -306,7 +302,7 @@ TEST_CASE("a long-polling consumer is woken by an append, not by its timeout") {
   REQUIRE(waiting->has_value());
   CHECK(records_in((**waiting)[0]) == 2);
   CHECK(b.rm->waiting_fetches() == 0);
-  CHECK(b.timer->pending() == 0);
+  CHECK(b.loop.pending_timers() == 0);
 }
 
 TEST_CASE("a long poll without enough data answers at max.wait.ms with what there is") {
@@ -318,7 +314,7 @@ TEST_CASE("a long poll without enough data answers at max.wait.ms with what ther
   CHECK_FALSE(waiting->has_value());
   b.append(batch, 1);  // still below min.bytes
   CHECK_FALSE(waiting->has_value());
-  b.timer->advance(300);
+  b.loop.advance(300);
   REQUIRE(waiting->has_value());
   CHECK(records_in((**waiting)[0]) == 2);
   CHECK(b.rm->waiting_fetches() == 0);
@@ -342,7 +338,7 @@ TEST_CASE("a long poll ends when its partition is deleted or its replica stops l
   CHECK((**on_moved)[0].error == ErrorCode::NOT_LEADER_OR_FOLLOWER);
   CHECK((**on_moved)[0].leader_id == 3);  // where the consumer goes now
   CHECK((**on_moved)[0].leader_epoch == 2);
-  CHECK(b.timer->pending() == 0);
+  CHECK(b.loop.pending_timers() == 0);
 }
 
 TEST_CASE("a waiting follower fetch answers when the high watermark moves, so followers learn it at once") {
@@ -388,19 +384,22 @@ TEST_CASE("shutdown completes waiting fetches and produces") {
   CHECK((**fetch)[0].error == ErrorCode::NONE);
 }
 
-TEST_CASE("the reaper timer fires what is due on its own thread and forgets what is cancelled") {
-  ReaperTimer timer("kb-test-reaper");
-  std::mutex mu;
-  std::condition_variable cv;
-  bool fired = false;
-  auto cancelled = timer.after_ms(60'000, [] { FAIL("a cancelled timer fired"); });
-  timer.after_ms(1, [&] {
-    std::lock_guard lk(mu);
-    fired = true;
-    cv.notify_one();
-  });
-  cancelled->cancel();
-  std::unique_lock lk(mu);
-  REQUIRE(cv.wait_for(lk, std::chrono::seconds(30), [&] { return fired; }));
-  CHECK(timer.pending() == 0);
+TEST_CASE("on its own purgatory thread, an acks=all produce the ISR does not follow times out") {
+  TempDir dir;
+  storage::LogManagerOptions o;
+  o.log_dirs = {dir.path};
+  auto logs = storage::LogManager::open(o);
+  REQUIRE(logs.ok());
+  {
+    ReplicaManager rm(*logs.value(), 1);  // no loop given: kb-purgatory of its own
+    REQUIRE(rm.become_leader(kTp, Uuid{}, PartitionState{1, 1, 0, {1, 2}, {1, 2}}, {}, 0).ok());
+    auto batch = batch_of(1);
+    std::promise<ErrorCode> answered;
+    rm.append_records({AppendEntry{kTp, batch, std::nullopt}}, -1, 1, AppendOrigin::Client,
+                      [&](std::vector<AppendResult> r) { answered.set_value(r[0].error); });
+    auto f = answered.get_future();
+    REQUIRE(f.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+    CHECK(f.get() == ErrorCode::REQUEST_TIMED_OUT);
+  }
+  logs.value()->shutdown();
 }

@@ -533,6 +533,42 @@ TEST_CASE(
   CHECK(offsets_of(*compacted) == std::vector<int64_t>{5});
 }
 
+TEST_CASE("the cleaner's workers clean by themselves, and a new log.cleaner.backoff.ms wakes a sleeping one") {
+  TempDir t;
+  Clock clock;
+  LogConfig c = compact_config();
+  c.min_cleanable_dirty_ratio = 0.1;
+  std::shared_ptr<Log> log = open_log(t.path / "c-0", c);
+  for (int i = 0; i < 4; ++i) put(*log, "k", std::to_string(i), T0);
+  auto targets = [&] { return std::vector<LogCleaner::Target>{target("c", t.path, log)}; };
+  // Waits (a bounded time, never asserting on it) for the workers to get the log to `want`.
+  auto cleaned_to = [&](const std::vector<int64_t>& want) {
+    for (int i = 0; i < 3000 && offsets_of(*log) != want; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return offsets_of(*log) == want;
+  };
+  CleanerOptions o;
+  o.threads = 2;
+  o.backoff_ms = 3'600'000;  // a worker that found nothing sleeps for the rest of the test
+  o.clock = clock.fn();
+  LogCleaner cleaner(o, targets);
+  cleaner.start();
+  REQUIRE(cleaned_to({2, 3}));
+  put(*log, "k", "4", T0);
+  put(*log, "k", "5", T0);
+  cleaner.reconfigure(2, 10);  // the sleepers wake, clean, and then sleep 10 ms
+  REQUIRE(cleaned_to({4, 5}));
+  cleaner.reconfigure(1, 10);  // a new count: the workers restart and go on
+  put(*log, "k", "6", T0);
+  put(*log, "k", "7", T0);
+  REQUIRE(cleaned_to({6, 7}));
+  cleaner.stop();
+  put(*log, "k", "8", T0);
+  put(*log, "k", "9", T0);
+  cleaner.reconfigure(2, 10);  // nothing after stop()
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(offsets_of(*log) == std::vector<int64_t>{6, 7, 8, 9});
+}
+
 TEST_CASE("reads running during cleaning always see whole batches and the newest values") {
   TempDir t;
   Clock clock;
