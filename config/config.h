@@ -123,6 +123,11 @@ struct QuorumVoter {
   uint16_t port = 0;
 };
 
+// max.connections.per.ip.overrides: "host:count,host:count" (Kafka's syntax; a host is an
+// address or a name, which the network layer resolves). nullopt, with the reason in `why`,
+// when malformed; an empty value is no override.
+std::optional<std::map<std::string, int32_t>> parse_per_ip_overrides(std::string_view value, std::string& why);
+
 // The broker's static configuration, validated as a whole when built. Owned by main() / the
 // Broker, read by every subsystem; immutable, so any thread may read it without locking.
 class BrokerConfig {

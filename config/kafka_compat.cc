@@ -221,9 +221,6 @@ const std::vector<PropertyDef>& compat_broker_properties() {
       kafka("log.message.timestamp.after.max.ms", T::Long, "9223372036854775807").at_least(0).dynamic(),
       kafka("log.message.timestamp.before.max.ms", T::Long, "9223372036854775807").at_least(0).dynamic(),
       kafka("max.connection.creation.rate", T::Int, "2147483647").at_least(0).dynamic(),
-      kafka("max.connections", T::Int, "2147483647").at_least(0).dynamic(),
-      kafka("max.connections.per.ip", T::Int, "2147483647").at_least(0).dynamic(),
-      kafka("max.connections.per.ip.overrides", T::String, "").dynamic(),
       kafka("max.incremental.fetch.session.cache.slots", T::Int, "1000").at_least(0),
       kafka("max.request.partition.size.limit", T::Int, "2000").at_least(1),
       kafka("metadata.log.dir", T::String, null),
@@ -250,7 +247,6 @@ const std::vector<PropertyDef>& compat_broker_properties() {
             "org.apache.kafka.common.security.authenticator.DefaultKafkaPrincipalBuilder")
           .per_broker(),
       kafka("producer.purgatory.purge.interval.requests", T::Int, "1000"),
-      kafka("queued.max.request.bytes", T::Long, "-1"),
       kafka("queued.max.requests", T::Int, "500").at_least(1),
       kafka("quota.window.num", T::Int, "11").at_least(1),
       kafka("quota.window.size.seconds", T::Int, "1").at_least(1),

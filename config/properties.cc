@@ -111,6 +111,11 @@ std::string check_roles(std::string_view v) {
   return "";
 }
 
+std::string check_per_ip_overrides(std::string_view v) {
+  std::string why;
+  return parse_per_ip_overrides(v, why) ? "" : why;
+}
+
 std::string fmt_number(double d) {
   if (std::floor(d) == d && std::fabs(d) < 1e18) return std::to_string(static_cast<int64_t>(d));
   std::ostringstream o;
@@ -259,6 +264,30 @@ const std::vector<PropertyDef>& broker_properties() {
           "SO_RCVBUF of client sockets; -1 = kernel autotuning (kbroker's default; Kafka's is 102400)")
           .at_least(-1),
       Def("connections.max.idle.ms", T::Long, "600000", "A connection idle this long is closed"),
+
+      // Limits on what clients may hold (Kafka's names and meanings), and kbroker's partition cap.
+      Def("max.connections", T::Int, "2147483647",
+          "Connections the broker holds at most; at the limit a listener stops accepting until one closes "
+          "(the inter-broker and controller listeners are exempt when the broker has other listeners)")
+          .at_least(0)
+          .dynamic(),
+      Def("max.connections.per.ip", T::Int, "2147483647",
+          "Connections one address may hold; a further one is closed as it arrives")
+          .at_least(0)
+          .dynamic(),
+      Def("max.connections.per.ip.overrides", T::String, "",
+          "Per-address limits overriding max.connections.per.ip, host:count,... (host names resolved when read)")
+          .check(check_per_ip_overrides)
+          .dynamic(),
+      Def("queued.max.request.bytes", T::Long, "-1",
+          "Bytes of requests read and not yet answered beyond which no further request is read (connections "
+          "in the middle of one finish it); 0 or less: no limit; read at start-up"),
+      Def("max.partitions.per.broker", T::Int, "20000",
+          "kbroker: partition replicas one broker may host; CreateTopics and CreatePartitions that would put "
+          "more on a broker answer INVALID_PARTITIONS; 0: no limit (Kafka has none; Redpanda's is "
+          "topic_partitions_per_shard)")
+          .at_least(0)
+          .dynamic(),
 
       // Topics.
       Def("num.partitions", T::Int, "1",
@@ -675,6 +704,24 @@ const PropertyDef* find_topic_property(std::string_view name) { return find_in(t
 std::vector<std::string> broker_synonyms(std::string_view topic_config) {
   std::vector<std::string> out;
   for (const auto& s : detail::synonyms_of(topic_config)) out.emplace_back(s.broker_name);
+  return out;
+}
+
+std::optional<std::map<std::string, int32_t>> parse_per_ip_overrides(std::string_view value, std::string& why) {
+  std::map<std::string, int32_t> out;
+  for (const auto& item : split_list(value)) {
+    // The count follows the last ':', so an IPv6 address keeps its own colons.
+    const size_t colon = item.rfind(':');
+    std::optional<int64_t> count;
+    if (colon != std::string::npos) count = detail::parse_long(detail::trim(item.substr(colon + 1)));
+    std::string host = colon == std::string::npos ? "" : detail::trim(item.substr(0, colon));
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    if (host.empty() || !count || *count < 0 || *count > std::numeric_limits<int32_t>::max()) {
+      why = "'" + item + "' is not host:count with a count of at least 0 (e.g. hostName:100,127.0.0.1:200)";
+      return std::nullopt;
+    }
+    out[host] = static_cast<int32_t>(*count);
+  }
   return out;
 }
 

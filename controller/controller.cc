@@ -10,6 +10,7 @@
 #include <chrono>
 
 #include "config/parse.h"
+#include "controller/partition_cap.h"
 #include "runtime/clock.h"
 #include "runtime/loop_thread.h"
 
@@ -333,6 +334,7 @@ std::vector<CreateTopicResult> Controller::create_topics(const std::vector<Creat
   std::vector<MetadataRecord> records;
   std::set<std::string> in_request;
   bool too_many_records = false;
+  PartitionCap cap(config_, *img);
   for (const auto& spec : specs) {
     CreateTopicResult& r = results.emplace_back();
     r.name = spec.name;
@@ -449,6 +451,10 @@ std::vector<CreateTopicResult> Controller::create_topics(const std::vector<Creat
     if (records.size() + spec.configs.size() + 1 + replicas.size() > kMaxRecordsPerRequest) {
       too_many_records = true;
       break;
+    }
+    if (auto over = cap.add(replicas)) {
+      fail(ErrorCode::INVALID_PARTITIONS, *over);
+      continue;
     }
 
     r.num_partitions = static_cast<int32_t>(replicas.size());
@@ -570,6 +576,7 @@ Status Controller::create_partitions(const std::string& topic, int32_t count,
       replicas.push_back(std::move(placed.value()));
     }
   }
+  if (auto over = PartitionCap(config_, *img).add(replicas)) return Status(ErrorCode::INVALID_PARTITIONS, *over);
   if (validate_only) return {};
   std::vector<MetadataRecord> records;
   for (size_t i = 0; i < replicas.size(); ++i) {

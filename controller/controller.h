@@ -228,7 +228,9 @@ class Controller {
   // INVALID_REQUEST (assignments together with a count), INVALID_REPLICA_ASSIGNMENT,
   // INVALID_REPLICATION_FACTOR (<= 0 or more than the registered brokers), INVALID_PARTITIONS
   // (<= 0), INVALID_REQUEST (the metadata topic), POLICY_VIOLATION (more than
-  // kMaxRecordsPerRequest records), KAFKA_STORAGE_ERROR (the metadata log failed).
+  // kMaxRecordsPerRequest records), INVALID_PARTITIONS (more partition replicas on a broker
+  // than max.partitions.per.broker: controller/partition_cap.h), KAFKA_STORAGE_ERROR (the
+  // metadata log failed).
   // validate_only checks everything and writes nothing.
   std::vector<CreateTopicResult> create_topics(const std::vector<CreateTopicSpec>& topics, bool validate_only);
 
@@ -243,7 +245,8 @@ class Controller {
   // CreatePartitions: grows `topic` to `count` partitions, placed like a new topic's with the
   // topic's replication factor, or on `assignments` (one replica list per new partition).
   // Kafka's errors and messages: UNKNOWN_TOPIC_OR_PARTITION, INVALID_PARTITIONS (not an
-  // increase), INVALID_REPLICA_ASSIGNMENT, INVALID_REPLICATION_FACTOR (too few brokers),
+  // increase, or over max.partitions.per.broker on a broker), INVALID_REPLICA_ASSIGNMENT,
+  // INVALID_REPLICATION_FACTOR (too few brokers),
   // NOT_CONTROLLER. validate_only checks and writes nothing.
   Status create_partitions(const std::string& topic, int32_t count,
                            const std::optional<std::vector<std::vector<int32_t>>>& assignments, bool validate_only);

@@ -99,10 +99,8 @@ void Registry::on_read(ReadResult r) {
     std::lock_guard lock(mu_);
     if (!r.ok) {
       ++read_failures_;
-      if (read_failures_ == 1 || read_failures_ % 100 == 0) {
-        spdlog::warn("schema registry: reading _schemas failed ({} times so far): {}", read_failures_,
-                     r.message);
-      }
+      read_failure_log_.warn("", "schema registry: reading _schemas failed ({} times so far): {}", read_failures_,
+                             r.message);
     } else {
       for (const auto& rec : r.records) store_.apply(rec);
       store_.skip_to(r.next_offset);

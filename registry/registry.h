@@ -37,6 +37,7 @@
 #include "registry/schema/schema.h"
 #include "registry/schema_log.h"
 #include "registry/store.h"
+#include "runtime/rate_limited_log.h"
 
 namespace kb::registry {
 
@@ -224,6 +225,7 @@ class Registry {
   bool ready_ = false;
   bool retry_end_offset_ = false;
   int64_t read_failures_ = 0;
+  runtime::RateLimitedLog read_failure_log_{runtime::RateLimitedLog::kDefaultIntervalMs, [this] { return now(); }};
   std::deque<std::unique_ptr<Write>> writes_;  // front() is the running one unless kIdle
   WriteState state_ = WriteState::kIdle;
   int64_t state_offset_ = 0;        // kApplying / kCatchingUp: the view offset it waits for

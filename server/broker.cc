@@ -24,9 +24,11 @@
 #include "runtime/clock.h"
 #include "runtime/loop_thread.h"
 #include "runtime/peer_client.h"
+#include "runtime/rate_limited_log.h"
 #include "server/http_server.h"
 #include "server/metadata_publishers.h"
 #include "server/network.h"
+#include "server/network_limits.h"
 #include "server/readiness.h"
 #include "server/schema_registry_service.h"
 
@@ -176,10 +178,12 @@ Status Broker::start() {
         coordinator_publisher_->on_delta(local);
         count_isr_changes(local);
       });
+  connection_quotas_ = std::make_shared<ConnectionQuotas>(ConnectionLimits::from_config(config_));
   metadata_->controller->subscribe([this](const controller::MetadataDelta& delta) {
     if (dynamic_configs_->on_delta(delta)) {
       auto eff = effective_config();
       logs_->reconfigure_cleaner(eff->get_int("log.cleaner.threads"), eff->get_long("log.cleaner.backoff.ms"));
+      connection_quotas_->set_limits(ConnectionLimits::from_config(*eff));
     }
     replica_publisher_->on_delta(delta);
   });
@@ -214,12 +218,25 @@ Status Broker::start() {
   // metadata and the controller unfenced it, as Kafka's BrokerServer does.
   NetworkOptions no;
   auto controller_names = config_.get_list("controller.listener.names");
-  for (const auto& l : config_.listeners()) {
-    bool controller_listener = std::any_of(controller_names.begin(), controller_names.end(), [&](const std::string& n) {
-      return strcasecmp(n.c_str(), l.name.c_str()) == 0;
-    });
-    no.listeners.push_back({l.name, l.host, l.port, !controller_listener});
+  auto is_controller_listener = [&](const std::string& name) {
+    return std::any_of(controller_names.begin(), controller_names.end(),
+                       [&](const std::string& n) { return strcasecmp(n.c_str(), name.c_str()) == 0; });
+  };
+  // max.connections spares the inter-broker listener when clients have another one (Kafka's
+  // protected listener) and the controller listeners (Kafka's controller has its own).
+  std::string inter_broker = config_.get_string("inter.broker.listener.name");
+  if (inter_broker.empty() && !config_.advertised_listeners().empty())
+    inter_broker = config_.advertised_listeners().front().name;
+  const auto listeners = config_.listeners();
+  const auto data_listeners = std::count_if(listeners.begin(), listeners.end(),
+                                            [&](const config::Listener& l) { return !is_controller_listener(l.name); });
+  for (const auto& l : listeners) {
+    const bool controller_listener = is_controller_listener(l.name);
+    const bool exempt = controller_listener || (data_listeners > 1 && strcasecmp(l.name.c_str(), inter_broker.c_str()) == 0);
+    no.listeners.push_back({l.name, l.host, l.port, !controller_listener, exempt});
   }
+  no.queued_max_request_bytes = config_.get_long("queued.max.request.bytes");
+  no.quotas = connection_quotas_;
   no.threads = config_.get_int("num.network.threads");
   no.max_request_bytes = config_.get_int("socket.request.max.bytes");
   no.connections_max_idle_ms = config_.get_long("connections.max.idle.ms");
@@ -417,16 +434,8 @@ void Broker::create_topics_async(const std::vector<controller::CreateTopicSpec>&
   forward_to_controller(*this, ctx, std::move(w.buffer()), [](Result<std::vector<uint8_t>> r) {
     if (!r.ok()) {
       // Retried by the clients every ~100 ms while no controller is known: said every 10 s.
-      static std::atomic<int64_t> last_said{0};
-      static std::atomic<int64_t> unsaid{0};
-      const int64_t now = runtime::steady_ms();
-      int64_t last = last_said.load();
-      if (now - last < 10000 || !last_said.compare_exchange_strong(last, now)) {
-        ++unsaid;
-        return;
-      }
-      return spdlog::warn("topic creation through the controller failed: {} ({} more since the last report)",
-                          r.error().message, unsaid.exchange(0));
+      static runtime::RateLimitedLog failures;
+      return failures.warn("", "topic creation through the controller failed: {}", r.error().message);
     }
     msg::CreateTopicsResponse resp;
     wire::Reader rd(std::span<const uint8_t>(r->data(), r->size()));

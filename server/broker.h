@@ -43,6 +43,7 @@ class ReplicaFetcherManager;
 
 namespace kb::server {
 
+class ConnectionQuotas;
 class Network;
 class HttpServer;
 class SchemaRegistryService;
@@ -151,6 +152,8 @@ class Broker {
   config::BrokerConfig config_;
   int32_t node_id_;
   std::unique_ptr<DynamicConfigPublisher> dynamic_configs_;  // the effective configuration
+  // max.connections(.per.ip): the network counts, dynamic config changes set the limits.
+  std::shared_ptr<ConnectionQuotas> connection_quotas_;
   Metrics metrics_;
   // Before the threads that deliver its blocks, so it is destroyed after them.
   std::unique_ptr<controller::ProducerIdManager> producer_ids_;

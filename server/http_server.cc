@@ -17,6 +17,8 @@
 
 #include "runtime/clock.h"
 #include "runtime/loop_thread.h"
+#include "runtime/rate_limited_log.h"
+#include "server/network_limits.h"
 
 namespace kb::server {
 
@@ -245,17 +247,28 @@ struct HttpServer::Impl {
     HttpListener listener;
     std::unique_ptr<tcp::acceptor> acceptor;
     uint16_t bound = 0;
+    AcceptBackoff backoff;
   };
   std::shared_ptr<Shared> shared = std::make_shared<Shared>();
   // Before the acceptors and sessions: destroyed after them.
   runtime::LoopThread loop{"kb-http"};
   std::list<Acceptor> acceptors;  // stable addresses: sessions refer to their listener
   bool stopped = false;
+  runtime::RateLimitedLog accept_log;  // keyed by listener
 
   void accept(Acceptor& a) {
     a.acceptor->async_accept([this, &a](beast::error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec) {
+      if (ec) {
+        // Out of descriptors the next accept fails at once: rest (network_limits.h).
+        const int64_t pause_ms = a.backoff.after_failure(ec.value());
+        accept_log.warn(a.listener.name, "HTTP: accept failed on {}: {}", a.listener.name, ec.message());
+        if (pause_ms > 0) {
+          loop.after_ms(pause_ms, [this, &a] { accept(a); });
+          return;
+        }
+      } else {
+        a.backoff.after_success();
         if (++shared->connections > shared->limits.max_connections) {
           --shared->connections;
           socket.close(ec);
@@ -287,7 +300,7 @@ HttpServer::HttpServer(std::string host, uint16_t port, Routes routes, HttpLimit
 HttpServer::~HttpServer() { stop(); }
 
 void HttpServer::add_listener(HttpListener listener) {
-  impl_->acceptors.push_back({std::move(listener), std::make_unique<tcp::acceptor>(impl_->loop.context()), 0});
+  impl_->acceptors.push_back({std::move(listener), std::make_unique<tcp::acceptor>(impl_->loop.context()), 0, {}});
 }
 
 Status HttpServer::start() {

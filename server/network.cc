@@ -18,9 +18,11 @@
 
 #include "protocol/messages/response_header.h"
 #include "runtime/loop_thread.h"
+#include "runtime/rate_limited_log.h"
 #include "server/broker.h"
 #include "server/dispatch.h"
 #include "server/metrics.h"
+#include "server/network_limits.h"
 
 namespace kb::server {
 
@@ -33,21 +35,63 @@ using Loop = runtime::LoopThread;
 
 class Connection;
 
+// A frame's first buffer when it has not all arrived yet; each later step at least doubles.
+constexpr size_t kFirstFrameStep = 64 * 1024;
+// How often a listener held back by max.connections looks again (a raised limit; a closed
+// connection wakes it at once).
+constexpr int64_t kSlotRecheckMs = 500;
+
 struct Network::Impl {
   NetworkOptions options;
   Broker& broker;
+  // Before the loops: connections still queued on a loop are destroyed with it and give back
+  // what they hold.
+  std::atomic<int64_t> connections{0};
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> any_resting{false};
+  // queued.max.request.bytes: the bytes held, and the connections that wait to read their
+  // next request.
+  std::atomic<int64_t> queued_bytes{0};
+  std::mutex memory_mu;
+  std::vector<std::weak_ptr<Connection>> waiting_for_memory;
+
   std::vector<std::unique_ptr<Loop>> loops;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::vector<uint16_t> bound_ports;
   std::atomic<size_t> next_loop{0};
-  std::atomic<int64_t> connections{0};
-  std::atomic<bool> stopping{false};
 
   std::mutex conns_mu;
   std::list<std::weak_ptr<Connection>> conns;  // for shutdown
 
+  // Per listener, touched on loop 0 only (where the acceptors run): a listener rests after a
+  // failed accept or at max.connections, with no accept outstanding, until its timer fires or
+  // a connection closes.
+  std::vector<std::unique_ptr<asio::steady_timer>> accept_timers;
+  std::vector<AcceptBackoff> backoffs;
+  std::vector<bool> resting;
+  std::vector<bool> at_max_connections;
+  // A connection accepted while the broker was at max.connections (the limit fell while the
+  // accept was pending) waits here, unserved, for a slot, like the one Kafka's acceptor holds.
+  struct Parked {
+    tcp::socket socket;
+    Loop* loop;
+  };
+  std::vector<std::optional<Parked>> parked;
+  runtime::RateLimitedLog accept_log;  // keyed by listener
+  runtime::RateLimitedLog limit_log;   // keyed by listener or address
+
   Impl(NetworkOptions o, Broker& b) : options(std::move(o)), broker(b) {}
   void accept(size_t i);
+  void rest(size_t i, int64_t ms);
+  void on_accepted(size_t i, Loop& loop, tcp::socket socket);
+  // A connection counted by the quotas closed: give its slot back, wake resting listeners.
+  void connection_gone(const std::string& ip);
+
+  bool limits_memory() const { return options.queued_max_request_bytes > 0; }
+  void hold(int64_t n) { queued_bytes.fetch_add(n); }
+  void release(int64_t n);
+  // True (and `c` is woken when bytes are released) when the queued bytes are at the limit.
+  bool wait_for_memory(const std::shared_ptr<Connection>& c);
 };
 
 // One client connection. Lives on one loop; all members are touched only on that thread.
@@ -55,15 +99,24 @@ struct Network::Impl {
 // later request finishes first.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Network::Impl& net, Loop& loop, tcp::socket socket, std::string listener)
+  // `ip` is counted by the quotas when `counted`; close() gives it back.
+  Connection(Network::Impl& net, Loop& loop, tcp::socket socket, std::string listener, std::string ip, uint16_t port,
+             bool counted)
       : net_(net),
         loop_(loop),
         socket_(std::move(socket)),
         idle_timer_(loop.context()),
-        listener_(std::move(listener)) {
-    boost::system::error_code ec;
-    auto ep = socket_.remote_endpoint(ec);
-    peer_ = ec ? std::string("?") : ep.address().to_string() + ":" + std::to_string(ep.port());
+        peer_(ip + ":" + std::to_string(port)),
+        ip_(std::move(ip)),
+        counted_(counted),
+        listener_(std::move(listener)) {}
+
+  // One that never ran close() (still queued on a loop at shutdown) gives back its counts.
+  ~Connection() {
+    if (closed_) return;
+    net_.release(frame_held_);
+    for (auto& s : slots_) net_.release(s.held);
+    if (counted_) net_.connection_gone(ip_);
   }
 
   void start() {
@@ -97,6 +150,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     asio::post(loop_.context(), [self = shared_from_this()] { self->close(); });
   }
 
+  // Called on any thread once queued request bytes fell below queued.max.request.bytes.
+  void resume_reading() {
+    asio::post(loop_.context(), [self = shared_from_this()] {
+      if (!std::exchange(self->waiting_for_memory_, false) || self->closed_) return;
+      self->read_size();
+    });
+  }
+
   const std::string& peer() const { return peer_; }
 
  private:
@@ -108,6 +169,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     int16_t response_header_version;
     Clock::time_point started;
     std::optional<Response> response;
+    int64_t held = 0;  // request bytes counted against queued.max.request.bytes until answered
   };
 
   // Output queued for the socket: owned byte buffers and file slices, in wire order.
@@ -138,9 +200,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void read_size() {
-    if (draining_ || closed_) return;
+    // One read at a time: a connection waiting for memory is resumed by resume_reading().
+    if (draining_ || closed_ || reading_ || waiting_for_memory_) return;
     if (static_cast<int>(slots_.size()) >= net_.options.max_in_flight_per_connection) {
       read_paused_ = true;  // resumed when answers drain
+      return;
+    }
+    // queued.max.request.bytes: between requests only, so every connection in the middle of
+    // one finishes it and answers can free the memory (Kafka mutes channels the same way).
+    if (net_.limits_memory() && net_.wait_for_memory(shared_from_this())) {
+      waiting_for_memory_ = true;
       return;
     }
     reading_ = true;
@@ -160,14 +229,36 @@ class Connection : public std::enable_shared_from_this<Connection> {
                    peer_, size, net_.options.max_request_bytes);
       return close();
     }
-    auto frame = std::make_shared<Frame>(static_cast<size_t>(size));
+    frame_ = std::make_shared<Frame>();
+    frame_size_ = static_cast<size_t>(size);
+    read_frame();
+  }
+
+  // The frame's buffer grows as its bytes arrive, never to the declared size up front: each
+  // step takes what the socket already holds, and at least doubles (from 64 KiB), so a frame
+  // costs at most twice the bytes really sent, and a whole frame that has arrived is read in
+  // one step.
+  void read_frame() {
+    const size_t have = frame_->size();
+    size_t target = frame_size_;
+    if (frame_size_ > kFirstFrameStep) {
+      boost::system::error_code ec;
+      const size_t arrived = have + socket_.available(ec);
+      target = std::min(frame_size_, std::max({kFirstFrameStep, have * 2, arrived}));
+    }
+    frame_->reserve(target);  // exactly: the capacity is what is counted
+    frame_->resize(target);
+    net_.hold(static_cast<int64_t>(target - have));
+    frame_held_ += static_cast<int64_t>(target - have);
     reading_ = true;
-    asio::async_read(socket_, asio::buffer(*frame),
-                     [self = shared_from_this(), frame](const boost::system::error_code& ec, size_t) {
+    // The handler keeps the buffer alive: close() drops frame_ while the read may be pending.
+    asio::async_read(socket_, asio::buffer(frame_->data() + have, target - have),
+                     [self = shared_from_this(), keep = frame_](const boost::system::error_code& ec, size_t) {
                        self->reading_ = false;
                        if (self->closed_) return;
                        if (ec) return self->on_read_error(ec);
-                       self->on_frame(frame);
+                       if (self->frame_->size() < self->frame_size_) return self->read_frame();
+                       self->on_frame(std::exchange(self->frame_, nullptr));
                      });
   }
 
@@ -183,15 +274,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void on_frame(std::shared_ptr<Frame> frame) {
     last_active_ = Clock::now();
+    const int64_t held = std::exchange(frame_held_, 0);
     ParsedRequest parsed;
     if (parse_request(std::move(frame), peer_, parsed) == ParseOutcome::kClose) {
+      net_.release(held);
       close_after_pending_ = true;
       if (slots_.empty()) close();
       return;
     }
     uint64_t seq = next_seq_++;
     slots_.push_back(Slot{seq, parsed.ctx.api_key, parsed.ctx.api_version, parsed.ctx.correlation_id,
-                          parsed.response_header_version, Clock::now(), std::nullopt});
+                          parsed.response_header_version, Clock::now(), std::nullopt, held});
     parsed.ctx.broker = &net_.broker;
     parsed.ctx.scheduler = &loop_;
     parsed.ctx.listener = listener_;
@@ -214,6 +307,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     for (auto& s : slots_) {
       if (s.seq == seq) {
         s.response.emplace(std::move(r));
+        net_.release(std::exchange(s.held, 0));
         break;
       }
     }
@@ -229,7 +323,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     if (close_now) {
       close_after_pending_ = true;
-      slots_.clear();
+      clear_slots();
     }
     start_write();
     if (read_paused_ && !closed_ &&
@@ -337,6 +431,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     close();
   }
 
+  // Forgets the unanswered requests (the connection closes): their bytes are no longer queued.
+  void clear_slots() {
+    for (auto& s : slots_) net_.release(std::exchange(s.held, 0));
+    slots_.clear();
+  }
+
   void maybe_close_drained() {
     if ((draining_ || close_after_pending_) && slots_.empty() && out_.empty() && !writing_) close();
   }
@@ -349,12 +449,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
     idle_timer_.cancel();
     socket_.shutdown(tcp::socket::shutdown_both, ec);
     socket_.close(ec);
-    slots_.clear();
+    clear_slots();
     out_.clear();
+    frame_.reset();
+    net_.release(std::exchange(frame_held_, 0));
     if (started_) {
       net_.connections.fetch_sub(1);
       net_.broker.metrics().connection_closed();
     }
+    if (std::exchange(counted_, false)) net_.connection_gone(ip_);
   }
 
  private:
@@ -363,7 +466,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   tcp::socket socket_;
   asio::steady_timer idle_timer_;
   std::string peer_;
+  std::string ip_;
+  bool counted_ = false;  // by the quotas, until close()
   std::array<uint8_t, 4> size_buf_{};
+  std::shared_ptr<Frame> frame_;  // the request being read
+  size_t frame_size_ = 0;         // its declared size
+  int64_t frame_held_ = 0;        // its bytes counted against queued.max.request.bytes
+  bool waiting_for_memory_ = false;
   std::deque<Slot> slots_;
   std::deque<OutChunk> out_;
   uint64_t next_seq_ = 0;
@@ -380,25 +489,121 @@ class Connection : public std::enable_shared_from_this<Connection> {
 };
 
 void Network::Impl::accept(size_t i) {
+  if (stopping) return;
+  const auto& listener = options.listeners[i];
+  if (options.quotas && !options.quotas->slot_available(listener.exempt_from_max_connections)) {
+    // Kafka's acceptor waits for a slot the same way: new clients wait in the listen backlog.
+    if (!at_max_connections[i])
+      limit_log.warn(listener.name, "listener {} stops accepting: {} connections open, the most max.connections allows",
+                     listener.name, options.quotas->total());
+    at_max_connections[i] = true;
+    return rest(i, kSlotRecheckMs);
+  }
+  if (at_max_connections[i]) {
+    at_max_connections[i] = false;
+    spdlog::info("listener {} accepts connections again (under max.connections)", listener.name);
+  }
+  if (parked[i]) {
+    Parked p = std::move(*parked[i]);
+    parked[i].reset();
+    on_accepted(i, *p.loop, std::move(p.socket));
+    return accept(i);
+  }
+  resting[i] = false;
   size_t li = next_loop.fetch_add(1) % loops.size();
   Loop& loop = *loops[li];
   acceptors[i]->async_accept(loop.context(), [this, i, &loop](const boost::system::error_code& ec,
                                                           tcp::socket socket) {
     if (ec) {
       if (ec == asio::error::operation_aborted || stopping) return;
-      spdlog::warn("accept failed on listener {}: {}", options.listeners[i].name, ec.message());
-    } else if (!stopping) {
-      auto conn = std::make_shared<Connection>(*this, loop, std::move(socket), options.listeners[i].name);
-      {
-        std::lock_guard lk(conns_mu);
-        // Forget connections that are gone, so the list does not grow without bound.
-        for (auto it = conns.begin(); it != conns.end();) it = it->expired() ? conns.erase(it) : std::next(it);
-        conns.push_back(conn);
-      }
-      asio::post(loop.context(), [conn] { conn->start(); });
+      // Out of descriptors the pending connection stays in the backlog and the next accept
+      // fails at once: rest instead of spinning (it is taken once a descriptor is free).
+      const int64_t pause_ms = backoffs[i].after_failure(ec.value());
+      accept_log.warn(options.listeners[i].name, "accept failed on listener {}: {}{}", options.listeners[i].name,
+                      ec.message(), pause_ms > 0 ? fmt::format(" (next try in {} ms)", pause_ms) : std::string());
+      if (pause_ms > 0) return rest(i, pause_ms);
+      return accept(i);
     }
+    backoffs[i].after_success();
+    if (stopping) return;
+    if (options.quotas && !options.quotas->slot_available(options.listeners[i].exempt_from_max_connections))
+      parked[i].emplace(Parked{std::move(socket), &loop});
+    else
+      on_accepted(i, loop, std::move(socket));
     accept(i);
   });
+}
+
+void Network::Impl::rest(size_t i, int64_t ms) {
+  resting[i] = true;
+  any_resting = true;
+  auto& timer = *accept_timers[i];
+  timer.expires_after(std::chrono::milliseconds(ms));
+  timer.async_wait([this, i](const boost::system::error_code& ec) {
+    // A timer that expired while a closing connection woke the listener finds it accepting.
+    if (ec || stopping || !resting[i]) return;
+    accept(i);
+  });
+}
+
+void Network::Impl::on_accepted(size_t i, Loop& loop, tcp::socket socket) {
+  const auto& name = options.listeners[i].name;
+  boost::system::error_code ec;
+  auto ep = socket.remote_endpoint(ec);
+  if (ec) return;  // the client is gone already
+  std::string ip = ep.address().to_string();
+  int32_t limit = 0;
+  if (options.quotas && !options.quotas->open(ip, limit)) {
+    limit_log.info(ip, "rejected connection from {} on listener {}: the address already has the configured maximum "
+                   "of {} connections (max.connections.per.ip)", ip, name, limit);
+    socket.close(ec);
+    return;
+  }
+  auto conn = std::make_shared<Connection>(*this, loop, std::move(socket), name, std::move(ip), ep.port(),
+                                           options.quotas != nullptr);
+  {
+    std::lock_guard lk(conns_mu);
+    // Forget connections that are gone, so the list does not grow without bound.
+    for (auto it = conns.begin(); it != conns.end();) it = it->expired() ? conns.erase(it) : std::next(it);
+    conns.push_back(conn);
+  }
+  asio::post(loop.context(), [conn] { conn->start(); });
+}
+
+void Network::Impl::connection_gone(const std::string& ip) {
+  options.quotas->close(ip);
+  if (!any_resting.load() || stopping) return;
+  asio::post(loops[0]->context(), [this] {
+    bool still = false;
+    for (size_t i = 0; i < resting.size(); ++i) {
+      if (resting[i]) accept(i);
+      still = still || resting[i];
+    }
+    any_resting = still;
+  });
+}
+
+void Network::Impl::release(int64_t n) {
+  if (n == 0) return;
+  const int64_t before = queued_bytes.fetch_sub(n);
+  const int64_t limit = options.queued_max_request_bytes;
+  if (limit <= 0 || before < limit || before - n >= limit || stopping) return;
+  std::vector<std::weak_ptr<Connection>> wake;
+  {
+    std::lock_guard lk(memory_mu);
+    wake.swap(waiting_for_memory);
+  }
+  for (auto& w : wake)
+    if (auto c = w.lock()) c->resume_reading();
+}
+
+bool Network::Impl::wait_for_memory(const std::shared_ptr<Connection>& c) {
+  std::lock_guard lk(memory_mu);
+  // Checked under the lock release() takes to wake: a release between the check and the
+  // registration cannot be missed.
+  if (queued_bytes.load() < options.queued_max_request_bytes) return false;
+  waiting_for_memory.push_back(c);
+  return true;
 }
 
 Network::Network(NetworkOptions options, Broker& broker)
@@ -434,7 +639,12 @@ Status Network::start() {
                                                          "): " + ec.message());
     impl_->bound_ports.push_back(acc->local_endpoint().port());
     impl_->acceptors.push_back(std::move(acc));
+    impl_->accept_timers.push_back(std::make_unique<asio::steady_timer>(impl_->loops[0]->context()));
   }
+  impl_->backoffs.resize(impl_->acceptors.size());
+  impl_->resting.assign(impl_->acceptors.size(), false);
+  impl_->at_max_connections.assign(impl_->acceptors.size(), false);
+  impl_->parked.resize(impl_->acceptors.size());
   for (size_t i = 0; i < impl_->acceptors.size(); ++i)
     if (!impl_->options.listeners[i].deferred) impl_->accept(i);
   return {};
@@ -452,14 +662,15 @@ uint16_t Network::bound_port(size_t i) const { return impl_->bound_ports.at(i); 
 
 int64_t Network::open_connections() const { return impl_->connections.load(); }
 
+int64_t Network::queued_request_bytes() const { return impl_->queued_bytes.load(); }
+
 void Network::stop(std::chrono::milliseconds grace) {
   if (impl_->loops.empty() || impl_->stopping.exchange(true)) return;
-  for (auto& acc : impl_->acceptors) {
-    asio::post(impl_->loops[0]->context(), [a = acc.get()] {
-      boost::system::error_code ec;
-      a->close(ec);
-    });
-  }
+  asio::post(impl_->loops[0]->context(), [i = impl_.get()] {
+    boost::system::error_code ec;
+    for (auto& a : i->acceptors) a->close(ec);
+    for (auto& t : i->accept_timers) t->cancel();
+  });
   std::vector<std::shared_ptr<Connection>> live;
   {
     std::lock_guard lk(impl_->conns_mu);
@@ -481,6 +692,8 @@ void Network::stop(std::chrono::milliseconds grace) {
   for (auto& c : live) c->force_close();
   live.clear();
   for (auto& loop : impl_->loops) loop->stop(std::chrono::seconds(1));
+  impl_->parked.clear();
+  impl_->accept_timers.clear();
   impl_->acceptors.clear();
 }
 

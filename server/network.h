@@ -4,6 +4,12 @@
 // connection lives on one loop for its whole life, so its state needs no locks. Handlers run
 // on the connection's loop; an answer produced elsewhere (a timer, a produce that completes a
 // waiting fetch) is posted back to it. Owner: Broker. Boost.Asio stays inside network.cc.
+//
+// Limits (Kafka's): socket.request.max.bytes per frame, and a frame's buffer grows as its
+// bytes arrive (a client that declares 100 MB and sends ten bytes costs 64 KiB);
+// queued.max.request.bytes over all connections; max.connections and max.connections.per.ip
+// (network_limits.h). A failed accept (out of descriptors) rests the listener with a growing
+// backoff instead of spinning, and is logged once per 10 s.
 #pragma once
 
 #include <chrono>
@@ -17,6 +23,7 @@
 namespace kb::server {
 
 class Broker;
+class ConnectionQuotas;
 
 struct NetworkOptions {
   struct Listener {
@@ -27,6 +34,9 @@ struct NetworkOptions {
     // connect meanwhile wait in the listen backlog (the data plane while the broker catches
     // up with the metadata at start-up).
     bool deferred = false;
+    // Not held back by max.connections: the controller listeners, and the inter-broker one
+    // when clients have a listener of their own (Kafka's "protected" listener).
+    bool exempt_from_max_connections = false;
   };
   std::vector<Listener> listeners;
   int threads = 3;                          // num.network.threads
@@ -35,6 +45,12 @@ struct NetworkOptions {
   int socket_send_buffer_bytes = -1;        // socket.send.buffer.bytes (-1: kernel autotuning)
   int socket_receive_buffer_bytes = -1;     // socket.receive.buffer.bytes (-1: kernel autotuning)
   int max_in_flight_per_connection = 100;   // requests read ahead of their answers
+  // queued.max.request.bytes: bytes of requests read and not yet answered (counted as their
+  // frames grow) beyond which no connection starts reading another request; <= 0: no limit.
+  int64_t queued_max_request_bytes = -1;
+  // max.connections, max.connections.per.ip(.overrides); shared with the Broker, which
+  // updates the limits when the dynamic configs change. Null: no limits.
+  std::shared_ptr<ConnectionQuotas> quotas;
 };
 
 class Network {
@@ -52,6 +68,8 @@ class Network {
   // `grace`), closes every connection and joins the threads.
   void stop(std::chrono::milliseconds grace);
   int64_t open_connections() const;
+  // Bytes of requests read and not yet answered (what queued.max.request.bytes limits).
+  int64_t queued_request_bytes() const;
 
   struct Impl;  // public so the connection code in network.cc can name it
 

@@ -97,6 +97,7 @@ struct LogManager::Impl {
     bool recover = false;  // no clean-shutdown marker: logs found here are recovered
     std::map<TopicPartition, int64_t> recovery_points;  // from the checkpoint, kept for unopened logs
     std::map<TopicPartition, int64_t> log_starts;       // likewise, log start offsets (DeleteRecords)
+    size_t partitions = 0;  // entries of `placed` in this dir (counting them per new log was O(n^2))
   };
   struct Placement {
     size_t dir = 0;
@@ -285,6 +286,7 @@ Result<std::unique_ptr<LogManager>> LogManager::open(LogManagerOptions options) 
         return Error{ErrorCode::KAFKA_STORAGE_ERROR, "partition " + tp->to_string() + " has a directory in both " +
                                                          d.dirs[it->second.dir].path.string() + " and " + path.string()};
       d.placed[*tp] = Impl::Placement{index, true};
+      ++dir.partitions;
       has_data = true;
     }
     fs::path marker = path / kCleanShutdownFile;
@@ -355,9 +357,7 @@ Result<std::shared_ptr<Log>> LogManager::get_or_create(const TopicPartition& tp,
     } else {
       // A new partition goes to the online log dir holding the fewest partitions (any dir
       // when none is online: its first write then fails like any other).
-      std::vector<size_t> count(d.dirs.size(), 0);
-      for (const auto& [t, p] : d.placed) ++count[p.dir];
-      auto rank = [&](size_t i) { return std::pair(d.dirs[i].state->online() ? 0 : 1, count[i]); };
+      auto rank = [&](size_t i) { return std::pair(d.dirs[i].state->online() ? 0 : 1, d.dirs[i].partitions); };
       dir_index = 0;
       for (size_t i = 1; i < d.dirs.size(); ++i)
         if (rank(i) < rank(dir_index)) dir_index = i;
@@ -370,8 +370,9 @@ Result<std::shared_ptr<Log>> LogManager::get_or_create(const TopicPartition& tp,
   std::shared_ptr<Log> shared = std::move(log.value());
   std::lock_guard lk(d.mu);
   d.logs[tp] = shared;
-  auto& placement = d.placed[tp];
-  placement.dir = dir_index;
+  auto [placement, inserted] = d.placed.try_emplace(tp);
+  if (inserted) ++d.dirs[dir_index].partitions;
+  placement->second.dir = dir_index;
   return shared;
 }
 
@@ -396,6 +397,7 @@ Status LogManager::remove(const TopicPartition& tp) {
       log_dir = d.dirs[it->second.dir].path;
       d.dirs[it->second.dir].recovery_points.erase(tp);
       d.dirs[it->second.dir].log_starts.erase(tp);
+      --d.dirs[it->second.dir].partitions;
       d.placed.erase(it);
     }
   }

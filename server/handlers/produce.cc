@@ -16,6 +16,7 @@
 #include "protocol/messages/produce_response.h"
 #include "protocol/record_batch.h"
 #include "replication/replica_manager.h"
+#include "runtime/rate_limited_log.h"
 #include "server/broker.h"
 #include "server/handlers/handlers.h"
 #include "server/schema_registry_service.h"
@@ -85,7 +86,9 @@ Refusal check_schemas(const RequestContext& ctx, Broker& broker, const TopicPart
   return {v.error, std::move(v.message), std::move(v.record_errors)};
 }
 
+// One line per partition per 10 s (runtime/rate_limited_log.h).
 void log_refusal(const std::string& peer, const TopicPartition& tp, const replication::AppendResult& r) {
+  static runtime::RateLimitedLog refusals;
   if (r.message.empty()) return;  // not the append's own refusal (no leader here, a timeout)
   switch (r.error) {
     case ErrorCode::NOT_ENOUGH_REPLICAS:
@@ -97,8 +100,10 @@ void log_refusal(const std::string& peer, const TopicPartition& tp, const replic
     case ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER:
     case ErrorCode::INVALID_PRODUCER_EPOCH:
     case ErrorCode::INVALID_TXN_STATE:
-      // The producer's own doing (bad bytes, a gap, a zombie): not a broker failure.
-      spdlog::info("refused produce to {} from {}: {} ({})", tp.to_string(), peer, error_name(r.error), r.message);
+      // The producer's own doing (bad bytes, a gap, a zombie): not a broker failure, and a
+      // client that keeps sending it must not flood the log.
+      refusals.info(tp.to_string(), "refused produce to {} from {}: {} ({})", tp.to_string(), peer,
+                    error_name(r.error), r.message);
       return;
     case ErrorCode::KAFKA_STORAGE_ERROR:
       // Said once by the log dir as it went offline (storage/log_dir_state.h): a full disk
@@ -106,7 +111,7 @@ void log_refusal(const std::string& peer, const TopicPartition& tp, const replic
       spdlog::debug("append to {} failed: {}", tp.to_string(), r.message);
       return;
     default:
-      spdlog::error("append to {} failed: {}", tp.to_string(), r.message);
+      refusals.error(tp.to_string(), "append to {} failed: {}", tp.to_string(), r.message);
   }
 }
 

@@ -1,0 +1,77 @@
+// The network layer's limits, apart from the sockets so they can be tested alone:
+// - ConnectionQuotas: Kafka's ConnectionQuotas. `max.connections` over the broker (a listener
+//   at the limit stops accepting, new clients wait in the listen backlog; the inter-broker and
+//   controller listeners are exempt when the broker has more than one listener, as Kafka's
+//   "protected" listener), `max.connections.per.ip` with `max.connections.per.ip.overrides`
+//   (a connection over its address's limit is accepted and closed at once).
+// - AcceptBackoff: how long the accept loop rests after a failed accept. Out of descriptors
+//   (EMFILE, ENFILE) or kernel memory (ENOBUFS, ENOMEM) the pending connection stays in the
+//   backlog and a new accept fails at once: without a rest the loop spins at 100% CPU.
+//
+// Thread-safe (ConnectionQuotas: one mutex; the accept loop asks, every network thread gives
+// back). Owner: Broker (the limits are dynamic broker configs), used by Network.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace kb::config {
+class BrokerConfig;
+}
+
+namespace kb::server {
+
+struct ConnectionLimits {
+  int32_t max_connections = INT32_MAX;  // max.connections
+  int32_t max_per_ip = INT32_MAX;       // max.connections.per.ip
+  // max.connections.per.ip.overrides, by address text (host names resolved when read).
+  std::map<std::string, int32_t> per_ip_overrides;
+
+  // From the broker's configuration. A host name in the overrides that does not resolve is
+  // left out with a warning (Kafka would refuse to start; the value was checked for syntax).
+  static ConnectionLimits from_config(const config::BrokerConfig& config);
+};
+
+class ConnectionQuotas {
+ public:
+  explicit ConnectionQuotas(ConnectionLimits limits = {});
+  void set_limits(ConnectionLimits limits);
+
+  // Whether a listener may accept one more connection (max.connections); a protected
+  // listener always may.
+  bool slot_available(bool protected_listener) const;
+  // Counts a new connection from `ip`. False, with the address's limit in `limit`, when the
+  // address already has that many (the caller closes it and says so).
+  bool open(const std::string& ip, int32_t& limit);
+  // Gives back what open() counted.
+  void close(const std::string& ip);
+
+  int64_t total() const;
+  int64_t from(const std::string& ip) const;
+
+ private:
+  int32_t limit_for(const std::string& ip) const;
+
+  mutable std::mutex mu_;
+  ConnectionLimits limits_;
+  int64_t total_ = 0;
+  std::map<std::string, int64_t> per_ip_;
+};
+
+class AcceptBackoff {
+ public:
+  static constexpr int64_t kFirstMs = 20;
+  static constexpr int64_t kMaxMs = 1000;
+  // The rest before the next accept after a failure with errno `error`: 0 for a
+  // connection-specific failure (the peer reset it in the backlog), doubling from kFirstMs to
+  // kMaxMs while resources stay exhausted.
+  int64_t after_failure(int error);
+  void after_success() { next_ms_ = kFirstMs; }
+
+ private:
+  int64_t next_ms_ = kFirstMs;
+};
+
+}  // namespace kb::server
