@@ -351,7 +351,6 @@ const std::vector<PropertyDef>& compat_broker_properties() {
       kafka("ssl.truststore.password", T::Password, null).listener_only(),
       kafka("ssl.truststore.type", T::String, "JKS").listener_only(),
       kafka("telemetry.max.bytes", T::Int, "1048576").at_least(1),
-      kafka("transaction.partition.verification.enable", T::Bool, "true").dynamic(),
       kafka("transaction.state.log.load.buffer.size", T::Int, "5242880").at_least(1),
       kafka("zookeeper.clientCnxnSocket", T::String, null),
       kafka("zookeeper.connect", T::String, null),

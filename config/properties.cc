@@ -532,6 +532,10 @@ const std::vector<PropertyDef>& broker_properties() {
       Def("transaction.remove.expired.transaction.cleanup.interval.ms", T::Long, "3600000",
           "How often the transaction coordinator looks for transactional ids to forget")
           .at_least(1),
+      Def("transaction.partition.verification.enable", T::Bool, "true",
+          "Before a producer's first transactional batch on a partition, its leader asks the transaction "
+          "coordinator whether the partition is in the transaction (KIP-890); refused with INVALID_TXN_STATE if not")
+          .dynamic(),
       Def("group.initial.rebalance.delay.ms", T::Int, "3000",
           "How long the first rebalance of a new group waits for more members to join"),
       Def("group.min.session.timeout.ms", T::Int, "6000",

@@ -523,6 +523,10 @@ Status Controller::create_partitions(const std::string& topic, int32_t count,
   auto img = image();
   const TopicInfo* t = img->topic(topic);
   if (!t) return Status(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, "This server does not host this topic-partition.");
+  // Groups and transactional ids are placed by a hash over the partition count: more
+  // partitions would move them away from their stored state.
+  if (t->internal)
+    return Status(ErrorCode::INVALID_TOPIC_EXCEPTION, "Cannot add partitions to internal topic " + topic);
   const int32_t current = static_cast<int32_t>(t->partitions.size());
   if (count < current)
     return Status(ErrorCode::INVALID_PARTITIONS, "The topic " + topic + " currently has " + std::to_string(current) +
@@ -699,6 +703,8 @@ std::vector<DeleteTopicResult> Controller::delete_topics(const std::vector<std::
     return results;
   }
 
+  // The coordinators' state would go with them (Kafka leaves this to ACLs and its tools).
+  auto internal = [](const std::string& name) { return "Cannot delete internal topic " + name; };
   // Ids are resolved first, as in Kafka, so that a name naming the same topic as a supplied id
   // is refused (and then neither is deleted; the id gets no answer of its own).
   struct IdEntry {
@@ -720,6 +726,11 @@ std::vector<DeleteTopicResult> Controller::delete_topics(const std::vector<std::
       e.result.message = "Duplicate topic id.";
     } else if ((e.topic = img->topic(id))) {
       e.result.name = e.topic->name;
+      if (e.topic->internal) {
+        e.result.error = ErrorCode::INVALID_TOPIC_EXCEPTION;
+        e.result.message = internal(e.topic->name);
+        e.topic = nullptr;
+      }
     } else {
       e.result.error = ErrorCode::UNKNOWN_TOPIC_ID;
       e.result.message = "This server does not host this topic ID.";
@@ -734,6 +745,10 @@ std::vector<DeleteTopicResult> Controller::delete_topics(const std::vector<std::
     const TopicInfo* t = img->topic(n);
     if (!t) {
       add(n, Uuid{}, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, "This server does not host this topic-partition.");
+      continue;
+    }
+    if (t->internal) {
+      add(n, t->id, ErrorCode::INVALID_TOPIC_EXCEPTION, internal(n));
       continue;
     }
     bool id_supplied = duplicate_ids.count(t->id) > 0;

@@ -15,8 +15,6 @@ std::string id_text(const Uuid& id) { return id.to_string(); }
 
 }  // namespace
 
-bool is_internal_topic(std::string_view name) { return name == "__consumer_offsets" || name == "__transaction_state"; }
-
 const TopicInfo* MetadataImage::topic(std::string_view name) const {
   auto it = topics_.find(name);
   return it == topics_.end() ? nullptr : it->second.get();

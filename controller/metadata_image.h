@@ -65,9 +65,6 @@ struct TopicInfo {
 // Kafka's ConfigResource.Type numbers, as ConfigRecord carries them.
 enum class ConfigResourceType : int8_t { kTopic = 2, kBroker = 4 };
 
-// Topics Kafka reports as internal (Topic.isInternal).
-bool is_internal_topic(std::string_view name);
-
 class MetadataImage {
  public:
   int64_t offset() const { return offset_; }  // last applied metadata log offset, -1 if none

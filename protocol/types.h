@@ -228,6 +228,12 @@ struct TopicPartition {
   std::string to_string() const { return topic + "-" + std::to_string(partition); }
 };
 
+// The topics Kafka reports as internal (Topic.isInternal): the coordinators' own logs. Only
+// the broker writes, creates or removes them; clients are refused as Kafka refuses them.
+inline bool is_internal_topic(std::string_view name) {
+  return name == "__consumer_offsets" || name == "__transaction_state";
+}
+
 }  // namespace kb
 
 template <>

@@ -151,8 +151,15 @@ void Partition::update_leadership(int32_t leader_epoch, std::vector<int32_t> rep
 
 // ---- leader ----
 
+Result<uint64_t> Partition::start_txn_verification(int64_t producer_id, int64_t now_ms) {
+  if (!is_leader_.load(std::memory_order_acquire))
+    return Error{ErrorCode::NOT_LEADER_OR_FOLLOWER, "this broker is not the leader of " + tp_.to_string()};
+  std::lock_guard lk(producer_mu_);
+  return producers_.start_verification(producer_id, now_ms);
+}
+
 Result<storage::AppendInfo> Partition::append_as_leader(std::span<uint8_t> batches, bool* duplicate,
-                                                        AppendOrigin origin) {
+                                                        AppendOrigin origin, const TxnVerification& verification) {
   if (!is_leader_.load(std::memory_order_acquire))
     return Error{ErrorCode::NOT_LEADER_OR_FOLLOWER, "this broker is not the leader of " + tp_.to_string()};
   if (duplicate) *duplicate = false;
@@ -181,7 +188,7 @@ Result<storage::AppendInfo> Partition::append_as_leader(std::span<uint8_t> batch
         if (first_unstable_hint_.load() > leo) first_unstable_hint_.store(leo, std::memory_order_release);
         break;
       }
-    ProducerAppendCheck check = producers_.check(headers, origin);
+    ProducerAppendCheck check = producers_.check(headers, origin, verification);
     if (check.error != ErrorCode::NONE) return Error{check.error, std::move(check.message)};
     if (check.duplicate) {
       // Kafka answers a retried batch with the offsets it was first given, and writes
@@ -544,6 +551,11 @@ std::optional<ProducerStateEntry> Partition::producer_state(int64_t producer_id)
   std::lock_guard lk(producer_mu_);
   const ProducerStateEntry* e = producers_.find(producer_id);
   return e ? std::optional<ProducerStateEntry>(*e) : std::nullopt;
+}
+
+std::optional<ProducerStateManager::OpenTxn> Partition::oldest_open_txn() const {
+  std::lock_guard lk(producer_mu_);
+  return producers_.oldest_open_txn();
 }
 
 size_t Partition::remove_expired_producers(int64_t now_ms, int64_t expiration_ms) {

@@ -131,8 +131,14 @@ class Partition {
   // written again: the answer is then the original batch's offsets (records and bytes 0),
   // and `duplicate`, when given, is set. AppendOrigin::Coordinator: the broker's coordinator
   // writes (batches without sequence numbers; see ProducerStateManager::check).
+  // `verification`: see ProducerStateManager::check (KIP-890 part 1).
   Result<storage::AppendInfo> append_as_leader(std::span<uint8_t> batches, bool* duplicate = nullptr,
-                                               AppendOrigin origin = AppendOrigin::Client);
+                                               AppendOrigin origin = AppendOrigin::Client,
+                                               const TxnVerification& verification = {});
+  // The leader's side of a transaction verification (ProducerStateManager::start_verification):
+  // 0 when `producer_id` has a transaction open here, else the guard for its append.
+  // NOT_LEADER_OR_FOLLOWER on a follower.
+  Result<uint64_t> start_txn_verification(int64_t producer_id, int64_t now_ms);
 
   // The end (exclusive) of what a fetch with `isolation` may read: the log end, the high
   // watermark, or the last stable offset. ListOffsets(LATEST) answers it too.
@@ -226,6 +232,8 @@ class Partition {
   std::optional<ProducerStateEntry> producer_state(int64_t producer_id) const;
   // Every producer this replica keeps state for, by id (DescribeProducers).
   std::map<int64_t, ProducerStateEntry> producer_states() const;
+  // ProducerStateManager::oldest_open_txn (late transactions).
+  std::optional<ProducerStateManager::OpenTxn> oldest_open_txn() const;
   // Forgets producers idle for producer.id.expiration.ms (the broker's periodic check).
   // Returns how many.
   size_t remove_expired_producers(int64_t now_ms, int64_t expiration_ms);

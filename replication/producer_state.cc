@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <charconv>
 #include <fstream>
 #include <iterator>
@@ -83,7 +84,8 @@ int32_t last_sequence(int32_t base_seq, int32_t last_offset_delta) {
   return base_seq + last_offset_delta;
 }
 
-ProducerAppendCheck ProducerStateManager::check(std::span<const BatchHeader> batches, AppendOrigin origin) const {
+ProducerAppendCheck ProducerStateManager::check(std::span<const BatchHeader> batches, AppendOrigin origin,
+                                                const TxnVerification& verification) const {
   ProducerAppendCheck out;
   const bool coordinator = origin == AppendOrigin::Coordinator;
   // The producers' state as the earlier batches of this request leave it.
@@ -117,6 +119,16 @@ ProducerAppendCheck ProducerStateManager::check(std::span<const BatchHeader> bat
       out.message = "Epoch of producer " + std::to_string(pid) + " at offset " + std::to_string(offset) + " in " +
                     name_ + " is " + std::to_string(h.producer_epoch) + ", which is smaller than the last seen epoch " +
                     std::to_string(entry.epoch);
+      return out;
+    }
+    // Without an open transaction here, only the coordinator knows whether this partition
+    // is in the producer's transaction: a batch it was not asked about could open one that
+    // no marker ever ends (a hanging transaction).
+    if (verification.required && h.is_transactional() && entry.current_txn_first_offset < 0 &&
+        !verified(pid, verification.guard)) {
+      out.error = ErrorCode::INVALID_TXN_STATE;
+      out.message = "Transactional batch of producer " + std::to_string(pid) + " at offset " + std::to_string(offset) +
+                    " in partition " + name_ + " was not verified to be part of an ongoing transaction";
       return out;
     }
     if (coordinator) {
@@ -179,8 +191,25 @@ ProducerAppendCheck ProducerStateManager::check_marker(int64_t producer_id, int1
   return out;
 }
 
+uint64_t ProducerStateManager::start_verification(int64_t producer_id, int64_t now_ms) {
+  if (const ProducerStateEntry* e = find(producer_id); e && e->current_txn_first_offset >= 0) return 0;
+  // Process-wide, so a guard handed out by an earlier replica object of this partition never
+  // matches one of a later one.
+  static std::atomic<uint64_t> next_guard{1};
+  auto [it, created] = verifications_.try_emplace(producer_id);
+  if (created) it->second = PendingVerification{next_guard.fetch_add(1), now_ms};
+  return it->second.guard;
+}
+
+bool ProducerStateManager::verified(int64_t producer_id, uint64_t guard) const {
+  auto it = verifications_.find(producer_id);
+  return guard != 0 && it != verifications_.end() && it->second.guard == guard;
+}
+
 std::optional<storage::AbortedTxn> ProducerStateManager::update(const BatchHeader& h, std::span<const uint8_t> batch) {
   if (h.producer_id < 0) return std::nullopt;
+  // The transaction is open here now, or just ended: a pending verification is spent.
+  if (h.is_transactional()) verifications_.erase(h.producer_id);
   auto& entry = producers_[h.producer_id];
   if (h.producer_epoch < entry.epoch)
     spdlog::warn("{}: producer {} appended at epoch {}, older than its last seen epoch {} (offset {})", name_,
@@ -247,6 +276,13 @@ int64_t ProducerStateManager::first_unstable_offset(int64_t high_watermark) {
   return first;
 }
 
+std::optional<ProducerStateManager::OpenTxn> ProducerStateManager::oldest_open_txn() const {
+  if (ongoing_.empty()) return std::nullopt;
+  const auto& [first, pid] = *ongoing_.begin();
+  const ProducerStateEntry* e = find(pid);
+  return OpenTxn{pid, first, e ? e->last_timestamp() : -1};
+}
+
 void ProducerStateManager::rebuild_ongoing() {
   ongoing_.clear();
   for (const auto& [pid, e] : producers_)
@@ -265,6 +301,7 @@ size_t ProducerStateManager::remove_expired(int64_t now_ms, int64_t expiration_m
       ++it;
     }
   }
+  std::erase_if(verifications_, [&](const auto& v) { return now_ms - v.second.started_ms >= expiration_ms; });
   return removed;
 }
 
@@ -299,6 +336,7 @@ void ProducerStateManager::truncate(storage::Log& log, Offset end) {
 
 void ProducerStateManager::clear(const fs::path& dir) {
   producers_.clear();
+  verifications_.clear();
   ongoing_.clear();
   unreplicated_.clear();
   last_marker_offset_ = -1;
@@ -310,6 +348,7 @@ void ProducerStateManager::clear(const fs::path& dir) {
 
 void ProducerStateManager::load(storage::Log& log) {
   producers_.clear();
+  verifications_.clear();
   ongoing_.clear();
   unreplicated_.clear();
   last_marker_offset_ = -1;

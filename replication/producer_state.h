@@ -93,6 +93,16 @@ struct ProducerAppendCheck {
 // and the transaction state are checked.
 enum class AppendOrigin { Client, Coordinator };
 
+// KIP-890 part 1 (transaction.partition.verification.enable): what a client's batches bring to
+// show that this partition is in their producer's transaction.
+struct TxnVerification {
+  // A transactional batch that would open a transaction here is refused (INVALID_TXN_STATE)
+  // unless `guard` is the producer's current one (ProducerStateManager::start_verification):
+  // the transaction coordinator said the partition is in the transaction since it was made.
+  bool required = false;
+  uint64_t guard = 0;  // 0: none
+};
+
 // The last sequence of a batch starting at `base_seq` with `last_offset_delta` + 1 records;
 // sequences wrap from INT32_MAX to 0.
 int32_t last_sequence(int32_t base_seq, int32_t last_offset_delta);
@@ -116,11 +126,22 @@ class ProducerStateManager {
   // sequence (Kafka since KIP-360: its state may have expired). A producer id with a
   // negative sequence is INVALID_RECORD. A non-transactional batch of a producer with an
   // open transaction is INVALID_TXN_STATE (a transactional one without an open transaction
-  // opens one: the coordinator vouched for it with AddPartitionsToTxn). Later batches are
+  // opens one: the coordinator vouched for it, see `verification` below). Later batches are
   // checked against the state as the earlier ones of the same request leave it.
   // AppendOrigin::Coordinator: sequences are neither required nor checked (no duplicates
-  // either); the epoch and transaction rules stay.
-  ProducerAppendCheck check(std::span<const BatchHeader> batches, AppendOrigin origin = AppendOrigin::Client) const;
+  // either); the epoch and transaction rules stay. With `verification.required`, a
+  // transactional batch that would open a transaction must bring the producer's verification
+  // guard, else INVALID_TXN_STATE (Kafka's "not part of an ongoing transaction").
+  ProducerAppendCheck check(std::span<const BatchHeader> batches, AppendOrigin origin = AppendOrigin::Client,
+                            const TxnVerification& verification = {}) const;
+  // Before the leader asks the transaction coordinator whether this partition is in
+  // `producer_id`'s transaction (KIP-890 part 1): 0 when the producer has a transaction open
+  // here already (its batches need no verification), else the guard its append must bring:
+  // the pending one, or a new one, unique in the process. Any transactional batch or marker
+  // of the producer that reaches the log ends the guard, so an answer that raced with an
+  // ABORT marker admits nothing (Kafka's VerificationGuard). Guards older than the
+  // producer-id expiration go with remove_expired.
+  uint64_t start_verification(int64_t producer_id, int64_t now_ms);
   // Checks a transaction marker the coordinator asks for (WriteTxnMarkers), as Kafka's
   // appendEndTxnMarker from the coordinator: an epoch older than the producer's is
   // INVALID_PRODUCER_EPOCH, a coordinator epoch older than the one of its last marker
@@ -143,6 +164,15 @@ class ProducerStateManager {
   int64_t first_unstable_offset(int64_t high_watermark);
   // Transactions open on this partition.
   size_t ongoing_txn_count() const { return ongoing_.size(); }
+  // The transaction open here that began first: its producer, first offset, and when the
+  // producer last wrote here (Kafka's oldestTxnLastTimestamp, what "late transaction" is
+  // measured on); nullopt when none is open.
+  struct OpenTxn {
+    int64_t producer_id = -1;
+    int64_t first_offset = -1;
+    int64_t last_timestamp = -1;
+  };
+  std::optional<OpenTxn> oldest_open_txn() const;
 
   // Producers whose last batch is older than `expiration_ms` at `now_ms` (Kafka's
   // producer.id.expiration.ms, measured on the batches' max timestamps as Kafka does) are
@@ -187,6 +217,8 @@ class ProducerStateManager {
 
   // ongoing_ from the producers' current_txn_first_offset.
   void rebuild_ongoing();
+  // Whether `guard` is the pending verification guard of `producer_id`.
+  bool verified(int64_t producer_id, uint64_t guard) const;
 
   std::string name_;
   std::map<int64_t, ProducerStateEntry> producers_;
@@ -198,6 +230,12 @@ class ProducerStateManager {
   // The largest offset a control batch may have here (truncation below it may reopen a
   // transaction); -1 when none.
   int64_t last_marker_offset_ = -1;
+  // Pending transaction verifications (leader only): producer id -> guard and when it began.
+  struct PendingVerification {
+    uint64_t guard = 0;
+    int64_t started_ms = 0;
+  };
+  std::map<int64_t, PendingVerification> verifications_;
 };
 
 }  // namespace kb::replication

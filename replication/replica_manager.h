@@ -19,6 +19,7 @@
 // timer); they must not block.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -62,6 +63,9 @@ struct AppendEntry {
   // writes): the records go in only when the log ends exactly here, else OFFSET_OUT_OF_RANGE
   // with AppendResult::log_end_offset. -1: unconditional.
   int64_t expected_end_offset = -1;
+  // KIP-890 part 1: the guard of the transaction verification this client's transactional
+  // batch passed (start_transaction_verification); 0: none.
+  uint64_t verification_guard = 0;
 };
 
 struct AppendResult {
@@ -153,6 +157,18 @@ class ReplicaManager {
   // required_acks: INVALID_REQUIRED_ACKS. Appends wake the fetches waiting on the partition.
   void append_records(std::vector<AppendEntry> entries, int16_t required_acks, int64_t timeout_ms,
                       AppendOrigin origin, std::function<void(std::vector<AppendResult>)> done);
+
+  // transaction.partition.verification.enable (KIP-890 part 1; off until the broker sets it):
+  // a client's transactional batch that would open a transaction on a partition is refused
+  // with INVALID_TXN_STATE unless it brings the guard of a verification that the partition is
+  // in the producer's transaction (AppendEntry::verification_guard).
+  void set_transaction_verification(bool on) { verify_transactions_.store(on, std::memory_order_relaxed); }
+  bool transaction_verification() const { return verify_transactions_.load(std::memory_order_relaxed); }
+  // Starts that verification for `producer_id` on the leader of `tp` before its coordinator is
+  // asked: 0 when the producer's transaction is open there already (nothing to verify), else
+  // the guard for the append (Partition::start_txn_verification); NOT_LEADER_OR_FOLLOWER or
+  // the missing-partition error.
+  Result<uint64_t> start_transaction_verification(const TopicPartition& tp, int64_t producer_id);
 
   // Reads each partition up to the bound of params.isolation (Kafka's fetchMessages) and
   // answers `done` with one result per partition, in order. Consumers read from the leader
@@ -265,6 +281,7 @@ class ReplicaManager {
   // Taken by conditional appends only (check of the end and append as one step), so two of
   // them never both pass the same check; plain appends never wait on it.
   std::mutex conditional_append_mu_;
+  std::atomic<bool> verify_transactions_{false};
   // The purgatories' timeouts fire here. Stopped by the destructor once the purgatories'
   // operations are complete, before the purgatories go.
   std::unique_ptr<runtime::LoopThread> own_loop_;  // null when the owner gave a loop

@@ -30,9 +30,13 @@ AppendResult validate_client_batches(std::span<uint8_t>& records, const storage:
                                      std::vector<uint8_t>& rebuilt) {
   auto validated = validate_batches(records, lc.max_message_bytes);
   if (!validated.ok()) return refused(validated.code(), validated.error().message);
-  for (const auto& b : validated->batches)
+  for (const auto& b : validated->batches) {
     if (b.header.is_control())
       return refused(ErrorCode::INVALID_RECORD, "Clients are not allowed to write control records");
+    // No coordinator could ever end such a transaction: no producer state would hold it.
+    if (b.header.is_transactional() && b.header.producer_id < 0)
+      return refused(ErrorCode::INVALID_RECORD, "Transactional record batch without a producer id");
+  }
   if (!lc.message_timestamp_log_append && lc.message_timestamp_difference_max_ms < INT64_MAX &&
       validated->min_timestamp >= 0) {
     const int64_t now = storage::now_ms();
@@ -67,6 +71,12 @@ ErrorCode ReplicaManager::missing_partition_error(const TopicPartition& tp) cons
   return missing_error_ ? missing_error_(tp) : ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
 }
 
+Result<uint64_t> ReplicaManager::start_transaction_verification(const TopicPartition& tp, int64_t producer_id) {
+  auto p = get(tp);
+  if (!p) return Error{missing_partition_error(tp), ""};
+  return p->start_txn_verification(producer_id, storage::now_ms());
+}
+
 AppendResult ReplicaManager::append_to_leader(Partition& p, const AppendEntry& entry, int16_t required_acks,
                                               AppendOrigin origin) {
   // A follower replica is not where records go (the client re-routes on this error).
@@ -96,7 +106,9 @@ AppendResult ReplicaManager::append_to_leader(Partition& p, const AppendEntry& e
         return moved;
       }
     }
-    appended = p.append_as_leader(records, &r.duplicate, origin);
+    const TxnVerification verification{origin == AppendOrigin::Client && transaction_verification(),
+                                       entry.verification_guard};
+    appended = p.append_as_leader(records, &r.duplicate, origin, verification);
   }
   if (!appended.ok()) return refused(appended.code(), appended.error().message);
   KB_ASSERT(appended->last_offset >= appended->first_offset, "an append gives at least one offset");
@@ -119,9 +131,13 @@ void ReplicaManager::append_records(std::vector<AppendEntry> entries, int16_t re
   std::vector<DelayedProduce::Waiting> waiting;
   for (const auto& e : entries) {
     auto p = get(e.tp);
+    // Only the coordinators write their internal topics: a client's batch there could make a
+    // coordinator partition unloadable (Kafka's appendToLocalLog refuses it the same way).
     AppendResult r = !acks_valid ? refused(ErrorCode::INVALID_REQUIRED_ACKS)
-                     : !p        ? refused(missing_partition_error(e.tp))
-                                 : append_to_leader(*p, e, required_acks, origin);
+                     : origin == AppendOrigin::Client && is_internal_topic(e.tp.topic)
+                         ? refused(ErrorCode::INVALID_TOPIC_EXCEPTION, "Cannot append to internal topic " + e.tp.topic)
+                     : !p ? refused(missing_partition_error(e.tp))
+                          : append_to_leader(*p, e, required_acks, origin);
     if (r.error != ErrorCode::NONE && p && origin == AppendOrigin::Client) TopicStats::add(p->stats().failed_produce, 1);
     // A retried batch waits too: its first attempt may still be short of the high watermark
     // (Kafka's duplicate answers wait the same way).

@@ -153,6 +153,14 @@ Status Broker::start() {
         return inter_broker_address(img, node, config_.raw("inter.broker.listener.name"));
       },
       *marker_client_);
+  verifier_client_ = std::make_unique<PeerClient>("kbroker-" + std::to_string(node_id_) + "-txn-verifier");
+  txn_verifier_ = std::make_unique<coordinator::TxnVerifier>(
+      [this] { return image(); },
+      [this](const controller::MetadataImage& img, int32_t node) {
+        return inter_broker_address(img, node, config_.raw("inter.broker.listener.name"));
+      },
+      *verifier_client_);
+  replicas_->set_transaction_verification(config_.get_bool("transaction.partition.verification.enable"));
   // Kafka appends to __transaction_state with request.timeout.ms (30 s) for the ISR.
   txn_log_ = std::make_unique<coordinator::ReplicaGroupLog>(*replicas_, *coordinator_loop_, 30000,
                                                            kTransactionStateTopic);
@@ -184,6 +192,7 @@ Status Broker::start() {
       auto eff = effective_config();
       logs_->reconfigure_cleaner(eff->get_int("log.cleaner.threads"), eff->get_long("log.cleaner.backoff.ms"));
       connection_quotas_->set_limits(ConnectionLimits::from_config(*eff));
+      replicas_->set_transaction_verification(eff->get_bool("transaction.partition.verification.enable"));
     }
     replica_publisher_->on_delta(delta);
   });
@@ -351,6 +360,7 @@ void Broker::stop() {
   if (quorum_peers_) quorum_peers_->stop();
   if (peers_) peers_->stop();
   if (marker_client_) marker_client_->stop();
+  if (verifier_client_) verifier_client_->stop();
   if (replicas_) {
     // Clean shutdown: no append runs any more, so each snapshot is the state at its log end.
     replicas_->write_producer_snapshots();
@@ -466,11 +476,31 @@ void Broker::allocate_producer_id_block(std::function<void(Result<controller::Pr
       });
 }
 
+bool Broker::late_transaction(const replication::Partition& p, int64_t now_ms) {
+  // Kafka's LATE_TRANSACTION_BUFFER_MS: a coordinator aborts a transaction at its timeout, at
+  // most transaction.max.timeout.ms, within its abort interval; one still open well past that
+  // has no coordinator that will end it.
+  constexpr int64_t kLateTransactionBufferMs = 5 * 60 * 1000;
+  auto txn = p.is_leader() ? p.oldest_open_txn() : std::nullopt;
+  const int64_t max_timeout_ms = config_.get_int("transaction.max.timeout.ms");
+  if (!txn || txn->last_timestamp <= 0 || now_ms - txn->last_timestamp <= max_timeout_ms + kLateTransactionBufferMs)
+    return false;
+  static runtime::RateLimitedLog late(kLateTransactionBufferMs);
+  late.warn(p.tp().to_string(), "{}: the transaction of producer {} open since offset {} is late: its producer last wrote {} s ago, "
+                 "past transaction.max.timeout.ms ({} ms); read_committed consumers wait at offset {}. If no "
+                 "coordinator ends it, abort it with WriteTxnMarkers (kafka-transactions.sh abort)",
+                 p.tp().to_string(), txn->producer_id, txn->first_offset, (now_ms - txn->last_timestamp) / 1000,
+                 max_timeout_ms, txn->first_offset);
+  return true;
+}
+
 void Broker::schedule_producer_expiration() {
   producer_expiration_timer_ =
       coordinator_loop_->after_ms(config_.get_int("producer.id.expiration.check.interval.ms"), [this] {
-        size_t n = replicas_->remove_expired_producers(runtime::now_ms(), config_.get_int("producer.id.expiration.ms"));
+        const int64_t now = runtime::now_ms();
+        size_t n = replicas_->remove_expired_producers(now, config_.get_int("producer.id.expiration.ms"));
         if (n > 0) spdlog::info("{} idle producer ids expired", n);
+        for (const auto& p : replicas_->all()) late_transaction(*p, now);  // said even with no scrapes
         schedule_producer_expiration();
       });
 }
@@ -496,12 +526,12 @@ std::vector<controller::CreateTopicResult> Broker::auto_create_topics(
   std::vector<controller::CreateTopicSpec> specs;
   std::vector<controller::CreateTopicResult> results;
   for (const auto& n : names) {
-    if (n == coordinator::ReplicaGroupLog::kTopic) {
-      // A client asking for the offsets topic gets it with its own settings, not the
+    if (is_internal_topic(n)) {
+      // A client asking for an internal topic gets it with its own settings, not the
       // defaults of an ordinary topic.
       controller::CreateTopicResult r;
       r.name = n;
-      auto count = ensure_offsets_topic();
+      auto count = n == kTransactionStateTopic ? ensure_transaction_state_topic() : ensure_offsets_topic();
       r.error = count.code();
       if (count.ok()) r.num_partitions = count.value();
       else r.message = count.error().message;
@@ -641,6 +671,7 @@ TransactionSamples Broker::sample_transactions() {
     s.last_stable_offset_lag = p->high_watermark().value() - p->last_stable_offset().value();
     s.ongoing_transactions = static_cast<int64_t>(p->ongoing_txn_count());
     s.producer_ids = static_cast<int64_t>(p->producer_count());
+    s.late_transaction = late_transaction(*p, runtime::now_ms());
     out.partitions.push_back(std::move(s));
   }
   if (txns_) {

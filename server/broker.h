@@ -19,6 +19,7 @@
 #include "controller/controller_quorum.h"
 #include "coordinator/group/group_coordinator.h"
 #include "coordinator/txn/transaction_coordinator.h"
+#include "coordinator/txn/txn_verifier.h"
 #include "protocol/types.h"
 #include "replication/replica_manager.h"
 #include "runtime/peer_client.h"
@@ -76,6 +77,8 @@ class Broker {
   Metrics& metrics() { return metrics_; }
   coordinator::GroupCoordinator& groups() { return *groups_; }
   coordinator::TransactionCoordinator& transactions() { return *txns_; }
+  // A partition leader's questions to transaction coordinators (KIP-890 part 1).
+  coordinator::TxnVerifier& txn_verifier() { return *txn_verifier_; }
   // Producer ids for InitProducerId, from blocks the controller gives this broker.
   controller::ProducerIdManager& producer_ids() { return *producer_ids_; }
   std::shared_ptr<const controller::MetadataImage> image() const { return metadata_->controller->image(); }
@@ -143,7 +146,12 @@ class Broker {
   // Asks the active controller for this broker's next block of producer ids
   // (AllocateProducerIds through the channel).
   void allocate_producer_id_block(std::function<void(Result<controller::ProducerIdBlock>)> done);
-  // Every producer.id.expiration.check.interval.ms: idle producer ids leave the replicas.
+  // Whether `p`, led here, has a late transaction (its oldest open one's producer silent past
+  // transaction.max.timeout.ms + 5 min, Kafka's measure); says so in a warning, once per 5 min
+  // per partition. Checked at every scrape and producer-expiration tick.
+  bool late_transaction(const replication::Partition& p, int64_t now_ms);
+  // Every producer.id.expiration.check.interval.ms: idle producer ids leave the replicas (and
+  // late transactions are looked for).
   void schedule_producer_expiration();
   // Sends CreateTopics for `specs` to the active controller (forwarded like a client's);
   // nothing waits for the outcome.
@@ -178,6 +186,9 @@ class Broker {
   std::unique_ptr<coordinator::TxnMarkerSender> txn_markers_;
   std::unique_ptr<coordinator::GroupLog> txn_log_;
   std::unique_ptr<coordinator::TransactionCoordinator> txns_;
+  // Its own connections: a verification must not queue behind a marker waiting for an ISR.
+  std::unique_ptr<runtime::PeerClient> verifier_client_;
+  std::unique_ptr<coordinator::TxnVerifier> txn_verifier_;
   std::unique_ptr<Network> network_;
   std::unique_ptr<HttpServer> http_;
   // After http_: destroyed first, with the REST requests it still holds.

@@ -205,9 +205,10 @@ std::vector<prometheus::MetricFamily> transaction_families(const TransactionSamp
                     "consumers by open transactions), per partition led here",
                     T::Gauge);
   auto ongoing = family("kbroker_ongoing_transactions", "Transactions open on the partitions led here", T::Gauge);
-  int64_t total = 0, producers = 0;
+  int64_t total = 0, producers = 0, late = 0;
   for (const auto& s : samples.partitions) {
     producers += s.producer_ids;
+    late += s.late_transaction ? 1 : 0;
     add(lag, {{"partition", std::to_string(s.tp.partition)}, {"topic", s.tp.topic}},
         static_cast<double>(s.last_stable_offset_lag));
     total += s.ongoing_transactions;
@@ -217,6 +218,12 @@ std::vector<prometheus::MetricFamily> transaction_families(const TransactionSamp
                      "Producer ids with state (sequences, open transactions) summed over the partitions led here",
                      T::Gauge);
   add(pids, {}, static_cast<double>(producers));
+  auto hanging = family("kbroker_partitions_with_late_transactions",
+                        "Partitions led here whose oldest open transaction's producer has been silent longer than "
+                        "transaction.max.timeout.ms + 5 min (Kafka's PartitionsWithLateTransactionsCount): a "
+                        "hanging transaction holds read_committed consumers back",
+                        T::Gauge);
+  add(hanging, {}, static_cast<double>(late));
   auto ids = family("kbroker_transactional_ids",
                     "Transactional ids this broker coordinates, by their transaction state", T::Gauge);
   for (const auto& [state, n] : samples.transactional_ids_by_state) add(ids, {{"state", state}}, static_cast<double>(n));
@@ -224,7 +231,7 @@ std::vector<prometheus::MetricFamily> transaction_families(const TransactionSamp
                       "Transactions this broker's coordinator completed, by result, since start", T::Counter);
   add(ended, {{"result", "commit"}}, static_cast<double>(samples.commits));
   add(ended, {{"result", "abort"}}, static_cast<double>(samples.aborts));
-  return {std::move(lag), std::move(ongoing), std::move(pids), std::move(ids), std::move(ended)};
+  return {std::move(lag), std::move(ongoing), std::move(pids), std::move(hanging), std::move(ids), std::move(ended)};
 }
 
 std::vector<prometheus::MetricFamily> cluster_families(const ClusterSample& s) {

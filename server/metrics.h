@@ -79,6 +79,7 @@ struct TransactionSample {
   int64_t last_stable_offset_lag = 0;  // high watermark - last stable offset
   int64_t ongoing_transactions = 0;
   int64_t producer_ids = 0;  // idempotent/transactional producers the partition keeps state for
+  bool late_transaction = false;  // Broker::late_transaction
 };
 
 // What the transaction series show at one scrape: the partitions led here, and this broker's

@@ -397,6 +397,11 @@ struct TransactionCoordinator::Impl : std::enable_shared_from_this<Impl> {
     ErrorCode all = coordinator_error(id);
     const TxnMetadata* m = find(id);
     if (all == ErrorCode::NONE) all = producer_error(m, producer_id, producer_epoch);
+    // As in Kafka, a write in flight for the id does not hold the answer up (the partitions
+    // count once written), but a transaction being ended takes no new batches yet.
+    if (all == ErrorCode::CONCURRENT_TRANSACTIONS) all = ErrorCode::NONE;
+    if (all == ErrorCode::NONE && (m->state == TxnState::PrepareCommit || m->state == TxnState::PrepareAbort))
+      all = ErrorCode::CONCURRENT_TRANSACTIONS;
     std::map<TopicPartition, ErrorCode> out;
     for (const auto& tp : partitions) {
       ErrorCode e = all;

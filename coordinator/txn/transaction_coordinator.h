@@ -40,6 +40,9 @@
 
 namespace kb::coordinator {
 
+// The coordinator's log: an id lives in partition GroupCoordinator::partition_for(id, count).
+inline constexpr const char* kTransactionStateTopic = "__transaction_state";
+
 // Kafka's TransactionState, with its ids (as stored in TransactionLogValue.transaction_status).
 enum class TxnState : int8_t {
   Empty = 0,
@@ -149,7 +152,8 @@ class TransactionCoordinator {
                       std::vector<TopicPartition> partitions, ErrorCallback done);
   // AddPartitionsToTxn v4 verify_only (a leader checking a producer's batch, KIP-890): each
   // partition NONE when it is in the ongoing transaction, else INVALID_TXN_STATE; producer
-  // errors apply to all.
+  // errors apply to all, and CONCURRENT_TRANSACTIONS while the transaction is being ended
+  // (a write in flight for the id does not hold the answer up, as in Kafka).
   void verify_partitions(std::string transactional_id, int64_t producer_id, int16_t producer_epoch,
                          std::vector<TopicPartition> partitions,
                          std::function<void(std::map<TopicPartition, ErrorCode>)> done);

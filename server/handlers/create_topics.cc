@@ -1,4 +1,5 @@
 // Handler for api CreateTopics (key 19), versions 0..7.
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -14,6 +15,70 @@ namespace {
 
 using Resp = msg::CreateTopicsResponse;
 
+// Every topic of `req` (each name once) with `code`: the answer when forwarding failed.
+Resp failed_response(const msg::CreateTopicsRequest& req, ErrorCode code, const std::string& message) {
+  Resp resp;
+  std::set<std::string> answered;
+  for (const auto& t : req.topics) {
+    if (!answered.insert(t.name).second) continue;
+    auto& tr = resp.topics.emplace_back();
+    tr.name = t.name;
+    tr.error_code = to_wire(code);
+    tr.error_message = message;
+  }
+  return resp;
+}
+
+// A client may not create the internal topics (a pre-made __consumer_offsets with one
+// partition and cleanup.policy=delete would lose every group's offsets): the broker makes them
+// on first use with their own settings. This runs on the broker the client reached, before
+// forwarding, so the broker's own creations (forwarded directly) pass. The answer is the one
+// Kafka gives for its internal metadata topic, or TOPIC_ALREADY_EXISTS once it exists. Returns
+// false when the request names none; otherwise answers them and forwards the rest, if any.
+bool refuse_internal_topics(RequestContext& ctx, msg::CreateTopicsRequest& req, Respond& respond) {
+  auto internal = [](const auto& t) { return is_internal_topic(t.name); };
+  if (std::none_of(req.topics.begin(), req.topics.end(), internal)) return false;
+  Broker& broker = *ctx.broker;
+  auto image = broker.image();
+  std::vector<Resp::CreatableTopicResult> refused;
+  std::set<std::string> answered;
+  for (const auto& t : req.topics) {
+    if (!internal(t) || !answered.insert(t.name).second) continue;
+    auto& r = refused.emplace_back();
+    r.name = t.name;
+    const bool exists = image->topic(t.name) != nullptr;
+    const ErrorCode code = exists ? ErrorCode::TOPIC_ALREADY_EXISTS : ErrorCode::INVALID_REQUEST;
+    r.error_code = to_wire(code);
+    r.error_message = exists ? "Topic '" + t.name + "' already exists."
+                             : "Creation of internal topic " + t.name + " is prohibited.";
+    broker.metrics().request_error(ctx.api_key, code);
+    if (!exists) spdlog::info("create topic {} from {} refused: internal topic", t.name, ctx.peer);
+  }
+  std::erase_if(req.topics, internal);
+  const int16_t version = ctx.api_version;
+  if (req.topics.empty()) {
+    Resp resp;
+    resp.topics = std::move(refused);
+    send_response(version, respond, resp);
+    return true;
+  }
+  wire::Writer w;
+  req.encode(w, version);
+  forward_to_controller(
+      broker, ctx, std::move(w.buffer()),
+      [req, version, refused = std::move(refused), respond](Result<std::vector<uint8_t>> r) mutable {
+        Resp resp;
+        if (!r.ok()) {
+          resp = failed_response(req, r.code(), r.error().message);
+        } else if (wire::Reader reader(std::span<const uint8_t>(r->data(), r->size())); !resp.decode(reader, version)) {
+          resp = failed_response(req, ErrorCode::UNKNOWN_SERVER_ERROR, "undecodable answer from the controller");
+        }
+        for (auto& t : refused) resp.topics.push_back(std::move(t));
+        send_response(version, respond, resp);
+      });
+  return true;
+}
+
 }  // namespace
 
 void handle_create_topics(RequestContext& ctx, Respond respond) {
@@ -21,17 +86,9 @@ void handle_create_topics(RequestContext& ctx, Respond respond) {
   if (!decode_request(ctx, req, respond)) return;
   const int16_t version = ctx.api_version;
   auto failed = [req, version](Respond& r, ErrorCode code, const std::string& message) {
-    Resp resp;
-    std::set<std::string> answered;
-    for (const auto& t : req.topics) {
-      if (!answered.insert(t.name).second) continue;
-      auto& tr = resp.topics.emplace_back();
-      tr.name = t.name;
-      tr.error_code = to_wire(code);
-      tr.error_message = message;
-    }
-    send_response(version, r, resp);
+    send_response(version, r, failed_response(req, code, message));
   };
+  if (!ctx.forwarded && refuse_internal_topics(ctx, req, respond)) return;
   if (forward_unless_controller(ctx, respond, failed)) return;
   Broker& broker = *ctx.broker;
 

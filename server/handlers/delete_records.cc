@@ -1,5 +1,6 @@
 // Handler for api DeleteRecords (key 21), versions 0..2: moves partitions' log start offsets
 // up (kafka-delete-records); records below become unreadable and whole segments below go.
+// Internal topics are refused (INVALID_TOPIC_EXCEPTION), as in Kafka.
 #include "protocol/messages/delete_records_request.h"
 #include "protocol/messages/delete_records_response.h"
 #include "server/broker.h"
@@ -27,7 +28,11 @@ void handle_delete_records(RequestContext& ctx, Respond respond) {
       TopicPartition tp{t.name, p.partition_index};
       auto part = broker.replicas().get(tp);
       ErrorCode code = ErrorCode::NONE;
-      if (!part || !part->is_leader()) {
+      if (is_internal_topic(t.name)) {
+        // Kafka refuses it too: offsets and transactional ids below would be forgotten.
+        code = ErrorCode::INVALID_TOPIC_EXCEPTION;
+        spdlog::info("DeleteRecords of internal topic {} from {} refused", tp.to_string(), ctx.peer);
+      } else if (!part || !part->is_leader()) {
         code = broker.missing_partition_error(tp);
       } else {
         // Only committed records may be deleted: up to the high watermark.

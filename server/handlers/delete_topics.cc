@@ -43,6 +43,8 @@ void handle_delete_topics(RequestContext& ctx, Respond respond) {
     if (r.error != ErrorCode::NONE) {
       tr.error_message = r.message;
       broker.metrics().request_error(ctx.api_key, r.error);
+      if (r.error == ErrorCode::INVALID_TOPIC_EXCEPTION)
+        spdlog::info("delete topic {} from {} refused: {}", r.name, ctx.peer, r.message);
     }
     resp.responses.push_back(std::move(tr));
   }

@@ -10,6 +10,12 @@
 // a registered schema id (server/schema_validation.h, checked here before the append), and a
 // partition carrying expected_end_offset (v9+ tag) is a conditional append
 // (produce_request.kmsg; AppendEntry::expected_end_offset).
+// Transactions (Kafka's handleProduceAppend): transactional batches need the request's
+// transactional id (else TRANSACTIONAL_ID_AUTHORIZATION_FAILED for the whole request, as in
+// Kafka) and one producer; with transaction.partition.verification.enable (KIP-890 part 1) a
+// batch that would open the producer's transaction on a partition waits until the
+// transaction coordinator confirmed the partition is in the transaction
+// (coordinator::TxnVerifier); the append then runs on the verifier's thread.
 #include "protocol/compression.h"
 #include "protocol/legacy_messages.h"
 #include "protocol/messages/produce_request.h"
@@ -41,8 +47,10 @@ struct Refusal {
 // What the request's version allows of one partition's records. Sets `records` to the bytes to
 // append: the request's own, or for v0-2 the message set converted to one v2 batch (held in
 // `converted`, which must outlive the append).
+// `first` gets the first batch's header (what Kafka looks at for the producer and the
+// transactional flag), when it reads.
 Refusal check_records(const RequestContext& ctx, const TopicPartition& tp, const PartitionData& pd,
-                      std::span<uint8_t>& records, std::vector<uint8_t>& converted) {
+                      std::span<uint8_t>& records, std::vector<uint8_t>& converted, std::optional<BatchHeader>& first) {
   records = pd.records.mutable_bytes();
   if (pd.records.is_null || records.empty()) return {ErrorCode::INVALID_RECORD, kOneBatch, {}};
   if (ctx.api_version < 3) {
@@ -62,6 +70,7 @@ Refusal check_records(const RequestContext& ctx, const TopicPartition& tp, const
   for (size_t pos = 0; pos < records.size(); ++batches) {
     auto h = read_batch_header(records.subspan(pos));
     if (!h.ok() || h->batch_length <= 0 || static_cast<uint64_t>(h->total_size()) > records.size() - pos) break;
+    if (batches == 0) first = *h;
     zstd |= h->compression() == 4;
     pos += static_cast<size_t>(h->total_size());
   }
@@ -100,11 +109,15 @@ void log_refusal(const std::string& peer, const TopicPartition& tp, const replic
     case ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER:
     case ErrorCode::INVALID_PRODUCER_EPOCH:
     case ErrorCode::INVALID_TXN_STATE:
-      // The producer's own doing (bad bytes, a gap, a zombie): not a broker failure, and a
-      // client that keeps sending it must not flood the log.
+    case ErrorCode::INVALID_TOPIC_EXCEPTION:
+    case ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+    case ErrorCode::INVALID_PRODUCER_ID_MAPPING: {
+      // The producer's own doing (bad bytes, a gap, a zombie, an internal topic): not a broker
+      // failure, and a client that keeps sending it must not flood the log.
       refusals.info(tp.to_string(), "refused produce to {} from {}: {} ({})", tp.to_string(), peer,
                     error_name(r.error), r.message);
       return;
+    }
     case ErrorCode::KAFKA_STORAGE_ERROR:
       // Said once by the log dir as it went offline (storage/log_dir_state.h): a full disk
       // refuses every produce until space is freed, and must not flood the log.
@@ -130,6 +143,87 @@ PartitionResp partition_response(int32_t index, const replication::AppendResult&
   return p;
 }
 
+// A produce request between its checks and its answer: kept alive (with the request frame
+// the records point into) while a transaction verification is out.
+struct PendingProduce {
+  Broker* broker = nullptr;
+  int16_t api_version = 0, api_key = 0, acks = 0;
+  int32_t timeout_ms = 0;
+  std::string peer;
+  std::shared_ptr<Frame> frame;                  // the records' bytes
+  std::vector<std::vector<uint8_t>> converted;  // v0-2 batches
+  Resp resp;
+  std::vector<replication::AppendEntry> entries;
+  std::vector<std::pair<size_t, size_t>> slots;  // per entry: (topic, partition) in `resp`
+  std::vector<std::optional<BatchHeader>> first;  // per entry: its first batch's header
+  bool any_error = false;
+  Respond respond;
+
+  bool transactional(size_t i) const { return first[i] && first[i]->producer_id >= 0 && first[i]->is_transactional(); }
+
+  // Answers entry `i` with `r` without appending it.
+  void refuse(size_t i, const replication::AppendResult& r) {
+    any_error = true;
+    broker->metrics().request_error(api_key, r.error);
+    if (auto p = broker->replicas().get(entries[i].tp)) replication::TopicStats::add(p->stats().failed_produce, 1);
+    log_refusal(peer, entries[i].tp, r);
+    resp.responses[slots[i].first].partition_responses[slots[i].second] = partition_response(entries[i].tp.partition, r);
+  }
+};
+
+// Appends what is left of `pp` and answers the request.
+void append_and_answer(std::shared_ptr<PendingProduce> pp) {
+  std::vector<TopicPartition> tps;
+  for (const auto& e : pp->entries) tps.push_back(e.tp);
+  auto entries = std::move(pp->entries);
+  pp->broker->replicas().append_records(
+      std::move(entries), pp->acks, pp->timeout_ms, replication::AppendOrigin::Client,
+      [pp, tps = std::move(tps)](std::vector<replication::AppendResult> results) {
+        for (size_t i = 0; i < results.size(); ++i) {
+          const auto& r = results[i];
+          auto& pr = pp->resp.responses[pp->slots[i].first].partition_responses[pp->slots[i].second];
+          pr = partition_response(tps[i].partition, r);
+          if (r.error == ErrorCode::NONE) continue;
+          pp->any_error = true;
+          log_refusal(pp->peer, tps[i], r);
+          pp->broker->metrics().request_error(pp->api_key, r.error);
+        }
+        if (pp->acks == 0) {
+          // No answer with acks=0. On an error Kafka closes the connection, the only way the
+          // producer can notice (it then refreshes its metadata).
+          Response out;
+          out.send = false;
+          out.close_after = pp->any_error;
+          pp->respond(std::move(out));
+          return;
+        }
+        send_response(pp->api_version, pp->respond, pp->resp);
+      });
+}
+
+// Kafka's request-level refusals of transactional records: without a transactional id, or of
+// more than one producer. Every partition is answered `code` (the request's own errors too).
+std::optional<replication::AppendResult> transactional_refusal(const msg::ProduceRequest& req,
+                                                               const PendingProduce& pp) {
+  std::optional<int64_t> producer;
+  for (size_t i = 0; i < pp.entries.size(); ++i) {
+    if (!pp.transactional(i)) continue;
+    replication::AppendResult r;
+    if (!req.transactional_id || req.transactional_id->empty()) {
+      r.error = ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+      r.message = "Transactional records need the request's transactional id";
+      return r;
+    }
+    if (producer && *producer != pp.first[i]->producer_id) {
+      r.error = ErrorCode::INVALID_PRODUCER_ID_MAPPING;
+      r.message = "Transactional records contained more than one producer ID";
+      return r;
+    }
+    producer = pp.first[i]->producer_id;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 void handle_produce(RequestContext& ctx, Respond respond) {
@@ -138,27 +232,33 @@ void handle_produce(RequestContext& ctx, Respond respond) {
   Broker& broker = *ctx.broker;
   const bool acks_valid = req.acks == 0 || req.acks == 1 || req.acks == -1;
 
-  Resp resp;
-  std::vector<replication::AppendEntry> entries;
-  std::vector<std::pair<size_t, size_t>> slots;  // per entry: (topic, partition) in `resp`
-  std::vector<std::vector<uint8_t>> converted;   // v0-2 batches, alive until the append returns
-  bool any_error = false;
+  auto pp = std::make_shared<PendingProduce>();
+  pp->broker = &broker;
+  pp->api_version = ctx.api_version;
+  pp->api_key = ctx.api_key;
+  pp->acks = req.acks;
+  pp->timeout_ms = req.timeout_ms;
+  pp->peer = ctx.peer;
+  pp->frame = ctx.frame;
+  pp->respond = std::move(respond);
+  Resp& resp = pp->resp;
   for (auto& td : req.topic_data) {
     auto& tr = resp.responses.emplace_back();
     tr.name = td.name;
     for (auto& pd : td.partition_data) {
       TopicPartition tp{td.name, pd.index};
       std::span<uint8_t> records;
+      std::optional<BatchHeader> first;
       Refusal refusal;
       // An invalid acks is the append's answer for every partition.
       if (acks_valid) {
         std::vector<uint8_t> batch;
-        refusal = check_records(ctx, tp, pd, records, batch);
-        if (!batch.empty()) converted.push_back(std::move(batch));  // the buffer `records` points to stays
+        refusal = check_records(ctx, tp, pd, records, batch, first);
+        if (!batch.empty()) pp->converted.push_back(std::move(batch));  // the buffer `records` points to stays
         if (refusal.code == ErrorCode::NONE) refusal = check_schemas(ctx, broker, tp, records);
       }
       if (refusal.code != ErrorCode::NONE) {
-        any_error = true;
+        pp->any_error = true;
         broker.metrics().request_error(ctx.api_key, refusal.code);
         if (auto p = broker.replicas().get(tp)) replication::TopicStats::add(p->stats().failed_produce, 1);
         replication::AppendResult r;
@@ -172,38 +272,54 @@ void handle_produce(RequestContext& ctx, Respond respond) {
         }
         continue;
       }
-      slots.emplace_back(resp.responses.size() - 1, tr.partition_responses.size());
+      pp->slots.emplace_back(resp.responses.size() - 1, tr.partition_responses.size());
       tr.partition_responses.emplace_back();
-      entries.push_back({std::move(tp), records, std::nullopt, pd.expected_end_offset});
+      pp->entries.push_back({std::move(tp), records, std::nullopt, pd.expected_end_offset});
+      pp->first.push_back(first);
     }
   }
+  if (auto r = transactional_refusal(req, *pp)) {
+    for (auto& tr : resp.responses)
+      for (auto& pr : tr.partition_responses) pr = partition_response(pr.index, *r);
+    for (size_t i = 0; i < pp->entries.size(); ++i) pp->refuse(i, *r);
+    pp->entries.clear();
+  }
 
-  std::vector<TopicPartition> tps;
-  for (const auto& e : entries) tps.push_back(e.tp);
-  broker.replicas().append_records(
-      std::move(entries), req.acks, req.timeout_ms, replication::AppendOrigin::Client,
-      [&broker, v = ctx.api_version, api = ctx.api_key, peer = ctx.peer, acks = req.acks, any_error,
-       resp = std::move(resp), slots = std::move(slots), tps = std::move(tps),
-       respond = std::move(respond)](std::vector<replication::AppendResult> results) mutable {
-        for (size_t i = 0; i < results.size(); ++i) {
-          const auto& r = results[i];
-          auto& pr = resp.responses[slots[i].first].partition_responses[slots[i].second];
-          pr = partition_response(tps[i].partition, r);
-          if (r.error == ErrorCode::NONE) continue;
-          any_error = true;
-          log_refusal(peer, tps[i], r);
-          broker.metrics().request_error(api, r.error);
+  // KIP-890 part 1: the partitions where the producer's transaction would open with this
+  // batch are checked with its coordinator first.
+  std::vector<TopicPartition> to_verify;
+  std::optional<BatchHeader> producer;
+  if (broker.replicas().transaction_verification())
+    for (size_t i = 0; i < pp->entries.size(); ++i) {
+      if (!pp->transactional(i)) continue;
+      producer = pp->first[i];
+      // A partition not led here is left to the append, which answers it.
+      auto guard = broker.replicas().start_transaction_verification(pp->entries[i].tp, producer->producer_id);
+      if (!guard.ok() || guard.value() == 0) continue;
+      pp->entries[i].verification_guard = guard.value();
+      to_verify.push_back(pp->entries[i].tp);
+    }
+  if (to_verify.empty()) return append_and_answer(std::move(pp));
+  broker.txn_verifier().verify(
+      *req.transactional_id, producer->producer_id, producer->producer_epoch, to_verify,
+      [pp](coordinator::TxnVerifier::Outcome failed) {
+        std::vector<replication::AppendEntry> entries;
+        std::vector<std::pair<size_t, size_t>> slots;
+        for (size_t i = 0; i < pp->entries.size(); ++i) {
+          auto it = failed.find(pp->entries[i].tp);
+          if (it == failed.end()) {
+            entries.push_back(std::move(pp->entries[i]));
+            slots.push_back(pp->slots[i]);
+            continue;
+          }
+          replication::AppendResult r;
+          r.error = it->second.code;
+          r.message = it->second.message;
+          pp->refuse(i, r);
         }
-        if (acks == 0) {
-          // No answer with acks=0. On an error Kafka closes the connection, the only way the
-          // producer can notice (it then refreshes its metadata).
-          Response out;
-          out.send = false;
-          out.close_after = any_error;
-          respond(std::move(out));
-          return;
-        }
-        send_response(v, respond, resp);
+        pp->entries = std::move(entries);
+        pp->slots = std::move(slots);
+        append_and_answer(std::move(pp));
       });
 }
 

@@ -79,8 +79,8 @@ def header_v2(api_key, version, correlation_id=1, client_id="kb-test"):
     return header(api_key, version, correlation_id, client_id) + uvarint(0)
 
 
-def produce_v3(topic, partition, batch, acks=1):
-    body = string(None) + struct.pack(">hii", acks, 5000, 1) + string(topic)
+def produce_v3(topic, partition, batch, acks=1, transactional_id=None):
+    body = string(transactional_id) + struct.pack(">hii", acks, 5000, 1) + string(topic)
     body += struct.pack(">ii", 1, partition) + struct.pack(">i", len(batch)) + batch
     return header(0, 3) + body
 

@@ -73,11 +73,12 @@ def idempotent_batch(values, pid, epoch, seq, timestamp=1_700_000_000_000):
     return struct.pack(">qi", 0, len(after_len)) + after_len
 
 
-def produce(bootstrap, topic, batch, partition=0):
+def produce(bootstrap, topic, batch, partition=0, transactional_id=None):
     """Produce v3, acks=1 -> (error, base offset)."""
     conn = kw.Conn(bootstrap)
     try:
-        return kw.parse_produce_v3(conn.request(kw.produce_v3(topic, partition, batch)))
+        return kw.parse_produce_v3(conn.request(kw.produce_v3(topic, partition, batch,
+                                                              transactional_id=transactional_id)))
     finally:
         conn.close()
 

@@ -323,14 +323,22 @@ TEST_CASE("with delete.topic.enable false every deletion answers TOPIC_DELETION_
   CHECK(n.ctl->image()->topic("keep"));
 }
 
-TEST_CASE("internal topics can be created and deleted like any other, as in Kafka") {
+TEST_CASE("internal topics are created through the controller but never deleted or given partitions") {
   TempDir t;
   Node n(t.path);
   REQUIRE(n.opened.ok());
+  // The broker's own creation (clients are refused before forwarding, server/handlers).
   auto r = n.ctl->create_topics({spec("__consumer_offsets", 3, 1, {{"cleanup.policy", "compact"}})}, false);
   REQUIRE(r[0].error == ErrorCode::NONE);
   CHECK(n.ctl->image()->topic("__consumer_offsets")->internal);
-  CHECK(n.ctl->delete_topics({"__consumer_offsets"}, {})[0].error == ErrorCode::NONE);
+  // The groups' offsets would go with it, or move to other partitions.
+  CHECK(n.ctl->delete_topics({"__consumer_offsets"}, {})[0].error == ErrorCode::INVALID_TOPIC_EXCEPTION);
+  auto by_id = n.ctl->delete_topics({}, {r[0].topic_id});
+  CHECK(by_id[0].error == ErrorCode::INVALID_TOPIC_EXCEPTION);
+  CHECK(by_id[0].name == "__consumer_offsets");
+  CHECK(n.ctl->create_partitions("__consumer_offsets", 6, std::nullopt, false).code() ==
+        ErrorCode::INVALID_TOPIC_EXCEPTION);
+  CHECK(n.ctl->image()->topic("__consumer_offsets")->partitions.size() == 3);
 }
 
 TEST_CASE("a restart replays the metadata log into the same image") {

@@ -209,6 +209,47 @@ TEST_CASE("acks=1 and acks=0 answer at once; other acks, unknown partitions and 
   CHECK(b.rm->topic_stats().at("t")->records_in == 6);
 }
 
+TEST_CASE("clients may not write internal topics nor transactional batches without a producer id") {
+  Broker1 b;
+  const TopicPartition offsets{"__consumer_offsets", 0};
+  REQUIRE(b.rm->become_leader(offsets, Uuid{}, PartitionState{1, 1, 0, {1}, {1}}, {}, 0).ok());
+  auto batch = batch_of(1);
+  auto client = b.append(batch, 1, 1000, offsets);
+  CHECK((**client)[0].error == ErrorCode::INVALID_TOPIC_EXCEPTION);
+  CHECK(b.rm->get(offsets)->log_end_offset() == Offset(0));
+  // The group coordinator's own appends go in.
+  std::optional<std::vector<AppendResult>> coordinator;
+  b.rm->append_records({AppendEntry{offsets, batch, std::nullopt}}, 1, 1000, AppendOrigin::Coordinator,
+                       [&](auto r) { coordinator = std::move(r); });
+  CHECK(coordinator->front().error == ErrorCode::NONE);
+
+  b.lead();
+  RecordBatchBuilder orphan;  // the transactional bit, producer id -1
+  orphan.transactional();
+  orphan.add("k", "v", 1000);
+  auto bytes = orphan.build();
+  CHECK((**b.append(bytes, 1))[0].error == ErrorCode::INVALID_RECORD);
+  CHECK(b.rm->get(kTp)->log_end_offset() == Offset(0));
+}
+
+TEST_CASE("with transaction verification on, a transactional batch opens a transaction only with its guard") {
+  Broker1 b;
+  b.lead();
+  b.rm->set_transaction_verification(true);
+  auto first = txn_batch(7, 1);
+  CHECK((**b.append(first, 1))[0].error == ErrorCode::INVALID_TXN_STATE);
+  CHECK(b.rm->start_transaction_verification(TopicPartition{"nope", 0}, 7).code() ==
+        ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+  const uint64_t guard = b.rm->start_transaction_verification(kTp, 7).value();
+  std::optional<std::vector<AppendResult>> out;
+  AppendEntry entry{kTp, first, std::nullopt};
+  entry.verification_guard = guard;
+  b.rm->append_records({entry}, 1, 1000, AppendOrigin::Client, [&](auto r) { out = std::move(r); });
+  CHECK(out->front().error == ErrorCode::NONE);
+  CHECK(b.rm->get(kTp)->ongoing_txn_count() == 1);
+  CHECK(b.rm->start_transaction_verification(kTp, 7).value() == 0);  // open: nothing to verify
+}
+
 TEST_CASE("a conditional append goes in only at its expected log end, else OFFSET_OUT_OF_RANGE with the end") {
   Broker1 b;
   b.lead();

@@ -184,3 +184,63 @@ TEST_CASE("a producer known only from its markers round-trips through the snapsh
   REQUIRE(decoded);
   CHECK(*decoded == state);
 }
+
+namespace {
+
+// A transactional append with transaction.partition.verification.enable on, bringing `guard`.
+ErrorCode send_verified(Partition& p, int64_t pid, int32_t seq, uint64_t guard) {
+  auto bytes = producer_batch(pid, 0, seq, 1, true);
+  return p.append_as_leader(bytes, nullptr, AppendOrigin::Client, TxnVerification{true, guard}).code();
+}
+
+}  // namespace
+
+TEST_CASE("with verification, only a verified batch opens a transaction, and a marker spends the guard") {
+  TempDir dir;
+  auto p = replica(dir.path / "1", 1, alone());
+  // Never verified: refused, nothing written, no transaction holds the LSO back.
+  CHECK(send_verified(*p, 7, 0, 0) == ErrorCode::INVALID_TXN_STATE);
+  CHECK(p->log_end_offset() == Offset(0));
+  CHECK(p->ongoing_txn_count() == 0);
+
+  const uint64_t guard = p->start_txn_verification(7, 1000).value();
+  REQUIRE(guard != 0);
+  CHECK(p->start_txn_verification(7, 1001).value() == guard);  // pending: the same guard
+  CHECK(send_verified(*p, 7, 0, guard + 1) == ErrorCode::INVALID_TXN_STATE);  // another one's
+  CHECK(send_verified(*p, 7, 0, guard) == ErrorCode::NONE);
+  REQUIRE(p->oldest_open_txn().has_value());
+  CHECK(p->oldest_open_txn()->producer_id == 7);
+  CHECK(p->oldest_open_txn()->first_offset == 0);
+  CHECK(p->oldest_open_txn()->last_timestamp == 1000);  // the batch's max timestamp
+  // The transaction is open now: later batches need no guard, and none is handed out.
+  CHECK(p->start_txn_verification(7, 1002).value() == 0);
+  CHECK(send_verified(*p, 7, 1, 0) == ErrorCode::NONE);
+
+  // A verification answered after the transaction's ABORT marker admits nothing: the marker
+  // spent the guard, and the next transaction needs a new verification.
+  end_txn(*p, 7, 0, false);
+  const uint64_t next = p->start_txn_verification(7, 1003).value();
+  CHECK(next != guard);
+  end_txn(*p, 7, 0, false);  // a marker racing with that verification
+  CHECK(send_verified(*p, 7, 2, next) == ErrorCode::INVALID_TXN_STATE);
+  CHECK(p->ongoing_txn_count() == 0);
+  CHECK(p->last_stable_offset() == p->high_watermark());
+
+  // Without verification (the setting off) the old rule stays: a transactional batch opens one.
+  CHECK(send(*p, 8, 0, 0, 1).second == ErrorCode::NONE);
+  CHECK(p->ongoing_txn_count() == 1);
+}
+
+TEST_CASE("verification guards are per replica leader and expire with the producer ids") {
+  TempDir dir;
+  auto p = replica(dir.path / "1", 1, alone());
+  const uint64_t guard = p->start_txn_verification(7, 1000).value();
+  CHECK(p->remove_expired_producers(1000 + 500, 1000) == 0);
+  CHECK(send_verified(*p, 7, 0, guard) == ErrorCode::NONE);  // not expired yet
+  const uint64_t other = p->start_txn_verification(9, 1000).value();
+  p->remove_expired_producers(1000 + 1000, 1000);
+  CHECK(send_verified(*p, 9, 0, other) == ErrorCode::INVALID_TXN_STATE);  // expired
+
+  auto follower = replica(dir.path / "2", 2, led_by(1, 1));
+  CHECK(follower->start_txn_verification(7, 1000).code() == ErrorCode::NOT_LEADER_OR_FOLLOWER);
+}

@@ -111,6 +111,14 @@ struct Fixture {
     REQUIRE(a.ready());
     return *a;
   }
+  std::map<TopicPartition, ErrorCode> verify(const std::string& id, ProducerIdAndEpoch p,
+                                             std::vector<TopicPartition> tps) {
+    Answer<std::map<TopicPartition, ErrorCode>> a;
+    tc->verify_partitions(id, p.producer_id, p.producer_epoch, std::move(tps), a.callback());
+    loop.run();
+    REQUIRE(a.ready());
+    return *a;
+  }
   ListedTxns list(std::vector<std::string> states = {}, std::vector<int64_t> pids = {}, int64_t duration = -1) {
     Answer<ListedTxns> a;
     tc->list(std::move(states), std::move(pids), duration, a.callback());
@@ -197,6 +205,28 @@ TEST_CASE("markers that fail are retried after the backoff until written", "[txn
   f.markers.answer_all();
   f.loop.run();
   CHECK(f.describe("app").state == TxnState::CompleteCommit);
+}
+
+TEST_CASE("verify-only answers whether each partition is in the ongoing transaction (KIP-890)", "[txn]") {
+  Fixture f;
+  f.lead_all();
+  auto p = f.init("app");
+  using Codes = std::map<TopicPartition, ErrorCode>;
+  CHECK(f.verify("app", p, {kA}) == Codes{{kA, ErrorCode::INVALID_TXN_STATE}});  // nothing begun
+  CHECK(f.add("app", p, {kA}) == ErrorCode::NONE);
+  CHECK(f.verify("app", p, {kA, kB}) == Codes{{kA, ErrorCode::NONE}, {kB, ErrorCode::INVALID_TXN_STATE}});
+  // A producer the id does not name, a fenced epoch, an id nobody has.
+  CHECK(f.verify("app", {p.producer_id + 1, p.producer_epoch}, {kA}) ==
+        Codes{{kA, ErrorCode::INVALID_PRODUCER_ID_MAPPING}});
+  CHECK(f.verify("app", {p.producer_id, static_cast<int16_t>(p.producer_epoch - 1)}, {kA}) ==
+        Codes{{kA, ErrorCode::PRODUCER_FENCED}});
+  CHECK(f.verify("nobody", p, {kA}) == Codes{{kA, ErrorCode::INVALID_PRODUCER_ID_MAPPING}});
+  // Being ended: no new batches yet (retriable); once ended, the partition is out.
+  CHECK(f.end("app", p, false) == ErrorCode::NONE);
+  CHECK(f.verify("app", p, {kA}) == Codes{{kA, ErrorCode::CONCURRENT_TRANSACTIONS}});
+  f.markers.answer_all();
+  f.loop.run();
+  CHECK(f.verify("app", p, {kA}) == Codes{{kA, ErrorCode::INVALID_TXN_STATE}});
 }
 
 TEST_CASE("a new producer with the same id fences the old one", "[txn]") {
