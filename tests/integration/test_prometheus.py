@@ -20,25 +20,13 @@ from confluent_kafka.admin import NewTopic
 
 from cluster_harness import cluster, wait_until  # noqa: F401 (fixture)
 from kbroker_harness import free_ports
+from test_cluster import FAST  # a silent broker fenced after 3 s, a lagging follower out of the ISR after 3 s
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEPLOY = os.path.join(REPO, "deploy")
 PROMETHEUS_YML = os.path.join(DEPLOY, "prometheus.yml")
 ALERTS_YML = os.path.join(DEPLOY, "prometheus", "alerts.yml")
 DASHBOARD = os.path.join(DEPLOY, "grafana", "dashboards", "kbroker.json")
-
-pytestmark = pytest.mark.skipif(shutil.which("prometheus") is None or shutil.which("promtool") is None,
-                                reason="Debian's prometheus package is not installed (scripts/install-deps)")
-
-FAST = {
-    "broker.session.timeout.ms": 3000,
-    "broker.heartbeat.interval.ms": 500,
-    "replica.lag.time.max.ms": 3000,
-    "controller.quorum.election.timeout.ms": 1000,
-    "controller.quorum.fetch.timeout.ms": 2000,
-    "group.initial.rebalance.delay.ms": 0,
-    "offsets.topic.num.partitions": 3,
-}
 
 # "<query> <comparison> <threshold>", the form alerts.yml keeps to.
 THRESHOLD = re.compile(r"^(?P<query>.*?)\s*(==|!=|>=|<=|>|<)\s*[0-9.]+\s*$", re.S)
