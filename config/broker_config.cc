@@ -313,7 +313,8 @@ void BrokerConfig::derive() {
   }
 }
 
-BrokerConfig BrokerConfig::from_yaml(std::string_view text, const std::vector<std::string>& overrides) {
+BrokerConfig BrokerConfig::from_yaml(std::string_view text, const std::vector<std::string>& overrides,
+                                     const std::vector<EnvSetting>& env) {
   YAML::Node root;
   try {
     root = YAML::Load(std::string(text));
@@ -327,6 +328,13 @@ BrokerConfig BrokerConfig::from_yaml(std::string_view text, const std::vector<st
   if (root.IsMap()) flatten(root, "", leaves);  // an empty document is an empty map
   Loader l;
   for (const auto& leaf : leaves) l.set(leaf, false);
+  for (const auto& e : env) {
+    try {
+      l.apply_override(e.property + "=" + e.value);
+    } catch (const ConfigError& err) {
+      throw ConfigError("environment " + e.variable + ": " + err.what());
+    }
+  }
   for (const auto& o : overrides) l.apply_override(o);
   l.check_identity();
   l.c.derive();
@@ -336,13 +344,14 @@ BrokerConfig BrokerConfig::from_yaml(std::string_view text, const std::vector<st
   return std::move(l.c);
 }
 
-BrokerConfig BrokerConfig::from_file(const std::string& path, const std::vector<std::string>& overrides) {
+BrokerConfig BrokerConfig::from_file(const std::string& path, const std::vector<std::string>& overrides,
+                                     const std::vector<EnvSetting>& env) {
   std::ifstream in(path);
   if (!in) throw ConfigError("cannot read the configuration file " + path);
   std::stringstream ss;
   ss << in.rdbuf();
   try {
-    return from_yaml(ss.str(), overrides);
+    return from_yaml(ss.str(), overrides, env);
   } catch (const ConfigError& e) {
     throw ConfigError(path + ": " + e.what());
   }

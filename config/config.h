@@ -128,14 +128,33 @@ struct QuorumVoter {
 // when malformed; an empty value is no override.
 std::optional<std::map<std::string, int32_t>> parse_per_ip_overrides(std::string_view value, std::string& why);
 
+// One KBROKER_<PROPERTY> environment variable (config/environment.cc).
+struct EnvSetting {
+  std::string variable;  // KBROKER_LOG_DIRS
+  std::string property;  // log.dirs
+  std::string value;     // read like a --set value (a YAML scalar)
+};
+
+// The KBROKER_ variables among `environment` ("NAME=value" entries, as environ holds them),
+// each mapped to the broker property whose name, upper-cased with dots and dashes as
+// underscores, is the rest of the variable's name. Throws ConfigError naming the variable
+// for one that names no property, or more than one. Variables that are not properties
+// (environment_variables_not_properties(): KBROKER_BIN, the binary scripts and tests run)
+// are skipped.
+std::vector<EnvSetting> environment_settings(const std::vector<std::string>& environment);
+const std::vector<std::string>& environment_variables_not_properties();
+
 // The broker's static configuration, validated as a whole when built. Owned by main() / the
 // Broker, read by every subsystem; immutable, so any thread may read it without locking.
 class BrokerConfig {
  public:
-  // Parses, flattens, applies `overrides` ("key=value", value parsed as a YAML scalar) and
-  // validates every key and the rules between keys. Throws ConfigError naming the key.
-  static BrokerConfig from_yaml(std::string_view yaml_text, const std::vector<std::string>& overrides = {});
-  static BrokerConfig from_file(const std::string& path, const std::vector<std::string>& overrides = {});
+  // Parses, flattens, applies `env` then `overrides` ("key=value", value parsed as a YAML
+  // scalar), so --set > environment > file > default, and validates every key and the rules
+  // between keys. Throws ConfigError naming the key (and the variable, for `env`).
+  static BrokerConfig from_yaml(std::string_view yaml_text, const std::vector<std::string>& overrides = {},
+                                const std::vector<EnvSetting>& env = {});
+  static BrokerConfig from_file(const std::string& path, const std::vector<std::string>& overrides = {},
+                                const std::vector<EnvSetting>& env = {});
   // config/broker.yaml, compiled into the binary: what `kbroker` runs with no --config.
   static std::string_view embedded_default();
 

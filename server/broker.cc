@@ -1,5 +1,6 @@
 #include "server/broker.h"
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -200,6 +201,8 @@ Status Broker::start() {
   producer_ids_ = std::make_unique<ProducerIdManager>(
       [this](ProducerIdManager::BlockCallback done) { allocate_producer_id_block(std::move(done)); });
   schedule_producer_expiration();
+  controller_unknown_since_ms_ = runtime::now_ms();
+  schedule_controller_watch();
 
   metrics_.set_partition_source([this] { return sample_partitions(); });
   metrics_.set_topic_source([this] {
@@ -218,7 +221,13 @@ Status Broker::start() {
   metrics_.set_cluster_source([this] { return sample_cluster(); });
   metrics_.set_log_dir_source([this] {
     std::vector<LogDirSample> out;
-    for (const auto& d : logs_->log_dir_infos()) out.push_back({d.path.string(), !d.online()});
+    for (const auto& d : logs_->log_dir_infos()) {
+      LogDirSample sample{d.path.string(), !d.online()};
+      std::error_code ec;
+      auto space = std::filesystem::space(d.path, ec);
+      if (!ec) sample.free_bytes = static_cast<double>(space.available), sample.total_bytes = static_cast<double>(space.capacity);
+      out.push_back(sample);
+    }
     return out;
   });
 
@@ -505,6 +514,22 @@ void Broker::schedule_producer_expiration() {
       });
 }
 
+void Broker::schedule_controller_watch() {
+  constexpr int64_t kIntervalMs = 10000;
+  controller_watch_timer_ = coordinator_loop_->after_ms(kIntervalMs, [this] {
+    const int64_t now = runtime::now_ms();
+    if (metadata_->quorum->leader() >= 0) {
+      controller_unknown_since_ms_ = -1;
+    } else {
+      if (controller_unknown_since_ms_ < 0) controller_unknown_since_ms_ = now - kIntervalMs;
+      auto voters = config_.get_string("controller.quorum.voters");
+      spdlog::warn("no active controller known for {} s (controller.quorum.voters: {})",
+                   (now - controller_unknown_since_ms_) / 1000, voters.empty() ? "this node alone" : voters);
+    }
+    schedule_controller_watch();
+  });
+}
+
 int32_t Broker::min_insync_replicas_for(const std::map<std::string, std::string>& overrides) const {
   auto effective = effective_config();
   auto tc = config::TopicConfig::make(*effective, overrides);
@@ -613,6 +638,10 @@ void Broker::count_isr_changes(const controller::MetadataDelta& delta) {
     if (now.leader != node_id_ || was.leader != node_id_ || now.isr == was.isr) continue;
     if (now.isr.size() < was.isr.size()) ++isr_shrinks_;
     else if (now.isr.size() > was.isr.size()) ++isr_expands_;
+    // Kafka's "Shrinking ISR from 1,2,3 to 1,2" / "Expanding ISR", as the controller applied it.
+    spdlog::info("{}-{}: ISR {} from {} to {} (leader epoch {})", t->name, partition,
+                 now.isr.size() < was.isr.size() ? "shrunk" : now.isr.size() > was.isr.size() ? "expanded" : "changed",
+                 fmt::join(was.isr, ","), fmt::join(now.isr, ","), now.leader_epoch);
   }
 }
 

@@ -153,6 +153,9 @@ class Broker {
   // Every producer.id.expiration.check.interval.ms: idle producer ids leave the replicas (and
   // late transactions are looked for).
   void schedule_producer_expiration();
+  // Every 10 s while no active controller is known: one line saying so and for how long, so a
+  // broker cut off from its quorum is not silent. Runs on the coordinator loop.
+  void schedule_controller_watch();
   // Sends CreateTopics for `specs` to the active controller (forwarded like a client's);
   // nothing waits for the outcome.
   void create_topics_async(const std::vector<controller::CreateTopicSpec>& specs);
@@ -166,6 +169,8 @@ class Broker {
   // Before the threads that deliver its blocks, so it is destroyed after them.
   std::unique_ptr<controller::ProducerIdManager> producer_ids_;
   std::shared_ptr<runtime::Timer> producer_expiration_timer_;  // re-armed on the coordinator loop
+  std::shared_ptr<runtime::Timer> controller_watch_timer_;     // likewise
+  int64_t controller_unknown_since_ms_ = -1;                   // -1: known; coordinator loop only
   std::unique_ptr<storage::LogManager> logs_;
   std::unique_ptr<replication::ReplicaManager> replicas_;
   // The replicas (and the follower fetcher) and the coordinators following the metadata.

@@ -1,4 +1,8 @@
 // kbroker: a Kafka-compatible broker. `kbroker --config broker.yaml [--set key=value]...`
+//
+// Exit status: 0 after SIGTERM/SIGINT, 2 for a bad command line, 78 (EX_CONFIG) for a
+// configuration error (no restart fixes those: the systemd unit stops retrying on 78), 1 when
+// the start fails otherwise (a port in use, a log dir that cannot be opened).
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -6,12 +10,35 @@
 #include <cstdio>
 #include <iostream>
 
+#include <fmt/ranges.h>
+
 #include <spdlog/spdlog.h>
 
 #include "config/config.h"
 #include "server/broker.h"
 
 namespace po = boost::program_options;
+
+extern char** environ;
+
+namespace {
+
+constexpr int kExitConfig = 78;  // sysexits.h EX_CONFIG
+
+constexpr const char* kEnvironmentHelp =
+    "\nEnvironment: KBROKER_<PROPERTY> sets a broker property, its name upper-cased with dots\n"
+    "(and dashes) as underscores: KBROKER_LOG_DIRS=/data, KBROKER_NUM_PARTITIONS=6. The name is\n"
+    "matched against the property table below, so Kafka names need no escaping. Precedence:\n"
+    "--set > environment > configuration file > default. A KBROKER_ variable that names no\n"
+    "property is a configuration error (exit 78), except KBROKER_BIN (the binary scripts run).\n";
+
+std::vector<std::string> environment_entries() {
+  std::vector<std::string> out;
+  for (char** e = environ; e && *e; ++e) out.emplace_back(*e);
+  return out;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   po::options_description opts("Usage: kbroker [--config FILE] [--set key=value]...\nOptions");
@@ -30,7 +57,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (vm.count("help")) {
-    std::cout << opts << "\nBroker properties (YAML keys; nested keys flatten to dotted names):\n"
+    std::cout << opts << kEnvironmentHelp << "\nBroker properties (YAML keys; nested keys flatten to dotted names):\n"
               << kb::config::properties_help();
     return 0;
   }
@@ -42,19 +69,26 @@ int main(int argc, char** argv) {
   std::vector<std::string> overrides;
   if (vm.count("set")) overrides = vm["set"].as<std::vector<std::string>>();
   std::optional<kb::config::BrokerConfig> config;
+  std::vector<kb::config::EnvSetting> env;
   try {
+    env = kb::config::environment_settings(environment_entries());
     if (vm.count("config"))
-      config = kb::config::BrokerConfig::from_file(vm["config"].as<std::string>(), overrides);
+      config = kb::config::BrokerConfig::from_file(vm["config"].as<std::string>(), overrides, env);
     else
       config = kb::config::BrokerConfig::from_yaml(kb::config::BrokerConfig::embedded_default(),
-                                                   overrides);
+                                                   overrides, env);
   } catch (const kb::config::ConfigError& e) {
     std::cerr << "kbroker: configuration error: " << e.what() << "\n";
-    return 1;
+    return kExitConfig;
   }
 
   spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] %^%l%$ %v");
   spdlog::set_level(spdlog::level::from_str(config->get_string("log.level")));
+  spdlog::info("kbroker {} starting: node.id {}, configuration {}, log.dirs {}", KBROKER_VERSION,
+               config->node_id(),
+               vm.count("config") ? vm["config"].as<std::string>() : std::string("built in (config/broker.yaml)"),
+               fmt::join(config->log_dirs(), ","));
+  for (const auto& e : env) spdlog::info("{} from the environment ({})", e.property, e.variable);
   for (const auto& w : config->warnings()) spdlog::warn("{}", w);
 
   // SIGTERM/SIGINT are taken synchronously by this thread with sigwait(); every other thread

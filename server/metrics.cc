@@ -278,7 +278,14 @@ std::vector<prometheus::MetricFamily> log_dir_families(const std::vector<LogDirS
   }
   auto total = family("kbroker_offline_log_dirs", "Log dirs that are offline (full or failed)", T::Gauge);
   add(total, {}, count);
-  return {std::move(offline), std::move(total)};
+  auto free = family("kbroker_log_dir_free_bytes", "Bytes available to kbroker on the file system of the log dir",
+                     T::Gauge);
+  auto size = family("kbroker_log_dir_total_bytes", "Size in bytes of the file system of the log dir", T::Gauge);
+  for (const auto& d : dirs) {
+    if (d.free_bytes >= 0) add(free, {{"log_dir", d.dir}}, d.free_bytes);
+    if (d.total_bytes >= 0) add(size, {{"log_dir", d.dir}}, d.total_bytes);
+  }
+  return {std::move(offline), std::move(total), std::move(free), std::move(size)};
 }
 
 // The traffic of the topics hosted here; a topic gone from this broker leaves no series.

@@ -94,6 +94,8 @@ struct TransactionSamples {
 struct LogDirSample {
   std::string dir;
   bool offline = false;  // full or failed (storage/log_dir_state.h)
+  // The file system holding the dir (statvfs at scrape time); -1 when it cannot be read.
+  double free_bytes = -1, total_bytes = -1;
 };
 
 class Metrics {

@@ -166,6 +166,9 @@ bool Index::load_sealed(int64_t segment_size, std::string& why) {
   count_ = 0;
   std::error_code ec;
   auto size = fs::file_size(path_, ec);
+  // A segment that never held a batch may never have had its index written (it is created
+  // with the first entry): nothing to index, nothing to rebuild.
+  if (ec && segment_size == 0 && ec == std::errc::no_such_file_or_directory) return true;
   if (ec) {
     why = "missing";
     return false;

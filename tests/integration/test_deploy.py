@@ -310,6 +310,12 @@ def check_compose(compose, files):
     if prom_cfg is None:
         problems.append("prometheus: no prometheus.yml mounted at /etc/prometheus/prometheus.yml")
         return problems
+    # rule_files are relative to prometheus.yml, in deploy/ as in /etc/prometheus/.
+    mounts = {parse_mount(i)[1]: os.path.normpath(parse_mount(i)[0]) for i in prom.get("volumes") or []}
+    for rf in prom_cfg.get("rule_files") or []:
+        target = os.path.normpath(os.path.join("/etc/prometheus", rf))
+        if mounts.get(target) != os.path.normpath(rf):
+            problems.append(f"prometheus: rule file {rf} is not mounted from deploy/{rf} at {target}")
     scraped = set()
     for job in prom_cfg.get("scrape_configs") or []:
         if job.get("metrics_path", "/metrics") != "/metrics":
@@ -368,7 +374,8 @@ def load_deploy():
 
 def test_compose_services_configs_and_prometheus_agree():
     compose, files = load_deploy()
-    assert sorted(files) == ["broker-1.yaml", "broker-2.yaml", "broker-3.yaml", "prometheus.yml"]
+    assert sorted(files) == ["broker-1.yaml", "broker-2.yaml", "broker-3.yaml", "prometheus.yml",
+                             "prometheus/alerts.yml"]
     assert check_compose(compose, files) == []
 
 
@@ -500,7 +507,7 @@ def test_the_broker_check_fails_on_a_broken_config(tmp_path):
     path = tmp_path / "broken.yaml"
     path.write_text(yaml.safe_dump(cfg))
     rc, out = run_until_settled(["--config", str(path)] + local_overrides(cfg, tmp_path / "data"))
-    assert rc == 1 and "configuration error" in out and "EXTERNAL" in out, out
+    assert rc == 78 and "configuration error" in out and "EXTERNAL" in out, out  # EX_CONFIG
 
 
 # ---------------------------------------------------------------------------------------------
