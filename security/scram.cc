@@ -1,6 +1,5 @@
 #include "security/scram.h"
 
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
@@ -12,6 +11,7 @@
 #include <vector>
 
 #include "protocol/base64.h"
+#include "security/plain.h"
 #include "security/split.h"
 
 namespace kb::security {
@@ -39,10 +39,6 @@ std::string xor_bytes(std::string_view a, std::string_view b) {
   std::string out(a);
   for (size_t i = 0; i < out.size() && i < b.size(); ++i) out[i] = static_cast<char>(out[i] ^ b[i]);
   return out;
-}
-
-bool same_bytes(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 // "k=v,k=v,...": the attributes of a SCRAM message in order; nullopt when one is malformed.
@@ -229,7 +225,7 @@ Result<std::string> ScramServer::final(std::string_view message) {
   const std::string auth_message = client_first_bare_ + "," + server_first_ + "," + std::string(without_proof);
   const std::string client_signature = hmac(mech_, credential_.stored_key, auth_message);
   const std::string client_key = xor_bytes(*proof, client_signature);
-  if (!same_bytes(hash(mech_, client_key), credential_.stored_key)) return fail("invalid credentials");
+  if (!same_secret(hash(mech_, client_key), credential_.stored_key)) return fail("invalid credentials");
   state_ = State::Done;
   return "v=" + base64_encode(hmac(mech_, credential_.server_key, auth_message));
 }
@@ -271,7 +267,7 @@ Status ScramClient::verify(std::string_view server_final) const {
   if (!server_final.starts_with("v=") || server_signature_.empty())
     return Error{ErrorCode::SASL_AUTHENTICATION_FAILED, "malformed server-final message"};
   auto signature = base64_decode(server_final.substr(2));
-  if (!signature || !same_bytes(*signature, server_signature_))
+  if (!signature || !same_secret(*signature, server_signature_))
     return Error{ErrorCode::SASL_AUTHENTICATION_FAILED, "the server's signature does not match"};
   return {};
 }

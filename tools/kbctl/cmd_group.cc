@@ -329,10 +329,7 @@ int group_delete(Context& ctx, const Args& a) {
                  {"error", code == ErrorCode::NONE ? Json(nullptr) : Json(std::string(error_name(code)))},
                  {"error_message", code == ErrorCode::NONE ? Json(nullptr) : Json(message)}});
   }
-  if (ctx.json())
-    print_json(ctx.out, j);
-  else
-    t.print(ctx.out);
+  print_result(ctx, j, t);
   return rc;
 }
 

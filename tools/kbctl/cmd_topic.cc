@@ -41,10 +41,7 @@ struct Outcomes {
     json.push_back(std::move(j));
   }
   int print(Context& ctx) {
-    if (ctx.json())
-      print_json(ctx.out, json);
-    else
-      table.print(ctx.out);
+    print_result(ctx, json, table);
     return rc;
   }
 };
@@ -102,10 +99,7 @@ int topic_list(Context& ctx, const Args& a) {
                  {"replication_factor", replicas},
                  {"internal", topic.is_internal}});
   }
-  if (ctx.json())
-    print_json(ctx.out, j);
-  else
-    t.print(ctx.out);
+  print_result(ctx, j, t);
   return kExitOk;
 }
 

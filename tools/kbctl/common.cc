@@ -74,6 +74,13 @@ void Table::print(std::ostream& out) const {
   for (const auto& r : rows_) line(r);
 }
 
+void print_result(const Context& ctx, const Json& json, const Table& table) {
+  if (ctx.json())
+    print_json(ctx.out, json);
+  else
+    table.print(ctx.out);
+}
+
 void print_json(std::ostream& out, const Json& value) {
   // Record bytes need not be UTF-8: replaced rather than refused.
   out << value.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";

@@ -117,11 +117,7 @@ void alter_configs(Context& ctx, int8_t type, const std::string& name, const std
     if (code != ErrorCode::NONE)
       fail(Error{code, what + ": " + client.refusal(answered, code, res.error_message)});
   }
-  if (ctx.json()) {
-    print_json(ctx.out, {{"resource", what}, {"set", set_json}, {"deleted", deletes}});
-  } else {
-    t.print(ctx.out);
-  }
+  print_result(ctx, {{"resource", what}, {"set", set_json}, {"deleted", deletes}}, t);
 }
 
 }  // namespace kb::kbctl

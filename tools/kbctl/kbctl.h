@@ -109,6 +109,8 @@ class Table {
 };
 
 void print_json(std::ostream& out, const Json& value);
+// A command's result as --format asks: `json`, or `table` for people.
+void print_result(const Context& ctx, const Json& json, const Table& table);
 std::string join(const std::vector<int32_t>& ids, const char* sep = ",");
 std::string join(const std::vector<std::string>& items, const char* sep = ",");
 // "a,b,,c" -> {"a", "b", "c"}
