@@ -64,7 +64,9 @@ replication::ReplicaFetcherOptions replica_fetcher_options(const config::BrokerC
 Broker::Broker(config::BrokerConfig config)
     : config_(std::move(config)),
       node_id_(config_.node_id()),
-      dynamic_configs_(std::make_unique<DynamicConfigPublisher>(config_)) {}
+      dynamic_configs_(std::make_unique<DynamicConfigPublisher>(config_)),
+      authorization_(std::make_unique<Authorization>(!config_.get_string("authorizer.class.name").empty(),
+                                                     security::AuthorizerConfig{})) {}
 
 std::shared_ptr<const config::BrokerConfig> Broker::effective_config() const { return dynamic_configs_->effective(); }
 

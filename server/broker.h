@@ -23,6 +23,7 @@
 #include "protocol/types.h"
 #include "replication/replica_manager.h"
 #include "runtime/peer_client.h"
+#include "server/authorization.h"
 #include "server/metadata_publishers.h"
 #include "server/metrics.h"
 #include "storage/log_manager.h"
@@ -119,6 +120,9 @@ class Broker {
 
   int32_t min_insync_replicas_for(const std::map<std::string, std::string>& topic_overrides) const;
 
+  // Who may do what (authorizer.class.name, super.users, the ACLs of the metadata image).
+  Authorization& authorization() { return *authorization_; }
+
   // The built-in Schema Registry; null when schema.registry.enable is false.
   SchemaRegistryService* schema_registry() const { return schema_registry_.get(); }
 
@@ -166,6 +170,7 @@ class Broker {
   // max.connections(.per.ip): the network counts, dynamic config changes set the limits.
   std::shared_ptr<ConnectionQuotas> connection_quotas_;
   Metrics metrics_;
+  std::unique_ptr<Authorization> authorization_;
   // Before the threads that deliver its blocks, so it is destroyed after them.
   std::unique_ptr<controller::ProducerIdManager> producer_ids_;
   std::shared_ptr<runtime::Timer> producer_expiration_timer_;  // re-armed on the coordinator loop

@@ -288,6 +288,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     parsed.ctx.broker = &net_.broker;
     parsed.ctx.scheduler = &loop_;
     parsed.ctx.listener = listener_;
+    parsed.ctx.host = ip_;
     std::weak_ptr<Connection> weak = shared_from_this();
     Loop* loop = &loop_;
     dispatch(parsed.ctx, [weak, loop, seq](Response&& r) {

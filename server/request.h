@@ -52,6 +52,10 @@ struct RequestContext {
   int32_t correlation_id = 0;
   std::string client_id;
   std::string peer;                         // "127.0.0.1:53122", for log lines
+  std::string host;                         // the client's address without the port ("127.0.0.1"), for ACLs
+  // Who sent the request: "User:<name>" from SASL or the client certificate (mapped by
+  // ssl.principal.mapping.rules), "User:ANONYMOUS" on a PLAINTEXT listener or without either.
+  std::string principal = "User:ANONYMOUS";
   std::span<uint8_t> body;                  // request body after the header; writable in place
   std::shared_ptr<Frame> frame;  // owns `body`; keep it while borrowing from it
   Broker* broker = nullptr;
