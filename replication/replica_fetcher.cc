@@ -294,7 +294,7 @@ struct ReplicaFetcherManager::Impl : std::enable_shared_from_this<Impl> {
       return;
     }
     const msg::FetchResponse& resp = a.reply.value()->response;
-    std::vector<std::pair<TopicPartition, Next>> outcomes;
+    std::vector<std::pair<Asked, Next>> outcomes;
     for (const auto& t : resp.responses) {
       for (const auto& pd : t.partitions) {
         const Asked* asked = nullptr;
@@ -308,13 +308,16 @@ struct ReplicaFetcherManager::Impl : std::enable_shared_from_this<Impl> {
         if (!asked || !still_current(*asked)) continue;  // removed or re-pointed meanwhile
         auto p = replicas.get(asked->tp);
         if (!p || p->is_leader() || p->log_end_offset().value() != asked->fetch_offset) continue;
-        outcomes.emplace_back(asked->tp, handle_partition(*p, *asked, pd));
+        outcomes.emplace_back(*asked, handle_partition(*p, *asked, pd));
       }
     }
     std::lock_guard lk(mu);
-    for (const auto& [tp, next] : outcomes) {
-      auto it = followed.find(tp);
-      if (it == followed.end()) continue;
+    for (const auto& [asked, next] : outcomes) {
+      // Newer metadata may have come while the answer was handled (mu is not held there): a
+      // fence or back-off earned at the old epoch must not stick to the new one, or the
+      // partition would wait for metadata it already has.
+      auto it = followed.find(asked.tp);
+      if (it == followed.end() || it->second.leader_epoch != asked.leader_epoch) continue;
       if (next == Next::kBackOff) it->second.retry_at_ms = now + opts.backoff_ms;
       if (next == Next::kFence) it->second.fenced = true;
     }
