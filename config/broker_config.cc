@@ -119,8 +119,14 @@ struct Loader {
   std::set<std::string> seen;  // keys written in the YAML, nulls included: a second one is an error
 
   void set(const Leaf& leaf, bool from_override) {
-    const std::string& key = leaf.key;
+    std::string key = leaf.key;
     const PropertyDef* d = find_broker_property(key);
+    if (auto base = d ? std::nullopt : detail::listener_property_base(key)) {
+      // listener.name.<l>.<property>: kept with the listener in lower case, as Kafka writes it.
+      const size_t from = std::string_view("listener.name.").size(), dot = key.find('.', from);
+      key = BrokerConfig::listener_key(key.substr(from, dot - from), key.substr(dot + 1));
+      d = find_broker_property(*base);
+    }
     if (!d)
       throw ConfigError(key + ": unknown property" + suggestion(key) + "; `kbroker --help` lists them all");
     if (!from_override && !seen.insert(key).second)
@@ -255,9 +261,6 @@ void BrokerConfig::derive() {
       throw ConfigError(key + ": no security protocol for listener " + l.name +
                         " in listener.security.protocol.map (add " + l.name + ":PLAINTEXT)");
     l.security_protocol = it->second;
-    if (l.security_protocol != "PLAINTEXT")
-      throw ConfigError(key + ": listener " + l.name + " uses security protocol " + l.security_protocol +
-                        "; kbroker serves PLAINTEXT listeners only so far");
   };
   auto parse_all = [&](const std::string& key, const std::string& value) {
     std::vector<Listener> out;
@@ -302,6 +305,22 @@ void BrokerConfig::derive() {
       throw ConfigError("inter.broker.listener.name: " + *ibl +
                         " must be a listener in advertised.listeners (" + join(adv, ",") + ")");
     }
+  }
+
+  // kbroker's own connections (the quorum, the controller channel, follower fetches,
+  // transaction markers) speak PLAINTEXT only so far: the listeners they reach must too.
+  std::string inter_broker_name = raw("inter.broker.listener.name") ? upper_all({*raw("inter.broker.listener.name")}).front()
+                                  : advertised_.empty()              ? ""
+                                                                     : advertised_.front().name;
+  for (const auto& l : listeners_) {
+    const bool controller = contains(controller_names, l.name);
+    if (l.security_protocol == "PLAINTEXT" || (!controller && l.name != inter_broker_name)) continue;
+    throw ConfigError(std::string(controller ? "controller.listener.names" : "inter.broker.listener.name") +
+                      ": listener " + l.name + " uses " + l.security_protocol +
+                      ", but kbroker connects to other brokers and controllers over PLAINTEXT only so far (" +
+                      (controller ? "keep the controller listeners PLAINTEXT"
+                                  : "name a PLAINTEXT listener in inter.broker.listener.name") +
+                      ")");
   }
 
   voters_.clear();
@@ -379,6 +398,17 @@ std::optional<std::string> BrokerConfig::raw(std::string_view name) const {
   }
   const PropertyDef* d = find_broker_property(name);
   return d ? d->default_value : std::nullopt;
+}
+
+std::string BrokerConfig::listener_key(std::string_view listener, std::string_view property) {
+  std::string key = "listener.name.";
+  for (char ch : listener) key += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return key.append(".").append(property);
+}
+
+std::optional<std::string> BrokerConfig::listener_raw(std::string_view listener, std::string_view property) const {
+  if (auto it = values_.find(listener_key(listener, property)); it != values_.end()) return it->second;
+  return raw(property);
 }
 
 bool BrokerConfig::is_set(std::string_view name) const {

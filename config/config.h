@@ -168,6 +168,11 @@ class BrokerConfig {
   double get_double(std::string_view name) const;
   std::string get_string(std::string_view name) const;             // "" if null; never throws on a null
   std::vector<std::string> get_list(std::string_view name) const;  // comma-split, trimmed
+  // A listener's own value of a security property: `listener.name.<listener>.<property>` when
+  // set, else the property's effective value (for `<mechanism>.sasl.jaas.config`, nullopt).
+  std::optional<std::string> listener_raw(std::string_view listener, std::string_view property) const;
+  // "listener.name.<listener in lower case>.<property>".
+  static std::string listener_key(std::string_view listener, std::string_view property);
   // Set in the YAML, by --set or dynamically (a YAML null is "not set": the default applies).
   bool is_set(std::string_view name) const;
   // The effective value as Kafka's text; nullopt when null or the name is unknown. Safe to

@@ -239,7 +239,7 @@ const std::vector<PropertyDef>& broker_properties() {
           .check(check_advertised_listeners),
       Def("listener.security.protocol.map", T::String,
           "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
-          "Security protocol of each listener name, NAME:PROTOCOL (kbroker serves PLAINTEXT only so far); read "
+          "Security protocol of each listener name, NAME:PROTOCOL (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL); read "
           "at start-up")
           .check(check_protocol_map),
       Def("inter.broker.listener.name", T::String, null,
@@ -573,7 +573,7 @@ const std::vector<PropertyDef>& broker_properties() {
       Def("log.level", T::String, "info", "kbroker: level of the broker's own log (not a Kafka property)")
           .in({"trace", "debug", "info", "warn", "error", "critical", "off"}),
   };
-  static const std::vector<PropertyDef> defs = joined(own, detail::compat_broker_properties());
+  static const std::vector<PropertyDef> defs = joined(joined(own, detail::security_transport_properties()), detail::compat_broker_properties());
   return defs;
 }
 

@@ -28,6 +28,7 @@
 #include "runtime/rate_limited_log.h"
 #include "server/http_server.h"
 #include "server/metadata_publishers.h"
+#include "server/listener_security.h"
 #include "server/network.h"
 #include "server/network_limits.h"
 #include "server/readiness.h"
@@ -250,10 +251,15 @@ Status Broker::start() {
   const auto listeners = config_.listeners();
   const auto data_listeners = std::count_if(listeners.begin(), listeners.end(),
                                             [&](const config::Listener& l) { return !is_controller_listener(l.name); });
+  auto secured = make_listener_security(
+      config_, [this](security::ScramMechanism m, const std::string& user) { return scram_credential(m, user); });
+  if (!secured.ok()) return secured.error();
   for (const auto& l : listeners) {
     const bool controller_listener = is_controller_listener(l.name);
     const bool exempt = controller_listener || (data_listeners > 1 && strcasecmp(l.name.c_str(), inter_broker.c_str()) == 0);
-    no.listeners.push_back({l.name, l.host, l.port, !controller_listener, exempt});
+    auto sec = secured->find(l.name);
+    no.listeners.push_back({l.name, l.host, l.port, !controller_listener, exempt,
+                            sec == secured->end() ? nullptr : sec->second});
   }
   no.queued_max_request_bytes = config_.get_long("queued.max.request.bytes");
   no.quotas = connection_quotas_;
@@ -728,6 +734,13 @@ std::vector<PartitionSample> Broker::sample_partitions() {
     out.push_back(std::move(s));
   }
   return out;
+}
+
+std::optional<security::ScramCredential> Broker::scram_credential(security::ScramMechanism,
+                                                                  const std::string&) const {
+  // SCRAM credentials live in the metadata log (UserScramCredentialRecord); until this image
+  // carries them no user is known, so SCRAM logins fail as for an unknown user.
+  return std::nullopt;
 }
 
 }  // namespace kb::server

@@ -23,6 +23,7 @@
 #include "protocol/types.h"
 #include "replication/replica_manager.h"
 #include "runtime/peer_client.h"
+#include "security/scram.h"
 #include "server/authorization.h"
 #include "server/metadata_publishers.h"
 #include "server/metrics.h"
@@ -122,6 +123,11 @@ class Broker {
 
   // Who may do what (authorizer.class.name, super.users, the ACLs of the metadata image).
   Authorization& authorization() { return *authorization_; }
+
+  // The stored SCRAM credential of `user` for SASL listeners (the metadata image's SCRAM
+  // records); nullopt for an unknown user.
+  std::optional<security::ScramCredential> scram_credential(security::ScramMechanism mechanism,
+                                                            const std::string& user) const;
 
   // The built-in Schema Registry; null when schema.registry.enable is false.
   SchemaRegistryService* schema_registry() const { return schema_registry_.get(); }

@@ -16,6 +16,7 @@
 
 #include "config/config.h"
 #include "server/broker.h"
+#include "server/listener_security.h"
 
 namespace po = boost::program_options;
 
@@ -79,6 +80,12 @@ int main(int argc, char** argv) {
                                                    overrides, env);
   } catch (const kb::config::ConfigError& e) {
     std::cerr << "kbroker: configuration error: " << e.what() << "\n";
+    return kExitConfig;
+  }
+  // Listener security (key stores, SASL mechanisms and users) read once here, so a bad one
+  // is a configuration error too; the broker builds its own copy when it starts.
+  if (auto sec = kb::server::make_listener_security(*config, nullptr); !sec.ok()) {
+    std::cerr << "kbroker: configuration error: " << sec.error().message << "\n";
     return kExitConfig;
   }
 

@@ -113,6 +113,16 @@ struct Metrics::Impl {
           .Register(registry);
   prometheus::Counter* commits = &txn_markers.Add({{"result", "commit"}});
   prometheus::Counter* aborts = &txn_markers.Add({{"result", "abort"}});
+  prometheus::Family<prometheus::Counter>& authentications_ok =
+      prometheus::BuildCounter()
+          .Name("kbroker_successful_authentication_total")
+          .Help("SASL authentications (and re-authentications) that succeeded, by listener and mechanism")
+          .Register(registry);
+  prometheus::Family<prometheus::Counter>& authentications_failed =
+      prometheus::BuildCounter()
+          .Name("kbroker_failed_authentication_total")
+          .Help("SASL authentications that failed (the connection closes), by listener and mechanism")
+          .Register(registry);
 
   Impl() {
     // Latency buckets from 0.1 ms to 10 s (long-polling fetches sit at max.wait.ms).
@@ -191,6 +201,13 @@ void Metrics::set_coordinator_source(std::function<std::map<std::string, uint64_
 }
 
 void Metrics::transaction_marker_written(bool commit) { (commit ? impl_->commits : impl_->aborts)->Increment(); }
+
+void Metrics::authentication(const std::string& listener, const std::string& mechanism, bool ok) {
+  // Family::Add is thread-safe and returns the existing series for known labels.
+  (ok ? impl_->authentications_ok : impl_->authentications_failed)
+      .Add({{"listener", listener}, {"mechanism", mechanism}})
+      .Increment();
+}
 
 namespace {
 

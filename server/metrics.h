@@ -134,6 +134,9 @@ class Metrics {
   void set_log_dir_source(std::function<std::vector<LogDirSample>()> source);
   // A transaction marker written by WriteTxnMarkers.
   void transaction_marker_written(bool commit);
+  // A SASL authentication on `listener` ended: kbroker_successful_authentication_total or
+  // kbroker_failed_authentication_total, by listener and mechanism.
+  void authentication(const std::string& listener, const std::string& mechanism, bool ok);
 
   // Called at every scrape for series a subsystem keeps itself (the Schema Registry's).
   using Collector = std::function<std::vector<prometheus::MetricFamily>()>;

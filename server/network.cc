@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -14,13 +15,16 @@
 #include <optional>
 #include <thread>
 
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include "protocol/messages/response_header.h"
 #include "runtime/loop_thread.h"
 #include "runtime/rate_limited_log.h"
 #include "server/broker.h"
 #include "server/dispatch.h"
+#include "server/listener_security.h"
 #include "server/metrics.h"
 #include "server/network_limits.h"
 
@@ -40,6 +44,13 @@ constexpr size_t kFirstFrameStep = 64 * 1024;
 // How often a listener held back by max.connections looks again (a raised limit; a closed
 // connection wakes it at once).
 constexpr int64_t kSlotRecheckMs = 500;
+// A TLS handshake not done by then closes the connection (a client that connects and sends
+// nothing, or too little, holds no descriptor for long).
+constexpr int64_t kTlsHandshakeTimeoutMs = 10000;
+
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
+}
 
 struct Network::Impl {
   NetworkOptions options;
@@ -57,6 +68,8 @@ struct Network::Impl {
 
   std::vector<std::unique_ptr<Loop>> loops;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  // Per listener: its Asio TLS context (SSL and SASL_SSL listeners), else null.
+  std::vector<std::unique_ptr<asio::ssl::context>> tls_contexts;
   std::vector<uint16_t> bound_ports;
   std::atomic<size_t> next_loop{0};
 
@@ -79,6 +92,7 @@ struct Network::Impl {
   std::vector<std::optional<Parked>> parked;
   runtime::RateLimitedLog accept_log;  // keyed by listener
   runtime::RateLimitedLog limit_log;   // keyed by listener or address
+  runtime::RateLimitedLog security_log;  // failed TLS handshakes, refused SASL requests: by listener and kind
 
   Impl(NetworkOptions o, Broker& b) : options(std::move(o)), broker(b) {}
   void accept(size_t i);
@@ -100,8 +114,9 @@ struct Network::Impl {
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   // `ip` is counted by the quotas when `counted`; close() gives it back.
+  // `security` and `tls` (SSL and SASL_SSL listeners) outlive the connection: the network owns them.
   Connection(Network::Impl& net, Loop& loop, tcp::socket socket, std::string listener, std::string ip, uint16_t port,
-             bool counted)
+             bool counted, const ListenerSecurity* security, asio::ssl::context* tls)
       : net_(net),
         loop_(loop),
         socket_(std::move(socket)),
@@ -109,7 +124,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
         peer_(ip + ":" + std::to_string(port)),
         ip_(std::move(ip)),
         counted_(counted),
-        listener_(std::move(listener)) {}
+        listener_(std::move(listener)),
+        security_(security) {
+    if (tls) tls_.emplace(std::move(socket_), *tls);
+    if (security && security->sasl) sasl_ = std::make_unique<SaslSession>(security->sasl);
+  }
 
   // One that never ran close() (still queued on a loop at shutdown) gives back its counts.
   ~Connection() {
@@ -126,14 +145,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
     net_.broker.metrics().connection_opened();
     // A peer may already be gone: options that fail here are harmless, the first read says so.
     boost::system::error_code ec;
-    socket_.set_option(tcp::no_delay(true), ec);
+    sock().set_option(tcp::no_delay(true), ec);
     if (net_.options.socket_send_buffer_bytes > 0)
-      socket_.set_option(asio::socket_base::send_buffer_size(net_.options.socket_send_buffer_bytes), ec);
+      sock().set_option(asio::socket_base::send_buffer_size(net_.options.socket_send_buffer_bytes), ec);
     if (net_.options.socket_receive_buffer_bytes > 0)
-      socket_.set_option(
+      sock().set_option(
           asio::socket_base::receive_buffer_size(net_.options.socket_receive_buffer_bytes), ec);
     last_active_ = Clock::now();
     arm_idle_timer();
+    if (tls_) return handshake();
     read_size();
   }
 
@@ -199,6 +219,70 @@ class Connection : public std::enable_shared_from_this<Connection> {
     });
   }
 
+  // The socket under TLS, or the plain one.
+  tcp::socket& sock() { return tls_ ? tls_->next_layer() : socket_; }
+
+  template <class Buffers, class Handler>
+  void read_exactly(const Buffers& buffers, Handler&& handler) {
+    if (tls_)
+      asio::async_read(*tls_, buffers, std::forward<Handler>(handler));
+    else
+      asio::async_read(socket_, buffers, std::forward<Handler>(handler));
+  }
+
+  template <class Buffers, class Handler>
+  void write_all(const Buffers& buffers, Handler&& handler) {
+    if (tls_)
+      asio::async_write(*tls_, buffers, std::forward<Handler>(handler));
+    else
+      asio::async_write(socket_, buffers, std::forward<Handler>(handler));
+  }
+
+  void handshake() {
+    auto timer = std::make_shared<asio::steady_timer>(loop_.context());
+    timer->expires_after(std::chrono::milliseconds(kTlsHandshakeTimeoutMs));
+    timer->async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->closed_ || self->handshake_done_) return;
+      self->net_.security_log.warn(self->listener_ + "/tls", "closing connection from {} on listener {}: no TLS handshake within {} ms",
+                                   self->peer_, self->listener_, kTlsHandshakeTimeoutMs);
+      self->close();
+    });
+    tls_->async_handshake(asio::ssl::stream_base::server, [self = shared_from_this(), timer](
+                                                              const boost::system::error_code& ec) {
+      timer->cancel();
+      if (self->closed_) return;
+      if (ec) {
+        // Garbage or a plaintext client on a TLS port, an untrusted or missing client
+        // certificate: one line per listener and 10 s, whatever the cause.
+        self->net_.security_log.warn(self->listener_ + "/tls", "TLS handshake with {} on listener {} failed: {}", self->peer_,
+                                     self->listener_, ec.message());
+        return self->close();
+      }
+      self->handshake_done_ = true;
+      if (!self->set_certificate_principal()) return self->close();
+      self->read_size();
+    });
+  }
+
+  // SSL listeners: the client certificate's subject, mapped by ssl.principal.mapping.rules,
+  // names the principal. False (logged) when no rule applies: Kafka refuses such a client.
+  bool set_certificate_principal() {
+    if (!security_ || !security_->principal_mapper) return true;
+    const std::string subject = security::peer_subject(tls_->native_handle());
+    if (subject.empty()) return true;  // no certificate (ssl.client.auth none or requested): ANONYMOUS
+    auto name = security_->principal_mapper->map(subject);
+    if (!name) {
+      net_.security_log.warn(listener_ + "/mapping", "closing connection from {} on listener {}: no ssl.principal.mapping.rules rule "
+                             "applies to the certificate subject {}", peer_, listener_, subject);
+      return false;
+    }
+    principal_ = "User:" + *name;
+    spdlog::debug("connection from {} on listener {} authenticated by certificate {} as {}", peer_, listener_, subject,
+                  principal_);
+    return true;
+  }
+
   void read_size() {
     // One read at a time: a connection waiting for memory is resumed by resume_reading().
     if (draining_ || closed_ || reading_ || waiting_for_memory_) return;
@@ -213,7 +297,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return;
     }
     reading_ = true;
-    asio::async_read(socket_, asio::buffer(size_buf_),
+    read_exactly(asio::buffer(size_buf_),
                      [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
                        self->reading_ = false;
                        if (self->closed_) return;
@@ -224,6 +308,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void on_size() {
     int32_t size = static_cast<int32_t>(wire::load_be32(size_buf_.data()));
+    if (sasl_ && !sasl_->authenticated() && (size <= 0 || size > security_->sasl_max_receive_bytes)) {
+      // Kafka's smaller limit before authentication: a stranger cannot make the broker buffer
+      // a 100 MB "token".
+      net_.security_log.warn(listener_ + "/size", "closing connection from {} on listener {}: request size {} before "
+                             "authentication outside 1..{} (sasl.server.max.receive.size)", peer_, listener_, size,
+                             security_->sasl_max_receive_bytes);
+      return close();
+    }
     if (size <= 0 || size > net_.options.max_request_bytes) {
       spdlog::warn("closing connection from {}: request size {} outside 1..{} (socket.request.max.bytes)",
                    peer_, size, net_.options.max_request_bytes);
@@ -243,7 +335,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     size_t target = frame_size_;
     if (frame_size_ > kFirstFrameStep) {
       boost::system::error_code ec;
-      const size_t arrived = have + socket_.available(ec);
+      const size_t arrived = have + sock().available(ec);
       target = std::min(frame_size_, std::max({kFirstFrameStep, have * 2, arrived}));
     }
     frame_->reserve(target);  // exactly: the capacity is what is counted
@@ -252,7 +344,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     frame_held_ += static_cast<int64_t>(target - have);
     reading_ = true;
     // The handler keeps the buffer alive: close() drops frame_ while the read may be pending.
-    asio::async_read(socket_, asio::buffer(frame_->data() + have, target - have),
+    read_exactly(asio::buffer(frame_->data() + have, target - have),
                      [self = shared_from_this(), keep = frame_](const boost::system::error_code& ec, size_t) {
                        self->reading_ = false;
                        if (self->closed_) return;
@@ -269,7 +361,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // The peer is gone (or half-closed): answers already owed are still written if possible,
     // then the connection closes.
     peer_closed_ = true;
-    if (slots_.empty() || !socket_.is_open()) close();
+    if (slots_.empty() || !sock().is_open()) close();
   }
 
   void on_frame(std::shared_ptr<Frame> frame) {
@@ -282,6 +374,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (slots_.empty()) close();
       return;
     }
+    if (sasl_ && !sasl_->admits(parsed.ctx.api_key, steady_ms())) {
+      // Kafka's SaslServerAuthenticator closes the connection without an answer.
+      const HandlerInfo* h = find_handler(parsed.ctx.api_key);
+      net_.security_log.warn(listener_ + "/sasl", "closing connection from {} on listener {}: {} request {}", peer_, listener_,
+                             h ? h->name : "unknown",
+                             sasl_->authenticated() ? "after the SASL session ended (connections.max.reauth.ms)"
+                                                    : "before SASL authentication");
+      net_.release(held);
+      close_after_pending_ = true;
+      if (slots_.empty()) close();
+      return;
+    }
     uint64_t seq = next_seq_++;
     slots_.push_back(Slot{seq, parsed.ctx.api_key, parsed.ctx.api_version, parsed.ctx.correlation_id,
                           parsed.response_header_version, Clock::now(), std::nullopt, held});
@@ -289,6 +393,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     parsed.ctx.scheduler = &loop_;
     parsed.ctx.listener = listener_;
     parsed.ctx.host = ip_;
+    parsed.ctx.principal = sasl_ && sasl_->authenticated() ? sasl_->principal() : principal_;
+    parsed.ctx.sasl = sasl_.get();
     std::weak_ptr<Connection> weak = shared_from_this();
     Loop* loop = &loop_;
     dispatch(parsed.ctx, [weak, loop, seq](Response&& r) {
@@ -317,7 +423,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       Slot& s = slots_.front();
       net_.broker.metrics().request_completed(
           s.api_key, std::chrono::duration<double>(Clock::now() - s.started).count());
-      if (s.response->send) enqueue_response(s);
+      if (s.response->send && !enqueue_response(s)) return close();
       if (s.response->close_after) close_now = true;
       slots_.pop_front();
       if (close_now) break;
@@ -335,7 +441,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     maybe_close_drained();
   }
 
-  void enqueue_response(Slot& s) {
+  // False when a file slice could not be read for a TLS connection (the connection closes).
+  bool enqueue_response(Slot& s) {
     auto body = std::make_shared<wire::Writer>(std::move(s.response->body));
     wire::Writer head;
     size_t size_at = head.reserve_int32();
@@ -347,12 +454,35 @@ class Connection : public std::enable_shared_from_this<Connection> {
     auto head_bytes = std::make_shared<std::vector<uint8_t>>(std::move(head.buffer()));
     out_.push_back(OutChunk{head_bytes, nullptr, head_bytes->data(), head_bytes->size(), nullptr, 0});
     for (const auto& part : body->parts()) {
-      if (part.file) {
+      if (part.file && tls_) {
+        // TLS encrypts in user space: the zero-copy sendfile path is for plaintext only.
+        auto bytes = std::make_shared<std::vector<uint8_t>>();
+        if (!read_slice(*part.file, *bytes)) return false;
+        out_.push_back(OutChunk{bytes, nullptr, bytes->data(), bytes->size(), nullptr, 0});
+      } else if (part.file) {
         out_.push_back(OutChunk{nullptr, body, nullptr, 0, part.file, 0});
       } else if (!part.bytes.empty()) {
         out_.push_back(OutChunk{nullptr, body, part.bytes.data(), part.bytes.size(), nullptr, 0});
       }
     }
+    return true;
+  }
+
+  bool read_slice(const FileSlice& slice, std::vector<uint8_t>& out) {
+    out.resize(static_cast<size_t>(slice.size));
+    size_t done = 0;
+    while (done < out.size()) {
+      ssize_t n = ::pread(slice.fd, out.data() + done, out.size() - done, static_cast<off_t>(slice.position + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        // Shorter than the slice (truncated underneath us): the promised size cannot be kept.
+        spdlog::warn("closing connection to {}: segment file read for a fetch failed ({})", peer_,
+                     n < 0 ? std::strerror(errno) : "the file shrank");
+        return false;
+      }
+      done += static_cast<size_t>(n);
+    }
+    return true;
   }
 
   void start_write() {
@@ -367,7 +497,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       ++n;
     }
     writing_ = true;
-    asio::async_write(socket_, bufs,
+    write_all(bufs,
                       [self = shared_from_this(), n](const boost::system::error_code& ec, size_t) {
                         self->writing_ = false;
                         // Closed meanwhile (the peer went away): out_ was emptied by close().
@@ -448,8 +578,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     closed_ = true;
     boost::system::error_code ec;
     idle_timer_.cancel();
-    socket_.shutdown(tcp::socket::shutdown_both, ec);
-    socket_.close(ec);
+    sock().shutdown(tcp::socket::shutdown_both, ec);
+    sock().close(ec);
     clear_slots();
     out_.clear();
     frame_.reset();
@@ -464,7 +594,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   Network::Impl& net_;
   Loop& loop_;
-  tcp::socket socket_;
+  tcp::socket socket_;                              // moved into tls_ on TLS listeners
+  std::optional<asio::ssl::stream<tcp::socket>> tls_;
   asio::steady_timer idle_timer_;
   std::string peer_;
   std::string ip_;
@@ -487,6 +618,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool closed_ = false;
   bool started_ = false;
   const std::string listener_;  // the listener this connection came in on
+  const ListenerSecurity* security_ = nullptr;  // null on PLAINTEXT listeners
+  std::unique_ptr<SaslSession> sasl_;           // SASL listeners
+  bool handshake_done_ = false;
+  // From the client certificate on SSL listeners; a SASL session's principal wins over it.
+  std::string principal_ = "User:ANONYMOUS";
 };
 
 void Network::Impl::accept(size_t i) {
@@ -561,7 +697,8 @@ void Network::Impl::on_accepted(size_t i, Loop& loop, tcp::socket socket) {
     return;
   }
   auto conn = std::make_shared<Connection>(*this, loop, std::move(socket), name, std::move(ip), ep.port(),
-                                           options.quotas != nullptr);
+                                           options.quotas != nullptr, options.listeners[i].security.get(),
+                                           tls_contexts[i].get());
   {
     std::lock_guard lk(conns_mu);
     // Forget connections that are gone, so the list does not grow without bound.
@@ -639,6 +776,13 @@ Status Network::start() {
                                                          std::to_string(l.port) + " (" + l.name +
                                                          "): " + ec.message());
     impl_->bound_ports.push_back(acc->local_endpoint().port());
+    std::unique_ptr<asio::ssl::context> tls;
+    if (l.security && l.security->tls) {
+      // Asio's context takes a reference of its own on the shared SSL_CTX.
+      SSL_CTX_up_ref(l.security->tls.get());
+      tls = std::make_unique<asio::ssl::context>(l.security->tls.get());
+    }
+    impl_->tls_contexts.push_back(std::move(tls));
     impl_->acceptors.push_back(std::move(acc));
     impl_->accept_timers.push_back(std::make_unique<asio::steady_timer>(impl_->loops[0]->context()));
   }
@@ -696,6 +840,7 @@ void Network::stop(std::chrono::milliseconds grace) {
   impl_->parked.clear();
   impl_->accept_timers.clear();
   impl_->acceptors.clear();
+  impl_->tls_contexts.clear();
 }
 
 }  // namespace kb::server

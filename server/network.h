@@ -24,6 +24,7 @@ namespace kb::server {
 
 class Broker;
 class ConnectionQuotas;
+struct ListenerSecurity;
 
 struct NetworkOptions {
   struct Listener {
@@ -37,6 +38,8 @@ struct NetworkOptions {
     // Not held back by max.connections: the controller listeners, and the inter-broker one
     // when clients have a listener of their own (Kafka's "protected" listener).
     bool exempt_from_max_connections = false;
+    // TLS and SASL of SSL, SASL_PLAINTEXT and SASL_SSL listeners; null on PLAINTEXT ones.
+    std::shared_ptr<const ListenerSecurity> security;
   };
   std::vector<Listener> listeners;
   int threads = 3;                          // num.network.threads

@@ -36,6 +36,7 @@ struct UninitAllocator : std::allocator<T> {
 using Frame = std::vector<uint8_t, UninitAllocator<uint8_t>>;
 
 class Broker;
+class SaslSession;
 
 struct Response {
   wire::Writer body;          // response body (without size prefix and response header)
@@ -67,6 +68,10 @@ struct RequestContext {
   // The request came in an Envelope (server/forwarding.h): this node serves it as the active
   // controller, for the client named by `peer` and `client_id`.
   bool forwarded = false;
+  // The connection's SASL state on SASL_PLAINTEXT and SASL_SSL listeners, else null. Only the
+  // SaslHandshake and SaslAuthenticate handlers use it, on the connection's thread, before
+  // they answer.
+  SaslSession* sasl = nullptr;
 };
 
 using HandlerFn = void (*)(RequestContext& ctx, Respond respond);

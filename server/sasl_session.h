@@ -59,6 +59,8 @@ class SaslSession {
                                                      int64_t now_ms);
 
   bool authenticated() const { return !principal_.empty(); }
+  // Between a handshake and the end of its exchange (a SaslAuthenticate is expected).
+  bool in_exchange() const { return state_ == State::Authenticate; }
   const std::string& principal() const { return principal_; }  // "User:alice" once authenticated
   const std::string& mechanism() const { return mechanism_; }
   // Why the last attempt failed (for the broker's one log line; no secrets in it).

@@ -15,6 +15,11 @@
 namespace kb::server {
 
 void handle_api_versions(RequestContext& ctx, Respond respond);
+void handle_sasl_handshake(RequestContext& ctx, Respond respond);
+void handle_sasl_authenticate(RequestContext& ctx, Respond respond);
+// Counts a SASL authentication (kbroker_successful/failed_authentication_total) and logs a
+// failure in one line with `why` (never a secret).
+void report_authentication(const RequestContext& ctx, const std::string& mechanism, bool ok, const std::string& why);
 void handle_metadata(RequestContext& ctx, Respond respond);
 void handle_produce(RequestContext& ctx, Respond respond);
 void handle_fetch(RequestContext& ctx, Respond respond);

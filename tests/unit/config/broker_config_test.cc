@@ -240,12 +240,18 @@ TEST_CASE("bad listener syntax stops the start, naming listeners") {
   CHECK(starts_with(error_with("listeners: \"\"\n"), "listeners: at least one listener"));
 }
 
-TEST_CASE("every listener needs a security protocol, and kbroker serves PLAINTEXT only") {
+TEST_CASE("every listener needs a security protocol; the inter-broker and controller ones are PLAINTEXT") {
   CHECK(error_with("listeners: INTERNAL://h:1\n") ==
         "listeners: no security protocol for listener INTERNAL in listener.security.protocol.map (add "
         "INTERNAL:PLAINTEXT)");
   CHECK(error_with("listeners: SSL://h:9093\n") ==
-        "listeners: listener SSL uses security protocol SSL; kbroker serves PLAINTEXT listeners only so far");
+        "inter.broker.listener.name: listener SSL uses SSL, but kbroker connects to other brokers and controllers "
+        "over PLAINTEXT only so far (name a PLAINTEXT listener in inter.broker.listener.name)");
+  CHECK(error_with("listeners: PLAINTEXT://h:9092,SSL://h:9093,SASL_SSL://h:9094\n").empty());
+  CHECK(starts_with(error_with("listeners: PLAINTEXT://h:9092,CONTROLLER://h:9093\n"
+                               "controller.listener.names: CONTROLLER\n"
+                               "listener.security.protocol.map: PLAINTEXT:PLAINTEXT,CONTROLLER:SSL\n"),
+                    "controller.listener.names: listener CONTROLLER uses SSL"));
   CHECK(starts_with(error_with("listener.security.protocol.map: A:TLS\n"),
                     "listener.security.protocol.map: invalid"));
 }
@@ -475,4 +481,25 @@ TEST_CASE("the property table is consistent: defaults pass their own rules, syno
       CHECK(names.insert(d.name).second);
     }
   }
+}
+
+TEST_CASE("listener.name.<listener>. prefixes override security settings for one listener") {
+  auto c = load(
+      "listeners: PLAINTEXT://h:9092,SASL_SSL://h:9094\n"
+      "ssl.client.auth: requested\n"
+      "listener.name.SASL_SSL.ssl.client.auth: required\n"
+      "listener.name.sasl_ssl.plain.sasl.jaas.config: 'PlainLoginModule required user_a=\"b\";'\n"
+      "listener.name.sasl_ssl.sasl.enabled.mechanisms: PLAIN\n");
+  CHECK(c.listener_raw("SASL_SSL", "ssl.client.auth") == "required");
+  CHECK(c.listener_raw("PLAINTEXT", "ssl.client.auth") == "requested");
+  CHECK(c.listener_raw("SASL_SSL", "plain.sasl.jaas.config") == "PlainLoginModule required user_a=\"b\";");
+  CHECK_FALSE(c.listener_raw("PLAINTEXT", "plain.sasl.jaas.config").has_value());
+  CHECK(c.listener_raw("SASL_SSL", "sasl.enabled.mechanisms") == "PLAIN");
+  // The prefixed values keep the property's rules, and only security properties take a prefix.
+  CHECK(starts_with(error_with("listener.name.ssl.ssl.client.auth: always\n"),
+                    "listener.name.ssl.ssl.client.auth: invalid value 'always'"));
+  CHECK(starts_with(error_with("listener.name.ssl.log.retention.ms: 5\n"),
+                    "listener.name.ssl.log.retention.ms: unknown property"));
+  CHECK(starts_with(error_with("listener.name.ssl.sasl.enabled.mechanisms: KERBEROS\n"),
+                    "listener.name.ssl.sasl.enabled.mechanisms: invalid value 'KERBEROS': unknown SASL mechanism"));
 }
