@@ -296,7 +296,7 @@ struct ReplicaFetcherManager::Impl : std::enable_shared_from_this<Impl> {
     }
     const msg::FetchResponse& resp = a.reply.value()->response;
     struct Outcome {
-      TopicPartition tp;
+      Asked asked;
       Next next;
       int64_t leader_high_watermark;
     };
@@ -314,13 +314,16 @@ struct ReplicaFetcherManager::Impl : std::enable_shared_from_this<Impl> {
         if (!asked || !still_current(*asked)) continue;  // removed or re-pointed meanwhile
         auto p = replicas.get(asked->tp);
         if (!p || p->is_leader() || p->log_end_offset().value() != asked->fetch_offset) continue;
-        outcomes.push_back({asked->tp, handle_partition(*p, *asked, pd), pd.high_watermark});
+        outcomes.push_back({*asked, handle_partition(*p, *asked, pd), pd.high_watermark});
       }
     }
     std::lock_guard lk(mu);
-    for (const auto& [tp, next, leader_high_watermark] : outcomes) {
-      auto it = followed.find(tp);
-      if (it == followed.end()) continue;
+    for (const auto& [asked, next, leader_high_watermark] : outcomes) {
+      // Newer metadata may have come while the answer was handled (mu is not held there): a
+      // fence or back-off earned at the old epoch must not stick to the new one, or the
+      // partition would wait for metadata it already has.
+      auto it = followed.find(asked.tp);
+      if (it == followed.end() || it->second.leader_epoch != asked.leader_epoch) continue;
       if (leader_high_watermark >= 0) it->second.leader_high_watermark = leader_high_watermark;
       if (next == Next::kBackOff) it->second.retry_at_ms = now + opts.backoff_ms;
       if (next == Next::kFence) it->second.fenced = true;

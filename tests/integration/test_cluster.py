@@ -117,8 +117,9 @@ class BackgroundProducer:
 
     def summary(self):
         errs = collections.Counter(name for _, name in list(self.failed.values()))
-        return (f"produced {self.next_seq}, acknowledged {len(self.acked)}, failed {len(self.failed)} "
-                f"{dict(errs)}, undelivered after flush {self.remaining}")
+        per_partition = collections.Counter(p for p, _, _ in list(self.acked.values()))
+        return (f"produced {self.next_seq}, acknowledged {len(self.acked)} (by partition {dict(sorted(per_partition.items()))}), "
+                f"failed {len(self.failed)} {dict(errs)}, undelivered after flush {self.remaining}")
 
 
 class BackgroundConsumer:

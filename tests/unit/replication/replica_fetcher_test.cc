@@ -14,6 +14,9 @@
 #include <mutex>
 #include <thread>
 
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
+
 #include "protocol/record_batch.h"
 #include "replication/replica_fetcher.h"
 #include "replication/replica_manager.h"
@@ -283,6 +286,55 @@ TEST_CASE("a fenced follower waits for newer metadata; a refused connection is r
     // Seen between two attempts (not while one is in flight): backing off, not given up.
     CHECK(eventually([&] { return c.transport->requests.load() >= 3 && c.fetcher->status(kTp)->backing_off; }));
   }
+}
+
+namespace {
+
+// Runs `hook` (once) on the thread that logs a line containing `text`: a way to make something
+// happen at an exact point inside the fetcher's handling of an answer.
+class HookSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  HookSink(std::string text, std::function<void()> hook) : text_(std::move(text)), hook_(std::move(hook)) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    if (hook_ && std::string_view(msg.payload.data(), msg.payload.size()).find(text_) != std::string_view::npos)
+      std::exchange(hook_, nullptr)();
+  }
+  void flush_() override {}
+
+ private:
+  std::string text_;
+  std::function<void()> hook_;
+};
+
+}  // namespace
+
+TEST_CASE("metadata that arrives while a fenced answer is handled is not lost") {
+  Cluster c(30);
+  auto leader = c.replica_on(1, state(1, 7));
+  c.transport->leaders[1] = leader;
+  produce(*leader, 5);
+  // The leader answers FENCED_LEADER_EPOCH to the fetch at epoch 6; the metadata of epoch 7
+  // arrives just after the fetcher looked at the answer and before it applied the outcome.
+  auto previous = spdlog::default_logger();
+  std::atomic<bool> updated{false};
+  auto hooked = std::make_shared<spdlog::logger>(
+      "hook", std::make_shared<HookSink>("waiting for the metadata", [&] {
+        spdlog::set_default_logger(previous);  // this sink's lock is held: log elsewhere
+        auto p = c.replicas->get(kTp);
+        REQUIRE(p);
+        REQUIRE(p->become_follower(state(1, 7)));
+        c.fetcher->add_or_update(kTp, kTopicId, 1, PeerAddress{"127.0.0.1", 1}, 7);
+        updated = true;
+      }));
+  spdlog::set_default_logger(hooked);
+  auto follower = c.follow(state(1, 6));
+  const bool caught_up = eventually([&] { return follower->log_end_offset().value() == 5; }, 5s);
+  spdlog::set_default_logger(previous);
+  REQUIRE(updated);
+  CHECK(caught_up);
+  CHECK_FALSE(c.fetcher->status(kTp)->fenced);
 }
 
 TEST_CASE("a removed partition is no longer fetched") {
