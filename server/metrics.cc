@@ -263,11 +263,7 @@ std::vector<prometheus::MetricFamily> transaction_families(const TransactionSamp
 std::vector<prometheus::MetricFamily> cluster_families(const ClusterSample& s) {
   using T = prometheus::MetricType;
   std::vector<prometheus::MetricFamily> out;
-  auto one = [&](const char* name, const char* help, T type, double v) {
-    auto f = family(name, help, type);
-    add(f, {}, v);
-    out.push_back(std::move(f));
-  };
+  auto one = [&](const char* name, const char* help, T type, double v) { add_single(out, name, help, type, v); };
   one("kbroker_controller_active", "1 when this node is the active controller", T::Gauge, s.active_controller ? 1 : 0);
   one("kbroker_controller_id", "The active controller's node id as this node knows it (-1: none)", T::Gauge,
       s.controller_id);

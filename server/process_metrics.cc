@@ -118,11 +118,7 @@ struct Sampler {
   std::vector<prometheus::MetricFamily> collect() {
     using T = prometheus::MetricType;
     std::vector<prometheus::MetricFamily> out;
-    auto one = [&](const char* name, const char* help, T type, double v) {
-      auto f = metric_family(name, help, type);
-      add_sample(f, {}, v);
-      out.push_back(std::move(f));
-    };
+    auto one = [&](const char* name, const char* help, T type, double v) { add_single(out, name, help, type, v); };
     StatFields self;
     if (read_stat("/proc/self/stat", self)) {
       one("process_cpu_seconds_total", "Total user and system CPU time spent in seconds", T::Counter,
