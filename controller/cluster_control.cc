@@ -176,6 +176,14 @@ constexpr const char* kExcessiveBatch = "Unable to perform excessively large bat
 
 }  // namespace
 
+void Controller::note_change(const TopicInfo& t, const PartitionInfo& p, const metadata::PartitionChangeRecord& r,
+                             std::string_view why) const {
+  log_change(t, p, r, why);
+  if (r.leader < 0 || r.leader == p.leader) return;
+  leader_elections_.fetch_add(1, std::memory_order_relaxed);
+  if (!contains(p.isr, r.leader)) unclean_elections_.fetch_add(1, std::memory_order_relaxed);
+}
+
 bool Controller::eligible(const MetadataImage& img, int32_t broker) const {
   const BrokerInfo* b = img.broker(broker);
   return b && !b->fenced && !b->in_controlled_shutdown;
@@ -197,7 +205,7 @@ std::vector<MetadataRecord> Controller::evacuate(const MetadataImage& img, int32
       auto r = build_change(*t, p, std::move(target), acceptable);
       if (!r) continue;
       if (r->leader != kNoLeaderChange || r->replicas)
-        log_change(*t, p, *r, fmt::format("broker {} leaves", id));
+        note_change(*t, p, *r, fmt::format("broker {} leaves", id));
       records.push_back(std::move(*r));
     }
   }
@@ -219,7 +227,7 @@ std::vector<MetadataRecord> Controller::elect_leaders(const MetadataImage& img, 
         target.election = Election::kPreferred;
       auto r = build_change(*t, p, std::move(target), live);
       if (!r || r->leader < 0 || r->leader == p.leader) continue;
-      log_change(*t, p, *r, p.leader < 0 ? "leaderless partition" : "preferred replica election");
+      note_change(*t, p, *r, p.leader < 0 ? "leaderless partition" : "preferred replica election");
       records.push_back(std::move(*r));
     }
   }
@@ -377,7 +385,7 @@ Result<std::vector<IsrChangeResult>> Controller::alter_partition(int32_t broker_
     // An ISR that now holds every replica a reassignment adds completes it in the same record.
     auto r = build_change(*t, p, std::move(target), [&](int32_t b) { return eligible(*img, b); });
     if (!r) continue;
-    log_change(*t, p, *r, fmt::format("asked by leader {}", broker_id));
+    note_change(*t, p, *r, fmt::format("asked by leader {}", broker_id));
     records.push_back(std::move(*r));
     changed.push_back(results.size() - 1);
   }
@@ -498,7 +506,7 @@ Result<std::vector<PartitionResult>> Controller::elect_partition_leaders(
                               : "Eligible topic partition leaders are not available.";
       return res;
     }
-    log_change(*t, *p, *r, preferred ? "ElectLeaders PREFERRED" : "ElectLeaders UNCLEAN");
+    note_change(*t, *p, *r, preferred ? "ElectLeaders PREFERRED" : "ElectLeaders UNCLEAN");
     // t and p point into `work`, which this apply may copy: not used after it.
     (void)work.apply(*r);
     records.push_back(std::move(*r));
@@ -596,7 +604,7 @@ Result<std::vector<PartitionResult>> Controller::alter_partition_reassignments(
       r = build_change(*t, *p, std::move(change), live);
     }
     if (!r) return {};
-    log_change(*t, *p, *r, target.replicas ? "AlterPartitionReassignments" : "reassignment cancelled");
+    note_change(*t, *p, *r, target.replicas ? "AlterPartitionReassignments" : "reassignment cancelled");
     // t and p point into `work`, which this apply may copy: not used after it.
     (void)work.apply(*r);
     records.push_back(std::move(*r));

@@ -180,6 +180,12 @@ class Controller {
   // every registered broker a fresh session (heartbeats went to the previous controller).
   void set_active(bool active);
   bool active() const { return active_.load(); }
+  // Leader elections this node decided while active (Kafka's ControllerStats): a partition
+  // change that gives it a new leader; unclean when that leader was not in the ISR.
+  struct ElectionCounts {
+    uint64_t leader = 0, unclean = 0;
+  };
+  ElectionCounts election_counts() const { return {leader_elections_.load(), unclean_elections_.load()}; }
   // BrokerRegistration: a new registration (RegisterBrokerRecord, fenced) unless this
   // incarnation is already registered; the broker epoch. NOT_CONTROLLER, INVALID_REQUEST.
   Result<int64_t> register_broker(const BrokerRegistration& registration);
@@ -307,6 +313,10 @@ class Controller {
   // and, with `preferred`, moving leadership to the first replica where it is eligible.
   std::vector<MetadataRecord> elect_leaders(const MetadataImage& img, bool preferred) const;
   bool eligible(const MetadataImage& img, int32_t broker) const;
+  // Logs one partition change it is about to write (cluster_control.cc) and counts it when it
+  // elects a leader.
+  void note_change(const TopicInfo& t, const PartitionInfo& p, const metadata::PartitionChangeRecord& r,
+                   std::string_view why) const;
   // The metadata.version a new cluster's log starts with.
   static MetadataRecord bootstrap_feature_record();
   // Appends one batch and waits until the quorum committed it and this node applied it (so the
@@ -326,6 +336,7 @@ class Controller {
   std::condition_variable applied_cv_;  // with image_mu_: a new image was published
   int64_t published_offset_ = -1;       // under image_mu_: the listeners have run up to here
   std::atomic<bool> active_{false};
+  mutable std::atomic<uint64_t> leader_elections_{0}, unclean_elections_{0};  // note_change
   std::map<int32_t, int64_t> last_heartbeat_ms_;  // active controller only; under mu_
   int64_t last_rebalance_ms_ = 0;
   std::atomic<bool> reset_sessions_{false};  // set on activation, done under mu_

@@ -55,6 +55,7 @@ struct ReplicaFetcherManager::Impl : std::enable_shared_from_this<Impl> {
     int32_t fetcher = 0;
     bool fenced = false;
     int64_t retry_at_ms = 0;  // backing off until then
+    int64_t leader_high_watermark = -1;  // in the last answer (the follower lag of /metrics)
   };
   struct Session {
     uint64_t id = 0;  // tells an answer to a replaced session apart
@@ -294,7 +295,12 @@ struct ReplicaFetcherManager::Impl : std::enable_shared_from_this<Impl> {
       return;
     }
     const msg::FetchResponse& resp = a.reply.value()->response;
-    std::vector<std::pair<Asked, Next>> outcomes;
+    struct Outcome {
+      Asked asked;
+      Next next;
+      int64_t leader_high_watermark;
+    };
+    std::vector<Outcome> outcomes;
     for (const auto& t : resp.responses) {
       for (const auto& pd : t.partitions) {
         const Asked* asked = nullptr;
@@ -308,16 +314,17 @@ struct ReplicaFetcherManager::Impl : std::enable_shared_from_this<Impl> {
         if (!asked || !still_current(*asked)) continue;  // removed or re-pointed meanwhile
         auto p = replicas.get(asked->tp);
         if (!p || p->is_leader() || p->log_end_offset().value() != asked->fetch_offset) continue;
-        outcomes.emplace_back(*asked, handle_partition(*p, *asked, pd));
+        outcomes.push_back({*asked, handle_partition(*p, *asked, pd), pd.high_watermark});
       }
     }
     std::lock_guard lk(mu);
-    for (const auto& [asked, next] : outcomes) {
+    for (const auto& [asked, next, leader_high_watermark] : outcomes) {
       // Newer metadata may have come while the answer was handled (mu is not held there): a
       // fence or back-off earned at the old epoch must not stick to the new one, or the
       // partition would wait for metadata it already has.
       auto it = followed.find(asked.tp);
       if (it == followed.end() || it->second.leader_epoch != asked.leader_epoch) continue;
+      if (leader_high_watermark >= 0) it->second.leader_high_watermark = leader_high_watermark;
       if (next == Next::kBackOff) it->second.retry_at_ms = now + opts.backoff_ms;
       if (next == Next::kFence) it->second.fenced = true;
     }
@@ -456,6 +463,14 @@ std::optional<ReplicaFetcherManager::PartitionStatus> ReplicaFetcherManager::sta
   s.fenced = it->second.fenced;
   s.backing_off = it->second.retry_at_ms > runtime::steady_ms();
   return s;
+}
+
+std::vector<std::pair<TopicPartition, int64_t>> ReplicaFetcherManager::leader_high_watermarks() const {
+  std::vector<std::pair<TopicPartition, int64_t>> out;
+  std::lock_guard lk(impl_->mu);
+  for (const auto& [tp, f] : impl_->followed)
+    if (f.leader_high_watermark >= 0) out.emplace_back(tp, f.leader_high_watermark);
+  return out;
 }
 
 size_t ReplicaFetcherManager::partition_count() const {

@@ -30,6 +30,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "protocol/messages/fetch_request.h"
@@ -106,6 +107,9 @@ class ReplicaFetcherManager {
   };
   std::optional<PartitionStatus> status(const TopicPartition& tp) const;
   size_t partition_count() const;
+  // The leader's high watermark in the last answer, per partition followed that has had one
+  // (minus the log end offset: Kafka's fetcher records-lag).
+  std::vector<std::pair<TopicPartition, int64_t>> leader_high_watermarks() const;
 
  private:
   struct Impl;

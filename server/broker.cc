@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <set>
 
 #include "controller/broker_lifecycle.h"
@@ -21,6 +22,7 @@
 #include "server/dispatch.h"
 #include "server/forwarding.h"
 #include "server/handlers/handlers.h"
+#include "server/process_metrics.h"
 #include "replication/raft/quorum.h"
 #include "runtime/clock.h"
 #include "runtime/loop_thread.h"
@@ -222,6 +224,7 @@ Status Broker::start() {
                                            {kTransactionStateTopic, txns_->skipped_records()}};
   });
   metrics_.set_cluster_source([this] { return sample_cluster(); });
+  metrics_.add_collector(process_collector());
   metrics_.set_log_dir_source([this] {
     std::vector<LogDirSample> out;
     for (const auto& d : logs_->log_dir_infos()) {
@@ -668,14 +671,30 @@ ClusterSample Broker::sample_cluster() {
     s.fenced_brokers = 0;
     for (const controller::BrokerInfo* b : img->brokers()) s.fenced_brokers += b->fenced ? 1 : 0;
   }
-  for (const controller::TopicInfo* t : img->topics())
+  for (const controller::BrokerInfo* b : img->brokers()) s.online_brokers += b->fenced ? 0 : 1;
+  for (const controller::TopicInfo* t : img->topics()) {
+    ++s.topics;
+    std::optional<int32_t> min_isr;  // the topic's, looked up once a partition led here needs it
     for (const auto& p : t->partitions) {
+      ++s.partitions;
       if (p.leader == node_id_) {
         ++s.leader_partitions;
         if (p.isr.size() < p.replicas.size()) ++s.under_replicated_partitions;
+        if (!min_isr) min_isr = min_insync_replicas_for(t->configs);
+        if (static_cast<int32_t>(p.isr.size()) < *min_isr) ++s.under_min_isr_partitions;
       }
       if (s.active_controller && p.leader < 0) ++s.offline_partitions;
     }
+  }
+  auto elections = metadata_->controller->election_counts();
+  s.leader_elections = elections.leader;
+  s.unclean_leader_elections = elections.unclean;
+  s.produce_purgatory = static_cast<int64_t>(replicas_->waiting_produces());
+  s.fetch_purgatory = static_cast<int64_t>(replicas_->waiting_fetches());
+  if (auto* fetchers = replica_publisher_->fetchers())
+    for (const auto& [tp, leader_high_watermark] : fetchers->leader_high_watermarks())
+      if (auto p = replicas_->get(tp); p && !p->is_leader())
+        s.follower_lag.emplace_back(tp, std::max<int64_t>(0, leader_high_watermark - p->log_end_offset().value()));
   return s;
 }
 

@@ -20,6 +20,13 @@ namespace kb::server {
 namespace {
 constexpr size_t kMaxApiKey = 128;
 
+// The APIs clients call (what the split request-time histograms cover): not the quorum's,
+// the controller's or the inter-broker ones, whose cost would buy series nobody graphs.
+bool client_facing(const HandlerInfo& h) {
+  constexpr int16_t kWriteTxnMarkers = 27;  // from transaction coordinators, on the client listeners
+  return !h.controller_only && h.api_key != kWriteTxnMarkers;
+}
+
 std::string api_label(int16_t key) {
   if (const HandlerInfo* h = find_handler(key)) return h->name;
   return "api_" + std::to_string(key);
@@ -44,6 +51,18 @@ struct Metrics::Impl {
       prometheus::BuildHistogram()
           .Name("kbroker_request_duration_seconds")
           .Help("Time from a request's arrival until its answer is queued, by Kafka API")
+          .Register(registry);
+  prometheus::Family<prometheus::Histogram>& processing =
+      prometheus::BuildHistogram()
+          .Name("kbroker_request_processing_seconds")
+          .Help("Time from a request's arrival until its handler answered, including purgatory waits "
+                "(Kafka's LocalTimeMs + RemoteTimeMs), by client-facing Kafka API")
+          .Register(registry);
+  prometheus::Family<prometheus::Histogram>& response_queue =
+      prometheus::BuildHistogram()
+          .Name("kbroker_request_response_queue_seconds")
+          .Help("Time an answer waited behind earlier answers of the same connection before it was queued "
+                "for sending (Kafka's ResponseQueueTimeMs), by client-facing Kafka API")
           .Register(registry);
   prometheus::Family<prometheus::Gauge>& connections =
       prometheus::BuildGauge()
@@ -91,6 +110,8 @@ struct Metrics::Impl {
   prometheus::Gauge* uptime_gauge = &uptime.Add({});
   std::array<prometheus::Counter*, kMaxApiKey> request_counters{};
   std::array<prometheus::Histogram*, kMaxApiKey> latency_histograms{};
+  std::array<prometheus::Histogram*, kMaxApiKey> processing_histograms{};
+  std::array<prometheus::Histogram*, kMaxApiKey> response_queue_histograms{};
 
   std::mutex mu;  // guards the maps below and the partition gauges
   std::map<std::pair<int16_t, int16_t>, prometheus::Counter*> error_counters;
@@ -133,6 +154,9 @@ struct Metrics::Impl {
       if (h.api_key < 0 || static_cast<size_t>(h.api_key) >= kMaxApiKey) continue;
       request_counters[h.api_key] = &requests.Add({{"api", h.name}});
       latency_histograms[h.api_key] = &latency.Add({{"api", h.name}}, buckets);
+      if (!client_facing(h)) continue;
+      processing_histograms[h.api_key] = &processing.Add({{"api", h.name}}, buckets);
+      response_queue_histograms[h.api_key] = &response_queue.Add({{"api", h.name}}, buckets);
     }
   }
 };
@@ -146,10 +170,12 @@ void Metrics::connection_opened() {
 }
 void Metrics::connection_closed() { impl_->open_connections->Decrement(); }
 
-void Metrics::request_completed(int16_t api_key, double seconds) {
+void Metrics::request_completed(int16_t api_key, double seconds, double processing_seconds) {
   if (api_key < 0 || static_cast<size_t>(api_key) >= kMaxApiKey) return;
   if (auto* c = impl_->request_counters[api_key]) c->Increment();
   if (auto* h = impl_->latency_histograms[api_key]) h->Observe(seconds);
+  if (auto* h = impl_->processing_histograms[api_key]) h->Observe(processing_seconds);
+  if (auto* h = impl_->response_queue_histograms[api_key]) h->Observe(std::max(0.0, seconds - processing_seconds));
 }
 
 void Metrics::request_error(int16_t api_key, ErrorCode code) {
@@ -254,11 +280,7 @@ std::vector<prometheus::MetricFamily> transaction_families(const TransactionSamp
 std::vector<prometheus::MetricFamily> cluster_families(const ClusterSample& s) {
   using T = prometheus::MetricType;
   std::vector<prometheus::MetricFamily> out;
-  auto one = [&](const char* name, const char* help, T type, double v) {
-    auto f = family(name, help, type);
-    add(f, {}, v);
-    out.push_back(std::move(f));
-  };
+  auto one = [&](const char* name, const char* help, T type, double v) { add_single(out, name, help, type, v); };
   one("kbroker_controller_active", "1 when this node is the active controller", T::Gauge, s.active_controller ? 1 : 0);
   one("kbroker_controller_id", "The active controller's node id as this node knows it (-1: none)", T::Gauge,
       s.controller_id);
@@ -276,6 +298,34 @@ std::vector<prometheus::MetricFamily> cluster_families(const ClusterSample& s) {
   one("kbroker_isr_shrinks_total", "ISR shrinks of partitions led here", T::Counter, static_cast<double>(s.isr_shrinks));
   one("kbroker_isr_expands_total", "ISR expansions of partitions led here", T::Counter,
       static_cast<double>(s.isr_expands));
+  one("kbroker_under_min_isr_partitions",
+      "Partitions led here whose ISR is smaller than their min.insync.replicas (acks=all produce refused)", T::Gauge,
+      static_cast<double>(s.under_min_isr_partitions));
+  one("kbroker_online_brokers", "Registered brokers that are not fenced, as this broker's metadata image has them",
+      T::Gauge, static_cast<double>(s.online_brokers));
+  one("kbroker_topics", "Topics in the cluster (internal ones included)", T::Gauge, static_cast<double>(s.topics));
+  one("kbroker_partitions", "Partitions in the cluster (internal ones included)", T::Gauge,
+      static_cast<double>(s.partitions));
+  one("kbroker_leader_elections_total",
+      "Partition leader changes this node's controller decided while active (Kafka's LeaderElectionRateAndTimeMs)",
+      T::Counter, static_cast<double>(s.leader_elections));
+  one("kbroker_unclean_leader_elections_total",
+      "Leaders this node's controller chose from outside the ISR while active (Kafka's UncleanLeaderElectionsPerSec)",
+      T::Counter, static_cast<double>(s.unclean_leader_elections));
+  auto purgatory = family("kbroker_purgatory_size",
+                          "Operations waiting in a purgatory, counted once per partition they wait on (Kafka's "
+                          "DelayedOperationPurgatory PurgatorySize)",
+                          T::Gauge);
+  add(purgatory, {{"delayed_operation", "Produce"}}, static_cast<double>(s.produce_purgatory));
+  add(purgatory, {{"delayed_operation", "Fetch"}}, static_cast<double>(s.fetch_purgatory));
+  out.push_back(std::move(purgatory));
+  auto lag = family("kbroker_follower_lag_records",
+                    "Per partition followed here: the leader's high watermark at the last fetch minus this "
+                    "replica's log end offset (Kafka's replica fetcher records-lag)",
+                    T::Gauge);
+  for (const auto& [tp, n] : s.follower_lag)
+    add(lag, {{"partition", std::to_string(tp.partition)}, {"topic", tp.topic}}, static_cast<double>(n));
+  out.push_back(std::move(lag));
   if (s.offline_partitions >= 0)
     one("kbroker_offline_partitions", "Partitions without a leader (reported by the active controller)", T::Gauge,
         static_cast<double>(s.offline_partitions));

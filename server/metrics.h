@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "protocol/types.h"
@@ -71,6 +72,19 @@ struct ClusterSample {
   int64_t offline_partitions = -1;          // without a leader; -1 when not the active controller
   int64_t fenced_brokers = -1;              // -1 when not the active controller
   uint64_t isr_shrinks = 0, isr_expands = 0;  // of partitions led here
+  // Led here with an ISR smaller than the topic's min.insync.replicas (acks=all refused).
+  int64_t under_min_isr_partitions = 0;
+  // The cluster as the metadata image has it, on every broker (zeros, never absent).
+  int64_t online_brokers = 0;  // registered and not fenced
+  int64_t topics = 0, partitions = 0;
+  // Elections this node's controller decided while active (Kafka's ControllerStats).
+  uint64_t leader_elections = 0, unclean_leader_elections = 0;
+  // Operations waiting in the purgatories, counted once per partition they wait on (Kafka's
+  // DelayedOperationPurgatory PurgatorySize).
+  int64_t produce_purgatory = 0, fetch_purgatory = 0;
+  // Per partition this broker follows: the leader's high watermark at the last fetch minus
+  // this replica's log end after it (Kafka's fetcher records-lag).
+  std::vector<std::pair<TopicPartition, int64_t>> follower_lag;
 };
 
 // The transactions of one partition led here (sampled at each scrape).
@@ -105,7 +119,9 @@ class Metrics {
 
   void connection_opened();
   void connection_closed();
-  void request_completed(int16_t api_key, double seconds);
+  // `seconds`: arrival to answer queued; `processing_seconds`: arrival until the handler
+  // answered (the rest is the wait behind earlier answers on the same connection).
+  void request_completed(int16_t api_key, double seconds, double processing_seconds);
   void request_error(int16_t api_key, ErrorCode code);
 
   // Called at every scrape for the kbroker_topic_* series.

@@ -31,4 +31,12 @@ inline void add_sample(prometheus::MetricFamily& f, std::vector<prometheus::Clie
   f.metric.push_back(std::move(m));
 }
 
+// Appends a family of one unlabelled sample (a broker-wide gauge or counter) to `out`.
+inline void add_single(std::vector<prometheus::MetricFamily>& out, std::string name, std::string help,
+                       prometheus::MetricType type, double v) {
+  auto f = metric_family(std::move(name), std::move(help), type);
+  add_sample(f, {}, v);
+  out.push_back(std::move(f));
+}
+
 }  // namespace kb::server

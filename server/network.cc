@@ -190,6 +190,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Clock::time_point started;
     std::optional<Response> response;
     int64_t held = 0;  // request bytes counted against queued.max.request.bytes until answered
+    Clock::time_point answered{};  // when the handler's answer came (the split of the request time)
   };
 
   // Output queued for the socket: owned byte buffers and file slices, in wire order.
@@ -414,6 +415,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     for (auto& s : slots_) {
       if (s.seq == seq) {
         s.response.emplace(std::move(r));
+        s.answered = Clock::now();
         net_.release(std::exchange(s.held, 0));
         break;
       }
@@ -421,8 +423,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     bool close_now = false;
     while (!slots_.empty() && slots_.front().response) {
       Slot& s = slots_.front();
-      net_.broker.metrics().request_completed(
-          s.api_key, std::chrono::duration<double>(Clock::now() - s.started).count());
+      net_.broker.metrics().request_completed(s.api_key,
+                                              std::chrono::duration<double>(Clock::now() - s.started).count(),
+                                              std::chrono::duration<double>(s.answered - s.started).count());
       if (s.response->send && !enqueue_response(s)) return close();
       if (s.response->close_after) close_now = true;
       slots_.pop_front();

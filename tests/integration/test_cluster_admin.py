@@ -15,6 +15,7 @@ from confluent_kafka.admin import ConfigResource
 
 from cluster_harness import cluster  # noqa: F401 (fixture)
 from kafka_wire import uvarint
+from test_metrics import scrape, value
 from test_cluster import FAST, BackgroundProducer, check_acknowledged, producer_conf, read_to_high_watermark
 
 NO_REBALANCE = dict(FAST, **{"auto.leader.rebalance.enable": False})
@@ -413,6 +414,9 @@ def test_unclean_election_makes_a_stale_replica_leader_only_when_asked(cluster):
     # A second unclean election is not needed; the partitions serve what the follower had.
     _, again = at_controller(c, lambda a: elect_leaders(a, UNCLEAN, {topics[0]: [0]}), "ElectLeaders UNCLEAN again")
     assert again[(topics[0], 0)][0] == ELECTION_NOT_NEEDED
+    # Both were unclean elections, counted by the controller that decided them (the stopped
+    # leader decided neither).
+    assert sum(value(scrape(c.broker(n)), "kbroker_unclean_leader_elections_total") for n in c.live()) == 2
     produce([b"after"])
     for t in topics:
         got = [v for _, _, v in read_to_high_watermark(c, t, 1)[0]]

@@ -93,6 +93,40 @@ def test_no_broker_reachable_is_exit_3_and_names_the_address():
     assert r.rc == 3 and f"127.0.0.1:{port}" in r.err
 
 
+def test_profile_file_and_its_precedence(tmp_path):
+    p1, p2, p3 = free_ports(3)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KBCTL_")}
+    env["HOME"] = str(tmp_path)
+    env.pop("XDG_CONFIG_HOME", None)
+    home_profile = tmp_path / ".config" / "kbctl" / "kbctl.yaml"
+    home_profile.parent.mkdir(parents=True)
+    home_profile.write_text(f"brokers: [127.0.0.1:{p1}]\ntimeout.ms: 3000\n")
+    # ~/.config/kbctl/kbctl.yaml is read by default...
+    r = kbctl(None, "cluster", "info", env=env)
+    assert r.rc == 3 and f"127.0.0.1:{p1}" in r.err, r
+    # ...KBCTL_CONFIG names another file...
+    named = tmp_path / "other.yaml"
+    named.write_text(f"brokers: 127.0.0.1:{p2}\n")
+    r = kbctl(None, "cluster", "info", env=dict(env, KBCTL_CONFIG=str(named)))
+    assert r.rc == 3 and f"127.0.0.1:{p2}" in r.err, r
+    # ...the environment beats the profile, a flag beats both.
+    r = kbctl(None, "cluster", "info", env=dict(env, KBCTL_BROKERS=f"127.0.0.1:{p3}"))
+    assert r.rc == 3 and f"127.0.0.1:{p3}" in r.err, r
+    r = kbctl(f"127.0.0.1:{p2}", "cluster", "info", env=dict(env, KBCTL_BROKERS=f"127.0.0.1:{p3}"))
+    assert r.rc == 3 and f"127.0.0.1:{p2}" in r.err, r
+    # Mistakes name the file and the key.
+    r = kbctl(None, "cluster", "info", env=dict(env, KBCTL_CONFIG=str(tmp_path / "missing.yaml")))
+    assert r.rc == 2 and "missing.yaml" in r.err, r
+    named.write_text("brokers: x:1\nformat: xml\n")
+    r = kbctl(None, "cluster", "info", env=dict(env, KBCTL_CONFIG=str(named)))
+    assert r.rc == 2 and "other.yaml: format" in r.err, r
+    named.write_text("bootstrap: x:1\n")
+    r = kbctl(None, "cluster", "info", env=dict(env, KBCTL_CONFIG=str(named)))
+    assert r.rc == 2 and "unknown key 'bootstrap'" in r.err, r
+    help_text = kbctl(None, "--help", env=env).out
+    assert "kbctl.yaml" in help_text and "flag > environment" in help_text
+
+
 # ---- cluster ------------------------------------------------------------------------------------
 
 
@@ -316,6 +350,53 @@ def test_group_describe_lag_seek_and_delete(target):
     assert missing.rc == 4 and "does not exist" in missing.err
     again = kbctl(target.bootstrap, "group", "delete", group)
     assert again.rc == 4 and "GROUP_ID_NOT_FOUND" in again.err
+
+
+def test_consume_with_a_group_joins_it_and_commits_what_it_printed(target, tmp_path):
+    import signal
+    import threading
+    t = make_topic(target, 2)
+    group = unique("member")
+    for p in (0, 1):
+        assert kbctl(target.bootstrap, "topic", "produce", t, "-p", str(p), "-q",
+                     stdin="".join(f"v{p}-{i}\n" for i in range(5))).rc == 0
+    # A profile gives the brokers and the format (json) this time.
+    profile = tmp_path / "kbctl.yaml"
+    profile.write_text(f"brokers: [{target.bootstrap}]\nformat: json\ntimeout.ms: 15000\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KBCTL_")}
+    env["KBCTL_CONFIG"] = str(profile)
+    proc = subprocess.Popen([KBCTL, "topic", "consume", t, "-g", group], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
+    try:
+        def member():
+            d = kbctl_json(target.bootstrap, "group", "describe", group)
+            return d if d["state"] == "Stable" and len(d["members"]) == 1 else None
+        d = wait_until(member, 40, "kbctl a member of its group")
+        assert d["protocol_type"] == "consumer" and d["protocol"] == "range"
+        assert d["members"][0]["client_id"] == "kbctl"
+        assert sorted((a["topic"], a["partition"]) for a in d["members"][0]["assignment"]) == [(t, 0), (t, 1)]
+        wait_until(lambda: len(lines) >= 10, 30, "kbctl printing the ten records")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rc = proc.wait(30)
+        reader.join(5)
+    assert rc == 0, proc.stderr.read()
+    assert sorted(json.loads(x)["value"] for x in lines) == sorted(f"v{p}-{i}" for p in (0, 1) for i in range(5))
+    # It committed what it printed and left: no member, no lag.
+    d = wait_until(lambda: (lambda d: d if d["members"] == [] else None)(
+        kbctl_json(target.bootstrap, "group", "describe", group)), 30, "kbctl gone from the group")
+    assert {p["partition"]: p["committed_offset"] for p in d["partitions"]} == {0: 5, 1: 5}
+    assert d["total_lag"] == 0
+    # More records: lag, until the next `consume -g` prints them.
+    assert kbctl(target.bootstrap, "topic", "produce", t, "-p", "1", "-q", stdin="late\n").rc == 0
+    assert kbctl_json(target.bootstrap, "group", "describe", group)["total_lag"] == 1
+    got = kbctl(target.bootstrap, "topic", "consume", t, "-g", group, "-e")
+    assert got.out.splitlines() == ["late"], got
+    assert kbctl_json(target.bootstrap, "group", "describe", group)["total_lag"] == 0
+    assert kbctl(target.bootstrap, "topic", "consume", t, "-g", group, "-p", "0").rc == 2
 
 
 # ---- broker configs -----------------------------------------------------------------------------

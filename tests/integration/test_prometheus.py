@@ -20,6 +20,7 @@ from confluent_kafka.admin import NewTopic
 
 from cluster_harness import cluster, wait_until  # noqa: F401 (fixture)
 from kbroker_harness import free_ports
+from test_metrics import scrape, value
 from test_cluster import FAST  # a silent broker fenced after 3 s, a lagging follower out of the ISR after 3 s
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -141,6 +142,19 @@ def test_dashboard_and_alert_queries_return_series_and_under_replication_fires(c
         wait_until(all_return_series, 30, "every dashboard and alert query returning series",
                    describe=lambda: json.dumps(missing, indent=1), interval=1)
         assert prom.query('ALERTS{alertname="KbrokerUnderReplicatedPartitions"}') == []
+        # Every broker sees the same cluster counts and follows the "orders" partitions it does
+        # not lead: a follower lag series each, 3 x 3 replicas - 3 leaders in all.
+        followed = 0
+        for i in c.ids:
+            text = scrape(c.broker(i))
+            assert value(text, "kbroker_online_brokers") == 3
+            assert value(text, "kbroker_partitions") == value(scrape(c.broker(c.ids[0])), "kbroker_partitions")
+            lags = [line for line in text.splitlines()
+                    if line.startswith("kbroker_follower_lag_records{") and 'topic="orders"' in line]
+            followed += len(lags)
+            assert all(float(line.rsplit(" ", 1)[1]) >= 0 for line in lags)
+        assert followed == 6
+        elections_before = value(scrape(c.broker(c.controller_id())), "kbroker_leader_elections_total")
 
         victim = c.controller_id() % 3 + 1  # not the controller, so the quorum keeps its leader
         c.kill9(victim)
@@ -152,6 +166,12 @@ def test_dashboard_and_alert_queries_return_series_and_under_replication_fires(c
                    "the under-replicated and broker-down alerts firing after kill -9",
                    describe=lambda: str(firing()), interval=0.5)
         assert "KbrokerNoActiveController" not in firing()
+        # The controller moved the victim's leaderships: elections, none unclean, one broker less.
+        ctl = c.broker(c.controller_id())
+        wait_until(lambda: value(scrape(ctl), "kbroker_online_brokers") == 2
+                   and value(scrape(ctl), "kbroker_leader_elections_total") > elections_before, 15,
+                   "the controller counting the victim's partitions' elections")
+        assert value(scrape(ctl), "kbroker_unclean_leader_elections_total") == 0
         # The leaders say so in their logs too (Kafka's "Shrinking ISR from ... to ...").
         wait_until(lambda: any("ISR shrunk from" in c.broker(i).log_tail(400000) for i in c.live()), 10,
                    "an ISR shrink logged by a leader")

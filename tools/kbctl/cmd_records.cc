@@ -19,6 +19,7 @@
 #include "protocol/messages/produce_response.h"
 #include "protocol/record_batch.h"
 #include "runtime/clock.h"
+#include "tools/kbctl/group_member.h"
 #include "tools/kbctl/kbctl.h"
 #include "tools/kbctl/offsets.h"
 
@@ -329,38 +330,46 @@ int topic_consume(Context& ctx, const Args& a) {
   }
   std::optional<std::string> fmt = a.get("print");
   auto md = must(c.metadata(std::vector<std::string>{topic}));
-  const auto parts = parse_partitions(a, topic_or_fail(c, md, topic));
-  std::vector<TopicPartition> tps;
-  for (int32_t p : parts) tps.push_back({topic, p});
+  if (group && a.get("partition")) usage_error("--partition: not with --group (the group assigns the partitions)");
+  auto parts = parse_partitions(a, topic_or_fail(c, md, topic));
+  std::optional<GroupMember> member;
+  if (group) {
+    member.emplace(c, *group, topic);
+    parts = member->join();
+  }
 
   // Where each partition starts: the group's committed offset, else --offset.
   std::map<int32_t, int64_t> position;
-  if (group) {
-    int32_t coordinator = must(c.coordinator(*group));
-    msg::OffsetFetchRequest req;
-    req.group_id = *group;
-    auto& t = req.topics.emplace();
-    t.emplace_back().name = topic;
-    t.back().partition_indexes = parts;
-    auto resp = must(c.call<msg::OffsetFetchRequest, msg::OffsetFetchResponse>(coordinator, req, 7));
-    for (const auto& rt : resp.topics)
-      for (const auto& p : rt.partitions)
-        if (p.error_code == 0 && p.committed_offset >= 0) position[p.partition_index] = p.committed_offset;
-  }
-  std::vector<TopicPartition> unset;
-  for (const auto& tp : tps)
-    if (!position.count(tp.partition)) unset.push_back(tp);
-  auto starts = list_offsets(c, md, unset, where == "end" ? kLatest : kEarliest);
-  OffsetLookup at = at_time ? list_offsets(c, md, unset, *at_time) : OffsetLookup{};
-  auto ends_now = list_offsets(c, md, unset, kLatest);
-  for (const auto& tp : unset) {
-    if (!starts.offsets.count(tp)) fail(starts.errors[tp]);
-    int64_t pos = starts.offsets[tp];
-    if (at_offset && ends_now.offsets.count(tp))
-      pos = std::clamp(*at_offset, pos, std::max(pos, ends_now.offsets[tp]));
-    if (at_time) pos = at.offsets.count(tp) && at.offsets[tp] >= 0 ? at.offsets[tp] : ends_now.offsets[tp];
-    position[tp.partition] = pos;
-  }
+  auto start_positions = [&] {
+    position.clear();
+    if (group) {
+      msg::OffsetFetchRequest req;
+      req.group_id = *group;
+      auto& t = req.topics.emplace();
+      t.emplace_back().name = topic;
+      t.back().partition_indexes = parts;
+      auto resp = must(c.call<msg::OffsetFetchRequest, msg::OffsetFetchResponse>(member->coordinator(), req, 7));
+      for (const auto& rt : resp.topics)
+        for (const auto& p : rt.partitions)
+          if (p.error_code == 0 && p.committed_offset >= 0) position[p.partition_index] = p.committed_offset;
+    }
+    std::vector<TopicPartition> unset;
+    for (int32_t p : parts)
+      if (!position.count(p)) unset.push_back({topic, p});
+    if (unset.empty()) return;
+    auto starts = list_offsets(c, md, unset, where == "end" ? kLatest : kEarliest);
+    OffsetLookup at = at_time ? list_offsets(c, md, unset, *at_time) : OffsetLookup{};
+    auto ends_now = list_offsets(c, md, unset, kLatest);
+    for (const auto& tp : unset) {
+      if (!starts.offsets.count(tp)) fail(starts.errors[tp]);
+      int64_t pos = starts.offsets[tp];
+      if (at_offset && ends_now.offsets.count(tp))
+        pos = std::clamp(*at_offset, pos, std::max(pos, ends_now.offsets[tp]));
+      if (at_time) pos = at.offsets.count(tp) && at.offsets[tp] >= 0 ? at.offsets[tp] : ends_now.offsets[tp];
+      position[tp.partition] = pos;
+    }
+  };
+  start_positions();
 
   std::signal(SIGINT, [](int) { g_interrupted = true; });
   std::signal(SIGTERM, [](int) { g_interrupted = true; });
@@ -376,6 +385,17 @@ int topic_consume(Context& ctx, const Args& a) {
   };
   int stale = 0;
   while (!done()) {
+    if (member && member->rebalance_needed()) {
+      // Kafka's consumer commits what it has consumed before giving its partitions up.
+      member->commit(position);
+      parts = member->join();
+      start_positions();
+      high_watermark.clear();
+    }
+    if (parts.empty()) {  // more members than partitions: this one waits for a rebalance
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      continue;
+    }
     std::map<int32_t, std::vector<int32_t>> by_leader;
     for (int32_t p : parts) by_leader[leader_of(md, {topic, p})].push_back(p);
     bool refresh = by_leader.count(-1) > 0;
@@ -460,10 +480,9 @@ int topic_consume(Context& ctx, const Args& a) {
     }
   }
   if (progress) std::cerr << "\n";
-  if (group) {
-    std::map<TopicPartition, int64_t> offsets;
-    for (const auto& [p, o] : position) offsets[{topic, p}] = o;
-    commit_offsets(c, must(c.coordinator(*group)), *group, offsets);
+  if (member) {
+    member->commit(position);
+    member->leave();
   }
   return kExitOk;
 }
@@ -497,8 +516,9 @@ std::vector<Command> record_commands() {
        "Print records of a topic",
        "Reads every partition (or -p ones) from its leader, from --offset on: start (default), end,\n"
        "an offset, @MS or an ISO-8601 time. Stops after -n records, at the end with -e, or on\n"
-       "Ctrl-C. With -g GROUP it starts at the group's committed offsets and commits its position\n"
-       "when it stops (without joining the group: the group must have no active members).\n"
+       "Ctrl-C. With -g GROUP it joins the group as a consumer (range assignor, heartbeats),\n"
+       "reads the partitions the group assigns it from their committed offsets (else --offset),\n"
+       "and commits what it printed at each rebalance and when it stops, then leaves the group.\n"
        "-f formats each record: %t topic, %p partition, %o offset, %T timestamp, %k key,\n"
        "%v value, %h headers, %K/%V key/value length; \\n \\t escapes. The default prints values,\n"
        "one per line, or one JSON object per record with --format json.",
@@ -507,7 +527,7 @@ std::vector<Command> record_commands() {
         {"exit", 'e', "", "stop at the end of every partition"},
         {"partition", 'p', "P,...", "only these partitions (repeatable)"},
         {"print", 'f', "FORMAT", "how each record is printed"},
-        {"group", 'g', "GROUP", "start from and commit to this group's offsets"}},
+        {"group", 'g', "GROUP", "consume as a member of this group, committing what was printed"}},
        1,
        1,
        topic_consume},

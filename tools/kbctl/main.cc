@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "tools/kbctl/kbctl.h"
+#include "tools/kbctl/profile.h"
 
 namespace kb::kbctl {
 namespace {
@@ -16,9 +17,15 @@ const char* kGlobalHelp = R"(Global options (anywhere on the line):
   -X timeout.ms=MS            how long to wait for each answer (default 10000)
   -X client.id=ID             the client id brokers see (default kbctl)
   -b, --brokers LIST          the same as -X brokers=LIST
-  --format json|table         output for scripts (json) or people (table, the default)
+  --format json|table         output for scripts (json) or people (or KBCTL_FORMAT; default table)
   -h, --help                  help for kbctl or for one command
   --version                   kbctl's version
+
+Profile: brokers, format, timeout.ms and client.id may also come from a YAML file,
+$KBCTL_CONFIG or else ~/.config/kbctl/kbctl.yaml ($XDG_CONFIG_HOME/kbctl/kbctl.yaml), e.g.
+  brokers: [127.0.0.1:19092, 127.0.0.1:19093]
+  format: json
+Precedence: command-line flag > environment (KBCTL_BROKERS, KBCTL_FORMAT) > profile > default.
 
 Exit codes:
   0  success
@@ -130,10 +137,24 @@ Args parse_command_args(const Command& c, const std::vector<std::string>& tokens
 int run(int argc, char** argv) {
   const auto cmds = all_commands();
   std::vector<std::string> rest;
-  std::optional<std::string> brokers;
+  // Lowest first: the profile, then the environment, then the flags below.
+  const Profile profile = load_profile();
+  std::optional<std::string> brokers = profile.brokers;
   if (const char* env = std::getenv("KBCTL_BROKERS"); env && *env) brokers = env;
   ClientOptions options;
+  if (profile.timeout_ms) options.timeout_ms = *profile.timeout_ms;
+  if (profile.client_id) options.client_id = *profile.client_id;
   Format format = Format::table;
+  auto parse_format = [&](const std::string& f, const std::string& where) {
+    if (f == "json")
+      format = Format::json;
+    else if (f == "table" || f == "text")
+      format = Format::table;
+    else
+      usage_error(where + ": expected json or table, got '" + f + "'");
+  };
+  if (profile.format) parse_format(*profile.format, profile.path + ": format");
+  if (const char* env = std::getenv("KBCTL_FORMAT"); env && *env) parse_format(env, "KBCTL_FORMAT");
   bool help = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -170,13 +191,7 @@ int run(int argc, char** argv) {
     } else if (a.rfind("--brokers=", 0) == 0) {
       brokers = a.substr(10);
     } else if (a == "--format" || a.rfind("--format=", 0) == 0) {
-      std::string f = a.size() > 8 ? a.substr(9) : value("--format");
-      if (f == "json")
-        format = Format::json;
-      else if (f == "table" || f == "text")
-        format = Format::table;
-      else
-        usage_error("--format: expected json or table, got '" + f + "'");
+      parse_format(a.size() > 8 ? a.substr(9) : value("--format"), "--format");
     } else {
       rest.push_back(a);
     }
@@ -211,7 +226,7 @@ int run(int argc, char** argv) {
   }
   Args args = parse_command_args(*cmd, std::vector<std::string>(rest.begin() + 2, rest.end()));
   auto list = parse_brokers(brokers.value_or("127.0.0.1:9092"));
-  if (!list.ok()) usage_error("-X brokers: " + list.error().message);
+  if (!list.ok()) usage_error("brokers: " + list.error().message);
   options.bootstrap = std::move(list.value());
   Context ctx(format, options, std::cout);
   int rc = cmd->run(ctx, args);
