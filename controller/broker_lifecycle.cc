@@ -10,6 +10,8 @@
 
 #include "protocol/messages/alter_partition_request.h"
 #include "protocol/messages/alter_partition_response.h"
+#include "protocol/messages/assign_replicas_to_dirs_request.h"
+#include "protocol/messages/assign_replicas_to_dirs_response.h"
 #include "protocol/messages/broker_heartbeat_request.h"
 #include "protocol/messages/broker_heartbeat_response.h"
 #include "protocol/messages/broker_registration_request.h"
@@ -23,8 +25,11 @@ namespace kb::controller {
 namespace {
 
 constexpr int64_t kTickMs = 100;
-constexpr int16_t kRegistrationVersion = 1;
-constexpr int16_t kHeartbeatVersion = 0;
+constexpr int16_t kRegistrationVersion = 2;  // log dirs
+constexpr int16_t kHeartbeatVersion = 1;     // offline log dirs
+// Most replicas one AssignReplicasToDirs carries; the rest go in the next round.
+constexpr size_t kMaxAssignmentsPerRequest = 2000;
+constexpr int64_t kAssignIntervalMs = 500;
 constexpr int16_t kAlterPartitionVersion = 2;  // topic ids, plain ISR lists
 
 bool contains(const std::vector<int32_t>& v, int32_t x) { return std::find(v.begin(), v.end(), x) != v.end(); }
@@ -40,7 +45,8 @@ struct BrokerLifecycle::Impl : std::enable_shared_from_this<Impl> {
   runtime::LoopThread loop{"kb-lifecycle"};
 
   // loop thread only
-  bool registering = false, heartbeating = false, altering = false;
+  bool registering = false, heartbeating = false, altering = false, assigning = false;
+  int64_t next_assign_ms = 0;
   int64_t next_heartbeat_ms = 0;
   int64_t next_hw_checkpoint_ms = 0;
 
@@ -79,6 +85,64 @@ struct BrokerLifecycle::Impl : std::enable_shared_from_this<Impl> {
     if (my_epoch < 0) return register_self();
     if (now >= next_heartbeat_ms) heartbeat(my_epoch, now);
     alter_isrs(my_epoch, now);
+    if (now >= next_assign_ms) {
+      next_assign_ms = now + kAssignIntervalMs;
+      assign_dirs(my_epoch);
+    }
+  }
+
+  // The ids of the log dirs online (or not) now.
+  std::vector<Uuid> dir_ids(bool online) const {
+    std::vector<Uuid> out;
+    if (!opts.logs) return out;
+    auto infos = opts.logs->log_dir_infos();
+    for (size_t i = 0; i < infos.size() && i < opts.log_dir_ids.size(); ++i)
+      if (infos[i].online() == online) out.push_back(opts.log_dir_ids[i]);
+    return out;
+  }
+
+  // Tells the controller where this broker's replicas are when the image says otherwise.
+  void assign_dirs(int64_t my_epoch) {
+    if (assigning || !opts.logs || opts.log_dir_ids.size() < 2 || channel.controller_id() < 0) return;
+    auto image = controller.image();
+    // dir -> topic id -> partitions
+    std::map<Uuid, std::map<Uuid, std::vector<int32_t>>> wanted;
+    size_t count = 0;
+    for (const auto& [tp, dir] : opts.logs->placements()) {
+      if (count >= kMaxAssignmentsPerRequest) break;
+      if (dir >= opts.log_dir_ids.size()) continue;
+      const controller::TopicInfo* t = image->topic(tp.topic);
+      const controller::PartitionInfo* info = image->partition(tp.topic, tp.partition);
+      if (!t || !info || !contains(info->replicas, opts.node_id)) continue;
+      const Uuid& id = opts.log_dir_ids[dir];
+      if (info->directory(opts.node_id) == id) continue;
+      wanted[id][t->id].push_back(tp.partition);
+      ++count;
+    }
+    if (count == 0) return;
+    msg::AssignReplicasToDirsRequest req;
+    req.broker_id = opts.node_id;
+    req.broker_epoch = my_epoch;
+    for (auto& [dir, topics] : wanted) {
+      auto& d = req.directories.emplace_back();
+      d.id = dir;
+      for (auto& [topic_id, partitions] : topics) {
+        auto& t = d.topics.emplace_back();
+        t.topic_id = topic_id;
+        for (int32_t p : partitions) t.partitions.emplace_back().partition_index = p;
+      }
+    }
+    assigning = true;
+    channel.call<msg::AssignReplicasToDirsRequest, msg::AssignReplicasToDirsResponse>(
+        req, 0, opts.request_timeout_ms, [w = weak_from_this()](Result<msg::AssignReplicasToDirsResponse> r) {
+          auto self = w.lock();
+          if (!self) return;
+          if (r.ok() && r->error_code != 0 && r->error_code != to_wire(ErrorCode::NOT_CONTROLLER))
+            spdlog::warn("AssignReplicasToDirs refused with error {}", r->error_code);
+          // The new directories arrive through the metadata log; the next round sends only
+          // what is still different (a failed request is thus retried).
+          self->loop.post([self] { self->assigning = false; });
+        });
   }
 
   void register_self() {
@@ -95,6 +159,7 @@ struct BrokerLifecycle::Impl : std::enable_shared_from_this<Impl> {
       l.security_protocol = opts.security_protocols[i];
     }
     req.rack = opts.rack;
+    req.log_dirs = dir_ids(true);
     registering = true;
     channel.call<msg::BrokerRegistrationRequest, msg::BrokerRegistrationResponse>(
         req, kRegistrationVersion, opts.request_timeout_ms,
@@ -126,6 +191,7 @@ struct BrokerLifecycle::Impl : std::enable_shared_from_this<Impl> {
     req.broker_id = opts.node_id;
     req.broker_epoch = my_epoch;
     req.current_metadata_offset = controller.image()->offset();
+    req.offline_log_dirs = dir_ids(false);
     {
       std::lock_guard lk(mu);
       req.want_shut_down = want_shut_down;

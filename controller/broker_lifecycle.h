@@ -2,7 +2,11 @@
 // BrokerLifecycleManager and the leader's AlterPartition manager):
 // - registers (BrokerRegistration, with a new incarnation id per process) and heartbeats every
 //   broker.heartbeat.interval.ms with the metadata offset it has applied; the controller
-//   unfences it once that offset reaches its registration;
+//   unfences it once that offset reaches its registration; the registration names its log
+//   dirs (directory.id) and each heartbeat those offline now (KIP-858);
+// - with several log dirs, tells the controller which dir holds each of its replicas when the
+//   image says otherwise (AssignReplicasToDirs, Kafka's AssignmentsManager: batched, and
+//   retried since it is recomputed from the image and the LogManager at every round);
 // - as partition leader, asks for ISR changes (AlterPartition): followers that lag more than
 //   replica.lag.time.max.ms leave the ISR, followers that caught up join it;
 // - checkpoints the replicas' high watermarks every replica.high.watermark.checkpoint.interval.ms;
@@ -39,6 +43,10 @@ struct LifecycleOptions {
   int64_t replica_lag_time_max_ms = 30000;
   int64_t high_watermark_checkpoint_interval_ms = 5000;
   int64_t request_timeout_ms = 5000;
+  // The directory.id of each log dir, in log.dirs order (the LogManager's), and the
+  // LogManager whose dirs they are (null: no dirs are reported).
+  std::vector<Uuid> log_dir_ids;
+  storage::LogManager* logs = nullptr;
 };
 
 class BrokerLifecycle {

@@ -86,12 +86,18 @@ struct PartitionTarget {
   Election election = Election::kOnline;
 };
 
-// Kafka's PartitionChangeBuilder.build, without eligible leader replicas, log directories and
-// leader recovery state (kbroker keeps none of them). `acceptable` says whether a broker may
-// lead (live: registered, unfenced, not shutting down). Nothing when nothing changes.
-std::optional<metadata::PartitionChangeRecord> build_change(const TopicInfo& t, const PartitionInfo& p,
-                                                            PartitionTarget target,
-                                                            const std::function<bool(int32_t)>& acceptable) {
+// Kafka's PartitionChangeBuilder.build, without eligible leader replicas and leader recovery
+// state (kbroker keeps neither). `acceptable` says whether a broker may lead (live:
+// registered, unfenced, not shutting down); a replica whose log dir is offline (`img`) may not
+// either (Kafka's LeaderAcceptor). New replicas start in their broker's default dir. Nothing
+// when nothing changes.
+std::optional<metadata::PartitionChangeRecord> build_change(const MetadataImage& img, const TopicInfo& t,
+                                                            const PartitionInfo& p, PartitionTarget target,
+                                                            const std::function<bool(int32_t)>& live) {
+  auto acceptable = [&](int32_t b) {
+    const BrokerInfo* info = img.broker(b);
+    return live(b) && info && info->has_online_dir(p.directory(b));
+  };
   // A reassignment is complete once every replica it keeps or adds is in the ISR: the removed
   // ones leave the replicas and the ISR, and the reassignment's lists clear (Kafka's
   // PartitionReassignmentReplicas.maybeCompleteReassignment). It never leaves the ISR empty.
@@ -139,7 +145,12 @@ std::optional<metadata::PartitionChangeRecord> build_change(const TopicInfo& t, 
   // An empty target ISR is never written: the last in-sync replica stays, the one a clean
   // election can wait for.
   if (!r.isr && !target.isr.empty() && target.isr != p.isr) r.isr = target.isr;
-  if (!target.replicas.empty() && target.replicas != p.replicas) r.replicas = target.replicas;
+  if (!target.replicas.empty() && target.replicas != p.replicas) {
+    r.replicas = target.replicas;
+    r.directories.emplace();
+    for (int32_t b : target.replicas)
+      r.directories->push_back(contains(p.replicas, b) ? p.directory(b) : img.default_dir(b));
+  }
   if (target.removing != p.removing_replicas) r.removing_replicas = target.removing;
   if (target.adding != p.adding_replicas) r.adding_replicas = target.adding;
   if (!r.isr && !r.replicas && !r.removing_replicas && !r.adding_replicas && r.leader == kNoLeaderChange)
@@ -189,7 +200,8 @@ bool Controller::eligible(const MetadataImage& img, int32_t broker) const {
   return b && !b->fenced && !b->in_controlled_shutdown;
 }
 
-std::vector<MetadataRecord> Controller::evacuate(const MetadataImage& img, int32_t id) const {
+std::vector<MetadataRecord> Controller::evacuate(const MetadataImage& img, int32_t id, const PartitionFilter& only,
+                                                 const std::string& why) const {
   std::vector<MetadataRecord> records;
   // The broker may still look live in `img` (a controlled shutdown or a new incarnation is
   // fenced in the same batch): it may not lead.
@@ -198,14 +210,15 @@ std::vector<MetadataRecord> Controller::evacuate(const MetadataImage& img, int32
     std::optional<bool> unclean;  // the topic's setting, looked up when a partition needs it
     for (const PartitionInfo& p : t->partitions) {
       if (p.leader != id && !contains(p.isr, id)) continue;
+      if (only && !only(*t, p)) continue;
       PartitionTarget target(p);
       target.isr = without(p.isr, {id});
       if (!unclean) unclean = unclean_enabled(config_, img, *t);
       target.election = *unclean ? Election::kUnclean : Election::kOnline;
-      auto r = build_change(*t, p, std::move(target), acceptable);
+      auto r = build_change(img, *t, p, std::move(target), acceptable);
       if (!r) continue;
       if (r->leader != kNoLeaderChange || r->replicas)
-        note_change(*t, p, *r, fmt::format("broker {} leaves", id));
+        note_change(*t, p, *r, why.empty() ? fmt::format("broker {} leaves", id) : why);
       records.push_back(std::move(*r));
     }
   }
@@ -225,13 +238,108 @@ std::vector<MetadataRecord> Controller::elect_leaders(const MetadataImage& img, 
         target.election = unclean_enabled(config_, img, *t) ? Election::kUnclean : Election::kOnline;
       else
         target.election = Election::kPreferred;
-      auto r = build_change(*t, p, std::move(target), live);
+      auto r = build_change(img, *t, p, std::move(target), live);
       if (!r || r->leader < 0 || r->leader == p.leader) continue;
       note_change(*t, p, *r, p.leader < 0 ? "leaderless partition" : "preferred replica election");
       records.push_back(std::move(*r));
     }
   }
   return records;
+}
+
+std::vector<MetadataRecord> Controller::dirs_offline(const MetadataImage& img, const BrokerInfo& b,
+                                                     const std::vector<Uuid>& offline) const {
+  std::vector<Uuid> gone, remaining;
+  for (const Uuid& d : b.log_dirs) {
+    if (d == kDirLost) continue;
+    (std::find(offline.begin(), offline.end(), d) != offline.end() ? gone : remaining).push_back(d);
+  }
+  if (gone.empty()) return {};
+  // With no dir left, the replicas not placed in a known dir (created before directories were
+  // tracked) were in one of those that failed, too.
+  auto in_gone = [&](const TopicInfo&, const PartitionInfo& p) {
+    Uuid d = p.directory(b.id);
+    return std::find(gone.begin(), gone.end(), d) != gone.end() ||
+           (remaining.empty() && (d == kDirUnassigned || d == kDirMigrating));
+  };
+  std::vector<std::string> remaining_text;
+  for (const Uuid& d : remaining) remaining_text.push_back(d.to_string());
+  for (const Uuid& d : gone) {
+    size_t replicas = 0;
+    for (const TopicInfo* t : img.topics())
+      for (const PartitionInfo& p : t->partitions)
+        if (contains(p.replicas, b.id) && (p.directory(b.id) == d || (remaining.empty() && in_gone(*t, p)))) ++replicas;
+    spdlog::warn("log dir {} of broker {} is offline: its {} replica(s) there leave their ISRs and leaderships "
+                 "(remaining dirs: [{}])",
+                 d.to_string(), b.id, replicas, fmt::join(remaining_text, ","));
+  }
+  std::vector<MetadataRecord> records =
+      evacuate(img, b.id, in_gone, fmt::format("log dir offline on broker {}", b.id));
+  metadata::BrokerRegistrationChangeRecord change;
+  change.broker_id = b.id;
+  change.broker_epoch = b.epoch;
+  // An empty list means "unchanged" in this record: no dir left is said with LOST alone.
+  change.log_dirs = remaining.empty() ? std::vector<Uuid>{kDirLost} : remaining;
+  records.push_back(std::move(change));
+  return records;
+}
+
+Result<std::vector<ErrorCode>> Controller::assign_replicas_to_dirs(int32_t broker_id, int64_t broker_epoch,
+                                                                   const std::vector<DirAssignment>& assignments) {
+  std::lock_guard lk(mu_);
+  if (!failed_.ok()) return failed_.error();
+  if (!active_.load()) return Error{ErrorCode::NOT_CONTROLLER, kNotControllerMessage};
+  auto img = image();
+  const BrokerInfo* b = img->broker(broker_id);
+  if (!b || b->epoch != broker_epoch)
+    return Error{ErrorCode::STALE_BROKER_EPOCH, "broker " + std::to_string(broker_id) + " epoch " +
+                                                    std::to_string(broker_epoch) + " is not current"};
+  MetadataImage work(*img);
+  std::vector<MetadataRecord> records;
+  std::vector<ErrorCode> results;
+  size_t moved = 0;
+  for (const DirAssignment& a : assignments) {
+    const TopicInfo* t = work.topic(a.topic_id);
+    if (!t) {
+      results.push_back(ErrorCode::UNKNOWN_TOPIC_ID);
+      continue;
+    }
+    if (a.partition < 0 || a.partition >= static_cast<int32_t>(t->partitions.size())) {
+      results.push_back(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+      continue;
+    }
+    const PartitionInfo& p = t->partitions[static_cast<size_t>(a.partition)];
+    if (!contains(p.replicas, broker_id)) {
+      results.push_back(ErrorCode::NOT_LEADER_OR_FOLLOWER);
+      continue;
+    }
+    results.push_back(ErrorCode::NONE);
+    if (p.directory(broker_id) == a.dir) continue;
+    auto r = change_of(*t, p);
+    r.directories.emplace();
+    for (int32_t replica : p.replicas) r.directories->push_back(replica == broker_id ? a.dir : p.directory(replica));
+    ++moved;
+    // t and p point into `work`, which this apply may copy: not used after it.
+    (void)work.apply(r);
+    records.push_back(std::move(r));
+    // A replica in a dir the controller knows offline serves nothing (Kafka does the same).
+    if (!b->has_online_dir(a.dir)) {
+      const Uuid topic_id = a.topic_id;
+      const int32_t partition = a.partition;
+      auto out = evacuate(
+          work, broker_id,
+          [&](const TopicInfo& qt, const PartitionInfo& q) { return qt.id == topic_id && q.partition == partition; },
+          fmt::format("replica on broker {} placed in an offline log dir", broker_id));
+      for (auto& rec : out) {
+        (void)work.apply(rec);
+        records.push_back(std::move(rec));
+      }
+    }
+  }
+  if (records.size() > kMaxRecordsPerRequest) return Error{ErrorCode::POLICY_VIOLATION, kExcessiveBatch};
+  if (auto s = commit(std::move(records)); !s.ok()) return s.error();
+  if (moved > 0) spdlog::info("broker {} placed {} replica(s) in its log dirs", broker_id, moved);
+  return results;
 }
 
 Result<int64_t> Controller::register_broker(const BrokerRegistration& reg) {
@@ -266,6 +374,9 @@ Result<int64_t> Controller::register_broker(const BrokerRegistration& reg) {
     r.end_points.push_back(std::move(e));
   }
   r.rack = reg.rack;
+  r.log_dirs = reg.log_dirs;
+  std::sort(r.log_dirs.begin(), r.log_dirs.end());
+  r.log_dirs.erase(std::unique(r.log_dirs.begin(), r.log_dirs.end()), r.log_dirs.end());
   r.fenced = true;  // unfenced by a heartbeat once it has caught up with the metadata log
   records.push_back(std::move(r));
   if (auto s = commit(std::move(records)); !s.ok()) return s.error();
@@ -276,7 +387,7 @@ Result<int64_t> Controller::register_broker(const BrokerRegistration& reg) {
 }
 
 HeartbeatResult Controller::heartbeat(int32_t id, int64_t epoch, int64_t metadata_offset, bool want_fence,
-                                      bool want_shut_down) {
+                                      bool want_shut_down, const std::vector<Uuid>& offline_log_dirs) {
   HeartbeatResult out;
   std::lock_guard lk(mu_);
   if (!active_.load()) {
@@ -294,6 +405,16 @@ HeartbeatResult Controller::heartbeat(int32_t id, int64_t epoch, int64_t metadat
     return out;
   }
   last_heartbeat_ms_[id] = runtime::now_ms();
+  if (!offline_log_dirs.empty()) {
+    if (auto records = dirs_offline(*img, *b, offline_log_dirs); !records.empty()) {
+      if (auto s = commit(std::move(records)); !s.ok()) {
+        out.error = s.code();
+        return out;
+      }
+      img = image();
+      b = img->broker(id);
+    }
+  }
   out.caught_up = metadata_offset >= b->epoch;
   out.fenced = b->fenced;
   if (want_shut_down) {
@@ -375,15 +496,20 @@ Result<std::vector<IsrChangeResult>> Controller::alter_partition(int32_t broker_
                            [&](int32_t r) { return !contains(p.replicas, r); })) {
       res.error = ErrorCode::INVALID_REQUEST;
     } else if (std::any_of(c.new_isr.begin(), c.new_isr.end(),
-                           [&](int32_t r) { return !contains(p.isr, r) && !eligible(*img, r); })) {
-      res.error = ErrorCode::INELIGIBLE_REPLICA;  // only live brokers may join the ISR
+                           [&](int32_t r) {
+                             const BrokerInfo* rb = img->broker(r);
+                             return !contains(p.isr, r) &&
+                                    (!eligible(*img, r) || !rb->has_online_dir(p.directory(r)));
+                           })) {
+      // Only live brokers may join the ISR, and only with the replica's log dir online.
+      res.error = ErrorCode::INELIGIBLE_REPLICA;
     }
     if (res.error != ErrorCode::NONE) continue;
     PartitionTarget target(p);
     target.isr = c.new_isr;
     target.election = unclean_enabled(config_, *img, *t) ? Election::kUnclean : Election::kOnline;
     // An ISR that now holds every replica a reassignment adds completes it in the same record.
-    auto r = build_change(*t, p, std::move(target), [&](int32_t b) { return eligible(*img, b); });
+    auto r = build_change(*img, *t, p, std::move(target), [&](int32_t b) { return eligible(*img, b); });
     if (!r) continue;
     note_change(*t, p, *r, fmt::format("asked by leader {}", broker_id));
     records.push_back(std::move(*r));
@@ -498,7 +624,7 @@ Result<std::vector<PartitionResult>> Controller::elect_partition_leaders(
     }
     PartitionTarget target(*p);
     target.election = preferred ? Election::kPreferred : Election::kUnclean;
-    auto r = build_change(*t, *p, std::move(target), [&](int32_t b) { return eligible(work, b); });
+    auto r = build_change(work, *t, *p, std::move(target), [&](int32_t b) { return eligible(work, b); });
     if (!r) {
       res.error =
           preferred ? ErrorCode::PREFERRED_LEADER_NOT_AVAILABLE : ErrorCode::ELIGIBLE_LEADERS_NOT_AVAILABLE;
@@ -570,7 +696,7 @@ Result<std::vector<PartitionResult>> Controller::alter_partition_reassignments(
         revert.isr = {revert.replicas.front()};
       }
       revert.election = unclean ? Election::kUnclean : Election::kOnline;
-      r = build_change(*t, *p, std::move(revert), live);
+      r = build_change(work, *t, *p, std::move(revert), live);
     } else {
       const std::vector<int32_t>& want = *target.replicas;
       const std::string prefix = "The manual partition assignment includes ";
@@ -601,7 +727,7 @@ Result<std::vector<PartitionResult>> Controller::alter_partition_reassignments(
       // reassignment still adds (or removes).
       if (!removing.empty()) change.removing.assign(removing.begin(), removing.end());
       if (!adding.empty()) change.adding.assign(adding.begin(), adding.end());
-      r = build_change(*t, *p, std::move(change), live);
+      r = build_change(work, *t, *p, std::move(change), live);
     }
     if (!r) return {};
     note_change(*t, *p, *r, target.replicas ? "AlterPartitionReassignments" : "reassignment cancelled");

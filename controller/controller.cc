@@ -20,8 +20,8 @@ namespace {
 
 constexpr size_t kMaxTopicNameLength = 249;
 constexpr int64_t kMaintenanceIntervalMs = 100;
-// metadata.version written at bootstrap: 3.3-IV3 (level 7), the level whose record versions
-// kbroker writes (RegisterBrokerRecord v1, PartitionRecord v0: no directory assignment).
+// metadata.version written at bootstrap: 3.3-IV3 (level 7). kbroker reads and writes the
+// directory fields of KIP-858 (Kafka's 3.7-IV2) whatever the level: its own readers know them.
 constexpr const char* kMetadataVersionFeature = "metadata.version";
 constexpr int16_t kMetadataVersionLevel = 7;
 
@@ -487,6 +487,7 @@ std::vector<CreateTopicResult> Controller::create_topics(const std::vector<Creat
       pr.leader = pr.isr.front();
       pr.leader_epoch = 0;
       pr.partition_epoch = 0;
+      for (int32_t b : replicas[p]) pr.directories.push_back(img->default_dir(b));
       records.push_back(std::move(pr));
     }
   }
@@ -591,6 +592,7 @@ Status Controller::create_partitions(const std::string& topic, int32_t count,
     for (int32_t b : replicas[i])
       if (active(b)) pr.isr.push_back(b);
     pr.leader = pr.isr.front();
+    for (int32_t b : replicas[i]) pr.directories.push_back(img->default_dir(b));
     records.push_back(std::move(pr));
   }
   return commit(std::move(records));

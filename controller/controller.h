@@ -80,6 +80,15 @@ struct BrokerRegistration {
   std::vector<Endpoint> endpoints;
   std::vector<int16_t> security_protocols;  // per endpoint, Kafka's ids
   std::optional<std::string> rack;
+  // The ids (meta.properties' directory.id) of the log dirs online at registration (v2+).
+  std::vector<Uuid> log_dirs;
+};
+
+// One replica of AssignReplicasToDirs: the broker's replica of the partition lives in `dir`.
+struct DirAssignment {
+  Uuid dir;
+  Uuid topic_id;
+  int32_t partition = -1;
 };
 
 struct HeartbeatResult {
@@ -191,9 +200,19 @@ class Controller {
   Result<int64_t> register_broker(const BrokerRegistration& registration);
   // BrokerHeartbeat: keeps the broker's session; unfences it once it has caught up with its
   // own registration; with want_shut_down moves its leaderships to other in-sync replicas,
-  // then fences it and answers should_shut_down.
+  // then fences it and answers should_shut_down. A registered log dir named in
+  // `offline_log_dirs` (v1) goes offline (Kafka's handleDirectoriesOffline): the broker's
+  // replicas placed there leave their ISRs and lose their leaderships, and its registration
+  // drops the dir; such replicas are not elected again while it stays dropped.
   HeartbeatResult heartbeat(int32_t broker_id, int64_t broker_epoch, int64_t metadata_offset, bool want_fence,
-                            bool want_shut_down);
+                            bool want_shut_down, const std::vector<Uuid>& offline_log_dirs = {});
+  // AssignReplicasToDirs (KIP-858): where a broker with several log dirs placed its replicas.
+  // One error per assignment, in order: UNKNOWN_TOPIC_ID, UNKNOWN_TOPIC_OR_PARTITION,
+  // NOT_LEADER_OR_FOLLOWER (the broker holds no replica of it). A replica placed in a dir that
+  // is not online leaves the ISR and its leadership at once. STALE_BROKER_EPOCH /
+  // NOT_CONTROLLER for the whole request.
+  Result<std::vector<ErrorCode>> assign_replicas_to_dirs(int32_t broker_id, int64_t broker_epoch,
+                                                         const std::vector<DirAssignment>& assignments);
   // AlterPartition from a partition leader. Per partition: FENCED_LEADER_EPOCH,
   // INVALID_UPDATE_VERSION, NOT_LEADER_OR_FOLLOWER, INELIGIBLE_REPLICA, UNKNOWN_TOPIC_ID.
   // STALE_BROKER_EPOCH / NOT_CONTROLLER for all of them as the request's error.
@@ -307,8 +326,14 @@ class Controller {
   // cancels it).
   void schedule_maintenance();
   // Records that take broker `id` out of every ISR it can leave and move the leaderships it
-  // holds to other eligible in-sync replicas (leader -1 when none is left). mu_ held.
-  std::vector<MetadataRecord> evacuate(const MetadataImage& img, int32_t id) const;
+  // holds to other eligible in-sync replicas (leader -1 when none is left); with `only`, just
+  // in the partitions it accepts. `why` ends each log line. mu_ held.
+  using PartitionFilter = std::function<bool(const TopicInfo&, const PartitionInfo&)>;
+  std::vector<MetadataRecord> evacuate(const MetadataImage& img, int32_t id, const PartitionFilter& only = {},
+                                       const std::string& why = {}) const;
+  // The records that take broker `b`'s newly offline log dirs out of service (see heartbeat).
+  std::vector<MetadataRecord> dirs_offline(const MetadataImage& img, const BrokerInfo& b,
+                                           const std::vector<Uuid>& offline) const;
   // Records electing a leader for every leaderless partition with an eligible ISR member,
   // and, with `preferred`, moving leadership to the first replica where it is eligible.
   std::vector<MetadataRecord> elect_leaders(const MetadataImage& img, bool preferred) const;

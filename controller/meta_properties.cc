@@ -137,6 +137,12 @@ Result<std::string> ensure_meta_properties(const std::vector<std::string>& log_d
       return Error{ErrorCode::INCONSISTENT_CLUSTER_ID,
                    (fs::path(dir) / kFileName).string() + " belongs to node.id " + std::to_string(mp->node_id) +
                        ", but this broker's node.id is " + std::to_string(node_id)};
+    if (mp->directory_id.is_zero()) {
+      // Written before directory ids (Kafka 3.7, KIP-858): the dir gets one now, kept from then on.
+      MetaProperties with_id = mp.value();
+      with_id.directory_id = Uuid::random();
+      if (auto s = write_meta_properties(dir, with_id); !s.ok()) return s.error();
+    }
     if (cluster_id.empty()) {
       cluster_id = mp->cluster_id;
       cluster_dir = dir;

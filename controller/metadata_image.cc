@@ -1,5 +1,6 @@
 #include "controller/metadata_image.h"
 
+#include <algorithm>
 #include <string>
 
 namespace kb::controller {
@@ -13,7 +14,35 @@ Status inconsistent(std::string what) { return Status(ErrorCode::UNKNOWN_SERVER_
 
 std::string id_text(const Uuid& id) { return id.to_string(); }
 
+// The directories after `replicas` replaced `before` (Kafka's
+// DirectoryId.createDirectoriesFrom): a replica that stays keeps its dir, a new one has none.
+std::vector<Uuid> carried_directories(const PartitionInfo& before, const std::vector<int32_t>& replicas) {
+  std::vector<Uuid> out;
+  out.reserve(replicas.size());
+  for (int32_t b : replicas) out.push_back(before.directory(b));
+  return out;
+}
+
 }  // namespace
+
+bool BrokerInfo::has_online_dir(const Uuid& dir) const {
+  if (log_dirs.empty()) return true;  // the broker never reported its dirs
+  const bool any_online = !(log_dirs.size() == 1 && log_dirs.front() == kDirLost);
+  if (dir == kDirUnassigned || dir == kDirMigrating) return any_online;
+  return dir != kDirLost && std::find(log_dirs.begin(), log_dirs.end(), dir) != log_dirs.end();
+}
+
+Uuid MetadataImage::default_dir(int32_t broker) const {
+  const BrokerInfo* b = this->broker(broker);
+  if (!b || b->log_dirs.size() != 1 || b->log_dirs.front() == kDirLost) return kDirUnassigned;
+  return b->log_dirs.front();
+}
+
+Uuid PartitionInfo::directory(int32_t broker) const {
+  for (size_t i = 0; i < replicas.size() && i < directories.size(); ++i)
+    if (replicas[i] == broker) return directories[i];
+  return kDirUnassigned;
+}
 
 const TopicInfo* MetadataImage::topic(std::string_view name) const {
   auto it = topics_.find(name);
@@ -95,6 +124,7 @@ Status MetadataImage::apply_one(const metadata::RegisterBrokerRecord& r) {
   b.rack = r.rack;
   b.fenced = r.fenced;
   b.in_controlled_shutdown = r.in_controlled_shutdown;
+  b.log_dirs = r.log_dirs;
   for (const auto& e : r.end_points) b.endpoints.push_back({e.name, e.host, e.port});
   brokers_[b.id] = std::move(b);
   return {};
@@ -136,6 +166,8 @@ Status MetadataImage::apply_one(const metadata::BrokerRegistrationChangeRecord& 
   if (r.fenced == 1) b->fenced = true;
   if (r.fenced == -1) b->fenced = false;
   if (r.in_controlled_shutdown == 1) b->in_controlled_shutdown = true;
+  // As in Kafka, an empty list leaves the dirs as they were (the field's default).
+  if (!r.log_dirs.empty()) b->log_dirs = r.log_dirs;
   return {};
 }
 
@@ -176,6 +208,9 @@ Status MetadataImage::apply_one(const metadata::PartitionRecord& r) {
   p.leader = r.leader;
   p.leader_epoch = r.leader_epoch;
   p.partition_epoch = r.partition_epoch;
+  // PartitionRecord v0 has no directories: placed before they were tracked (Kafka's MIGRATING).
+  if (r.directories.size() == r.replicas.size()) p.directories = r.directories;
+  else p.directories.assign(r.replicas.size(), kDirMigrating);
   if (r.partition_id == static_cast<int32_t>(t->partitions.size())) t->partitions.push_back(std::move(p));
   else t->partitions[static_cast<size_t>(r.partition_id)] = std::move(p);
   return {};
@@ -193,6 +228,10 @@ Status MetadataImage::apply_one(const metadata::PartitionChangeRecord& r) {
   // Kafka's PartitionRegistration.merge: null fields did not change; a leader change bumps
   // the leader epoch; every change bumps the partition epoch.
   PartitionInfo& p = t->partitions[static_cast<size_t>(r.partition_id)];
+  if (r.directories && r.directories->size() == (r.replicas ? r.replicas->size() : p.replicas.size()))
+    p.directories = *r.directories;
+  else if (r.replicas)
+    p.directories = carried_directories(p, *r.replicas);
   if (r.replicas) p.replicas = *r.replicas;
   if (r.isr) p.isr = *r.isr;
   if (r.removing_replicas) p.removing_replicas = *r.removing_replicas;
@@ -280,6 +319,7 @@ std::vector<MetadataRecord> MetadataImage::to_records() const {
     r.rack = b.rack;
     r.fenced = b.fenced;
     r.in_controlled_shutdown = b.in_controlled_shutdown;
+    r.log_dirs = b.log_dirs;
     out.emplace_back(std::move(r));
   }
   auto configs = [&out](ConfigResourceType type, const auto& by_resource) {
@@ -311,6 +351,7 @@ std::vector<MetadataRecord> MetadataImage::to_records() const {
       r.leader = p.leader;
       r.leader_epoch = p.leader_epoch;
       r.partition_epoch = p.partition_epoch;
+      r.directories = p.directories;
       out.emplace_back(std::move(r));
     }
   }

@@ -28,6 +28,13 @@ struct Endpoint {
   bool operator==(const Endpoint&) const = default;
 };
 
+// Log directory ids with a meaning of their own (Kafka's DirectoryId, KIP-858): a real
+// directory id (meta.properties' directory.id) is never one of the first 100.
+inline constexpr Uuid kDirUnassigned{};  // not placed yet, or placed where the controller was not told
+inline constexpr Uuid kDirLost{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}};  // some offline dir
+// Placed before directories were tracked (records written without them): somewhere online.
+inline constexpr Uuid kDirMigrating{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2}};
+
 struct BrokerInfo {
   int32_t id = -1;
   std::vector<Endpoint> endpoints;  // in registration order; the first is the default listener
@@ -36,6 +43,14 @@ struct BrokerInfo {
   bool in_controlled_shutdown = false;
   int64_t epoch = 0;  // broker epoch: the metadata offset of its RegisterBrokerRecord
   Uuid incarnation_id;
+  // The log dirs the broker registered that are still online (RegisterBrokerRecord v3,
+  // BrokerRegistrationChangeRecord v2). Empty: the broker reported none (an older record).
+  // {kDirLost}: it reported some and every one has gone offline.
+  std::vector<Uuid> log_dirs;
+  // Whether a replica the image places in `dir` on this broker may lead or be in sync
+  // (Kafka's BrokerRegistration.hasOnlineDir): a registered online dir, or an unassigned or
+  // migrating one while any dir is online.
+  bool has_online_dir(const Uuid& dir) const;
   // The endpoint of `listener` (clients are answered with the addresses of the listener they
   // came in on, as Kafka does), else the first one; null when there is none.
   const Endpoint* endpoint_for(std::string_view listener) const {
@@ -52,6 +67,11 @@ struct PartitionInfo {
   int32_t leader = -1;  // -1: no leader (LEADER_NOT_AVAILABLE)
   int32_t leader_epoch = 0;
   int32_t partition_epoch = 0;
+  // The log dir of each replica, in the order of `replicas` (PartitionRecord v1+). Records
+  // without them (written before directories were tracked) load as kDirMigrating.
+  std::vector<Uuid> directories;
+  // The log dir of `broker`'s replica; kDirUnassigned when it is not a replica.
+  Uuid directory(int32_t broker) const;
 };
 
 struct TopicInfo {
@@ -79,6 +99,10 @@ class MetadataImage {
 
   const BrokerInfo* broker(int32_t id) const;
   std::vector<const BrokerInfo*> brokers() const;  // sorted by id
+  // The log dir a new replica on `broker` starts in (Kafka's ClusterControlManager.defaultDir):
+  // the broker's only dir when it registered exactly one, else kDirUnassigned until the broker
+  // tells where it put the replica (AssignReplicasToDirs).
+  Uuid default_dir(int32_t broker) const;
 
   // Broker-level dynamic configs: resource "" is the cluster-wide default, "1" broker 1.
   const std::map<std::string, std::string>* broker_configs(std::string_view resource) const;

@@ -31,13 +31,15 @@ KB_RECORD_NAME(BrokerRegistrationChangeRecord)
 KB_RECORD_NAME(NoOpRecord)
 #undef KB_RECORD_NAME
 
-// Versions written. RegisterBrokerRecord v1 is the first with in_controlled_shutdown;
-// everything else kbroker sets exists in v0 (PartitionRecord v1 adds directories, which
-// kbroker does not track yet).
+// Versions written: the lowest that carries every field kbroker sets. RegisterBrokerRecord v3
+// and BrokerRegistrationChangeRecord v2 carry the broker's log dirs, PartitionRecord v1 and
+// PartitionChangeRecord v1 the replicas' directories (KIP-858); everything else is v0.
 template <class R>
 constexpr int16_t write_version() {
-  if constexpr (std::is_same_v<R, metadata::RegisterBrokerRecord>) return 1;
-  if constexpr (std::is_same_v<R, metadata::BrokerRegistrationChangeRecord>) return 1;
+  if constexpr (std::is_same_v<R, metadata::RegisterBrokerRecord>) return 3;
+  if constexpr (std::is_same_v<R, metadata::BrokerRegistrationChangeRecord>) return 2;
+  if constexpr (std::is_same_v<R, metadata::PartitionRecord>) return 1;
+  if constexpr (std::is_same_v<R, metadata::PartitionChangeRecord>) return 1;
   return 0;
 }
 

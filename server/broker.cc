@@ -325,6 +325,14 @@ Status Broker::start() {
     lo.heartbeat_interval_ms = config_.get_int("broker.heartbeat.interval.ms");
     lo.replica_lag_time_max_ms = config_.get_long("replica.lag.time.max.ms");
     lo.high_watermark_checkpoint_interval_ms = config_.get_long("replica.high.watermark.checkpoint.interval.ms");
+    // Each dir's directory.id (meta.properties, written before the metadata log opened): the
+    // controller tracks replicas by it, and a dir that goes offline is named by it.
+    for (const auto& d : config_.log_dirs()) {
+      auto props = controller::read_meta_properties(d);
+      if (!props.ok()) return props.error();
+      lo.log_dir_ids.push_back(props->directory_id);
+    }
+    lo.logs = logs_.get();
     lifecycle_ = std::make_unique<controller::BrokerLifecycle>(lo, *channel_, *metadata_->controller, *replicas_);
   }
   const int64_t wait_ms = config_.get_long("broker.session.timeout.ms");

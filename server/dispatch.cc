@@ -87,6 +87,7 @@ bool served_by_controller(int16_t api_key) {
     case 62:  // BrokerRegistration
     case 63:  // BrokerHeartbeat
     case 67:  // AllocateProducerIds
+    case 73:  // AssignReplicasToDirs
       return true;
     default:
       return false;

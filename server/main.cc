@@ -114,7 +114,16 @@ int main(int argc, char** argv) {
   }
 
   kb::server::Broker broker(std::move(*config));
-  if (auto s = broker.start(); !s.ok()) {
+  kb::Status started;
+  try {
+    started = broker.start();
+  } catch (const std::exception& e) {
+    // What start-up cannot turn into a Status itself: Asio's constructors throw when the
+    // process is out of descriptors (EMFILE) or memory.
+    started = kb::Status(kb::ErrorCode::UNKNOWN_SERVER_ERROR,
+                         std::string(e.what()) + " (is the open-file limit, ulimit -n, too low?)");
+  }
+  if (auto& s = started; !s.ok()) {
     spdlog::critical("kbroker could not start: {}", s.error().message);
     broker.stop();
     return 1;

@@ -10,8 +10,9 @@
 //           Kafka; the dir's logs refuse appends from then on.
 // Each change is logged once (a flood of failed writes is one line), with the first error.
 //
-// Moving leadership away from an offline dir is the controller's business (not done yet):
-// partition_offline()/is_log_dir_online() on the LogManager are the hooks it would use.
+// Moving leadership away from an offline dir is the controller's business: a cluster broker's
+// heartbeat names its offline dirs (by directory.id) and the controller takes the replicas
+// placed there out of their ISRs and leaderships (controller/README.md, "Log dirs").
 //
 // Owner: the LogManager (one per log dir), shared with every Log opened in the dir.
 // Thread-safety: every method may be called from any thread.

@@ -473,6 +473,13 @@ bool LogManager::is_partition_offline(const TopicPartition& tp) const {
   return it != impl_->placed.end() && !impl_->dirs[it->second.dir].state->online();
 }
 
+std::map<TopicPartition, size_t> LogManager::placements() const {
+  std::lock_guard lk(impl_->mu);
+  std::map<TopicPartition, size_t> out;
+  for (const auto& [tp, placement] : impl_->placed) out.emplace_hint(out.end(), tp, placement.dir);
+  return out;
+}
+
 LogCleaner* LogManager::cleaner() const { return impl_->cleaner.get(); }
 
 void LogManager::reconfigure_cleaner(int threads, int64_t backoff_ms) {

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -82,9 +83,14 @@ class LogManager {
   // Whether `dir` (a configured log dir, compared after canonicalisation) is online; false
   // for a dir that is not one of log.dirs.
   bool is_log_dir_online(const std::filesystem::path& dir) const;
-  // Whether `tp` has its directory in an offline log dir (Kafka's offline replica). The
-  // controller would move leadership away from such partitions; it does not yet.
+  // Whether `tp` has its directory in an offline log dir (Kafka's offline replica). Its log
+  // refuses writes with KAFKA_STORAGE_ERROR; in a cluster the broker's heartbeat names the dir
+  // offline and the controller moves the partition's leadership to another in-sync replica and
+  // takes this broker out of its ISR (controller/README.md, "Log dirs").
   bool is_partition_offline(const TopicPartition& tp) const;
+  // Every partition with a directory, with the index (in log_dir_infos() order) of the log dir
+  // holding it: what a broker with several dirs reports (AssignReplicasToDirs).
+  std::map<TopicPartition, size_t> placements() const;
 
   bool recovered_after_crash() const;
   // Writes each log dir's recovery-point-offset-checkpoint and log-start-offset-checkpoint now

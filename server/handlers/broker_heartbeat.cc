@@ -12,7 +12,7 @@ void handle_broker_heartbeat(RequestContext& ctx, Respond respond) {
   if (!decode_request(ctx, req, respond)) return;
   msg::BrokerHeartbeatResponse resp;
   auto r = ctx.broker->controller().heartbeat(req.broker_id, req.broker_epoch, req.current_metadata_offset,
-                                              req.want_fence, req.want_shut_down);
+                                              req.want_fence, req.want_shut_down, req.offline_log_dirs);
   resp.error_code = to_wire(r.error);
   resp.is_caught_up = r.caught_up;
   resp.is_fenced = r.fenced;

@@ -26,6 +26,7 @@ void handle_broker_registration(RequestContext& ctx, Respond respond) {
       reg.security_protocols.push_back(l.security_protocol);
     }
     reg.rack = req.rack;
+    reg.log_dirs = req.log_dirs;
     auto epoch = ctx.broker->controller().register_broker(reg);
     resp.error_code = to_wire(epoch.code());
     if (epoch.ok()) resp.broker_epoch = epoch.value();

@@ -66,6 +66,7 @@ const std::vector<HandlerInfo>& handlers() {
         {65, "DescribeTransactions", 0, 0, handle_describe_transactions},
         {66, "ListTransactions", 0, 1, handle_list_transactions},
         {67, "AllocateProducerIds", 0, 0, handle_allocate_producer_ids, true},
+        {73, "AssignReplicasToDirs", 0, 0, handle_assign_replicas_to_dirs, true},
     };
     std::sort(t.begin(), t.end(), [](auto& a, auto& b) { return a.api_key < b.api_key; });
     return t;

@@ -61,6 +61,7 @@ void handle_txn_offset_commit(RequestContext& ctx, Respond respond);
 void handle_describe_producers(RequestContext& ctx, Respond respond);
 void handle_allocate_producer_ids(RequestContext& ctx, Respond respond);
 void handle_alter_partition(RequestContext& ctx, Respond respond);
+void handle_assign_replicas_to_dirs(RequestContext& ctx, Respond respond);
 void handle_envelope(RequestContext& ctx, Respond respond);
 void handle_elect_leaders(RequestContext& ctx, Respond respond);
 void handle_alter_partition_reassignments(RequestContext& ctx, Respond respond);

@@ -1,6 +1,6 @@
 """ApiVersions answers per listener (issue 14, item 5): the controller-internal APIs (Vote,
 BeginQuorumEpoch, AlterPartition, FetchSnapshot, BrokerRegistration, BrokerHeartbeat,
-AllocateProducerIds) are advertised and served on the controller listener only, as in Kafka;
+AllocateProducerIds, AssignReplicasToDirs) are advertised and served on the controller listener only, as in Kafka;
 one of them sent to a client listener closes the connection, as Kafka's SocketServer does for
 an API its listener does not enable. (Brokers still use them over the controller listener:
 test_cluster.py runs three brokers that register, heartbeat and shrink ISRs that way.)"""
@@ -11,7 +11,7 @@ import pytest
 import kafka_wire
 from cluster_harness import cluster  # noqa: F401 (fixture)
 
-CONTROLLER_ONLY = {52, 53, 56, 59, 62, 63, 67}
+CONTROLLER_ONLY = {52, 53, 56, 59, 62, 63, 67, 73}
 
 
 def api_versions(port):
