@@ -84,6 +84,8 @@ class Def {
 // to broker_properties() and topic_properties().
 const std::vector<PropertyDef>& compat_broker_properties();
 const std::vector<PropertyDef>& compat_topic_properties();
+// The authorizer's settings (authorizer_properties.cc), part of broker_properties().
+const std::vector<PropertyDef>& authorizer_properties();
 
 // Kafka's MetadataVersion strings ("3.0-IV1", or a release such as "2.8" or "0.10.2" for its
 // last version; longer forms like "2.8.1" are cut to the release): the position in Kafka's

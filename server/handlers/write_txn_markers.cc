@@ -15,6 +15,7 @@
 #include "protocol/messages/write_txn_markers_response.h"
 #include "replication/replica_manager.h"
 #include "server/broker.h"
+#include "server/handlers/access.h"
 #include "server/handlers/handlers.h"
 
 namespace kb::server {
@@ -38,6 +39,23 @@ void handle_write_txn_markers(RequestContext& ctx, Respond respond) {
   if (!decode_request(ctx, req, respond)) return;
   Broker& broker = *ctx.broker;
   Resp resp;
+  if (!Access(ctx).api_allowed()) {
+    // CLUSTER_ACTION on the cluster: only brokers write markers (Kafka answers each partition).
+    for (const auto& m : req.markers) {
+      auto& mr = resp.markers.emplace_back();
+      mr.producer_id = m.producer_id;
+      for (const auto& t : m.topics) {
+        auto& tr = mr.topics.emplace_back();
+        tr.name = t.name;
+        for (int32_t index : t.partition_indexes) {
+          auto& pr = tr.partitions.emplace_back();
+          pr.partition_index = index;
+          pr.error_code = to_wire(ErrorCode::CLUSTER_AUTHORIZATION_FAILED);
+        }
+      }
+    }
+    return send_response(ctx, respond, resp);
+  }
   std::vector<replication::AppendEntry> entries;
   std::vector<Slot> slots;  // parallel to `entries`
   for (const auto& m : req.markers) {
