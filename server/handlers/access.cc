@@ -112,8 +112,7 @@ Access::Access(const RequestContext& ctx) : Access(ctx.broker->authorization(), 
 
 Access::Access(const Authorization& authorization, const RequestContext& ctx)
     : principal_(ctx.principal), host_(ctx.host), api_key_(ctx.api_key) {
-  const bool trusted = ctx.forwarded ? ctx.principal == kThisBrokerPrincipal
-                                     : ctx.from_this_broker || on_controller_listener(ctx);
+  const bool trusted = ctx.forwarded ? ctx.principal == kThisBrokerPrincipal : ctx.from_this_broker;
   if (!trusted) authorizer_ = authorization.current();
 }
 

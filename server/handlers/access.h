@@ -2,12 +2,13 @@
 // of the broker's authorizer (server/authorization.h). Without authorizer.class.name every
 // check passes, as in Kafka without an authorizer.
 //
-// Trust: kbroker's own broker-to-controller traffic (ctx.from_this_broker) and requests on a
-// controller listener (controller.listener.names: the quorum's and the brokers' private
-// listener, whose APIs dispatch serves nowhere else) pass every check, as Kafka's do when the
-// broker principal is in super.users, which Kafka's docs require. A forwarded request
-// (Envelope) is the client's own: it is checked with the principal the envelope carries, unless
-// that is the broker's own (kThisBrokerPrincipal: topics the broker creates itself).
+// Trust: kbroker's own broker-to-controller traffic (ctx.from_this_broker, which never crosses
+// the network) passes every check, as Kafka's does when the broker principal is in super.users,
+// which Kafka's docs require. The quorum's and the brokers' controller APIs (kController) are
+// served on a controller listener only (dispatch refuses them elsewhere) and checked no further;
+// any other API on that listener is checked like a client's. A forwarded request (Envelope) is
+// the client's own: it is checked with the principal the envelope carries, unless that is the
+// broker's own (kThisBrokerPrincipal: topics the broker creates itself).
 //
 // api_access() is the table of every API's rule, one line per API key; the unit tests hold it
 // to handlers(), so a new API cannot arrive without a rule.

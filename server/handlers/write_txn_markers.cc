@@ -39,23 +39,8 @@ void handle_write_txn_markers(RequestContext& ctx, Respond respond) {
   if (!decode_request(ctx, req, respond)) return;
   Broker& broker = *ctx.broker;
   Resp resp;
-  if (!Access(ctx).api_allowed()) {
-    // CLUSTER_ACTION on the cluster: only brokers write markers (Kafka answers each partition).
-    for (const auto& m : req.markers) {
-      auto& mr = resp.markers.emplace_back();
-      mr.producer_id = m.producer_id;
-      for (const auto& t : m.topics) {
-        auto& tr = mr.topics.emplace_back();
-        tr.name = t.name;
-        for (int32_t index : t.partition_indexes) {
-          auto& pr = tr.partitions.emplace_back();
-          pr.partition_index = index;
-          pr.error_code = to_wire(ErrorCode::CLUSTER_AUTHORIZATION_FAILED);
-        }
-      }
-    }
-    return send_response(ctx, respond, resp);
-  }
+  // CLUSTER_ACTION on the cluster: only brokers write markers (Kafka answers each partition).
+  const bool allowed = Access(ctx).api_allowed();
   std::vector<replication::AppendEntry> entries;
   std::vector<Slot> slots;  // parallel to `entries`
   for (const auto& m : req.markers) {
@@ -66,6 +51,10 @@ void handle_write_txn_markers(RequestContext& ctx, Respond respond) {
       tr.name = t.name;
       for (int32_t index : t.partition_indexes) {
         tr.partitions.emplace_back().partition_index = index;
+        if (!allowed) {
+          tr.partitions.back().error_code = to_wire(ErrorCode::CLUSTER_AUTHORIZATION_FAILED);
+          continue;
+        }
         slots.push_back({resp.markers.size() - 1, mr.topics.size() - 1, tr.partitions.size() - 1});
         entries.push_back({TopicPartition{t.name, index}, {},
                            replication::AppendEntry::TxnMarker{m.producer_id, m.producer_epoch, m.coordinator_epoch,
@@ -74,6 +63,7 @@ void handle_write_txn_markers(RequestContext& ctx, Respond respond) {
       }
     }
   }
+  if (!allowed) return send_response(ctx, respond, resp);
   auto markers = entries;  // what each answer is about, for the groups and the log
   broker.replicas().append_records(
       std::move(entries), -1, kTimeoutMs, replication::AppendOrigin::Coordinator,
