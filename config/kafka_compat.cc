@@ -7,8 +7,8 @@
 // Kafka accepts its whole property table, so a configuration or an AlterConfigs written for
 // Kafka must not fail on kbroker for naming one of these. Each keeps Kafka's type, default,
 // range and update mode (read-only, cluster-wide or per-broker), so a value Kafka would refuse
-// is refused here too. A few are refused when set to something kbroker cannot honour (an
-// authorizer or policy class, a dynamic quorum, a non-PLAINTEXT inter-broker protocol)
+// is refused here too. A few are refused when set to something kbroker cannot honour (a
+// policy class, a dynamic quorum, a non-PLAINTEXT inter-broker protocol)
 // rather than silently ignored. When kbroker starts using one, it moves to properties.cc.
 #include "config/config.h"
 #include "config/parse.h"
@@ -66,8 +66,7 @@ std::string check_gzip_level(std::string_view v) {
 
 std::string non_empty(std::string_view v) { return v.empty() ? "String may not be empty" : ""; }
 
-// A Java class that would change what the broker allows (an authorizer, a topic or config
-// policy): kbroker cannot load it, and silently running without it would be worse.
+// A Java class that would change what the broker allows (a topic or config policy): kbroker cannot load it, and silently running without it would be worse.
 std::string no_java_class(std::string_view v) {
   return v.empty() ? "" : "kbroker cannot load Java classes; leave it unset";
 }
@@ -123,7 +122,6 @@ const std::vector<PropertyDef>& compat_broker_properties() {
       kafka("alter.config.policy.class.name", T::String, null).check(no_java_class),
       kafka("alter.log.dirs.replication.quota.window.num", T::Int, "11").at_least(1),
       kafka("alter.log.dirs.replication.quota.window.size.seconds", T::Int, "1").at_least(1),
-      kafka("authorizer.class.name", T::String, "").check(no_java_class),
       kafka("auto.include.jmx.reporter", T::Bool, "true"),
       kafka("background.threads", T::Int, "10").at_least(1).dynamic(),
       kafka("broker.id.generation.enable", T::Bool, "true"),

@@ -89,6 +89,8 @@ const std::vector<PropertyDef>& compat_topic_properties();
 // `listener.name.<l>.[<mechanism>.]<property>` key overrides (nullopt: no such override).
 const std::vector<PropertyDef>& security_transport_properties();
 std::optional<std::string> listener_property_base(std::string_view name);
+// The authorizer's settings (authorizer_properties.cc), part of broker_properties().
+const std::vector<PropertyDef>& authorizer_properties();
 
 // Kafka's MetadataVersion strings ("3.0-IV1", or a release such as "2.8" or "0.10.2" for its
 // last version; longer forms like "2.8.1" are cut to the release): the position in Kafka's

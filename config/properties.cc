@@ -573,7 +573,9 @@ const std::vector<PropertyDef>& broker_properties() {
       Def("log.level", T::String, "info", "kbroker: level of the broker's own log (not a Kafka property)")
           .in({"trace", "debug", "info", "warn", "error", "critical", "off"}),
   };
-  static const std::vector<PropertyDef> defs = joined(joined(own, detail::security_transport_properties()), detail::compat_broker_properties());
+  static const std::vector<PropertyDef> defs =
+      joined(joined(joined(own, detail::security_transport_properties()), detail::authorizer_properties()),
+             detail::compat_broker_properties());
   return defs;
 }
 

@@ -81,4 +81,40 @@ Decision Authorizer::authorize(std::string_view principal, std::string_view host
   return {false, "DefaultDeny"};
 }
 
+bool Authorizer::allowed_on_any(std::string_view principal, std::string_view host, AclOperation operation,
+                                ResourceType resource_type) const {
+  // A name no ACL names: a super user, a wildcard ALLOW or the no-ACL default decides as for any.
+  if (allowed(principal, host, operation, resource_type, "hardcode")) return true;
+  auto section = sections_.find(resource_type);
+  if (section == sections_.end()) return false;
+  const Section& s = section->second;
+  auto applies = [&](const AclBinding& acl, AclPermission permission) {
+    return acl.permission == permission && (acl.principal == principal || acl.principal == kWildcardPrincipal) &&
+           (acl.host == kWildcard || acl.host == host) &&
+           (acl.operation == operation || acl.operation == AclOperation::ALL);
+  };
+  auto any_applies = [&](const std::vector<AclBinding>& acls, AclPermission permission) {
+    for (const AclBinding& acl : acls)
+      if (applies(acl, permission)) return true;
+    return false;
+  };
+  std::set<std::string_view> denied_literal, denied_prefixes;
+  for (const auto& [name, acls] : s.literal)
+    if (any_applies(acls, AclPermission::DENY)) denied_literal.insert(name);
+  for (const auto& [name, acls] : s.prefixed)
+    if (any_applies(acls, AclPermission::DENY)) denied_prefixes.insert(name);
+  if (denied_literal.count(kWildcard)) return false;
+  auto under_denied_prefix = [&](std::string_view name) {
+    for (std::string_view p : denied_prefixes)
+      if (name.substr(0, p.size()) == p) return true;
+    return false;
+  };
+  for (const auto& [name, acls] : s.literal)
+    if (any_applies(acls, AclPermission::ALLOW) && !denied_literal.count(name) && !under_denied_prefix(name))
+      return true;
+  for (const auto& [name, acls] : s.prefixed)
+    if (any_applies(acls, AclPermission::ALLOW) && !under_denied_prefix(name)) return true;
+  return false;
+}
+
 }  // namespace kb::security

@@ -46,6 +46,11 @@ class Authorizer {
                ResourceType resource_type, std::string_view resource_name) const {
     return authorize(principal, host, operation, resource_type, resource_name).allowed;
   }
+  // Kafka's authorizeByResourceType: may the principal do `operation` on some resource of the
+  // type? Yes for a super user or when the default allows it; else an ALLOW for the operation
+  // (or ALL) that no DENY covers (a DENY on the LITERAL "*" covers every one).
+  bool allowed_on_any(std::string_view principal, std::string_view host, AclOperation operation,
+                      ResourceType resource_type) const;
   bool is_super_user(std::string_view principal) const { return config_.super_users.count(principal) > 0; }
   size_t size() const { return size_; }
 

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <optional>
 #include <set>
@@ -62,6 +63,23 @@ replication::ReplicaFetcherOptions replica_fetcher_options(const config::BrokerC
   return o;
 }
 
+// super.users is Kafka's ';'-separated list (a principal may hold a ',').
+security::AuthorizerConfig authorizer_config(const config::BrokerConfig& config) {
+  security::AuthorizerConfig out;
+  const std::string text = config.get_string("super.users");
+  std::string_view list = text;
+  while (!list.empty()) {
+    size_t end = std::min(list.find(';'), list.size());
+    std::string_view item = list.substr(0, end);
+    while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front()))) item.remove_prefix(1);
+    while (!item.empty() && std::isspace(static_cast<unsigned char>(item.back()))) item.remove_suffix(1);
+    if (!item.empty()) out.super_users.emplace(item);
+    list.remove_prefix(std::min(end + 1, list.size()));
+  }
+  out.allow_everyone_if_no_acl_found = config.get_bool("allow.everyone.if.no.acl.found");
+  return out;
+}
+
 }  // namespace
 
 Broker::Broker(config::BrokerConfig config)
@@ -69,7 +87,7 @@ Broker::Broker(config::BrokerConfig config)
       node_id_(config_.node_id()),
       dynamic_configs_(std::make_unique<DynamicConfigPublisher>(config_)),
       authorization_(std::make_unique<Authorization>(!config_.get_string("authorizer.class.name").empty(),
-                                                     security::AuthorizerConfig{})) {}
+                                                     authorizer_config(config_))) {}
 
 std::shared_ptr<const config::BrokerConfig> Broker::effective_config() const { return dynamic_configs_->effective(); }
 
@@ -467,6 +485,7 @@ void Broker::create_topics_async(const std::vector<controller::CreateTopicSpec>&
   ctx.api_version = kAutoCreateVersion;
   ctx.client_id = "kbroker-" + std::to_string(node_id_) + "-auto-create";
   ctx.peer = "(this broker)";
+  ctx.principal = std::string(kThisBrokerPrincipal);  // the controller lets the broker create them
   wire::Writer w;
   req.encode(w, kAutoCreateVersion);
   forward_to_controller(*this, ctx, std::move(w.buffer()), [](Result<std::vector<uint8_t>> r) {

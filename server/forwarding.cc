@@ -18,17 +18,32 @@ namespace {
 
 constexpr int16_t kEnvelopeVersion = 0;
 
-// Kafka's DefaultPrincipalData, version-prefixed, as KafkaPrincipalSerde writes it. Until the
-// security issue lands every client is User:ANONYMOUS.
-std::vector<uint8_t> serialize_principal(std::string_view type, std::string_view name) {
+}  // namespace
+
+// Kafka's DefaultPrincipalData (version 0, flexible), version-prefixed, as KafkaPrincipalSerde
+// writes it.
+std::vector<uint8_t> serialize_principal(std::string_view principal) {
+  const size_t colon = principal.find(':');
   wire::Writer w;
   w.write_int16(0);
-  w.write_compact_string(type);
-  w.write_compact_string(name);
+  w.write_compact_string(colon == std::string_view::npos ? std::string_view("User") : principal.substr(0, colon));
+  w.write_compact_string(colon == std::string_view::npos ? principal : principal.substr(colon + 1));
   w.write_bool(false);  // token authenticated
   w.write_uvarint(0);   // no tagged fields
   return std::move(w.buffer());
 }
+
+std::optional<std::string> deserialize_principal(std::span<const uint8_t> data) {
+  wire::Reader r(data);
+  if (r.read_int16() != 0) return std::nullopt;
+  std::string type = r.read_compact_string();
+  std::string name = r.read_compact_string();
+  r.read_bool();
+  if (!r.ok() || type.empty()) return std::nullopt;
+  return type + ":" + name;
+}
+
+namespace {
 
 // "127.0.0.1:53122" or "[::1]:53122" -> the address's 4 or 16 bytes (Kafka sends
 // InetAddress.getAddress()); empty when it does not parse.
@@ -63,7 +78,7 @@ void forward_to_controller(Broker& broker, const RequestContext& ctx, std::vecto
   data.write_raw(std::span<const uint8_t>(body.data(), body.size()));
   msg::EnvelopeRequest env;
   env.request_data = std::move(data.buffer());
-  env.request_principal = serialize_principal("User", "ANONYMOUS");
+  env.request_principal = serialize_principal(ctx.principal);
   env.client_host_address = host_address(ctx.peer);
   wire::Writer w;
   env.encode(w, kEnvelopeVersion);

@@ -15,6 +15,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
+#include <span>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -40,5 +43,16 @@ void forward_to_controller(Broker& broker, const RequestContext& ctx, std::vecto
 // forwarding failed, the answer `fail(code, message)` builds (every entry with that error).
 using FailedForward = std::function<void(Respond& respond, ErrorCode code, const std::string& message)>;
 bool forward_unless_controller(RequestContext& ctx, Respond& respond, FailedForward fail);
+
+// The principal an Envelope carries ("User:alice"), in Kafka's DefaultPrincipalData form;
+// nullopt for bytes that do not decode.
+std::vector<uint8_t> serialize_principal(std::string_view principal);
+std::optional<std::string> deserialize_principal(std::span<const uint8_t> data);
+
+// The principal of the broker's own controller-bound requests (topics it creates itself, the
+// internal ones and those a Metadata request auto-creates once its client may). Its type is
+// no client's (every authenticated or anonymous client is a "User:"), and only brokers send
+// Envelopes, so a request carrying it comes from a broker: it passes every check.
+inline constexpr std::string_view kThisBrokerPrincipal = "kbroker-broker:self";
 
 }  // namespace kb::server

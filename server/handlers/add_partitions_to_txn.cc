@@ -6,10 +6,12 @@
 // transactions in one request, each added, or with verify_only checked to be in its ongoing
 // transaction.
 #include <mutex>
+#include <set>
 
 #include "protocol/messages/add_partitions_to_txn_request.h"
 #include "protocol/messages/add_partitions_to_txn_response.h"
 #include "server/broker.h"
+#include "server/handlers/access.h"
 #include "server/handlers/handlers.h"
 #include "server/handlers/txn_common.h"
 
@@ -85,8 +87,29 @@ void handle_add_partitions_to_txn(RequestContext& ctx, Respond respond) {
   Req req;
   if (!decode_request(ctx, req, respond)) return;
   Broker& broker = *ctx.broker;
+  const Access access(ctx);
+  if (ctx.api_version >= 4 && !access.cluster(security::AclOperation::CLUSTER_ACTION))
+    return refuse_request<Resp>(ctx, respond, ErrorCode::CLUSTER_AUTHORIZATION_FAILED);  // brokers only
   auto reply = respond_later<Resp>(ctx, std::move(respond));
   if (ctx.api_version < 4) {
+    // Kafka: WRITE on the transactional id, else every partition refused; WRITE on each topic,
+    // else its partitions TOPIC_AUTHORIZATION_FAILED and the others OPERATION_NOT_ATTEMPTED.
+    std::set<std::string> refused;
+    const bool id_allowed = access.transactional_id(security::AclOperation::WRITE, req.v3_and_below_transactional_id);
+    if (id_allowed)
+      for (const auto& t : req.v3_and_below_topics)
+        if (!access.topic(security::AclOperation::WRITE, t.name)) refused.insert(t.name);
+    if (!id_allowed || !refused.empty()) {
+      broker.metrics().request_error(ctx.api_key, id_allowed ? ErrorCode::TOPIC_AUTHORIZATION_FAILED
+                                                             : ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+      Resp resp;
+      resp.results_by_topic_v3_and_below = results(req.v3_and_below_topics, [&](const TopicPartition& tp) {
+        return !id_allowed                 ? ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+               : refused.count(tp.topic) ? ErrorCode::TOPIC_AUTHORIZATION_FAILED
+                                         : ErrorCode::OPERATION_NOT_ATTEMPTED;
+      });
+      return reply(resp);
+    }
     add_one(broker, ctx.api_key, ctx.api_version, std::move(req.v3_and_below_transactional_id),
             req.v3_and_below_producer_id, req.v3_and_below_producer_epoch, false, std::move(req.v3_and_below_topics),
             [reply = std::move(reply)](TopicResults r) {

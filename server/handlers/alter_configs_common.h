@@ -33,6 +33,7 @@
 #include "protocol/messages/incremental_alter_configs_response.h"
 #include "server/broker.h"
 #include "server/forwarding.h"
+#include "server/handlers/access.h"
 #include "server/handlers/handlers.h"
 
 namespace kb::server::alter_configs {
@@ -232,6 +233,17 @@ void add_result(Response& resp, int8_t type, const std::string& name, const Outc
   resp.responses.push_back(std::move(rr));
 }
 
+// Kafka's check, on the receiving broker and again on the controller: ALTER_CONFIGS on the
+// topic, or on the cluster for BROKER and BROKER_LOGGER resources.
+inline std::optional<Outcome> authorization_refusal(const Access& access, const ResourceChange& c) {
+  using security::AclOperation;
+  if (c.type == kTopic && !access.topic(AclOperation::ALTER_CONFIGS, c.name))
+    return Outcome{ErrorCode::TOPIC_AUTHORIZATION_FAILED, "Authorization failed."};
+  if ((c.type == kBroker || c.type == kBrokerLogger) && !access.cluster(AclOperation::ALTER_CONFIGS))
+    return Outcome{ErrorCode::CLUSTER_AUTHORIZATION_FAILED, "Authorization failed."};
+  return std::nullopt;
+}
+
 // Runs one AlterConfigs / IncrementalAlterConfigs request: `topic_change` answers a TOPIC
 // resource (the two APIs differ there), BROKER resources as described at the top. The
 // receiving broker answers what it refuses itself and forwards the rest, in a request of the
@@ -253,10 +265,13 @@ void run(RequestContext& ctx, Respond respond, std::vector<ResourceChange> chang
   };
   std::set<std::pair<int8_t, std::string>> seen;
   std::vector<size_t> to_forward;
+  const Access access(ctx);
   for (size_t i = 0; i < changes.size(); ++i) {
     const ResourceChange& c = changes[i];
     Outcome& out = (*outs)[i];
-    if (auto refused = check_resource(c.type, c.name, seen)) {
+    if (auto denied = authorization_refusal(access, c)) {
+      out = *denied;
+    } else if (auto refused = check_resource(c.type, c.name, seen)) {
       out = *refused;
     } else if (c.type == kTopic) {
       if (on_controller) out = topic_change(*broker, c, validate_only);

@@ -7,6 +7,7 @@
 #include "protocol/messages/alter_partition_reassignments_response.h"
 #include "server/broker.h"
 #include "server/forwarding.h"
+#include "server/handlers/access.h"
 #include "server/handlers/handlers.h"
 
 namespace kb::server {
@@ -22,6 +23,8 @@ void handle_alter_partition_reassignments(RequestContext& ctx, Respond respond) 
     send_response(version, r, resp);
   };
   if (forward_unless_controller(ctx, respond, failed)) return;
+  if (!Access(ctx).api_allowed())  // ALTER on the cluster, checked by the controller
+    return failed(respond, ErrorCode::CLUSTER_AUTHORIZATION_FAILED, "Authorization failed.");
   std::vector<controller::ReassignmentTarget> targets;
   for (const auto& t : req.topics)
     for (const auto& p : t.partitions) targets.push_back({t.name, p.partition_index, p.replicas});

@@ -7,6 +7,7 @@
 #include "protocol/messages/create_partitions_response.h"
 #include "server/broker.h"
 #include "server/forwarding.h"
+#include "server/handlers/access.h"
 #include "server/handlers/handlers.h"
 
 namespace kb::server {
@@ -29,12 +30,15 @@ void handle_create_partitions(RequestContext& ctx, Respond respond) {
   std::map<std::string, int> count;
   for (const auto& t : req.topics) ++count[t.name];
   msg::CreatePartitionsResponse resp;
+  const Access access(ctx);  // Kafka's controller: ALTER on each topic
   for (const auto& t : req.topics) {
     auto& r = resp.results.emplace_back();
     r.name = t.name;
     Status s;
     if (count[t.name] > 1) {
       s = Status(ErrorCode::INVALID_REQUEST, "Duplicate topic name.");
+    } else if (!access.topic(security::AclOperation::ALTER, t.name)) {
+      s = Status(ErrorCode::TOPIC_AUTHORIZATION_FAILED, "Authorization failed.");
     } else {
       std::optional<std::vector<std::vector<int32_t>>> assignments;
       if (t.assignments) {

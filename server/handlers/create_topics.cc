@@ -7,6 +7,7 @@
 #include "protocol/messages/create_topics_response.h"
 #include "server/broker.h"
 #include "server/forwarding.h"
+#include "server/handlers/access.h"
 #include "server/handlers/handlers.h"
 
 namespace kb::server {
@@ -96,9 +97,17 @@ void handle_create_topics(RequestContext& ctx, Respond respond) {
   std::map<std::string, int> count;
   for (const auto& t : req.topics) ++count[t.name];
 
+  // Kafka's controller: CREATE on the cluster, else CREATE on each topic.
+  const Access access(ctx);
+  const bool create_any =
+      access.visible(security::AclOperation::CREATE, security::ResourceType::CLUSTER, security::kClusterName);
+  std::set<std::string> refused;
+  for (const auto& t : req.topics)
+    if (!create_any && !access.topic(security::AclOperation::CREATE, t.name)) refused.insert(t.name);
+
   std::vector<controller::CreateTopicSpec> specs;
   for (const auto& t : req.topics) {
-    if (count[t.name] > 1) continue;
+    if (count[t.name] > 1 || refused.count(t.name)) continue;
     controller::CreateTopicSpec s;
     s.name = t.name;
     s.num_partitions = t.num_partitions;
@@ -126,6 +135,13 @@ void handle_create_topics(RequestContext& ctx, Respond respond) {
       resp.topics.push_back(std::move(tr));
       continue;
     }
+    if (refused.count(t.name)) {
+      tr.error_code = to_wire(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+      tr.error_message = "Authorization failed.";
+      broker.metrics().request_error(ctx.api_key, ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+      resp.topics.push_back(std::move(tr));
+      continue;
+    }
     const controller::CreateTopicResult& r = results.at(t.name);
     tr.error_code = to_wire(r.error);
     if (r.error != ErrorCode::NONE) {
@@ -150,7 +166,11 @@ void handle_create_topics(RequestContext& ctx, Respond respond) {
         c.config_source = effective.ok() ? static_cast<int8_t>(effective->source(name)) : int8_t{-1};
         configs.push_back(std::move(c));
       }
-      tr.configs = std::move(configs);
+      // The topic's configs are told only to who may DESCRIBE_CONFIGS it (Kafka).
+      if (access.topic(security::AclOperation::DESCRIBE_CONFIGS, t.name))
+        tr.configs = std::move(configs);
+      else
+        tr.topic_config_error_code = to_wire(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
       if (!req.validate_only) {
         spdlog::info("created topic {} ({} partitions, replication factor {})", t.name,
                      r.num_partitions, r.replication_factor);

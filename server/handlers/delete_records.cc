@@ -4,6 +4,7 @@
 #include "protocol/messages/delete_records_request.h"
 #include "protocol/messages/delete_records_response.h"
 #include "server/broker.h"
+#include "server/handlers/access.h"
 #include "server/handlers/handlers.h"
 
 namespace kb::server {
@@ -18,9 +19,11 @@ void handle_delete_records(RequestContext& ctx, Respond respond) {
   Broker& broker = *ctx.broker;
   msg::DeleteRecordsResponse resp;
   std::vector<std::pair<size_t, size_t>> moved;  // (topic, partition) indexes in resp
+  const Access access(ctx);
   for (const auto& t : req.topics) {
     msg::DeleteRecordsResponse::DeleteRecordsTopicResult tr;
     tr.name = t.name;
+    const bool authorized = access.topic(security::AclOperation::DELETE, t.name);
     for (const auto& p : t.partitions) {
       msg::DeleteRecordsResponse::DeleteRecordsTopicResult::DeleteRecordsPartitionResult pr;
       pr.partition_index = p.partition_index;
@@ -28,7 +31,9 @@ void handle_delete_records(RequestContext& ctx, Respond respond) {
       TopicPartition tp{t.name, p.partition_index};
       auto part = broker.replicas().get(tp);
       ErrorCode code = ErrorCode::NONE;
-      if (is_internal_topic(t.name)) {
+      if (!authorized) {
+        code = ErrorCode::TOPIC_AUTHORIZATION_FAILED;
+      } else if (is_internal_topic(t.name)) {
         // Kafka refuses it too: offsets and transactional ids below would be forgotten.
         code = ErrorCode::INVALID_TOPIC_EXCEPTION;
         spdlog::info("DeleteRecords of internal topic {} from {} refused", tp.to_string(), ctx.peer);

@@ -3,6 +3,7 @@
 #include "protocol/messages/delete_topics_response.h"
 #include "server/broker.h"
 #include "server/forwarding.h"
+#include "server/handlers/access.h"
 #include "server/handlers/handlers.h"
 
 namespace kb::server {
@@ -28,13 +29,38 @@ void handle_delete_topics(RequestContext& ctx, Respond respond) {
   Broker& broker = *ctx.broker;
 
   // v0-5 name topics; v6 names them or gives their ids.
-  std::vector<std::string> names = req.topic_names;
-  std::vector<Uuid> ids;
-  for (const auto& t : req.topics) {
-    if (t.name) names.push_back(*t.name);
-    else ids.push_back(t.topic_id);
-  }
+  // Kafka's controller: DELETE on each topic (named, or found by its id); a refused one is
+  // answered TOPIC_AUTHORIZATION_FAILED and not deleted.
+  const Access access(ctx);
+  auto image = broker.image();
   msg::DeleteTopicsResponse resp;
+  auto refuse = [&](std::optional<std::string> name, Uuid id) {
+    auto& tr = resp.responses.emplace_back();
+    tr.name = std::move(name);
+    tr.topic_id = id;
+    tr.error_code = to_wire(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+    tr.error_message = "Authorization failed.";
+    broker.metrics().request_error(ctx.api_key, ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+  };
+  std::vector<std::string> names;
+  std::vector<Uuid> ids;
+  auto add_name = [&](const std::string& n) {
+    if (access.topic(security::AclOperation::DELETE, n))
+      names.push_back(n);
+    else
+      refuse(n, Uuid{});
+  };
+  for (const auto& n : req.topic_names) add_name(n);
+  for (const auto& t : req.topics) {
+    if (t.name) {
+      add_name(*t.name);
+    } else if (const controller::TopicInfo* info = image->topic(t.topic_id);
+               info && !access.topic(security::AclOperation::DELETE, info->name)) {
+      refuse(std::nullopt, t.topic_id);
+    } else {
+      ids.push_back(t.topic_id);
+    }
+  }
   for (const auto& r : broker.controller().delete_topics(names, ids)) {
     msg::DeleteTopicsResponse::DeletableTopicResult tr;
     tr.name = r.name.empty() && ctx.api_version >= 6 ? std::optional<std::string>() : r.name;

@@ -2,6 +2,7 @@
 #include "protocol/messages/describe_cluster_request.h"
 #include "protocol/messages/describe_cluster_response.h"
 #include "server/broker.h"
+#include "server/handlers/access.h"
 #include "server/handlers/handlers.h"
 
 namespace kb::server {
@@ -26,6 +27,9 @@ void handle_describe_cluster(RequestContext& ctx, Respond respond) {
   resp.error_code = to_wire(ErrorCode::NONE);
   resp.cluster_id = image->cluster_id();
   resp.controller_id = ctx.broker->active_controller_id();
+  if (req.include_cluster_authorized_operations)
+    resp.cluster_authorized_operations =
+        Access(ctx).operations(security::ResourceType::CLUSTER, security::kClusterName);
   for (const controller::BrokerInfo* b : image->brokers()) {
     if (b->fenced || b->endpoints.empty()) continue;
     msg::DescribeClusterResponse::DescribeClusterBroker rb;

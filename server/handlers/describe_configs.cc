@@ -4,6 +4,7 @@
 #include "protocol/messages/describe_configs_request.h"
 #include "protocol/messages/describe_configs_response.h"
 #include "server/broker.h"
+#include "server/handlers/access.h"
 #include "server/handlers/handlers.h"
 
 namespace kb::server {
@@ -119,13 +120,23 @@ void handle_describe_configs(RequestContext& ctx, Respond respond) {
   if (!decode_request(ctx, req, respond)) return;
   Broker& broker = *ctx.broker;
   Resp resp;
+  const Access access(ctx);
+  using security::AclOperation;
   for (const auto& r : req.resources) {
     Resp::DescribeConfigsResult out;
     out.resource_type = r.resource_type;
     out.resource_name = r.resource_name;
     out.error_code = to_wire(ErrorCode::NONE);
     Wanted w{r.configuration_keys, req.include_synonyms, req.include_documentation, ctx.api_version};
-    if (r.resource_type == kTopic) {
+    // Kafka: DESCRIBE_CONFIGS on the topic, or on the cluster for broker resources.
+    if (r.resource_type == kTopic && !access.topic(AclOperation::DESCRIBE_CONFIGS, r.resource_name)) {
+      out.error_code = to_wire(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+      out.error_message = "Authorization failed.";
+    } else if ((r.resource_type == kBroker || r.resource_type == kBrokerLogger) &&
+               !access.cluster(AclOperation::DESCRIBE_CONFIGS)) {
+      out.error_code = to_wire(ErrorCode::CLUSTER_AUTHORIZATION_FAILED);
+      out.error_message = "Authorization failed.";
+    } else if (r.resource_type == kTopic) {
       describe_topic(broker, r.resource_name, w, out);
     } else if (r.resource_type == kBroker) {
       describe_broker(broker, r.resource_name, w, out);

@@ -10,6 +10,7 @@
 #include "protocol/messages/describe_log_dirs_request.h"
 #include "protocol/messages/describe_log_dirs_response.h"
 #include "server/broker.h"
+#include "server/handlers/access.h"
 #include "server/handlers/handlers.h"
 
 namespace kb::server {
@@ -29,6 +30,8 @@ std::string dir_name(const std::filesystem::path& p) {
 void handle_describe_log_dirs(RequestContext& ctx, Respond respond) {
   msg::DescribeLogDirsRequest req;
   if (!decode_request(ctx, req, respond)) return;
+  if (!Access(ctx).api_allowed())  // DESCRIBE on the cluster
+    return refuse_request<Resp>(ctx, respond, ErrorCode::CLUSTER_AUTHORIZATION_FAILED);
   Broker& broker = *ctx.broker;
   std::map<std::string, std::vector<int32_t>> wanted;  // empty vector with a null request: all
   if (req.topics)

@@ -6,6 +6,7 @@
 #include "protocol/messages/describe_producers_request.h"
 #include "protocol/messages/describe_producers_response.h"
 #include "server/broker.h"
+#include "server/handlers/access.h"
 #include "server/handlers/handlers.h"
 
 namespace kb::server {
@@ -16,12 +17,18 @@ void handle_describe_producers(RequestContext& ctx, Respond respond) {
   if (!decode_request(ctx, req, respond)) return;
   Broker& broker = *ctx.broker;
   Resp resp;
+  const Access access(ctx);
   for (const auto& t : req.topics) {
     Resp::TopicResponse& tr = resp.topics.emplace_back();
     tr.name = t.name;
+    const bool authorized = access.topic(security::AclOperation::READ, t.name);  // Kafka: READ
     for (int32_t index : t.partition_indexes) {
       Resp::TopicResponse::PartitionResponse& pr = tr.partitions.emplace_back();
       pr.partition_index = index;
+      if (!authorized) {
+        pr.error_code = to_wire(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+        continue;
+      }
       TopicPartition tp{t.name, index};
       auto partition = broker.replicas().get(tp);
       if (!partition) {

@@ -4,6 +4,7 @@
 #include "protocol/messages/describe_transactions_request.h"
 #include "protocol/messages/describe_transactions_response.h"
 #include "server/broker.h"
+#include "server/handlers/access.h"
 #include "server/handlers/handlers.h"
 
 namespace kb::server {
@@ -13,9 +14,24 @@ void handle_describe_transactions(RequestContext& ctx, Respond respond) {
   if (!decode_request(ctx, req, respond)) return;
   Broker& broker = *ctx.broker;
   auto reply = respond_later<msg::DescribeTransactionsResponse>(ctx, std::move(respond));
+  // Kafka: DESCRIBE on each transactional id (else TRANSACTIONAL_ID_AUTHORIZATION_FAILED); of
+  // its partitions only the topics allowing DESCRIBE are told.
+  const Access access(ctx);
+  std::vector<std::string> allowed;
+  std::vector<coordinator::DescribedTxn> refused;
+  for (auto& id : req.transactional_ids) {
+    if (access.transactional_id(security::AclOperation::DESCRIBE, id)) {
+      allowed.push_back(std::move(id));
+      continue;
+    }
+    auto& d = refused.emplace_back();
+    d.transactional_id = std::move(id);
+    d.error = ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+  }
   broker.transactions().describe(
-      std::move(req.transactional_ids),
-      [reply = std::move(reply), api = ctx.api_key, &broker](std::vector<coordinator::DescribedTxn> txns) {
+      std::move(allowed), [reply = std::move(reply), api = ctx.api_key, &broker, access,
+                           refused = std::move(refused)](std::vector<coordinator::DescribedTxn> txns) {
+        txns.insert(txns.end(), refused.begin(), refused.end());
         msg::DescribeTransactionsResponse resp;
         for (const auto& d : txns) {
           msg::DescribeTransactionsResponse::TransactionState s;
@@ -28,6 +44,7 @@ void handle_describe_transactions(RequestContext& ctx, Respond respond) {
             s.producer_id = d.producer_id;
             s.producer_epoch = d.producer_epoch;
             for (const auto& [topic, partitions] : d.topics) {
+              if (!access.visible(security::AclOperation::DESCRIBE, security::ResourceType::TOPIC, topic)) continue;
               msg::DescribeTransactionsResponse::TransactionState::TopicData t;
               t.topic = topic;
               t.partitions = partitions;

@@ -8,6 +8,7 @@
 #include "protocol/messages/elect_leaders_response.h"
 #include "server/broker.h"
 #include "server/forwarding.h"
+#include "server/handlers/access.h"
 #include "server/handlers/handlers.h"
 
 namespace kb::server {
@@ -34,6 +35,8 @@ void handle_elect_leaders(RequestContext& ctx, Respond respond) {
     send_response(version, r, resp);
   };
   if (forward_unless_controller(ctx, respond, failed)) return;
+  if (!Access(ctx).api_allowed())  // ALTER on the cluster, checked by the controller
+    return failed(respond, ErrorCode::CLUSTER_AUTHORIZATION_FAILED, "Authorization failed.");
   std::optional<std::vector<controller::PartitionSelection>> selection;
   if (req.topic_partitions) {
     selection.emplace();

@@ -2,7 +2,8 @@
 // The active controller's side of forwarding (KIP-590, server/forwarding.h): a broker sends a
 // client's controller-bound request wrapped with the client's principal and address; it is
 // served here by the request's own handler (ctx.forwarded set) and its answer wrapped back.
-// Only brokers send Envelopes: on a controller listener, or this broker's own channel.
+// Only brokers send Envelopes: on a controller listener, or this broker's own channel. The
+// inner request is authorized with the principal and address the envelope carries.
 #include <arpa/inet.h>
 
 #include "protocol/messages/api_keys.h"
@@ -12,6 +13,7 @@
 #include "protocol/messages/response_header.h"
 #include "replication/raft/quorum.h"
 #include "server/broker.h"
+#include "server/forwarding.h"
 #include "server/handlers/handlers.h"
 
 namespace kb::server {
@@ -77,12 +79,25 @@ void handle_envelope(RequestContext& ctx, Respond respond) {
   msg::RequestHeader header;
   if (!header.decode(r, msg::request_header_version(api_key, version))) return refuse(ErrorCode::INVALID_REQUEST);
 
+  // The client's principal, which the inner request is authorized with (Kafka: an envelope
+  // without a readable one fails PRINCIPAL_DESERIALIZATION_FAILURE).
+  std::optional<std::string> principal;
+  if (req.request_principal)
+    principal = deserialize_principal(std::span<const uint8_t>(req.request_principal->data(), req.request_principal->size()));
+  if (!principal) {
+    spdlog::warn("Envelope from {} refused: its principal does not decode", ctx.peer);
+    return refuse(ErrorCode::PRINCIPAL_DESERIALIZATION_FAILURE);
+  }
+
   RequestContext inner;
   inner.api_key = api_key;
   inner.api_version = version;
   inner.correlation_id = header.correlation_id;
   inner.client_id = header.client_id.value_or("");
   inner.peer = peer_of(req.client_host_address);
+  inner.host = inner.peer.substr(0, inner.peer.rfind(':'));
+  if (inner.host.size() >= 2 && inner.host.front() == '[') inner.host = inner.host.substr(1, inner.host.size() - 2);
+  inner.principal = std::move(*principal);
   inner.body = std::span<uint8_t>(frame->data() + r.position(), frame->size() - r.position());
   inner.frame = std::move(frame);
   inner.broker = ctx.broker;

@@ -20,6 +20,7 @@
 #include <spdlog/spdlog.h>
 
 #include "server/broker.h"
+#include "server/handlers/access.h"
 #include "server/handlers/handlers.h"
 #include "storage/files.h"
 
@@ -45,9 +46,12 @@ struct FetchState {
   // Topic names resolved once (v13+ names partitions by topic id); nullopt: unknown id.
   std::vector<std::optional<std::string>> topic_names;
   // Per requested partition in request order: its index among the replica manager's
-  // partitions, or -1 when its topic id is unknown (UNKNOWN_TOPIC_ID).
+  // partitions, or kUnknownTopicId / kNotAuthorized.
   std::vector<int> read_index;
 };
+
+constexpr int kUnknownTopicId = -1;   // UNKNOWN_TOPIC_ID
+constexpr int kNotAuthorized = -2;    // TOPIC_AUTHORIZATION_FAILED
 
 // The fetching broker's id (replica_state from v15), or -1 for a consumer.
 int32_t replica_id_of(const Req& req, int16_t version) {
@@ -86,7 +90,7 @@ void answer(FetchState& st, std::vector<replication::FetchPartitionResult> resul
       pd.log_start_offset = -1;
       pd.records.is_null = false;
       const int index = st.read_index[i++];
-      ErrorCode error = ErrorCode::UNKNOWN_TOPIC_ID;
+      ErrorCode error = index == kNotAuthorized ? ErrorCode::TOPIC_AUTHORIZATION_FAILED : ErrorCode::UNKNOWN_TOPIC_ID;
       if (index >= 0) {
         auto& r = results[static_cast<size_t>(index)];
         error = r.error;
@@ -198,6 +202,11 @@ void handle_fetch(RequestContext& ctx, Respond respond) {
   params.max_bytes = std::max<int32_t>(req.max_bytes, 0);
   if (st->magic < 2) params.max_bytes = std::min(params.max_bytes, kMaxDownConvertedFetchBytes);
   auto image = broker.image();
+  // Kafka: a follower's fetch takes CLUSTER_ACTION on the cluster, a consumer's READ on each
+  // topic; either way a refusal is TOPIC_AUTHORIZATION_FAILED on the partitions.
+  const Access access(ctx);
+  const bool follower_allowed =
+      params.replica_id < 0 || access.cluster(security::AclOperation::CLUSTER_ACTION);
   for (const auto& ft : req.topics) {
     std::optional<std::string> name;
     if (ctx.api_version >= 13) {
@@ -206,9 +215,11 @@ void handle_fetch(RequestContext& ctx, Respond respond) {
       name = ft.topic;
     }
     st->topic_names.push_back(name);
+    const bool authorized =
+        params.replica_id >= 0 ? follower_allowed : !name || access.topic(security::AclOperation::READ, *name);
     for (const auto& fp : ft.partitions) {
-      if (!name) {
-        st->read_index.push_back(-1);
+      if (!name || !authorized) {
+        st->read_index.push_back(name ? kNotAuthorized : kUnknownTopicId);
         params.max_wait_ms = 0;  // an error to answer: no waiting
         continue;
       }

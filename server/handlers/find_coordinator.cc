@@ -3,6 +3,7 @@
 #include "protocol/messages/find_coordinator_request.h"
 #include "protocol/messages/find_coordinator_response.h"
 #include "server/broker.h"
+#include "server/handlers/access.h"
 #include "server/handlers/handlers.h"
 
 namespace kb::server {
@@ -49,7 +50,26 @@ Found find_coordinator_in(Broker& broker, const std::string& key, const std::str
   return f;
 }
 
-Found find(Broker& broker, int8_t key_type, const std::string& key, const std::string& listener) {
+// Kafka: DESCRIBE on the group or transactional id, checked before the coordinator topic is
+// made.
+std::optional<Found> refusal(const Access& access, int8_t key_type, const std::string& key) {
+  Found f;
+  if (key_type == kGroupKey && !access.group(security::AclOperation::DESCRIBE, key)) {
+    f.error = ErrorCode::GROUP_AUTHORIZATION_FAILED;
+    f.message = "Not authorized to access group: " + key;
+    return f;
+  }
+  if (key_type == kTransactionKey && !access.transactional_id(security::AclOperation::DESCRIBE, key)) {
+    f.error = ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+    f.message = "Not authorized to access transactional id: " + key;
+    return f;
+  }
+  return std::nullopt;
+}
+
+Found find(Broker& broker, const Access& access, int8_t key_type, const std::string& key,
+           const std::string& listener) {
+  if (auto refused = refusal(access, key_type, key)) return *refused;
   if (key_type == kGroupKey)
     return find_coordinator_in(broker, key, listener, coordinator::ReplicaGroupLog::kTopic,
                                broker.ensure_offsets_topic());
@@ -83,13 +103,14 @@ void handle_find_coordinator(RequestContext& ctx, Respond respond) {
   if (!decode_request(ctx, req, respond)) return;
   Broker& broker = *ctx.broker;
   msg::FindCoordinatorResponse resp;
+  const Access access(ctx);
   if (ctx.api_version < 4) {
-    fill(ctx, find(broker, req.key_type, req.key, ctx.listener), resp);
+    fill(ctx, find(broker, access, req.key_type, req.key, ctx.listener), resp);
   } else {
     for (const auto& key : req.coordinator_keys) {
       msg::FindCoordinatorResponse::Coordinator c;
       c.key = key;
-      fill(ctx, find(broker, req.key_type, key, ctx.listener), c);
+      fill(ctx, find(broker, access, req.key_type, key, ctx.listener), c);
       resp.coordinators.push_back(std::move(c));
     }
   }

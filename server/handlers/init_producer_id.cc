@@ -9,6 +9,7 @@
 #include "protocol/messages/init_producer_id_response.h"
 #include "server/broker.h"
 #include "server/handlers/handlers.h"
+#include "server/handlers/access.h"
 #include "server/handlers/txn_common.h"
 
 namespace kb::server {
@@ -19,6 +20,18 @@ void handle_init_producer_id(RequestContext& ctx, Respond respond) {
   msg::InitProducerIdResponse resp;
   resp.producer_id = -1;
   resp.producer_epoch = -1;
+  // Kafka: WRITE on the transactional id; an idempotent producer IDEMPOTENT_WRITE on the
+  // cluster or WRITE on some topic (KIP-679).
+  const Access access(ctx);
+  using security::AclOperation;
+  if (req.transactional_id ? !access.transactional_id(AclOperation::WRITE, *req.transactional_id)
+                           : !access.visible(AclOperation::IDEMPOTENT_WRITE, security::ResourceType::CLUSTER,
+                                             security::kClusterName) &&
+                                 !access.any(AclOperation::WRITE, security::ResourceType::TOPIC)) {
+    resp.error_code = to_wire(req.transactional_id ? ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+                                                   : ErrorCode::CLUSTER_AUTHORIZATION_FAILED);
+    return send_response(ctx, respond, resp);
+  }
   // KafkaApis: a producer id without an epoch (or the reverse) is malformed.
   if ((req.producer_id == -1) != (req.producer_epoch == -1)) {
     resp.error_code = to_wire(ErrorCode::INVALID_REQUEST);

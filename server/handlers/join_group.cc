@@ -2,6 +2,7 @@
 #include "protocol/messages/join_group_request.h"
 #include "protocol/messages/join_group_response.h"
 #include "server/broker.h"
+#include "server/handlers/access.h"
 #include "server/handlers/handlers.h"
 
 namespace kb::server {
@@ -9,6 +10,8 @@ namespace kb::server {
 void handle_join_group(RequestContext& ctx, Respond respond) {
   msg::JoinGroupRequest req;
   if (!decode_request(ctx, req, respond)) return;
+  if (!Access(ctx).group(security::AclOperation::READ, req.group_id))
+    return refuse_request<msg::JoinGroupResponse>(ctx, respond, ErrorCode::GROUP_AUTHORIZATION_FAILED);
   // The answer waits for the rebalance (up to the rebalance timeout): nothing of ctx is used
   // after this call returns.
   ctx.broker->groups().join_group(std::move(req), client_info(ctx),

@@ -3,6 +3,7 @@
 #include "protocol/messages/list_offsets_response.h"
 #include "replication/replica_manager.h"
 #include "server/broker.h"
+#include "server/handlers/access.h"
 #include "server/handlers/handlers.h"
 
 namespace kb::server {
@@ -49,11 +50,22 @@ void handle_list_offsets(RequestContext& ctx, Respond respond) {
   if (!decode_request(ctx, req, respond)) return;
   Broker& broker = *ctx.broker;
   Resp resp;
+  const Access access(ctx);
   for (const auto& t : req.topics) {
     Resp::ListOffsetsTopicResponse tr;
     tr.name = t.name;
-    for (const auto& rp : t.partitions)
-      tr.partitions.push_back(list_partition(ctx, broker, t.name, rp, req.isolation_level));
+    const bool authorized = access.topic(security::AclOperation::DESCRIBE, t.name);
+    for (const auto& rp : t.partitions) {
+      if (authorized) {
+        tr.partitions.push_back(list_partition(ctx, broker, t.name, rp, req.isolation_level));
+        continue;
+      }
+      PartitionResp& r = tr.partitions.emplace_back();
+      r.partition_index = rp.partition_index;
+      r.timestamp = -1;
+      r.offset = -1;
+      r.error_code = to_wire(ErrorCode::TOPIC_AUTHORIZATION_FAILED);
+    }
     resp.topics.push_back(std::move(tr));
   }
   send_response(ctx, respond, resp);

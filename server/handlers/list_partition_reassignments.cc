@@ -5,6 +5,7 @@
 #include "protocol/messages/list_partition_reassignments_request.h"
 #include "protocol/messages/list_partition_reassignments_response.h"
 #include "server/broker.h"
+#include "server/handlers/access.h"
 #include "server/handlers/handlers.h"
 
 namespace kb::server {
@@ -12,6 +13,8 @@ namespace kb::server {
 void handle_list_partition_reassignments(RequestContext& ctx, Respond respond) {
   msg::ListPartitionReassignmentsRequest req;
   if (!decode_request(ctx, req, respond)) return;
+  if (!Access(ctx).api_allowed())  // DESCRIBE on the cluster
+    return refuse_request<msg::ListPartitionReassignmentsResponse>(ctx, respond, ErrorCode::CLUSTER_AUTHORIZATION_FAILED);
   std::optional<std::vector<controller::PartitionSelection>> selection;
   if (req.topics) {
     selection.emplace();

@@ -4,6 +4,7 @@
 #include "protocol/messages/metadata_request.h"
 #include "protocol/messages/metadata_response.h"
 #include "server/broker.h"
+#include "server/handlers/access.h"
 #include "server/handlers/handlers.h"
 
 namespace kb::server {
@@ -58,14 +59,23 @@ void handle_metadata(RequestContext& ctx, Respond respond) {
   }
   resp.cluster_id = image->cluster_id();
   resp.controller_id = ctx.broker->active_controller_id();
+  const Access access(ctx);
+  using security::AclOperation;
+  if (req.include_cluster_authorized_operations)
+    resp.cluster_authorized_operations = access.operations(security::ResourceType::CLUSTER, security::kClusterName);
+  // Each answered topic's authorized operations, when asked for (v8+).
+  auto add_topic = [&](const controller::TopicInfo& t) {
+    fill_topic(t, resp.topics.emplace_back());
+    if (req.include_topic_authorized_operations)
+      resp.topics.back().topic_authorized_operations = access.operations(security::ResourceType::TOPIC, t.name);
+  };
 
   // v0: an empty list means every topic; v1+: null means every topic, empty means none.
   bool all_topics = !req.topics.has_value() || (ctx.api_version == 0 && req.topics->empty());
   if (all_topics) {
-    for (const controller::TopicInfo* t : image->topics()) {
-      resp.topics.emplace_back();
-      fill_topic(*t, resp.topics.back());
-    }
+    // Kafka leaves out the topics the principal may not DESCRIBE.
+    for (const controller::TopicInfo* t : image->topics())
+      if (access.visible(AclOperation::DESCRIBE, security::ResourceType::TOPIC, t->name)) add_topic(*t);
     send_response(ctx, respond, resp);
     return;
   }
@@ -73,13 +83,25 @@ void handle_metadata(RequestContext& ctx, Respond respond) {
   // allow_auto_topic_creation exists from v4; older clients always allowed it.
   bool may_create = broker.config().get_bool("auto.create.topics.enable") &&
                     (ctx.api_version < 4 || req.allow_auto_topic_creation);
+  // Auto-creation (of topics the principal may DESCRIBE) takes CREATE on the cluster or the
+  // topic; without it the topic is answered TOPIC_AUTHORIZATION_FAILED.
   std::vector<std::string> to_create;
-  std::set<std::string> seen;
+  std::set<std::string> seen, refused;
+  const bool create_any = may_create && access.visible(AclOperation::CREATE, security::ResourceType::CLUSTER,
+                                                       security::kClusterName);
   for (const auto& rt : *req.topics) {
     if (!rt.name.has_value()) continue;  // by id: answered below
     const std::string& name = *rt.name;
+    if (!access.topic(AclOperation::DESCRIBE, name)) {
+      refused.insert(name);
+      continue;
+    }
     if (image->topic(name) || !seen.insert(name).second) continue;
-    if (may_create && controller::validate_topic_name(name).ok()) to_create.push_back(name);
+    if (!may_create || !controller::validate_topic_name(name).ok()) continue;
+    if (create_any || access.topic(AclOperation::CREATE, name))
+      to_create.push_back(name);
+    else
+      refused.insert(name);
   }
   std::map<std::string, controller::CreateTopicResult> created;
   if (!to_create.empty()) {
@@ -94,14 +116,20 @@ void handle_metadata(RequestContext& ctx, Respond respond) {
         resp.topics.push_back(topic_error(std::nullopt, rt.topic_id, ErrorCode::UNKNOWN_TOPIC_ID));
         continue;
       }
-      resp.topics.emplace_back();
-      fill_topic(*t, resp.topics.back());
+      if (!access.topic(AclOperation::DESCRIBE, t->name)) {
+        resp.topics.push_back(topic_error(std::nullopt, rt.topic_id, ErrorCode::TOPIC_AUTHORIZATION_FAILED));
+        continue;
+      }
+      add_topic(*t);
       continue;
     }
     const std::string& name = *rt.name;
+    if (refused.count(name)) {
+      resp.topics.push_back(topic_error(name, Uuid{}, ErrorCode::TOPIC_AUTHORIZATION_FAILED));
+      continue;
+    }
     if (const controller::TopicInfo* t = image->topic(name)) {
-      resp.topics.emplace_back();
-      fill_topic(*t, resp.topics.back());
+      add_topic(*t);
       continue;
     }
     if (auto s = controller::validate_topic_name(name); !s.ok()) {

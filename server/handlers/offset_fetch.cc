@@ -1,10 +1,12 @@
 // Handler for api OffsetFetch (key 9), versions 0..8 (v8: several groups per request).
 #include <memory>
 #include <mutex>
+#include <set>
 
 #include "protocol/messages/offset_fetch_request.h"
 #include "protocol/messages/offset_fetch_response.h"
 #include "server/broker.h"
+#include "server/handlers/access.h"
 #include "server/handlers/handlers.h"
 
 namespace kb::server {
@@ -47,6 +49,49 @@ std::vector<TopicT> by_topic(const coordinator::FetchedOffsets& f, bool partitio
   return out;
 }
 
+coordinator::FetchedOffset nothing_for(const std::string& topic, int32_t partition, ErrorCode error) {
+  coordinator::FetchedOffset f;
+  f.topic = topic;
+  f.partition = partition;
+  f.error = error;
+  return f;
+}
+
+// Kafka's checks: DESCRIBE on the group (else GROUP_AUTHORIZATION_FAILED, the coordinator
+// not asked), DESCRIBE on each topic: a named topic refused is answered
+// TOPIC_AUTHORIZATION_FAILED, and of all the group's offsets only the allowed topics are told.
+void fetch_authorized(coordinator::GroupCoordinator& groups, const Access& access, const std::string& group,
+                      Topics topics, bool require_stable, std::function<void(coordinator::FetchedOffsets)> done) {
+  using security::AclOperation;
+  if (!access.group(AclOperation::DESCRIBE, group)) {
+    coordinator::FetchedOffsets f;
+    f.error = ErrorCode::GROUP_AUTHORIZATION_FAILED;
+    if (topics)
+      for (const auto& [t, parts] : *topics)
+        for (int32_t p : parts) f.partitions.push_back(nothing_for(t, p, ErrorCode::NONE));
+    return done(std::move(f));
+  }
+  std::set<std::string> refused;
+  if (topics)
+    for (const auto& [t, parts] : *topics)
+      if (!access.topic(AclOperation::DESCRIBE, t)) refused.insert(t);
+  const bool named = topics.has_value();
+  groups.fetch_offsets(group, std::move(topics), require_stable,
+                       [access, named, refused = std::move(refused), done = std::move(done)](coordinator::FetchedOffsets f) {
+                         std::vector<coordinator::FetchedOffset> kept;
+                         for (auto& p : f.partitions) {
+                           if (named && refused.count(p.topic)) {
+                             kept.push_back(nothing_for(p.topic, p.partition, ErrorCode::TOPIC_AUTHORIZATION_FAILED));
+                           } else if (named || access.visible(AclOperation::DESCRIBE, security::ResourceType::TOPIC,
+                                                              p.topic)) {
+                             kept.push_back(std::move(p));
+                           }
+                         }
+                         f.partitions = std::move(kept);
+                         done(std::move(f));
+                       });
+}
+
 }  // namespace
 
 void handle_offset_fetch(RequestContext& ctx, Respond respond) {
@@ -54,9 +99,10 @@ void handle_offset_fetch(RequestContext& ctx, Respond respond) {
   if (!decode_request(ctx, req, respond)) return;
   auto& groups = ctx.broker->groups();
   int16_t v = ctx.api_version;
+  const Access access(ctx);
   if (v < 8) {
     // v0 and v1 have no group-level error: each partition carries it.
-    groups.fetch_offsets(req.group_id, topics_of(req.topics), req.require_stable,
+    fetch_authorized(groups, access, req.group_id, topics_of(req.topics), req.require_stable,
                          [v, respond = std::move(respond)](coordinator::FetchedOffsets f) mutable {
                            Resp resp;
                            if (v >= 2 && f.error != ErrorCode::NONE) {
@@ -84,7 +130,7 @@ void handle_offset_fetch(RequestContext& ctx, Respond respond) {
   for (size_t i = 0; i < req.groups.size(); ++i) {
     const auto& g = req.groups[i];
     pending->resp.groups[i].group_id = g.group_id;
-    groups.fetch_offsets(g.group_id, topics_of(g.topics), req.require_stable,
+    fetch_authorized(groups, access, g.group_id, topics_of(g.topics), req.require_stable,
                          [pending, i, v](coordinator::FetchedOffsets f) {
                            std::lock_guard lk(pending->mu);
                            auto& rg = pending->resp.groups[i];

@@ -9,6 +9,7 @@
 #include "protocol/messages/offset_for_leader_epoch_request.h"
 #include "protocol/messages/offset_for_leader_epoch_response.h"
 #include "server/broker.h"
+#include "server/handlers/access.h"
 #include "server/handlers/handlers.h"
 
 namespace kb::server {
@@ -19,9 +20,14 @@ void handle_offset_for_leader_epoch(RequestContext& ctx, Respond respond) {
   if (!decode_request(ctx, req, respond)) return;
   Broker& broker = *ctx.broker;
   Resp resp;
+  // Kafka: CLUSTER_ACTION (the followers' use, before KIP-320), else DESCRIBE on each topic.
+  const Access access(ctx);
+  const bool cluster_action = access.visible(security::AclOperation::CLUSTER_ACTION, security::ResourceType::CLUSTER,
+                                             security::kClusterName);
   for (const auto& t : req.topics) {
     Resp::OffsetForLeaderTopicResult tr;
     tr.topic = t.topic;
+    const bool authorized = cluster_action || access.topic(security::AclOperation::DESCRIBE, t.topic);
     for (const auto& p : t.partitions) {
       Resp::OffsetForLeaderTopicResult::EpochEndOffset r;
       r.partition = p.partition;
@@ -29,7 +35,9 @@ void handle_offset_for_leader_epoch(RequestContext& ctx, Respond respond) {
       r.end_offset = replication::kUndefinedEpochOffset;
       TopicPartition tp{t.topic, p.partition};
       ErrorCode code = ErrorCode::NONE;
-      if (auto part = broker.replicas().get(tp)) {
+      if (!authorized) {
+        code = ErrorCode::TOPIC_AUTHORIZATION_FAILED;
+      } else if (auto part = broker.replicas().get(tp)) {
         auto found = part->last_offset_for_leader_epoch(p.current_leader_epoch, p.leader_epoch, true);
         code = found.error;
         if (code == ErrorCode::NONE) {

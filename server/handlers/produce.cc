@@ -24,6 +24,7 @@
 #include "replication/replica_manager.h"
 #include "runtime/rate_limited_log.h"
 #include "server/broker.h"
+#include "server/handlers/access.h"
 #include "server/handlers/handlers.h"
 #include "server/schema_registry_service.h"
 #include "server/schema_validation.h"
@@ -204,7 +205,7 @@ void append_and_answer(std::shared_ptr<PendingProduce> pp) {
 // Kafka's request-level refusals of transactional records: without a transactional id, or of
 // more than one producer. Every partition is answered `code` (the request's own errors too).
 std::optional<replication::AppendResult> transactional_refusal(const msg::ProduceRequest& req,
-                                                               const PendingProduce& pp) {
+                                                               const PendingProduce& pp, const Access& access) {
   std::optional<int64_t> producer;
   for (size_t i = 0; i < pp.entries.size(); ++i) {
     if (!pp.transactional(i)) continue;
@@ -212,6 +213,11 @@ std::optional<replication::AppendResult> transactional_refusal(const msg::Produc
     if (!req.transactional_id || req.transactional_id->empty()) {
       r.error = ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
       r.message = "Transactional records need the request's transactional id";
+      return r;
+    }
+    if (!access.transactional_id(security::AclOperation::WRITE, *req.transactional_id)) {
+      r.error = ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+      r.message = "Not authorized to write for transactional id " + *req.transactional_id;
       return r;
     }
     if (producer && *producer != pp.first[i]->producer_id) {
@@ -242,7 +248,9 @@ void handle_produce(RequestContext& ctx, Respond respond) {
   pp->frame = ctx.frame;
   pp->respond = std::move(respond);
   Resp& resp = pp->resp;
+  const Access access(ctx);
   for (auto& td : req.topic_data) {
+    const bool authorized = access.topic(security::AclOperation::WRITE, td.name);
     auto& tr = resp.responses.emplace_back();
     tr.name = td.name;
     for (auto& pd : td.partition_data) {
@@ -251,7 +259,10 @@ void handle_produce(RequestContext& ctx, Respond respond) {
       std::optional<BatchHeader> first;
       Refusal refusal;
       // An invalid acks is the append's answer for every partition.
-      if (acks_valid) {
+      if (!authorized) {
+        refusal.code = ErrorCode::TOPIC_AUTHORIZATION_FAILED;
+        refusal.message = "Not authorized to write to topic " + td.name;
+      } else if (acks_valid) {
         std::vector<uint8_t> batch;
         refusal = check_records(ctx, tp, pd, records, batch, first);
         if (!batch.empty()) pp->converted.push_back(std::move(batch));  // the buffer `records` points to stays
@@ -278,7 +289,7 @@ void handle_produce(RequestContext& ctx, Respond respond) {
       pp->first.push_back(first);
     }
   }
-  if (auto r = transactional_refusal(req, *pp)) {
+  if (auto r = transactional_refusal(req, *pp, access)) {
     for (auto& tr : resp.responses)
       for (auto& pr : tr.partition_responses) pr = partition_response(pr.index, *r);
     for (size_t i = 0; i < pp->entries.size(); ++i) pp->refuse(i, *r);

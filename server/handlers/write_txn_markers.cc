@@ -15,6 +15,7 @@
 #include "protocol/messages/write_txn_markers_response.h"
 #include "replication/replica_manager.h"
 #include "server/broker.h"
+#include "server/handlers/access.h"
 #include "server/handlers/handlers.h"
 
 namespace kb::server {
@@ -38,6 +39,8 @@ void handle_write_txn_markers(RequestContext& ctx, Respond respond) {
   if (!decode_request(ctx, req, respond)) return;
   Broker& broker = *ctx.broker;
   Resp resp;
+  // CLUSTER_ACTION on the cluster: only brokers write markers (Kafka answers each partition).
+  const bool allowed = Access(ctx).api_allowed();
   std::vector<replication::AppendEntry> entries;
   std::vector<Slot> slots;  // parallel to `entries`
   for (const auto& m : req.markers) {
@@ -48,6 +51,10 @@ void handle_write_txn_markers(RequestContext& ctx, Respond respond) {
       tr.name = t.name;
       for (int32_t index : t.partition_indexes) {
         tr.partitions.emplace_back().partition_index = index;
+        if (!allowed) {
+          tr.partitions.back().error_code = to_wire(ErrorCode::CLUSTER_AUTHORIZATION_FAILED);
+          continue;
+        }
         slots.push_back({resp.markers.size() - 1, mr.topics.size() - 1, tr.partitions.size() - 1});
         entries.push_back({TopicPartition{t.name, index}, {},
                            replication::AppendEntry::TxnMarker{m.producer_id, m.producer_epoch, m.coordinator_epoch,
@@ -56,6 +63,7 @@ void handle_write_txn_markers(RequestContext& ctx, Respond respond) {
       }
     }
   }
+  if (!allowed) return send_response(ctx, respond, resp);
   auto markers = entries;  // what each answer is about, for the groups and the log
   broker.replicas().append_records(
       std::move(entries), -1, kTimeoutMs, replication::AppendOrigin::Coordinator,

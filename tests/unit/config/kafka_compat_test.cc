@@ -78,8 +78,14 @@ TEST_CASE("what kbroker cannot honour is refused at start-up, not silently ignor
   // kbroker's own connections speak PLAINTEXT only so far: the inter-broker listener must too.
   auto ssl = start_error("listeners: SSL://127.0.0.1:9093\nssl.keystore.location: /k.jks\n");
   CHECK(ssl.find("listener SSL uses SSL, but kbroker connects to other brokers") != std::string::npos);
-  CHECK(start_error("authorizer.class.name: org.apache.kafka.metadata.authorizer.StandardAuthorizer\n")
-            .find("kbroker cannot load Java classes") != std::string::npos);
+  CHECK(start_error("authorizer.class.name: com.example.MyAuthorizer\n").find("kbroker cannot load Java classes") !=
+        std::string::npos);
+  CHECK(start_error("authorizer.class.name: kafka.security.authorizer.AclAuthorizer\n").find("ZooKeeper") !=
+        std::string::npos);
+  // Kafka's KRaft authorizer and kbroker's own name both turn on the built-in one.
+  CHECK(start_error("authorizer.class.name: org.apache.kafka.metadata.authorizer.StandardAuthorizer\n").empty());
+  CHECK(start_error("authorizer.class.name: kbroker\nsuper.users: User:admin; User:broker\n").empty());
+  CHECK(start_error("super.users: admin\n").find("write User:admin") != std::string::npos);
   CHECK(
       start_error("create.topic.policy.class.name: com.example.Policy\n").find("cannot load Java classes") !=
       std::string::npos);

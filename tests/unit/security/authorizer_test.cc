@@ -96,3 +96,32 @@ TEST_CASE("authorizer: the User:* principal and the * resource apply to everyone
   CHECK(a.allowed("User:anyone", "h", AclOperation::DESCRIBE, ResourceType::GROUP, "*"));
   CHECK(a.size() == 1);
 }
+
+TEST_CASE("authorizer: allowed_on_any is Kafka's authorizeByResourceType") {
+  const auto W = AclOperation::WRITE;
+  // Nothing at all: denied, unless the no-ACL default allows or the principal is a super user.
+  CHECK_FALSE(Authorizer({}, {}).allowed_on_any("User:alice", "h", W, T));
+  AuthorizerConfig open;
+  open.allow_everyone_if_no_acl_found = true;
+  CHECK(Authorizer(open, {}).allowed_on_any("User:alice", "h", W, T));
+  AuthorizerConfig su;
+  su.super_users = {"User:root"};
+  CHECK(Authorizer(su, {acl(T, "*", LIT, "User:*", W, AclPermission::DENY)}).allowed_on_any("User:root", "h", W, T));
+
+  // One ALLOW anywhere is enough; a DENY covering it (same literal, a prefix of it, or the
+  // wildcard) takes it away.
+  Authorizer one({}, {acl(T, "orders-", PRE, "User:alice", W)});
+  CHECK(one.allowed_on_any("User:alice", "h", W, T));
+  CHECK_FALSE(one.allowed_on_any("User:bob", "h", W, T));
+  CHECK_FALSE(one.allowed_on_any("User:alice", "h", AclOperation::READ, T));
+  CHECK_FALSE(one.allowed_on_any("User:alice", "h", W, ResourceType::GROUP));
+  CHECK_FALSE(Authorizer({}, {acl(T, "orders", LIT, "User:alice", W), acl(T, "ord", PRE, "User:alice", W,
+                                                                          AclPermission::DENY)})
+                  .allowed_on_any("User:alice", "h", W, T));
+  CHECK_FALSE(Authorizer({}, {acl(T, "orders", LIT, "User:alice", W), acl(T, "*", LIT, "User:*", W,
+                                                                          AclPermission::DENY)})
+                  .allowed_on_any("User:alice", "h", W, T));
+  CHECK(Authorizer({}, {acl(T, "orders", LIT, "User:alice", AclOperation::ALL),
+                        acl(T, "payments", LIT, "User:alice", W, AclPermission::DENY)})
+            .allowed_on_any("User:alice", "h", W, T));
+}
