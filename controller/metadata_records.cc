@@ -29,6 +29,7 @@ KB_RECORD_NAME(FeatureLevelRecord)
 KB_RECORD_NAME(ProducerIdsRecord)
 KB_RECORD_NAME(BrokerRegistrationChangeRecord)
 KB_RECORD_NAME(NoOpRecord)
+KB_RECORD_NAME(ClientQuotaRecord)
 #undef KB_RECORD_NAME
 
 // Versions written. RegisterBrokerRecord v1 is the first with in_controlled_shutdown;
