@@ -279,6 +279,14 @@ const std::vector<PropertyDef>& broker_properties() {
           "Per-address limits overriding max.connections.per.ip, host:count,... (host names resolved when read)")
           .check(check_per_ip_overrides)
           .dynamic(),
+      // Client quotas (ClientQuotaRecord; server/client_quota_manager.h): how use is measured.
+      Def("quota.window.num", T::Int, "11", "Windows a client's byte rate is measured over (quotas)").at_least(1),
+      Def("quota.window.size.seconds", T::Int, "1", "Length of one quota window").at_least(1),
+      Def("controller.quota.window.num", T::Int, "11",
+          "Windows of controller_mutation_rate (the burst a client may take is rate x windows x size)")
+          .at_least(1),
+      Def("controller.quota.window.size.seconds", T::Int, "1", "Length of one controller-mutation window")
+          .at_least(1),
       Def("queued.max.request.bytes", T::Long, "-1",
           "Bytes of requests read and not yet answered beyond which no further request is read (connections "
           "in the middle of one finish it); 0 or less: no limit; read at start-up"),

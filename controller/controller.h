@@ -142,6 +142,17 @@ struct OngoingReassignment {
   std::vector<int32_t> replicas, adding, removing;
 };
 
+// One entry of AlterClientQuotas: an entity and the quota keys to set or remove on it.
+struct ClientQuotaOp {
+  std::string key;
+  double value = 0;
+  bool remove = false;
+};
+struct ClientQuotaAlteration {
+  std::vector<QuotaEntityPart> entity;
+  std::vector<ClientQuotaOp> ops;
+};
+
 // Kafka's SecurityProtocol ids (PLAINTEXT 0, SSL 1, SASL_PLAINTEXT 2, SASL_SSL 3), as
 // registrations carry them.
 int16_t security_protocol_id(std::string_view name);
@@ -296,6 +307,12 @@ class Controller {
   // dynamic broker configs layered on (BrokerConfig::with_dynamic); the static one when the
   // layers break a rule between keys.
   config::BrokerConfig effective_config(const MetadataImage& img) const;
+
+  // AlterClientQuotas (client_quota_control.cc): one status per entry, in order; the valid
+  // entries' ClientQuotaRecords go in one batch. Per entry, Kafka's errors (client_quotas.h:
+  // make_quota_entity, check_quota_op; a key twice in one entry is INVALID_REQUEST);
+  // NOT_CONTROLLER and KAFKA_STORAGE_ERROR for every valid entry. validate_only writes nothing.
+  std::vector<Status> alter_client_quotas(const std::vector<ClientQuotaAlteration>& entries, bool validate_only);
 
   // Hands the next block of kProducerIdBlockSize producer ids to `broker_id`, durably
   // (ProducerIdsRecord), so no id is ever given twice, even across restarts.

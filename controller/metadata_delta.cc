@@ -55,6 +55,8 @@ void MetadataDelta::record(const MetadataRecord& rec) {
         } else if constexpr (std::is_same_v<T, metadata::FenceBrokerRecord> ||
                              std::is_same_v<T, metadata::UnfenceBrokerRecord>) {
           brokers_.insert(r.id);
+        } else if constexpr (std::is_same_v<T, metadata::ClientQuotaRecord>) {
+          client_quotas_ = true;
         }
       },
       rec);
@@ -90,6 +92,7 @@ MetadataDelta MetadataDelta::between(std::shared_ptr<const MetadataImage> before
     const auto* b = d.after_->broker_configs(r);
     if ((a == nullptr) != (b == nullptr) || (a && *a != *b)) d.broker_configs_ = true;
   }
+  d.client_quotas_ = d.before_->client_quotas() != d.after_->client_quotas();
   return d;
 }
 

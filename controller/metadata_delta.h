@@ -50,6 +50,8 @@ class MetadataDelta {
   bool broker_configs_changed() const { return broker_configs_; }
   // Brokers registered, unregistered, fenced, unfenced or in controlled shutdown.
   const std::set<int32_t>& changed_brokers() const { return brokers_; }
+  // Whether any client quota was set or removed.
+  bool client_quotas_changed() const { return client_quotas_; }
 
   // For broker `node_id`: partitions to lead and to follow whose state changed (and followed
   // partitions whose leader's broker changed: its address or fencing), replicas to delete
@@ -67,6 +69,7 @@ class MetadataDelta {
   std::set<std::string> topic_configs_;
   bool broker_configs_ = false;
   std::set<int32_t> brokers_;
+  bool client_quotas_ = false;
 };
 
 }  // namespace kb::controller

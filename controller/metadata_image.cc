@@ -297,6 +297,23 @@ Status MetadataImage::apply_one(const metadata::ProducerIdsRecord& r) {
 
 Status MetadataImage::apply_one(const metadata::NoOpRecord&) { return {}; }
 
+Status MetadataImage::apply_one(const metadata::ClientQuotaRecord& r) {
+  // Kept as written: the controller validated the entity, and a type a newer Kafka knows is
+  // carried along (and ignored by the quota manager) rather than refused.
+  ClientQuotaEntity entity;
+  for (const auto& e : r.entity) entity.push_back({e.entity_type, e.entity_name});
+  std::sort(entity.begin(), entity.end());
+  if (r.remove) {
+    auto it = client_quotas_.find(entity);
+    if (it == client_quotas_.end()) return {};
+    it->second.erase(r.key);
+    if (it->second.empty()) client_quotas_.erase(it);
+  } else {
+    client_quotas_[entity][r.key] = r.value;
+  }
+  return {};
+}
+
 std::vector<MetadataRecord> MetadataImage::to_records() const {
   std::vector<MetadataRecord> out;
   for (const auto& [name, level] : features_) {
@@ -335,6 +352,18 @@ std::vector<MetadataRecord> MetadataImage::to_records() const {
   };
   configs(ConfigResourceType::kBroker, broker_configs_);
   configs(ConfigResourceType::kTopic, topic_configs_);
+  for (const auto& [entity, values] : client_quotas_)
+    for (const auto& [key, value] : values) {
+      metadata::ClientQuotaRecord r;
+      for (const auto& p : entity) {
+        auto& e = r.entity.emplace_back();
+        e.entity_type = p.type;
+        e.entity_name = p.name;
+      }
+      r.key = key;
+      r.value = value;
+      out.emplace_back(std::move(r));
+    }
   for (const auto& [name, t] : topics_) {
     metadata::TopicRecord tr;
     tr.name = name;

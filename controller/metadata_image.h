@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "controller/client_quotas.h"
 #include "controller/metadata_records.h"
 #include "protocol/types.h"
 
@@ -110,6 +111,8 @@ class MetadataImage {
   const std::map<std::string, int16_t, std::less<>>& features() const { return features_; }
   // The first producer id not yet handed out in a block (ProducerIdsRecord), 0 at first.
   int64_t next_producer_id() const { return next_producer_id_; }
+  // Client quotas by entity (ClientQuotaRecord); an entity without values is not kept.
+  const ClientQuotaMap& client_quotas() const { return client_quotas_; }
 
   // Applies one record in metadata log order. A record that contradicts the image (a
   // partition of an unknown topic, a second topic of the same name, fencing an unknown
@@ -140,6 +143,7 @@ class MetadataImage {
   Status apply_one(const metadata::ProducerIdsRecord& r);
   Status apply_one(const metadata::BrokerRegistrationChangeRecord& r);
   Status apply_one(const metadata::NoOpRecord& r);
+  Status apply_one(const metadata::ClientQuotaRecord& r);
   // A private copy of the topic, replacing the shared one (copy-on-write).
   TopicInfo* mutable_topic(const std::string& name);
   BrokerInfo* broker_with_epoch(int32_t id, int64_t epoch, std::string_view what, Status& error);
@@ -156,6 +160,7 @@ class MetadataImage {
   std::map<int32_t, BrokerInfo> brokers_;
   std::map<std::string, int16_t, std::less<>> features_;
   int64_t next_producer_id_ = 0;
+  ClientQuotaMap client_quotas_;
 };
 
 }  // namespace kb::controller

@@ -29,6 +29,7 @@ KB_RECORD_NAME(FeatureLevelRecord)
 KB_RECORD_NAME(ProducerIdsRecord)
 KB_RECORD_NAME(BrokerRegistrationChangeRecord)
 KB_RECORD_NAME(NoOpRecord)
+KB_RECORD_NAME(ClientQuotaRecord)
 #undef KB_RECORD_NAME
 
 // Versions written: the lowest that carries every field kbroker sets. RegisterBrokerRecord v3

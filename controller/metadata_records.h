@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "controller/records/broker_registration_change_record.h"
+#include "controller/records/client_quota_record.h"
 #include "controller/records/config_record.h"
 #include "controller/records/feature_level_record.h"
 #include "controller/records/fence_broker_record.h"
@@ -36,7 +37,9 @@ using MetadataRecord =
                  metadata::PartitionRecord, metadata::ConfigRecord, metadata::PartitionChangeRecord,
                  metadata::FenceBrokerRecord, metadata::UnfenceBrokerRecord, metadata::RemoveTopicRecord,
                  metadata::FeatureLevelRecord, metadata::ProducerIdsRecord,
-                 metadata::BrokerRegistrationChangeRecord, metadata::NoOpRecord>;
+                 metadata::BrokerRegistrationChangeRecord, metadata::NoOpRecord,
+                 // client quotas
+                 metadata::ClientQuotaRecord>;
 
 // The frame version KRaft writes in front of every metadata record.
 inline constexpr uint32_t kMetadataFrameVersion = 1;

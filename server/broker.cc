@@ -1,6 +1,7 @@
 #include "server/broker.h"
 
 #include <fmt/ranges.h>
+#include <prometheus/metric_family.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -87,7 +88,11 @@ Broker::Broker(config::BrokerConfig config)
       node_id_(config_.node_id()),
       dynamic_configs_(std::make_unique<DynamicConfigPublisher>(config_)),
       authorization_(std::make_unique<Authorization>(!config_.get_string("authorizer.class.name").empty(),
-                                                     authorizer_config(config_))) {}
+                                                     authorizer_config(config_))),
+      quotas_(std::make_unique<ClientQuotaManager>(QuotaOptions{
+          config_.get_int("quota.window.num"), config_.get_int("quota.window.size.seconds") * 1000LL,
+          config_.get_int("controller.quota.window.num"),
+          config_.get_int("controller.quota.window.size.seconds") * 1000LL})) {}
 
 std::shared_ptr<const config::BrokerConfig> Broker::effective_config() const { return dynamic_configs_->effective(); }
 
@@ -219,6 +224,7 @@ Status Broker::start() {
       replicas_->set_transaction_verification(eff->get_bool("transaction.partition.verification.enable"));
     }
     replica_publisher_->on_delta(delta);
+    if (delta.client_quotas_changed()) quotas_->update(delta.after().client_quotas());
   });
   logs_->start();
   producer_ids_ = std::make_unique<ProducerIdManager>(
@@ -227,6 +233,7 @@ Status Broker::start() {
   controller_unknown_since_ms_ = runtime::now_ms();
   schedule_controller_watch();
 
+  metrics_.add_collector([this] { return quota_families(quotas_->samples(runtime::steady_ms())); });
   metrics_.set_partition_source([this] { return sample_partitions(); });
   metrics_.set_topic_source([this] {
     std::vector<TopicSample> out;

@@ -25,6 +25,7 @@
 #include "runtime/peer_client.h"
 #include "security/scram.h"
 #include "server/authorization.h"
+#include "server/client_quota_manager.h"
 #include "server/metadata_publishers.h"
 #include "server/metrics.h"
 #include "storage/log_manager.h"
@@ -128,6 +129,8 @@ class Broker {
   // records); nullopt for an unknown user.
   std::optional<security::ScramCredential> scram_credential(security::ScramMechanism mechanism,
                                                             const std::string& user) const;
+  // Client quotas: producer/consumer byte rates and controller mutations per user and client id.
+  ClientQuotaManager& quotas() { return *quotas_; }
 
   // The built-in Schema Registry; null when schema.registry.enable is false.
   SchemaRegistryService* schema_registry() const { return schema_registry_.get(); }
@@ -177,6 +180,7 @@ class Broker {
   std::shared_ptr<ConnectionQuotas> connection_quotas_;
   Metrics metrics_;
   std::unique_ptr<Authorization> authorization_;
+  std::unique_ptr<ClientQuotaManager> quotas_;
   // Before the threads that deliver its blocks, so it is destroyed after them.
   std::unique_ptr<controller::ProducerIdManager> producer_ids_;
   std::shared_ptr<runtime::Timer> producer_expiration_timer_;  // re-armed on the coordinator loop

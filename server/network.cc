@@ -366,6 +366,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void on_frame(std::shared_ptr<Frame> frame) {
+    // A quota throttle mutes the connection: the request is held (and nothing more is read)
+    // until the throttle time is over.
+    if (const auto now = Clock::now(); now < muted_until_) {
+      const auto wait = std::chrono::ceil<std::chrono::milliseconds>(muted_until_ - now).count();
+      loop_.after_ms(wait, [self = shared_from_this(), frame = std::move(frame)]() mutable {
+        if (!self->closed_) self->on_frame(std::move(frame));
+      });
+      return;
+    }
     last_active_ = Clock::now();
     const int64_t held = std::exchange(frame_held_, 0);
     ParsedRequest parsed;
@@ -426,6 +435,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       net_.broker.metrics().request_completed(s.api_key,
                                               std::chrono::duration<double>(Clock::now() - s.started).count(),
                                               std::chrono::duration<double>(s.answered - s.started).count());
+      if (s.response->throttle_ms > 0)
+        muted_until_ = std::max(muted_until_, Clock::now() + std::chrono::milliseconds(s.response->throttle_ms));
       if (s.response->send && !enqueue_response(s)) return close();
       if (s.response->close_after) close_now = true;
       slots_.pop_front();
@@ -608,6 +619,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   size_t frame_size_ = 0;         // its declared size
   int64_t frame_held_ = 0;        // its bytes counted against queued.max.request.bytes
   bool waiting_for_memory_ = false;
+  Clock::time_point muted_until_{};  // quota throttling: requests wait until then
   std::deque<Slot> slots_;
   std::deque<OutChunk> out_;
   uint64_t next_seq_ = 0;

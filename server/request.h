@@ -42,6 +42,9 @@ struct Response {
   wire::Writer body;          // response body (without size prefix and response header)
   bool send = true;           // false: no response on the wire (Produce with acks=0)
   bool close_after = false;   // close the connection once this (and earlier) answers are out
+  // Quota throttling (Kafka's channel mute): no further request is read from the connection
+  // for this long after the answer (also for an answer that is not sent, acks=0).
+  int64_t throttle_ms = 0;
 };
 
 // Call exactly once, from any thread; the connection writes answers in request order.

@@ -9,6 +9,7 @@
 #include "server/forwarding.h"
 #include "server/handlers/access.h"
 #include "server/handlers/handlers.h"
+#include "server/quota_throttle.h"
 
 namespace kb::server {
 
@@ -118,9 +119,31 @@ void handle_create_topics(RequestContext& ctx, Respond respond) {
     }
     specs.push_back(std::move(s));
   }
+  // controller_mutation_rate counts the partitions created; v6+ refuses over the quota.
+  MutationQuota quota(broker.quotas(), ctx, version >= 6);
   std::map<std::string, controller::CreateTopicResult> results;
-  for (auto& r : broker.controller().create_topics(specs, req.validate_only))
+  std::map<std::string, double> permits;
+  if (!req.validate_only) {
+    const int32_t default_partitions = broker.effective_config()->get_int("num.partitions");
+    std::erase_if(specs, [&](const controller::CreateTopicSpec& s) {
+      const double n = !s.assignments.empty() ? static_cast<double>(s.assignments.size())
+                       : s.num_partitions > 0 ? s.num_partitions
+                                              : default_partitions;
+      if (quota.admit(n)) {
+        permits[s.name] = n;
+        return false;
+      }
+      auto& r = results[s.name];
+      r.name = s.name;
+      r.error = ErrorCode::THROTTLING_QUOTA_EXCEEDED;
+      r.message = MutationQuota::kMessage;
+      return true;
+    });
+  }
+  for (auto& r : broker.controller().create_topics(specs, req.validate_only)) {
+    if (r.error != ErrorCode::NONE) quota.refund(permits[r.name]);
     results.emplace(r.name, std::move(r));
+  }
 
   Resp resp;
   std::set<std::string> answered;
@@ -179,7 +202,9 @@ void handle_create_topics(RequestContext& ctx, Respond respond) {
     }
     resp.topics.push_back(std::move(tr));
   }
-  send_response(ctx, respond, resp);
+  resp.throttle_time_ms = static_cast<int32_t>(std::min<int64_t>(quota.throttle_ms(), INT32_MAX));
+  Respond out = throttled(ctx, std::move(respond), quota.throttle_ms(), version >= 3);
+  send_response(ctx, out, resp);
 }
 
 }  // namespace kb::server

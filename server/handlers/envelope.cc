@@ -34,6 +34,8 @@ bool forwardable(int16_t api_key) {
     case 44:  // IncrementalAlterConfigs
     case 45:  // AlterPartitionReassignments
       return true;
+    case 49:  // AlterClientQuotas
+      return true;
     default:
       return false;
   }

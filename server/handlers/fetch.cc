@@ -20,8 +20,10 @@
 #include <spdlog/spdlog.h>
 
 #include "server/broker.h"
+#include "runtime/clock.h"
 #include "server/handlers/access.h"
 #include "server/handlers/handlers.h"
+#include "server/quota_throttle.h"
 #include "storage/files.h"
 
 namespace kb::server {
@@ -75,6 +77,7 @@ void answer(FetchState& st, std::vector<replication::FetchPartitionResult> resul
   int64_t budget = std::min<int64_t>(std::max<int32_t>(st.req.max_bytes, 0), kMaxDownConvertedFetchBytes);
   bool first_data = true;
   int64_t converted_records = 0, converted_bytes = 0;
+  int64_t sent = 0;  // record bytes in the answer
   Resp resp;
   size_t i = 0;
   for (size_t ti = 0; ti < st.req.topics.size(); ++ti) {
@@ -141,6 +144,7 @@ void answer(FetchState& st, std::vector<replication::FetchPartitionResult> resul
           }
         }
         if (n > 0) {
+          sent += n;
           budget -= n;
           first_data = false;
           if (consumer && r.stats) replication::TopicStats::add(r.stats->bytes_out, static_cast<uint64_t>(n));
@@ -154,6 +158,22 @@ void answer(FetchState& st, std::vector<replication::FetchPartitionResult> resul
       } else {
         pd.aborted_transactions.reset();
       }
+    }
+  }
+  // consumer_byte_rate: the answer's bytes count; over the quota the answer is empty (its
+  // bytes taken back, as Kafka does) and carries the throttle time.
+  if (consumer && broker.quotas().enabled(QuotaKind::kFetch)) {
+    const int64_t now = runtime::steady_ms();
+    const auto user = quota_user_of(st.ctx);
+    const double bytes = static_cast<double>(sent);
+    const int64_t ms = broker.quotas().record_bytes(QuotaKind::kFetch, user, st.ctx.client_id, bytes, now);
+    if (ms > 0) {
+      broker.quotas().unrecord_bytes(QuotaKind::kFetch, user, st.ctx.client_id, bytes, now);
+      Resp empty;
+      empty.throttle_time_ms = static_cast<int32_t>(std::min<int64_t>(ms, INT32_MAX));
+      Respond respond = throttled(st.ctx, std::move(st.respond), ms, st.ctx.api_version >= 8);
+      send_response(st.ctx, respond, empty);
+      return;
     }
   }
   if (converted_records > 0)

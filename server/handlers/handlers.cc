@@ -67,6 +67,9 @@ const std::vector<HandlerInfo>& handlers() {
         {66, "ListTransactions", 0, 1, handle_list_transactions},
         {67, "AllocateProducerIds", 0, 0, handle_allocate_producer_ids, true},
         {73, "AssignReplicasToDirs", 0, 0, handle_assign_replicas_to_dirs, true},
+        // client quotas
+        {48, "DescribeClientQuotas", 0, 1, handle_describe_client_quotas},
+        {49, "AlterClientQuotas", 0, 1, handle_alter_client_quotas},
     };
     std::sort(t.begin(), t.end(), [](auto& a, auto& b) { return a.api_key < b.api_key; });
     return t;

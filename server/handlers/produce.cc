@@ -24,8 +24,10 @@
 #include "replication/replica_manager.h"
 #include "runtime/rate_limited_log.h"
 #include "server/broker.h"
+#include "runtime/clock.h"
 #include "server/handlers/access.h"
 #include "server/handlers/handlers.h"
+#include "server/quota_throttle.h"
 #include "server/schema_registry_service.h"
 #include "server/schema_validation.h"
 
@@ -249,6 +251,15 @@ void handle_produce(RequestContext& ctx, Respond respond) {
   pp->respond = std::move(respond);
   Resp& resp = pp->resp;
   const Access access(ctx);
+  // producer_byte_rate: the request's bytes count when it arrives; Produce v6+ clients back
+  // off by themselves, older ones get their answer late (KIP-219).
+  if (broker.quotas().enabled(QuotaKind::kProduce)) {
+    const double bytes = static_cast<double>(ctx.frame ? ctx.frame->size() : ctx.body.size());
+    const int64_t ms = broker.quotas().record_bytes(QuotaKind::kProduce, quota_user_of(ctx), ctx.client_id, bytes,
+                                                    runtime::steady_ms());
+    resp.throttle_time_ms = static_cast<int32_t>(std::min<int64_t>(ms, INT32_MAX));
+    pp->respond = throttled(ctx, std::move(pp->respond), ms, ctx.api_version >= 6);
+  }
   for (auto& td : req.topic_data) {
     const bool authorized = access.topic(security::AclOperation::WRITE, td.name);
     auto& tr = resp.responses.emplace_back();

@@ -53,6 +53,15 @@ def string(s):
     return struct.pack(">h", len(b)) + b
 
 
+def read_string(data, off):
+    """A classic (int16-length) nullable string at `off` -> (str or None, offset after it)."""
+    (n,) = struct.unpack_from(">h", data, off)
+    off += 2
+    if n < 0:
+        return None, off
+    return data[off:off + n].decode(), off + n
+
+
 def header(api_key, version, correlation_id=1, client_id="kb-test"):
     return struct.pack(">hhi", api_key, version, correlation_id) + string(client_id)
 

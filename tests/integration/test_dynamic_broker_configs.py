@@ -24,14 +24,6 @@ SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
 # --- raw requests: the Python clients on this machine (confluent-kafka 1.7, kafka-python 2.0)
 # --- have no IncrementalAlterConfigs, and a raw request goes to exactly the broker we name -------
 
-def _nullable_string(data, off):
-    (n,) = struct.unpack_from(">h", data, off)
-    off += 2
-    if n < 0:
-        return None, off
-    return data[off:off + n].decode(), off + n
-
-
 def incremental_alter(bootstrap, name, ops, validate_only=False, resource_type=BROKER):
     """IncrementalAlterConfigs v0 on BROKER resource `name`; ops = [(key, op, value)].
     Returns (error_code, error_message)."""
@@ -47,7 +39,7 @@ def incremental_alter(bootstrap, name, ops, validate_only=False, resource_type=B
         conn.close()
     off = 4 + 4  # throttle time, responses count
     (err,) = struct.unpack_from(">h", resp, off)
-    msg, _ = _nullable_string(resp, off + 2)
+    msg, _ = kafka_wire.read_string(resp, off + 2)
     return err, msg
 
 
@@ -65,23 +57,23 @@ def describe_raw(bootstrap, name="", resource_type=BROKER):
         conn.close()
     off = 4 + 4
     (err,) = struct.unpack_from(">h", resp, off)
-    _, off = _nullable_string(resp, off + 2)
+    _, off = kafka_wire.read_string(resp, off + 2)
     off += 1  # resource type
-    _, off = _nullable_string(resp, off)
+    _, off = kafka_wire.read_string(resp, off)
     (count,) = struct.unpack_from(">i", resp, off)
     off += 4
     out = {}
     for _ in range(count):
-        name, off = _nullable_string(resp, off)
-        value, off = _nullable_string(resp, off)
+        name, off = kafka_wire.read_string(resp, off)
+        value, off = kafka_wire.read_string(resp, off)
         _read_only, source, _sensitive = struct.unpack_from(">bbb", resp, off)
         off += 3
         (nsyn,) = struct.unpack_from(">i", resp, off)
         off += 4
         synonyms = []
         for _ in range(nsyn):
-            sname, off = _nullable_string(resp, off)
-            svalue, off = _nullable_string(resp, off)
+            sname, off = kafka_wire.read_string(resp, off)
+            svalue, off = kafka_wire.read_string(resp, off)
             (ssource,) = struct.unpack_from(">b", resp, off)
             off += 1
             synonyms.append((sname, svalue, ssource))

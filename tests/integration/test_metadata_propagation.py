@@ -12,19 +12,11 @@ import struct
 import time
 
 from cluster_harness import cluster  # noqa: F401 (fixture)
-from kafka_wire import Conn, header
+from kafka_wire import Conn, header, read_string
 from test_cluster import FAST
 
 TOPICS = int(os.environ.get("KB_PROPAGATION_TOPICS", "30"))
 WORST_BOUND_MS = 300
-
-
-def _string(data, off):
-    (n,) = struct.unpack_from(">h", data, off)
-    off += 2
-    if n < 0:
-        return None, off
-    return data[off:off + n].decode(), off + n
 
 
 def topics_with_leaders(conn):
@@ -35,16 +27,16 @@ def topics_with_leaders(conn):
     off += 4
     for _ in range(brokers):
         off += 4
-        _, off = _string(resp, off)
+        _, off = read_string(resp, off)
         off += 4
-        _, off = _string(resp, off)
+        _, off = read_string(resp, off)
     off += 4  # controller id
     (count,) = struct.unpack_from(">i", resp, off)
     off += 4
     out = {}
     for _ in range(count):
         (err,) = struct.unpack_from(">h", resp, off)
-        name, off = _string(resp, off + 2)
+        name, off = read_string(resp, off + 2)
         off += 1  # is_internal
         (parts,) = struct.unpack_from(">i", resp, off)
         off += 4
