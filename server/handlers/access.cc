@@ -98,6 +98,7 @@ const std::vector<ApiAccess>& api_access() {
       {65, kResources, kNoOp, "DESCRIBE on each TRANSACTIONAL_ID; its topics filtered by DESCRIBE"},
       {66, kResources, kNoOp, "the transactions whose TRANSACTIONAL_ID allows DESCRIBE"},
       {67, kController, kNoOp, "AllocateProducerIds: CLUSTER_ACTION"},
+      {73, kController, kNoOp, "AssignReplicasToDirs: CLUSTER_ACTION"},
   };
   return table;
 }
