@@ -55,6 +55,12 @@ void MetadataDelta::record(const MetadataRecord& rec) {
         } else if constexpr (std::is_same_v<T, metadata::FenceBrokerRecord> ||
                              std::is_same_v<T, metadata::UnfenceBrokerRecord>) {
           brokers_.insert(r.id);
+        } else if constexpr (std::is_same_v<T, metadata::UserScramCredentialRecord> ||
+                             std::is_same_v<T, metadata::RemoveUserScramCredentialRecord>) {
+          scram_ = true;
+        } else if constexpr (std::is_same_v<T, metadata::AccessControlEntryRecord> ||
+                             std::is_same_v<T, metadata::RemoveAccessControlEntryRecord>) {
+          acls_ = true;
         }
       },
       rec);
@@ -90,6 +96,8 @@ MetadataDelta MetadataDelta::between(std::shared_ptr<const MetadataImage> before
     const auto* b = d.after_->broker_configs(r);
     if ((a == nullptr) != (b == nullptr) || (a && *a != *b)) d.broker_configs_ = true;
   }
+  d.scram_ = d.before_->scram_credentials() != d.after_->scram_credentials();
+  d.acls_ = d.before_->acls_by_id() != d.after_->acls_by_id();
   return d;
 }
 

@@ -50,6 +50,9 @@ class MetadataDelta {
   bool broker_configs_changed() const { return broker_configs_; }
   // Brokers registered, unregistered, fenced, unfenced or in controlled shutdown.
   const std::set<int32_t>& changed_brokers() const { return brokers_; }
+  // Whether any SCRAM credential, or any ACL, was added, changed or removed.
+  bool scram_changed() const { return scram_; }
+  bool acls_changed() const { return acls_; }
 
   // For broker `node_id`: partitions to lead and to follow whose state changed (and followed
   // partitions whose leader's broker changed: its address or fencing), replicas to delete
@@ -67,6 +70,8 @@ class MetadataDelta {
   std::set<std::string> topic_configs_;
   bool broker_configs_ = false;
   std::set<int32_t> brokers_;
+  bool scram_ = false;
+  bool acls_ = false;
 };
 
 }  // namespace kb::controller

@@ -29,6 +29,10 @@ KB_RECORD_NAME(FeatureLevelRecord)
 KB_RECORD_NAME(ProducerIdsRecord)
 KB_RECORD_NAME(BrokerRegistrationChangeRecord)
 KB_RECORD_NAME(NoOpRecord)
+KB_RECORD_NAME(UserScramCredentialRecord)
+KB_RECORD_NAME(RemoveUserScramCredentialRecord)
+KB_RECORD_NAME(AccessControlEntryRecord)
+KB_RECORD_NAME(RemoveAccessControlEntryRecord)
 #undef KB_RECORD_NAME
 
 // Versions written. RegisterBrokerRecord v1 is the first with in_controlled_shutdown;

@@ -198,6 +198,8 @@ Status Broker::start() {
       replicas_->set_transaction_verification(eff->get_bool("transaction.partition.verification.enable"));
     }
     replica_publisher_->on_delta(delta);
+    // The authorizer follows the image's ACLs on every broker (Kafka's AclPublisher).
+    if (delta.acls_changed()) authorization_->set_acls(delta.after().acls());
   });
   logs_->start();
   producer_ids_ = std::make_unique<ProducerIdManager>(
