@@ -39,6 +39,7 @@ void handle_alter_user_scram_credentials(RequestContext& ctx, Respond respond) {
     auto& res = resp.results.emplace_back();
     res.user = result.user;
     res.error_code = to_wire(result.error);
+    res.error_message = std::nullopt;  // Kafka's null for success
     if (result.error != ErrorCode::NONE) {
       res.error_message = result.message;
       ctx.broker->metrics().request_error(ctx.api_key, result.error);

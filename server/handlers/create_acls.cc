@@ -39,6 +39,7 @@ void handle_create_acls(RequestContext& ctx, Respond respond) {
   for (const Status& s : ctx.broker->controller().create_acls(bindings)) {
     auto& res = resp.results.emplace_back();
     res.error_code = to_wire(s.code());
+    res.error_message = std::nullopt;  // Kafka's null for success
     if (!s.ok()) {
       res.error_message = s.error().message;
       ctx.broker->metrics().request_error(ctx.api_key, s.code());

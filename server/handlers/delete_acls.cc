@@ -32,6 +32,7 @@ void handle_delete_acls(RequestContext& ctx, Respond respond) {
   for (const auto& result : ctx.broker->controller().delete_acls(filters)) {
     auto& res = resp.filter_results.emplace_back();
     res.error_code = to_wire(result.error);
+    res.error_message = std::nullopt;  // Kafka's null for success
     if (result.error != ErrorCode::NONE) {
       res.error_message = result.message;
       ctx.broker->metrics().request_error(ctx.api_key, result.error);
@@ -39,6 +40,7 @@ void handle_delete_acls(RequestContext& ctx, Respond respond) {
     for (const auto& b : result.deleted) {
       auto& m = res.matching_acls.emplace_back();
       m.error_code = to_wire(ErrorCode::NONE);
+      m.error_message = std::nullopt;
       m.resource_type = static_cast<int8_t>(b.resource_type);
       m.resource_name = b.resource_name;
       m.pattern_type = static_cast<int8_t>(b.pattern_type);

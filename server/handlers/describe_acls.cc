@@ -32,6 +32,7 @@ void handle_describe_acls(RequestContext& ctx, Respond respond) {
   for (const auto& [id, b] : image->acls_by_id())
     if (filter.matches(b)) by_pattern[{b.resource_type, b.resource_name, b.pattern_type}].push_back(&b);
   resp.error_code = to_wire(ErrorCode::NONE);
+  resp.error_message = std::nullopt;  // Kafka's null for success
   for (const auto& [pattern, bindings] : by_pattern) {
     auto& r = resp.resources.emplace_back();
     r.resource_type = static_cast<int8_t>(std::get<0>(pattern));

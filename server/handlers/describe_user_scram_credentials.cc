@@ -26,9 +26,11 @@ void handle_describe_user_scram_credentials(RequestContext& ctx, Respond respond
   }
   msg::DescribeUserScramCredentialsResponse resp;
   resp.error_code = to_wire(ErrorCode::NONE);
+  resp.error_message = std::nullopt;  // Kafka's null for success
   for (const auto& user : users) {
     auto& r = resp.results.emplace_back();
     r.user = user;
+    r.error_message = std::nullopt;
     auto it = all.find(user);
     ErrorCode code = ErrorCode::NONE;
     if (times[user] > 1) {

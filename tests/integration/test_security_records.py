@@ -24,19 +24,24 @@ NONE, SECURITY_DISABLED, UNSUPPORTED_SASL_MECHANISM = 0, 54, 33
 RESOURCE_NOT_FOUND, DUPLICATE_RESOURCE, UNACCEPTABLE_CREDENTIAL = 91, 92, 93
 
 
-def knows_super_users():
-    """super.users arrives with the authorizer's settings; without it ANONYMOUS needs no ACL."""
+def authorizer_available():
+    """Whether this kbroker has the authorizer's settings (authorizer.class.name: kbroker with
+    super.users, which arrive together): without them the ACL APIs answer SECURITY_DISABLED."""
     out = subprocess.run([KBROKER, "--help"], capture_output=True, text=True).stdout
     return "super.users" in out
 
 
+ACLS = authorizer_available()
+
+
 def security_config(**more):
-    extra = {"authorizer.class.name": "kbroker",
-             "schema.registry.authentication.method": "BASIC",
+    extra = {"schema.registry.authentication.method": "BASIC",
              "bootstrap.scram.users": "SCRAM-SHA-256=[name=admin,password=admin-secret]",
              "sasl.jaas.config": "'org.apache.kafka.common.security.plain.PlainLoginModule required "
                                  "user_plainuser=\"plain-secret\";'"}
-    if knows_super_users():
+    if ACLS:
+        # ANONYMOUS (these tests' plaintext clients) may do everything, whatever the ACLs say.
+        extra["authorizer.class.name"] = "kbroker"
         extra["super.users"] = "User:ANONYMOUS;User:admin"
     extra.update(more)
     return extra
@@ -191,9 +196,13 @@ def acl_keys(acls):
                    a.resource_pattern.resource_name, a.resource_pattern.pattern_type) for a in acls)
 
 
-def test_acls_scram_and_registry_auth_survive_restart(broker_factory):
-    b = broker_factory(security_config())
-    admin = KafkaAdminClient(bootstrap_servers=b.bootstrap, client_id="kb-acl-test")
+ONLY_BOB = ACLFilter(principal="User:bob", host=None, operation=ACLOperation.ANY,
+                     permission_type=ACLPermissionType.ANY,
+                     resource_pattern=ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY))
+
+
+def create_and_describe_acls(bootstrap):
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="kb-acl-test")
     try:
         result = admin.create_acls([READ_ORDERS, WRITE_LOGS, READ_ORDERS])
         assert not result["failed"], result
@@ -203,13 +212,25 @@ def test_acls_scram_and_registry_auth_survive_restart(broker_factory):
         acls, error = admin.describe_acls(ALL_FILTER)
         assert error.errno == NONE
         assert acl_keys(acls) == acl_keys([READ_ORDERS, WRITE_LOGS])  # the repeated one stored once
-        only_bob = ACLFilter(principal="User:bob", host=None, operation=ACLOperation.ANY,
-                             permission_type=ACLPermissionType.ANY,
-                             resource_pattern=ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY))
-        acls, _ = admin.describe_acls(only_bob)
+        acls, _ = admin.describe_acls(ONLY_BOB)
         assert acl_keys(acls) == acl_keys([WRITE_LOGS])
     finally:
         admin.close()
+
+
+def delete_bobs_acl(bootstrap):
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="kb-acl-test")
+    try:
+        deleted = admin.delete_acls([ONLY_BOB])
+        assert len(deleted) == 1 and len(deleted[0][1]) == 1
+    finally:
+        admin.close()
+
+
+def test_acls_scram_and_registry_auth_survive_restart(broker_factory):
+    b = broker_factory(security_config())
+    if ACLS:
+        create_and_describe_acls(b.bootstrap)
 
     # SCRAM: the bootstrapped admin, then Kafka's validation.
     top, users = describe_scram(b.bootstrap)
@@ -244,20 +265,15 @@ def test_acls_scram_and_registry_auth_survive_restart(broker_factory):
     # The global config and mode are the super users' (alice is not one).
     status, body, _ = http("PUT", b.registry_url + "/config", {"compatibility": "NONE"}, auth="alice:alice-secret")
     assert status == 403 and body["error_code"] == 40301
-    if knows_super_users():
+    if ACLS:  # admin is a super user
         assert http("PUT", b.registry_url + "/config", {"compatibility": "NONE"}, auth="admin:admin-secret")[0] == 200
+        delete_bobs_acl(b.bootstrap)
 
-    # Delete one ACL and one credential, then restart: the log (or its snapshot) brings back the rest.
-    admin = KafkaAdminClient(bootstrap_servers=b.bootstrap, client_id="kb-acl-test")
-    try:
-        deleted = admin.delete_acls([only_bob])
-        assert len(deleted) == 1 and len(deleted[0][1]) == 1
-    finally:
-        admin.close()
+    # Delete a credential, then restart: the log (or its snapshot) brings back the rest.
     assert alter_scram(b.bootstrap, deletions=[("admin", SHA_256)]) == {"admin": (NONE, None)}
     b.restart()
-    error, acls = describe_acls_raw(b.bootstrap)
-    assert error == NONE and acls == [(2, "orders", 3, "User:alice", "*", 3, 3)]
+    if ACLS:
+        assert describe_acls_raw(b.bootstrap) == (NONE, [(2, "orders", 3, "User:alice", "*", 3, 3)])
     top, users = describe_scram(b.bootstrap)
     assert users == {"alice": (NONE, {SHA_512: 8192})}
     assert http("GET", b.registry_url + "/subjects", auth="alice:alice-secret")[0] == 200
@@ -267,21 +283,30 @@ def test_acls_scram_and_registry_auth_survive_restart(broker_factory):
 def test_acl_apis_without_an_authorizer_are_disabled(broker):
     error, _ = describe_acls_raw(broker.bootstrap)
     assert error == SECURITY_DISABLED
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap, client_id="kb-acl-test")
+    try:
+        failed = admin.create_acls([READ_ORDERS])["failed"]
+        assert len(failed) == 1 and failed[0][1].errno == SECURITY_DISABLED
+    finally:
+        admin.close()
 
 
 def test_every_broker_of_a_cluster_sees_acls_and_credentials(cluster):
     c = cluster(3, extra=security_config())
+    assert alter_scram(c.broker(2).bootstrap, upsertions=[("carol", SHA_256, 4096, "pw")]) == {"carol": (NONE, None)}
+    for n in c.ids:
+        c.wait_for(lambda: describe_scram(c.broker(n).bootstrap, ["carol"])[1] == {"carol": (NONE, {SHA_256: 4096})},
+                   10, f"carol's credential on node {n}")
+    if not ACLS:
+        return
     admin = KafkaAdminClient(bootstrap_servers=c.broker(1).bootstrap, client_id="kb-acl-test")
     try:
         assert not admin.create_acls([READ_ORDERS, WRITE_LOGS])["failed"]
     finally:
         admin.close()
-    assert alter_scram(c.broker(2).bootstrap, upsertions=[("carol", SHA_256, 4096, "pw")]) == {"carol": (NONE, None)}
     expected = sorted([(2, "orders", 3, "User:alice", "*", 3, 3), (2, "logs-", 4, "User:bob", "*", 4, 2)])
     for n in c.ids:
         c.wait_for(lambda: describe_acls_raw(c.broker(n).bootstrap) == (NONE, expected), 10, f"the ACLs on node {n}")
-        c.wait_for(lambda: describe_scram(c.broker(n).bootstrap, ["carol"])[1] == {"carol": (NONE, {SHA_256: 4096})},
-                   10, f"carol's credential on node {n}")
     # Deleted through the third node: gone everywhere.
     conn = Conn(c.broker(3).bootstrap)
     try:
