@@ -17,12 +17,16 @@ std::vector<Status> Controller::create_acls(const std::vector<security::AclBindi
   for (const auto& [id, b] : img->acls_by_id()) existing.insert(b);
   std::vector<Status> results;
   std::vector<size_t> written;  // results that depend on the batch
+  std::vector<const security::AclBinding*> added;
   std::vector<MetadataRecord> records;
   for (const auto& b : acls) {
     Status s = security::validate(b);
     if (s.ok() && b.resource_type == security::ResourceType::CLUSTER && b.resource_name != security::kClusterName)
       s = Status(ErrorCode::INVALID_REQUEST, "The only valid name for the CLUSTER resource is kafka-cluster");
-    if (s.ok() && existing.insert(b).second) records.push_back(acl_record(Uuid::random(), b));
+    if (s.ok() && existing.insert(b).second) {
+      records.push_back(acl_record(Uuid::random(), b));
+      added.push_back(&b);
+    }
     if (s.ok()) written.push_back(results.size());
     results.push_back(std::move(s));
   }
@@ -30,8 +34,8 @@ std::vector<Status> Controller::create_acls(const std::vector<security::AclBindi
   // commit() also answers an empty batch: NOT_CONTROLLER on a standby, as for a real write.
   Status committed = commit(std::move(records));
   for (size_t i : written) results[i] = committed;
-  for (size_t i = 0; i < acls.size(); ++i)
-    if (results[i].ok()) spdlog::info("ACL created: {}", security::to_string(acls[i]));
+  if (committed.ok())
+    for (const auto* b : added) spdlog::info("ACL created: {}", security::to_string(*b));
   return results;
 }
 
@@ -60,15 +64,15 @@ std::vector<AclDeleteResult> Controller::delete_acls(const std::vector<security:
     results.push_back(std::move(r));
   }
   Status committed = commit(std::move(records));
+  if (committed.ok()) {
+    for (const Uuid& id : removed) spdlog::info("ACL deleted: {}", security::to_string(img->acls_by_id().at(id)));
+    return results;
+  }
   for (auto& r : results) {
     if (r.error != ErrorCode::NONE) continue;
-    if (!committed.ok()) {
-      r.error = committed.code();
-      r.message = committed.error().message;
-      r.deleted.clear();
-      continue;
-    }
-    for (const auto& b : r.deleted) spdlog::info("ACL deleted: {}", security::to_string(b));
+    r.error = committed.code();
+    r.message = committed.error().message;
+    r.deleted.clear();
   }
   return results;
 }
