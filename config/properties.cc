@@ -8,6 +8,7 @@
 
 #include "config/config.h"
 #include "config/parse.h"
+#include "config/scram_users.h"
 
 namespace kb::config {
 
@@ -90,6 +91,11 @@ std::string check_metrics_listener(std::string_view v) {
   if (!hp) return why + " (expected host:port, e.g. 0.0.0.0:9644)";
   if (hp->host.empty()) return "the host is empty (expected host:port, e.g. 0.0.0.0:9644)";
   return "";
+}
+
+std::string check_scram_users(std::string_view v) {
+  auto users = parse_scram_users(v);
+  return users.ok() ? "" : users.error().message;
 }
 
 // Kafka's topic name rule (Topic.validate): 1..249 of [a-zA-Z0-9._-], not "." or "..".
@@ -578,6 +584,16 @@ const std::vector<PropertyDef>& broker_properties() {
           "kbroker: longest a Schema Registry request waits for the topic (a write for its replication, a "
           "read for the view to catch up) before 50002 (Confluent's kafkastore.timeout.ms)")
           .at_least(1),
+      // Security records (issue 17): the first SCRAM users, and the registry's Basic auth.
+      Def("bootstrap.scram.users", T::Password, "",
+          "kbroker: SCRAM users the controller writes into a new cluster's metadata log (kafka-storage format "
+          "--add-scram): SCRAM-SHA-256=[name=admin,password=admin-secret], several separated by spaces or ';'; "
+          "ignored once the cluster exists")
+          .check(check_scram_users),
+      Def("schema.registry.authentication.method", T::String, "NONE",
+          "kbroker: Confluent's authentication.method for the Schema Registry: NONE, or BASIC (HTTP Basic "
+          "against the cluster's SCRAM users and the PLAIN users of sasl.jaas.config)")
+          .in({"NONE", "BASIC"}),
       Def("log.level", T::String, "info", "kbroker: level of the broker's own log (not a Kafka property)")
           .in({"trace", "debug", "info", "warn", "error", "critical", "off"}),
   };

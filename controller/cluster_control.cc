@@ -355,7 +355,10 @@ Result<int64_t> Controller::register_broker(const BrokerRegistration& reg) {
     return existing->epoch;  // a retried registration of the same process
   }
   std::vector<MetadataRecord> records;
-  if (img->features().empty()) records.push_back(bootstrap_feature_record());
+  if (img->features().empty()) {
+    records.push_back(bootstrap_feature_record());
+    for (auto& r : bootstrap_scram_records()) records.push_back(std::move(r));
+  }
   // A new incarnation (the broker restarted): what the old one led moves to in-sync replicas
   // now, and the broker leaves the ISRs; it catches up as a follower before it is unfenced.
   if (existing) records = evacuate(*img, reg.id);

@@ -30,6 +30,7 @@
 #include "controller/metadata_delta.h"
 #include "controller/metadata_image.h"
 #include "controller/metadata_log.h"
+#include "security/acl.h"
 #include "storage/log_manager.h"
 
 namespace kb::runtime {
@@ -151,6 +152,29 @@ struct ClientQuotaOp {
 struct ClientQuotaAlteration {
   std::vector<QuotaEntityPart> entity;
   std::vector<ClientQuotaOp> ops;
+};
+// AlterUserScramCredentials entries (salted_password is Hi(password, salt, iterations): the
+// client never sends the password itself), and the answer per user.
+struct ScramDeletion {
+  std::string user;
+  int8_t mechanism = 0;
+};
+struct ScramUpsertion {
+  std::string user;
+  int8_t mechanism = 0;
+  int32_t iterations = 0;
+  std::string salt, salted_password;
+};
+struct ScramAlterResult {
+  std::string user;
+  ErrorCode error = ErrorCode::NONE;
+  std::string message;
+};
+// One DeleteAcls filter's outcome: the ACLs it matched (and removed), or why it failed.
+struct AclDeleteResult {
+  ErrorCode error = ErrorCode::NONE;
+  std::string message;
+  std::vector<security::AclBinding> deleted;
 };
 
 // Kafka's SecurityProtocol ids (PLAINTEXT 0, SSL 1, SASL_PLAINTEXT 2, SASL_SSL 3), as
@@ -320,6 +344,23 @@ class Controller {
   // (-1: any) is not its current epoch, UNKNOWN_SERVER_ERROR when the ids are exhausted.
   Result<ProducerIdBlock> allocate_producer_ids(int32_t broker_id, int64_t broker_epoch = -1);
 
+  // ---- ACLs and SCRAM credentials (security_control.cc), Kafka's AclControlManager and
+  // ScramControlManager ----
+  // CreateAcls: one status per binding, in order. security::validate's INVALID_REQUEST for a
+  // bad binding; a binding that exists already (or twice in the request) is stored once and
+  // succeeds. Every valid one fails with the metadata log's error (NOT_CONTROLLER...).
+  std::vector<Status> create_acls(const std::vector<security::AclBinding>& acls);
+  // DeleteAcls: per filter, the ACLs it matched, all removed in one batch (an ACL two filters
+  // match is removed once and listed under both). INVALID_REQUEST for a filter with an UNKNOWN
+  // field.
+  std::vector<AclDeleteResult> delete_acls(const std::vector<security::AclBindingFilter>& filters);
+  // AlterUserScramCredentials: one result per user named, in the order first named. Kafka's
+  // rules: a user named twice is DUPLICATE_RESOURCE; UNSUPPORTED_SASL_MECHANISM; an empty name,
+  // or iterations outside 4096..16384, UNACCEPTABLE_CREDENTIAL; deleting a credential that does
+  // not exist RESOURCE_NOT_FOUND. The valid ones are written in one batch.
+  std::vector<ScramAlterResult> alter_scram_credentials(const std::vector<ScramDeletion>& deletions,
+                                                        const std::vector<ScramUpsertion>& upsertions);
+
   // A committed batch this node could not read (an undecodable record): the image stops
   // following the log, so the node refuses writes and its broker does not start. The quorum's
   // apply thread reports it; failure() is the first one (OK when none).
@@ -361,6 +402,8 @@ class Controller {
                    std::string_view why) const;
   // The metadata.version a new cluster's log starts with.
   static MetadataRecord bootstrap_feature_record();
+  // The SCRAM users of bootstrap.scram.users, which a new cluster's log starts with too.
+  std::vector<MetadataRecord> bootstrap_scram_records() const;
   // Appends one batch and waits until the quorum committed it and this node applied it (so the
   // next writer builds on it). mu_ held. Fail-stop: after a log error every later write fails.
   Status commit(std::vector<MetadataRecord> records);

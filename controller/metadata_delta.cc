@@ -57,6 +57,12 @@ void MetadataDelta::record(const MetadataRecord& rec) {
           brokers_.insert(r.id);
         } else if constexpr (std::is_same_v<T, metadata::ClientQuotaRecord>) {
           client_quotas_ = true;
+        } else if constexpr (std::is_same_v<T, metadata::UserScramCredentialRecord> ||
+                             std::is_same_v<T, metadata::RemoveUserScramCredentialRecord>) {
+          scram_ = true;
+        } else if constexpr (std::is_same_v<T, metadata::AccessControlEntryRecord> ||
+                             std::is_same_v<T, metadata::RemoveAccessControlEntryRecord>) {
+          acls_ = true;
         }
       },
       rec);
@@ -93,6 +99,8 @@ MetadataDelta MetadataDelta::between(std::shared_ptr<const MetadataImage> before
     if ((a == nullptr) != (b == nullptr) || (a && *a != *b)) d.broker_configs_ = true;
   }
   d.client_quotas_ = d.before_->client_quotas() != d.after_->client_quotas();
+  d.scram_ = d.before_->scram_credentials() != d.after_->scram_credentials();
+  d.acls_ = d.before_->acls_by_id() != d.after_->acls_by_id();
   return d;
 }
 

@@ -52,6 +52,9 @@ class MetadataDelta {
   const std::set<int32_t>& changed_brokers() const { return brokers_; }
   // Whether any client quota was set or removed.
   bool client_quotas_changed() const { return client_quotas_; }
+  // Whether any SCRAM credential, or any ACL, was added, changed or removed.
+  bool scram_changed() const { return scram_; }
+  bool acls_changed() const { return acls_; }
 
   // For broker `node_id`: partitions to lead and to follow whose state changed (and followed
   // partitions whose leader's broker changed: its address or fencing), replicas to delete
@@ -70,6 +73,8 @@ class MetadataDelta {
   bool broker_configs_ = false;
   std::set<int32_t> brokers_;
   bool client_quotas_ = false;
+  bool scram_ = false;
+  bool acls_ = false;
 };
 
 }  // namespace kb::controller

@@ -390,6 +390,7 @@ std::vector<MetadataRecord> MetadataImage::to_records() const {
     r.next_producer_id = next_producer_id_;
     out.emplace_back(std::move(r));
   }
+  security_records(out);
   return out;
 }
 

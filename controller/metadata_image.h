@@ -1,6 +1,7 @@
 // The cluster metadata as of one offset of the metadata log: brokers, topics, partitions,
-// configs, finalized features and the producer-id high mark. Every broker answers Metadata
-// from its image and creates or deletes partition logs by comparing two images.
+// configs, finalized features, the producer-id high mark, SCRAM credentials and ACLs. Every
+// broker answers Metadata from its image and creates or deletes partition logs by comparing
+// two images.
 //
 // Owner: the Controller builds each image and publishes it as shared_ptr<const>; once
 // published it is immutable, so any thread may read it without locking. The next image is a
@@ -19,6 +20,8 @@
 #include "controller/client_quotas.h"
 #include "controller/metadata_records.h"
 #include "protocol/types.h"
+#include "security/acl.h"
+#include "security/scram.h"
 
 namespace kb::controller {
 
@@ -114,6 +117,18 @@ class MetadataImage {
   // Client quotas by entity (ClientQuotaRecord); an entity without values is not kept.
   const ClientQuotaMap& client_quotas() const { return client_quotas_; }
 
+  // SCRAM credentials (UserScramCredentialRecord): the one of `user` for `mechanism`, if any.
+  // SASL/SCRAM logins and the Schema Registry's Basic auth check passwords against these.
+  std::optional<security::ScramCredential> scram_credential(security::ScramMechanism mechanism,
+                                                            const std::string& user) const;
+  using ScramCredentials = std::map<std::string, std::map<security::ScramMechanism, security::ScramCredential>,
+                                    std::less<>>;
+  // Every user's credentials, by user name then mechanism.
+  const ScramCredentials& scram_credentials() const { return scram_; }
+  // The ACLs (AccessControlEntryRecord) by their id, and as the list an Authorizer takes.
+  const std::map<Uuid, security::AclBinding>& acls_by_id() const { return acls_; }
+  std::vector<security::AclBinding> acls() const;
+
   // Applies one record in metadata log order. A record that contradicts the image (a
   // partition of an unknown topic, a second topic of the same name, fencing an unknown
   // broker or a stale epoch) is an error naming it; the image is then partly updated, so
@@ -144,6 +159,12 @@ class MetadataImage {
   Status apply_one(const metadata::BrokerRegistrationChangeRecord& r);
   Status apply_one(const metadata::NoOpRecord& r);
   Status apply_one(const metadata::ClientQuotaRecord& r);
+  Status apply_one(const metadata::UserScramCredentialRecord& r);
+  Status apply_one(const metadata::RemoveUserScramCredentialRecord& r);
+  Status apply_one(const metadata::AccessControlEntryRecord& r);
+  Status apply_one(const metadata::RemoveAccessControlEntryRecord& r);
+  // to_records' part for the SCRAM credentials and ACLs (metadata_image_security.cc).
+  void security_records(std::vector<MetadataRecord>& out) const;
   // A private copy of the topic, replacing the shared one (copy-on-write).
   TopicInfo* mutable_topic(const std::string& name);
   BrokerInfo* broker_with_epoch(int32_t id, int64_t epoch, std::string_view what, Status& error);
@@ -161,6 +182,13 @@ class MetadataImage {
   std::map<std::string, int16_t, std::less<>> features_;
   int64_t next_producer_id_ = 0;
   ClientQuotaMap client_quotas_;
+  ScramCredentials scram_;
+  std::map<Uuid, security::AclBinding> acls_;
 };
+
+// The records that store one ACL and one SCRAM credential.
+metadata::AccessControlEntryRecord acl_record(const Uuid& id, const security::AclBinding& binding);
+metadata::UserScramCredentialRecord scram_record(const std::string& user, security::ScramMechanism mechanism,
+                                                 const security::ScramCredential& credential);
 
 }  // namespace kb::controller

@@ -30,6 +30,10 @@ KB_RECORD_NAME(ProducerIdsRecord)
 KB_RECORD_NAME(BrokerRegistrationChangeRecord)
 KB_RECORD_NAME(NoOpRecord)
 KB_RECORD_NAME(ClientQuotaRecord)
+KB_RECORD_NAME(UserScramCredentialRecord)
+KB_RECORD_NAME(RemoveUserScramCredentialRecord)
+KB_RECORD_NAME(AccessControlEntryRecord)
+KB_RECORD_NAME(RemoveAccessControlEntryRecord)
 #undef KB_RECORD_NAME
 
 // Versions written: the lowest that carries every field kbroker sets. RegisterBrokerRecord v3

@@ -14,6 +14,7 @@
 #include <variant>
 #include <vector>
 
+#include "controller/records/access_control_entry_record.h"
 #include "controller/records/broker_registration_change_record.h"
 #include "controller/records/client_quota_record.h"
 #include "controller/records/config_record.h"
@@ -24,10 +25,13 @@
 #include "controller/records/partition_record.h"
 #include "controller/records/producer_ids_record.h"
 #include "controller/records/register_broker_record.h"
+#include "controller/records/remove_access_control_entry_record.h"
 #include "controller/records/remove_topic_record.h"
+#include "controller/records/remove_user_scram_credential_record.h"
 #include "controller/records/topic_record.h"
 #include "controller/records/unfence_broker_record.h"
 #include "controller/records/unregister_broker_record.h"
+#include "controller/records/user_scram_credential_record.h"
 #include "protocol/types.h"
 
 namespace kb::controller {
@@ -39,7 +43,10 @@ using MetadataRecord =
                  metadata::FeatureLevelRecord, metadata::ProducerIdsRecord,
                  metadata::BrokerRegistrationChangeRecord, metadata::NoOpRecord,
                  // client quotas
-                 metadata::ClientQuotaRecord>;
+                 metadata::ClientQuotaRecord,
+                 // Security: SCRAM credentials and ACLs.
+                 metadata::UserScramCredentialRecord, metadata::RemoveUserScramCredentialRecord,
+                 metadata::AccessControlEntryRecord, metadata::RemoveAccessControlEntryRecord>;
 
 // The frame version KRaft writes in front of every metadata record.
 inline constexpr uint32_t kMetadataFrameVersion = 1;

@@ -1,7 +1,8 @@
 // The Schema Registry's authentication seam: every REST request passes its Authorization
-// header (empty when absent) to an Authenticator before anything else happens. Today's
-// AllowEveryone lets every request in; HTTP Basic authentication against the broker's user
-// store (the same as SASL's) plugs in here later (issue 17).
+// header (empty when absent) to an Authenticator before anything else happens, then, once its
+// route is known, asks authorize() whether that principal may use it. AllowEveryone lets every
+// request in; HTTP Basic authentication against the broker's user store (the same as SASL's)
+// is server/registry_auth.h.
 #pragma once
 
 #include <string>
@@ -17,6 +18,7 @@ struct AuthDecision {
   int status = 401;
   std::string message;
   std::string challenge;
+  int error_code = 0;  // of the error body; 0: the status (Confluent's 401), 40301 for a 403
 };
 
 class Authenticator {
@@ -24,6 +26,13 @@ class Authenticator {
   virtual ~Authenticator() = default;
   // Called on the request's thread for every request; must not block.
   virtual AuthDecision authenticate(std::string_view authorization_header) = 0;
+  // Whether `principal` may use `route` ("PUT /config", as Rest's handler table names it).
+  virtual AuthDecision authorize(const std::string& principal, std::string_view route) {
+    (void)route;
+    AuthDecision d;
+    d.principal = principal;
+    return d;
+  }
 };
 
 class AllowEveryone : public Authenticator {

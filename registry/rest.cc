@@ -473,13 +473,17 @@ void Rest::handle(HttpRequest request, std::function<void(HttpResponse)> done) {
   if (route) it = handlers().find(request.method + " " + *route);
   if (it != handlers().end()) call->route = it->first;
 
-  AuthDecision auth = authenticator_.authenticate(request.authorization);
-  if (!auth.allowed) {
+  auto refuse = [&call](const AuthDecision& d) {
     std::vector<std::pair<std::string, std::string>> headers;
-    if (!auth.challenge.empty()) headers.emplace_back("WWW-Authenticate", auth.challenge);
-    ApiError e{auth.status, auth.status, auth.message.empty() ? "Unauthorized" : auth.message};
+    if (!d.challenge.empty()) headers.emplace_back("WWW-Authenticate", d.challenge);
+    ApiError e{d.status, d.error_code ? d.error_code : d.status, d.message.empty() ? "Unauthorized" : d.message};
     call->send(e.status, rest_json::dump(rest_json::error_body(e)), std::move(headers));
-    return;
+  };
+  AuthDecision auth = authenticator_.authenticate(request.authorization);
+  if (!auth.allowed) return refuse(auth);
+  if (it != handlers().end()) {
+    AuthDecision may = authenticator_.authorize(auth.principal, it->first);
+    if (!may.allowed) return refuse(may);
   }
 
   if (!route) return call->fail(http_error(404, "Not Found"));

@@ -225,6 +225,8 @@ Status Broker::start() {
     }
     replica_publisher_->on_delta(delta);
     if (delta.client_quotas_changed()) quotas_->update(delta.after().client_quotas());
+    // The authorizer follows the image's ACLs on every broker (Kafka's AclPublisher).
+    if (delta.acls_changed()) authorization_->set_acls(delta.after().acls());
   });
   logs_->start();
   producer_ids_ = std::make_unique<ProducerIdManager>(
@@ -789,11 +791,11 @@ std::vector<PartitionSample> Broker::sample_partitions() {
   return out;
 }
 
-std::optional<security::ScramCredential> Broker::scram_credential(security::ScramMechanism,
-                                                                  const std::string&) const {
-  // SCRAM credentials live in the metadata log (UserScramCredentialRecord); until this image
-  // carries them no user is known, so SCRAM logins fail as for an unknown user.
-  return std::nullopt;
+std::optional<security::ScramCredential> Broker::scram_credential(security::ScramMechanism mechanism,
+                                                                  const std::string& user) const {
+  // The metadata image's UserScramCredentialRecords: a user added or removed on any broker
+  // counts here as soon as this broker has the record.
+  return image()->scram_credential(mechanism, user);
 }
 
 }  // namespace kb::server

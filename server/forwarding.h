@@ -1,12 +1,13 @@
 // Controller-bound client requests (CreateTopics, DeleteTopics, CreatePartitions,
-// AlterConfigs, IncrementalAlterConfigs, ElectLeaders, AlterPartitionReassignments; later the
-// ACL, quota and SCRAM APIs) work through any broker, as in Kafka (KIP-590): the broker that
-// receives one wraps it in an Envelope (api 58) with the client's principal and address and
-// sends it to the active controller through the ControllerChannel, which retries while the
-// controller is unknown or moving; the controller unwraps it, runs the same handler with
-// `ctx.forwarded` set, and wraps the answer, which the receiving broker relays. The active
-// controller forwards to itself the same way (the channel hands the envelope to its own
-// dispatch), so there is one path, and clients never see NOT_CONTROLLER for these APIs.
+// AlterConfigs, IncrementalAlterConfigs, ElectLeaders, AlterPartitionReassignments, CreateAcls,
+// DeleteAcls, AlterUserScramCredentials; later the quota APIs) work through any broker, as in
+// Kafka (KIP-590): the broker that receives one wraps it in an Envelope (api 58) with the
+// client's principal and address and sends it to the active controller through the
+// ControllerChannel, which retries while the controller is unknown or moving; the controller
+// unwraps it, runs the same handler with `ctx.forwarded` set, and wraps the answer, which the
+// receiving broker relays. The active controller forwards to itself the same way (the channel
+// hands the envelope to its own dispatch), so there is one path, and clients never see
+// NOT_CONTROLLER for these APIs.
 //
 // Threads: forwarding never blocks: the answer comes on the peer client's thread (another
 // controller) or the controller-request loop (this node's). The Envelope handler runs on the

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "registry/auth.h"
+#include "server/registry_auth.h"
 #include "registry/metrics.h"
 #include "registry/registry.h"
 #include "registry/rest.h"
@@ -79,7 +80,15 @@ SchemaRegistryService::SchemaRegistryService(const config::BrokerConfig& config,
   registry::RegistryOptions ro;
   ro.timeout_ms = timeout_ms;
   registry_ = std::make_unique<registry::Registry>(*log_, ro);
-  auth_ = std::make_unique<registry::AllowEveryone>();
+  // schema.registry.authentication.method: Confluent's authentication.method, under the
+  // registry's prefix like its other settings.
+  if (config.get_string("schema.registry.authentication.method") == "BASIC")
+    auth_ = BasicAuthenticator::from_config(config, [this]() -> std::shared_ptr<const controller::MetadataImage> {
+      if (!hooks_.controller) return std::make_shared<controller::MetadataImage>();  // not open yet: no users
+      return hooks_.controller->image();
+    });
+  else
+    auth_ = std::make_unique<registry::AllowEveryone>();
   rest_metrics_ = std::make_unique<RegistryRestMetrics>();
   rest_ = std::make_unique<registry::Rest>(*registry_, *auth_, rest_metrics_.get());
   validator_ = std::make_unique<SchemaValidator>(*registry_);

@@ -30,7 +30,7 @@ class LoopThread;
 namespace kb::registry {
 class Registry;
 class Rest;
-class AllowEveryone;
+class Authenticator;
 }  // namespace kb::registry
 
 namespace kb::server {
@@ -81,7 +81,7 @@ class SchemaRegistryService {
   std::unique_ptr<runtime::LoopThread> loop_;
   std::unique_ptr<BrokerSchemaLog> log_;
   std::unique_ptr<registry::Registry> registry_;
-  std::unique_ptr<registry::AllowEveryone> auth_;
+  std::unique_ptr<registry::Authenticator> auth_;
   std::unique_ptr<RegistryRestMetrics> rest_metrics_;
   std::unique_ptr<registry::Rest> rest_;
   std::unique_ptr<SchemaValidator> validator_;

@@ -28,11 +28,14 @@ bool forwardable(int16_t api_key) {
   switch (api_key) {
     case 19:  // CreateTopics
     case 20:  // DeleteTopics
+    case 30:  // CreateAcls
+    case 31:  // DeleteAcls
     case 33:  // AlterConfigs
     case 37:  // CreatePartitions
     case 43:  // ElectLeaders
     case 44:  // IncrementalAlterConfigs
     case 45:  // AlterPartitionReassignments
+    case 51:  // AlterUserScramCredentials
       return true;
     case 49:  // AlterClientQuotas
       return true;

@@ -68,6 +68,11 @@ void handle_alter_partition_reassignments(RequestContext& ctx, Respond respond);
 void handle_list_partition_reassignments(RequestContext& ctx, Respond respond);
 void handle_describe_client_quotas(RequestContext& ctx, Respond respond);
 void handle_alter_client_quotas(RequestContext& ctx, Respond respond);
+void handle_describe_acls(RequestContext& ctx, Respond respond);
+void handle_create_acls(RequestContext& ctx, Respond respond);
+void handle_delete_acls(RequestContext& ctx, Respond respond);
+void handle_describe_user_scram_credentials(RequestContext& ctx, Respond respond);
+void handle_alter_user_scram_credentials(RequestContext& ctx, Respond respond);
 // A voter's Fetch of the metadata partition goes to the quorum: true when it was taken (and
 // will be answered), false for every other fetch.
 bool serve_quorum_fetch(RequestContext& ctx, const msg::FetchRequest& req, Respond& respond);

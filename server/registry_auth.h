@@ -1,0 +1,44 @@
+// HTTP Basic authentication for the Schema Registry (Confluent's authentication.method=BASIC),
+// against the same users as SASL: the SCRAM credentials of the metadata image (the password
+// salted with the stored salt and iterations gives the stored key, compared in constant time)
+// and the PLAIN users of `sasl.jaas.config` and `listener.name.<l>.plain.sasl.jaas.config`
+// (PlainLoginModule's user_<name>="<password>"). Missing or wrong credentials get 401 with
+// Confluent's body and a Basic challenge. Changing the global config or mode takes a
+// `super.users` principal; anyone else gets 403.
+//
+// Threads: authenticate/authorize from the registry's HTTP threads; the image is read through
+// the Controller's pointer copy, the rest is fixed at construction.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "config/config.h"
+#include "controller/metadata_image.h"
+#include "registry/auth.h"
+
+namespace kb::server {
+
+class BasicAuthenticator : public registry::Authenticator {
+ public:
+  using ImageFn = std::function<std::shared_ptr<const controller::MetadataImage>()>;
+  BasicAuthenticator(ImageFn image, std::map<std::string, std::string> plain_users,
+                     std::set<std::string, std::less<>> super_users);
+  // PLAIN users and super users as `config` names them.
+  static std::unique_ptr<BasicAuthenticator> from_config(const config::BrokerConfig& config, ImageFn image);
+
+  registry::AuthDecision authenticate(std::string_view authorization_header) override;
+  registry::AuthDecision authorize(const std::string& principal, std::string_view route) override;
+
+ private:
+  bool password_matches(const std::string& user, std::string_view password) const;
+
+  const ImageFn image_;
+  const std::map<std::string, std::string> plain_users_;
+  const std::set<std::string, std::less<>> super_users_;
+};
+
+}  // namespace kb::server
