@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import struct
-import subprocess
 import urllib.error
 import urllib.request
 
@@ -17,21 +16,10 @@ from kafka.admin import (ACL, ACLFilter, ACLOperation, ACLPermissionType, ACLRes
 
 from cluster_harness import cluster  # noqa: F401 (fixture)
 from kafka_wire import Conn, compact_string, header, header_v2, string, uvarint
-from kbroker_harness import KBROKER
 
 SHA_256, SHA_512 = 1, 2
 NONE, SECURITY_DISABLED, UNSUPPORTED_SASL_MECHANISM = 0, 54, 33
 RESOURCE_NOT_FOUND, DUPLICATE_RESOURCE, UNACCEPTABLE_CREDENTIAL = 91, 92, 93
-
-
-def authorizer_available():
-    """Whether this kbroker has the authorizer's settings (authorizer.class.name: kbroker with
-    super.users, which arrive together): without them the ACL APIs answer SECURITY_DISABLED."""
-    out = subprocess.run([KBROKER, "--help"], capture_output=True, text=True).stdout
-    return "super.users" in out
-
-
-ACLS = authorizer_available()
 
 
 def security_config(**more):
@@ -39,10 +27,9 @@ def security_config(**more):
              "bootstrap.scram.users": "SCRAM-SHA-256=[name=admin,password=admin-secret]",
              "sasl.jaas.config": "'org.apache.kafka.common.security.plain.PlainLoginModule required "
                                  "user_plainuser=\"plain-secret\";'"}
-    if ACLS:
-        # ANONYMOUS (these tests' plaintext clients) may do everything, whatever the ACLs say.
-        extra["authorizer.class.name"] = "kbroker"
-        extra["super.users"] = "User:ANONYMOUS;User:admin"
+    # ANONYMOUS (these tests' plaintext clients) may do everything, whatever the ACLs say.
+    extra["authorizer.class.name"] = "kbroker"
+    extra["super.users"] = "User:ANONYMOUS;User:admin"
     extra.update(more)
     return extra
 
@@ -229,8 +216,7 @@ def delete_bobs_acl(bootstrap):
 
 def test_acls_scram_and_registry_auth_survive_restart(broker_factory):
     b = broker_factory(security_config())
-    if ACLS:
-        create_and_describe_acls(b.bootstrap)
+    create_and_describe_acls(b.bootstrap)
 
     # SCRAM: the bootstrapped admin, then Kafka's validation.
     top, users = describe_scram(b.bootstrap)
@@ -265,15 +251,14 @@ def test_acls_scram_and_registry_auth_survive_restart(broker_factory):
     # The global config and mode are the super users' (alice is not one).
     status, body, _ = http("PUT", b.registry_url + "/config", {"compatibility": "NONE"}, auth="alice:alice-secret")
     assert status == 403 and body["error_code"] == 40301
-    if ACLS:  # admin is a super user
-        assert http("PUT", b.registry_url + "/config", {"compatibility": "NONE"}, auth="admin:admin-secret")[0] == 200
-        delete_bobs_acl(b.bootstrap)
+    # admin is a super user
+    assert http("PUT", b.registry_url + "/config", {"compatibility": "NONE"}, auth="admin:admin-secret")[0] == 200
+    delete_bobs_acl(b.bootstrap)
 
     # Delete a credential, then restart: the log (or its snapshot) brings back the rest.
     assert alter_scram(b.bootstrap, deletions=[("admin", SHA_256)]) == {"admin": (NONE, None)}
     b.restart()
-    if ACLS:
-        assert describe_acls_raw(b.bootstrap) == (NONE, [(2, "orders", 3, "User:alice", "*", 3, 3)])
+    assert describe_acls_raw(b.bootstrap) == (NONE, [(2, "orders", 3, "User:alice", "*", 3, 3)])
     top, users = describe_scram(b.bootstrap)
     assert users == {"alice": (NONE, {SHA_512: 8192})}
     assert http("GET", b.registry_url + "/subjects", auth="alice:alice-secret")[0] == 200
@@ -297,8 +282,6 @@ def test_every_broker_of_a_cluster_sees_acls_and_credentials(cluster):
     for n in c.ids:
         c.wait_for(lambda: describe_scram(c.broker(n).bootstrap, ["carol"])[1] == {"carol": (NONE, {SHA_256: 4096})},
                    10, f"carol's credential on node {n}")
-    if not ACLS:
-        return
     admin = KafkaAdminClient(bootstrap_servers=c.broker(1).bootstrap, client_id="kb-acl-test")
     try:
         assert not admin.create_acls([READ_ORDERS, WRITE_LOGS])["failed"]
