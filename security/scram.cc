@@ -218,7 +218,11 @@ Result<std::string> ScramServer::final(std::string_view message) {
   if (!attrs || attrs->size() < 2 || (*attrs)[0].first != 'c' || (*attrs)[1].first != 'r')
     return fail("malformed client-final message");
   if (base64_decode((*attrs)[0].second) != gs2_header_) return fail("channel binding does not match");
-  if ((*attrs)[1].second != nonce_) return fail("nonce does not match");
+  // RFC 5802 wants the server's nonce echoed exactly. librdkafka 2.0 (Debian 12's) sends its own
+  // nonce once more in front of it, and Kafka accepts that (its ScramSaslServer checked
+  // endsWith): so do we. The server's random part must still end the nonce, and the proof
+  // covers the message as the client sent it.
+  if (!(*attrs)[1].second.ends_with(nonce_)) return fail("nonce does not match");
   auto proof = base64_decode(message.substr(proof_at + 3));
   if (!proof || proof->size() != credential_.stored_key.size()) return fail("malformed client proof");
 

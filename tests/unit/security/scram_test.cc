@@ -1,4 +1,6 @@
 #include <catch2/catch.hpp>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
 
 #include "protocol/base64.h"
 #include "security/scram.h"
@@ -106,6 +108,40 @@ TEST_CASE("SCRAM server refusals: unknown user, other authzid, channel binding, 
   std::string altered = *final;
   altered.replace(altered.find("r=abc"), 5, "r=abd");
   CHECK(s.step(altered).error().message == "nonce does not match");
+}
+
+namespace {
+
+std::string hmac_sha256(const std::string& key, const std::string& data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+       data.size(), out, &len);
+  return std::string(reinterpret_cast<char*>(out), len);
+}
+
+}  // namespace
+
+TEST_CASE("SCRAM server accepts librdkafka 2.0's final nonce (its own nonce once more in front), as Kafka does") {
+  const auto credential = make_credential(ScramMechanism::SHA_256, "pw", "salt-salt-salt", 4096);
+  ScramServer s(ScramMechanism::SHA_256, one_user("alice", credential), fixed("SRV"));
+  auto first = s.step("n,,n=alice,r=abc");
+  REQUIRE(first.ok());
+  REQUIRE(first->starts_with("r=abcSRV,"));
+  // What librdkafka 2.0.2 sends: r=<its nonce><the server's whole nonce>, with the proof over
+  // exactly that message.
+  const std::string without_proof = "c=biws,r=abcabcSRV";
+  const std::string auth_message = "n=alice,r=abc," + *first + "," + without_proof;
+  const std::string client_key =
+      hmac_sha256(salted_password(ScramMechanism::SHA_256, "pw", "salt-salt-salt", 4096), "Client Key");
+  std::string stored(SHA256_DIGEST_LENGTH, '\0');
+  SHA256(reinterpret_cast<const unsigned char*>(client_key.data()), client_key.size(),
+         reinterpret_cast<unsigned char*>(stored.data()));
+  std::string proof = hmac_sha256(stored, auth_message);
+  for (size_t i = 0; i < proof.size(); ++i) proof[i] = static_cast<char>(proof[i] ^ client_key[i]);
+  auto final = s.step(without_proof + ",p=" + base64_encode(proof));
+  REQUIRE(final.ok());
+  CHECK(s.complete());
 }
 
 TEST_CASE("SCRAM usernames escape ',' and '=' and come back unescaped") {
