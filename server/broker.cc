@@ -727,6 +727,7 @@ ClusterSample Broker::sample_cluster() {
   s.unclean_leader_elections = elections.unclean;
   s.produce_purgatory = static_cast<int64_t>(replicas_->waiting_produces());
   s.fetch_purgatory = static_cast<int64_t>(replicas_->waiting_fetches());
+  if (network_) s.queued_request_bytes = network_->queued_request_bytes();
   if (auto* fetchers = replica_publisher_->fetchers())
     for (const auto& [tp, leader_high_watermark] : fetchers->leader_high_watermarks())
       if (auto p = replicas_->get(tp); p && !p->is_leader())

@@ -319,6 +319,9 @@ std::vector<prometheus::MetricFamily> cluster_families(const ClusterSample& s) {
   add(purgatory, {{"delayed_operation", "Produce"}}, static_cast<double>(s.produce_purgatory));
   add(purgatory, {{"delayed_operation", "Fetch"}}, static_cast<double>(s.fetch_purgatory));
   out.push_back(std::move(purgatory));
+  one("kbroker_network_queued_request_bytes",
+      "Bytes of requests read and not yet answered, over all connections (what queued.max.request.bytes limits)",
+      T::Gauge, static_cast<double>(s.queued_request_bytes));
   auto lag = family("kbroker_follower_lag_records",
                     "Per partition followed here: the leader's high watermark at the last fetch minus this "
                     "replica's log end offset (Kafka's replica fetcher records-lag)",

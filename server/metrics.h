@@ -82,6 +82,8 @@ struct ClusterSample {
   // Operations waiting in the purgatories, counted once per partition they wait on (Kafka's
   // DelayedOperationPurgatory PurgatorySize).
   int64_t produce_purgatory = 0, fetch_purgatory = 0;
+  // Bytes of requests read and not yet answered: what queued.max.request.bytes limits.
+  int64_t queued_request_bytes = 0;
   // Per partition this broker follows: the leader's high watermark at the last fetch minus
   // this replica's log end after it (Kafka's fetcher records-lag).
   std::vector<std::pair<TopicPartition, int64_t>> follower_lag;

@@ -1,5 +1,7 @@
 """Prometheus metrics at /metrics describe what the broker did."""
 import re
+import socket
+import struct
 import urllib.request
 
 from confluent_kafka import Producer
@@ -116,6 +118,16 @@ def test_operator_series_on_one_broker(broker):
     wait_until(lambda: value(scrape(broker), "kbroker_purgatory_size", delayed_operation="Fetch") >= 1, 15,
                "a long-polling fetch in the fetch purgatory", interval=0.2)
     c.close()
+
+    # A request being read counts its buffer as queued (what queued.max.request.bytes limits):
+    # a client that declared 60,000 bytes and sent ten holds that much until it goes.
+    raw = socket.create_connection(("127.0.0.1", broker.port))
+    raw.sendall(struct.pack(">i", 60000) + b"x" * 10)
+    wait_until(lambda: value(scrape(broker), "kbroker_network_queued_request_bytes") >= 60000, 15,
+               "a half-read request's bytes queued", interval=0.2)
+    raw.close()
+    wait_until(lambda: value(scrape(broker), "kbroker_network_queued_request_bytes") < 60000, 15,
+               "its bytes given back when its connection closed", interval=0.2)
 
     # A deleted topic's and a deleted group's series go away.
     text = scrape(broker)
