@@ -57,14 +57,8 @@ Status MetadataImage::apply_one(const metadata::RemoveUserScramCredentialRecord&
 }
 
 Status MetadataImage::apply_one(const metadata::AccessControlEntryRecord& r) {
-  security::AclBinding b;
-  b.resource_type = security::resource_type_from(r.resource_type);
-  b.resource_name = r.resource_name;
-  b.pattern_type = security::pattern_type_from(r.pattern_type);
-  b.principal = r.principal;
-  b.host = r.host;
-  b.operation = security::operation_from(r.operation);
-  b.permission = security::permission_from(r.permission_type);
+  security::AclBinding b = security::acl_binding(r.resource_type, r.resource_name, r.pattern_type, r.principal,
+                                                 r.host, r.operation, r.permission_type);
   if (auto s = security::validate(b); !s.ok())
     return inconsistent("ACL " + r.id.to_string() + " is invalid: " + s.error().message);
   if (!acls_.emplace(r.id, std::move(b)).second)

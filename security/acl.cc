@@ -42,6 +42,19 @@ PatternType pattern_type_from(int8_t code) { return from_code<PatternType>(code,
 AclOperation operation_from(int8_t code) { return from_code<AclOperation>(code, kOperations); }
 AclPermission permission_from(int8_t code) { return from_code<AclPermission>(code, kPermissions); }
 
+AclBinding acl_binding(int8_t resource_type, std::string resource_name, int8_t pattern_type, std::string principal,
+                       std::string host, int8_t operation, int8_t permission) {
+  AclBinding b;
+  b.resource_type = resource_type_from(resource_type);
+  b.resource_name = std::move(resource_name);
+  b.pattern_type = pattern_type_from(pattern_type);
+  b.principal = std::move(principal);
+  b.host = std::move(host);
+  b.operation = operation_from(operation);
+  b.permission = permission_from(permission);
+  return b;
+}
+
 std::string_view name_of(ResourceType t) { return name_in(t, kResourceTypes); }
 std::string_view name_of(PatternType t) { return name_in(t, kPatternTypes); }
 std::string_view name_of(AclOperation o) { return name_in(o, kOperations); }

@@ -59,6 +59,11 @@ struct AclBinding {
   auto operator<=>(const AclBinding&) const = default;
 };
 
+// A binding from its wire codes, as CreateAcls and AccessControlEntryRecord carry it (unknown
+// codes read as UNKNOWN; validate() refuses them).
+AclBinding acl_binding(int8_t resource_type, std::string resource_name, int8_t pattern_type, std::string principal,
+                       std::string host, int8_t operation, int8_t permission);
+
 // A DescribeAcls / DeleteAcls filter: nullopt names, principals and hosts match anything;
 // ANY matches any value of an enum; pattern type MATCH matches every pattern that applies to
 // the named resource (the literal name, the wildcard, and prefixes of it).

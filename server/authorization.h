@@ -12,9 +12,13 @@
 #include <string_view>
 #include <vector>
 
+#include "config/config.h"
 #include "security/authorizer.h"
 
 namespace kb::server {
+
+// The authorizer's settings: super.users and allow.everyone.if.no.acl.found.
+security::AuthorizerConfig authorizer_config(const config::BrokerConfig& config);
 
 class Authorization {
  public:

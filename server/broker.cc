@@ -64,23 +64,6 @@ replication::ReplicaFetcherOptions replica_fetcher_options(const config::BrokerC
   return o;
 }
 
-// super.users is Kafka's ';'-separated list (a principal may hold a ',').
-security::AuthorizerConfig authorizer_config(const config::BrokerConfig& config) {
-  security::AuthorizerConfig out;
-  const std::string text = config.get_string("super.users");
-  std::string_view list = text;
-  while (!list.empty()) {
-    size_t end = std::min(list.find(';'), list.size());
-    std::string_view item = list.substr(0, end);
-    while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front()))) item.remove_prefix(1);
-    while (!item.empty() && std::isspace(static_cast<unsigned char>(item.back()))) item.remove_suffix(1);
-    if (!item.empty()) out.super_users.emplace(item);
-    list.remove_prefix(std::min(end + 1, list.size()));
-  }
-  out.allow_everyone_if_no_acl_found = config.get_bool("allow.everyone.if.no.acl.found");
-  return out;
-}
-
 }  // namespace
 
 Broker::Broker(config::BrokerConfig config)

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "protocol/messages/response_header.h"
+#include "runtime/clock.h"
 #include "runtime/loop_thread.h"
 #include "runtime/rate_limited_log.h"
 #include "server/broker.h"
@@ -27,6 +28,7 @@
 #include "server/listener_security.h"
 #include "server/metrics.h"
 #include "server/network_limits.h"
+#include "storage/files.h"
 
 namespace kb::server {
 
@@ -47,10 +49,6 @@ constexpr int64_t kSlotRecheckMs = 500;
 // A TLS handshake not done by then closes the connection (a client that connects and sends
 // nothing, or too little, holds no descriptor for long).
 constexpr int64_t kTlsHandshakeTimeoutMs = 10000;
-
-int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
-}
 
 struct Network::Impl {
   NetworkOptions options;
@@ -384,7 +382,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (slots_.empty()) close();
       return;
     }
-    if (sasl_ && !sasl_->admits(parsed.ctx.api_key, steady_ms())) {
+    if (sasl_ && !sasl_->admits(parsed.ctx.api_key, runtime::steady_ms())) {
       // Kafka's SaslServerAuthenticator closes the connection without an answer.
       const HandlerInfo* h = find_handler(parsed.ctx.api_key);
       net_.security_log.warn(listener_ + "/sasl", "closing connection from {} on listener {}: {} request {}", peer_, listener_,
@@ -484,19 +482,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   bool read_slice(const FileSlice& slice, std::vector<uint8_t>& out) {
     out.resize(static_cast<size_t>(slice.size));
-    size_t done = 0;
-    while (done < out.size()) {
-      ssize_t n = ::pread(slice.fd, out.data() + done, out.size() - done, static_cast<off_t>(slice.position + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        // Shorter than the slice (truncated underneath us): the promised size cannot be kept.
-        spdlog::warn("closing connection to {}: segment file read for a fetch failed ({})", peer_,
-                     n < 0 ? std::strerror(errno) : "the file shrank");
-        return false;
-      }
-      done += static_cast<size_t>(n);
-    }
-    return true;
+    errno = 0;  // a short read sets none
+    if (storage::pread_exact(slice.fd, out.data(), out.size(), slice.position)) return true;
+    // An error, or shorter than the slice (truncated underneath us): the promised size cannot be kept.
+    spdlog::warn("closing connection to {}: segment file read for a fetch failed ({})", peer_,
+                 errno != 0 ? std::strerror(errno) : "the file shrank");
+    return false;
   }
 
   void start_write() {

@@ -9,6 +9,7 @@
 #include "security/jaas.h"
 #include "security/plain.h"
 #include "security/scram.h"
+#include "server/authorization.h"
 
 namespace kb::server {
 
@@ -56,18 +57,8 @@ std::unique_ptr<BasicAuthenticator> BasicAuthenticator::from_config(const config
     const std::string key = "listener.name." + lower + ".plain.sasl.jaas.config";
     if (auto text = config.raw(key)) add_plain_users(*text, key, plain);
   }
-  // super.users is "User:a;User:b" (h17-authz's property; absent, nobody is a super user).
-  std::set<std::string, std::less<>> supers;
-  const std::string list = config.raw("super.users").value_or("");
-  size_t start = 0;
-  while (start < list.size()) {
-    size_t end = std::min(list.find(';', start), list.size());
-    std::string item = list.substr(start, end - start);
-    item.erase(0, item.find_first_not_of(" \t"));
-    item.erase(item.find_last_not_of(" \t") + 1);
-    if (!item.empty()) supers.insert(item);
-    start = end + 1;
-  }
+  // The super users the broker's authorizer knows (super.users), whether or not it is on.
+  auto supers = authorizer_config(config).super_users;
   return std::make_unique<BasicAuthenticator>(std::move(image), std::move(plain), std::move(supers));
 }
 
@@ -94,7 +85,7 @@ registry::AuthDecision BasicAuthenticator::authenticate(std::string_view header)
   if (colon == std::string::npos || colon == 0) return unauthorized();
   std::string user = decoded->substr(0, colon);
   if (!password_matches(user, std::string_view(*decoded).substr(colon + 1))) {
-    spdlog::info("schema registry: Basic authentication of user {} failed", user);
+    failures_.info(user, "schema registry: Basic authentication of user {} failed", user);
     return unauthorized();
   }
   registry::AuthDecision d;

@@ -19,6 +19,7 @@
 #include "config/config.h"
 #include "controller/metadata_image.h"
 #include "registry/auth.h"
+#include "runtime/rate_limited_log.h"
 
 namespace kb::server {
 
@@ -39,6 +40,7 @@ class BasicAuthenticator : public registry::Authenticator {
   const ImageFn image_;
   const std::map<std::string, std::string> plain_users_;
   const std::set<std::string, std::less<>> super_users_;
+  runtime::RateLimitedLog failures_;  // one line per user and 10 s: a client retrying must not flood the log
 };
 
 }  // namespace kb::server

@@ -27,17 +27,9 @@ void handle_create_acls(RequestContext& ctx, Respond respond) {
   if (!Access(ctx).api_allowed())  // ALTER on the cluster, checked by the controller
     return all_failed(respond, ErrorCode::CLUSTER_AUTHORIZATION_FAILED, "Authorization failed.");
   std::vector<security::AclBinding> bindings;
-  for (const auto& c : req.creations) {
-    security::AclBinding b;
-    b.resource_type = security::resource_type_from(c.resource_type);
-    b.resource_name = c.resource_name;
-    b.pattern_type = security::pattern_type_from(c.resource_pattern_type);
-    b.principal = c.principal;
-    b.host = c.host;
-    b.operation = security::operation_from(c.operation);
-    b.permission = security::permission_from(c.permission_type);
-    bindings.push_back(std::move(b));
-  }
+  for (const auto& c : req.creations)
+    bindings.push_back(security::acl_binding(c.resource_type, c.resource_name, c.resource_pattern_type, c.principal,
+                                             c.host, c.operation, c.permission_type));
   msg::CreateAclsResponse resp;
   for (const Status& s : ctx.broker->controller().create_acls(bindings)) {
     auto& res = resp.results.emplace_back();

@@ -1,25 +1,15 @@
 // Handler for api SaslAuthenticate (key 36), versions 0..2: one token of the SASL exchange
 // the handshake chose (server/sasl_session.h), and the session's lifetime (v1+,
 // connections.max.reauth.ms).
-#include <chrono>
 
 #include "protocol/messages/sasl_authenticate_request.h"
 #include "protocol/messages/sasl_authenticate_response.h"
+#include "runtime/clock.h"
 #include "server/broker.h"
 #include "server/handlers/handlers.h"
 #include "server/sasl_session.h"
 
 namespace kb::server {
-
-namespace {
-
-// The clock the network checks a session's end against (SaslSession::admits).
-int64_t steady_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
 
 void report_authentication(const RequestContext& ctx, const std::string& mechanism, bool ok, const std::string& why) {
   if (ctx.broker) ctx.broker->metrics().authentication(ctx.listener, mechanism, ok);
@@ -42,7 +32,7 @@ void handle_sasl_authenticate(RequestContext& ctx, Respond respond) {
     resp.error_message = "SaslAuthenticate request received after successful authentication";
     return send_response(ctx, respond, resp);
   }
-  auto answer = ctx.sasl->authenticate(req, ctx.api_version, steady_now_ms());
+  auto answer = ctx.sasl->authenticate(req, ctx.api_version, runtime::steady_ms());
   if (answer.after == SaslSession::After::Close)
     report_authentication(ctx, ctx.sasl->mechanism(), false, ctx.sasl->failure());
   else if (!ctx.sasl->in_exchange())
