@@ -25,6 +25,7 @@
 #include "runtime/rate_limited_log.h"
 #include "server/broker.h"
 #include "server/dispatch.h"
+#include "server/handlers/handlers.h"
 #include "server/listener_security.h"
 #include "server/metrics.h"
 #include "server/network_limits.h"
@@ -49,6 +50,9 @@ constexpr int64_t kSlotRecheckMs = 500;
 // A TLS handshake not done by then closes the connection (a client that connects and sends
 // nothing, or too little, holds no descriptor for long).
 constexpr int64_t kTlsHandshakeTimeoutMs = 10000;
+// A slot whose response body is the whole frame (a raw SASL token): no response header.
+constexpr int16_t kBareFrame = -1;
+constexpr int16_t kSaslAuthenticateKey = 36;  // what a raw SASL token stands for in the metrics
 
 struct Network::Impl {
   NetworkOptions options;
@@ -375,6 +379,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     last_active_ = Clock::now();
     const int64_t held = std::exchange(frame_held_, 0);
+    if (sasl_ && sasl_->expects_raw_token()) return on_raw_sasl_token(std::move(frame), held);
     ParsedRequest parsed;
     if (parse_request(std::move(frame), peer_, parsed) == ParseOutcome::kClose) {
       net_.release(held);
@@ -403,6 +408,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     parsed.ctx.host = ip_;
     parsed.ctx.principal = sasl_ && sasl_->authenticated() ? sasl_->principal() : principal_;
     parsed.ctx.sasl = sasl_.get();
+    if (sasl_) client_id_ = parsed.ctx.client_id;
     std::weak_ptr<Connection> weak = shared_from_this();
     Loop* loop = &loop_;
     dispatch(parsed.ctx, [weak, loop, seq](Response&& r) {
@@ -414,6 +420,30 @@ class Connection : public std::enable_shared_from_this<Connection> {
         if (auto self = weak.lock()) self->complete(seq, std::move(*r));
       });
     });
+    read_size();
+  }
+
+  // After a SaslHandshake v0 a frame is a bare SASL token, answered by a bare token (Kafka's
+  // SaslServerAuthenticator for clients without SaslAuthenticate, e.g. kafka-python); a failed
+  // one closes the connection unanswered.
+  void on_raw_sasl_token(std::shared_ptr<Frame> frame, int64_t held) {
+    auto answer = sasl_->raw_token(std::span<const uint8_t>(frame->data(), frame->size()), runtime::steady_ms());
+    RequestContext ctx;
+    ctx.broker = &net_.broker;
+    ctx.listener = listener_;
+    ctx.peer = peer_;
+    ctx.client_id = client_id_;
+    ctx.sasl = sasl_.get();
+    const bool closes = answer.after == SaslSession::After::Close;
+    if (closes || !sasl_->expects_raw_token())
+      report_authentication(ctx, sasl_->mechanism(), !closes, sasl_->failure());
+    const uint64_t seq = next_seq_++;
+    slots_.push_back(Slot{seq, kSaslAuthenticateKey, 0, 0, kBareFrame, Clock::now(), std::nullopt, held});
+    Response r;
+    r.body.write_bytes(answer.response);  // the 4-byte length and the token: the whole frame
+    r.send = !closes;
+    r.close_after = closes;
+    complete(seq, std::move(r));
     read_size();
   }
 
@@ -456,6 +486,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // False when a file slice could not be read for a TLS connection (the connection closes).
   bool enqueue_response(Slot& s) {
     auto body = std::make_shared<wire::Writer>(std::move(s.response->body));
+    if (s.response_header_version == kBareFrame) {
+      const auto& bytes = body->buffer();
+      out_.push_back(OutChunk{nullptr, body, bytes.data(), bytes.size(), nullptr, 0});
+      return true;
+    }
     wire::Writer head;
     size_t size_at = head.reserve_int32();
     msg::ResponseHeader rh;
@@ -626,6 +661,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const std::string listener_;  // the listener this connection came in on
   const ListenerSecurity* security_ = nullptr;  // null on PLAINTEXT listeners
   std::unique_ptr<SaslSession> sasl_;           // SASL listeners
+  std::string client_id_;                       // SASL listeners: of the last request, for log lines
   bool handshake_done_ = false;
   // From the client certificate on SSL listeners; a SASL session's principal wins over it.
   std::string principal_ = "User:ANONYMOUS";

@@ -26,7 +26,8 @@ void report_authentication(const RequestContext& ctx, const std::string& mechani
 void handle_sasl_authenticate(RequestContext& ctx, Respond respond) {
   msg::SaslAuthenticateRequest req;
   if (!decode_request(ctx, req, respond)) return;
-  if (!ctx.sasl) {
+  if (!ctx.sasl || !ctx.sasl->in_exchange()) {
+    // No listener SASL, or the exchange is over: Kafka's KafkaApis answers and keeps the connection.
     msg::SaslAuthenticateResponse resp;
     resp.error_code = to_wire(ErrorCode::ILLEGAL_SASL_STATE);
     resp.error_message = "SaslAuthenticate request received after successful authentication";
