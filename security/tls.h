@@ -39,6 +39,8 @@ struct TlsSettings {
   std::string client_auth = "none";              // none, requested, required (server side)
   std::vector<std::string> enabled_protocols = {"TLSv1.2", "TLSv1.3"};
   std::vector<std::string> cipher_suites;        // empty: OpenSSL's defaults
+
+  bool operator==(const TlsSettings&) const = default;
 };
 
 using TlsContext = std::shared_ptr<SSL_CTX>;

@@ -1,6 +1,9 @@
 #include "server/listener_security.h"
 
 #include <algorithm>
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
 
 #include "security/jaas.h"
 
@@ -104,6 +107,77 @@ Result<std::map<std::string, std::shared_ptr<const ListenerSecurity>>> make_list
     out.emplace(l.name, std::move(sec));
   }
   return out;
+}
+
+namespace {
+
+bool serves_tls(const config::Listener& l) { return l.security_protocol == "SSL" || l.security_protocol == "SASL_SSL"; }
+
+std::string files_stamp(const security::TlsSettings& s) {
+  std::string out;
+  for (const auto& path : {s.keystore_location, s.truststore_location}) {
+    std::error_code ec;
+    const auto size = path.empty() ? 0 : std::filesystem::file_size(path, ec);
+    const auto time = path.empty() ? std::filesystem::file_time_type{} : std::filesystem::last_write_time(path, ec);
+    out += std::to_string(size) + "@" + std::to_string(time.time_since_epoch().count()) + ";";
+  }
+  return out;
+}
+
+}  // namespace
+
+void TlsReloader::start(const config::BrokerConfig& current, Apply apply) {
+  std::lock_guard lk(mu_);
+  loaded_.clear();
+  for (const auto& l : current.listeners()) {
+    if (!serves_tls(l)) continue;
+    auto s = tls_settings(current, l);
+    loaded_[l.name] = Loaded{s, files_stamp(s)};
+  }
+  apply_ = std::move(apply);
+}
+
+std::map<std::string, TlsReloader::Loaded> TlsReloader::pending(const config::BrokerConfig& next) const {
+  std::map<std::string, Loaded> out;
+  for (const auto& l : next.listeners()) {
+    auto was = loaded_.find(l.name);
+    if (was == loaded_.end()) continue;  // not a TLS listener, or not started yet
+    auto s = tls_settings(next, l);
+    Loaded now{s, files_stamp(s)};
+    if (!(now.settings == was->second.settings) || now.files_stamp != was->second.files_stamp)
+      out.emplace(l.name, std::move(now));
+  }
+  return out;
+}
+
+Status TlsReloader::check(const config::BrokerConfig& next) const {
+  std::lock_guard lk(mu_);
+  for (const auto& [name, loaded] : pending(next))
+    if (auto tls = security::make_server_context(loaded.settings); !tls.ok())
+      return invalid(name, "the new key or trust store cannot be used: " + tls.error().message);
+  return {};
+}
+
+void TlsReloader::stop() {
+  std::lock_guard lk(mu_);
+  apply_ = nullptr;
+}
+
+void TlsReloader::reload(const config::BrokerConfig& next) {
+  std::lock_guard lk(mu_);
+  if (!apply_) return;
+  for (auto& [name, loaded] : pending(next)) {
+    auto tls = security::make_server_context(loaded.settings);
+    if (!tls.ok()) {
+      // Checked when the change was accepted; the file changed again since.
+      spdlog::error("listener {}: key or trust store not reloaded, the old one stays: {}", name, tls.error().message);
+      continue;
+    }
+    spdlog::info("listener {}: key and trust stores reloaded (key store {}), new connections use them", name,
+                 loaded.settings.keystore_location.empty() ? std::string("inline") : loaded.settings.keystore_location);
+    apply_(name, *tls);
+    loaded_[name] = std::move(loaded);
+  }
 }
 
 }  // namespace kb::server

@@ -54,6 +54,12 @@ constexpr int64_t kTlsHandshakeTimeoutMs = 10000;
 constexpr int16_t kBareFrame = -1;
 constexpr int16_t kSaslAuthenticateKey = 36;  // what a raw SASL token stands for in the metrics
 
+// Asio's context over a shared SSL_CTX (it takes a reference of its own).
+std::shared_ptr<asio::ssl::context> asio_context(const security::TlsContext& tls) {
+  SSL_CTX_up_ref(tls.get());
+  return std::make_shared<asio::ssl::context>(tls.get());
+}
+
 struct Network::Impl {
   NetworkOptions options;
   Broker& broker;
@@ -70,8 +76,10 @@ struct Network::Impl {
 
   std::vector<std::unique_ptr<Loop>> loops;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
-  // Per listener: its Asio TLS context (SSL and SASL_SSL listeners), else null.
-  std::vector<std::unique_ptr<asio::ssl::context>> tls_contexts;
+  // Per listener: its Asio TLS context (SSL and SASL_SSL listeners), else null. Touched on loop
+  // 0 only; replaced when the listener's stores are reloaded, while the connections made with
+  // the old one keep it.
+  std::vector<std::shared_ptr<asio::ssl::context>> tls_contexts;
   std::vector<uint16_t> bound_ports;
   std::atomic<size_t> next_loop{0};
 
@@ -116,19 +124,21 @@ struct Network::Impl {
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   // `ip` is counted by the quotas when `counted`; close() gives it back.
-  // `security` and `tls` (SSL and SASL_SSL listeners) outlive the connection: the network owns them.
+  // `security` (SSL and SASL listeners) outlives the connection: the network owns it; `tls` (SSL
+  // and SASL_SSL listeners) is shared, as a reload may replace it while the connection lives.
   Connection(Network::Impl& net, Loop& loop, tcp::socket socket, std::string listener, std::string ip, uint16_t port,
-             bool counted, const ListenerSecurity* security, asio::ssl::context* tls)
+             bool counted, const ListenerSecurity* security, std::shared_ptr<asio::ssl::context> tls)
       : net_(net),
         loop_(loop),
         socket_(std::move(socket)),
+        tls_context_(std::move(tls)),
         idle_timer_(loop.context()),
         peer_(ip + ":" + std::to_string(port)),
         ip_(std::move(ip)),
         counted_(counted),
         listener_(std::move(listener)),
         security_(security) {
-    if (tls) tls_.emplace(std::move(socket_), *tls);
+    if (tls_context_) tls_.emplace(std::move(socket_), *tls_context_);
     if (security && security->sasl) sasl_ = std::make_unique<SaslSession>(security->sasl);
   }
 
@@ -635,6 +645,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Network::Impl& net_;
   Loop& loop_;
   tcp::socket socket_;                              // moved into tls_ on TLS listeners
+  std::shared_ptr<asio::ssl::context> tls_context_;  // before tls_, which uses it
   std::optional<asio::ssl::stream<tcp::socket>> tls_;
   asio::steady_timer idle_timer_;
   std::string peer_;
@@ -740,7 +751,7 @@ void Network::Impl::on_accepted(size_t i, Loop& loop, tcp::socket socket) {
   }
   auto conn = std::make_shared<Connection>(*this, loop, std::move(socket), name, std::move(ip), ep.port(),
                                            options.quotas != nullptr, options.listeners[i].security.get(),
-                                           tls_contexts[i].get());
+                                           tls_contexts[i]);
   {
     std::lock_guard lk(conns_mu);
     // Forget connections that are gone, so the list does not grow without bound.
@@ -818,13 +829,7 @@ Status Network::start() {
                                                          std::to_string(l.port) + " (" + l.name +
                                                          "): " + ec.message());
     impl_->bound_ports.push_back(acc->local_endpoint().port());
-    std::unique_ptr<asio::ssl::context> tls;
-    if (l.security && l.security->tls) {
-      // Asio's context takes a reference of its own on the shared SSL_CTX.
-      SSL_CTX_up_ref(l.security->tls.get());
-      tls = std::make_unique<asio::ssl::context>(l.security->tls.get());
-    }
-    impl_->tls_contexts.push_back(std::move(tls));
+    impl_->tls_contexts.push_back(l.security && l.security->tls ? asio_context(l.security->tls) : nullptr);
     impl_->acceptors.push_back(std::move(acc));
     impl_->accept_timers.push_back(std::make_unique<asio::steady_timer>(impl_->loops[0]->context()));
   }
@@ -842,6 +847,14 @@ void Network::serve_deferred() {
     if (i->stopping) return;
     for (size_t n = 0; n < i->acceptors.size(); ++n)
       if (i->options.listeners[n].deferred) i->accept(n);
+  });
+}
+
+void Network::set_tls_context(const std::string& listener, security::TlsContext tls) {
+  if (impl_->loops.empty()) return;
+  asio::post(impl_->loops[0]->context(), [i = impl_.get(), listener, tls = std::move(tls)] {
+    for (size_t n = 0; n < i->options.listeners.size() && n < i->tls_contexts.size(); ++n)
+      if (i->options.listeners[n].name == listener && i->tls_contexts[n]) i->tls_contexts[n] = asio_context(tls);
   });
 }
 

@@ -195,3 +195,84 @@ def read_bare(sock):
         return buf
     (n,) = struct.unpack(">i", exact(4))
     return exact(n)
+
+
+# ---- key-store reload without a restart (Kafka's dynamic listener configs) ----
+
+def served_serial(broker, certs):
+    ctx = ssl.create_default_context(cafile=certs("ca.pem"))
+    with socket.create_connection(("127.0.0.1", broker.ports["SSL"]), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            return s.getpeercert()["serialNumber"]
+
+
+def cert_serial(path):
+    out = subprocess.run(["openssl", "x509", "-noout", "-serial", "-in", path], capture_output=True, text=True,
+                         check=True)
+    return out.stdout.strip().split("=")[1].upper()
+
+
+def alter_broker(broker, configs):
+    """AlterConfigs on this broker's own resource: {name: (error code, message)}."""
+    from kafka.admin import ConfigResource, ConfigResourceType
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap, request_timeout_ms=15000)
+    try:
+        resp = admin.alter_configs([ConfigResource(ConfigResourceType.BROKER, str(broker.node_id), configs=configs)])
+    finally:
+        admin.close()
+    (code, message, _, _), = resp.resources
+    return code, message
+
+
+def test_key_store_reload_serves_new_connections_and_keeps_old_ones(certs):
+    import os
+    import shutil
+    from test_security_transport import make_cert
+    d = os.path.dirname(certs("ca.pem"))
+    b = SecureBroker(certs)
+    try:
+        b.start()
+        key = "listener.name.ssl.ssl.keystore.location"
+        assert served_serial(b, certs) == cert_serial(certs("broker.crt"))
+        old = tls_socket(b, "SSL")
+        # A new certificate in a new file: new connections get it, the open one keeps going.
+        make_cert(d, "rotated", "/CN=localhost", "ca", san="IP:127.0.0.1,DNS:localhost")
+        assert alter_broker(b, {key: certs("rotated-keystore.pem")}) == (0, None)
+        deadline = time.time() + 10
+        while served_serial(b, certs) != cert_serial(certs("rotated.crt")) and time.time() < deadline:
+            time.sleep(0.1)
+        assert served_serial(b, certs) == cert_serial(certs("rotated.crt"))
+        old.sendall(frame(18, 0, 7, b""))
+        assert struct.unpack(">h", read_response(old)[:2])[0] == 0
+        old.close()
+        # The same path set again after the file changed: reloaded too (Kafka, KAFKA-7429).
+        live = os.path.join(d, "live-keystore.pem")
+        shutil.copy(certs("rotated-keystore.pem"), live)
+        assert alter_broker(b, {key: live}) == (0, None)
+        make_cert(d, "third", "/CN=localhost", "ca", san="IP:127.0.0.1,DNS:localhost")
+        shutil.copy(certs("third-keystore.pem"), live)
+        assert alter_broker(b, {key: live}) == (0, None)
+        deadline = time.time() + 10
+        while served_serial(b, certs) != cert_serial(certs("third.crt")) and time.time() < deadline:
+            time.sleep(0.1)
+        assert served_serial(b, certs) == cert_serial(certs("third.crt"))
+        # A store that does not load, or whose key is not its certificate's: INVALID_CONFIG (40),
+        # and the listener keeps serving what it had.
+        code, message = alter_broker(b, {key: "/nonexistent/keystore.pem"})
+        assert code == 40 and "/nonexistent/keystore.pem" in message, message
+        mismatched = os.path.join(d, "mismatched-keystore.pem")
+        with open(mismatched, "w") as out:
+            for part in ("broker.key", "third.crt"):
+                with open(certs(part)) as f:
+                    out.write(f.read())
+        code, message = alter_broker(b, {key: mismatched})
+        assert code == 40 and "listener SSL" in message, message
+        assert served_serial(b, certs) == cert_serial(certs("third.crt"))
+        # Only per broker, as Kafka: not at the cluster-wide default.
+        from kafka.admin import ConfigResource, ConfigResourceType
+        admin = KafkaAdminClient(bootstrap_servers=b.bootstrap, request_timeout_ms=15000)
+        resp = admin.alter_configs([ConfigResource(ConfigResourceType.BROKER, "", configs={key: live})])
+        admin.close()
+        assert resp.resources[0][0] == 42 and "broker id must be specified" in resp.resources[0][1]
+    finally:
+        b.cleanup()
