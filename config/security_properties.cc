@@ -49,6 +49,10 @@ const std::vector<PropertyDef>& security_transport_properties() {
       Def("ssl.enabled.protocols", T::List, "TLSv1.2,TLSv1.3", "TLS versions served: TLSv1.2, TLSv1.3"),
       Def("ssl.cipher.suites", T::List, "",
           "Cipher suites by their IANA (Java) names; empty: OpenSSL's defaults"),
+      Def("ssl.allow.dn.changes", T::Bool, "false",
+          "Whether a reloaded key store may bring a certificate with another subject"),
+      Def("ssl.allow.san.changes", T::Bool, "false",
+          "Whether a reloaded key store may bring a certificate with other subject alternative names"),
       Def("ssl.principal.mapping.rules", T::String, "DEFAULT",
           "How a client certificate's subject becomes the principal's name (KIP-371 rules: "
           "RULE:pattern/replacement/[LU], DEFAULT)"),

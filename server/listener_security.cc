@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "config/parse.h"
 #include "security/jaas.h"
 
 namespace kb::server {
@@ -132,29 +133,41 @@ void TlsReloader::start(const config::BrokerConfig& current, Apply apply) {
   for (const auto& l : current.listeners()) {
     if (!serves_tls(l)) continue;
     auto s = tls_settings(current, l);
-    loaded_[l.name] = Loaded{s, files_stamp(s)};
+    auto tls = security::make_server_context(s);  // what the network built from the same settings
+    loaded_[l.name] = Loaded{s, files_stamp(s), tls.ok() ? *tls : nullptr};
   }
   apply_ = std::move(apply);
 }
 
-std::map<std::string, TlsReloader::Loaded> TlsReloader::pending(const config::BrokerConfig& next) const {
+Result<std::map<std::string, TlsReloader::Loaded>> TlsReloader::pending(const config::BrokerConfig& next) const {
   std::map<std::string, Loaded> out;
   for (const auto& l : next.listeners()) {
     auto was = loaded_.find(l.name);
     if (was == loaded_.end()) continue;  // not a TLS listener, or not started yet
-    auto s = tls_settings(next, l);
-    Loaded now{s, files_stamp(s)};
-    if (!(now.settings == was->second.settings) || now.files_stamp != was->second.files_stamp)
-      out.emplace(l.name, std::move(now));
+    Loaded now{tls_settings(next, l), "", nullptr};
+    now.files_stamp = files_stamp(now.settings);
+    if (now.settings == was->second.settings && now.files_stamp == was->second.files_stamp) continue;
+    auto tls = security::make_server_context(now.settings);
+    if (!tls.ok()) return invalid(l.name, "the new key or trust store cannot be used: " + tls.error().message);
+    now.tls = *tls;
+    const auto before = security::own_certificate_names(was->second.tls);
+    const auto after = security::own_certificate_names(now.tls);
+    auto allowed = [&](const char* property) { return next.listener_raw(l.name, property).value_or("false") == "true"; };
+    if ((before.subject != after.subject && !allowed("ssl.allow.dn.changes")) ||
+        (before.alt_names != after.alt_names && !allowed("ssl.allow.san.changes")))
+      return invalid(l.name, "the new key store's certificate names " + after.subject + " [" +
+                                 config::detail::join(after.alt_names, ", ") + "], the one served " + before.subject +
+                                 " [" + config::detail::join(before.alt_names, ", ") +
+                                 "] (Kafka refuses other names unless ssl.allow.dn.changes / ssl.allow.san.changes)");
+    out.emplace(l.name, std::move(now));
   }
   return out;
 }
 
 Status TlsReloader::check(const config::BrokerConfig& next) const {
   std::lock_guard lk(mu_);
-  for (const auto& [name, loaded] : pending(next))
-    if (auto tls = security::make_server_context(loaded.settings); !tls.ok())
-      return invalid(name, "the new key or trust store cannot be used: " + tls.error().message);
+  auto changes = pending(next);
+  if (!changes.ok()) return changes.error();
   return {};
 }
 
@@ -166,16 +179,16 @@ void TlsReloader::stop() {
 void TlsReloader::reload(const config::BrokerConfig& next) {
   std::lock_guard lk(mu_);
   if (!apply_) return;
-  for (auto& [name, loaded] : pending(next)) {
-    auto tls = security::make_server_context(loaded.settings);
-    if (!tls.ok()) {
-      // Checked when the change was accepted; the file changed again since.
-      spdlog::error("listener {}: key or trust store not reloaded, the old one stays: {}", name, tls.error().message);
-      continue;
-    }
+  auto changes = pending(next);
+  if (!changes.ok()) {
+    // Checked when the change was accepted; a store file changed again since.
+    spdlog::error("key or trust store not reloaded, the old one stays: {}", changes.error().message);
+    return;
+  }
+  for (auto& [name, loaded] : *changes) {
     spdlog::info("listener {}: key and trust stores reloaded (key store {}), new connections use them", name,
                  loaded.settings.keystore_location.empty() ? std::string("inline") : loaded.settings.keystore_location);
-    apply_(name, *tls);
+    apply_(name, loaded.tls);
     loaded_[name] = std::move(loaded);
   }
 }

@@ -56,10 +56,13 @@ class TlsReloader {
   using Apply = std::function<void(const std::string& listener, security::TlsContext)>;
   // From now on `current` is what the listeners serve, and reload() hands new contexts to `apply`.
   void start(const config::BrokerConfig& current, Apply apply);
-  // INVALID_CONFIG naming the listener when a store `next` would reload does not load or its
-  // key does not match its certificate (Kafka validates before it accepts the change).
+  // INVALID_CONFIG naming the listener when a store `next` would reload does not load, its key
+  // does not match its certificate, or the certificate names another subject or other
+  // alternative names than the one served (unless ssl.allow.dn.changes / ssl.allow.san.changes);
+  // Kafka validates before it accepts the change.
   Status check(const config::BrokerConfig& next) const;
-  // Reloads what changed in `next` (a store that fails now is logged and the old one kept).
+  // Reloads what changed in `next` (a store that fails the checks now is logged and the old one
+  // kept).
   void reload(const config::BrokerConfig& next);
   // No more reloads (the network is stopping).
   void stop();
@@ -68,8 +71,12 @@ class TlsReloader {
   struct Loaded {
     security::TlsSettings settings;
     std::string files_stamp;  // the store files' sizes and modification times when loaded
+    security::TlsContext tls;
   };
-  std::map<std::string, Loaded> pending(const config::BrokerConfig& next) const;  // under mu_
+  // The listeners `next` changes, with their new contexts; INVALID_CONFIG for the first that
+  // does not load, or whose certificate changes its subject or alternative names while
+  // ssl.allow.dn.changes / ssl.allow.san.changes say no (Kafka's rule). Under mu_.
+  Result<std::map<std::string, Loaded>> pending(const config::BrokerConfig& next) const;
 
   mutable std::mutex mu_;
   std::map<std::string, Loaded> loaded_;  // per TLS listener

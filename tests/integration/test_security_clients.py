@@ -268,6 +268,10 @@ def test_key_store_reload_serves_new_connections_and_keeps_old_ones(certs):
         code, message = alter_broker(b, {key: mismatched})
         assert code == 40 and "listener SSL" in message, message
         assert served_serial(b, certs) == cert_serial(certs("third.crt"))
+        # Another name on the certificate: refused unless ssl.allow.dn.changes (Kafka's rule).
+        make_cert(d, "renamed", "/CN=other-host", "ca", san="IP:127.0.0.1,DNS:localhost")
+        code, message = alter_broker(b, {key: certs("renamed-keystore.pem")})
+        assert code == 40 and "CN=other-host" in message and "ssl.allow.dn.changes" in message, message
         # Only per broker, as Kafka: not at the cluster-wide default.
         from kafka.admin import ConfigResource, ConfigResourceType
         admin = KafkaAdminClient(bootstrap_servers=b.bootstrap, request_timeout_ms=15000)
