@@ -3,8 +3,11 @@ PLAIN and SCRAM-SHA-256/512 (it sends SaslHandshake v0 and then bare SASL tokens
 serves as Kafka does), kcat producing and consuming over SSL and SASL_SSL, and what a misbehaving
 client does on these listeners: garbage in the middle of a TLS handshake, a SASL exchange cut
 short or replayed, an oversized token on a TLS listener, each logged once and the broker still
-serving."""
+serving; and a listener's key store replaced without a restart (AlterConfigs of
+listener.name.<l>.ssl.keystore.location), refused when the new store is unusable."""
+import os
 import re
+import shutil
 import socket
 import ssl
 import struct
@@ -14,10 +17,11 @@ import uuid
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.admin import NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import KafkaError, NoBrokersAvailable
 
-from test_security_transport import USERS, SecureBroker, certs, closed_by_peer, frame, kstring, read_response  # noqa: F401
+from test_security_transport import (USERS, SecureBroker, certs, closed_by_peer, frame, kstring,  # noqa: F401
+                                     make_cert, read_response, recv_exact)
 
 SCRAM_USERS = {"carol": ("SCRAM-SHA-512", "carol-secret"), "dave": ("SCRAM-SHA-256", "dave-secret")}
 
@@ -185,16 +189,9 @@ def test_bad_input_on_secured_listeners_is_answered_or_closed_and_logged_once(br
 
 
 def read_bare(sock):
-    def exact(n):
-        buf = b""
-        while len(buf) < n:
-            chunk = sock.recv(n - len(buf))
-            if not chunk:
-                raise ConnectionError("closed")
-            buf += chunk
-        return buf
-    (n,) = struct.unpack(">i", exact(4))
-    return exact(n)
+    """A bare SASL token: its 4-byte length, then the bytes."""
+    (n,) = struct.unpack(">i", recv_exact(sock, 4))
+    return recv_exact(sock, n)
 
 
 # ---- key-store reload without a restart (Kafka's dynamic listener configs) ----
@@ -213,8 +210,7 @@ def cert_serial(path):
 
 
 def alter_broker(broker, configs):
-    """AlterConfigs on this broker's own resource: {name: (error code, message)}."""
-    from kafka.admin import ConfigResource, ConfigResourceType
+    """AlterConfigs on this broker's own resource: (error code, message)."""
     admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap, request_timeout_ms=15000)
     try:
         resp = admin.alter_configs([ConfigResource(ConfigResourceType.BROKER, str(broker.node_id), configs=configs)])
@@ -225,9 +221,6 @@ def alter_broker(broker, configs):
 
 
 def test_key_store_reload_serves_new_connections_and_keeps_old_ones(certs):
-    import os
-    import shutil
-    from test_security_transport import make_cert
     d = os.path.dirname(certs("ca.pem"))
     b = SecureBroker(certs)
     try:
@@ -273,7 +266,6 @@ def test_key_store_reload_serves_new_connections_and_keeps_old_ones(certs):
         code, message = alter_broker(b, {key: certs("renamed-keystore.pem")})
         assert code == 40 and "CN=other-host" in message and "ssl.allow.dn.changes" in message, message
         # Only per broker, as Kafka: not at the cluster-wide default.
-        from kafka.admin import ConfigResource, ConfigResourceType
         admin = KafkaAdminClient(bootstrap_servers=b.bootstrap, request_timeout_ms=15000)
         resp = admin.alter_configs([ConfigResource(ConfigResourceType.BROKER, "", configs={key: live})])
         admin.close()
