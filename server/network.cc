@@ -442,6 +442,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     ctx.broker = &net_.broker;
     ctx.listener = listener_;
     ctx.peer = peer_;
+    ctx.host = ip_;
     ctx.client_id = client_id_;
     ctx.sasl = sasl_.get();
     const bool closes = answer.after == SaslSession::After::Close;

@@ -5,6 +5,7 @@
 #include "protocol/messages/sasl_authenticate_request.h"
 #include "protocol/messages/sasl_authenticate_response.h"
 #include "runtime/clock.h"
+#include "runtime/rate_limited_log.h"
 #include "server/broker.h"
 #include "server/handlers/handlers.h"
 #include "server/sasl_session.h"
@@ -18,9 +19,12 @@ void report_authentication(const RequestContext& ctx, const std::string& mechani
                   ctx.listener);
     return;
   }
-  // One line per failed connection (it closes); the reason names the user, never a secret.
-  spdlog::info("failed authentication with {} from {} on listener {} (client {}): {}", mechanism, ctx.peer,
-               ctx.listener, ctx.client_id, why);
+  // One line per failed connection (it closes), rate-limited per listener, address and reason
+  // (a client retrying a wrong password must not flood the log); the reason names the user,
+  // never a secret.
+  static runtime::RateLimitedLog failures;
+  failures.info(ctx.listener + "/" + ctx.host + "/" + why, "failed authentication with {} from {} on listener {} (client {}): {}",
+                mechanism, ctx.peer, ctx.listener, ctx.client_id, why);
 }
 
 void handle_sasl_authenticate(RequestContext& ctx, Respond respond) {
