@@ -293,6 +293,7 @@ Status Broker::start() {
   tls_reloader_->start(*serving, [net = network_.get()](const std::string& listener, security::TlsContext tls) {
     net->set_tls_context(listener, std::move(tls));
   });
+  tls_reloader_->reload(*effective_config());  // a change that came while the listeners started
 
   if (config_.get_bool("schema.registry.enable")) {
     SchemaRegistryService::Hooks h;
