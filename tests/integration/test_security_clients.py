@@ -20,8 +20,9 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import KafkaError, NoBrokersAvailable
 
+from kafka_wire import recv_exact
 from test_security_transport import (USERS, SecureBroker, certs, closed_by_peer, frame, kstring,  # noqa: F401
-                                     make_cert, read_response, recv_exact)
+                                     make_cert, read_response)
 
 SCRAM_USERS = {"carol": ("SCRAM-SHA-512", "carol-secret"), "dave": ("SCRAM-SHA-256", "dave-secret")}
 

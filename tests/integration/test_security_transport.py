@@ -17,6 +17,7 @@ import uuid
 import pytest
 from confluent_kafka import Consumer, KafkaException, Producer
 
+from kafka_wire import recv_exact
 from kbroker_harness import KBROKER, Broker, free_ports
 
 USERS = {"alice": "alice-secret", "admin": "admin-secret"}
@@ -220,16 +221,6 @@ def frame(api_key, version, corr, body):
 
 def kstring(s):
     return struct.pack(">h", len(s)) + s.encode()
-
-
-def recv_exact(sock, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise ConnectionError("closed")
-        buf += chunk
-    return buf
 
 
 def read_response(sock):
