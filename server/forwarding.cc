@@ -93,8 +93,12 @@ void forward_to_controller(Broker& broker, const RequestContext& ctx, std::vecto
           return done(Error{ErrorCode::CORRUPT_MESSAGE, "undecodable Envelope answer from the controller"});
         if (resp.error_code == to_wire(ErrorCode::NOT_CONTROLLER))
           return done(Error{ErrorCode::REQUEST_TIMED_OUT, "no active controller took the request in time"});
+        // Any other envelope error is a broker misconfiguration, not the client's doing: Kafka's
+        // brokers answer UNKNOWN_SERVER_ERROR, which the client does not mistake for its own.
         if (resp.error_code != 0)
-          return done(Error{static_cast<ErrorCode>(resp.error_code), "the controller refused the forwarded request"});
+          return done(Error{ErrorCode::UNKNOWN_SERVER_ERROR,
+                            "the controller refused the forwarded request: " +
+                                std::string(error_name(static_cast<ErrorCode>(resp.error_code)))});
         if (!resp.response_data)
           return done(Error{ErrorCode::UNKNOWN_SERVER_ERROR, "the controller's Envelope answer carries no response"});
         const auto& bytes = *resp.response_data;
