@@ -335,11 +335,11 @@ def test_acls_quotas_and_scram_credentials_through_a_broker_that_is_not_the_cont
 RETRIABLE = {REQUEST_TIMED_OUT}  # what the forwarding broker answers when no controller took it in time
 
 
-@pytest.mark.parametrize("how", ["kill9", "pause"])
+@pytest.mark.parametrize("how", ["kill9", "pause", "stop"])
 def test_requests_through_one_broker_take_effect_while_the_controller_is_killed(fwd, how):
     """CreateTopics and CreateAcls, one after another on a thread, through a broker that is not
-    the controller, while the active controller is killed (SIGKILL) or frozen (SIGSTOP) after
-    the fourth: each is answered with success or a retriable error the test retries, none with
+    the controller, while the active controller is killed (SIGKILL), frozen (SIGSTOP) or
+    stopped (SIGTERM) after the fourth: each is answered with success or a retriable error the test retries, none with
     NOT_CONTROLLER, and every one takes effect under the new controller."""
     c = fwd
     via, other, ctrl = not_controller(c)
@@ -349,12 +349,15 @@ def test_requests_through_one_broker_take_effect_while_the_controller_is_killed(
     answers = []  # (request, attempt, error code)
     failures = []
     started = threading.Event()
+    slowest = [0.0]  # seconds, the longest answer
 
     def send_all():  # back to back on its own thread, so the kill may land while one is in flight
         try:
             for i in range(n):
                 for attempt in range(5):
+                    t = time.monotonic()
                     err = parse_name_errors(ask(c, via, create_topics_v0(topics[i], 1, 2)))[topics[i]]
+                    slowest[0] = max(slowest[0], time.monotonic() - t)
                     answers.append((topics[i], attempt, err))
                     # The names are new, so TOPIC_ALREADY_EXISTS means an earlier try took effect:
                     # the test's retry, or the forwarding broker's own when the old controller
@@ -363,7 +366,9 @@ def test_requests_through_one_broker_take_effect_while_the_controller_is_killed(
                         break
                 acl = (TOPIC, topics[i], LITERAL, principals[i], "*", READ, ALLOW)
                 for attempt in range(5):
+                    t = time.monotonic()
                     (err, _), = parse_create_acls_v1(ask(c, via, create_acls_v1([acl])))
+                    slowest[0] = max(slowest[0], time.monotonic() - t)
                     answers.append((principals[i], attempt, err))
                     if err not in RETRIABLE:  # creating an ACL again is no error
                         break
@@ -373,14 +378,27 @@ def test_requests_through_one_broker_take_effect_while_the_controller_is_killed(
         except Exception as e:  # noqa: BLE001 (reported by the test)
             failures.append(repr(e))
 
+    def stop():
+        try:
+            c.stop(ctrl)  # asserts a clean exit
+        except BaseException as e:  # noqa: BLE001 (reported by the test)
+            failures.append(f"stopping node {ctrl}: {e!r}")
+
     sender = threading.Thread(target=send_all, daemon=True)
+    stopper = None
     t0 = time.monotonic()
     try:
         sender.start()
         assert started.wait(20), f"the first requests were not answered: {answers} {failures}"
-        (c.kill9 if how == "kill9" else c.pause)(ctrl)
+        if how == "stop":  # SIGTERM: the controller resigns and shuts down while requests arrive
+            stopper = threading.Thread(target=stop, daemon=True)
+            stopper.start()
+        else:
+            (c.kill9 if how == "kill9" else c.pause)(ctrl)
         sender.join(60)
         assert not sender.is_alive(), f"requests still unanswered after 60 s; answers so far {answers}"
+        if stopper:
+            stopper.join(40)
         assert not failures, f"a request failed: {failures}; answers {answers}"
         elapsed = time.monotonic() - t0
         final = {}
@@ -399,10 +417,12 @@ def test_requests_through_one_broker_take_effect_while_the_controller_is_killed(
         for node in (via, other):
             c.wait_for(lambda: want <= set(describe_acls_raw(c.broker(node).bootstrap)[1]), 10,
                        f"every ACL on node {node}")
-        print(f"{how}: {n} topics and {n} ACLs through node {via} in {elapsed:.1f}s, controller {ctrl} -> "
+        print(f"{how}: {n} topics and {n} ACLs through node {via} in {elapsed:.1f}s (slowest answer {slowest[0]:.2f}s), controller {ctrl} -> "
               f"{new_ctrl}; answers other than NONE: {[a for a in answers if a[2] != NONE]}")
     finally:
         # the module's cluster stays whole for whatever runs after
+        if stopper:
+            stopper.join(40)
         if how == "pause":
             c.resume(ctrl)
         elif not c.broker(ctrl).alive():
