@@ -172,13 +172,20 @@ def reassign_v0(topic, partition, replicas, timeout_ms=15000):
     return header_v2(45, 0) + body + uvarint(0)
 
 
-def parse_reassign_v0(resp):
-    """-> (top error, {partition: error}); resp starts after the correlation id (header v1)."""
+def flexible_top(resp):
+    """The start of a flexible answer with a top-level error (resp starts after the correlation
+    id: header v1 tags, throttle, error, message) -> (Reader at what follows, error)."""
     r = Reader(resp)
-    r.uvarint()  # response header tags
+    r.uvarint()
     r.take(">i")
     top = r.take(">h")
     r.compact_string()
+    return r, top
+
+
+def parse_reassign_v0(resp):
+    """-> (top error, {partition: error})."""
+    r, top = flexible_top(resp)
     out = {}
     for _ in range(r.uvarint() - 1):
         r.compact_string()
@@ -197,12 +204,8 @@ def list_reassignments_v0():
 
 
 def parse_list_reassignments_v0(resp):
-    """-> (top error, {(topic, partition): replicas}); resp starts after the correlation id."""
-    r = Reader(resp)
-    r.uvarint()
-    r.take(">i")
-    top = r.take(">h")
-    r.compact_string()
+    """-> (top error, {(topic, partition): replicas})."""
+    r, top = flexible_top(resp)
     out = {}
     for _ in range(r.uvarint() - 1):
         topic = r.compact_string()
