@@ -86,6 +86,12 @@ void forward_to_controller(Broker& broker, const RequestContext& ctx, std::vecto
   broker.controller_channel().send_until(
       msg::EnvelopeRequest::kApiKey, kEnvelopeVersion, std::move(w.buffer()), kForwardTimeoutMs, answered_by_standby,
       [api_key, version, done = std::move(done)](Result<std::vector<uint8_t>> r) {
+        // The channel gave up (no controller known, none reachable): Kafka's brokers answer a
+        // forward that timed out REQUEST_TIMED_OUT, which clients retry; NOT_CONTROLLER would
+        // send them looking for a controller they cannot reach.
+        if (!r.ok() && (r.code() == ErrorCode::NOT_CONTROLLER || r.code() == ErrorCode::NETWORK_EXCEPTION))
+          return done(Error{ErrorCode::REQUEST_TIMED_OUT, "no active controller took the request in time (" +
+                                                              r.error().message + ")"});
         if (!r.ok()) return done(r.error());
         msg::EnvelopeResponse resp;
         wire::Reader er(std::span<const uint8_t>(r->data(), r->size()));

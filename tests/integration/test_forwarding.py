@@ -8,10 +8,13 @@ AlterPartitionReassignments, ElectLeaders, CreateAcls, DeleteAcls, AlterClientQu
 AlterUserScramCredentials. librdkafka sends an AlterConfigs naming broker N's own config to
 broker N; the rest go as raw requests on a socket to that broker, since the admin clients route
 topic requests to the controller themselves (and Debian's have no call for most of the others).
-The last test keeps sending them through one broker while the active controller is killed.
+The move tests keep sending them through one broker while the active controller is killed,
+frozen or stopped; with KB_SLOW_TESTS=1, one more waits out the 30 s forward timeout without a
+quorum.
 
 One three-node cluster serves the whole module (CI time): each test finds the controller anew,
 and the last one restarts the node it kills."""
+import os
 import struct
 import threading
 import time
@@ -430,4 +433,22 @@ def test_requests_through_one_broker_take_effect_while_the_controller_is_killed(
             c.resume(ctrl)
         elif not c.broker(ctrl).alive():
             c.start(ctrl)
+    c.wait_ready()
+
+
+@pytest.mark.skipif(os.environ.get("KB_SLOW_TESTS") != "1", reason="waits the 30 s forward timeout: KB_SLOW_TESTS=1")
+def test_without_a_quorum_a_forwarded_request_times_out_instead_of_not_controller(fwd):
+    """Two of three voters down: no controller can be elected, and after the forward timeout
+    (30 s) the broker answers REQUEST_TIMED_OUT, as Kafka's does, not NOT_CONTROLLER."""
+    c = fwd
+    via, other, ctrl = not_controller(c)
+    try:
+        c.kill9(ctrl)
+        c.kill9(other)
+        errors = parse_name_errors(ask(c, via, create_topics_v0("fwd-no-quorum", 1, 1), timeout=60))
+        assert errors == {"fwd-no-quorum": REQUEST_TIMED_OUT}, errors
+    finally:
+        for n in (ctrl, other):
+            if not c.broker(n).alive():
+                c.start(n)
     c.wait_ready()
