@@ -380,6 +380,14 @@ def test_requests_through_one_broker_take_effect_while_the_controller_is_killed(
                         break
                 if i == 1:
                     started.set()
+                if i in (4, 8):  # a real client too: librdkafka sends a broker's config to that broker
+                    res = [ConfigResource(ConfigResource.Type.BROKER, str(via),
+                                          set_config={"log.cleaner.backoff.ms": str(20000 + i)}),
+                           ConfigResource(ConfigResource.Type.TOPIC, topics[0], set_config={"retention.ms": str(3600000 + i)})]
+                    admin = c.admin(via)  # kept until the answers are in (a dropped client cancels them)
+                    for f in admin.alter_configs(res, request_timeout=40).values():
+                        f.result(45)  # raises on any error
+                    answers.append((f"alter_configs {i}", 0, NONE))
                 time.sleep(0.1)  # the rest spread over the election
         except Exception as e:  # noqa: BLE001 (reported by the test)
             failures.append(repr(e))
@@ -419,6 +427,13 @@ def test_requests_through_one_broker_take_effect_while_the_controller_is_killed(
         for t in topics:
             c.wait_for(lambda: t in c.metadata(other).topics and c.metadata(via).topics[t].partitions, 10,
                        f"{t} on nodes {other} and {via}")
+        admin = c.admin(other)
+
+        def retention():
+            return list(admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, topics[0])]).values())[0]
+
+        c.wait_for(lambda: retention().result(10)["retention.ms"].value == "3600008", 10,
+                   f"the last AlterConfigs of {topics[0]} on node {other}")
         want = {(TOPIC, t, LITERAL, p, "*", READ, ALLOW) for t, p in zip(topics, principals)}
         for node in (via, other):
             c.wait_for(lambda: want <= set(describe_acls_raw(c.broker(node).bootstrap)[1]), 10,
