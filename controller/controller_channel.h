@@ -10,7 +10,8 @@
 // send() makes one attempt. send_until() retries, after controller.quorum.retry.backoff.ms,
 // while no controller is known, the transport failed, or `retry` says the answer came from a
 // node that is no longer the controller, until its deadline; the controller id is looked up
-// again for every attempt, so a retry follows the controller when it moves.
+// again for every attempt, so a retry follows the controller when it moves, and an attempt
+// still waiting on a node the quorum no longer follows ends (NOT_CONTROLLER) and is retried.
 //
 // Owner: the Broker. Threads: a LoopThread of its own (`kb-ctl-channel`) for retry timers;
 // every method may be called from any thread; callbacks run on the peer client's thread,

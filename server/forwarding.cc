@@ -86,6 +86,12 @@ void forward_to_controller(Broker& broker, const RequestContext& ctx, std::vecto
   broker.controller_channel().send_until(
       msg::EnvelopeRequest::kApiKey, kEnvelopeVersion, std::move(w.buffer()), kForwardTimeoutMs, answered_by_standby,
       [api_key, version, done = std::move(done)](Result<std::vector<uint8_t>> r) {
+        // The channel gave up (no controller known, none reachable): Kafka's brokers answer a
+        // forward that timed out REQUEST_TIMED_OUT, which clients retry; NOT_CONTROLLER would
+        // send them looking for a controller they cannot reach.
+        if (!r.ok() && (r.code() == ErrorCode::NOT_CONTROLLER || r.code() == ErrorCode::NETWORK_EXCEPTION))
+          return done(Error{ErrorCode::REQUEST_TIMED_OUT, "no active controller took the request in time (" +
+                                                              r.error().message + ")"});
         if (!r.ok()) return done(r.error());
         msg::EnvelopeResponse resp;
         wire::Reader er(std::span<const uint8_t>(r->data(), r->size()));
@@ -93,8 +99,12 @@ void forward_to_controller(Broker& broker, const RequestContext& ctx, std::vecto
           return done(Error{ErrorCode::CORRUPT_MESSAGE, "undecodable Envelope answer from the controller"});
         if (resp.error_code == to_wire(ErrorCode::NOT_CONTROLLER))
           return done(Error{ErrorCode::REQUEST_TIMED_OUT, "no active controller took the request in time"});
+        // Any other envelope error is a broker misconfiguration, not the client's doing: Kafka's
+        // brokers answer UNKNOWN_SERVER_ERROR, which the client does not mistake for its own.
         if (resp.error_code != 0)
-          return done(Error{static_cast<ErrorCode>(resp.error_code), "the controller refused the forwarded request"});
+          return done(Error{ErrorCode::UNKNOWN_SERVER_ERROR,
+                            "the controller refused the forwarded request: " +
+                                std::string(error_name(static_cast<ErrorCode>(resp.error_code)))});
         if (!resp.response_data)
           return done(Error{ErrorCode::UNKNOWN_SERVER_ERROR, "the controller's Envelope answer carries no response"});
         const auto& bytes = *resp.response_data;

@@ -1,6 +1,6 @@
 // Controller-bound client requests (CreateTopics, DeleteTopics, CreatePartitions,
-// AlterConfigs, IncrementalAlterConfigs, ElectLeaders, AlterPartitionReassignments, CreateAcls,
-// DeleteAcls, AlterUserScramCredentials; later the quota APIs) work through any broker, as in
+// AlterConfigs, IncrementalAlterConfigs, ElectLeaders, Alter/ListPartitionReassignments,
+// CreateAcls, DeleteAcls, AlterUserScramCredentials, AlterClientQuotas) work through any broker, as in
 // Kafka (KIP-590): the broker that receives one wraps it in an Envelope (api 58) with the
 // client's principal and address and sends it to the active controller through the
 // ControllerChannel, which retries while the controller is unknown or moving; the controller

@@ -6,12 +6,25 @@
 // inner request is authorized with the principal and address the envelope carries.
 #include <arpa/inet.h>
 
+#include <algorithm>
+
+#include "protocol/messages/alter_client_quotas_response.h"
+#include "protocol/messages/alter_configs_response.h"
+#include "protocol/messages/alter_partition_reassignments_response.h"
+#include "protocol/messages/alter_user_scram_credentials_response.h"
 #include "protocol/messages/api_keys.h"
+#include "protocol/messages/create_acls_response.h"
+#include "protocol/messages/create_partitions_response.h"
+#include "protocol/messages/create_topics_response.h"
+#include "protocol/messages/delete_acls_response.h"
+#include "protocol/messages/delete_topics_response.h"
+#include "protocol/messages/elect_leaders_response.h"
 #include "protocol/messages/envelope_request.h"
 #include "protocol/messages/envelope_response.h"
+#include "protocol/messages/incremental_alter_configs_response.h"
+#include "protocol/messages/list_partition_reassignments_response.h"
 #include "protocol/messages/request_header.h"
 #include "protocol/messages/response_header.h"
-#include "replication/raft/quorum.h"
 #include "server/broker.h"
 #include "server/forwarding.h"
 #include "server/handlers/handlers.h"
@@ -35,6 +48,7 @@ bool forwardable(int16_t api_key) {
     case 43:  // ElectLeaders
     case 44:  // IncrementalAlterConfigs
     case 45:  // AlterPartitionReassignments
+    case 46:  // ListPartitionReassignments
     case 51:  // AlterUserScramCredentials
       return true;
     case 49:  // AlterClientQuotas
@@ -50,6 +64,82 @@ std::string peer_of(const std::vector<uint8_t>& address) {
   if (address.size() == 16 && inet_ntop(AF_INET6, address.data(), text, sizeof text))
     return "[" + std::string(text) + "]:0";
   return "(forwarded)";
+}
+
+constexpr int16_t kNotController = to_wire(ErrorCode::NOT_CONTROLLER);
+
+template <class Items>
+bool any_not_controller(const Items& items) {
+  return std::any_of(items.begin(), items.end(), [](const auto& i) { return i.error_code == kNotController; });
+}
+
+// Whether the inner answer holds NOT_CONTROLLER anywhere (Kafka's errorCounts): the
+// controller lost its leadership before the change was committed, so the envelope says
+// NOT_CONTROLLER and the forwarding broker asks the new controller. Any other answer is
+// relayed as it is, even when the leadership moved after it was written: a committed change
+// answered here must not be tried again elsewhere (a created topic would come back as
+// TOPIC_ALREADY_EXISTS).
+bool holds_not_controller(int16_t api_key, int16_t version, const std::vector<uint8_t>& body) {
+  wire::Reader r(std::span<const uint8_t>(body.data(), body.size()));
+  auto decoded = [&](auto& m) { return m.decode(r, version); };
+  switch (api_key) {
+    case 19: {
+      msg::CreateTopicsResponse m;
+      return decoded(m) && any_not_controller(m.topics);
+    }
+    case 20: {
+      msg::DeleteTopicsResponse m;
+      return decoded(m) && any_not_controller(m.responses);
+    }
+    case 30: {
+      msg::CreateAclsResponse m;
+      return decoded(m) && any_not_controller(m.results);
+    }
+    case 31: {
+      msg::DeleteAclsResponse m;
+      return decoded(m) && any_not_controller(m.filter_results);
+    }
+    case 33: {
+      msg::AlterConfigsResponse m;
+      return decoded(m) && any_not_controller(m.responses);
+    }
+    case 37: {
+      msg::CreatePartitionsResponse m;
+      return decoded(m) && any_not_controller(m.results);
+    }
+    case 43: {
+      msg::ElectLeadersResponse m;
+      if (!decoded(m)) return false;
+      return m.error_code == kNotController ||
+             std::any_of(m.replica_election_results.begin(), m.replica_election_results.end(),
+                         [](const auto& t) { return any_not_controller(t.partition_result); });
+    }
+    case 44: {
+      msg::IncrementalAlterConfigsResponse m;
+      return decoded(m) && any_not_controller(m.responses);
+    }
+    case 45: {
+      msg::AlterPartitionReassignmentsResponse m;
+      if (!decoded(m)) return false;
+      return m.error_code == kNotController || std::any_of(m.responses.begin(), m.responses.end(), [](const auto& t) {
+               return any_not_controller(t.partitions);
+             });
+    }
+    case 46: {
+      msg::ListPartitionReassignmentsResponse m;
+      return decoded(m) && m.error_code == kNotController;
+    }
+    case 49: {
+      msg::AlterClientQuotasResponse m;
+      return decoded(m) && any_not_controller(m.entries);
+    }
+    case 51: {
+      msg::AlterUserScramCredentialsResponse m;
+      return decoded(m) && any_not_controller(m.results);
+    }
+    default:
+      return false;
+  }
 }
 
 }  // namespace
@@ -109,16 +199,13 @@ void handle_envelope(RequestContext& ctx, Respond respond) {
   inner.scheduler = ctx.scheduler;
   inner.listener = ctx.listener;
   inner.forwarded = true;
-  // An answer written while this node lost the leadership may hold NOT_CONTROLLER errors:
-  // the envelope says so instead, and the forwarding broker asks the new controller.
-  const int32_t epoch = broker.quorum().epoch();
   const int32_t correlation_id = header.correlation_id;
-  h->fn(inner, [&broker, epoch, api_key, version, correlation_id, respond](Response&& out) mutable {
+  h->fn(inner, [api_key, version, correlation_id, respond](Response&& out) mutable {
     msg::EnvelopeResponse er;
     if (!out.send) {
       er.error_code = to_wire(ErrorCode::INVALID_REQUEST);  // the embedded request did not parse
-    } else if (!broker.controller().active() || broker.quorum().epoch() != epoch) {
-      er.error_code = to_wire(ErrorCode::NOT_CONTROLLER);
+    } else if (holds_not_controller(api_key, version, out.body.buffer())) {
+      er.error_code = kNotController;
     } else {
       msg::ResponseHeader rh;
       rh.correlation_id = correlation_id;
