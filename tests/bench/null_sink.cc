@@ -17,12 +17,15 @@
 #include "protocol/messages/create_topics_response.h"
 #include "protocol/messages/fetch_request.h"
 #include "protocol/messages/fetch_response.h"
+#include "protocol/messages/list_offsets_request.h"
+#include "protocol/messages/list_offsets_response.h"
 #include "protocol/messages/metadata_request.h"
 #include "protocol/messages/metadata_response.h"
 #include "protocol/messages/produce_request.h"
 #include "protocol/messages/produce_response.h"
 #include "protocol/messages/request_header.h"
 #include "protocol/messages/response_header.h"
+#include "protocol/record_batch.h"
 #include "protocol/wire.h"
 
 namespace kbench {
@@ -58,14 +61,17 @@ bool valid_topic_name(const std::string& name) {
 template <class Body>
 void append_response(std::vector<uint8_t>& out, int32_t correlation_id, int16_t header_version,
                      const Body& body, int16_t version) {
+  // Encoded straight onto the end of `out`, whose pages the connection reuses: on this VM a
+  // fresh page costs several times a reused one, and a null source's answers are megabytes.
   kb::wire::Writer w;
+  std::swap(w.buffer(), out);
   size_t size_at = w.reserve_int32();
   kb::msg::ResponseHeader h;
   h.correlation_id = correlation_id;
   h.encode(w, header_version);
   body.encode(w, version);
-  w.patch_int32(size_at, static_cast<int32_t>(w.buffer().size() - 4));
-  out.insert(out.end(), w.buffer().begin(), w.buffer().end());
+  w.patch_int32(size_at, static_cast<int32_t>(w.buffer().size() - size_at - 4));
+  std::swap(w.buffer(), out);
 }
 
 int16_t code(kb::ErrorCode e) { return static_cast<int16_t>(e); }
@@ -101,14 +107,38 @@ int64_t count_offsets(std::span<const uint8_t> records) {
   return offsets;
 }
 
-NullSink::NullSink(std::string host, uint16_t port, int32_t default_partitions)
-    : host_(std::move(host)), port_(port), default_partitions_(default_partitions) {}
+// About what librdkafka's producer batches reach at full speed with linger.ms=5: the source's
+// batches then cost the consumer per record what a broker's stored batches do.
+constexpr size_t kSourceBatchBytes = 64 * 1024;
+
+NullSink::NullSink(std::string host, uint16_t port, int32_t default_partitions, std::optional<SourceLog> source)
+    : host_(std::move(host)), port_(port), default_partitions_(default_partitions), source_(source) {
+  if (!source_) return;
+  batch_records_ = static_cast<int32_t>(std::max<size_t>(1, kSourceBatchBytes / std::max<size_t>(1, source_->value_size)));
+  kb::RecordBatchBuilder b;
+  std::string value(source_->value_size, 's');
+  for (int32_t i = 0; i < batch_records_; ++i) b.add(std::nullopt, value, 1700000000000);
+  batch_ = b.build();
+  source_->records = (std::max<int64_t>(source_->records, 1) + batch_records_ - 1) / batch_records_ * batch_records_;
+}
+
+int64_t NullSink::append_source(int64_t offset, int64_t end, int64_t max_bytes, std::vector<uint8_t>& out) const {
+  int64_t served = 0;
+  for (int64_t base = offset / batch_records_ * batch_records_; base < end; base += batch_records_) {
+    if (served > 0 && static_cast<int64_t>(out.size() + batch_.size()) > max_bytes) break;
+    size_t at = out.size();
+    out.insert(out.end(), batch_.begin(), batch_.end());
+    kb::patch_base_offset(out.data() + at, base);
+    served += batch_records_;
+  }
+  return served;
+}
 
 NullSink::Topic& NullSink::topic_locked(const std::string& name, int32_t partitions) {
   auto [it, added] = topics_.try_emplace(name);
   if (added) {
     it->second.id = kb::Uuid::random();
-    it->second.next_offset.assign(static_cast<size_t>(partitions), 0);
+    it->second.next_offset.assign(static_cast<size_t>(partitions), source_ ? source_->records : 0);
   }
   return it->second;
 }
@@ -256,12 +286,42 @@ bool NullSink::handle(std::span<const uint8_t> frame, std::vector<uint8_t>& out)
       append_response(out, header.correlation_id, response_header, resp, version);
       return true;
     }
+    case 2: {
+      kb::msg::ListOffsetsRequest req;
+      if (!req.decode(r, version)) return false;
+      kb::msg::ListOffsetsResponse resp;
+      std::lock_guard lock(mu_);
+      for (const auto& t : req.topics) {
+        auto& tr = resp.topics.emplace_back();
+        tr.name = t.name;
+        auto topic = topics_.find(t.name);
+        for (const auto& p : t.partitions) {
+          auto& pr = tr.partitions.emplace_back();
+          pr.partition_index = p.partition_index;
+          if (topic == topics_.end() || p.partition_index < 0 ||
+              p.partition_index >= static_cast<int32_t>(topic->second.next_offset.size())) {
+            pr.error_code = code(kb::ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+            continue;
+          }
+          int64_t end = topic->second.next_offset[static_cast<size_t>(p.partition_index)];
+          if (p.timestamp == -1) {  // latest
+            pr.offset = end;
+          } else if (p.timestamp == -2) {  // earliest
+            pr.offset = source_ ? 0 : end;
+          }  // by time: offset -1, Kafka's answer when no record is that recent (none is kept)
+        }
+      }
+      append_response(out, header.correlation_id, response_header, resp, version);
+      return true;
+    }
     case 1: {
       kb::msg::FetchRequest req;
       if (!req.decode(r, version)) return false;
       kb::msg::FetchResponse resp;
       resp.session_id = 0;  // no fetch sessions (KIP-227): every fetch is a full one
-      bool any_error = false;
+      bool any_error = false, any_data = false;
+      int64_t budget = req.max_bytes;
+      size_t served = 0;  // partitions answered with data
       {
         std::lock_guard lock(mu_);
         for (const auto& t : req.topics) {
@@ -281,18 +341,30 @@ bool NullSink::handle(std::span<const uint8_t> frame, std::vector<uint8_t>& out)
               continue;
             }
             int64_t end = topic->second.next_offset[static_cast<size_t>(p.partition)];
-            pr.high_watermark = pr.last_stable_offset = pr.log_start_offset = end;
-            if (p.fetch_offset != end) {
+            pr.high_watermark = pr.last_stable_offset = end;
+            pr.log_start_offset = source_ ? 0 : end;
+            if (p.fetch_offset < pr.log_start_offset || p.fetch_offset > end) {
               pr.error_code = code(kb::ErrorCode::OFFSET_OUT_OF_RANGE);
               any_error = true;
+            } else if (p.fetch_offset < end && budget > 0) {
+              // Per-thread chains, reused answer after answer for the same reason as `out`.
+              thread_local std::vector<std::vector<uint8_t>> chains;
+              if (chains.size() <= served) chains.resize(served + 1);
+              std::vector<uint8_t>& chain = chains[served++];
+              chain.clear();
+              int64_t limit = std::min<int64_t>(budget, p.partition_max_bytes);
+              append_source(p.fetch_offset, std::min(end, source_->records), limit, chain);
+              pr.records.bytes = chain;
+              budget -= static_cast<int64_t>(chain.size());
+              any_data = true;
             }
           }
         }
       }
-      // No data will ever arrive, so a long-poll waits out max_wait_ms, as a broker does
+      // Without data now, none will ever arrive, so a long-poll waits out max_wait_ms, as a broker does
       // when min_bytes is not reached; errors are answered at once. The connection is
       // muted meanwhile, as Kafka mutes it while one of its requests is in flight.
-      if (!any_error && req.max_wait_ms > 0)
+      if (!any_error && !any_data && req.max_wait_ms > 0)
         std::this_thread::sleep_for(std::chrono::milliseconds(std::min(req.max_wait_ms, kMaxFetchWaitMs)));
       append_response(out, header.correlation_id, response_header, resp, version);
       return true;
@@ -367,5 +439,37 @@ std::string NullSink::serve_forever() {
     std::thread([this, fd] { serve_connection(fd); }).detach();
   }
 }
+
+int connect_api_versions(const std::string& host, uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  kb::wire::Writer w;
+  size_t size_at = w.reserve_int32();
+  kb::msg::RequestHeader h;
+  h.request_api_key = 18;
+  h.correlation_id = 1;
+  h.client_id = "kbench";
+  h.encode(w, kb::msg::request_header_version(18, 0));
+  w.patch_int32(size_at, static_cast<int32_t>(w.buffer().size() - 4));
+  std::vector<uint8_t> out = w.buffer();
+  uint8_t size[4];
+  bool ok = ::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) == 1 &&
+            ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 && write_all(fd, out) &&
+            ::recv(fd, size, 4, MSG_WAITALL) == 4;
+  if (ok) {
+    std::vector<uint8_t> body(kb::wire::load_be32(size));
+    ok = body.size() < (1u << 20) && ::recv(fd, body.data(), body.size(), MSG_WAITALL) == static_cast<ssize_t>(body.size());
+  }
+  if (!ok) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+void close_fd(int fd) { ::close(fd); }
 
 }  // namespace kbench
