@@ -122,16 +122,22 @@ NullSink::NullSink(std::string host, uint16_t port, int32_t default_partitions, 
   source_->records = (std::max<int64_t>(source_->records, 1) + batch_records_ - 1) / batch_records_ * batch_records_;
 }
 
-int64_t NullSink::append_source(int64_t offset, int64_t end, int64_t max_bytes, std::vector<uint8_t>& out) const {
-  int64_t served = 0;
-  for (int64_t base = offset / batch_records_ * batch_records_; base < end; base += batch_records_) {
-    if (served > 0 && static_cast<int64_t>(out.size() + batch_.size()) > max_bytes) break;
-    size_t at = out.size();
-    out.insert(out.end(), batch_.begin(), batch_.end());
-    kb::patch_base_offset(out.data() + at, base);
-    served += batch_records_;
-  }
-  return served;
+int64_t* NullSink::next_offset_locked(const std::string& topic, int32_t partition) {
+  auto it = topics_.find(topic);
+  if (it == topics_.end() || partition < 0 || partition >= static_cast<int32_t>(it->second.next_offset.size()))
+    return nullptr;
+  return &it->second.next_offset[static_cast<size_t>(partition)];
+}
+
+std::span<const uint8_t> NullSink::source_chain(int64_t offset, int64_t end, int64_t max_bytes,
+                                               std::vector<uint8_t>& cache) const {
+  int64_t first = offset / batch_records_ * batch_records_;
+  auto bytes = static_cast<int64_t>(batch_.size());
+  int64_t n = std::min((end - first + batch_records_ - 1) / batch_records_, std::max<int64_t>(1, max_bytes / bytes));
+  // Copies of the batch stay in the cache from answer to answer: only base offsets change.
+  while (static_cast<int64_t>(cache.size()) < n * bytes) cache.insert(cache.end(), batch_.begin(), batch_.end());
+  for (int64_t i = 0; i < n; ++i) kb::patch_base_offset(cache.data() + i * bytes, first + i * batch_records_);
+  return {cache.data(), static_cast<size_t>(n * bytes)};
 }
 
 NullSink::Topic& NullSink::topic_locked(const std::string& name, int32_t partitions) {
@@ -261,12 +267,11 @@ bool NullSink::handle(std::span<const uint8_t> frame, std::vector<uint8_t>& out)
       for (const auto& t : req.topic_data) {
         auto& tr = resp.responses.emplace_back();
         tr.name = t.name;
-        auto topic = topics_.find(t.name);
         for (const auto& p : t.partition_data) {
           auto& pr = tr.partition_responses.emplace_back();
           pr.index = p.index;
-          if (topic == topics_.end() || p.index < 0 ||
-              p.index >= static_cast<int32_t>(topic->second.next_offset.size())) {
+          int64_t* next = next_offset_locked(t.name, p.index);
+          if (!next) {
             pr.error_code = code(kb::ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
             pr.base_offset = -1;
             continue;
@@ -277,10 +282,9 @@ bool NullSink::handle(std::span<const uint8_t> frame, std::vector<uint8_t>& out)
             pr.base_offset = -1;
             continue;
           }
-          int64_t& next = topic->second.next_offset[static_cast<size_t>(p.index)];
-          pr.base_offset = next;
+          pr.base_offset = *next;
           pr.log_start_offset = 0;
-          next += n;
+          *next += n;
         }
       }
       append_response(out, header.correlation_id, response_header, resp, version);
@@ -294,16 +298,15 @@ bool NullSink::handle(std::span<const uint8_t> frame, std::vector<uint8_t>& out)
       for (const auto& t : req.topics) {
         auto& tr = resp.topics.emplace_back();
         tr.name = t.name;
-        auto topic = topics_.find(t.name);
         for (const auto& p : t.partitions) {
           auto& pr = tr.partitions.emplace_back();
           pr.partition_index = p.partition_index;
-          if (topic == topics_.end() || p.partition_index < 0 ||
-              p.partition_index >= static_cast<int32_t>(topic->second.next_offset.size())) {
+          const int64_t* next = next_offset_locked(t.name, p.partition_index);
+          if (!next) {
             pr.error_code = code(kb::ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
             continue;
           }
-          int64_t end = topic->second.next_offset[static_cast<size_t>(p.partition_index)];
+          int64_t end = *next;
           if (p.timestamp == -1) {  // latest
             pr.offset = end;
           } else if (p.timestamp == -2) {  // earliest
@@ -327,35 +330,31 @@ bool NullSink::handle(std::span<const uint8_t> frame, std::vector<uint8_t>& out)
         for (const auto& t : req.topics) {
           auto& tr = resp.responses.emplace_back();
           tr.topic = t.topic;
-          auto topic = topics_.find(t.topic);
           for (const auto& p : t.partitions) {
             auto& pr = tr.partitions.emplace_back();
             pr.partition_index = p.partition;
             pr.aborted_transactions = std::nullopt;
             pr.records.is_null = false;  // empty, not null: nothing to read at this offset
-            if (topic == topics_.end() || p.partition < 0 ||
-                p.partition >= static_cast<int32_t>(topic->second.next_offset.size())) {
+            const int64_t* next = next_offset_locked(t.topic, p.partition);
+            if (!next) {
               pr.error_code = code(kb::ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
               pr.high_watermark = -1;
               any_error = true;
               continue;
             }
-            int64_t end = topic->second.next_offset[static_cast<size_t>(p.partition)];
+            int64_t end = *next;
             pr.high_watermark = pr.last_stable_offset = end;
             pr.log_start_offset = source_ ? 0 : end;
             if (p.fetch_offset < pr.log_start_offset || p.fetch_offset > end) {
               pr.error_code = code(kb::ErrorCode::OFFSET_OUT_OF_RANGE);
               any_error = true;
             } else if (p.fetch_offset < end && budget > 0) {
-              // Per-thread chains, reused answer after answer for the same reason as `out`.
-              thread_local std::vector<std::vector<uint8_t>> chains;
-              if (chains.size() <= served) chains.resize(served + 1);
-              std::vector<uint8_t>& chain = chains[served++];
-              chain.clear();
+              // Per-thread caches, reused answer after answer for the same reason as `out`.
+              thread_local std::vector<std::vector<uint8_t>> caches;
+              if (caches.size() <= served) caches.resize(served + 1);
               int64_t limit = std::min<int64_t>(budget, p.partition_max_bytes);
-              append_source(p.fetch_offset, std::min(end, source_->records), limit, chain);
-              pr.records.bytes = chain;
-              budget -= static_cast<int64_t>(chain.size());
+              pr.records.bytes = source_chain(p.fetch_offset, std::min(end, source_->records), limit, caches[served++]);
+              budget -= static_cast<int64_t>(pr.records.bytes.size());
               any_data = true;
             }
           }

@@ -77,9 +77,12 @@ class NullSink {
     std::vector<int64_t> next_offset;  // per partition: the offset the next batch gets
   };
   Topic& topic_locked(const std::string& name, int32_t partitions);
-  // Appends the source's batches from `offset` (a multiple of the batch size) up to `max_bytes`
-  // (at least one batch) to `out`; the number of offsets they span.
-  int64_t append_source(int64_t offset, int64_t end, int64_t max_bytes, std::vector<uint8_t>& out) const;
+  // The next offset of an existing partition, or nullptr for an unknown topic or partition.
+  int64_t* next_offset_locked(const std::string& topic, int32_t partition);
+  // The source's batches from the one holding `offset` up to `max_bytes` (at least one), not
+  // past `end`, laid out in `cache` (the caller's, kept between calls); a view into it.
+  std::span<const uint8_t> source_chain(int64_t offset, int64_t end, int64_t max_bytes,
+                                        std::vector<uint8_t>& cache) const;
   void serve_connection(int fd);  // owns fd: closes it
   void pump(int fd);              // returns when the connection must close
 
