@@ -8,9 +8,11 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -29,13 +31,29 @@ constexpr const char* kUsage = R"(usage:
   kbench e2e       --brokers H:P --topic T [--records N] [--size BYTES] [--acks 0|1|all]
                    [--rate REC_PER_S] [--partitions P] [--linger-ms MS] [--label L]
       producer at a fixed rate + consumer in one process; prints latency percentiles.
+  kbench consume   --brokers H:P --topic T [--records N] [--group G] [--idle-ms MS] [--label L]
+      librdkafka consumer from the start of every partition until N records; prints rec_per_s,
+      mb_per_s from the first record to the last. With --group: a subscribing group member
+      that stops after N records or MS without a record (default 3000) once it had one.
   kbench delete-topic --brokers H:P --topic T
       DeleteTopics, e.g. to drop a run's data (and its dirty page cache) before the next run.
-  kbench null-sink --port P [--host IPV4] [--partitions P]
-      a Kafka endpoint that answers ApiVersions/Metadata/CreateTopics/Produce/Fetch and stores
-      nothing (the baseline of scripts/bench).
+  kbench create-topics --brokers H:P --topic PREFIX --count T --partitions P [--per-request R]
+      creates PREFIX-0..T-1, R topics per CreateTopics (default 10); prints the seconds it took.
+  kbench metadata-latency --brokers H:P --topic T [--duration-ms MS]
+      Metadata for one topic every 50 ms for MS (default 10000) or until SIGTERM; prints
+      p50/p99/max.
+  kbench connections --brokers H:P --count N [--hold-ms MS]
+      N idle Kafka connections (each answered one ApiVersions), held MS (default 10000).
+  kbench null-sink --port P [--host IPV4] [--partitions P] [--source-records N] [--size BYTES]
+      a Kafka endpoint that answers ApiVersions/Metadata/CreateTopics/ListOffsets/Produce/Fetch
+      and stores nothing (the baseline of scripts/bench); with --source-records, a null source:
+      every partition holds N records of --size bytes, fetched at memory speed.
 --partitions: produce/e2e create the topic with P partitions first (an existing topic is
 kept); null-sink gives P partitions to topics that clients name without creating them.
+--compression: none (default), gzip, snappy, lz4 or zstd, librdkafka's compression.codec.
+--producers: that many producers (each its own librdkafka instance and thread) share --records.
+e2e sends on a fixed schedule and measures each record from its intended send time, not the
+actual one (OpenMessaging Benchmark's way of not hiding a stalled sender: coordinated omission).
 Defaults: --records 500000 (e2e 100000), --size 1024, --acks 1, --rate 20000, --linger-ms 5,
 --label target, --host 127.0.0.1, null-sink --partitions 6.
 )";
@@ -115,9 +133,10 @@ void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
 // librdkafka 2.x default, set so the figure doesn't move with the library) and a local queue
 // large enough that the benchmark loop never waits on it.
 rd_kafka_t* make_producer(const std::string& brokers, const std::string& acks, int64_t linger_ms,
-                          Delivery* d) {
+                          Delivery* d, const std::string& compression = "none") {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   conf_set(conf, "bootstrap.servers", brokers);
+  conf_set(conf, "compression.codec", compression);
   conf_set(conf, "acks", acks);
   conf_set(conf, "linger.ms", std::to_string(linger_ms));
   conf_set(conf, "queue.buffering.max.messages", "2000000");
@@ -237,37 +256,54 @@ int32_t partition_count(rd_kafka_t* rk, rd_kafka_topic_t* t, const std::string& 
   return n;
 }
 
-int run_produce(const Args& a) {
-  std::string brokers = a.required("--brokers"), topic = a.required("--topic");
-  int64_t n = a.integer("--records", 500000, 1, int64_t{1} << 40);
-  auto size = static_cast<size_t>(a.integer("--size", 1024, 0, 100 << 20));
-  std::string acks = a.acks(), label = a.str("--label", "target");
-  int64_t linger = a.integer("--linger-ms", 5, 0, 900000);
-
-  Delivery d;
-  rd_kafka_t* p = make_producer(brokers, acks, linger, &d);
-  if (a.has("--partitions"))
-    create_topic(p, topic, static_cast<int32_t>(a.integer("--partitions", 1, 1, 100000)));
+// One producer's share of a produce run: `n` records as fast as they go, all delivered.
+void produce_share(rd_kafka_t* p, const std::string& topic, int64_t n, size_t size, Delivery& d) {
   rd_kafka_topic_t* t = rd_kafka_topic_new(p, topic.c_str(), nullptr);
   std::vector<char> payload(size, 'x');
-  // Untimed: bootstrap, metadata, the connection to each partition leader, topic creation.
-  std::vector<char> warm(size, 'w');
-  for (int i = 0; i < 100; ++i) produce_one(p, t, RD_KAFKA_PARTITION_UA, warm);
-  flush_all(p, d, 100, "warm-up");
-  d.ok = 0;
-
-  auto start = Clock::now();
   for (int64_t i = 0; i < n; ++i) {
     produce_one(p, t, RD_KAFKA_PARTITION_UA, payload);
     if ((i & 1023) == 0) rd_kafka_poll(p, 0);
   }
   flush_all(p, d, n, "produce");
-  double secs = std::chrono::duration<double>(Clock::now() - start).count();
   rd_kafka_topic_destroy(t);
-  rd_kafka_destroy(p);
-  std::printf("target=%s mode=produce size=%zu acks=%s records=%lld rec_per_s=%.0f mb_per_s=%.1f\n",
-              label.c_str(), size, acks.c_str(), static_cast<long long>(n), static_cast<double>(n) / secs,
-              static_cast<double>(n) * static_cast<double>(size) / secs / 1e6);
+}
+
+int run_produce(const Args& a) {
+  std::string brokers = a.required("--brokers"), topic = a.required("--topic");
+  int64_t n = a.integer("--records", 500000, 1, int64_t{1} << 40);
+  auto size = static_cast<size_t>(a.integer("--size", 1024, 0, 100 << 20));
+  std::string acks = a.acks(), label = a.str("--label", "target"), codec = a.str("--compression", "none");
+  int64_t linger = a.integer("--linger-ms", 5, 0, 900000);
+  auto producers = static_cast<size_t>(a.integer("--producers", 1, 1, 10000));
+
+  std::vector<Delivery> d(producers);
+  std::vector<rd_kafka_t*> p;
+  for (size_t i = 0; i < producers; ++i) p.push_back(make_producer(brokers, acks, linger, &d[i], codec));
+  if (a.has("--partitions"))
+    create_topic(p[0], topic, static_cast<int32_t>(a.integer("--partitions", 1, 1, 100000)));
+  // Untimed: bootstrap, metadata, the connection to each partition leader, topic creation.
+  std::vector<std::thread> warm;
+  for (size_t i = 0; i < producers; ++i) {
+    warm.emplace_back([&, i] {
+      produce_share(p[i], topic, 100, size, d[i]);
+      d[i].ok = 0;
+    });
+  }
+  for (auto& w : warm) w.join();
+
+  auto start = Clock::now();
+  std::vector<std::thread> run;
+  for (size_t i = 0; i < producers; ++i) {
+    int64_t share = n / static_cast<int64_t>(producers) + (static_cast<int64_t>(i) < n % static_cast<int64_t>(producers));
+    run.emplace_back([&, i, share] { produce_share(p[i], topic, share, size, d[i]); });
+  }
+  for (auto& r : run) r.join();
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  for (auto* one : p) rd_kafka_destroy(one);
+  std::printf("target=%s mode=produce size=%zu acks=%s compression=%s producers=%zu records=%lld secs=%.3f "
+              "rec_per_s=%.0f mb_per_s=%.1f\n",
+              label.c_str(), size, acks.c_str(), codec.c_str(), producers, static_cast<long long>(n), secs,
+              static_cast<double>(n) / secs, static_cast<double>(n) * static_cast<double>(size) / secs / 1e6);
   return 0;
 }
 
@@ -282,9 +318,10 @@ int run_e2e(const Args& a) {
   std::string acks = a.acks(), label = a.str("--label", "target");
   auto rate = static_cast<double>(a.integer("--rate", 20000, 1, 10000000));
   int64_t linger = a.integer("--linger-ms", 5, 0, 900000);
+  std::string codec = a.str("--compression", "none");
 
   Delivery d;
-  rd_kafka_t* p = make_producer(brokers, acks, linger, &d);
+  rd_kafka_t* p = make_producer(brokers, acks, linger, &d, codec);
   if (a.has("--partitions"))
     create_topic(p, topic, static_cast<int32_t>(a.integer("--partitions", 1, 1, 100000)));
   rd_kafka_topic_t* t = rd_kafka_topic_new(p, topic.c_str(), nullptr);
@@ -362,11 +399,13 @@ int run_e2e(const Args& a) {
   d.ok = 0;
 
   auto start = Clock::now();
+  int64_t start_ns = now_ns();
   for (int64_t i = 0; i < n; ++i) {
-    std::this_thread::sleep_until(
-        start + std::chrono::nanoseconds(static_cast<int64_t>(static_cast<double>(i) * 1e9 / rate)));
-    int64_t sent = now_ns();
-    std::memcpy(payload.data(), &sent, 8);
+    // The intended send time on the fixed schedule: a sender that falls behind (a full
+    // queue, a descheduled thread) does not hide the delay from the records it held up.
+    int64_t intended = start_ns + static_cast<int64_t>(static_cast<double>(i) * 1e9 / rate);
+    std::this_thread::sleep_until(Clock::time_point(std::chrono::nanoseconds(intended)));
+    std::memcpy(payload.data(), &intended, 8);
     produce_one(p, t, RD_KAFKA_PARTITION_UA, payload);
     rd_kafka_poll(p, 0);
   }
@@ -386,18 +425,180 @@ int run_e2e(const Args& a) {
     return latency_ms[std::clamp<size_t>(rank, 1, latency_ms.size()) - 1];
   };
   std::printf(
-      "target=%s mode=e2e size=%zu acks=%s records=%lld rate=%.0f p50_ms=%.2f p99_ms=%.2f p999_ms=%.2f "
+      "target=%s mode=e2e size=%zu acks=%s compression=%s records=%lld rate=%.0f p50_ms=%.2f p99_ms=%.2f p999_ms=%.2f "
       "max_ms=%.2f\n",
-      label.c_str(), size, acks.c_str(), static_cast<long long>(n), static_cast<double>(n) / send_secs,
+      label.c_str(), size, acks.c_str(), codec.c_str(), static_cast<long long>(n), static_cast<double>(n) / send_secs,
       pct(0.5), pct(0.99), pct(0.999), latency_ms.back());
+  return 0;
+}
+
+// Reads `n` records from offset 0 of every partition with the simple consumer (no group, so
+// no coordinator), or as a member of `group`; prints the rate of values received.
+int run_consume(const Args& a) {
+  std::string brokers = a.required("--brokers"), topic = a.required("--topic"), label = a.str("--label", "target");
+  int64_t n = a.integer("--records", 500000, 1, int64_t{1} << 40);
+  int64_t idle_ms = a.integer("--idle-ms", 3000, 1, 3600000);
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  conf_set(conf, "bootstrap.servers", brokers);
+  bool grouped = a.has("--group");
+  if (grouped) {
+    conf_set(conf, "group.id", a.str("--group", ""));
+    conf_set(conf, "auto.offset.reset", "earliest");
+    conf_set(conf, "enable.auto.commit", "false");
+  }
+  char err[512];
+  rd_kafka_t* c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  if (!c) die(err);
+  rd_kafka_topic_t* t = nullptr;
+  rd_kafka_queue_t* q = nullptr;
+  int32_t partitions = 0;
+  if (grouped) {
+    rd_kafka_poll_set_consumer(c);
+    rd_kafka_topic_partition_list_t* subs = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(subs, topic.c_str(), RD_KAFKA_PARTITION_UA);
+    if (rd_kafka_resp_err_t e = rd_kafka_subscribe(c, subs)) die(std::string("subscribe: ") + rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(subs);
+  } else {
+    t = rd_kafka_topic_new(c, topic.c_str(), nullptr);
+    partitions = partition_count(c, t, topic);
+    q = rd_kafka_queue_new(c);
+    for (int32_t i = 0; i < partitions; ++i)
+      if (rd_kafka_consume_start_queue(t, i, 0, q) != 0)
+        die("consume " + topic + "-" + std::to_string(i) + ": " + rd_kafka_err2str(rd_kafka_last_error()));
+  }
+  int64_t got = 0, bytes = 0;
+  auto start = Clock::now(), first = start, last = start;
+  while (got < n) {
+    rd_kafka_message_t* m = grouped ? rd_kafka_consumer_poll(c, 100) : rd_kafka_consume_queue(q, 100);
+    auto now = Clock::now();
+    if (!m) {
+      // Ungrouped, the records are known to exist: a long silence is a failure. Grouped, the
+      // members share an unknown split of the records, so silence ends a member's run.
+      if (got > 0 && now - last > std::chrono::milliseconds(idle_ms)) {
+        if (grouped) break;
+        die("consume: " + std::to_string(got) + " of " + std::to_string(n) + " records, then nothing for " +
+            std::to_string(idle_ms) + " ms");
+      }
+      if (got == 0 && now - start > std::chrono::seconds(60)) die("consume: no record in 60 s");
+      continue;
+    }
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+    } else if (m->err) {
+      die(std::string("consume: ") + rd_kafka_message_errstr(m));
+    } else {
+      if (got++ == 0) first = now;
+      last = now;
+      bytes += static_cast<int64_t>(m->len);
+    }
+    rd_kafka_message_destroy(m);
+  }
+  // From the first record: connecting and the first fetch's round trip are not throughput.
+  double secs = std::max(1e-9, std::chrono::duration<double>(last - first).count());
+  if (grouped) {
+    rd_kafka_consumer_close(c);
+  } else {
+    for (int32_t i = 0; i < partitions; ++i) rd_kafka_consume_stop(t, i);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_topic_destroy(t);
+  }
+  rd_kafka_destroy(c);
+  std::printf("target=%s mode=consume records=%lld bytes=%lld secs=%.3f rec_per_s=%.0f mb_per_s=%.1f\n",
+              label.c_str(), static_cast<long long>(got), static_cast<long long>(bytes), secs,
+              static_cast<double>(got) / secs, static_cast<double>(bytes) / secs / 1e6);
+  return 0;
+}
+
+rd_kafka_t* admin_client(const std::string& brokers) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  conf_set(conf, "bootstrap.servers", brokers);
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  if (!rk) die(err);
+  return rk;
+}
+
+int run_create_topics(const Args& a) {
+  std::string prefix = a.required("--topic");
+  int64_t count = a.integer("--count", 1, 1, 1000000);
+  auto partitions = static_cast<int32_t>(a.integer("--partitions", 1, 1, 1000000));
+  int64_t per = a.integer("--per-request", 10, 1, 10000);
+  rd_kafka_t* rk = admin_client(a.required("--brokers"));
+  auto start = Clock::now();
+  for (int64_t i = 0; i < count; i += per) {
+    for (int64_t j = i; j < std::min(count, i + per); ++j) create_topic(rk, prefix + "-" + std::to_string(j), partitions);
+    std::fprintf(stderr, "kbench: created %lld of %lld topics\n", static_cast<long long>(std::min(count, i + per)),
+                 static_cast<long long>(count));
+  }
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  rd_kafka_destroy(rk);
+  std::printf("mode=create-topics topics=%lld partitions=%lld secs=%.2f\n", static_cast<long long>(count),
+              static_cast<long long>(count * partitions), secs);
+  return 0;
+}
+
+volatile std::sig_atomic_t g_stop = 0;
+
+// Until --duration-ms ends or SIGTERM comes (scripts/bench times Metadata while something
+// else runs, and stops it when that is done).
+int run_metadata_latency(const Args& a) {
+  std::string topic = a.required("--topic");
+  int64_t duration = a.integer("--duration-ms", 10000, 1, 86400000);
+  rd_kafka_t* rk = admin_client(a.required("--brokers"));
+  rd_kafka_topic_t* t = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  std::vector<double> ms;
+  auto end = Clock::now() + std::chrono::milliseconds(duration);
+  std::signal(SIGTERM, [](int) { g_stop = 1; });
+  while (Clock::now() < end && !g_stop) {
+    auto before = Clock::now();
+    const rd_kafka_metadata_t* md = nullptr;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, t, &md, 30000);
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - before).count());
+    if (err) die(std::string("metadata: ") + rd_kafka_err2str(err));
+    rd_kafka_metadata_destroy(md);
+    std::this_thread::sleep_until(before + std::chrono::milliseconds(50));
+  }
+  rd_kafka_topic_destroy(t);
+  rd_kafka_destroy(rk);
+  if (ms.empty()) die("metadata-latency: stopped before the first request");
+  std::sort(ms.begin(), ms.end());
+  auto pct = [&](double q) { return ms[std::min(ms.size() - 1, static_cast<size_t>(q * static_cast<double>(ms.size())))]; };
+  std::printf("mode=metadata-latency requests=%zu p50_ms=%.2f p99_ms=%.2f max_ms=%.2f\n", ms.size(), pct(0.5),
+              pct(0.99), ms.back());
+  return 0;
+}
+
+// Raw sockets, not librdkafka: ten thousand client instances would measure the client.
+int run_connections(const Args& a) {
+  std::string brokers = a.required("--brokers");
+  auto colon = brokers.rfind(':');
+  if (colon == std::string::npos) die("--brokers wants HOST:PORT");
+  auto port = static_cast<uint16_t>(std::stoi(brokers.substr(colon + 1)));
+  int64_t count = a.integer("--count", 1000, 1, 1000000), hold = a.integer("--hold-ms", 10000, 0, 86400000);
+  std::vector<int> fds;
+  auto start = Clock::now();
+  for (int64_t i = 0; i < count; ++i) {
+    int fd = kbench::connect_api_versions(brokers.substr(0, colon), port);
+    if (fd < 0) die("connection " + std::to_string(i + 1) + " of " + std::to_string(count) + " failed");
+    fds.push_back(fd);
+    if ((i + 1) % 1000 == 0) std::fprintf(stderr, "kbench: %lld connections\n", static_cast<long long>(i + 1));
+  }
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf("mode=connections count=%lld open_secs=%.2f\n", static_cast<long long>(count), secs);
+  std::fflush(stdout);
+  std::this_thread::sleep_for(std::chrono::milliseconds(hold));
+  for (int fd : fds) kbench::close_fd(fd);
   return 0;
 }
 
 int run_null_sink(const Args& a) {
   auto port = static_cast<uint16_t>(a.integer("--port", 0, 1, 65535));
   if (!a.has("--port")) die("missing --port\n" + std::string(kUsage));
+  std::optional<kbench::SourceLog> source;
+  if (a.has("--source-records"))
+    source = kbench::SourceLog{a.integer("--source-records", 0, 1, int64_t{1} << 40),
+                               static_cast<size_t>(a.integer("--size", 1024, 0, 1 << 20))};
   kbench::NullSink sink(a.str("--host", "127.0.0.1"), port,
-                        static_cast<int32_t>(a.integer("--partitions", 6, 1, 100000)));
+                        static_cast<int32_t>(a.integer("--partitions", 6, 1, 100000)), source);
   std::fprintf(stderr, "kbench: null sink on %s:%u\n", a.str("--host", "127.0.0.1").c_str(), port);
   die(sink.serve_forever());
 }
@@ -406,16 +607,28 @@ int run_null_sink(const Args& a) {
 
 int main(int argc, char** argv) {
   std::string mode = argc >= 2 ? argv[1] : "";
-  const std::set<std::string> client{"--brokers", "--topic",      "--records",   "--size",
-                                     "--acks",    "--partitions", "--linger-ms", "--label"};
-  if (mode == "produce") return run_produce(Args(argc, argv, client));
+  const std::set<std::string> client{"--brokers", "--topic",     "--records", "--size",       "--acks",
+                                     "--partitions", "--linger-ms", "--label", "--compression"};
+  if (mode == "produce") {
+    auto keys = client;
+    keys.insert("--producers");
+    return run_produce(Args(argc, argv, keys));
+  }
   if (mode == "e2e") {
     auto keys = client;
     keys.insert("--rate");
     return run_e2e(Args(argc, argv, keys));
   }
+  if (mode == "consume")
+    return run_consume(Args(argc, argv, {"--brokers", "--topic", "--records", "--group", "--idle-ms", "--label"}));
   if (mode == "delete-topic") return run_delete_topic(Args(argc, argv, {"--brokers", "--topic"}));
-  if (mode == "null-sink") return run_null_sink(Args(argc, argv, {"--port", "--host", "--partitions"}));
+  if (mode == "create-topics")
+    return run_create_topics(Args(argc, argv, {"--brokers", "--topic", "--count", "--partitions", "--per-request"}));
+  if (mode == "metadata-latency")
+    return run_metadata_latency(Args(argc, argv, {"--brokers", "--topic", "--duration-ms"}));
+  if (mode == "connections") return run_connections(Args(argc, argv, {"--brokers", "--count", "--hold-ms"}));
+  if (mode == "null-sink")
+    return run_null_sink(Args(argc, argv, {"--port", "--host", "--partitions", "--source-records", "--size"}));
   if (mode == "-h" || mode == "--help" || mode == "help") {
     std::fputs(kUsage, stdout);
     return 0;

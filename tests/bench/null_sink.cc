@@ -17,12 +17,15 @@
 #include "protocol/messages/create_topics_response.h"
 #include "protocol/messages/fetch_request.h"
 #include "protocol/messages/fetch_response.h"
+#include "protocol/messages/list_offsets_request.h"
+#include "protocol/messages/list_offsets_response.h"
 #include "protocol/messages/metadata_request.h"
 #include "protocol/messages/metadata_response.h"
 #include "protocol/messages/produce_request.h"
 #include "protocol/messages/produce_response.h"
 #include "protocol/messages/request_header.h"
 #include "protocol/messages/response_header.h"
+#include "protocol/record_batch.h"
 #include "protocol/wire.h"
 
 namespace kbench {
@@ -58,14 +61,17 @@ bool valid_topic_name(const std::string& name) {
 template <class Body>
 void append_response(std::vector<uint8_t>& out, int32_t correlation_id, int16_t header_version,
                      const Body& body, int16_t version) {
+  // Encoded straight onto the end of `out`, whose pages the connection reuses: on this VM a
+  // fresh page costs several times a reused one, and a null source's answers are megabytes.
   kb::wire::Writer w;
+  std::swap(w.buffer(), out);
   size_t size_at = w.reserve_int32();
   kb::msg::ResponseHeader h;
   h.correlation_id = correlation_id;
   h.encode(w, header_version);
   body.encode(w, version);
-  w.patch_int32(size_at, static_cast<int32_t>(w.buffer().size() - 4));
-  out.insert(out.end(), w.buffer().begin(), w.buffer().end());
+  w.patch_int32(size_at, static_cast<int32_t>(w.buffer().size() - size_at - 4));
+  std::swap(w.buffer(), out);
 }
 
 int16_t code(kb::ErrorCode e) { return static_cast<int16_t>(e); }
@@ -101,14 +107,44 @@ int64_t count_offsets(std::span<const uint8_t> records) {
   return offsets;
 }
 
-NullSink::NullSink(std::string host, uint16_t port, int32_t default_partitions)
-    : host_(std::move(host)), port_(port), default_partitions_(default_partitions) {}
+// About what librdkafka's producer batches reach at full speed with linger.ms=5: the source's
+// batches then cost the consumer per record what a broker's stored batches do.
+constexpr size_t kSourceBatchBytes = 64 * 1024;
+
+NullSink::NullSink(std::string host, uint16_t port, int32_t default_partitions, std::optional<SourceLog> source)
+    : host_(std::move(host)), port_(port), default_partitions_(default_partitions), source_(source) {
+  if (!source_) return;
+  batch_records_ = static_cast<int32_t>(std::max<size_t>(1, kSourceBatchBytes / std::max<size_t>(1, source_->value_size)));
+  kb::RecordBatchBuilder b;
+  std::string value(source_->value_size, 's');
+  for (int32_t i = 0; i < batch_records_; ++i) b.add(std::nullopt, value, 1700000000000);
+  batch_ = b.build();
+  source_->records = (std::max<int64_t>(source_->records, 1) + batch_records_ - 1) / batch_records_ * batch_records_;
+}
+
+int64_t* NullSink::next_offset_locked(const std::string& topic, int32_t partition) {
+  auto it = topics_.find(topic);
+  if (it == topics_.end() || partition < 0 || partition >= static_cast<int32_t>(it->second.next_offset.size()))
+    return nullptr;
+  return &it->second.next_offset[static_cast<size_t>(partition)];
+}
+
+std::span<const uint8_t> NullSink::source_chain(int64_t offset, int64_t end, int64_t max_bytes,
+                                               std::vector<uint8_t>& cache) const {
+  int64_t first = offset / batch_records_ * batch_records_;
+  auto bytes = static_cast<int64_t>(batch_.size());
+  int64_t n = std::min((end - first + batch_records_ - 1) / batch_records_, std::max<int64_t>(1, max_bytes / bytes));
+  // Copies of the batch stay in the cache from answer to answer: only base offsets change.
+  while (static_cast<int64_t>(cache.size()) < n * bytes) cache.insert(cache.end(), batch_.begin(), batch_.end());
+  for (int64_t i = 0; i < n; ++i) kb::patch_base_offset(cache.data() + i * bytes, first + i * batch_records_);
+  return {cache.data(), static_cast<size_t>(n * bytes)};
+}
 
 NullSink::Topic& NullSink::topic_locked(const std::string& name, int32_t partitions) {
   auto [it, added] = topics_.try_emplace(name);
   if (added) {
     it->second.id = kb::Uuid::random();
-    it->second.next_offset.assign(static_cast<size_t>(partitions), 0);
+    it->second.next_offset.assign(static_cast<size_t>(partitions), source_ ? source_->records : 0);
   }
   return it->second;
 }
@@ -231,12 +267,11 @@ bool NullSink::handle(std::span<const uint8_t> frame, std::vector<uint8_t>& out)
       for (const auto& t : req.topic_data) {
         auto& tr = resp.responses.emplace_back();
         tr.name = t.name;
-        auto topic = topics_.find(t.name);
         for (const auto& p : t.partition_data) {
           auto& pr = tr.partition_responses.emplace_back();
           pr.index = p.index;
-          if (topic == topics_.end() || p.index < 0 ||
-              p.index >= static_cast<int32_t>(topic->second.next_offset.size())) {
+          int64_t* next = next_offset_locked(t.name, p.index);
+          if (!next) {
             pr.error_code = code(kb::ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
             pr.base_offset = -1;
             continue;
@@ -247,10 +282,36 @@ bool NullSink::handle(std::span<const uint8_t> frame, std::vector<uint8_t>& out)
             pr.base_offset = -1;
             continue;
           }
-          int64_t& next = topic->second.next_offset[static_cast<size_t>(p.index)];
-          pr.base_offset = next;
+          pr.base_offset = *next;
           pr.log_start_offset = 0;
-          next += n;
+          *next += n;
+        }
+      }
+      append_response(out, header.correlation_id, response_header, resp, version);
+      return true;
+    }
+    case 2: {
+      kb::msg::ListOffsetsRequest req;
+      if (!req.decode(r, version)) return false;
+      kb::msg::ListOffsetsResponse resp;
+      std::lock_guard lock(mu_);
+      for (const auto& t : req.topics) {
+        auto& tr = resp.topics.emplace_back();
+        tr.name = t.name;
+        for (const auto& p : t.partitions) {
+          auto& pr = tr.partitions.emplace_back();
+          pr.partition_index = p.partition_index;
+          const int64_t* next = next_offset_locked(t.name, p.partition_index);
+          if (!next) {
+            pr.error_code = code(kb::ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+            continue;
+          }
+          int64_t end = *next;
+          if (p.timestamp == -1) {  // latest
+            pr.offset = end;
+          } else if (p.timestamp == -2) {  // earliest
+            pr.offset = source_ ? 0 : end;
+          }  // by time: offset -1, Kafka's answer when no record is that recent (none is kept)
         }
       }
       append_response(out, header.correlation_id, response_header, resp, version);
@@ -261,38 +322,48 @@ bool NullSink::handle(std::span<const uint8_t> frame, std::vector<uint8_t>& out)
       if (!req.decode(r, version)) return false;
       kb::msg::FetchResponse resp;
       resp.session_id = 0;  // no fetch sessions (KIP-227): every fetch is a full one
-      bool any_error = false;
+      bool any_error = false, any_data = false;
+      int64_t budget = req.max_bytes;
+      size_t served = 0;  // partitions answered with data
       {
         std::lock_guard lock(mu_);
         for (const auto& t : req.topics) {
           auto& tr = resp.responses.emplace_back();
           tr.topic = t.topic;
-          auto topic = topics_.find(t.topic);
           for (const auto& p : t.partitions) {
             auto& pr = tr.partitions.emplace_back();
             pr.partition_index = p.partition;
             pr.aborted_transactions = std::nullopt;
             pr.records.is_null = false;  // empty, not null: nothing to read at this offset
-            if (topic == topics_.end() || p.partition < 0 ||
-                p.partition >= static_cast<int32_t>(topic->second.next_offset.size())) {
+            const int64_t* next = next_offset_locked(t.topic, p.partition);
+            if (!next) {
               pr.error_code = code(kb::ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
               pr.high_watermark = -1;
               any_error = true;
               continue;
             }
-            int64_t end = topic->second.next_offset[static_cast<size_t>(p.partition)];
-            pr.high_watermark = pr.last_stable_offset = pr.log_start_offset = end;
-            if (p.fetch_offset != end) {
+            int64_t end = *next;
+            pr.high_watermark = pr.last_stable_offset = end;
+            pr.log_start_offset = source_ ? 0 : end;
+            if (p.fetch_offset < pr.log_start_offset || p.fetch_offset > end) {
               pr.error_code = code(kb::ErrorCode::OFFSET_OUT_OF_RANGE);
               any_error = true;
+            } else if (p.fetch_offset < end && budget > 0) {
+              // Per-thread caches, reused answer after answer for the same reason as `out`.
+              thread_local std::vector<std::vector<uint8_t>> caches;
+              if (caches.size() <= served) caches.resize(served + 1);
+              int64_t limit = std::min<int64_t>(budget, p.partition_max_bytes);
+              pr.records.bytes = source_chain(p.fetch_offset, std::min(end, source_->records), limit, caches[served++]);
+              budget -= static_cast<int64_t>(pr.records.bytes.size());
+              any_data = true;
             }
           }
         }
       }
-      // No data will ever arrive, so a long-poll waits out max_wait_ms, as a broker does
+      // Without data now, none will ever arrive, so a long-poll waits out max_wait_ms, as a broker does
       // when min_bytes is not reached; errors are answered at once. The connection is
       // muted meanwhile, as Kafka mutes it while one of its requests is in flight.
-      if (!any_error && req.max_wait_ms > 0)
+      if (!any_error && !any_data && req.max_wait_ms > 0)
         std::this_thread::sleep_for(std::chrono::milliseconds(std::min(req.max_wait_ms, kMaxFetchWaitMs)));
       append_response(out, header.correlation_id, response_header, resp, version);
       return true;
@@ -367,5 +438,37 @@ std::string NullSink::serve_forever() {
     std::thread([this, fd] { serve_connection(fd); }).detach();
   }
 }
+
+int connect_api_versions(const std::string& host, uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  kb::wire::Writer w;
+  size_t size_at = w.reserve_int32();
+  kb::msg::RequestHeader h;
+  h.request_api_key = 18;
+  h.correlation_id = 1;
+  h.client_id = "kbench";
+  h.encode(w, kb::msg::request_header_version(18, 0));
+  w.patch_int32(size_at, static_cast<int32_t>(w.buffer().size() - 4));
+  std::vector<uint8_t> out = w.buffer();
+  uint8_t size[4];
+  bool ok = ::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) == 1 &&
+            ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 && write_all(fd, out) &&
+            ::recv(fd, size, 4, MSG_WAITALL) == 4;
+  if (ok) {
+    std::vector<uint8_t> body(kb::wire::load_be32(size));
+    ok = body.size() < (1u << 20) && ::recv(fd, body.data(), body.size(), MSG_WAITALL) == static_cast<ssize_t>(body.size());
+  }
+  if (!ok) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+void close_fd(int fd) { ::close(fd); }
 
 }  // namespace kbench

@@ -12,6 +12,8 @@
 #include "protocol/messages/create_topics_response.h"
 #include "protocol/messages/fetch_request.h"
 #include "protocol/messages/fetch_response.h"
+#include "protocol/messages/list_offsets_request.h"
+#include "protocol/messages/list_offsets_response.h"
 #include "protocol/messages/metadata_request.h"
 #include "protocol/messages/metadata_response.h"
 #include "protocol/messages/produce_request.h"
@@ -38,9 +40,11 @@ std::vector<uint8_t> frame(const Req& req, int16_t version, int32_t correlation_
   return w.buffer();
 }
 
-// Sends one request; decodes the one answer as `Resp` at `resp_version`.
+// Sends one request; decodes the one answer as `Resp` at `resp_version`. Its records fields
+// borrow the answer's bytes: pass `keep` to keep them alive.
 template <class Resp, class Req>
-Resp ask(kbench::NullSink& sink, const Req& req, int16_t version, int16_t resp_version = -1) {
+Resp ask(kbench::NullSink& sink, const Req& req, int16_t version, int16_t resp_version = -1,
+         std::vector<uint8_t>* keep = nullptr) {
   std::vector<uint8_t> out;
   REQUIRE(sink.handle(frame(req, version), out));
   REQUIRE(out.size() >= 8);
@@ -52,6 +56,7 @@ Resp ask(kbench::NullSink& sink, const Req& req, int16_t version, int16_t resp_v
   Resp resp;
   REQUIRE(resp.decode(r, resp_version < 0 ? version : resp_version));
   REQUIRE(r.remaining() == 0);
+  if (keep) *keep = std::move(out);  // a moved vector keeps its buffer
   return resp;
 }
 
@@ -241,9 +246,9 @@ TEST_CASE("null sink fetch finds an empty log that ends where produce left it") 
 TEST_CASE("null sink closes the connection on an API it does not serve or a garbled request") {
   kbench::NullSink sink("127.0.0.1", 9092, 1);
   std::vector<uint8_t> out;
-  auto list_offsets = frame(ApiVersionsRequest{}, 3);
-  wire::store_be16(list_offsets.data(), 2);  // ListOffsets
-  REQUIRE_FALSE(sink.handle(list_offsets, out));
+  auto offset_commit = frame(ApiVersionsRequest{}, 3);
+  wire::store_be16(offset_commit.data(), 8);  // OffsetCommit
+  REQUIRE_FALSE(sink.handle(offset_commit, out));
   auto produce_v2 = frame(ApiVersionsRequest{}, 3);
   wire::store_be16(produce_v2.data(), 0);
   wire::store_be16(produce_v2.data() + 2, 2);  // below the advertised Produce 3
@@ -262,4 +267,90 @@ TEST_CASE("offsets of a record chain are the sum of each batch's lastOffsetDelta
   REQUIRE(kbench::count_offsets({}) == 0);
   chain[16] = 1;  // magic 1: not a v2 batch
   REQUIRE(kbench::count_offsets(chain) == -1);
+}
+
+// A chain of v2 batch headers: each batch's base offset and record count.
+std::vector<std::pair<int64_t, int32_t>> batches_of(std::span<const uint8_t> chain) {
+  std::vector<std::pair<int64_t, int32_t>> out;
+  for (size_t pos = 0; pos + 61 <= chain.size();) {
+    auto base = static_cast<int64_t>(wire::load_be64(chain.data() + pos));
+    auto length = static_cast<int32_t>(wire::load_be32(chain.data() + pos + 8));
+    auto count = static_cast<int32_t>(wire::load_be32(chain.data() + pos + 57));
+    out.emplace_back(base, count);
+    pos += 12 + static_cast<size_t>(length);
+  }
+  return out;
+}
+
+TEST_CASE("null source serves whole batches from the one holding the fetch offset, up to max bytes") {
+  kbench::NullSink sink("127.0.0.1", 9092, 2, kbench::SourceLog{1000, 1024});
+  int32_t k = sink.source_batch_records();
+  REQUIRE(k == 64);
+  int64_t end = (1000 + k - 1) / k * k;  // rounded up to whole batches
+  ask<MetadataResponse>(sink, metadata_for("t"), 9);
+  std::vector<uint8_t> answer;  // the last fetch's, which its records point into
+  auto fetch = [&](int64_t offset, int32_t max_bytes, int16_t v) {
+    FetchRequest req;
+    req.max_wait_ms = 500;
+    req.min_bytes = 1;
+    req.max_bytes = max_bytes;
+    auto& t = req.topics.emplace_back();
+    t.topic = "t";
+    auto& p = t.partitions.emplace_back();
+    p.fetch_offset = offset;
+    p.partition_max_bytes = 1 << 20;
+    return ask<FetchResponse>(sink, req, v, -1, &answer).responses.at(0).partitions.at(0);
+  };
+  for (int16_t v = 4; v <= 12; ++v) {
+    INFO("Fetch v" << v);
+    auto first = fetch(0, 200000, v);
+    REQUIRE(first.error_code == 0);
+    REQUIRE(first.high_watermark == end);
+    auto got = batches_of(first.records.data());
+    REQUIRE(got.size() == 3);  // a fourth 64 KiB batch would pass 200,000 bytes
+    for (size_t i = 0; i < got.size(); ++i) REQUIRE(got[i] == std::pair<int64_t, int32_t>(i * k, k));
+    // Mid-batch: the batch holding the offset, as a broker answers.
+    auto mid = batches_of(fetch(k + 5, 1, v).records.data());
+    REQUIRE(mid == std::vector<std::pair<int64_t, int32_t>>{{k, k}});
+    // The last batch, then nothing at the end, then out of range past it.
+    REQUIRE(batches_of(fetch(end - 1, 1 << 30, v).records.data()).size() == 1);
+    REQUIRE(fetch(end, 1 << 30, v).records.data().empty());
+    REQUIRE(fetch(end + 1, 1 << 30, v).error_code == static_cast<int16_t>(ErrorCode::OFFSET_OUT_OF_RANGE));
+  }
+  // The batch passes a broker's produce validation (CRC included), values of the asked size.
+  auto chain = fetch(k, 1, 12).records.data();
+  auto valid = validate_batches(chain, 1 << 20);
+  REQUIRE(valid.ok());
+  REQUIRE(valid.value().records == k);
+  int64_t expect = k;
+  REQUIRE(for_each_record(chain, [&](const RecordView& r) {
+            REQUIRE(r.offset == expect++);
+            REQUIRE(r.value->size() == 1024);
+          }).ok());
+}
+
+TEST_CASE("null source lists earliest 0 and latest its end; the sink lists both at its end") {
+  auto list = [](kbench::NullSink& sink, int64_t timestamp) {
+    ask<MetadataResponse>(sink, metadata_for("t"), 9);
+    ListOffsetsRequest req;
+    req.replica_id = -1;
+    auto& t = req.topics.emplace_back();
+    t.name = "t";
+    t.partitions.emplace_back().timestamp = timestamp;
+    auto& p = t.partitions.emplace_back();
+    p.partition_index = 7;
+    p.timestamp = timestamp;
+    auto resp = ask<ListOffsetsResponse>(sink, req, 5).topics.at(0);
+    REQUIRE(resp.partitions.at(1).error_code == static_cast<int16_t>(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION));
+    return resp.partitions.at(0).offset;
+  };
+  kbench::NullSink source("127.0.0.1", 9092, 1, kbench::SourceLog{100, 100});
+  REQUIRE(list(source, -2) == 0);
+  REQUIRE(list(source, -1) == source.source_batch_records());  // 100 rounded up to one batch
+  kbench::NullSink sink("127.0.0.1", 9092, 1);
+  auto three = v2_batch(3);
+  ask<MetadataResponse>(sink, metadata_for("t"), 9);
+  ask<ProduceResponse>(sink, produce("t", 0, three), 9);
+  REQUIRE(list(sink, -2) == 3);
+  REQUIRE(list(sink, -1) == 3);
 }
