@@ -25,9 +25,11 @@
 #include "runtime/rate_limited_log.h"
 #include "server/broker.h"
 #include "server/dispatch.h"
+#include "server/handlers/handlers.h"
 #include "server/listener_security.h"
 #include "server/metrics.h"
 #include "server/network_limits.h"
+#include "server/request_quota.h"
 #include "storage/files.h"
 
 namespace kb::server {
@@ -189,6 +191,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::optional<Response> response;
     int64_t held = 0;  // request bytes counted against queued.max.request.bytes until answered
     Clock::time_point answered{};  // when the handler's answer came (the split of the request time)
+    // request_percentage: charged with its handler's time on this thread once it answers.
+    bool charged = false;
+    int64_t thread_ns = 0;
+    std::string client_id{};  // moved out of the request's context: no copy
   };
 
   // Output queued for the socket: owned byte buffers and file slices, in wire order.
@@ -405,6 +411,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     parsed.ctx.sasl = sasl_.get();
     std::weak_ptr<Connection> weak = shared_from_this();
     Loop* loop = &loop_;
+    bool charged = false;
+    if (net_.broker.quotas().enabled(QuotaKind::kRequest)) {
+      if (!controller_listener_) controller_listener_ = on_controller_listener(parsed.ctx);
+      charged = charged_to_request_quota(parsed.ctx, *controller_listener_);
+    }
+    // An answer given during the handler's run waits in its slot until the run's time is known.
+    dispatching_ = seq;
+    const auto started = Clock::now();
     dispatch(parsed.ctx, [weak, loop, seq](Response&& r) {
       if (loop->on_loop_thread()) {
         if (auto self = weak.lock()) self->complete(seq, std::move(r));
@@ -414,19 +428,44 @@ class Connection : public std::enable_shared_from_this<Connection> {
         if (auto self = weak.lock()) self->complete(seq, std::move(*r));
       });
     });
-    read_size();
+    dispatching_.reset();
+    if (Slot* s = slot(seq); s && !closed_) {
+      s->charged = charged;
+      s->thread_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - started).count();
+      if (charged) s->client_id = std::move(parsed.ctx.client_id);
+      if (s->response) settle(*s);
+    }
+    if (!closed_) read_size();
+  }
+
+  Slot* slot(uint64_t seq) {
+    for (auto& s : slots_)
+      if (s.seq == seq) return &s;
+    return nullptr;
   }
 
   void complete(uint64_t seq, Response&& r) {
     if (closed_) return;
-    for (auto& s : slots_) {
-      if (s.seq == seq) {
-        s.response.emplace(std::move(r));
-        s.answered = Clock::now();
-        net_.release(std::exchange(s.held, 0));
-        break;
-      }
+    Slot* s = slot(seq);
+    if (!s) return;
+    s->response.emplace(std::move(r));
+    s->answered = Clock::now();
+    net_.release(std::exchange(s->held, 0));
+    if (dispatching_ != seq) settle(*s);
+  }
+
+  // `s` has its answer: charge the request quota, then send what is ready in order.
+  void settle(Slot& s) {
+    if (s.charged && s.response->send && !s.response->quota_exempt) {
+      const std::string& principal = sasl_ && sasl_->authenticated() ? sasl_->principal() : principal_;
+      const int64_t ms = net_.broker.quotas().record_request_time(quota_user(principal), s.client_id, s.thread_ns,
+                                                                 runtime::steady_ms());
+      apply_request_throttle(s.api_key, s.api_version, *s.response, ms);
     }
+    flush_answered();
+  }
+
+  void flush_answered() {
     bool close_now = false;
     while (!slots_.empty() && slots_.front().response) {
       Slot& s = slots_.front();
@@ -611,6 +650,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   int64_t frame_held_ = 0;        // its bytes counted against queued.max.request.bytes
   bool waiting_for_memory_ = false;
   Clock::time_point muted_until_{};  // quota throttling: requests wait until then
+  std::optional<uint64_t> dispatching_;  // the request whose handler runs now
+  std::optional<bool> controller_listener_;  // in controller.listener.names: looked up once
   std::deque<Slot> slots_;
   std::deque<OutChunk> out_;
   uint64_t next_seq_ = 0;
