@@ -207,7 +207,10 @@ Status Broker::start() {
       replicas_->set_transaction_verification(eff->get_bool("transaction.partition.verification.enable"));
     }
     replica_publisher_->on_delta(delta);
-    if (delta.client_quotas_changed()) quotas_->update(delta.after().client_quotas());
+    if (delta.client_quotas_changed()) {
+      quotas_->update(delta.after().client_quotas());
+      connection_quotas_->set_ip_rates(delta.after().client_quotas());
+    }
     // The authorizer follows the image's ACLs on every broker (Kafka's AclPublisher).
     if (delta.acls_changed()) authorization_->set_acls(delta.after().acls());
   });

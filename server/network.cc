@@ -736,6 +736,20 @@ void Network::Impl::on_accepted(size_t i, Loop& loop, tcp::socket socket) {
   auto ep = socket.remote_endpoint(ec);
   if (ec) return;  // the client is gone already
   std::string ip = ep.address().to_string();
+  if (options.quotas) {
+    if (const int64_t ms = options.quotas->creation_throttle_ms(ip, runtime::steady_ms()); ms > 0) {
+      // Held open, unserved, and closed after the throttle time: a client that reconnects at
+      // once does not get round the quota (Kafka's acceptor does the same).
+      limit_log.info(ip + "/rate", "throttling connection from {} on listener {}: over its connection_creation_rate, "
+                     "closed in {} ms", ip, name, ms);
+      auto held = std::make_shared<tcp::socket>(std::move(socket));
+      loop.after_ms(ms, [held] {
+        boost::system::error_code ignored;
+        held->close(ignored);
+      });
+      return;
+    }
+  }
   int32_t limit = 0;
   if (options.quotas && !options.quotas->open(ip, limit)) {
     limit_log.info(ip, "rejected connection from {} on listener {}: the address already has the configured maximum "

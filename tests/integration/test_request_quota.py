@@ -1,7 +1,10 @@
-"""request_percentage (issue 17 item 4) on a real kbroker: a client hammering cheap requests
-over a tiny request_percentage is throttled (throttle_time_ms in its answers, its connection
-muted), another client is not; the per-entity series in /metrics."""
+"""request_percentage and connection_creation_rate (issue 17 item 4) on a real kbroker: a
+client hammering cheap requests over a tiny request_percentage is throttled (throttle_time_ms in
+its answers, its connection muted), another client is not; a burst of connections from one
+address over its connection_creation_rate has the excess held and closed unserved."""
+import socket
 import struct
+import threading
 import time
 import urllib.request
 
@@ -54,3 +57,44 @@ def test_a_client_over_its_request_percentage_is_throttled_and_others_are_not(br
                  if l.startswith("kbroker_quota_throttled_requests_total{") and 'client_id="busy"' in l
                  and 'quota="request_percentage"' in l]
     assert throttled and throttled[0] >= 1, text[-2000:]
+
+
+def api_versions_answered(bootstrap, source="127.0.0.1"):
+    """Connects from `source` (any 127/8 address is this host's loopback), sends ApiVersions v0
+    -> (answered, seconds until the answer or the close)."""
+    host, port = bootstrap.split(":")
+    start = time.time()
+    try:
+        with socket.create_connection((host, int(port)), timeout=5, source_address=(source, 0)) as s:
+            payload = header(18, 0)
+            s.sendall(struct.pack(">i", len(payload)) + payload)
+            return len(s.recv(4)) == 4, time.time() - start
+    except (ConnectionError, socket.timeout, OSError):
+        return False, time.time() - start
+
+
+def test_a_burst_of_connections_over_the_ip_connection_creation_rate_is_cut_back(broker):
+    conn = kafka_wire.Conn(broker.bootstrap)
+    # One a second for 127.0.0.2: the first window lets ten through (the rate divides by at
+    # least 10 s); 127.0.0.1 has no quota.
+    assert alter_quotas(conn, [([("ip", "127.0.0.2")], [("connection_creation_rate", 1.0)])]) == [(0, None)]
+    time.sleep(0.5)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(api_versions_answered(broker.bootstrap, "127.0.0.2")))
+               for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    answered = [t for ok, t in results if ok]
+    refused = [t for ok, t in results if not ok]
+    assert 5 <= len(answered) <= 11 and len(refused) >= 9, results
+    # Held before being closed (up to one quota window), not refused at once.
+    assert 0.3 < max(refused) < 3, results
+    assert all(api_versions_answered(broker.bootstrap, "127.0.0.1")[0] for _ in range(20))
+
+    # The quota removed: 127.0.0.2 is served again at once.
+    assert alter_quotas(conn, [([("ip", "127.0.0.2")], [("connection_creation_rate", None)])]) == [(0, None)]
+    conn.close()
+    time.sleep(0.5)
+    assert all(api_versions_answered(broker.bootstrap, "127.0.0.2")[0] for _ in range(15))
