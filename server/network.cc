@@ -710,10 +710,20 @@ void Network::Impl::accept(size_t i) {
     }
     backoffs[i].after_success();
     if (stopping) return;
-    if (options.quotas && !options.quotas->slot_available(options.listeners[i].exempt_from_max_connections))
+    const bool exempt = options.listeners[i].exempt_from_max_connections;
+    if (options.quotas && !options.quotas->slot_available(exempt)) {
       parked[i].emplace(Parked{std::move(socket), &loop});
-    else
+    } else if (const int64_t wait = options.quotas && !exempt ? options.quotas->record_creation(runtime::steady_ms()) : 0;
+               wait > 0) {
+      // max.connection.creation.rate: this connection is taken in once the listener has
+      // waited (Kafka's acceptor blocks the same way); meanwhile new ones stay in the backlog.
+      limit_log.info(options.listeners[i].name + "/rate", "listener {} waits {} ms before accepting: over "
+                     "max.connection.creation.rate", options.listeners[i].name, wait);
+      parked[i].emplace(Parked{std::move(socket), &loop});
+      return rest(i, wait);
+    } else {
       on_accepted(i, loop, std::move(socket));
+    }
     accept(i);
   });
 }

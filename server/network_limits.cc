@@ -40,6 +40,13 @@ std::vector<std::string> resolve(const std::string& host) {
   return out;
 }
 
+// Kafka's QuotaUtils.boundedThrottleTime: until `rate` is back at `bound`, at most one window.
+int64_t bounded_throttle_ms(WindowedRate& r, double rate, double bound, int64_t now_ms, int64_t window_ms) {
+  const auto ms = static_cast<int64_t>(
+      std::llround((rate - bound) / bound * static_cast<double>(r.window_size_ms(now_ms))));
+  return std::clamp<int64_t>(ms, 1, window_ms);
+}
+
 }  // namespace
 
 ConnectionLimits ConnectionLimits::from_config(const config::BrokerConfig& config) {
@@ -48,6 +55,7 @@ ConnectionLimits ConnectionLimits::from_config(const config::BrokerConfig& confi
   l.max_per_ip = config.get_int("max.connections.per.ip");
   l.quota_samples = config.get_int("quota.window.num");
   l.quota_window_ms = config.get_int("quota.window.size.seconds") * 1000LL;
+  l.max_creation_rate = config.get_int("max.connection.creation.rate");
   std::string why;
   auto overrides = config::parse_per_ip_overrides(config.get_string("max.connections.per.ip.overrides"), why);
   if (!overrides) return l;  // refused when the value was set
@@ -64,10 +72,13 @@ ConnectionLimits ConnectionLimits::from_config(const config::BrokerConfig& confi
   return l;
 }
 
-ConnectionQuotas::ConnectionQuotas(ConnectionLimits limits) : limits_(std::move(limits)) {}
+ConnectionQuotas::ConnectionQuotas(ConnectionLimits limits)
+    : limits_(std::move(limits)), broker_rate_(limits_.quota_samples, limits_.quota_window_ms) {}
 
 void ConnectionQuotas::set_limits(ConnectionLimits limits) {
   std::lock_guard lk(mu_);
+  if (limits.max_creation_rate != limits_.max_creation_rate)
+    broker_rate_ = WindowedRate(limits.quota_samples, limits.quota_window_ms);
   limits_ = std::move(limits);
 }
 
@@ -136,10 +147,16 @@ int64_t ConnectionQuotas::creation_throttle_ms(const std::string& ip, int64_t no
   const double rate = r.rate.rate_per_second(now_ms);
   if (rate <= *bound) return 0;
   r.rate.unrecord(1, now_ms);
-  // Kafka's QuotaUtils.boundedThrottleTime: back under the bound, at most one window.
-  const auto ms = static_cast<int64_t>(
-      std::llround((rate - *bound) / *bound * static_cast<double>(r.rate.window_size_ms(now_ms))));
-  return std::clamp<int64_t>(ms, 1, limits_.quota_window_ms);
+  return bounded_throttle_ms(r.rate, rate, *bound, now_ms, limits_.quota_window_ms);
+}
+
+int64_t ConnectionQuotas::record_creation(int64_t now_ms) {
+  std::lock_guard lk(mu_);
+  if (limits_.max_creation_rate == INT32_MAX) return 0;
+  broker_rate_.record(1, now_ms);
+  const double rate = broker_rate_.rate_per_second(now_ms);
+  const double bound = limits_.max_creation_rate;
+  return rate <= bound ? 0 : bounded_throttle_ms(broker_rate_, rate, bound, now_ms, limits_.quota_window_ms);
 }
 
 int64_t ConnectionQuotas::total() const {

@@ -7,6 +7,8 @@
 //   `connection_creation_rate` of the `ip` quota entities (AlterClientQuotas): a connection
 //   over its address's rate is not counted and is closed after the throttle time, as Kafka's
 //   acceptor holds it (the client cannot reconnect at once).
+//   `max.connection.creation.rate` over the broker: past it a listener waits before taking in
+//   the next connection (protected listeners exempt).
 // - AcceptBackoff: how long the accept loop rests after a failed accept. Out of descriptors
 //   (EMFILE, ENFILE) or kernel memory (ENOBUFS, ENOMEM) the pending connection stays in the
 //   backlog and a new accept fails at once: without a rest the loop spins at 100% CPU.
@@ -39,6 +41,7 @@ struct ConnectionLimits {
   // quota.window.size.seconds), as for every other rate quota.
   int quota_samples = 11;
   int64_t quota_window_ms = 1000;
+  int32_t max_creation_rate = INT32_MAX;  // max.connection.creation.rate, per second
 
   // From the broker's configuration. A host name in the overrides that does not resolve is
   // left out with a warning (Kafka would refuse to start; the value was checked for syntax).
@@ -66,6 +69,10 @@ class ConnectionQuotas {
   // address's rate), else the time (ms, at most one quota window) until the rate is back
   // within the quota; that connection is not counted (Kafka's recordIpConnectionMaybeThrottle).
   int64_t creation_throttle_ms(const std::string& ip, int64_t now_ms);
+  // max.connection.creation.rate: counts a connection accepted by a listener that is not
+  // exempt; the time (ms, at most one quota window) the listener waits before it takes this
+  // connection in, 0 within the rate (Kafka's acceptor waits the same way).
+  int64_t record_creation(int64_t now_ms);
 
   int64_t total() const;
   int64_t from(const std::string& ip) const;
@@ -86,6 +93,7 @@ class ConnectionQuotas {
   std::optional<double> default_ip_rate_;
   std::map<std::string, IpRate, std::less<>> ip_rates_;  // addresses seen while a rate applies
   int64_t last_prune_ms_ = 0;
+  WindowedRate broker_rate_;  // max.connection.creation.rate
 };
 
 class AcceptBackoff {

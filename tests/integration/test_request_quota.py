@@ -98,3 +98,14 @@ def test_a_burst_of_connections_over_the_ip_connection_creation_rate_is_cut_back
     conn.close()
     time.sleep(0.5)
     assert all(api_versions_answered(broker.bootstrap, "127.0.0.2")[0] for _ in range(15))
+
+
+def test_max_connection_creation_rate_makes_the_listener_wait(broker_factory):
+    b = broker_factory({"max.connection.creation.rate": 2})  # 20 over the first 10 s window
+    start = time.time()
+    results = [api_versions_answered(b.bootstrap) for _ in range(24)]
+    took = time.time() - start
+    # Every connection is served (none refused), the ones past the rate only later.
+    assert all(ok for ok, _ in results), results
+    assert max(t for _, t in results[-3:]) > 0.2, results
+    assert took > 0.5, results

@@ -121,3 +121,16 @@ TEST_CASE("connection_creation_rate throttles a burst from one address; its own 
   q.set_ip_rates({});
   for (int i = 0; i < 100; ++i) CHECK(q.creation_throttle_ms("10.0.0.1", 12000) == 0);
 }
+
+TEST_CASE("max.connection.creation.rate makes the listener wait once the broker's rate is over it") {
+  ConnectionLimits l;
+  ConnectionQuotas unlimited(l);
+  for (int i = 0; i < 1000; ++i) CHECK(unlimited.record_creation(0) == 0);
+  l.max_creation_rate = 3;  // 30 over the first 10 s
+  ConnectionQuotas q(l);
+  for (int i = 0; i < 30; ++i) CHECK(q.record_creation(0) == 0);
+  const int64_t wait = q.record_creation(0);
+  CHECK(wait > 0);
+  CHECK(wait <= 1000);
+  CHECK(q.record_creation(20000) == 0);  // the window has moved on
+}
