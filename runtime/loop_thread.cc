@@ -87,6 +87,10 @@ class LoopTimer final : public Timer, public std::enable_shared_from_this<LoopTi
 }  // namespace
 
 LoopThread::LoopThread(std::string name) : impl_(std::make_shared<Impl>(std::move(name))) {
+  // Asio creates a loop's reactor (an epoll descriptor, an eventfd, a timerfd) when its first
+  // timer or socket is made. Made here, out of descriptors (EMFILE) is an exception for the
+  // constructing code to report, not one on the loop's thread that aborts the process.
+  asio::steady_timer make_reactor(impl_->ctx);
   impl_->thread = std::thread([impl = impl_.get()] {
     pthread_setname_np(pthread_self(), impl->name.substr(0, 15).c_str());
     try {

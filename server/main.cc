@@ -9,6 +9,7 @@
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include <fmt/ranges.h>
 
@@ -113,10 +114,11 @@ int main(int argc, char** argv) {
     setrlimit(RLIMIT_NOFILE, &nofile);
   }
 
-  kb::server::Broker broker(std::move(*config));
+  std::optional<kb::server::Broker> broker;
   kb::Status started;
   try {
-    started = broker.start();
+    broker.emplace(std::move(*config));
+    started = broker->start();
   } catch (const std::exception& e) {
     // What start-up cannot turn into a Status itself: Asio's constructors throw when the
     // process is out of descriptors (EMFILE) or memory.
@@ -125,12 +127,12 @@ int main(int argc, char** argv) {
   }
   if (auto& s = started; !s.ok()) {
     spdlog::critical("kbroker could not start: {}", s.error().message);
-    broker.stop();
+    if (broker) broker->stop();
     return 1;
   }
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("received {}, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-  broker.stop();
+  broker->stop();
   return 0;
 }

@@ -11,6 +11,8 @@ import os
 import resource
 import socket
 import struct
+import subprocess
+import tempfile
 import threading
 import time
 import urllib.request
@@ -19,6 +21,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
 
 import kafka_wire
+from kbroker_harness import KBROKER, free_ports
 from test_dynamic_broker_configs import SET, describe_raw
 
 INVALID_PARTITIONS = 37
@@ -147,6 +150,23 @@ def alter_on(conn, key, value):
     body += kafka_wire.string(key) + struct.pack(">b", SET) + kafka_wire.string(value) + struct.pack(">b", 0)
     resp = conn.request(kafka_wire.header(44, 0) + body)
     return struct.unpack_from(">h", resp, 8)[0]
+
+
+def test_too_few_descriptors_at_start_up_is_one_clear_line_not_an_abort():
+    """Each event loop makes its epoll, eventfd and timerfd when it is constructed: a limit hit
+    there is reported by start-up (exit 1, one line naming the limit), never an exception on a
+    loop's thread that aborts the process (it was SIGABRT at limits from 12 to 64)."""
+    for limit in (12, 20, 32, 48, 64):
+        port, metrics, registry = free_ports(3)
+        with tempfile.TemporaryDirectory() as data:
+            settings = [f"listeners=PLAINTEXT://127.0.0.1:{port}", f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+                        f"metrics.listener=127.0.0.1:{metrics}", f"schema.registry.listener=127.0.0.1:{registry}",
+                        f"log.dirs={data}"]
+            run = subprocess.run([KBROKER] + [a for s in settings for a in ("--set", s)], capture_output=True,
+                                 timeout=30, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit)))
+        out = (run.stdout + run.stderr).decode(errors="replace")
+        assert run.returncode == 1, (limit, run.returncode, out[-2000:])
+        assert "kbroker could not start" in out and "Too many open files" in out, (limit, out[-2000:])
 
 
 def test_max_connections_holds_new_clients_until_a_connection_closes(broker):
