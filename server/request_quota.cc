@@ -46,10 +46,15 @@ void apply_request_throttle(int16_t api_key, int16_t api_version, Response& r, i
   if (throttle_ms <= 0) return;
   r.throttle_ms = std::max(r.throttle_ms, throttle_ms);
   auto& bytes = r.body.buffer();
-  if (!r.send || bytes.size() < 4 || !msg::response_leads_with_throttle(api_key, api_version)) return;
-  const auto held = static_cast<int32_t>(wire::load_be32(bytes.data()));
+  const int64_t at = msg::response_leads_with_throttle(api_key, api_version) ? 0 : r.throttle_at;
+  if (!r.send || at < 0 || static_cast<size_t>(at) + 4 > bytes.size()) return;
+  const auto held = static_cast<int32_t>(wire::load_be32(bytes.data() + at));
   const auto ms = static_cast<int32_t>(std::min<int64_t>(throttle_ms, INT32_MAX));
-  if (ms > held) r.body.patch_int32(0, ms);
+  if (ms > held) r.body.patch_int32(static_cast<size_t>(at), ms);
+}
+
+void throttle_is_last_field(Response& r, bool flexible) {
+  r.throttle_at = static_cast<int64_t>(r.body.buffer().size()) - 4 - (flexible ? 1 : 0);
 }
 
 }  // namespace kb::server

@@ -22,8 +22,12 @@ bool charged_to_request_quota(const RequestContext& ctx, bool controller_listene
 
 // Puts a request-quota throttle of `throttle_ms` into an answer: its throttle_time_ms becomes
 // the larger of the handler's and this one where the response body begins with that field
-// (every response that has one except Produce's and OffsetDelete's), and the connection is
-// muted for it.
+// (every response that has one except Produce's and OffsetDelete's) or where the handler says
+// it put it (Response::throttle_at), and the connection is muted for it.
 void apply_request_throttle(int16_t api_key, int16_t api_version, Response& r, int64_t throttle_ms);
+
+// For a body whose last field is throttle_time_ms (Produce v1+), followed in flexible versions
+// by a tagged-field section that must be empty: sets r.throttle_at.
+void throttle_is_last_field(Response& r, bool flexible);
 
 }  // namespace kb::server

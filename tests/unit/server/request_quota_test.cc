@@ -4,6 +4,7 @@
 
 #include "protocol/messages/api_versions_response.h"
 #include "protocol/messages/metadata_response.h"
+#include "protocol/messages/produce_response.h"
 #include "server/request_quota.h"
 
 using namespace kb;
@@ -72,4 +73,26 @@ TEST_CASE("a request throttle is written into throttle_time_ms, keeping the hand
   const auto av_bytes = a.body.buffer();
   apply_request_throttle(18, 3, a, 250);
   CHECK(a.body.buffer() == av_bytes);
+}
+
+TEST_CASE("Produce's throttle_time_ms, its last field, takes a request throttle in every version") {
+  msg::ProduceResponse m;
+  m.throttle_time_ms = 5;
+  auto& t = m.responses.emplace_back();
+  t.name = "orders";
+  t.partition_responses.emplace_back().base_offset = 42;
+  for (int16_t v = 1; v <= msg::ProduceResponse::kMaxVersion; ++v) {
+    INFO("Produce v" << v);
+    Response r;
+    m.encode(r.body, v);
+    throttle_is_last_field(r, v >= msg::ProduceResponse::kFirstFlexibleVersion);
+    apply_request_throttle(0, v, r, 300);
+    CHECK(throttle_of<msg::ProduceResponse>(r, v) == 300);
+    CHECK(r.throttle_ms == 300);
+  }
+  Response unknown;  // no throttle_at: muted only
+  m.encode(unknown.body, 8);
+  const auto bytes = unknown.body.buffer();
+  apply_request_throttle(0, 8, unknown, 300);
+  CHECK(unknown.body.buffer() == bytes);
 }
