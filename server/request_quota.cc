@@ -4,6 +4,7 @@
 #include <climits>
 
 #include "protocol/messages/api_keys.h"
+#include "server/dispatch.h"
 #include "server/handlers/handlers.h"  // find_handler
 
 namespace kb::server {
@@ -22,15 +23,9 @@ bool exempt_api(int16_t api_key) {
     case 18:  // ApiVersions
     case 27:  // WriteTxnMarkers
     case 36:  // SaslAuthenticate
-    case 56:  // AlterPartition
-    case 58:  // Envelope
-    case 62:  // BrokerRegistration
-    case 63:  // BrokerHeartbeat
-    case 67:  // AllocateProducerIds
-    case 73:  // AssignReplicasToDirs
       return true;
     default:
-      return false;
+      return served_by_controller(api_key);  // AlterPartition, Envelope, broker registration...
   }
 }
 
