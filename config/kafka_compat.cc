@@ -215,7 +215,6 @@ const std::vector<PropertyDef>& compat_broker_properties() {
           .not_used(),
       kafka("log.message.timestamp.after.max.ms", T::Long, "9223372036854775807").at_least(0).dynamic(),
       kafka("log.message.timestamp.before.max.ms", T::Long, "9223372036854775807").at_least(0).dynamic(),
-      kafka("max.connection.creation.rate", T::Int, "2147483647").at_least(0).dynamic(),
       kafka("max.incremental.fetch.session.cache.slots", T::Int, "1000").at_least(0),
       kafka("max.request.partition.size.limit", T::Int, "2000").at_least(1),
       kafka("metadata.log.dir", T::String, null),

@@ -285,6 +285,11 @@ const std::vector<PropertyDef>& broker_properties() {
           "Per-address limits overriding max.connections.per.ip, host:count,... (host names resolved when read)")
           .check(check_per_ip_overrides)
           .dynamic(),
+      Def("max.connection.creation.rate", T::Int, "2147483647",
+          "New connections a second the broker accepts (over the quota windows); over it a listener waits "
+          "before accepting the next (the inter-broker and controller listeners are exempt, as for max.connections)")
+          .at_least(0)
+          .dynamic(),
       // Client quotas (ClientQuotaRecord; server/client_quota_manager.h): how use is measured.
       Def("quota.window.num", T::Int, "11", "Windows a client's byte rate is measured over (quotas)").at_least(1),
       Def("quota.window.size.seconds", T::Int, "1", "Length of one quota window").at_least(1),

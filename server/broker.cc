@@ -212,7 +212,10 @@ Status Broker::start() {
     // Also when nothing changed in the image's values: a store set again may have a new file.
     if (delta.broker_configs_changed()) tls_reloader_->reload(*effective_config());
     replica_publisher_->on_delta(delta);
-    if (delta.client_quotas_changed()) quotas_->update(delta.after().client_quotas());
+    if (delta.client_quotas_changed()) {
+      quotas_->update(delta.after().client_quotas());
+      connection_quotas_->set_ip_rates(delta.after().client_quotas());
+    }
     // The authorizer follows the image's ACLs on every broker (Kafka's AclPublisher).
     if (delta.acls_changed()) authorization_->set_acls(delta.after().acls());
   });

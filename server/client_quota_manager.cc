@@ -15,6 +15,9 @@ using controller::QuotaEntityPart;
 // Sensors of clients idle this long are dropped (Kafka's quota sensors expire after an hour).
 constexpr int64_t kSensorIdleMs = 3600'000;
 constexpr int64_t kExpiryEveryMs = 60'000;
+// Resolved (user, client-id) pairs kept; past it the cache starts over, so a client that
+// invents a client-id per connection cannot grow it without bound.
+constexpr size_t kMaxCachedClients = 10'000;
 
 }  // namespace
 
@@ -82,6 +85,7 @@ std::string_view quota_key(QuotaKind kind) {
     case QuotaKind::kProduce: return controller::kProducerByteRate;
     case QuotaKind::kFetch: return controller::kConsumerByteRate;
     case QuotaKind::kMutation: return controller::kControllerMutationRate;
+    case QuotaKind::kRequest: return controller::kRequestPercentage;
   }
   return {};
 }
@@ -138,6 +142,7 @@ void ClientQuotaManager::update(const controller::ClientQuotaMap& quotas) {
       if (values.count(key)) any = true;
     enabled_[k].store(any, std::memory_order_relaxed);
   }
+  clients_.clear();
   // A client's series starts over under its new quota (Kafka re-creates the sensors too).
   std::erase_if(sensors_, [&](const auto& kv) {
     const auto& [kind, user, client] = kv.first;
@@ -146,8 +151,26 @@ void ClientQuotaManager::update(const controller::ClientQuotaMap& quotas) {
   });
 }
 
-ClientQuotaManager::Sensor* ClientQuotaManager::sensor(QuotaKind kind, const AppliedQuota& q, int64_t now_ms) {
+ClientQuotaManager::Sensor* ClientQuotaManager::lookup(QuotaKind kind, std::string_view user,
+                                                       std::string_view client_id, int64_t now_ms) {
   expire(now_ms);
+  auto it = clients_.find(ClientView{user, client_id});
+  if (it == clients_.end()) {
+    if (clients_.size() >= kMaxCachedClients) clients_.clear();
+    Applied applied;
+    for (size_t k = 0; k < kQuotaKinds; ++k)
+      if (enabled_[k].load(std::memory_order_relaxed))
+        applied[k].quota = find_quota(quotas_, quota_key(static_cast<QuotaKind>(k)), user, client_id);
+    it = clients_.emplace(ClientKey{user, client_id}, std::move(applied)).first;
+  }
+  Resolved& r = it->second[static_cast<size_t>(kind)];
+  if (!r.quota) return nullptr;
+  if (!r.sensor) r.sensor = sensor(kind, *r.quota, now_ms);
+  r.sensor->last_ms = now_ms;
+  return r.sensor;
+}
+
+ClientQuotaManager::Sensor* ClientQuotaManager::sensor(QuotaKind kind, const AppliedQuota& q, int64_t now_ms) {
   auto [it, fresh] = sensors_.try_emplace(Key{kind, q.user_tag, q.client_tag}, options_);
   Sensor& s = it->second;
   if (fresh || s.bound != q.bound) {
@@ -157,56 +180,67 @@ ClientQuotaManager::Sensor* ClientQuotaManager::sensor(QuotaKind kind, const App
       else s.bucket.emplace(q.bound, options_.controller_samples, options_.controller_window_ms, now_ms);
     }
   }
-  s.last_ms = now_ms;
   return &s;
 }
 
 void ClientQuotaManager::expire(int64_t now_ms) {
   if (now_ms - last_expiry_ms_ < kExpiryEveryMs) return;
   last_expiry_ms_ = now_ms;
-  std::erase_if(sensors_, [&](const auto& kv) { return now_ms - kv.second.last_ms > kSensorIdleMs; });
+  // The cache points at sensors: it is resolved again after any is dropped.
+  if (std::erase_if(sensors_, [&](const auto& kv) { return now_ms - kv.second.last_ms > kSensorIdleMs; }) > 0)
+    clients_.clear();
+}
+
+int64_t ClientQuotaManager::record_and_throttle(Sensor& s, double value, int64_t now_ms, int64_t max_ms) {
+  s.rate.record(value, now_ms);
+  const double rate = s.rate.rate_per_second(now_ms);
+  if (rate <= s.bound) return 0;
+  // Kafka's ClientQuotaManager.throttleTime: how long until the rate over the window would be
+  // back at the bound.
+  auto ms = static_cast<int64_t>(
+      std::llround((rate - s.bound) / s.bound * static_cast<double>(s.rate.window_size_ms(now_ms))));
+  if (max_ms > 0) ms = std::min(ms, max_ms);
+  if (ms > 0) {
+    s.throttled_ms += static_cast<uint64_t>(ms);
+    ++s.throttled;
+  }
+  return ms;
 }
 
 int64_t ClientQuotaManager::record_bytes(QuotaKind kind, std::string_view user, std::string_view client_id,
                                          double bytes, int64_t now_ms) {
   if (!enabled(kind)) return 0;
   std::lock_guard lk(mu_);
-  auto q = find_quota(quotas_, quota_key(kind), user, client_id);
-  if (!q) return 0;
-  Sensor* s = sensor(kind, *q, now_ms);
-  s->rate.record(bytes, now_ms);
-  const double rate = s->rate.rate_per_second(now_ms);
-  if (rate <= q->bound) return 0;
-  // Kafka's ClientQuotaManager.throttleTime: how long until the rate over the window would be
-  // back at the bound.
-  const auto ms = static_cast<int64_t>(
-      std::llround((rate - q->bound) / q->bound * static_cast<double>(s->rate.window_size_ms(now_ms))));
-  if (ms > 0) {
-    s->throttled_ms += static_cast<uint64_t>(ms);
-    ++s->throttled;
-  }
-  return ms;
+  Sensor* s = lookup(kind, user, client_id, now_ms);
+  return s ? record_and_throttle(*s, bytes, now_ms, 0) : 0;
 }
 
 void ClientQuotaManager::unrecord_bytes(QuotaKind kind, std::string_view user, std::string_view client_id,
                                         double bytes, int64_t now_ms) {
   if (!enabled(kind)) return;
   std::lock_guard lk(mu_);
-  auto q = find_quota(quotas_, quota_key(kind), user, client_id);
-  if (!q) return;
-  sensor(kind, *q, now_ms)->rate.unrecord(bytes, now_ms);
+  if (Sensor* s = lookup(kind, user, client_id, now_ms)) s->rate.unrecord(bytes, now_ms);
+}
+
+int64_t ClientQuotaManager::record_request_time(std::string_view user, std::string_view client_id, int64_t thread_ns,
+                                                int64_t now_ms) {
+  if (!enabled(QuotaKind::kRequest)) return 0;
+  // Kafka's units: a request that kept a thread busy for the whole second is 100 (percent).
+  const double percent = static_cast<double>(thread_ns) * 100.0 / 1e9;
+  std::lock_guard lk(mu_);
+  Sensor* s = lookup(QuotaKind::kRequest, user, client_id, now_ms);
+  return s ? record_and_throttle(*s, percent, now_ms, options_.window_ms) : 0;
 }
 
 int64_t ClientQuotaManager::check_mutation(std::string_view user, std::string_view client_id, double permits,
                                            bool strict, int64_t now_ms) {
   if (!enabled(QuotaKind::kMutation)) return 0;
   std::lock_guard lk(mu_);
-  auto q = find_quota(quotas_, quota_key(QuotaKind::kMutation), user, client_id);
-  if (!q) return 0;
-  Sensor* s = sensor(QuotaKind::kMutation, *q, now_ms);
+  Sensor* s = lookup(QuotaKind::kMutation, user, client_id, now_ms);
+  if (!s) return 0;
   TokenBucket& b = *s->bucket;
   s->rate.record(permits, now_ms);
-  auto wait = [&] { return static_cast<int64_t>(std::llround(-b.tokens(now_ms) / q->bound * 1000.0)); };
+  auto wait = [&] { return static_cast<int64_t>(std::llround(-b.tokens(now_ms) / s->bound * 1000.0)); };
   if (strict && b.tokens(now_ms) < 0) {
     s->rate.unrecord(permits, now_ms);
     const int64_t ms = wait();
@@ -226,9 +260,8 @@ void ClientQuotaManager::refund_mutation(std::string_view user, std::string_view
                                          int64_t now_ms) {
   if (!enabled(QuotaKind::kMutation)) return;
   std::lock_guard lk(mu_);
-  auto q = find_quota(quotas_, quota_key(QuotaKind::kMutation), user, client_id);
-  if (!q) return;
-  Sensor* s = sensor(QuotaKind::kMutation, *q, now_ms);
+  Sensor* s = lookup(QuotaKind::kMutation, user, client_id, now_ms);
+  if (!s) return;
   s->rate.unrecord(permits, now_ms);
   s->bucket->record(-permits, now_ms);
 }
@@ -246,9 +279,11 @@ std::vector<QuotaSample> ClientQuotaManager::samples(int64_t now_ms) {
 std::vector<prometheus::MetricFamily> quota_families(const std::vector<QuotaSample>& samples) {
   using T = prometheus::MetricType;
   auto bound = metric_family("kbroker_quota_bound",
-                             "The quota a client entity is held to (bytes/s; partition mutations/s)", T::Gauge);
+                             "The quota a client entity is held to (bytes/s; partition mutations/s; percent of a thread)",
+                             T::Gauge);
   auto rate = metric_family("kbroker_quota_rate",
-                            "A client entity's measured rate over the quota window (bytes/s; mutations/s)", T::Gauge);
+                            "A client entity's measured rate over the quota window (bytes/s; mutations/s; percent of a thread)",
+                            T::Gauge);
   auto throttle = metric_family("kbroker_quota_throttle_time_ms_total",
                                 "Throttle time handed to a client entity over its quota", T::Counter);
   auto throttled = metric_family("kbroker_quota_throttled_requests_total",

@@ -72,8 +72,6 @@ ParseOutcome parse_request(std::shared_ptr<Frame> frame, const std::string& peer
   return ParseOutcome::kOk;
 }
 
-namespace {
-
 // Requests the active controller serves wait for the metadata quorum to commit. In a
 // cluster that takes a round trip to the other voters, whose own requests may be waiting on
 // this very network thread: so they run on the broker's controller-request thread instead.
@@ -94,7 +92,6 @@ bool served_by_controller(int16_t api_key) {
   }
 }
 
-}  // namespace
 
 void dispatch(RequestContext& ctx, Respond respond) {
   const HandlerInfo* h = find_handler(ctx.api_key);

@@ -23,6 +23,11 @@ enum class ParseOutcome { kOk, kClose };
 ParseOutcome parse_request(std::shared_ptr<Frame> frame, const std::string& peer,
                            ParsedRequest& out);
 
+// The broker-to-controller requests that run on the controller-request thread (they wait for
+// the metadata quorum): AlterPartition, Envelope, BrokerRegistration, BrokerHeartbeat,
+// AllocateProducerIds, AssignReplicasToDirs.
+bool served_by_controller(int16_t api_key);
+
 // Runs the handler for a parsed request. `respond` is called exactly once.
 void dispatch(RequestContext& ctx, Respond respond);
 

@@ -29,6 +29,7 @@
 #include "server/listener_security.h"
 #include "server/metrics.h"
 #include "server/network_limits.h"
+#include "server/request_quota.h"
 #include "storage/files.h"
 
 namespace kb::server {
@@ -203,6 +204,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::optional<Response> response;
     int64_t held = 0;  // request bytes counted against queued.max.request.bytes until answered
     Clock::time_point answered{};  // when the handler's answer came (the split of the request time)
+    // request_percentage: charged with its handler's time on this thread once it answers.
+    bool charged = false;
+    int64_t thread_ns = 0;
+    std::string client_id{};  // moved out of the request's context: no copy
   };
 
   // Output queued for the socket: owned byte buffers and file slices, in wire order.
@@ -421,6 +426,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (sasl_) client_id_ = parsed.ctx.client_id;
     std::weak_ptr<Connection> weak = shared_from_this();
     Loop* loop = &loop_;
+    bool charged = false;
+    if (net_.broker.quotas().enabled(QuotaKind::kRequest)) {
+      if (!controller_listener_) controller_listener_ = on_controller_listener(parsed.ctx);
+      charged = charged_to_request_quota(parsed.ctx, *controller_listener_);
+    }
+    // An answer given during the handler's run waits in its slot until the run's time is known.
+    dispatching_ = seq;
+    const auto started = Clock::now();
     dispatch(parsed.ctx, [weak, loop, seq](Response&& r) {
       if (loop->on_loop_thread()) {
         if (auto self = weak.lock()) self->complete(seq, std::move(r));
@@ -430,7 +443,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
         if (auto self = weak.lock()) self->complete(seq, std::move(*r));
       });
     });
-    read_size();
+    dispatching_.reset();
+    if (Slot* s = slot(seq); s && !closed_) {
+      s->charged = charged;
+      s->thread_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - started).count();
+      if (charged) s->client_id = std::move(parsed.ctx.client_id);
+      if (s->response) settle(*s);
+    }
+    if (!closed_) read_size();
+  }
+
+  Slot* slot(uint64_t seq) {
+    for (auto& s : slots_)
+      if (s.seq == seq) return &s;
+    return nullptr;
   }
 
   // After a SaslHandshake v0 a frame is a bare SASL token, answered by a bare token (Kafka's
@@ -460,14 +486,26 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void complete(uint64_t seq, Response&& r) {
     if (closed_) return;
-    for (auto& s : slots_) {
-      if (s.seq == seq) {
-        s.response.emplace(std::move(r));
-        s.answered = Clock::now();
-        net_.release(std::exchange(s.held, 0));
-        break;
-      }
+    Slot* s = slot(seq);
+    if (!s) return;
+    s->response.emplace(std::move(r));
+    s->answered = Clock::now();
+    net_.release(std::exchange(s->held, 0));
+    if (dispatching_ != seq) settle(*s);
+  }
+
+  // `s` has its answer: charge the request quota, then send what is ready in order.
+  void settle(Slot& s) {
+    if (s.charged && s.response->send && !s.response->quota_exempt) {
+      const std::string& principal = sasl_ && sasl_->authenticated() ? sasl_->principal() : principal_;
+      const int64_t ms = net_.broker.quotas().record_request_time(quota_user(principal), s.client_id, s.thread_ns,
+                                                                 runtime::steady_ms());
+      apply_request_throttle(s.api_key, s.api_version, *s.response, ms);
     }
+    flush_answered();
+  }
+
+  void flush_answered() {
     bool close_now = false;
     while (!slots_.empty() && slots_.front().response) {
       Slot& s = slots_.front();
@@ -658,6 +696,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   int64_t frame_held_ = 0;        // its bytes counted against queued.max.request.bytes
   bool waiting_for_memory_ = false;
   Clock::time_point muted_until_{};  // quota throttling: requests wait until then
+  std::optional<uint64_t> dispatching_;  // the request whose handler runs now
+  std::optional<bool> controller_listener_;  // in controller.listener.names: looked up once
   std::deque<Slot> slots_;
   std::deque<OutChunk> out_;
   uint64_t next_seq_ = 0;
@@ -717,10 +757,20 @@ void Network::Impl::accept(size_t i) {
     }
     backoffs[i].after_success();
     if (stopping) return;
-    if (options.quotas && !options.quotas->slot_available(options.listeners[i].exempt_from_max_connections))
+    const bool exempt = options.listeners[i].exempt_from_max_connections;
+    if (options.quotas && !options.quotas->slot_available(exempt)) {
       parked[i].emplace(Parked{std::move(socket), &loop});
-    else
+    } else if (const int64_t wait = options.quotas && !exempt ? options.quotas->record_creation(runtime::steady_ms()) : 0;
+               wait > 0) {
+      // max.connection.creation.rate: this connection is taken in once the listener has
+      // waited (Kafka's acceptor blocks the same way); meanwhile new ones stay in the backlog.
+      limit_log.info(options.listeners[i].name + "/rate", "listener {} waits {} ms before accepting: over "
+                     "max.connection.creation.rate", options.listeners[i].name, wait);
+      parked[i].emplace(Parked{std::move(socket), &loop});
+      return rest(i, wait);
+    } else {
       on_accepted(i, loop, std::move(socket));
+    }
     accept(i);
   });
 }
@@ -743,6 +793,20 @@ void Network::Impl::on_accepted(size_t i, Loop& loop, tcp::socket socket) {
   auto ep = socket.remote_endpoint(ec);
   if (ec) return;  // the client is gone already
   std::string ip = ep.address().to_string();
+  if (options.quotas) {
+    if (const int64_t ms = options.quotas->creation_throttle_ms(ip, runtime::steady_ms()); ms > 0) {
+      // Held open, unserved, and closed after the throttle time: a client that reconnects at
+      // once does not get round the quota (Kafka's acceptor does the same).
+      limit_log.info(ip + "/rate", "throttling connection from {} on listener {}: over its connection_creation_rate, "
+                     "closed in {} ms", ip, name, ms);
+      auto held = std::make_shared<tcp::socket>(std::move(socket));
+      loop.after_ms(ms, [held] {
+        boost::system::error_code ignored;
+        held->close(ignored);
+      });
+      return;
+    }
+  }
   int32_t limit = 0;
   if (options.quotas && !options.quotas->open(ip, limit)) {
     limit_log.info(ip, "rejected connection from {} on listener {}: the address already has the configured maximum "

@@ -1,5 +1,7 @@
 #include "server/registry_auth.h"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -41,11 +43,28 @@ bool global_change(std::string_view route) {
   return route == "PUT /config" || route == "DELETE /config" || route == "PUT /mode" || route == "DELETE /mode";
 }
 
+// What identifies the SCRAM credential a password was checked against: any change to it
+// (a new password, salt or iteration count, the other mechanism) gives another value.
+std::string credential_id(security::ScramMechanism m, const security::ScramCredential& c) {
+  return fmt::format("{}:{}:{}:", static_cast<int>(m), c.iterations, c.salt.size()) + c.salt + c.stored_key;
+}
+
+std::string mac(std::string_view key, std::string_view text) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(text.data()),
+       text.size(), out, &n);
+  return std::string(reinterpret_cast<const char*>(out), n);
+}
+
 }  // namespace
 
 BasicAuthenticator::BasicAuthenticator(ImageFn image, std::map<std::string, std::string> plain_users,
                                        std::set<std::string, std::less<>> super_users)
-    : image_(std::move(image)), plain_users_(std::move(plain_users)), super_users_(std::move(super_users)) {}
+    : image_(std::move(image)),
+      plain_users_(std::move(plain_users)),
+      super_users_(std::move(super_users)),
+      mac_key_(security::random_bytes(32)) {}
 
 std::unique_ptr<BasicAuthenticator> BasicAuthenticator::from_config(const config::BrokerConfig& config,
                                                                     ImageFn image) {
@@ -62,13 +81,28 @@ std::unique_ptr<BasicAuthenticator> BasicAuthenticator::from_config(const config
   return std::make_unique<BasicAuthenticator>(std::move(image), std::move(plain), std::move(supers));
 }
 
-bool BasicAuthenticator::password_matches(const std::string& user, std::string_view password) const {
+bool BasicAuthenticator::password_matches(const std::string& user, std::string_view password) {
   auto image = image_();
   for (auto m : {security::ScramMechanism::SHA_512, security::ScramMechanism::SHA_256}) {
     auto stored = image->scram_credential(m, user);
     if (!stored) continue;
+    const std::string id = credential_id(m, *stored);
+    const std::string password_mac = mac(mac_key_, password);
+    {
+      std::lock_guard lk(verified_mu_);
+      auto it = verified_.find(user);
+      if (it != verified_.end() && it->second.credential == id &&
+          security::same_secret(it->second.password_mac, password_mac)) {
+        ++verified_hits_;
+        return true;
+      }
+    }
     auto computed = security::make_credential(m, password, stored->salt, stored->iterations);
-    if (security::same_secret(computed.stored_key, stored->stored_key)) return true;
+    if (!security::same_secret(computed.stored_key, stored->stored_key)) continue;
+    std::lock_guard lk(verified_mu_);
+    if (verified_.size() >= kMaxVerified && !verified_.count(user)) verified_.clear();
+    verified_[user] = Verified{id, password_mac};
+    return true;
   }
   auto it = plain_users_.find(user);
   return it != plain_users_.end() && security::same_secret(it->second, password);
@@ -91,6 +125,11 @@ registry::AuthDecision BasicAuthenticator::authenticate(std::string_view header)
   registry::AuthDecision d;
   d.principal = "User:" + user;
   return d;
+}
+
+uint64_t BasicAuthenticator::verified_from_cache() const {
+  std::lock_guard lk(verified_mu_);
+  return verified_hits_;
 }
 
 registry::AuthDecision BasicAuthenticator::authorize(const std::string& principal, std::string_view route) {

@@ -6,13 +6,22 @@
 // Confluent's body and a Basic challenge. Changing the global config or mode takes a
 // `super.users` principal; anyone else gets 403.
 //
+// A SCRAM user's password is checked by PBKDF2 (thousands of HMACs), and a registry client
+// sends its Basic credentials with every request: a verified (user, password) is remembered,
+// tied to the credential it was verified against (mechanism, salt, iterations, stored key), so
+// a changed or deleted SCRAM credential is never answered from memory. The password is kept
+// only as an HMAC under a key random to this process, compared in constant time; at most
+// kMaxVerified users are remembered.
+//
 // Threads: authenticate/authorize from the registry's HTTP threads; the image is read through
-// the Controller's pointer copy, the rest is fixed at construction.
+// the Controller's pointer copy, the verified cache under its mutex, the rest is fixed at
+// construction.
 #pragma once
 
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 
@@ -34,13 +43,26 @@ class BasicAuthenticator : public registry::Authenticator {
   registry::AuthDecision authenticate(std::string_view authorization_header) override;
   registry::AuthDecision authorize(const std::string& principal, std::string_view route) override;
 
+  // SCRAM logins answered from the verified cache (no PBKDF2 run).
+  uint64_t verified_from_cache() const;
+  static constexpr size_t kMaxVerified = 1024;
+
  private:
-  bool password_matches(const std::string& user, std::string_view password) const;
+  bool password_matches(const std::string& user, std::string_view password);
+
+  struct Verified {
+    std::string credential;    // which credential it was checked against
+    std::string password_mac;  // HMAC(mac_key_, password)
+  };
 
   const ImageFn image_;
   const std::map<std::string, std::string> plain_users_;
   const std::set<std::string, std::less<>> super_users_;
   runtime::RateLimitedLog failures_;  // one line per user and 10 s: a client retrying must not flood the log
+  const std::string mac_key_;
+  mutable std::mutex verified_mu_;
+  std::map<std::string, Verified, std::less<>> verified_;
+  uint64_t verified_hits_ = 0;
 };
 
 }  // namespace kb::server

@@ -45,6 +45,11 @@ struct Response {
   // Quota throttling (Kafka's channel mute): no further request is read from the connection
   // for this long after the answer (also for an answer that is not sent, acks=0).
   int64_t throttle_ms = 0;
+  // Not charged to the client's request_percentage (a follower's Fetch: Kafka exempts it).
+  bool quota_exempt = false;
+  // Where in `body` throttle_time_ms lies when the body does not begin with it (Produce's is
+  // at the end), so a request-quota throttle can be written there; -1: unknown.
+  int64_t throttle_at = -1;
 };
 
 // Call exactly once, from any thread; the connection writes answers in request order.

@@ -112,9 +112,14 @@ const ApiAccess* find_api_access(int16_t api_key) {
 Access::Access(const RequestContext& ctx) : Access(ctx.broker->authorization(), ctx) {}
 
 Access::Access(const Authorization& authorization, const RequestContext& ctx)
-    : principal_(ctx.principal), host_(ctx.host), api_key_(ctx.api_key) {
+    : api_key_(ctx.api_key) {
   const bool trusted = ctx.forwarded ? ctx.principal == kThisBrokerPrincipal : ctx.from_this_broker;
   if (!trusted) authorizer_ = authorization.current();
+  // Only a check that can fail reads them: without an authorizer a request copies nothing.
+  if (authorizer_) {
+    principal_ = ctx.principal;
+    host_ = ctx.host;
+  }
 }
 
 bool Access::allowed(Op op, ResourceType type, std::string_view name) const {

@@ -80,7 +80,8 @@ class Access {
   bool enforced() const { return authorizer_ != nullptr; }
 
  private:
-  // Copies, so an answer completed later (a group's offsets) can still filter with them.
+  // Copies (taken only when an authorizer checks), so an answer completed later (a group's
+  // offsets) can still filter with them.
   std::shared_ptr<const security::Authorizer> authorizer_;  // null: every check passes
   std::string principal_;
   std::string host_;

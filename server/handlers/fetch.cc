@@ -195,6 +195,13 @@ void handle_fetch(RequestContext& ctx, Respond respond) {
   if (!decode_request(ctx, st->req, respond)) return;
   st->ctx = ctx;
   st->respond = std::move(respond);
+  if (replica_id_of(st->req, ctx.api_version) >= 0) {
+    // A follower's fetch is replication, not client load: Kafka exempts it from request quotas.
+    st->respond = [respond = std::move(st->respond)](Response&& out) {
+      out.quota_exempt = true;
+      respond(std::move(out));
+    };
+  }
   Broker& broker = *ctx.broker;
   const Req& req = st->req;
   if (serve_quorum_fetch(st->ctx, req, st->respond)) return;  // a voter fetching the metadata log

@@ -132,3 +132,62 @@ TEST_CASE("controller_mutation_rate: a token bucket with a burst of rate x windo
   CHECK(m.check_mutation("ANONYMOUS", "admin", 3, false, 9000) == 4000);
   CHECK(m.check_mutation("ANONYMOUS", "other", 100, true, 9000) == 0);  // no quota for it
 }
+
+TEST_CASE("request_percentage counts thread time in percent of one thread, throttles at most one window") {
+  ClientQuotaManager m;
+  ClientQuotaMap q;
+  q[entity(std::nullopt, "busy")]["request_percentage"] = 10;  // a tenth of one thread
+  m.update(q);
+  CHECK(m.enabled(QuotaKind::kRequest));
+  CHECK_FALSE(m.enabled(QuotaKind::kProduce));
+  // 500 ms of thread time over the 10 s window: 5 percent, within the quota.
+  CHECK(m.record_request_time("ANONYMOUS", "busy", 500'000'000, 0) == 0);
+  // 1.5 s in all: 15 percent, half again the bound: (15-10)/10 * 10 s = 5 s, capped at the
+  // one-second window Kafka caps request throttles at.
+  CHECK(m.record_request_time("ANONYMOUS", "busy", 1'000'000'000, 0) == 1000);
+  CHECK(m.record_request_time("ANONYMOUS", "idle", 5'000'000'000, 0) == 0);  // no quota for it
+  auto samples = m.samples(0);
+  REQUIRE(samples.size() == 1);
+  CHECK(samples[0].kind == QuotaKind::kRequest);
+  CHECK(samples[0].rate == Approx(15.0));
+  CHECK(samples[0].throttled == 1);
+}
+
+TEST_CASE("a client hammering a broker thread is held near its request_percentage") {
+  ClientQuotaManager m;
+  ClientQuotaMap q;
+  q[entity(kDefault, std::nullopt)]["request_percentage"] = 20;
+  m.update(q);
+  int64_t now = 0;
+  int64_t busy_ns = 0;
+  // Each request takes 1 ms of thread time and the client sends the next one at once unless
+  // throttled (a thread flat out: 100 percent).
+  while (now < 60000) {
+    busy_ns += 1'000'000;
+    const int64_t wait = m.record_request_time("alice", "app", 1'000'000, now);
+    now += std::max<int64_t>(wait, 1);
+  }
+  const double percent = static_cast<double>(busy_ns) / 1e9 / (static_cast<double>(now) / 1000.0) * 100.0;
+  CHECK(percent > 20 * 0.8);
+  CHECK(percent < 20 * 1.2);
+}
+
+TEST_CASE("the applied quota is resolved again when the quotas change") {
+  ClientQuotaManager m;
+  ClientQuotaMap q;
+  q[entity("alice", std::nullopt)]["producer_byte_rate"] = 1000;
+  m.update(q);
+  CHECK(m.record_bytes(QuotaKind::kProduce, "alice", "app", 20000, 0) > 0);
+  CHECK(m.record_bytes(QuotaKind::kProduce, "bob", "app", 1e9, 0) == 0);
+  // A quota for bob, a higher one for alice: the cached answers for both are gone.
+  q[entity("alice", std::nullopt)]["producer_byte_rate"] = 1e9;
+  q[entity("bob", std::nullopt)]["producer_byte_rate"] = 1000;
+  m.update(q);
+  CHECK(m.record_bytes(QuotaKind::kProduce, "alice", "app", 20000, 0) == 0);
+  CHECK(m.record_bytes(QuotaKind::kProduce, "bob", "app", 20000, 0) > 0);
+  // A client-id per request must not matter for correctness however many there are.
+  for (int i = 0; i < 12000; ++i) m.record_bytes(QuotaKind::kProduce, "carol", "c" + std::to_string(i), 1, 0);
+  CHECK(m.record_bytes(QuotaKind::kProduce, "bob", "app", 1, 0) > 0);
+  m.update({});
+  CHECK(m.record_bytes(QuotaKind::kProduce, "bob", "app", 1e9, 0) == 0);
+}

@@ -92,3 +92,45 @@ TEST_CASE("accept failures from exhausted resources back off, doubling to a seco
   b.after_success();
   CHECK(b.after_failure(ENOBUFS) == AcceptBackoff::kFirstMs);
 }
+
+TEST_CASE("connection_creation_rate throttles a burst from one address; its own quota beats the default") {
+  ConnectionQuotas q;  // 11 windows of 1 s: the rate divides by at least 10 s
+  CHECK(q.creation_throttle_ms("10.0.0.1", 0) == 0);  // no ip quota: unlimited
+  controller::ClientQuotaMap quotas;
+  quotas[{{"ip", std::nullopt}}]["connection_creation_rate"] = 2;   // default: 20 per 10 s
+  quotas[{{"ip", std::string("10.0.0.7")}}]["connection_creation_rate"] = 5;
+  quotas[{{"user", std::string("alice")}}]["producer_byte_rate"] = 1;  // not an ip entity
+  q.set_ip_rates(quotas);
+  int accepted = 0;
+  int64_t first_throttle = 0;
+  for (int i = 0; i < 30; ++i) {
+    const int64_t ms = q.creation_throttle_ms("10.0.0.1", 0);
+    if (ms == 0) ++accepted;
+    else if (!first_throttle) first_throttle = ms;
+  }
+  CHECK(accepted == 20);  // refused connections are not counted against the address
+  CHECK(first_throttle > 0);
+  CHECK(first_throttle <= 1000);  // at most one quota window
+  int own = 0;
+  for (int i = 0; i < 60; ++i) own += q.creation_throttle_ms("10.0.0.7", 0) == 0;
+  CHECK(own == 50);
+  CHECK(q.creation_throttle_ms("10.0.0.2", 0) == 0);  // each address has its own rate
+  // Later the window moves on and the address may connect again.
+  CHECK(q.creation_throttle_ms("10.0.0.1", 12000) == 0);
+  // The quotas removed: unlimited again.
+  q.set_ip_rates({});
+  for (int i = 0; i < 100; ++i) CHECK(q.creation_throttle_ms("10.0.0.1", 12000) == 0);
+}
+
+TEST_CASE("max.connection.creation.rate makes the listener wait once the broker's rate is over it") {
+  ConnectionLimits l;
+  ConnectionQuotas unlimited(l);
+  for (int i = 0; i < 1000; ++i) CHECK(unlimited.record_creation(0) == 0);
+  l.max_creation_rate = 3;  // 30 over the first 10 s
+  ConnectionQuotas q(l);
+  for (int i = 0; i < 30; ++i) CHECK(q.record_creation(0) == 0);
+  const int64_t wait = q.record_creation(0);
+  CHECK(wait > 0);
+  CHECK(wait <= 1000);
+  CHECK(q.record_creation(20000) == 0);  // the window has moved on
+}

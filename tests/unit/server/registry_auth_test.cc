@@ -43,3 +43,34 @@ TEST_CASE("Basic auth accepts SCRAM and PLAIN users with their passwords and not
   CHECK(auth.authorize("User:plain", "PUT /config/{subject}").allowed);
   CHECK(auth.authorize("User:plain", "POST /subjects/{subject}/versions").allowed);
 }
+
+TEST_CASE("a verified Basic password is remembered, but never for a changed or deleted SCRAM credential") {
+  using security::ScramMechanism;
+  auto image = std::make_shared<controller::MetadataImage>();
+  auto set_password = [&](const std::string& password, const std::string& salt) {
+    auto next = std::make_shared<controller::MetadataImage>(*image);
+    auto cred = security::make_credential(ScramMechanism::SHA_512, password, salt, 4096);
+    REQUIRE(next->apply(controller::scram_record("alice", ScramMechanism::SHA_512, cred)).ok());
+    image = next;
+  };
+  set_password("first-pw", "salt-1");
+  BasicAuthenticator auth([&image] { return image; }, {}, {});
+
+  CHECK(auth.authenticate(basic("alice:first-pw")).allowed);
+  CHECK(auth.verified_from_cache() == 0);
+  CHECK(auth.authenticate(basic("alice:first-pw")).allowed);
+  CHECK(auth.verified_from_cache() == 1);
+  CHECK_FALSE(auth.authenticate(basic("alice:first-pw-")).allowed);  // a wrong one is still checked
+
+  set_password("second-pw", "salt-2");
+  CHECK_FALSE(auth.authenticate(basic("alice:first-pw")).allowed);
+  CHECK(auth.authenticate(basic("alice:second-pw")).allowed);
+  // The same password again with a new salt is a new credential too: verified afresh.
+  set_password("second-pw", "salt-3");
+  const auto hits = auth.verified_from_cache();
+  CHECK(auth.authenticate(basic("alice:second-pw")).allowed);
+  CHECK(auth.verified_from_cache() == hits);
+
+  image = std::make_shared<controller::MetadataImage>();  // alice deleted
+  CHECK_FALSE(auth.authenticate(basic("alice:second-pw")).allowed);
+}
