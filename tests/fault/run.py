@@ -21,12 +21,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nemesis  # noqa: E402
 import netns  # noqa: E402
 from nscluster import Cluster  # noqa: E402
+from txn import TxnWorkload, check_txn  # noqa: E402
 from workload import CLIENT_LOG, Workload, check, read_all  # noqa: E402
 
 SKIP = 77  # CTest's SKIP_RETURN_CODE
 PARTITIONS = 3
 COLUMNS = ["nemesis", "sent", "acked", "failed", "read", "lost", "duplicated", "reordered",
-           "unexpected", "backwards", "max_unavail_s", "verdict"]
+           "unexpected", "backwards", "max_unavail_s", "txn_committed", "txn_aborted", "txn_unknown",
+           "txn_bad", "verdict"]
 
 
 def one(name, net, binary, run_dir, rng, hold, log):
@@ -34,12 +36,15 @@ def one(name, net, binary, run_dir, rng, hold, log):
     c = Cluster(net, run_dir, binary)
     handler = logging.FileHandler(os.path.join(run_dir, "clients.log"))
     CLIENT_LOG.addHandler(handler)
-    w = None
+    w = tw = None
     try:
         c.start()
         c.create_topic(topic, PARTITIONS)
+        c.create_topic(f"{topic}-txn", PARTITIONS)
         w = Workload(c.bootstrap, topic, PARTITIONS)
+        tw = TxnWorkload(c.bootstrap, f"{topic}-txn", PARTITIONS, rng.random())
         w.start()
+        tw.start()
         time.sleep(4)
         fault = nemesis.NEMESES[name](c, net, topic, rng)
         log(f"  {name}: {fault.what}; holding {hold} s")
@@ -49,10 +54,15 @@ def one(name, net, binary, run_dir, rng, hold, log):
         c.wait_healthy(topic, PARTITIONS, 90)
         time.sleep(4)
         w.stop()
+        tw.stop()
         counts, lines = check(w, read_all(c.bootstrap, topic, PARTITIONS))
+        tcounts, tlines = check_txn(tw, read_all(c.bootstrap, f"{topic}-txn", PARTITIONS, decode=bytes.decode))
+        counts.update(tcounts)
+        lines += tlines
     except Exception as e:  # noqa: BLE001 (a cluster that never recovers is a finding too)
-        if w is not None:
-            w.stop_flag.set()
+        for x in (w, tw):
+            if x is not None:
+                x.stop_flag.set()
         counts, lines = {}, [f"run failed: {e!r}", traceback.format_exc().rstrip()]
     finally:
         net.heal()

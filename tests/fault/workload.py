@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 
 # librdkafka's lines (connection refused by a killed broker, ...) are expected under faults: the
@@ -124,10 +124,14 @@ class Workload:
         c.close()
 
 
-def read_all(bootstrap, topic, partitions, timeout=60):
-    """{partition: [(offset, value)]} of everything up to the high watermark."""
+def read_all(bootstrap, topic, partitions, decode=int, timeout=60):
+    """{partition: [(offset, decode(value))]} of everything up to the high watermark. With
+    read_committed the last offsets may be transaction markers or aborted records, which are
+    never delivered: a partition is done when its end-of-partition event is at or past the high
+    watermark (that waits for any transaction still open to be settled)."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{topic}-checker", "enable.auto.commit": False,
-                  "isolation.level": "read_committed", "auto.offset.reset": "earliest", "logger": CLIENT_LOG})
+                  "isolation.level": "read_committed", "auto.offset.reset": "earliest",
+                  "enable.partition.eof": True, "logger": CLIENT_LOG})
     out, ends = {}, {}
     for p in range(partitions):
         _, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=15)
@@ -135,18 +139,20 @@ def read_all(bootstrap, topic, partitions, timeout=60):
         out[p] = []
     c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
     deadline = time.time() + timeout
-    done = {p for p in range(partitions) if ends[p] == 0}
+    done = set()
     while len(done) < partitions:
         if time.time() > deadline:
             c.close()
             raise TimeoutError(f"final read: not at the high watermarks {ends} within {timeout}s "
                                f"(read {[len(v) for v in out.values()]})")
         msg = c.poll(0.5)
-        if msg is None or msg.error() is not None:
+        if msg is None:
             continue
-        out[msg.partition()].append((msg.offset(), int(msg.value())))
-        if msg.offset() + 1 >= ends[msg.partition()]:
-            done.add(msg.partition())
+        if msg.error() is not None:
+            if msg.error().code() == KafkaError._PARTITION_EOF and msg.offset() >= ends[msg.partition()]:
+                done.add(msg.partition())
+            continue
+        out[msg.partition()].append((msg.offset(), decode(msg.value())))
     c.close()
     return out
 
