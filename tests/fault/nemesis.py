@@ -55,24 +55,19 @@ def isolate(role):
     return run
 
 
-def minority(c, net, topic, rng):
-    """One broker cut from the other two; the clients reach only that one (the minority side)."""
-    victim = rng.choice(c.ids)
-    for other in c.ids:
-        if other != victim:
+def split(clients_with_victim):
+    """One broker cut from the other two; the clients reach only the victim (minority side) or
+    only the other two (majority side)."""
+    def run(c, net, topic, rng):
+        victim = rng.choice(c.ids)
+        others = [o for o in c.ids if o != victim]
+        for other in others:
             net.cut(victim, other)
-            net.cut_clients(other)
-    return Fault(f"broker {victim} cut from the others; clients on its (minority) side", net.heal)
-
-
-def majority(c, net, topic, rng):
-    """One broker cut from the other two and from the clients, which stay with the majority."""
-    victim = rng.choice(c.ids)
-    for other in c.ids:
-        if other != victim:
-            net.cut(victim, other)
-    net.cut_clients(victim)
-    return Fault(f"broker {victim} cut from the others; clients on the majority side", net.heal)
+        for n in (others if clients_with_victim else [victim]):
+            net.cut_clients(n)
+        side = "minority" if clients_with_victim else "majority"
+        return Fault(f"broker {victim} cut from the others; clients on the {side} side", net.heal)
+    return run
 
 
 def bridge(c, net, topic, rng):
@@ -109,8 +104,8 @@ NEMESES = {
     "pause-controller": pause("controller"),
     "isolate-controller": isolate("controller"),
     "isolate-leader": isolate("leader"),
-    "partition-minority": minority,
-    "partition-majority": majority,
+    "partition-minority": split(clients_with_victim=True),
+    "partition-majority": split(clients_with_victim=False),
     "partition-bridge": bridge,
     "rolling-restart": rolling_restart,
     "netem": netem,

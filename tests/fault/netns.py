@@ -13,11 +13,16 @@ sides, so neither end can reach the other. The kernel here has no netem qdisc (`
 "qdisc kind is unknown"), so delay and loss are only offered when the kernel has it; netem_ok()
 says whether it does.
 
-Names carry a per-run id, so two runs on one machine never collide; the subnet is the first
-10.77.X.0/24 no interface of this machine uses yet."""
+Names carry a per-run id, so two runs on one machine never collide; the subnet is a random
+10.77.X.0/24 that no interface or route of this machine uses yet. Each run notes its id and pid
+in /run/kbroker-fault/; a later run removes what a run killed outright (SIGKILL leaves no
+chance to clean up) left behind, once that run's pid is gone."""
 import os
+import random
 import secrets
 import subprocess
+
+STATE_DIR = "/run/kbroker-fault"
 
 
 def sh(*args, check=True):
@@ -29,9 +34,9 @@ def sh(*args, check=True):
 
 def free_subnet():
     used = sh("ip", "-4", "-o", "addr", "show").stdout + sh("ip", "-4", "route", "show").stdout
-    for x in range(1, 251):
-        if f"10.77.{x}." not in used:
-            return x
+    free = [x for x in range(1, 251) if f"10.77.{x}." not in used]
+    if free:
+        return random.SystemRandom().choice(free)
     raise RuntimeError("no free 10.77.X.0/24 subnet on this machine")
 
 
@@ -58,6 +63,10 @@ class Net:
         return ["ip", "netns", "exec", self.ns(node)]
 
     def create(self):
+        sweep_stale()
+        os.makedirs(STATE_DIR, exist_ok=True)
+        with open(os.path.join(STATE_DIR, self.id), "w") as f:
+            f.write(str(os.getpid()))
         self.subnet = free_subnet()
         try:
             sh("ip", "link", "add", self.bridge, "type", "bridge")
@@ -87,6 +96,10 @@ class Net:
                 sh("ip", "netns", "del", name, check=False)
             else:
                 sh("ip", "link", "del", name, check=False)
+        try:
+            os.unlink(os.path.join(STATE_DIR, self.id))
+        except OSError:
+            pass
 
     def _blackhole(self, node, address):
         if (node, address) not in self.cuts:
@@ -119,6 +132,39 @@ class Net:
 
     def netem_clear(self, node):
         sh(*self.exec_prefix(node), "tc", "qdisc", "del", "dev", f"kf{self.id}p{node}", "root", check=False)
+
+
+def sweep_stale():
+    """Namespaces and links of runs whose driver died without cleaning up."""
+    try:
+        ids = os.listdir(STATE_DIR)
+    except OSError:
+        return
+    namespaces = sh("ip", "netns", "list", check=False).stdout.split()
+    links = [line.split(":")[1].strip().split("@")[0]
+             for line in sh("ip", "-o", "link", "show", check=False).stdout.splitlines()]
+    for run_id in ids:
+        path = os.path.join(STATE_DIR, run_id)
+        try:
+            with open(path) as f:
+                pid = int(f.read().strip())
+            os.kill(pid, 0)
+            continue  # that run is still going
+        except (OSError, ValueError):
+            pass
+        for ns in namespaces:
+            if ns.startswith(f"kf{run_id}n"):
+                # Its brokers outlive the driver (a session of their own): they go first.
+                for pid in sh("ip", "netns", "pids", ns, check=False).stdout.split():
+                    try:
+                        os.kill(int(pid), 9)
+                    except (OSError, ValueError):
+                        pass
+                sh("ip", "netns", "del", ns, check=False)
+        for link in links:
+            if link.startswith(f"kf{run_id}"):
+                sh("ip", "link", "del", link, check=False)
+        os.unlink(path)
 
 
 def is_root():
