@@ -4,6 +4,7 @@ seed replays the same choices), does its damage, and returns what it did and how
 Roles are read from the cluster when the nemesis starts: the leader is the leader of partition 0
 of the workload's topic, the follower another replica of it that is not the active controller
 when there is one, the controller the quorum leader that Metadata names."""
+import os
 import time
 
 
@@ -89,6 +90,28 @@ def rolling_restart(c, net, topic, rng):
     return Fault(f"rolling restart in order {order}", lambda: None)
 
 
+def disk_full(c, net, topic, rng):
+    """The leader's data dir (a small tmpfs, see Cluster.start) filled to the last byte; the heal
+    frees it and restarts the broker, as Kafka needs for an offline log dir. (kbroker marks the
+    dir online again by itself once a write succeeds, but the controller keeps that broker's
+    replicas out of the ISRs until it restarts: a liveness gap, noted in tests/fault/README.md.)"""
+    node = c.nodes[roles(c, topic, rng)["leader"]]
+    filler = os.path.join(node.data, "fault-filler")
+    with open(filler, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * (1 << 20))
+                f.flush()
+        except OSError:
+            pass
+
+    def heal():
+        os.unlink(filler)
+        node.stop()
+        node.start()
+    return Fault(f"broker {node.id} (leader): data dir full", heal)
+
+
 def netem(c, net, topic, rng):
     victim = rng.choice(c.ids)
     net.netem(victim, ["delay", "100ms", "50ms", "loss", "20%"])
@@ -108,6 +131,7 @@ NEMESES = {
     "partition-majority": split(clients_with_victim=False),
     "partition-bridge": bridge,
     "rolling-restart": rolling_restart,
+    "disk-full": disk_full,
     "netem": netem,
 }
 

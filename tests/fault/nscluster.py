@@ -25,6 +25,9 @@ TIMINGS = {
 }
 
 
+DISK_MB = 64  # the tmpfs data dirs of small_disks runs (the disk-full nemesis)
+
+
 class Node:
     def __init__(self, cluster, node_id):
         self.c, self.id = cluster, node_id
@@ -108,6 +111,7 @@ class Node:
 class Cluster:
     def __init__(self, net, run_dir, binary):
         self.net, self.dir, self.binary = net, run_dir, binary
+        self.mounts = []
         os.makedirs(run_dir, exist_ok=True)
         self.ids = list(range(1, net.n + 1))
         self.nodes = {i: Node(self, i) for i in self.ids}
@@ -117,8 +121,12 @@ class Cluster:
     def bootstrap(self):
         return ",".join(f"{self.net.addr(i)}:{KAFKA_PORT}" for i in self.ids)
 
-    def start(self, timeout=60):
+    def start(self, timeout=60, small_disks=False):
         for n in self.nodes.values():
+            if small_disks:
+                os.makedirs(n.data, exist_ok=True)
+                subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_MB}m", "tmpfs", n.data], check=True)
+                self.mounts.append(n.data)
             n.start()
         wait_until(lambda: all(n.listening() for n in self.nodes.values()), timeout, "all brokers listening", self)
 
@@ -126,6 +134,8 @@ class Cluster:
         self._admin = None
         for n in self.nodes.values():
             n.kill9()
+        while self.mounts:
+            subprocess.run(["umount", self.mounts.pop()], check=False)
 
     def admin(self):
         # One client for the whole run: a future outlives only the handle that made it.

@@ -38,7 +38,7 @@ def one(name, net, binary, run_dir, rng, hold, log):
     CLIENT_LOG.addHandler(handler)
     w = tw = None
     try:
-        c.start()
+        c.start(small_disks=name == "disk-full")
         c.create_topic(topic, PARTITIONS)
         c.create_topic(f"{topic}-txn", PARTITIONS)
         w = Workload(c.bootstrap, topic, PARTITIONS)
