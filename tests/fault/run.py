@@ -60,11 +60,11 @@ def one(name, net, binary, run_dir, rng, hold, log):
         counts.update(tcounts)
         lines += tlines
     except Exception as e:  # noqa: BLE001 (a cluster that never recovers is a finding too)
-        for x in (w, tw):
-            if x is not None:
-                x.stop_flag.set()
         counts, lines = {}, [f"run failed: {e!r}", traceback.format_exc().rstrip()]
     finally:
+        for x in (w, tw):  # also on Ctrl-C: no client may outlive its cluster
+            if x is not None:
+                x.stop_flag.set()
         net.heal()
         c.shutdown()
         CLIENT_LOG.removeHandler(handler)
@@ -73,7 +73,7 @@ def one(name, net, binary, run_dir, rng, hold, log):
 
 
 def table(rows):
-    widths = [max(len(col), *(len(str(r.get(col, "-"))) for r in rows)) for col in COLUMNS]
+    widths = [max([len(col)] + [len(str(r.get(col, "-"))) for r in rows]) for col in COLUMNS]
     out = ["  ".join(col.ljust(w) for col, w in zip(COLUMNS, widths))]
     out += ["  ".join(str(r.get(col, "-")).ljust(w) for col, w in zip(COLUMNS, widths)) for r in rows]
     return "\n".join(out)

@@ -27,6 +27,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 # driver sends this logger to a file in the run's directory instead of the terminal.
 CLIENT_LOG = logging.getLogger("rdkafka")
 CLIENT_LOG.propagate = False
+CLIENT_LOG.addHandler(logging.NullHandler())
 
 
 class Workload:
