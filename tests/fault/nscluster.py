@@ -129,6 +129,14 @@ class Cluster:
                 self.mounts.append(n.data)
             n.start()
         wait_until(lambda: all(n.listening() for n in self.nodes.values()), timeout, "all brokers listening", self)
+        wait_until(self._registered, timeout, "all brokers registered, the controller among them", self)
+
+    def _registered(self):
+        # Metadata can name the quorum leader as controller before that broker is in its broker
+        # list; librdkafka's admin client then waits for the controller until its next metadata
+        # refresh (seen: CreateTopics timing out for 60 s on a fresh cluster).
+        md = self.metadata()
+        return sorted(md.brokers) == self.ids and md.controller_id in md.brokers
 
     def shutdown(self):
         self._admin = None
@@ -162,6 +170,8 @@ class Cluster:
             try:
                 fut[topic].result(10)
             except KafkaException as e:
+                if e.args[0].code() == KafkaError._TIMED_OUT:
+                    self._admin = None  # a fresh client reads the metadata afresh
                 # A retry after an answer that was lost may find the topic there already.
                 if e.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                     raise
