@@ -407,7 +407,10 @@ std::string BrokerConfig::listener_key(std::string_view listener, std::string_vi
 }
 
 std::optional<std::string> BrokerConfig::listener_raw(std::string_view listener, std::string_view property) const {
-  if (auto it = values_.find(listener_key(listener, property)); it != values_.end()) return it->second;
+  const std::string key = listener_key(listener, property);
+  // A listener's key and trust stores may also be dynamic (set on this broker's resource).
+  if (auto it = dynamic_broker_.find(key); it != dynamic_broker_.end()) return it->second;
+  if (auto it = values_.find(key); it != values_.end()) return it->second;
   return raw(property);
 }
 
@@ -491,6 +494,7 @@ Result<BrokerConfig> BrokerConfig::with_dynamic(const std::map<std::string, std:
     out.clear();
     for (const auto& [name, value] : in) {
       const PropertyDef* d = find_broker_property(name);
+      if (!d) d = dynamic_listener_property(name);
       std::string why = !d ? "unknown property" : !d->dynamic ? "not a dynamic property" : check_value(*d, value);
       if (!why.empty()) {
         if (skipped) skipped->push_back("broker resource '" + resource + "' " + name + "=" + value + ": " + why);
@@ -514,6 +518,7 @@ Status check_dynamic_broker_configs(const std::map<std::string, std::string>& co
     if (d && !d->dynamic) not_dynamic.push_back(name);
     if (d && d->listener_only) listener_only.push_back(name);
     if (d && d->per_broker) per_broker.push_back(name);
+    if (!d && dynamic_listener_property(name)) per_broker.push_back(name);
   }
   if (!not_dynamic.empty())
     return Error{ErrorCode::INVALID_REQUEST,
@@ -524,6 +529,7 @@ Status check_dynamic_broker_configs(const std::map<std::string, std::string>& co
                      join(listener_only, ", ") + "]"};
   for (const auto& [name, value] : configs) {
     const PropertyDef* d = find_broker_property(name);
+    if (!d) d = dynamic_listener_property(name);
     if (!d) return Error{ErrorCode::INVALID_REQUEST, "Unknown broker config name: " + name};
     if (std::string why = check_value(*d, value); !why.empty())
       return Error{ErrorCode::INVALID_REQUEST, "Invalid value " + value + " for configuration " + name + ": " + why};
@@ -539,6 +545,7 @@ std::map<std::string, std::string> normalize_broker_configs(const std::map<std::
   std::map<std::string, std::string> out;
   for (const auto& [name, value] : configs) {
     const PropertyDef* d = find_broker_property(name);
+    if (!d) d = dynamic_listener_property(name);
     out[name] = d && check_value(*d, value).empty() ? detail::normalize(*d, value) : value;
   }
   return out;

@@ -66,8 +66,8 @@ struct PropertyDef {
   // Kafka's "per-broker" update mode: dynamic on the BROKER resource "<node.id>" only, not at
   // the cluster-wide default "".
   bool per_broker = false;
-  // Kafka's SSL key and trust store settings: dynamic only under a listener.name.<l>. prefix,
-  // which kbroker does not take, so in effect read at start-up.
+  // Kafka's SSL key and trust store settings: dynamic only under a listener.name.<l>. prefix
+  // (dynamic_listener_property), on one broker's resource.
   bool listener_only = false;
   // A Kafka property kbroker accepts for compatibility (YAML, AlterConfigs, DescribeConfigs)
   // and does not use (config/kafka_compat.cc).
@@ -80,6 +80,11 @@ const std::vector<PropertyDef>& broker_properties();
 const std::vector<PropertyDef>& topic_properties();
 const PropertyDef* find_broker_property(std::string_view name);  // nullptr if unknown
 const PropertyDef* find_topic_property(std::string_view name);   // nullptr if unknown
+
+// Kafka's reconfigurable SSL key and trust store settings under a listener prefix
+// (`listener.name.<l>.ssl.keystore.location`, ...): dynamic on one broker's resource only. The
+// base property's definition for such a name, else nullptr.
+const PropertyDef* dynamic_listener_property(std::string_view name);
 
 // Broker properties whose values are the default of a topic config, highest precedence first
 // (Kafka's synonyms): retention.ms -> {log.retention.ms, log.retention.minutes,

@@ -317,8 +317,6 @@ const std::vector<PropertyDef>& compat_broker_properties() {
       kafka("socket.connection.setup.timeout.max.ms", T::Long, "30000"),
       kafka("socket.connection.setup.timeout.ms", T::Long, "10000"),
       kafka("socket.listen.backlog.size", T::Int, "50").at_least(1),
-      kafka("ssl.allow.dn.changes", T::Bool, "false"),
-      kafka("ssl.allow.san.changes", T::Bool, "false"),
       kafka("ssl.endpoint.identification.algorithm", T::String, "https").per_broker(),
       kafka("ssl.engine.factory.class", T::String, null).per_broker(),
       kafka("ssl.keymanager.algorithm", T::String, "SunX509").per_broker(),

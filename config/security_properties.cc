@@ -3,8 +3,9 @@
 // a listener's prefix, `listener.name.<listener in lower case>.<property>`, which wins for that
 // listener (BrokerConfig::listener_raw); a mechanism's JAAS configuration is written only that
 // way: `listener.name.<listener>.<mechanism in lower case>.sasl.jaas.config`. All are read at
-// start-up (Kafka can swap key stores at run time; kbroker cannot yet); the key and trust stores keep
-// Kafka's listener-only update mode, so AlterConfigs gives Kafka's answer for them.
+// start-up, except the key and trust stores, which keep Kafka's listener-only update mode:
+// dynamic per broker under a listener's prefix (dynamic_listener_property), reloaded without a
+// restart (server/listener_security.h).
 #include "config/config.h"
 #include "config/parse.h"
 
@@ -48,6 +49,10 @@ const std::vector<PropertyDef>& security_transport_properties() {
       Def("ssl.enabled.protocols", T::List, "TLSv1.2,TLSv1.3", "TLS versions served: TLSv1.2, TLSv1.3"),
       Def("ssl.cipher.suites", T::List, "",
           "Cipher suites by their IANA (Java) names; empty: OpenSSL's defaults"),
+      Def("ssl.allow.dn.changes", T::Bool, "false",
+          "Whether a reloaded key store may bring a certificate with another subject"),
+      Def("ssl.allow.san.changes", T::Bool, "false",
+          "Whether a reloaded key store may bring a certificate with other subject alternative names"),
       Def("ssl.principal.mapping.rules", T::String, "DEFAULT",
           "How a client certificate's subject becomes the principal's name (KIP-371 rules: "
           "RULE:pattern/replacement/[LU], DEFAULT)"),
@@ -83,3 +88,13 @@ std::optional<std::string> listener_property_base(std::string_view name) {
 }
 
 }  // namespace kb::config::detail
+
+namespace kb::config {
+
+const PropertyDef* dynamic_listener_property(std::string_view name) {
+  auto base = detail::listener_property_base(name);
+  const PropertyDef* d = base ? find_broker_property(*base) : nullptr;
+  return d && d->listener_only ? d : nullptr;
+}
+
+}  // namespace kb::config

@@ -662,8 +662,12 @@ Status Controller::alter_broker_configs(const std::string& resource, const Confi
     cr.value = std::move(value);
     records.push_back(std::move(cr));
   };
+  // A listener's store setting is written again even unchanged: brokers reload a store whose
+  // file changed when it is set again (Kafka, KAFKA-14136).
   for (const auto& [name, value] : next)
-    if (auto old = current.find(name); old == current.end() || old->second != value) record(name, value);
+    if (auto old = current.find(name); old == current.end() || old->second != value ||
+                                        config::dynamic_listener_property(name))
+      record(name, value);
   for (const auto& [name, value] : current)
     if (!next.count(name)) record(name, std::nullopt);
   if (validate_only || records.empty()) return {};

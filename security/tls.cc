@@ -5,7 +5,9 @@
 #include <openssl/pkcs12.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -249,14 +251,39 @@ Result<TlsContext> make_client_context(const TlsSettings& s) {
   return ctx;
 }
 
-std::string peer_subject(SSL* ssl) {
-  Cert cert(SSL_get1_peer_certificate(ssl), &X509_free);
-  if (!cert) return {};
+namespace {
+
+std::string subject_of(X509* cert) {
   Bio bio(BIO_new(BIO_s_mem()), &BIO_free);
-  X509_NAME_print_ex(bio.get(), X509_get_subject_name(cert.get()), 0, XN_FLAG_RFC2253);
+  X509_NAME_print_ex(bio.get(), X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
   char* data = nullptr;
   long len = BIO_get_mem_data(bio.get(), &data);
   return std::string(data, static_cast<size_t>(len));
+}
+
+}  // namespace
+
+std::string peer_subject(SSL* ssl) {
+  Cert cert(SSL_get1_peer_certificate(ssl), &X509_free);
+  return cert ? subject_of(cert.get()) : std::string();
+}
+
+CertificateNames own_certificate_names(const TlsContext& ctx) {
+  CertificateNames out;
+  X509* cert = ctx ? SSL_CTX_get0_certificate(ctx.get()) : nullptr;  // owned by the context
+  if (!cert) return out;
+  out.subject = subject_of(cert);
+  auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  for (int i = 0; names && i < sk_GENERAL_NAME_num(names); ++i) {
+    Bio bio(BIO_new(BIO_s_mem()), &BIO_free);
+    GENERAL_NAME_print(bio.get(), sk_GENERAL_NAME_value(names, i));
+    char* data = nullptr;
+    long len = BIO_get_mem_data(bio.get(), &data);
+    out.alt_names.emplace_back(data, static_cast<size_t>(len));
+  }
+  GENERAL_NAMES_free(names);
+  std::sort(out.alt_names.begin(), out.alt_names.end());
+  return out;
 }
 
 }  // namespace kb::security

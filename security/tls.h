@@ -39,6 +39,8 @@ struct TlsSettings {
   std::string client_auth = "none";              // none, requested, required (server side)
   std::vector<std::string> enabled_protocols = {"TLSv1.2", "TLSv1.3"};
   std::vector<std::string> cipher_suites;        // empty: OpenSSL's defaults
+
+  bool operator==(const TlsSettings&) const = default;
 };
 
 using TlsContext = std::shared_ptr<SSL_CTX>;
@@ -49,6 +51,16 @@ Result<TlsContext> make_server_context(const TlsSettings& s);
 // Verifies the server against the trust store (or the system's when none is given); presents
 // the key store's certificate when one is configured (mTLS).
 Result<TlsContext> make_client_context(const TlsSettings& s);
+
+// What Kafka compares when a listener's key store is reloaded (ssl.allow.dn.changes,
+// ssl.allow.san.changes): the subject (RFC 2253) and the sorted subject alternative names
+// ("DNS:kb-1", "IP Address:10.0.0.5") of a context's own certificate; empty without one.
+struct CertificateNames {
+  std::string subject;
+  std::vector<std::string> alt_names;
+  bool operator==(const CertificateNames&) const = default;
+};
+CertificateNames own_certificate_names(const TlsContext& ctx);
 
 // The subject of the peer's verified certificate as an RFC 2253 name ("CN=app,O=Acme,C=DE",
 // what Kafka's X500Principal.getName() gives and ssl.principal.mapping.rules match); empty

@@ -70,6 +70,7 @@ Broker::Broker(config::BrokerConfig config)
     : config_(std::move(config)),
       node_id_(config_.node_id()),
       dynamic_configs_(std::make_unique<DynamicConfigPublisher>(config_)),
+      tls_reloader_(std::make_unique<TlsReloader>()),
       authorization_(std::make_unique<Authorization>(!config_.get_string("authorizer.class.name").empty(),
                                                      authorizer_config(config_))),
       quotas_(std::make_unique<ClientQuotaManager>(QuotaOptions{
@@ -78,6 +79,8 @@ Broker::Broker(config::BrokerConfig config)
           config_.get_int("controller.quota.window.size.seconds") * 1000LL})) {}
 
 std::shared_ptr<const config::BrokerConfig> Broker::effective_config() const { return dynamic_configs_->effective(); }
+
+Status Broker::check_listener_stores(const config::BrokerConfig& next) const { return tls_reloader_->check(next); }
 
 Broker::~Broker() { stop(); }
 
@@ -206,6 +209,8 @@ Status Broker::start() {
       connection_quotas_->set_limits(ConnectionLimits::from_config(*eff));
       replicas_->set_transaction_verification(eff->get_bool("transaction.partition.verification.enable"));
     }
+    // Also when nothing changed in the image's values: a store set again may have a new file.
+    if (delta.broker_configs_changed()) tls_reloader_->reload(*effective_config());
     replica_publisher_->on_delta(delta);
     if (delta.client_quotas_changed()) quotas_->update(delta.after().client_quotas());
     // The authorizer follows the image's ACLs on every broker (Kafka's AclPublisher).
@@ -264,8 +269,10 @@ Status Broker::start() {
   const auto listeners = config_.listeners();
   const auto data_listeners = std::count_if(listeners.begin(), listeners.end(),
                                             [&](const config::Listener& l) { return !is_controller_listener(l.name); });
+  // The effective configuration: a listener's stores may have been changed dynamically.
+  const auto serving = effective_config();
   auto secured = make_listener_security(
-      config_, [this](security::ScramMechanism m, const std::string& user) { return scram_credential(m, user); });
+      *serving, [this](security::ScramMechanism m, const std::string& user) { return scram_credential(m, user); });
   if (!secured.ok()) return secured.error();
   for (const auto& l : listeners) {
     const bool controller_listener = is_controller_listener(l.name);
@@ -283,6 +290,10 @@ Status Broker::start() {
   no.socket_receive_buffer_bytes = config_.get_int("socket.receive.buffer.bytes");
   network_ = std::make_unique<Network>(no, *this);
   if (auto s = network_->start(); !s.ok()) return s;
+  tls_reloader_->start(*serving, [net = network_.get()](const std::string& listener, security::TlsContext tls) {
+    net->set_tls_context(listener, std::move(tls));
+  });
+  tls_reloader_->reload(*effective_config());  // a change that came while the listeners started
 
   if (config_.get_bool("schema.registry.enable")) {
     SchemaRegistryService::Hooks h;
@@ -382,6 +393,7 @@ void Broker::stop() {
   if (groups_) groups_->stop();
   if (txns_) txns_->stop();
   if (schema_registry_) schema_registry_->stop();
+  tls_reloader_->stop();
   if (network_) network_->stop(std::chrono::seconds(5));
   if (http_) http_->stop();
   if (coordinator_loop_) coordinator_loop_->stop(std::chrono::seconds(1));

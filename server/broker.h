@@ -48,6 +48,7 @@ class ReplicaFetcherManager;
 namespace kb::server {
 
 class ConnectionQuotas;
+class TlsReloader;
 class Network;
 class HttpServer;
 class SchemaRegistryService;
@@ -73,6 +74,9 @@ class Broker {
   // when they change (DynamicConfigPublisher); callers keep the pointer they got for one
   // request.
   std::shared_ptr<const config::BrokerConfig> effective_config() const;
+  // INVALID_CONFIG when a listener's key or trust store in `next` (a dynamic change being
+  // checked) would not load (TlsReloader::check).
+  Status check_listener_stores(const config::BrokerConfig& next) const;
   int32_t node_id() const { return node_id_; }
   storage::LogManager& logs() { return *logs_; }
   controller::Controller& controller() { return *metadata_->controller; }
@@ -178,6 +182,8 @@ class Broker {
   std::unique_ptr<DynamicConfigPublisher> dynamic_configs_;  // the effective configuration
   // max.connections(.per.ip): the network counts, dynamic config changes set the limits.
   std::shared_ptr<ConnectionQuotas> connection_quotas_;
+  // Reloads the TLS listeners' stores when their dynamic settings or files change.
+  std::unique_ptr<TlsReloader> tls_reloader_;
   Metrics metrics_;
   std::unique_ptr<Authorization> authorization_;
   std::unique_ptr<ClientQuotaManager> quotas_;

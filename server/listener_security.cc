@@ -1,7 +1,11 @@
 #include "server/listener_security.h"
 
 #include <algorithm>
+#include <filesystem>
 
+#include <spdlog/spdlog.h>
+
+#include "config/parse.h"
 #include "security/jaas.h"
 
 namespace kb::server {
@@ -104,6 +108,89 @@ Result<std::map<std::string, std::shared_ptr<const ListenerSecurity>>> make_list
     out.emplace(l.name, std::move(sec));
   }
   return out;
+}
+
+namespace {
+
+bool serves_tls(const config::Listener& l) { return l.security_protocol == "SSL" || l.security_protocol == "SASL_SSL"; }
+
+std::string files_stamp(const security::TlsSettings& s) {
+  std::string out;
+  for (const auto& path : {s.keystore_location, s.truststore_location}) {
+    std::error_code ec;
+    const auto size = path.empty() ? 0 : std::filesystem::file_size(path, ec);
+    const auto time = path.empty() ? std::filesystem::file_time_type{} : std::filesystem::last_write_time(path, ec);
+    out += std::to_string(size) + "@" + std::to_string(time.time_since_epoch().count()) + ";";
+  }
+  return out;
+}
+
+}  // namespace
+
+void TlsReloader::start(const config::BrokerConfig& current, Apply apply) {
+  std::lock_guard lk(mu_);
+  loaded_.clear();
+  for (const auto& l : current.listeners()) {
+    if (!serves_tls(l)) continue;
+    auto s = tls_settings(current, l);
+    auto tls = security::make_server_context(s);  // what the network built from the same settings
+    loaded_[l.name] = Loaded{s, files_stamp(s), tls.ok() ? *tls : nullptr};
+  }
+  apply_ = std::move(apply);
+}
+
+Result<std::map<std::string, TlsReloader::Loaded>> TlsReloader::pending(const config::BrokerConfig& next) const {
+  std::map<std::string, Loaded> out;
+  for (const auto& l : next.listeners()) {
+    auto was = loaded_.find(l.name);
+    if (was == loaded_.end()) continue;  // not a TLS listener, or not started yet
+    Loaded now{tls_settings(next, l), "", nullptr};
+    now.files_stamp = files_stamp(now.settings);
+    if (now.settings == was->second.settings && now.files_stamp == was->second.files_stamp) continue;
+    auto tls = security::make_server_context(now.settings);
+    if (!tls.ok()) return invalid(l.name, "the new key or trust store cannot be used: " + tls.error().message);
+    now.tls = *tls;
+    const auto before = security::own_certificate_names(was->second.tls);
+    const auto after = security::own_certificate_names(now.tls);
+    auto allowed = [&](const char* property) { return next.listener_raw(l.name, property).value_or("false") == "true"; };
+    if ((before.subject != after.subject && !allowed("ssl.allow.dn.changes")) ||
+        (before.alt_names != after.alt_names && !allowed("ssl.allow.san.changes")))
+      return invalid(l.name, "the new key store's certificate names " + after.subject + " [" +
+                                 config::detail::join(after.alt_names, ", ") + "], the one served " + before.subject +
+                                 " [" + config::detail::join(before.alt_names, ", ") +
+                                 "] (Kafka refuses other names unless ssl.allow.dn.changes / ssl.allow.san.changes)");
+    out.emplace(l.name, std::move(now));
+  }
+  return out;
+}
+
+Status TlsReloader::check(const config::BrokerConfig& next) const {
+  std::lock_guard lk(mu_);
+  auto changes = pending(next);
+  if (!changes.ok()) return changes.error();
+  return {};
+}
+
+void TlsReloader::stop() {
+  std::lock_guard lk(mu_);
+  apply_ = nullptr;
+}
+
+void TlsReloader::reload(const config::BrokerConfig& next) {
+  std::lock_guard lk(mu_);
+  if (!apply_) return;
+  auto changes = pending(next);
+  if (!changes.ok()) {
+    // Checked when the change was accepted; a store file changed again since.
+    spdlog::error("key or trust store not reloaded, the old one stays: {}", changes.error().message);
+    return;
+  }
+  for (auto& [name, loaded] : *changes) {
+    spdlog::info("listener {}: key and trust stores reloaded (key store {}), new connections use them", name,
+                 loaded.settings.keystore_location.empty() ? std::string("inline") : loaded.settings.keystore_location);
+    apply_(name, loaded.tls);
+    loaded_[name] = std::move(loaded);
+  }
 }
 
 }  // namespace kb::server

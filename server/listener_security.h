@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -41,5 +42,45 @@ using ScramLookup = std::function<std::optional<security::ScramCredential>(secur
 // kbroker does not serve, a SASL listener without a mechanism or PLAIN without users).
 Result<std::map<std::string, std::shared_ptr<const ListenerSecurity>>> make_listener_security(
     const config::BrokerConfig& config, ScramLookup scram_lookup);
+
+// Kafka's reconfiguration of a listener's key and trust stores without a restart (dynamic
+// listener configs, `listener.name.<l>.ssl.keystore.location` and the other store settings on
+// this broker's resource): a TLS listener whose store settings changed, or whose store files
+// changed on disk (the same path set again: Kafka reloads then too), gets a new TLS context
+// for new connections; open connections keep theirs.
+//
+// Thread-safe: check() runs on the network thread of an AlterConfigs, reload() on the
+// metadata publisher's.
+class TlsReloader {
+ public:
+  using Apply = std::function<void(const std::string& listener, security::TlsContext)>;
+  // From now on `current` is what the listeners serve, and reload() hands new contexts to `apply`.
+  void start(const config::BrokerConfig& current, Apply apply);
+  // INVALID_CONFIG naming the listener when a store `next` would reload does not load, its key
+  // does not match its certificate, or the certificate names another subject or other
+  // alternative names than the one served (unless ssl.allow.dn.changes / ssl.allow.san.changes);
+  // Kafka validates before it accepts the change.
+  Status check(const config::BrokerConfig& next) const;
+  // Reloads what changed in `next` (a store that fails the checks now is logged and the old one
+  // kept).
+  void reload(const config::BrokerConfig& next);
+  // No more reloads (the network is stopping).
+  void stop();
+
+ private:
+  struct Loaded {
+    security::TlsSettings settings;
+    std::string files_stamp;  // the store files' sizes and modification times when loaded
+    security::TlsContext tls;
+  };
+  // The listeners `next` changes, with their new contexts; INVALID_CONFIG for the first that
+  // does not load, or whose certificate changes its subject or alternative names while
+  // ssl.allow.dn.changes / ssl.allow.san.changes say no (Kafka's rule). Under mu_.
+  Result<std::map<std::string, Loaded>> pending(const config::BrokerConfig& next) const;
+
+  mutable std::mutex mu_;
+  std::map<std::string, Loaded> loaded_;  // per TLS listener
+  Apply apply_;
+};
 
 }  // namespace kb::server

@@ -58,9 +58,15 @@ bool DynamicConfigPublisher::rebuild(const controller::MetadataImage& after) {
     spdlog::error("dynamic broker configs not applied: {}", next.error().message);
     return false;
   }
+  // Passwords (a listener's key store password...) are named, never shown.
+  auto shown = [](const std::string& k, const std::string& v) {
+    const config::PropertyDef* d = config::find_broker_property(k);
+    if (!d) d = config::dynamic_listener_property(k);
+    return k + "=" + (d && d->sensitive() ? std::string("[hidden]") : v);
+  };
   std::vector<std::string> changes;
-  for (const auto& [k, v] : next->dynamic_default()) changes.push_back(k + "=" + v + " (cluster default)");
-  for (const auto& [k, v] : next->dynamic_broker()) changes.push_back(k + "=" + v + " (this broker)");
+  for (const auto& [k, v] : next->dynamic_default()) changes.push_back(shown(k, v) + " (cluster default)");
+  for (const auto& [k, v] : next->dynamic_broker()) changes.push_back(shown(k, v) + " (this broker)");
   spdlog::info("dynamic broker configs now in effect: {}",
                changes.empty() ? std::string("none") : fmt::format("{}", fmt::join(changes, ", ")));
   std::lock_guard lk(mu_);

@@ -25,6 +25,7 @@
 #include "runtime/rate_limited_log.h"
 #include "server/broker.h"
 #include "server/dispatch.h"
+#include "server/handlers/handlers.h"
 #include "server/listener_security.h"
 #include "server/metrics.h"
 #include "server/network_limits.h"
@@ -49,6 +50,15 @@ constexpr int64_t kSlotRecheckMs = 500;
 // A TLS handshake not done by then closes the connection (a client that connects and sends
 // nothing, or too little, holds no descriptor for long).
 constexpr int64_t kTlsHandshakeTimeoutMs = 10000;
+// A slot whose response body is the whole frame (a raw SASL token): no response header.
+constexpr int16_t kBareFrame = -1;
+constexpr int16_t kSaslAuthenticateKey = 36;  // what a raw SASL token stands for in the metrics
+
+// Asio's context over a shared SSL_CTX (it takes a reference of its own).
+std::shared_ptr<asio::ssl::context> asio_context(const security::TlsContext& tls) {
+  SSL_CTX_up_ref(tls.get());
+  return std::make_shared<asio::ssl::context>(tls.get());
+}
 
 struct Network::Impl {
   NetworkOptions options;
@@ -66,8 +76,10 @@ struct Network::Impl {
 
   std::vector<std::unique_ptr<Loop>> loops;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
-  // Per listener: its Asio TLS context (SSL and SASL_SSL listeners), else null.
-  std::vector<std::unique_ptr<asio::ssl::context>> tls_contexts;
+  // Per listener: its Asio TLS context (SSL and SASL_SSL listeners), else null. Touched on loop
+  // 0 only; replaced when the listener's stores are reloaded, while the connections made with
+  // the old one keep it.
+  std::vector<std::shared_ptr<asio::ssl::context>> tls_contexts;
   std::vector<uint16_t> bound_ports;
   std::atomic<size_t> next_loop{0};
 
@@ -112,19 +124,21 @@ struct Network::Impl {
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   // `ip` is counted by the quotas when `counted`; close() gives it back.
-  // `security` and `tls` (SSL and SASL_SSL listeners) outlive the connection: the network owns them.
+  // `security` (SSL and SASL listeners) outlives the connection: the network owns it; `tls` (SSL
+  // and SASL_SSL listeners) is shared, as a reload may replace it while the connection lives.
   Connection(Network::Impl& net, Loop& loop, tcp::socket socket, std::string listener, std::string ip, uint16_t port,
-             bool counted, const ListenerSecurity* security, asio::ssl::context* tls)
+             bool counted, const ListenerSecurity* security, std::shared_ptr<asio::ssl::context> tls)
       : net_(net),
         loop_(loop),
         socket_(std::move(socket)),
+        tls_context_(std::move(tls)),
         idle_timer_(loop.context()),
         peer_(ip + ":" + std::to_string(port)),
         ip_(std::move(ip)),
         counted_(counted),
         listener_(std::move(listener)),
         security_(security) {
-    if (tls) tls_.emplace(std::move(socket_), *tls);
+    if (tls_context_) tls_.emplace(std::move(socket_), *tls_context_);
     if (security && security->sasl) sasl_ = std::make_unique<SaslSession>(security->sasl);
   }
 
@@ -375,6 +389,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     last_active_ = Clock::now();
     const int64_t held = std::exchange(frame_held_, 0);
+    if (sasl_ && sasl_->expects_raw_token()) return on_raw_sasl_token(std::move(frame), held);
     ParsedRequest parsed;
     if (parse_request(std::move(frame), peer_, parsed) == ParseOutcome::kClose) {
       net_.release(held);
@@ -403,6 +418,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     parsed.ctx.host = ip_;
     parsed.ctx.principal = sasl_ && sasl_->authenticated() ? sasl_->principal() : principal_;
     parsed.ctx.sasl = sasl_.get();
+    if (sasl_) client_id_ = parsed.ctx.client_id;
     std::weak_ptr<Connection> weak = shared_from_this();
     Loop* loop = &loop_;
     dispatch(parsed.ctx, [weak, loop, seq](Response&& r) {
@@ -414,6 +430,31 @@ class Connection : public std::enable_shared_from_this<Connection> {
         if (auto self = weak.lock()) self->complete(seq, std::move(*r));
       });
     });
+    read_size();
+  }
+
+  // After a SaslHandshake v0 a frame is a bare SASL token, answered by a bare token (Kafka's
+  // SaslServerAuthenticator for clients without SaslAuthenticate, e.g. kafka-python); a failed
+  // one closes the connection unanswered.
+  void on_raw_sasl_token(std::shared_ptr<Frame> frame, int64_t held) {
+    auto answer = sasl_->raw_token(std::span<const uint8_t>(frame->data(), frame->size()), runtime::steady_ms());
+    RequestContext ctx;
+    ctx.broker = &net_.broker;
+    ctx.listener = listener_;
+    ctx.peer = peer_;
+    ctx.host = ip_;
+    ctx.client_id = client_id_;
+    ctx.sasl = sasl_.get();
+    const bool closes = answer.after == SaslSession::After::Close;
+    if (closes || !sasl_->expects_raw_token())
+      report_authentication(ctx, sasl_->mechanism(), !closes, sasl_->failure());
+    const uint64_t seq = next_seq_++;
+    slots_.push_back(Slot{seq, kSaslAuthenticateKey, 0, 0, kBareFrame, Clock::now(), std::nullopt, held});
+    Response r;
+    r.body.write_bytes(answer.response);  // the 4-byte length and the token: the whole frame
+    r.send = !closes;
+    r.close_after = closes;
+    complete(seq, std::move(r));
     read_size();
   }
 
@@ -456,6 +497,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // False when a file slice could not be read for a TLS connection (the connection closes).
   bool enqueue_response(Slot& s) {
     auto body = std::make_shared<wire::Writer>(std::move(s.response->body));
+    if (s.response_header_version == kBareFrame) {
+      const auto& bytes = body->buffer();
+      out_.push_back(OutChunk{nullptr, body, bytes.data(), bytes.size(), nullptr, 0});
+      return true;
+    }
     wire::Writer head;
     size_t size_at = head.reserve_int32();
     msg::ResponseHeader rh;
@@ -600,6 +646,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Network::Impl& net_;
   Loop& loop_;
   tcp::socket socket_;                              // moved into tls_ on TLS listeners
+  std::shared_ptr<asio::ssl::context> tls_context_;  // before tls_, which uses it
   std::optional<asio::ssl::stream<tcp::socket>> tls_;
   asio::steady_timer idle_timer_;
   std::string peer_;
@@ -626,6 +673,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const std::string listener_;  // the listener this connection came in on
   const ListenerSecurity* security_ = nullptr;  // null on PLAINTEXT listeners
   std::unique_ptr<SaslSession> sasl_;           // SASL listeners
+  std::string client_id_;                       // SASL listeners: of the last request, for log lines
   bool handshake_done_ = false;
   // From the client certificate on SSL listeners; a SASL session's principal wins over it.
   std::string principal_ = "User:ANONYMOUS";
@@ -704,7 +752,7 @@ void Network::Impl::on_accepted(size_t i, Loop& loop, tcp::socket socket) {
   }
   auto conn = std::make_shared<Connection>(*this, loop, std::move(socket), name, std::move(ip), ep.port(),
                                            options.quotas != nullptr, options.listeners[i].security.get(),
-                                           tls_contexts[i].get());
+                                           tls_contexts[i]);
   {
     std::lock_guard lk(conns_mu);
     // Forget connections that are gone, so the list does not grow without bound.
@@ -782,13 +830,7 @@ Status Network::start() {
                                                          std::to_string(l.port) + " (" + l.name +
                                                          "): " + ec.message());
     impl_->bound_ports.push_back(acc->local_endpoint().port());
-    std::unique_ptr<asio::ssl::context> tls;
-    if (l.security && l.security->tls) {
-      // Asio's context takes a reference of its own on the shared SSL_CTX.
-      SSL_CTX_up_ref(l.security->tls.get());
-      tls = std::make_unique<asio::ssl::context>(l.security->tls.get());
-    }
-    impl_->tls_contexts.push_back(std::move(tls));
+    impl_->tls_contexts.push_back(l.security && l.security->tls ? asio_context(l.security->tls) : nullptr);
     impl_->acceptors.push_back(std::move(acc));
     impl_->accept_timers.push_back(std::make_unique<asio::steady_timer>(impl_->loops[0]->context()));
   }
@@ -806,6 +848,14 @@ void Network::serve_deferred() {
     if (i->stopping) return;
     for (size_t n = 0; n < i->acceptors.size(); ++n)
       if (i->options.listeners[n].deferred) i->accept(n);
+  });
+}
+
+void Network::set_tls_context(const std::string& listener, security::TlsContext tls) {
+  if (impl_->loops.empty()) return;
+  asio::post(impl_->loops[0]->context(), [i = impl_.get(), listener, tls = std::move(tls)] {
+    for (size_t n = 0; n < i->options.listeners.size() && n < i->tls_contexts.size(); ++n)
+      if (i->options.listeners[n].name == listener && i->tls_contexts[n]) i->tls_contexts[n] = asio_context(tls);
   });
 }
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "protocol/types.h"
+#include "security/tls.h"
 
 namespace kb::server {
 
@@ -65,6 +66,9 @@ class Network {
   Status start();
   // Starts taking connections on the deferred listeners too.
   void serve_deferred();
+  // New connections to `listener` (SSL or SASL_SSL) use `tls` from now on; those open keep
+  // theirs (a reloaded key store, server/listener_security.h). Any thread.
+  void set_tls_context(const std::string& listener, security::TlsContext tls);
   // The port a listener is bound to (useful when configured with port 0).
   uint16_t bound_port(size_t listener_index) const;
   // Stops accepting, lets in-flight requests finish and their answers go out (at most

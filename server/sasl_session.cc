@@ -15,15 +15,29 @@ constexpr int16_t kSaslAuthenticate = 36;
 }  // namespace
 
 bool SaslSession::admits(int16_t api_key, int64_t now_ms) const {
-  if (api_key == kSaslHandshake) return state_ != State::Authenticate;
-  if (api_key == kSaslAuthenticate) return state_ == State::Authenticate;
-  if (state_ != State::Done) return api_key == kApiVersions && !authenticated();
-  return session_end_ms_ == 0 || now_ms < session_end_ms_;
+  switch (state_) {
+    case State::Handshake:
+      return api_key == kSaslHandshake || api_key == kApiVersions;
+    case State::Authenticate:
+      return api_key == kSaslAuthenticate;
+    case State::Done:
+      // A SaslAuthenticate now reaches its handler, which answers ILLEGAL_SASL_STATE as Kafka's
+      // KafkaApis does; a SaslHandshake starts a re-authentication, also once the session ended.
+      return api_key == kSaslHandshake || session_end_ms_ == 0 || now_ms < session_end_ms_;
+  }
+  return false;
 }
 
-SaslSession::Answer<msg::SaslHandshakeResponse> SaslSession::handshake(const msg::SaslHandshakeRequest& req) {
+SaslSession::Answer<msg::SaslHandshakeResponse> SaslSession::handshake(const msg::SaslHandshakeRequest& req,
+                                                                       int16_t version) {
   Answer<msg::SaslHandshakeResponse> a;
   a.response.mechanisms = config_->enabled_mechanisms;
+  if (authenticated() && !supports_reauth_) {
+    // Kafka re-authenticates only clients that said they can; for the others the handshake
+    // reaches KafkaApis, which answers it and keeps the connection.
+    a.response.error_code = to_wire(ErrorCode::ILLEGAL_SASL_STATE);
+    return a;
+  }
   const auto& enabled = config_->enabled_mechanisms;
   if (std::find(enabled.begin(), enabled.end(), req.mechanism) == enabled.end()) {
     failure_ = "unsupported SASL mechanism " + req.mechanism;
@@ -39,6 +53,7 @@ SaslSession::Answer<msg::SaslHandshakeResponse> SaslSession::handshake(const msg
     return a;
   }
   mechanism_ = req.mechanism;
+  raw_tokens_ = version == 0;
   if (auto scram = security::scram_mechanism(mechanism_)) {
     auto lookup = config_->scram_lookup;
     scram_ = std::make_unique<security::ScramServer>(
@@ -63,6 +78,7 @@ SaslSession::Answer<msg::SaslAuthenticateResponse> SaslSession::failed(std::stri
 SaslSession::Answer<msg::SaslAuthenticateResponse> SaslSession::authenticate(const msg::SaslAuthenticateRequest& req,
                                                                              int16_t version, int64_t now_ms) {
   const std::string token(req.auth_bytes.begin(), req.auth_bytes.end());
+  if (version >= 1) supports_reauth_ = true;
   std::string user;
   Answer<msg::SaslAuthenticateResponse> a;
   if (mechanism_ == "PLAIN") {
@@ -100,6 +116,16 @@ SaslSession::Answer<msg::SaslAuthenticateResponse> SaslSession::authenticate(con
   state_ = State::Done;
   session_end_ms_ = config_->max_reauth_ms > 0 ? now_ms + config_->max_reauth_ms : 0;
   if (version >= 1) a.response.session_lifetime_ms = config_->max_reauth_ms;
+  return a;
+}
+
+SaslSession::Answer<std::vector<uint8_t>> SaslSession::raw_token(std::span<const uint8_t> token, int64_t now_ms) {
+  msg::SaslAuthenticateRequest req;
+  req.auth_bytes.assign(token.begin(), token.end());
+  auto answer = authenticate(req, 0, now_ms);
+  Answer<std::vector<uint8_t>> a;
+  a.after = answer.after;
+  if (answer.response.error_code == 0) a.response = std::move(answer.response.auth_bytes);
   return a;
 }
 

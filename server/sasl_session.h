@@ -5,6 +5,13 @@
 //   tokens, as the mechanism needs) -> authenticated: every API; a later SaslHandshake starts a
 //   re-authentication (KIP-368), which must keep the principal and the mechanism.
 //
+// After a SaslHandshake v0 (kafka-python, old Java clients) the tokens come as raw frames: a
+// 4-byte length and the token, no request header, answered the same way (raw_token()); a
+// failure closes the connection without an answer, as Kafka does for such clients. Such a
+// client cannot re-authenticate (only SaslAuthenticate v1+ says a client can): a later
+// SaslHandshake is answered ILLEGAL_SASL_STATE, and the session ends at
+// connections.max.reauth.ms all the same.
+//
 // Anything else before authentication closes the connection without an answer (Kafka:
 // "Unexpected Kafka request of type X during SASL handshake"). A failed authentication is
 // answered (SASL_AUTHENTICATION_FAILED with Kafka's message, which never tells whether the
@@ -21,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -54,9 +62,14 @@ class SaslSession {
   // Whether a request of `api_key` may be handled now; false: close the connection unanswered.
   bool admits(int16_t api_key, int64_t now_ms) const;
 
-  Answer<msg::SaslHandshakeResponse> handshake(const msg::SaslHandshakeRequest& req);
+  Answer<msg::SaslHandshakeResponse> handshake(const msg::SaslHandshakeRequest& req, int16_t version = 1);
   Answer<msg::SaslAuthenticateResponse> authenticate(const msg::SaslAuthenticateRequest& req, int16_t version,
                                                      int64_t now_ms);
+  // After a v0 handshake: the next frame is a raw token, not a request (see above).
+  bool expects_raw_token() const { return state_ == State::Authenticate && raw_tokens_; }
+  // One raw token; the answer is the raw token to send back (empty for PLAIN's success: a
+  // zero length), nothing when the connection closes.
+  Answer<std::vector<uint8_t>> raw_token(std::span<const uint8_t> token, int64_t now_ms);
 
   bool authenticated() const { return !principal_.empty(); }
   // Between a handshake and the end of its exchange (a SaslAuthenticate is expected).
@@ -77,6 +90,8 @@ class SaslSession {
   int64_t session_end_ms_ = 0;  // 0: no end
   std::unique_ptr<security::ScramServer> scram_;
   std::string failure_;
+  bool raw_tokens_ = false;        // the handshake was v0
+  bool supports_reauth_ = false;   // the client sent a SaslAuthenticate v1+ (Kafka's test)
 };
 
 }  // namespace kb::server

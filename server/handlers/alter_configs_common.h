@@ -182,6 +182,10 @@ inline controller::Controller::ConfigEdit broker_edit(Broker& broker, ResourceCh
     auto effective = c.name.empty() ? broker.config().with_dynamic(configs, mine ? *mine : kNone)
                                     : broker.config().with_dynamic(cluster_default ? *cluster_default : kNone, configs);
     if (!effective.ok()) return effective.error();
+    // A listener's new key or trust store must load (Kafka's SslFactory.validateReconfiguration).
+    const bool stores = std::any_of(c.ops.begin(), c.ops.end(),
+                                    [](const ConfigOp& o) { return config::dynamic_listener_property(o.name); });
+    if (stores) return broker.check_listener_stores(*effective);
     return {};
   };
 }

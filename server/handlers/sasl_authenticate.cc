@@ -5,6 +5,7 @@
 #include "protocol/messages/sasl_authenticate_request.h"
 #include "protocol/messages/sasl_authenticate_response.h"
 #include "runtime/clock.h"
+#include "runtime/rate_limited_log.h"
 #include "server/broker.h"
 #include "server/handlers/handlers.h"
 #include "server/sasl_session.h"
@@ -18,15 +19,19 @@ void report_authentication(const RequestContext& ctx, const std::string& mechani
                   ctx.listener);
     return;
   }
-  // One line per failed connection (it closes); the reason names the user, never a secret.
-  spdlog::info("failed authentication with {} from {} on listener {} (client {}): {}", mechanism, ctx.peer,
-               ctx.listener, ctx.client_id, why);
+  // One line per failed connection (it closes), rate-limited per listener, address and reason
+  // (a client retrying a wrong password must not flood the log); the reason names the user,
+  // never a secret.
+  static runtime::RateLimitedLog failures;
+  failures.info(ctx.listener + "/" + ctx.host + "/" + why, "failed authentication with {} from {} on listener {} (client {}): {}",
+                mechanism, ctx.peer, ctx.listener, ctx.client_id, why);
 }
 
 void handle_sasl_authenticate(RequestContext& ctx, Respond respond) {
   msg::SaslAuthenticateRequest req;
   if (!decode_request(ctx, req, respond)) return;
-  if (!ctx.sasl) {
+  if (!ctx.sasl || !ctx.sasl->in_exchange()) {
+    // No listener SASL, or the exchange is over: Kafka's KafkaApis answers and keeps the connection.
     msg::SaslAuthenticateResponse resp;
     resp.error_code = to_wire(ErrorCode::ILLEGAL_SASL_STATE);
     resp.error_message = "SaslAuthenticate request received after successful authentication";

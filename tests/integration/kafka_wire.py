@@ -106,6 +106,17 @@ def list_offsets_v1(topic, partition, timestamp):
     return header(2, 1) + body
 
 
+def recv_exact(sock, n):
+    """n bytes from a socket (a plain or a TLS one); ConnectionError if the broker closes first."""
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError("closed by broker")
+        buf += chunk
+    return buf
+
+
 class Conn:
     def __init__(self, bootstrap, timeout=10):
         host, port = bootstrap.split(":")
@@ -130,13 +141,7 @@ class Conn:
         self.sock.sendall(struct.pack(">i", len(payload)) + payload)
 
     def _read(self, n):
-        buf = b""
-        while len(buf) < n:
-            chunk = self.sock.recv(n - len(buf))
-            if not chunk:
-                raise ConnectionError("closed by broker")
-            buf += chunk
-        return buf
+        return recv_exact(self.sock, n)
 
     def closed_by_peer(self, timeout=5):
         self.sock.settimeout(timeout)

@@ -14,7 +14,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import ConfigResource
 
 from cluster_harness import cluster  # noqa: F401 (fixture)
-from kafka_wire import uvarint
+from kafka_wire import recv_exact, uvarint
 from test_metrics import scrape, value
 from test_cluster import FAST, BackgroundProducer, check_acknowledged, producer_conf, read_to_high_watermark
 
@@ -121,17 +121,7 @@ def call(address, api_key, version, body, flexible):
     host, port = address.split(":")
     with socket.create_connection((host, int(port)), timeout=15) as s:
         s.sendall(struct.pack(">i", len(payload)) + payload)
-
-        def read(n):
-            buf = b""
-            while len(buf) < n:
-                chunk = s.recv(n - len(buf))
-                if not chunk:
-                    raise ConnectionError("closed by broker")
-                buf += chunk
-            return buf
-
-        data = read(struct.unpack(">i", read(4))[0])
+        data = recv_exact(s, struct.unpack(">i", recv_exact(s, 4))[0])
     r = Reader(data, flexible)
     assert r.int32() == 7, "correlation id"
     r.tags()

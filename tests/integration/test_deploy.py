@@ -37,6 +37,7 @@ CLUSTER_SETTINGS = {
     "num.partitions": 3,
 }
 DEFAULT_PROTOCOL_NAMES = {"PLAINTEXT"}  # the only default map entry kbroker serves
+SERVED_PROTOCOLS = {"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,9 +152,13 @@ def check_nodes(nodes):
             proto = {k.upper(): v for k, v in proto.items()}
         else:  # kbroker's default map, plus the controller listeners as PLAINTEXT
             proto = {n: "PLAINTEXT" for n in DEFAULT_PROTOCOL_NAMES | set(controller_names)}
+        # kbroker's own connections (replication, the quorum) do not speak TLS or SASL yet: the
+        # inter-broker and controller listeners stay PLAINTEXT, clients' may be secured.
+        own = set(controller_names) | {str(cfg.get("inter.broker.listener.name", "")).upper()}
         for n in names:
-            if proto.get(n) != "PLAINTEXT":
-                problems.append(f"{where}: listener {n} has no PLAINTEXT entry in "
+            wanted = {"PLAINTEXT"} if n in own else SERVED_PROTOCOLS
+            if proto.get(n) not in wanted:
+                problems.append(f"{where}: listener {n} has no {' or '.join(sorted(wanted))} entry in "
                                 f"listener.security.protocol.map ({proto.get(n)})")
 
         if not advertised:
@@ -440,11 +445,12 @@ def test_compose_validator_catches_a_mismatch(what, mutate, expect):
 # (b) the real binary's config loader accepts each deploy/broker-N.yaml
 
 
-def run_until_settled(args, timeout_exit=2.0):
+def run_until_settled(args, timeout_exit=2.0, env=None):
     """Starts kbroker; returns (exit code or None if still running after timeout_exit, output).
     A running process is stopped with SIGTERM and must exit with 0."""
     with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen([KBROKER] + args, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([KBROKER] + args, stdout=out, stderr=subprocess.STDOUT,
+                                env=dict(os.environ, **(env or {})))
         try:
             rc = proc.wait(timeout_exit)
         except subprocess.TimeoutExpired:
@@ -508,6 +514,105 @@ def test_the_broker_check_fails_on_a_broken_config(tmp_path):
     path.write_text(yaml.safe_dump(cfg))
     rc, out = run_until_settled(["--config", str(path)] + local_overrides(cfg, tmp_path / "data"))
     assert rc == 78 and "configuration error" in out and "EXTERNAL" in out, out  # EX_CONFIG
+
+
+# ---------------------------------------------------------------------------------------------
+# (b2) the secured profile: deploy/docker-compose.secure.yml over the base file
+
+
+def merge_compose(base, override):
+    """Compose's merge of an override file, for what these files use: a service's volumes by
+    their target path, its environment by name, other keys replaced."""
+    merged = copy.deepcopy(base)
+    for name, svc in (override.get("services") or {}).items():
+        into = merged.setdefault("services", {}).setdefault(name, {})
+        for key, value in svc.items():
+            if key == "volumes":
+                mounts = {parse_mount(v)[1]: v for v in into.get("volumes") or []}
+                mounts.update({parse_mount(v)[1]: v for v in value})
+                into["volumes"] = list(mounts.values())
+            elif key == "environment":
+                into["environment"] = dict(into.get("environment") or {}, **value)
+            else:
+                into[key] = value
+    return merged
+
+
+def load_secure_deploy():
+    compose, files = load_deploy()
+    with open(os.path.join(DEPLOY, "docker-compose.secure.yml")) as f:
+        merged = merge_compose(compose, yaml.safe_load(f))
+    for s in merged["services"].values():
+        for item in s.get("volumes") or []:
+            source = os.path.normpath(parse_mount(item)[0])
+            if source.endswith(".yaml") and source not in files:
+                with open(os.path.join(DEPLOY, source)) as f:
+                    files[source] = yaml.safe_load(f)
+    return merged, files
+
+
+def check_secure_profile(compose, files):
+    """The secured profile: the rules of the base cluster, plus clients' listener SASL_SSL and
+    each broker's own key store mounted where its config reads it."""
+    problems = check_compose(compose, files)
+    for svc in BROKER_SERVICES:
+        s = compose["services"][svc]
+        mounts = {parse_mount(v)[1]: parse_mount(v) for v in s.get("volumes") or []}
+        cfg = files.get(os.path.normpath(mounts["/etc/kbroker/broker.yaml"][0]), {})
+        proto = dict(e.split(":", 1) for e in split_list(cfg.get("listener.security.protocol.map", "")))
+        if proto.get("EXTERNAL") != "SASL_SSL":
+            problems.append(f"{svc}: EXTERNAL is {proto.get('EXTERNAL')}, expected SASL_SSL")
+        store = mounts.get(cfg.get("ssl.keystore.location"))
+        if not store or store[0] != f"./secure/certs/{svc}-keystore.pem" or store[2] != "ro":
+            problems.append(f"{svc}: ssl.keystore.location {cfg.get('ssl.keystore.location')} is not its own "
+                            f"key store mounted read-only ({store})")
+        if "KBROKER_BOOTSTRAP_SCRAM_USERS" not in (s.get("environment") or {}):
+            problems.append(f"{svc}: no first SCRAM user (KBROKER_BOOTSTRAP_SCRAM_USERS)")
+    return problems
+
+
+def test_secure_profile_agrees_with_the_cluster_rules():
+    compose, files = load_secure_deploy()
+    assert sorted(f for f in files if f.startswith("secure/")) == [f"secure/broker-{n}.yaml" for n in (1, 2, 3)]
+    assert check_secure_profile(compose, files) == []
+    # The check has teeth: another broker's key store, or a PLAINTEXT client listener.
+    bad = copy.deepcopy(compose)
+    bad["services"]["kbroker-2"]["volumes"] = [v.replace("kbroker-2-keystore", "kbroker-1-keystore")
+                                               for v in bad["services"]["kbroker-2"]["volumes"]]
+    assert any("kbroker-2: ssl.keystore.location" in p for p in check_secure_profile(bad, files))
+    files = copy.deepcopy(files)
+    files["secure/broker-3.yaml"]["listener.security.protocol.map"] = "INTERNAL:SASL_SSL,EXTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT"
+    problems = check_secure_profile(compose, files)
+    assert any("kbroker-3: EXTERNAL is PLAINTEXT" in p for p in problems), problems
+    assert any("listener INTERNAL has no PLAINTEXT entry" in p for p in problems), problems
+
+
+@pytest.fixture(scope="module")
+def secure_certs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("deploy-certs")
+    subprocess.run([os.path.join(DEPLOY, "secure", "make-certs"), str(d)], check=True, capture_output=True)
+    return d
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_secure_profile_config_is_accepted_by_the_broker(n, tmp_path, secure_certs):
+    compose, _ = load_secure_deploy()
+    env_value = compose["services"][f"kbroker-{n}"]["environment"]["KBROKER_BOOTSTRAP_SCRAM_USERS"]
+    env = {"KBROKER_BOOTSTRAP_SCRAM_USERS": re.sub(r"\$\{KBROKER_ADMIN_PASSWORD[^}]*\}", "s3cret", env_value)}
+    path = os.path.join(DEPLOY, "secure", f"broker-{n}.yaml")
+    with open(path) as f:
+        cfg = yaml.safe_load(f)
+    store = str(secure_certs / f"kbroker-{n}-keystore.pem")
+    rc, out = run_until_settled(["--config", path, "--set", f"ssl.keystore.location={store}"]
+                                + local_overrides(cfg, tmp_path / "data"), env=env)
+    assert "configuration error" not in out, f"kbroker rejected {path}:\n{out}"
+    assert rc in (None, 1), f"kbroker exited with {rc}:\n{out}"
+    if rc == 1:
+        assert "could not start" in out, out
+    # The certificate names the broker as containers and the host reach it.
+    text = subprocess.run(["openssl", "x509", "-noout", "-text", "-in", store], capture_output=True, text=True,
+                          check=True).stdout
+    assert f"DNS:kbroker-{n}" in text and "DNS:localhost" in text and "IP Address:127.0.0.1" in text
 
 
 # ---------------------------------------------------------------------------------------------

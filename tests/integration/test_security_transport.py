@@ -17,6 +17,7 @@ import uuid
 import pytest
 from confluent_kafka import Consumer, KafkaException, Producer
 
+from kafka_wire import recv_exact
 from kbroker_harness import KBROKER, Broker, free_ports
 
 USERS = {"alice": "alice-secret", "admin": "admin-secret"}
@@ -223,16 +224,8 @@ def kstring(s):
 
 
 def read_response(sock):
-    def exact(n):
-        buf = b""
-        while len(buf) < n:
-            chunk = sock.recv(n - len(buf))
-            if not chunk:
-                raise ConnectionError("closed")
-            buf += chunk
-        return buf
-    (size,) = struct.unpack(">i", exact(4))
-    return exact(size)[4:]  # without the correlation id
+    (size,) = struct.unpack(">i", recv_exact(sock, 4))
+    return recv_exact(sock, size)[4:]  # without the correlation id
 
 
 def sasl_plain(sock, user, password, corr=1):

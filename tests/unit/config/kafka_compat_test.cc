@@ -115,10 +115,21 @@ TEST_CASE("AlterConfigs follows Kafka's update mode of each accepted property") 
   CHECK(dynamic_error({{"ssl.keystore.location", "/k.jks"}}, false) ==
         "These security configs can be dynamically updated only per-listener using the listener prefix: "
         "[ssl.keystore.location]");
+  // ...where they are per broker, with the base property's rule.
+  CHECK(dynamic_error({{"listener.name.sasl_ssl.ssl.keystore.location", "/k.pem"}}, false).empty());
+  CHECK(dynamic_error({{"listener.name.sasl_ssl.ssl.truststore.password", "pw"}}, false).empty());
+  CHECK(dynamic_error({{"listener.name.sasl_ssl.ssl.keystore.location", "/k.pem"}}, true) ==
+        "Cannot update these configs at default cluster level, broker id must be specified: "
+        "[listener.name.sasl_ssl.ssl.keystore.location]");
   CHECK(dynamic_error({{"background.threads", "0"}}, true) ==
         "Invalid value 0 for configuration background.threads: Value must be at least 1");
 
   auto base = load("");
+  // A listener's dynamic store wins over the static one for that listener only.
+  auto stores = base.with_dynamic({}, {{"listener.name.sasl_ssl.ssl.keystore.location", "/new.pem"}});
+  REQUIRE(stores.ok());
+  CHECK(stores->listener_raw("SASL_SSL", "ssl.keystore.location") == "/new.pem");
+  CHECK(stores->listener_raw("SSL", "ssl.keystore.location") == std::nullopt);
   auto layered = base.with_dynamic({}, {{"sasl.kerberos.min.time.before.relogin", "30000"}});
   REQUIRE(layered.ok());
   CHECK(layered->raw("sasl.kerberos.min.time.before.relogin") == "30000");

@@ -226,3 +226,22 @@ TEST_CASE("TLS cipher suites by their Kafka (IANA) names decide what is negotiat
   client.cipher_suites = {"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"};
   CHECK_FALSE(handshake(*make_server_context(server), *make_client_context(client)));
 }
+
+TEST_CASE("TLS: a context's own certificate names, what a key-store reload compares") {
+  Pki pki;
+  TlsSettings server;
+  server.keystore_key = pki.server.key_pem;
+  server.keystore_certificate_chain = pki.server.cert_pem;
+  auto first = make_server_context(server);
+  REQUIRE(first.ok());
+  auto names = own_certificate_names(*first);
+  CHECK(names.subject == "CN=localhost");
+  CHECK(names.alt_names.empty());
+  // The same key store again: the same names; another subject: other names.
+  CHECK(own_certificate_names(*make_server_context(server)) == names);
+  TlsSettings client_cert;
+  client_cert.keystore_key = pki.client.key_pem;
+  client_cert.keystore_certificate_chain = pki.client.cert_pem;
+  CHECK(own_certificate_names(*make_server_context(client_cert)).subject == "CN=app1,OU=Services,O=Acme,C=DE");
+  CHECK(own_certificate_names(nullptr) == CertificateNames{});
+}

@@ -150,3 +150,66 @@ TEST_CASE("SASL: v0 answers carry no session lifetime; malformed PLAIN tokens ar
   auto refused = bad.authenticate(token("just-a-string"), 1, 0);
   CHECK(*refused.response.error_message == "Invalid SASL/PLAIN response: expected 3 tokens, got 1");
 }
+
+namespace {
+
+std::span<const uint8_t> bytes_of(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+}  // namespace
+
+TEST_CASE("SASL after a v0 handshake: bare PLAIN and SCRAM tokens, answered by bare tokens") {
+  SaslSession plain(config());
+  CHECK(plain.handshake(handshake("PLAIN"), 0).response.error_code == 0);
+  CHECK(plain.expects_raw_token());
+  auto ok = plain.raw_token(bytes_of(plain_token("alice", "alice-pw")), 0);
+  CHECK(ok.after == SaslSession::After::Continue);
+  CHECK(ok.response.empty());  // PLAIN's success: a zero-length token
+  CHECK_FALSE(plain.expects_raw_token());
+  CHECK(plain.principal() == "User:alice");
+  CHECK(plain.admits(kMetadata, 0));
+
+  SaslSession scram(config());
+  scram.handshake(handshake("SCRAM-SHA-512"), 0);
+  ScramClient client(ScramMechanism::SHA_512, "app", "app-pw");
+  auto first = scram.raw_token(bytes_of(client.first_message()), 0);
+  REQUIRE(first.after == SaslSession::After::Continue);
+  CHECK(scram.expects_raw_token());
+  auto final = client.final_message(text(first.response));
+  REQUIRE(final.ok());
+  auto last = scram.raw_token(bytes_of(*final), 0);
+  CHECK(last.after == SaslSession::After::Continue);
+  CHECK(client.verify(text(last.response)).ok());
+  CHECK(scram.principal() == "User:app");
+  CHECK_FALSE(scram.expects_raw_token());
+}
+
+TEST_CASE("SASL after a v0 handshake: a failed login closes unanswered; no re-authentication later") {
+  SaslSession wrong(config());
+  wrong.handshake(handshake("PLAIN"), 0);
+  auto refused = wrong.raw_token(bytes_of(plain_token("alice", "nope")), 0);
+  CHECK(refused.after == SaslSession::After::Close);
+  CHECK(refused.response.empty());
+  CHECK(wrong.failure() == "invalid PLAIN credentials for alice");
+
+  // Only a client that sent SaslAuthenticate v1+ may re-authenticate (Kafka's test); the
+  // others get ILLEGAL_SASL_STATE and keep their connection and principal.
+  SaslSession s(config(60'000));
+  s.handshake(handshake("PLAIN"), 0);
+  s.raw_token(bytes_of(plain_token("alice", "alice-pw")), 1'000);
+  auto again = s.handshake(handshake("PLAIN"), 1);
+  CHECK(again.response.error_code == to_wire(ErrorCode::ILLEGAL_SASL_STATE));
+  CHECK(again.after == SaslSession::After::Continue);
+  CHECK(s.principal() == "User:alice");
+  CHECK(s.admits(kMetadata, 60'999));
+  CHECK_FALSE(s.admits(kMetadata, 61'000));  // the session still ends
+}
+
+TEST_CASE("SASL: a SaslAuthenticate after the login reaches its handler (ILLEGAL_SASL_STATE, not a close)") {
+  SaslSession s(config());
+  s.handshake(handshake("PLAIN"));
+  s.authenticate(token(plain_token("alice", "alice-pw")), 1, 0);
+  CHECK(s.admits(kSaslAuthenticate, 0));
+  CHECK_FALSE(s.in_exchange());
+}
