@@ -322,7 +322,9 @@ std::vector<uint8_t> RecordBatchBuilder::build() const {
   for (const auto& r : records_) {
     rec.buffer().clear();
     rec.write_int8(0);
-    rec.write_varlong(r.timestamp - base_ts);
+    // Wrapping, as Java's long arithmetic and our readers' add_wrapping: legacy messages may
+    // carry any two timestamps, whose difference can exceed int64 (found by fuzz_legacy_messages).
+    rec.write_varlong(static_cast<int64_t>(static_cast<uint64_t>(r.timestamp) - static_cast<uint64_t>(base_ts)));
     rec.write_varint(i++);
     auto opt = [&](const std::optional<std::string>& s) {
       if (!s) return rec.write_varint(-1);

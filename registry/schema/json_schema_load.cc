@@ -414,7 +414,8 @@ class Loader {
 
   // The kind of value each keyword takes (the checks Everit's loader makes while reading).
   static void check_keywords(const Document& d, const Json& j, const std::string& path) {
-    for (const auto& [key, v] : j.members()) {
+    for (const auto& [key, value] : j.members()) {
+      const Json& v = value;  // a lambda may not capture a structured binding under clang 14
       std::string p = child(path, key);
       auto expect = [&](bool ok, const std::string& what) {
         if (!ok) fail(p, "expected " + what + ", found " + kind_name(v));

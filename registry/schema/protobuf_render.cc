@@ -119,23 +119,31 @@ bool is_generated(const gp::Descriptor& nested) {
 
 // A value in an option, before layout: a scalar already in .proto syntax, a message (its set
 // fields by name, in field-number order) or a repeated field's values.
+struct NamedOptionValue;
 struct OptionValue {
   enum class Kind { kScalar, kMessage, kList } kind = Kind::kScalar;
   std::string scalar;
-  std::vector<std::pair<std::string, OptionValue>> fields;
+  // Not std::pair: clang 14 with libstdc++ 12 cannot build a pair of a still-incomplete type.
+  std::vector<NamedOptionValue> fields;
   std::vector<OptionValue> items;
 
-  static OptionValue text(std::string s) {
-    OptionValue v;
-    v.scalar = std::move(s);
-    return v;
-  }
-  static OptionValue of(Kind kind) {
-    OptionValue v;
-    v.kind = kind;
-    return v;
-  }
+  static OptionValue text(std::string s);
+  static OptionValue of(Kind kind);
 };
+struct NamedOptionValue {
+  std::string first;  // the field's name
+  OptionValue second;
+};
+OptionValue OptionValue::text(std::string s) {
+  OptionValue v;
+  v.scalar = std::move(s);
+  return v;
+}
+OptionValue OptionValue::of(Kind kind) {
+  OptionValue v;
+  v.kind = kind;
+  return v;
+}
 
 // One "name = value" option (Confluent's OptionElement).
 struct Option {
@@ -576,8 +584,8 @@ class Renderer {
         std::vector<const Field*> set;
         sub.GetReflection()->ListFields(sub, &set);
         for (const Field* s : set) {
-          value.fields.emplace_back(s->is_extension() ? "[" + s->full_name() + "]" : s->name(),
-                                    value_of(sub, *s, -1));
+          value.fields.push_back({s->is_extension() ? "[" + s->full_name() + "]" : s->name(),
+                                  value_of(sub, *s, -1)});
         }
         return value;
       }
@@ -608,7 +616,7 @@ class Renderer {
       case OptionValue::Kind::kScalar:
         return v.scalar;
       case OptionValue::Kind::kMessage: {
-        std::vector<std::pair<std::string, OptionValue>> fields = v.fields;
+        std::vector<NamedOptionValue> fields = v.fields;
         if (opts_.normalize) {
           std::erase_if(fields, [](auto& f) {
             return f.second.kind == OptionValue::Kind::kList && f.second.items.empty();
