@@ -37,6 +37,8 @@ def secured(certs_dir, password=BROKER_PASSWORD):
         "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": quoted(SCRAM_LOGIN.format(password=password)),
         "listener.name.controller.plain.sasl.jaas.config": quoted(PLAIN_LOGIN.format(password=password)),
         "bootstrap.scram.users": quoted(f"SCRAM-SHA-512=[name=broker,password={BROKER_PASSWORD}]"),
+        "ssl.keystore.type": "PEM",
+        "ssl.truststore.type": "PEM",
         "ssl.keystore.location": os.path.join(certs_dir, "broker-keystore.pem"),
         "ssl.truststore.location": os.path.join(certs_dir, "ca.pem"),
         "authorizer.class.name": "kbroker",
