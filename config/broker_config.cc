@@ -307,20 +307,16 @@ void BrokerConfig::derive() {
     }
   }
 
-  // kbroker's own connections (the quorum, the controller channel, follower fetches,
-  // transaction markers) speak PLAINTEXT only so far: the listeners they reach must too.
-  std::string inter_broker_name = raw("inter.broker.listener.name") ? upper_all({*raw("inter.broker.listener.name")}).front()
-                                  : advertised_.empty()              ? ""
-                                                                     : advertised_.front().name;
-  for (const auto& l : listeners_) {
-    const bool controller = contains(controller_names, l.name);
-    if (l.security_protocol == "PLAINTEXT" || (!controller && l.name != inter_broker_name)) continue;
-    throw ConfigError(std::string(controller ? "controller.listener.names" : "inter.broker.listener.name") +
-                      ": listener " + l.name + " uses " + l.security_protocol +
-                      ", but kbroker connects to other brokers and controllers over PLAINTEXT only so far (" +
-                      (controller ? "keep the controller listeners PLAINTEXT"
-                                  : "name a PLAINTEXT listener in inter.broker.listener.name") +
-                      ")");
+  // Kafka's alternative to inter.broker.listener.name: the listener named after the protocol.
+  if (is_set("security.inter.broker.protocol")) {
+    const std::string protocol = upper_all({get_string("security.inter.broker.protocol")}).front();
+    auto ibl = raw("inter.broker.listener.name");
+    if (ibl && upper_all({*ibl}).front() != protocol)
+      throw ConfigError("Only one of inter.broker.listener.name and security.inter.broker.protocol should be set.");
+    if (std::none_of(advertised_.begin(), advertised_.end(), [&](const Listener& l) { return l.name == protocol; }))
+      throw ConfigError("security.inter.broker.protocol: " + protocol + " names no listener in advertised.listeners (a " +
+                        "listener called " + protocol + " is the inter-broker one; or set inter.broker.listener.name)");
+    values_["inter.broker.listener.name"] = protocol;
   }
 
   voters_.clear();

@@ -8,8 +8,7 @@
 // Kafka must not fail on kbroker for naming one of these. Each keeps Kafka's type, default,
 // range and update mode (read-only, cluster-wide or per-broker), so a value Kafka would refuse
 // is refused here too. A few are refused when set to something kbroker cannot honour (a
-// policy class, a dynamic quorum, a non-PLAINTEXT inter-broker protocol)
-// rather than silently ignored. When kbroker starts using one, it moves to properties.cc.
+// policy class, a dynamic quorum) rather than silently ignored. When kbroker starts using one, it moves to properties.cc.
 #include "config/config.h"
 #include "config/parse.h"
 
@@ -298,8 +297,6 @@ const std::vector<PropertyDef>& compat_broker_properties() {
       kafka("sasl.login.refresh.window.jitter", T::Double, "0.05").per_broker(),
       kafka("sasl.login.retry.backoff.max.ms", T::Long, "10000"),
       kafka("sasl.login.retry.backoff.ms", T::Long, "100"),
-      kafka("sasl.mechanism.controller.protocol", T::String, "GSSAPI"),
-      kafka("sasl.mechanism.inter.broker.protocol", T::String, "GSSAPI").per_broker(),
       kafka("sasl.oauthbearer.clock.skew.seconds", T::Int, "30"),
       kafka("sasl.oauthbearer.expected.audience", T::List, null),
       kafka("sasl.oauthbearer.expected.issuer", T::String, null),
@@ -311,12 +308,10 @@ const std::vector<PropertyDef>& compat_broker_properties() {
       kafka("sasl.oauthbearer.sub.claim.name", T::String, "sub"),
       kafka("sasl.oauthbearer.token.endpoint.url", T::String, null),
       kafka("sasl.server.callback.handler.class", T::String, null),
-      kafka("security.inter.broker.protocol", T::String, "PLAINTEXT").in({"PLAINTEXT"}),
       kafka("security.providers", T::String, null),
       kafka("socket.connection.setup.timeout.max.ms", T::Long, "30000"),
       kafka("socket.connection.setup.timeout.ms", T::Long, "10000"),
       kafka("socket.listen.backlog.size", T::Int, "50").at_least(1),
-      kafka("ssl.endpoint.identification.algorithm", T::String, "https").per_broker(),
       kafka("ssl.engine.factory.class", T::String, null).per_broker(),
       kafka("ssl.keymanager.algorithm", T::String, "SunX509").per_broker(),
       kafka("ssl.protocol", T::String, "TLSv1.2").per_broker(),

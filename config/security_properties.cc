@@ -67,6 +67,23 @@ const std::vector<PropertyDef>& security_transport_properties() {
           "Largest request a SASL listener reads before the client has authenticated"),
       Def("connections.max.reauth.ms", T::Long, "0",
           "Lifetime of a SASL session: a client must authenticate again before it ends (KIP-368); 0: never"),
+      // kbroker's own connections (server/peer_security.h).
+      Def("security.inter.broker.protocol", T::String, "PLAINTEXT",
+          "Kafka's alternative to inter.broker.listener.name: the listener named after this protocol is the "
+          "inter-broker one (set one of the two)")
+          .in({"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}),
+      Def("sasl.mechanism.inter.broker.protocol", T::String, "GSSAPI",
+          "How this broker logs in to a SASL inter-broker listener: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (GSSAPI, "
+          "Kafka's default, is refused), with the username/password of that listener's <mechanism>.sasl.jaas.config")
+          .per_broker(),
+      Def("sasl.mechanism.controller.protocol", T::String, "GSSAPI",
+          "How this node logs in to a SASL controller listener: PLAIN (SCRAM's credentials live in the metadata "
+          "log the controllers replicate; GSSAPI is refused), with the username/password of that listener's "
+          "plain.sasl.jaas.config"),
+      Def("ssl.endpoint.identification.algorithm", T::String, "https",
+          "https: kbroker's own TLS connections check the other broker's certificate names the host (or IP "
+          "address) connected to; empty: not checked")
+          .per_broker(),
   };
   return defs;
 }

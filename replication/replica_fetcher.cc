@@ -16,7 +16,8 @@ namespace {
 
 class PeerFetchTransport final : public FetchTransport {
  public:
-  explicit PeerFetchTransport(std::string client_id) : peers_(std::move(client_id)) {}
+  PeerFetchTransport(std::string client_id, runtime::PeerSecurity security)
+      : peers_(std::move(client_id), std::move(security)) {}
   void stop() override { peers_.stop(); }
   void fetch(int32_t leader, const PeerAddress& to, const msg::FetchRequest& req, int16_t version, int64_t timeout_ms,
              std::function<void(Result<std::shared_ptr<FetchReply>>)> done) override {
@@ -40,8 +41,8 @@ class PeerFetchTransport final : public FetchTransport {
 
 }  // namespace
 
-std::unique_ptr<FetchTransport> peer_fetch_transport(std::string client_id) {
-  return std::make_unique<PeerFetchTransport>(std::move(client_id));
+std::unique_ptr<FetchTransport> peer_fetch_transport(std::string client_id, runtime::PeerSecurity security) {
+  return std::make_unique<PeerFetchTransport>(std::move(client_id), std::move(security));
 }
 
 struct ReplicaFetcherManager::Impl : std::enable_shared_from_this<Impl> {

@@ -79,7 +79,7 @@ class FetchTransport {
 // Fetches over a PeerClient of its own, named `client_id`: follower fetches long-poll, and on
 // a connection shared with the quorum's or the heartbeats' requests they would hold those
 // answers back (a connection answers in request order).
-std::unique_ptr<FetchTransport> peer_fetch_transport(std::string client_id);
+std::unique_ptr<FetchTransport> peer_fetch_transport(std::string client_id, runtime::PeerSecurity security = {});
 
 class ReplicaFetcherManager {
  public:

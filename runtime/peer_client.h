@@ -17,6 +17,7 @@
 
 #include "protocol/types.h"
 #include "protocol/wire.h"
+#include "security/tls.h"
 
 namespace kb::runtime {
 
@@ -24,6 +25,21 @@ struct PeerAddress {
   std::string host;
   uint16_t port = 0;
   bool operator==(const PeerAddress&) const = default;
+};
+
+// How a PeerClient's connections reach the listener they target (the inter-broker listener
+// for broker traffic, the controller listener for the quorum and the controller channel), as
+// Kafka's client side of that listener's security protocol: TLS verified against the trust
+// store (and the host name, unless ssl.endpoint.identification.algorithm is empty), then SASL
+// with one mechanism. A connection carries no request until both are done; a failed handshake
+// fails what waits on it with the error (and is logged, rate-limited), and the next request
+// tries again, as after a refused connection.
+struct PeerSecurity {
+  std::string protocol = "PLAINTEXT";  // PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL
+  security::TlsContext tls;            // SSL and SASL_SSL: a client context
+  bool verify_host = true;             // ssl.endpoint.identification.algorithm=https
+  std::string sasl_mechanism;          // SASL_*: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
+  std::string sasl_username, sasl_password;
 };
 
 // Turns a typed answer callback into one taking the raw response body: CORRUPT_MESSAGE for a
@@ -46,7 +62,7 @@ class PeerClient {
   // or closed with the request outstanding) or REQUEST_TIMED_OUT.
   using Callback = std::function<void(Result<std::vector<uint8_t>>)>;
 
-  explicit PeerClient(std::string client_id);
+  explicit PeerClient(std::string client_id, PeerSecurity security = {});
   ~PeerClient();  // stop()
   // Fails everything outstanding with NETWORK_EXCEPTION, closes connections, joins the thread.
   // Sends after stop() are dropped: their callbacks never run.

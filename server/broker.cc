@@ -33,6 +33,7 @@
 #include "server/http_server.h"
 #include "server/metadata_publishers.h"
 #include "server/listener_security.h"
+#include "server/peer_security.h"
 #include "server/network.h"
 #include "server/network_limits.h"
 #include "server/readiness.h"
@@ -121,6 +122,12 @@ storage::LogConfig Broker::log_config_for(const std::map<std::string, std::strin
 }
 
 Status Broker::start() {
+  auto broker_security = make_peer_security(config_, PeerTraffic::Broker);
+  if (!broker_security.ok()) return broker_security.error();
+  broker_peer_security_ = std::move(*broker_security);
+  auto controller_security = make_peer_security(config_, PeerTraffic::Controller);
+  if (!controller_security.ok()) return controller_security.error();
+  controller_peer_security_ = std::move(*controller_security);
   storage::LogManagerOptions lo;
   for (const auto& d : config_.log_dirs()) lo.log_dirs.emplace_back(d);
   lo.retention_check_interval_ms = config_.get_long("log.retention.check.interval.ms");
@@ -161,14 +168,16 @@ Status Broker::start() {
   tc.abort_timed_out_interval_ms = config_.get_long("transaction.abort.timed.out.transaction.cleanup.interval.ms");
   tc.id_expiration_ms = config_.get_long("transactional.id.expiration.ms");
   tc.remove_expired_interval_ms = config_.get_long("transaction.remove.expired.transaction.cleanup.interval.ms");
-  marker_client_ = std::make_unique<PeerClient>("kbroker-" + std::to_string(node_id_) + "-txn-markers");
+  marker_client_ = std::make_unique<PeerClient>("kbroker-" + std::to_string(node_id_) + "-txn-markers",
+                                                broker_peer_security_);
   txn_markers_ = std::make_unique<coordinator::BrokerTxnMarkerSender>(
       [this] { return image(); },
       [this](const controller::MetadataImage& img, int32_t node) {
         return inter_broker_address(img, node, config_.raw("inter.broker.listener.name"));
       },
       *marker_client_);
-  verifier_client_ = std::make_unique<PeerClient>("kbroker-" + std::to_string(node_id_) + "-txn-verifier");
+  verifier_client_ = std::make_unique<PeerClient>("kbroker-" + std::to_string(node_id_) + "-txn-verifier",
+                                                  broker_peer_security_);
   txn_verifier_ = std::make_unique<coordinator::TxnVerifier>(
       [this] { return image(); },
       [this](const controller::MetadataImage& img, int32_t node) {
@@ -192,6 +201,7 @@ Status Broker::start() {
   ro.incarnation = incarnation_;
   ro.fetcher = replica_fetcher_options(config_);
   ro.inter_broker_listener = config_.raw("inter.broker.listener.name");
+  ro.peer_security = broker_peer_security_;
   ro.replica_lag_time_max_ms = config_.get_long("replica.lag.time.max.ms");
   coordinator_publisher_ = std::make_unique<CoordinatorPublisher>(node_id_, *groups_, *txns_);
   replica_publisher_ = std::make_unique<ReplicaPublisher>(
@@ -308,6 +318,7 @@ Status Broker::start() {
       return ensure_internal_topic(spec, "schema.registry.topic.replication.factor");
     };
     h.lone_broker = config_.quorum_voters().empty();
+    h.peer_security = broker_peer_security_;
     schema_registry_ = std::make_unique<SchemaRegistryService>(config_, std::move(h));
     metrics_.add_collector(schema_registry_->collector());
   }
@@ -429,8 +440,8 @@ void Broker::stop() {
 Status Broker::open_controller() {
   auto cluster_id = controller::ensure_cluster_id(config_);
   if (!cluster_id.ok()) return cluster_id.error();
-  peers_ = std::make_unique<PeerClient>("kbroker-" + std::to_string(node_id_));
-  quorum_peers_ = std::make_unique<PeerClient>("kbroker-quorum-" + std::to_string(node_id_));
+  peers_ = std::make_unique<PeerClient>("kbroker-" + std::to_string(node_id_), controller_peer_security_);
+  quorum_peers_ = std::make_unique<PeerClient>("kbroker-quorum-" + std::to_string(node_id_), controller_peer_security_);
   controller_requests_ = std::make_unique<LoopThread>("kb-ctl-requests");
   auto cq = controller::open_controller_quorum(config_, cluster_id.value(), *logs_, *quorum_peers_);
   if (!cq.ok()) return cq.error();

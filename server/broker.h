@@ -197,6 +197,8 @@ class Broker {
   // The replicas (and the follower fetcher) and the coordinators following the metadata.
   std::unique_ptr<ReplicaPublisher> replica_publisher_;
   std::unique_ptr<CoordinatorPublisher> coordinator_publisher_;
+  // How this broker's own connections log in to the inter-broker and controller listeners.
+  runtime::PeerSecurity broker_peer_security_, controller_peer_security_;
   std::unique_ptr<runtime::PeerClient> peers_;
   std::unique_ptr<runtime::PeerClient> quorum_peers_;  // the quorum's own connections, never queued behind others
   std::unique_ptr<controller::ControllerQuorum> metadata_;  // the Controller on the Raft quorum

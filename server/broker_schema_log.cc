@@ -79,8 +79,8 @@ BrokerSchemaLog::BrokerSchemaLog(BrokerSchemaLogOptions options, LeaderLookup le
     : options_(std::move(options)),
       leader_(std::move(leader)),
       timers_(timers),
-      writer_(options_.client_id),
-      reader_(options_.client_id + "-reader") {}
+      writer_(options_.client_id, options_.peer_security),
+      reader_(options_.client_id + "-reader", options_.peer_security) {}
 
 BrokerSchemaLog::~BrokerSchemaLog() { stop(); }
 

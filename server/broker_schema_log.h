@@ -48,6 +48,7 @@ struct BrokerSchemaLogOptions {
   int32_t fetch_max_bytes = 8 << 20;
   int64_t retry_backoff_ms = 100;
   int64_t read_retry_backoff_ms = 250;
+  runtime::PeerSecurity peer_security;  // broker traffic: the inter-broker listener's login
 };
 
 class BrokerSchemaLog final : public registry::SchemaLog {

@@ -31,28 +31,6 @@ Error invalid(const std::string& listener, const std::string& why) {
   return Error{ErrorCode::INVALID_CONFIG, "listener " + listener + ": " + why};
 }
 
-security::TlsSettings tls_settings(const config::BrokerConfig& c, const config::Listener& l) {
-  auto get = [&](const char* property) { return c.listener_raw(l.name, property).value_or(""); };
-  security::TlsSettings s;
-  s.keystore_type = get("ssl.keystore.type");
-  s.keystore_location = get("ssl.keystore.location");
-  s.keystore_password = get("ssl.keystore.password");
-  s.keystore_key = get("ssl.keystore.key");
-  s.keystore_certificate_chain = get("ssl.keystore.certificate.chain");
-  s.key_password = get("ssl.key.password");
-  s.truststore_type = get("ssl.truststore.type");
-  s.truststore_location = get("ssl.truststore.location");
-  s.truststore_password = get("ssl.truststore.password");
-  s.truststore_certificates = get("ssl.truststore.certificates");
-  // Kafka reads ssl.client.auth of a SASL_SSL listener only under its prefix (SASL
-  // authenticates those clients; a certificate is asked for only when that listener says so).
-  const std::string own_client_auth = config::BrokerConfig::listener_key(l.name, "ssl.client.auth");
-  s.client_auth = l.security_protocol == "SSL" ? get("ssl.client.auth") : c.raw(own_client_auth).value_or("none");
-  s.enabled_protocols = split_list(get("ssl.enabled.protocols"));
-  s.cipher_suites = split_list(get("ssl.cipher.suites"));
-  return s;
-}
-
 Result<std::shared_ptr<const SaslConfig>> sasl_config(const config::BrokerConfig& c, const config::Listener& l,
                                                       ScramLookup scram_lookup) {
   auto sasl = std::make_shared<SaslConfig>();
@@ -82,6 +60,29 @@ Result<std::shared_ptr<const SaslConfig>> sasl_config(const config::BrokerConfig
 }
 
 }  // namespace
+
+security::TlsSettings tls_settings(const config::BrokerConfig& c, const config::Listener& l) {
+  auto get = [&](const char* property) { return c.listener_raw(l.name, property).value_or(""); };
+  security::TlsSettings s;
+  s.keystore_type = get("ssl.keystore.type");
+  s.keystore_location = get("ssl.keystore.location");
+  s.keystore_password = get("ssl.keystore.password");
+  s.keystore_key = get("ssl.keystore.key");
+  s.keystore_certificate_chain = get("ssl.keystore.certificate.chain");
+  s.key_password = get("ssl.key.password");
+  s.truststore_type = get("ssl.truststore.type");
+  s.truststore_location = get("ssl.truststore.location");
+  s.truststore_password = get("ssl.truststore.password");
+  s.truststore_certificates = get("ssl.truststore.certificates");
+  // Kafka reads ssl.client.auth of a SASL_SSL listener only under its prefix (SASL
+  // authenticates those clients; a certificate is asked for only when that listener says so).
+  const std::string own_client_auth = config::BrokerConfig::listener_key(l.name, "ssl.client.auth");
+  s.client_auth = l.security_protocol == "SSL" ? get("ssl.client.auth") : c.raw(own_client_auth).value_or("none");
+  s.enabled_protocols = split_list(get("ssl.enabled.protocols"));
+  s.cipher_suites = split_list(get("ssl.cipher.suites"));
+  return s;
+}
+
 
 Result<std::map<std::string, std::shared_ptr<const ListenerSecurity>>> make_listener_security(
     const config::BrokerConfig& c, ScramLookup scram_lookup) {

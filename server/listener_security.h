@@ -37,6 +37,10 @@ struct ListenerSecurity {
 
 using ScramLookup = std::function<std::optional<security::ScramCredential>(security::ScramMechanism, const std::string&)>;
 
+// A listener's ssl.* settings, each from listener.name.<listener>.<setting> when set; for the
+// server side of `l` and for kbroker's own connections to it.
+security::TlsSettings tls_settings(const config::BrokerConfig& c, const config::Listener& l);
+
 // Listener name -> its security; PLAINTEXT listeners are left out. INVALID_CONFIG naming the
 // listener and the setting (a missing or unreadable key store, a JKS store, a mechanism
 // kbroker does not serve, a SASL listener without a mechanism or PLAIN without users).

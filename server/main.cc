@@ -18,6 +18,7 @@
 #include "config/config.h"
 #include "server/broker.h"
 #include "server/listener_security.h"
+#include "server/peer_security.h"
 
 namespace po = boost::program_options;
 
@@ -89,6 +90,13 @@ int main(int argc, char** argv) {
     std::cerr << "kbroker: configuration error: " << sec.error().message << "\n";
     return kExitConfig;
   }
+  // So is kbroker's own login to the inter-broker and controller listeners (GSSAPI, Kafka's
+  // default mechanism, which kbroker lacks; missing credentials).
+  for (auto traffic : {kb::server::PeerTraffic::Broker, kb::server::PeerTraffic::Controller})
+    if (auto peer = kb::server::make_peer_security(*config, traffic); !peer.ok()) {
+      std::cerr << "kbroker: configuration error: " << peer.error().message << "\n";
+      return kExitConfig;
+    }
 
   spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] %^%l%$ %v");
   spdlog::set_level(spdlog::level::from_str(config->get_string("log.level")));

@@ -138,7 +138,8 @@ void ReplicaPublisher::apply(const controller::MetadataDelta& delta) {
       if (!fetchers_)
         fetchers_ = std::make_unique<replication::ReplicaFetcherManager>(
             opts_.fetcher, replicas_,
-            replication::peer_fetch_transport("kbroker-" + std::to_string(opts_.node_id) + "-replica-fetcher"));
+            replication::peer_fetch_transport("kbroker-" + std::to_string(opts_.node_id) + "-replica-fetcher",
+                                              opts_.peer_security));
       return *fetchers_;
     };
     replicas_.apply_delta(changes, env);

@@ -67,6 +67,7 @@ class ReplicaPublisher {
     Uuid incarnation;  // this process's registration: roles wait until it is unfenced
     replication::ReplicaFetcherOptions fetcher;
     std::optional<std::string> inter_broker_listener;
+    runtime::PeerSecurity peer_security;  // the follower fetcher's login to the leaders
     int64_t replica_lag_time_max_ms = 30000;
   };
   using LogConfigFn = std::function<storage::LogConfig(const std::map<std::string, std::string>&)>;

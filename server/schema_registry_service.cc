@@ -68,6 +68,7 @@ SchemaRegistryService::SchemaRegistryService(const config::BrokerConfig& config,
   lo.topic = topic_;
   lo.client_id = "kbroker-" + std::to_string(config.node_id()) + "-schema-registry";
   lo.append_timeout_ms = timeout_ms;
+  lo.peer_security = hooks_.peer_security;
   auto leader = [this]() -> std::optional<SchemaLogLeader> {
     auto img = hooks_.controller->image();
     const controller::PartitionInfo* p = img->partition(topic_, 0);

@@ -50,6 +50,7 @@ class SchemaRegistryService {
     // (yet); in a cluster the creation is forwarded and not awaited.
     std::function<Result<int32_t>(const controller::CreateTopicSpec&)> create_topic;
     bool lone_broker = true;  // no metadata quorum: no other broker will ever join
+    runtime::PeerSecurity peer_security;  // the login to the inter-broker listener of `address`
   };
 
   SchemaRegistryService(const config::BrokerConfig& config, Hooks hooks);

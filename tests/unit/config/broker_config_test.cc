@@ -240,18 +240,23 @@ TEST_CASE("bad listener syntax stops the start, naming listeners") {
   CHECK(starts_with(error_with("listeners: \"\"\n"), "listeners: at least one listener"));
 }
 
-TEST_CASE("every listener needs a security protocol; the inter-broker and controller ones are PLAINTEXT") {
+TEST_CASE("every listener needs a security protocol; the inter-broker and controller ones may be secured") {
   CHECK(error_with("listeners: INTERNAL://h:1\n") ==
         "listeners: no security protocol for listener INTERNAL in listener.security.protocol.map (add "
         "INTERNAL:PLAINTEXT)");
-  CHECK(error_with("listeners: SSL://h:9093\n") ==
-        "inter.broker.listener.name: listener SSL uses SSL, but kbroker connects to other brokers and controllers "
-        "over PLAINTEXT only so far (name a PLAINTEXT listener in inter.broker.listener.name)");
+  // kbroker's own connections log in to secured listeners (server/peer_security.h checks how).
+  CHECK(error_with("listeners: SSL://h:9093\n").empty());
   CHECK(error_with("listeners: PLAINTEXT://h:9092,SSL://h:9093,SASL_SSL://h:9094\n").empty());
-  CHECK(starts_with(error_with("listeners: PLAINTEXT://h:9092,CONTROLLER://h:9093\n"
-                               "controller.listener.names: CONTROLLER\n"
-                               "listener.security.protocol.map: PLAINTEXT:PLAINTEXT,CONTROLLER:SSL\n"),
-                    "controller.listener.names: listener CONTROLLER uses SSL"));
+  CHECK(error_with("listeners: PLAINTEXT://h:9092,CONTROLLER://h:9093\n"
+                   "controller.listener.names: CONTROLLER\n"
+                   "listener.security.protocol.map: PLAINTEXT:PLAINTEXT,CONTROLLER:SSL\n")
+            .empty());
+  // Kafka's security.inter.broker.protocol names the listener called after it.
+  auto by_protocol = load("listeners: PLAINTEXT://h:9092,SASL_SSL://h:9094\nsecurity.inter.broker.protocol: SASL_SSL\n");
+  CHECK(by_protocol.get_string("inter.broker.listener.name") == "SASL_SSL");
+  CHECK(error_with("listeners: PLAINTEXT://h:9092,SASL_SSL://h:9094\nsecurity.inter.broker.protocol: SASL_SSL\n"
+                   "inter.broker.listener.name: PLAINTEXT\n") ==
+        "Only one of inter.broker.listener.name and security.inter.broker.protocol should be set.");
   CHECK(starts_with(error_with("listener.security.protocol.map: A:TLS\n"),
                     "listener.security.protocol.map: invalid"));
 }

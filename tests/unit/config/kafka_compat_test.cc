@@ -75,9 +75,9 @@ TEST_CASE("Kafka's types and ranges still hold for properties kbroker does not u
 }
 
 TEST_CASE("what kbroker cannot honour is refused at start-up, not silently ignored") {
-  // kbroker's own connections speak PLAINTEXT only so far: the inter-broker listener must too.
-  auto ssl = start_error("listeners: SSL://127.0.0.1:9093\nssl.keystore.location: /k.jks\n");
-  CHECK(ssl.find("listener SSL uses SSL, but kbroker connects to other brokers") != std::string::npos);
+  // The inter-broker listener is named once: by inter.broker.listener.name or by the protocol.
+  CHECK(start_error("security.inter.broker.protocol: SSL\n").find("SSL names no listener in advertised.listeners") !=
+        std::string::npos);
   CHECK(start_error("authorizer.class.name: com.example.MyAuthorizer\n").find("kbroker cannot load Java classes") !=
         std::string::npos);
   CHECK(start_error("authorizer.class.name: kafka.security.authorizer.AclAuthorizer\n").find("ZooKeeper") !=
