@@ -225,7 +225,8 @@ class BrokerConfig {
   uint16_t schema_registry_port() const;
   // The properties the code reads, as typed fields (config/settings.h), filled when this
   // configuration was built: the effective values of this snapshot, dynamic layers included.
-  const BrokerSettings& settings() const { return *settings_; }
+  // A configuration built without YAML (BrokerConfig{}) has the built-in defaults.
+  const BrokerSettings& settings() const;
 
  private:
   struct TopicDefault;  // one topic config's broker-derived default (topic_config.cc)

@@ -62,6 +62,12 @@ BrokerSettings BrokerSettings::from(const BrokerConfig& config) {
   return s;
 }
 
+const BrokerSettings& BrokerConfig::settings() const {
+  if (settings_) return *settings_;
+  static const BrokerSettings built_in = BrokerSettings::from(BrokerConfig{});
+  return built_in;
+}
+
 void BrokerConfig::derive_settings() { settings_ = std::make_shared<const BrokerSettings>(BrokerSettings::from(*this)); }
 
 const std::vector<SettingInfo>& broker_setting_infos() {
