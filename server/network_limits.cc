@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config/config.h"
+#include "config/settings.h"
 
 namespace kb::server {
 
@@ -43,10 +44,10 @@ std::vector<std::string> resolve(const std::string& host) {
 
 ConnectionLimits ConnectionLimits::from_config(const config::BrokerConfig& config) {
   ConnectionLimits l;
-  l.max_connections = config.get_int("max.connections");
-  l.max_per_ip = config.get_int("max.connections.per.ip");
+  l.max_connections = config.settings().max_connections;
+  l.max_per_ip = config.settings().max_connections_per_ip;
   std::string why;
-  auto overrides = config::parse_per_ip_overrides(config.get_string("max.connections.per.ip.overrides"), why);
+  auto overrides = config::parse_per_ip_overrides(config.settings().max_connections_per_ip_overrides, why);
   if (!overrides) return l;  // refused when the value was set
   for (const auto& [host, count] : *overrides) {
     if (is_address(host)) {
