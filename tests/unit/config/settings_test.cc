@@ -66,3 +66,9 @@ TEST_CASE("a dynamic change is in the new snapshot's settings, not the old one's
   CHECK(changed->settings().log_cleaner_backoff_ms == 99);
   CHECK(base.settings().log_cleaner_threads == 1);
 }
+
+TEST_CASE("a configuration built without YAML has the built-in defaults as settings") {
+  BrokerConfig bare;
+  CHECK(bare.settings().num_partitions == 1);
+  CHECK(bare.settings().log_cleaner_enable);
+}
