@@ -258,7 +258,7 @@ Status Broker::start() {
   };
   // max.connections spares the inter-broker listener when clients have another one (Kafka's
   // protected listener) and the controller listeners (Kafka's controller has its own).
-  std::string inter_broker = config_.settings().inter_broker_listener_name;
+  std::string inter_broker = config_.settings().inter_broker_listener_name.value_or("");
   if (inter_broker.empty() && !config_.advertised_listeners().empty())
     inter_broker = config_.advertised_listeners().front().name;
   const auto listeners = config_.listeners();
