@@ -356,6 +356,7 @@ BrokerConfig BrokerConfig::from_yaml(std::string_view text, const std::vector<st
   l.check_roles();
   l.check_retention();
   l.c.derive_topic_defaults();
+  l.c.derive_settings();
   return std::move(l.c);
 }
 
@@ -503,6 +504,7 @@ Result<BrokerConfig> BrokerConfig::with_dynamic(const std::map<std::string, std:
   fill(per_broker, c.dynamic_broker_, std::to_string(node_id()));
   if (auto why = rules_between_keys(c); !why.empty()) return Error{ErrorCode::INVALID_REQUEST, why};
   c.derive_topic_defaults();
+  c.derive_settings();
   return c;
 }
 

@@ -35,6 +35,8 @@
 
 namespace kb::config {
 
+struct BrokerSettings;  // config/settings.h
+
 // A fatal configuration problem found at start-up. what() names the offending key first
 // ("num.partitions: invalid value '0': Value must be at least 1"); from_file puts the file's
 // path in front.
@@ -226,6 +228,10 @@ class BrokerConfig {
   std::vector<std::string> warnings() const;
   std::string schema_registry_host() const;       // schema.registry.listener, as metrics_host
   uint16_t schema_registry_port() const;
+  // The properties the code reads, as typed fields (config/settings.h), filled when this
+  // configuration was built: the effective values of this snapshot, dynamic layers included.
+  // A configuration built without YAML (BrokerConfig{}) has the built-in defaults.
+  const BrokerSettings& settings() const;
 
  private:
   struct TopicDefault;  // one topic config's broker-derived default (topic_config.cc)
@@ -234,6 +240,7 @@ class BrokerConfig {
 
   void derive();                 // fills listeners_, advertised_, voters_; throws ConfigError
   void derive_topic_defaults();  // fills topic_defaults_ (topic_config.cc)
+  void derive_settings();        // fills settings_ (settings.cc)
 
   // Explicit static settings (YAML, --set), as normalised text. Only non-null values are stored.
   std::map<std::string, std::string, std::less<>> values_;
@@ -243,6 +250,7 @@ class BrokerConfig {
   std::vector<QuorumVoter> voters_;
   // Indexed like topic_properties(); shared with every TopicConfig made from this broker.
   std::shared_ptr<const std::vector<TopicDefault>> topic_defaults_;
+  std::shared_ptr<const BrokerSettings> settings_;
 };
 
 // The effective configuration of one topic: its explicit overrides on top of the broker's

@@ -16,6 +16,7 @@
 #include <functional>
 #include <set>
 
+#include "config/settings.h"
 #include "controller/controller.h"
 #include "runtime/clock.h"
 
@@ -549,7 +550,7 @@ void Controller::maintain(int64_t now_ms) {
     last_heartbeat_ms_.clear();
     for (const BrokerInfo* b : img->brokers()) last_heartbeat_ms_[b->id] = now_ms;
   }
-  const int64_t session_ms = config_.get_int("broker.session.timeout.ms");
+  const int64_t session_ms = config_.settings().broker_session_timeout_ms;
   MetadataImage work(*img);
   std::vector<MetadataRecord> records;
   auto add = [&](std::vector<MetadataRecord> more) {
@@ -572,8 +573,8 @@ void Controller::maintain(int64_t now_ms) {
     add(std::move(fence));
   }
   bool rebalance = false;
-  if (config_.get_bool("auto.leader.rebalance.enable")) {
-    int64_t interval = config_.get_long("leader.imbalance.check.interval.seconds") * 1000;
+  if (config_.settings().auto_leader_rebalance_enable) {
+    int64_t interval = config_.settings().leader_imbalance_check_interval_seconds * 1000;
     if (now_ms - last_rebalance_ms_ >= interval) {
       rebalance = last_rebalance_ms_ != 0;  // not in the first moments of a new controller
       last_rebalance_ms_ = now_ms;

@@ -10,6 +10,7 @@
 #include <chrono>
 
 #include "config/parse.h"
+#include "config/settings.h"
 #include "controller/partition_cap.h"
 #include "runtime/clock.h"
 #include "runtime/loop_thread.h"
@@ -427,9 +428,9 @@ std::vector<CreateTopicResult> Controller::create_topics(const std::vector<Creat
         continue;
       }
       const int32_t partitions =
-          spec.num_partitions == -1 ? config_.get_int("num.partitions") : spec.num_partitions;
+          spec.num_partitions == -1 ? config_.settings().num_partitions : spec.num_partitions;
       const int32_t rf =
-          spec.replication_factor == -1 ? config_.get_int("default.replication.factor") : spec.replication_factor;
+          spec.replication_factor == -1 ? config_.settings().default_replication_factor : spec.replication_factor;
       // A request Kafka would refuse as a whole for its size: stop building records now,
       // before a count like 2^31-1 turns into memory.
       if (records.size() + spec.configs.size() + 1 + static_cast<size_t>(partitions) > kMaxRecordsPerRequest) {
@@ -703,7 +704,7 @@ std::vector<DeleteTopicResult> Controller::delete_topics(const std::vector<std::
     for (const auto& id : unique_ids) add("", id, ErrorCode::NOT_CONTROLLER, kNotControllerMessage);
     return results;
   }
-  if (!config_.get_bool("delete.topic.enable")) {
+  if (!config_.settings().delete_topic_enable) {
     for (const auto& n : unique_names) add(n, Uuid{}, ErrorCode::TOPIC_DELETION_DISABLED, "Topic deletion is disabled.");
     for (const auto& id : unique_ids) add("", id, ErrorCode::TOPIC_DELETION_DISABLED, "Topic deletion is disabled.");
     return results;

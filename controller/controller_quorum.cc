@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "config/settings.h"
 #include "controller/meta_properties.h"
 #include "controller/quorum_metadata_log.h"
 
@@ -73,7 +74,7 @@ Result<std::unique_ptr<ControllerQuorum>> open_controller_quorum(const config::B
                                                                   storage::LogManager& logs, runtime::PeerClient& peers) {
   auto log = logs.get_or_create(TopicPartition{raft::Quorum::kTopic, 0}, metadata_log_config());
   if (!log.ok()) return log.error();
-  const int64_t request_timeout = config.get_int("controller.quorum.request.timeout.ms");
+  const int64_t request_timeout = config.settings().controller_quorum_request_timeout_ms;
   auto qlog = std::make_unique<QuorumMetadataLog>(request_timeout * 2);
   QuorumMetadataLog* qlog_ptr = qlog.get();
   auto out = std::make_unique<ControllerQuorum>();
@@ -87,13 +88,13 @@ Result<std::unique_ptr<ControllerQuorum>> open_controller_quorum(const config::B
   // A lone broker is its quorum's only voter; nobody ever dials it as one.
   if (qo.voters.empty()) qo.voters.push_back({config.node_id(), "", 0});
   qo.cluster_id = cluster_id;
-  qo.raft.election_timeout_ms = config.get_int("controller.quorum.election.timeout.ms");
-  qo.raft.fetch_timeout_ms = config.get_int("controller.quorum.fetch.timeout.ms");
+  qo.raft.election_timeout_ms = config.settings().controller_quorum_election_timeout_ms;
+  qo.raft.fetch_timeout_ms = config.settings().controller_quorum_fetch_timeout_ms;
   qo.raft.fetch_resend_ms = request_timeout;
   qo.request_timeout_ms = request_timeout;
   qo.fetch_max_wait_ms = std::min<int64_t>(500, qo.raft.fetch_timeout_ms / 2);
-  qo.snapshot_max_bytes = config.get_long("metadata.log.max.record.bytes.between.snapshots");
-  qo.snapshot_interval_ms = config.get_long("metadata.log.max.snapshot.interval.ms");
+  qo.snapshot_max_bytes = config.settings().metadata_log_max_record_bytes_between_snapshots;
+  qo.snapshot_interval_ms = config.settings().metadata_log_max_snapshot_interval_ms;
   auto q = raft::Quorum::open(qo, log.value(), peers, callbacks_for(out->controller.get()));
   if (!q.ok()) return q.error();
   out->quorum = std::move(q.value());

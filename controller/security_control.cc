@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config/scram_users.h"
+#include "config/settings.h"
 #include "controller/controller.h"
 
 namespace kb::controller {
@@ -150,7 +151,7 @@ std::vector<ScramAlterResult> Controller::alter_scram_credentials(const std::vec
 
 std::vector<MetadataRecord> Controller::bootstrap_scram_records() const {
   std::vector<MetadataRecord> out;
-  auto users = config::parse_scram_users(config_.get_string("bootstrap.scram.users"));
+  auto users = config::parse_scram_users(config_.settings().bootstrap_scram_users);
   if (!users.ok()) return out;  // refused when the configuration was loaded
   for (const auto& u : users.value()) {
     auto m = security::scram_mechanism(u.mechanism);

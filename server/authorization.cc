@@ -4,12 +4,14 @@
 #include <cctype>
 #include <string>
 
+#include "config/settings.h"
+
 namespace kb::server {
 
 // super.users is Kafka's ';'-separated list (a principal may hold a ',').
 security::AuthorizerConfig authorizer_config(const config::BrokerConfig& config) {
   security::AuthorizerConfig out;
-  const std::string text = config.get_string("super.users");
+  const std::string text = config.settings().super_users;
   std::string_view list = text;
   while (!list.empty()) {
     size_t end = std::min(list.find(';'), list.size());
@@ -19,7 +21,7 @@ security::AuthorizerConfig authorizer_config(const config::BrokerConfig& config)
     if (!item.empty()) out.super_users.emplace(item);
     list.remove_prefix(std::min(end + 1, list.size()));
   }
-  out.allow_everyone_if_no_acl_found = config.get_bool("allow.everyone.if.no.acl.found");
+  out.allow_everyone_if_no_acl_found = config.settings().allow_everyone_if_no_acl_found;
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 
+#include "config/settings.h"
 #include "controller/broker_lifecycle.h"
 #include "controller/meta_properties.h"
 #include "controller/producer_id_manager.h"
@@ -56,12 +57,12 @@ constexpr int16_t kAutoCreateVersion = 5;
 replication::ReplicaFetcherOptions replica_fetcher_options(const config::BrokerConfig& config) {
   replication::ReplicaFetcherOptions o;
   o.node_id = config.node_id();
-  o.max_wait_ms = config.get_int("replica.fetch.wait.max.ms");
-  o.min_bytes = config.get_int("replica.fetch.min.bytes");
-  o.max_bytes = config.get_int("replica.fetch.response.max.bytes");
-  o.partition_max_bytes = config.get_int("replica.fetch.max.bytes");
-  o.backoff_ms = config.get_int("replica.fetch.backoff.ms");
-  o.fetchers_per_leader = config.get_int("num.replica.fetchers");
+  o.max_wait_ms = config.settings().replica_fetch_wait_max_ms;
+  o.min_bytes = config.settings().replica_fetch_min_bytes;
+  o.max_bytes = config.settings().replica_fetch_response_max_bytes;
+  o.partition_max_bytes = config.settings().replica_fetch_max_bytes;
+  o.backoff_ms = config.settings().replica_fetch_backoff_ms;
+  o.fetchers_per_leader = config.settings().num_replica_fetchers;
   return o;
 }
 
@@ -72,12 +73,12 @@ Broker::Broker(config::BrokerConfig config)
       node_id_(config_.node_id()),
       dynamic_configs_(std::make_unique<DynamicConfigPublisher>(config_)),
       tls_reloader_(std::make_unique<TlsReloader>()),
-      authorization_(std::make_unique<Authorization>(!config_.get_string("authorizer.class.name").empty(),
+      authorization_(std::make_unique<Authorization>(!config_.settings().authorizer_class_name.empty(),
                                                      authorizer_config(config_))),
       quotas_(std::make_unique<ClientQuotaManager>(QuotaOptions{
-          config_.get_int("quota.window.num"), config_.get_int("quota.window.size.seconds") * 1000LL,
-          config_.get_int("controller.quota.window.num"),
-          config_.get_int("controller.quota.window.size.seconds") * 1000LL})) {}
+          config_.settings().quota_window_num, config_.settings().quota_window_size_seconds * 1000LL,
+          config_.settings().controller_quota_window_num,
+          config_.settings().controller_quota_window_size_seconds * 1000LL})) {}
 
 std::shared_ptr<const config::BrokerConfig> Broker::effective_config() const { return dynamic_configs_->effective(); }
 
@@ -130,13 +131,12 @@ Status Broker::start() {
   controller_peer_security_ = std::move(*controller_security);
   storage::LogManagerOptions lo;
   for (const auto& d : config_.log_dirs()) lo.log_dirs.emplace_back(d);
-  lo.retention_check_interval_ms = config_.get_long("log.retention.check.interval.ms");
-  if (config_.is_set("log.flush.interval.ms"))
-    lo.flush_interval_ms = std::max<int64_t>(1, config_.get_long("log.flush.interval.ms"));
-  lo.cleaner_enable = config_.get_bool("log.cleaner.enable");
-  lo.cleaner.threads = config_.get_int("log.cleaner.threads");
-  lo.cleaner.backoff_ms = config_.get_long("log.cleaner.backoff.ms");
-  lo.cleaner.dedupe_buffer_size = config_.get_long("log.cleaner.dedupe.buffer.size");
+  lo.retention_check_interval_ms = config_.settings().log_retention_check_interval_ms;
+  if (auto flush_ms = config_.settings().log_flush_interval_ms) lo.flush_interval_ms = std::max<int64_t>(1, *flush_ms);
+  lo.cleaner_enable = config_.settings().log_cleaner_enable;
+  lo.cleaner.threads = config_.settings().log_cleaner_threads;
+  lo.cleaner.backoff_ms = config_.settings().log_cleaner_backoff_ms;
+  lo.cleaner.dedupe_buffer_size = config_.settings().log_cleaner_dedupe_buffer_size;
   auto logs = storage::LogManager::open(lo);
   if (!logs.ok()) return logs.error();
   logs_ = std::move(logs.value());
@@ -150,30 +150,30 @@ Status Broker::start() {
   });
 
   coordinator::GroupConfig gc;
-  gc.min_session_timeout_ms = config_.get_int("group.min.session.timeout.ms");
-  gc.max_session_timeout_ms = config_.get_int("group.max.session.timeout.ms");
-  gc.initial_rebalance_delay_ms = config_.get_int("group.initial.rebalance.delay.ms");
-  gc.max_size = config_.get_int("group.max.size");
-  gc.offset_metadata_max_bytes = config_.get_int("offset.metadata.max.bytes");
-  gc.offsets_retention_ms = config_.get_long("offsets.retention.minutes") * 60 * 1000;
-  gc.offsets_retention_check_interval_ms = config_.get_long("offsets.retention.check.interval.ms");
+  gc.min_session_timeout_ms = config_.settings().group_min_session_timeout_ms;
+  gc.max_session_timeout_ms = config_.settings().group_max_session_timeout_ms;
+  gc.initial_rebalance_delay_ms = config_.settings().group_initial_rebalance_delay_ms;
+  gc.max_size = config_.settings().group_max_size;
+  gc.offset_metadata_max_bytes = config_.settings().offset_metadata_max_bytes;
+  gc.offsets_retention_ms = int64_t{config_.settings().offsets_retention_minutes} * 60 * 1000;
+  gc.offsets_retention_check_interval_ms = config_.settings().offsets_retention_check_interval_ms;
   coordinator_loop_ = std::make_unique<LoopThread>("kb-coordinator");
   group_log_ = std::make_unique<coordinator::ReplicaGroupLog>(
-      *replicas_, *coordinator_loop_, config_.get_int("offsets.commit.timeout.ms"),
-      coordinator::ReplicaGroupLog::kTopic, config_.get_int("offsets.topic.compression.codec"));
+      *replicas_, *coordinator_loop_, config_.settings().offsets_commit_timeout_ms,
+      coordinator::ReplicaGroupLog::kTopic, config_.settings().offsets_topic_compression_codec);
   groups_ = std::make_unique<coordinator::GroupCoordinator>(gc, *coordinator_loop_, *group_log_);
 
   coordinator::TxnConfig tc;
-  tc.max_timeout_ms = config_.get_int("transaction.max.timeout.ms");
-  tc.abort_timed_out_interval_ms = config_.get_long("transaction.abort.timed.out.transaction.cleanup.interval.ms");
-  tc.id_expiration_ms = config_.get_long("transactional.id.expiration.ms");
-  tc.remove_expired_interval_ms = config_.get_long("transaction.remove.expired.transaction.cleanup.interval.ms");
+  tc.max_timeout_ms = config_.settings().transaction_max_timeout_ms;
+  tc.abort_timed_out_interval_ms = config_.settings().transaction_abort_timed_out_transaction_cleanup_interval_ms;
+  tc.id_expiration_ms = config_.settings().transactional_id_expiration_ms;
+  tc.remove_expired_interval_ms = config_.settings().transaction_remove_expired_transaction_cleanup_interval_ms;
   marker_client_ = std::make_unique<PeerClient>("kbroker-" + std::to_string(node_id_) + "-txn-markers",
                                                 broker_peer_security_);
   txn_markers_ = std::make_unique<coordinator::BrokerTxnMarkerSender>(
       [this] { return image(); },
       [this](const controller::MetadataImage& img, int32_t node) {
-        return inter_broker_address(img, node, config_.raw("inter.broker.listener.name"));
+        return inter_broker_address(img, node, config_.settings().inter_broker_listener_name);
       },
       *marker_client_);
   verifier_client_ = std::make_unique<PeerClient>("kbroker-" + std::to_string(node_id_) + "-txn-verifier",
@@ -181,10 +181,10 @@ Status Broker::start() {
   txn_verifier_ = std::make_unique<coordinator::TxnVerifier>(
       [this] { return image(); },
       [this](const controller::MetadataImage& img, int32_t node) {
-        return inter_broker_address(img, node, config_.raw("inter.broker.listener.name"));
+        return inter_broker_address(img, node, config_.settings().inter_broker_listener_name);
       },
       *verifier_client_);
-  replicas_->set_transaction_verification(config_.get_bool("transaction.partition.verification.enable"));
+  replicas_->set_transaction_verification(config_.settings().transaction_partition_verification_enable);
   // Kafka appends to __transaction_state with request.timeout.ms (30 s) for the ISR.
   txn_log_ = std::make_unique<coordinator::ReplicaGroupLog>(*replicas_, *coordinator_loop_, 30000,
                                                            kTransactionStateTopic);
@@ -200,9 +200,9 @@ Status Broker::start() {
   ro.node_id = node_id_;
   ro.incarnation = incarnation_;
   ro.fetcher = replica_fetcher_options(config_);
-  ro.inter_broker_listener = config_.raw("inter.broker.listener.name");
+  ro.inter_broker_listener = config_.settings().inter_broker_listener_name;
   ro.peer_security = broker_peer_security_;
-  ro.replica_lag_time_max_ms = config_.get_long("replica.lag.time.max.ms");
+  ro.replica_lag_time_max_ms = config_.settings().replica_lag_time_max_ms;
   coordinator_publisher_ = std::make_unique<CoordinatorPublisher>(node_id_, *groups_, *txns_);
   replica_publisher_ = std::make_unique<ReplicaPublisher>(
       ro, *logs_, *replicas_, [this](const auto& overrides) { return log_config_for(overrides); },
@@ -215,9 +215,9 @@ Status Broker::start() {
   metadata_->controller->subscribe([this](const controller::MetadataDelta& delta) {
     if (dynamic_configs_->on_delta(delta)) {
       auto eff = effective_config();
-      logs_->reconfigure_cleaner(eff->get_int("log.cleaner.threads"), eff->get_long("log.cleaner.backoff.ms"));
+      logs_->reconfigure_cleaner(eff->settings().log_cleaner_threads, eff->settings().log_cleaner_backoff_ms);
       connection_quotas_->set_limits(ConnectionLimits::from_config(*eff));
-      replicas_->set_transaction_verification(eff->get_bool("transaction.partition.verification.enable"));
+      replicas_->set_transaction_verification(eff->settings().transaction_partition_verification_enable);
     }
     // Also when nothing changed in the image's values: a store set again may have a new file.
     if (delta.broker_configs_changed()) tls_reloader_->reload(*effective_config());
@@ -269,14 +269,14 @@ Status Broker::start() {
   // and heartbeats travel on them); the others once this broker has caught up with the
   // metadata and the controller unfenced it, as Kafka's BrokerServer does.
   NetworkOptions no;
-  auto controller_names = config_.get_list("controller.listener.names");
+  auto controller_names = config_.settings().controller_listener_names;
   auto is_controller_listener = [&](const std::string& name) {
     return std::any_of(controller_names.begin(), controller_names.end(),
                        [&](const std::string& n) { return strcasecmp(n.c_str(), name.c_str()) == 0; });
   };
   // max.connections spares the inter-broker listener when clients have another one (Kafka's
   // protected listener) and the controller listeners (Kafka's controller has its own).
-  std::string inter_broker = config_.get_string("inter.broker.listener.name");
+  std::string inter_broker = config_.settings().inter_broker_listener_name.value_or("");
   if (inter_broker.empty() && !config_.advertised_listeners().empty())
     inter_broker = config_.advertised_listeners().front().name;
   const auto listeners = config_.listeners();
@@ -294,13 +294,13 @@ Status Broker::start() {
     no.listeners.push_back({l.name, l.host, l.port, !controller_listener, exempt,
                             sec == secured->end() ? nullptr : sec->second});
   }
-  no.queued_max_request_bytes = config_.get_long("queued.max.request.bytes");
+  no.queued_max_request_bytes = config_.settings().queued_max_request_bytes;
   no.quotas = connection_quotas_;
-  no.threads = config_.get_int("num.network.threads");
-  no.max_request_bytes = config_.get_int("socket.request.max.bytes");
-  no.connections_max_idle_ms = config_.get_long("connections.max.idle.ms");
-  no.socket_send_buffer_bytes = config_.get_int("socket.send.buffer.bytes");
-  no.socket_receive_buffer_bytes = config_.get_int("socket.receive.buffer.bytes");
+  no.threads = config_.settings().num_network_threads;
+  no.max_request_bytes = config_.settings().socket_request_max_bytes;
+  no.connections_max_idle_ms = config_.settings().connections_max_idle_ms;
+  no.socket_send_buffer_bytes = config_.settings().socket_send_buffer_bytes;
+  no.socket_receive_buffer_bytes = config_.settings().socket_receive_buffer_bytes;
   network_ = std::make_unique<Network>(no, *this);
   if (auto s = network_->start(); !s.ok()) return s;
   tls_reloader_->start(*serving, [net = network_.get()](const std::string& listener, security::TlsContext tls) {
@@ -308,11 +308,11 @@ Status Broker::start() {
   });
   tls_reloader_->reload(*effective_config());  // a change that came while the listeners started
 
-  if (config_.get_bool("schema.registry.enable")) {
+  if (config_.settings().schema_registry_enable) {
     SchemaRegistryService::Hooks h;
     h.controller = metadata_->controller.get();
     h.address = [this](const controller::MetadataImage& img, int32_t node) {
-      return inter_broker_address(img, node, config_.raw("inter.broker.listener.name"));
+      return inter_broker_address(img, node, config_.settings().inter_broker_listener_name);
     };
     h.create_topic = [this](const controller::CreateTopicSpec& spec) {
       return ensure_internal_topic(spec, "schema.registry.topic.replication.factor");
@@ -355,11 +355,11 @@ Status Broker::start() {
       lo.endpoints.push_back({l.name, l.host, l.port});
       lo.security_protocols.push_back(controller::security_protocol_id(l.security_protocol));
     }
-    lo.rack = config_.raw("broker.rack");
+    lo.rack = config_.settings().broker_rack;
     if (lo.rack && lo.rack->empty()) lo.rack.reset();
-    lo.heartbeat_interval_ms = config_.get_int("broker.heartbeat.interval.ms");
-    lo.replica_lag_time_max_ms = config_.get_long("replica.lag.time.max.ms");
-    lo.high_watermark_checkpoint_interval_ms = config_.get_long("replica.high.watermark.checkpoint.interval.ms");
+    lo.heartbeat_interval_ms = config_.settings().broker_heartbeat_interval_ms;
+    lo.replica_lag_time_max_ms = config_.settings().replica_lag_time_max_ms;
+    lo.high_watermark_checkpoint_interval_ms = config_.settings().replica_high_watermark_checkpoint_interval_ms;
     // Each dir's directory.id (meta.properties, written before the metadata log opened): the
     // controller tracks replicas by it, and a dir that goes offline is named by it.
     for (const auto& d : config_.log_dirs()) {
@@ -370,7 +370,7 @@ Status Broker::start() {
     lo.logs = logs_.get();
     lifecycle_ = std::make_unique<controller::BrokerLifecycle>(lo, *channel_, *metadata_->controller, *replicas_);
   }
-  const int64_t wait_ms = config_.get_long("broker.session.timeout.ms");
+  const int64_t wait_ms = config_.settings().broker_session_timeout_ms;
   const bool caught_up =
       replica_publisher_->wait_caught_up(wait_ms, [this] { return !metadata_->controller->failure().ok(); });
   if (auto s = metadata_->controller->failure(); !s.ok()) return s;
@@ -381,7 +381,7 @@ Status Broker::start() {
   network_->serve_deferred();
 
   spdlog::info("kbroker node {} serving Kafka on {} and metrics on {}:{}", node_id_,
-               fmt::join(config_.get_list("listeners"), ","), config_.metrics_host(),
+               fmt::join(config_.settings().listeners, ","), config_.metrics_host(),
                http_->bound_port());
   return {};
 }
@@ -392,7 +392,7 @@ void Broker::stop() {
   if (lifecycle_) {
     // Controlled shutdown: the controller moves this broker's leaderships to other in-sync
     // replicas first, so clients switch leaders without losing acknowledged records.
-    int64_t timeout = config_.get_long("broker.session.timeout.ms") * 2;
+    int64_t timeout = int64_t{config_.settings().broker_session_timeout_ms} * 2;
     if (lifecycle_->controlled_shutdown(timeout))
       spdlog::info("controlled shutdown: leaderships moved away");
     else
@@ -451,7 +451,7 @@ Status Broker::open_controller() {
       [this](int16_t api_key, int16_t version, std::vector<uint8_t> body, controller::ControllerChannel::Callback done) {
         serve_locally(api_key, version, std::move(body), std::move(done));
       },
-      config_.get_int("controller.quorum.retry.backoff.ms"));
+      config_.settings().controller_quorum_retry_backoff_ms);
   return {};
 }
 
@@ -479,7 +479,7 @@ int32_t Broker::active_controller_id() const { return metadata_->quorum->leader(
 void Broker::run_controller_request(std::function<void()> work) { controller_requests_->post(std::move(work)); }
 
 bool Broker::controller_listener(const std::string& listener) const {
-  for (const auto& n : config_.get_list("controller.listener.names"))
+  for (const auto& n : config_.settings().controller_listener_names)
     if (strcasecmp(n.c_str(), listener.c_str()) == 0) return true;
   return false;
 }
@@ -532,7 +532,7 @@ void Broker::allocate_producer_id_block(std::function<void(Result<controller::Pr
   req.broker_id = node_id_;
   req.broker_epoch = me && me->incarnation_id == incarnation_ ? me->epoch : -1;
   channel_->call<msg::AllocateProducerIdsRequest, msg::AllocateProducerIdsResponse>(
-      req, 0, config_.get_int("controller.quorum.request.timeout.ms"),
+      req, 0, config_.settings().controller_quorum_request_timeout_ms,
       [done = std::move(done)](Result<msg::AllocateProducerIdsResponse> r) {
         if (!r.ok()) return done(r.error());
         if (r->error_code != 0)
@@ -547,7 +547,7 @@ bool Broker::late_transaction(const replication::Partition& p, int64_t now_ms) {
   // has no coordinator that will end it.
   constexpr int64_t kLateTransactionBufferMs = 5 * 60 * 1000;
   auto txn = p.is_leader() ? p.oldest_open_txn() : std::nullopt;
-  const int64_t max_timeout_ms = config_.get_int("transaction.max.timeout.ms");
+  const int64_t max_timeout_ms = config_.settings().transaction_max_timeout_ms;
   if (!txn || txn->last_timestamp <= 0 || now_ms - txn->last_timestamp <= max_timeout_ms + kLateTransactionBufferMs)
     return false;
   static runtime::RateLimitedLog late(kLateTransactionBufferMs);
@@ -561,9 +561,9 @@ bool Broker::late_transaction(const replication::Partition& p, int64_t now_ms) {
 
 void Broker::schedule_producer_expiration() {
   producer_expiration_timer_ =
-      coordinator_loop_->after_ms(config_.get_int("producer.id.expiration.check.interval.ms"), [this] {
+      coordinator_loop_->after_ms(config_.settings().producer_id_expiration_check_interval_ms, [this] {
         const int64_t now = runtime::now_ms();
-        size_t n = replicas_->remove_expired_producers(now, config_.get_int("producer.id.expiration.ms"));
+        size_t n = replicas_->remove_expired_producers(now, config_.settings().producer_id_expiration_ms);
         if (n > 0) spdlog::info("{} idle producer ids expired", n);
         for (const auto& p : replicas_->all()) late_transaction(*p, now);  // said even with no scrapes
         schedule_producer_expiration();
@@ -578,9 +578,10 @@ void Broker::schedule_controller_watch() {
       controller_unknown_since_ms_ = -1;
     } else {
       if (controller_unknown_since_ms_ < 0) controller_unknown_since_ms_ = now - kIntervalMs;
-      auto voters = config_.get_string("controller.quorum.voters");
+      const auto& voters = config_.settings().controller_quorum_voters;
       spdlog::warn("no active controller known for {} s (controller.quorum.voters: {})",
-                   (now - controller_unknown_since_ms_) / 1000, voters.empty() ? "this node alone" : voters);
+                   (now - controller_unknown_since_ms_) / 1000,
+                   voters.empty() ? std::string("this node alone") : fmt::format("{}", fmt::join(voters, ",")));
     }
     schedule_controller_watch();
   });
@@ -589,7 +590,7 @@ void Broker::schedule_controller_watch() {
 int32_t Broker::min_insync_replicas_for(const std::map<std::string, std::string>& overrides) const {
   auto effective = effective_config();
   auto tc = config::TopicConfig::make(*effective, overrides);
-  return tc.ok() ? static_cast<int32_t>(tc->get_long("min.insync.replicas")) : effective->get_int("min.insync.replicas");
+  return tc.ok() ? static_cast<int32_t>(tc->get_long("min.insync.replicas")) : effective->settings().min_insync_replicas;
 }
 
 ErrorCode Broker::missing_partition_error(const TopicPartition& tp) const {
@@ -641,27 +642,27 @@ std::vector<controller::CreateTopicResult> Broker::auto_create_topics(
 Result<int32_t> Broker::ensure_offsets_topic() {
   controller::CreateTopicSpec spec;
   spec.name = coordinator::ReplicaGroupLog::kTopic;
-  spec.num_partitions = config_.get_int("offsets.topic.num.partitions");
-  spec.replication_factor = static_cast<int16_t>(config_.get_int("offsets.topic.replication.factor"));
+  spec.num_partitions = config_.settings().offsets_topic_num_partitions;
+  spec.replication_factor = static_cast<int16_t>(config_.settings().offsets_topic_replication_factor);
   spec.configs = {{"cleanup.policy", "compact"},
                   {"compression.type", "producer"},
-                  {"segment.bytes", std::to_string(config_.get_int("offsets.topic.segment.bytes"))}};
+                  {"segment.bytes", std::to_string(config_.settings().offsets_topic_segment_bytes)}};
   return ensure_internal_topic(spec, "offsets.topic.replication.factor");
 }
 
 Result<int32_t> Broker::ensure_transaction_state_topic() {
   controller::CreateTopicSpec spec;
   spec.name = kTransactionStateTopic;
-  spec.num_partitions = config_.get_int("transaction.state.log.num.partitions");
-  spec.replication_factor = static_cast<int16_t>(config_.get_int("transaction.state.log.replication.factor"));
+  spec.num_partitions = config_.settings().transaction_state_log_num_partitions;
+  spec.replication_factor = static_cast<int16_t>(config_.settings().transaction_state_log_replication_factor);
   // Kafka's default min ISR of 2 would refuse every write on a one-broker setup whose
   // replication factor is 1: the topic gets at most its replication factor.
-  int min_isr = std::min<int>(config_.get_int("transaction.state.log.min.isr"), spec.replication_factor);
+  int min_isr = std::min<int>(config_.settings().transaction_state_log_min_isr, spec.replication_factor);
   spec.configs = {{"cleanup.policy", "compact"},
                   {"compression.type", "uncompressed"},
                   {"min.insync.replicas", std::to_string(min_isr)},
                   {"unclean.leader.election.enable", "false"},
-                  {"segment.bytes", std::to_string(config_.get_int("transaction.state.log.segment.bytes"))}};
+                  {"segment.bytes", std::to_string(config_.settings().transaction_state_log_segment_bytes)}};
   return ensure_internal_topic(spec, "transaction.state.log.replication.factor");
 }
 

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config/parse.h"
+#include "config/settings.h"
 #include "security/jaas.h"
 
 namespace kb::server {
@@ -104,7 +105,7 @@ Result<std::map<std::string, std::shared_ptr<const ListenerSecurity>>> make_list
       auto sasl = sasl_config(c, l, scram_lookup);
       if (!sasl.ok()) return sasl.error();
       sec->sasl = *sasl;
-      sec->sasl_max_receive_bytes = c.get_int("sasl.server.max.receive.size");
+      sec->sasl_max_receive_bytes = c.settings().sasl_server_max_receive_size;
     }
     out.emplace(l.name, std::move(sec));
   }

@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config/config.h"
+#include "config/settings.h"
 #include "server/broker.h"
 #include "server/listener_security.h"
 #include "server/peer_security.h"
@@ -99,7 +100,7 @@ int main(int argc, char** argv) {
     }
 
   spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] %^%l%$ %v");
-  spdlog::set_level(spdlog::level::from_str(config->get_string("log.level")));
+  spdlog::set_level(spdlog::level::from_str(config->settings().log_level));
   spdlog::info("kbroker {} starting: node.id {}, configuration {}, log.dirs {}", KBROKER_VERSION,
                config->node_id(),
                vm.count("config") ? vm["config"].as<std::string>() : std::string("built in (config/broker.yaml)"),

@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "config/config.h"
+#include "config/settings.h"
 
 namespace kb::server {
 
@@ -51,13 +52,13 @@ int64_t bounded_throttle_ms(WindowedRate& r, double rate, double bound, int64_t 
 
 ConnectionLimits ConnectionLimits::from_config(const config::BrokerConfig& config) {
   ConnectionLimits l;
-  l.max_connections = config.get_int("max.connections");
-  l.max_per_ip = config.get_int("max.connections.per.ip");
-  l.quota_samples = config.get_int("quota.window.num");
-  l.quota_window_ms = config.get_int("quota.window.size.seconds") * 1000LL;
+  l.max_connections = config.settings().max_connections;
+  l.max_per_ip = config.settings().max_connections_per_ip;
+  l.quota_samples = config.settings().quota_window_num;
+  l.quota_window_ms = config.settings().quota_window_size_seconds * 1000LL;
   l.max_creation_rate = config.get_int("max.connection.creation.rate");
   std::string why;
-  auto overrides = config::parse_per_ip_overrides(config.get_string("max.connections.per.ip.overrides"), why);
+  auto overrides = config::parse_per_ip_overrides(config.settings().max_connections_per_ip_overrides, why);
   if (!overrides) return l;  // refused when the value was set
   for (const auto& [host, count] : *overrides) {
     if (is_address(host)) {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "config/settings.h"
 #include "protocol/base64.h"
 #include "security/jaas.h"
 #include "security/plain.h"
@@ -69,7 +70,7 @@ BasicAuthenticator::BasicAuthenticator(ImageFn image, std::map<std::string, std:
 std::unique_ptr<BasicAuthenticator> BasicAuthenticator::from_config(const config::BrokerConfig& config,
                                                                     ImageFn image) {
   std::map<std::string, std::string> plain;
-  if (auto text = config.raw("sasl.jaas.config")) add_plain_users(*text, "sasl.jaas.config", plain);
+  if (auto text = config.settings().sasl_jaas_config) add_plain_users(*text, "sasl.jaas.config", plain);
   for (const auto& l : config.listeners()) {
     std::string lower = l.name;
     std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });

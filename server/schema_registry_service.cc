@@ -7,6 +7,7 @@
 #include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 
+#include "config/settings.h"
 #include "registry/auth.h"
 #include "server/registry_auth.h"
 #include "registry/metrics.h"
@@ -55,15 +56,15 @@ class RegistryRestMetrics final : public registry::RestMetrics {
 };
 
 SchemaRegistryService::SchemaRegistryService(const config::BrokerConfig& config, Hooks hooks)
-    : topic_(config.get_string("schema.registry.topic")),
-      replication_factor_(config.get_int("schema.registry.topic.replication.factor")),
-      min_insync_replicas_(config.get_int("min.insync.replicas")),
-      max_request_bytes_(config.get_int("schema.registry.max.request.bytes")),
+    : topic_(config.settings().schema_registry_topic),
+      replication_factor_(config.settings().schema_registry_topic_replication_factor),
+      min_insync_replicas_(config.settings().min_insync_replicas),
+      max_request_bytes_(config.settings().schema_registry_max_request_bytes),
       host_(config.schema_registry_host()),
       port_(config.schema_registry_port()),
       hooks_(std::move(hooks)),
       loop_(std::make_unique<runtime::LoopThread>("kb-schema-reg")) {
-  const int32_t timeout_ms = config.get_int("schema.registry.timeout.ms");
+  const int32_t timeout_ms = config.settings().schema_registry_timeout_ms;
   BrokerSchemaLogOptions lo;
   lo.topic = topic_;
   lo.client_id = "kbroker-" + std::to_string(config.node_id()) + "-schema-registry";
@@ -83,7 +84,7 @@ SchemaRegistryService::SchemaRegistryService(const config::BrokerConfig& config,
   registry_ = std::make_unique<registry::Registry>(*log_, ro);
   // schema.registry.authentication.method: Confluent's authentication.method, under the
   // registry's prefix like its other settings.
-  if (config.get_string("schema.registry.authentication.method") == "BASIC")
+  if (config.settings().schema_registry_authentication_method == "BASIC")
     auth_ = BasicAuthenticator::from_config(config, [this]() -> std::shared_ptr<const controller::MetadataImage> {
       if (!hooks_.controller) return std::make_shared<controller::MetadataImage>();  // not open yet: no users
       return hooks_.controller->image();

@@ -3,6 +3,7 @@
 #include <map>
 #include <set>
 
+#include "config/settings.h"
 #include "protocol/messages/create_topics_request.h"
 #include "protocol/messages/create_topics_response.h"
 #include "server/broker.h"
@@ -124,7 +125,7 @@ void handle_create_topics(RequestContext& ctx, Respond respond) {
   std::map<std::string, controller::CreateTopicResult> results;
   std::map<std::string, double> permits;
   if (!req.validate_only) {
-    const int32_t default_partitions = broker.effective_config()->get_int("num.partitions");
+    const int32_t default_partitions = broker.effective_config()->settings().num_partitions;
     std::erase_if(specs, [&](const controller::CreateTopicSpec& s) {
       const double n = !s.assignments.empty() ? static_cast<double>(s.assignments.size())
                        : s.num_partitions > 0 ? s.num_partitions

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <chrono>
 
+#include "config/settings.h"
 #include "server/broker.h"
 
 namespace kb::server {
@@ -93,7 +94,7 @@ bool on_controller_listener(const RequestContext& ctx) {
   auto same = [](char a, char b) {
     return std::toupper(static_cast<unsigned char>(a)) == std::toupper(static_cast<unsigned char>(b));
   };
-  for (const auto& n : ctx.broker->config().get_list("controller.listener.names"))
+  for (const auto& n : ctx.broker->config().settings().controller_listener_names)
     if (std::equal(n.begin(), n.end(), ctx.listener.begin(), ctx.listener.end(), same)) return true;
   return false;
 }

@@ -1,6 +1,7 @@
 // Handler for api Metadata (key 3), versions 0..12.
 #include <set>
 
+#include "config/settings.h"
 #include "protocol/messages/metadata_request.h"
 #include "protocol/messages/metadata_response.h"
 #include "server/broker.h"
@@ -81,7 +82,7 @@ void handle_metadata(RequestContext& ctx, Respond respond) {
   }
 
   // allow_auto_topic_creation exists from v4; older clients always allowed it.
-  bool may_create = broker.config().get_bool("auto.create.topics.enable") &&
+  bool may_create = broker.config().settings().auto_create_topics_enable &&
                     (ctx.api_version < 4 || req.allow_auto_topic_creation);
   // Auto-creation (of topics the principal may DESCRIBE) takes CREATE on the cluster or the
   // topic; without it the topic is answered TOPIC_AUTHORIZATION_FAILED.
