@@ -10,11 +10,13 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -56,6 +58,7 @@ e2e sends on a fixed schedule and measures each record from its intended send ti
 actual one (OpenMessaging Benchmark's way of not hiding a stalled sender: coordinated omission).
 Defaults: --records 500000 (e2e 100000), --size 1024, --acks 1, --rate 20000, --linger-ms 5,
 --label target, --host 127.0.0.1, null-sink --partitions 6.
+KBENCH_CONFIG="key=value,...": librdkafka properties for every client (e.g. TLS settings).
 )";
 
 [[noreturn]] void die(const std::string& why) {
@@ -111,6 +114,21 @@ void conf_set(rd_kafka_conf_t* conf, const char* key, const std::string& value) 
     die(std::string(key) + ": " + err);
 }
 
+// KBENCH_CONFIG="key=value,key=value": librdkafka properties for every client kbench makes,
+// e.g. security.protocol=ssl,ssl.ca.location=ca.pem for scripts/bench's TLS case.
+void extra_conf(rd_kafka_conf_t* conf) {
+  const char* env = std::getenv("KBENCH_CONFIG");
+  std::string_view rest = env ? env : "";
+  while (!rest.empty()) {
+    const size_t comma = rest.find(',');
+    const std::string_view item = rest.substr(0, comma);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    const size_t eq = item.find('=');
+    if (eq == std::string_view::npos) die("KBENCH_CONFIG: '" + std::string(item) + "' is not key=value");
+    conf_set(conf, std::string(item.substr(0, eq)).c_str(), std::string(item.substr(eq + 1)));
+  }
+}
+
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
 }
@@ -136,6 +154,7 @@ rd_kafka_t* make_producer(const std::string& brokers, const std::string& acks, i
                           Delivery* d, const std::string& compression = "none") {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   conf_set(conf, "bootstrap.servers", brokers);
+  extra_conf(conf);
   conf_set(conf, "compression.codec", compression);
   conf_set(conf, "acks", acks);
   conf_set(conf, "linger.ms", std::to_string(linger_ms));
@@ -237,6 +256,7 @@ int run_delete_topic(const Args& a) {
   std::string brokers = a.required("--brokers"), topic = a.required("--topic");
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   conf_set(conf, "bootstrap.servers", brokers);
+  extra_conf(conf);
   char err[512];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
   if (!rk) die(err);
@@ -335,6 +355,7 @@ int run_e2e(const Args& a) {
   // group.id, so no coordinator is involved), from each partition's current end.
   rd_kafka_conf_t* cconf = rd_kafka_conf_new();
   conf_set(cconf, "bootstrap.servers", brokers);
+  extra_conf(cconf);
   char err[512];
   rd_kafka_t* c = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, err, sizeof err);
   if (!c) die(err);
@@ -440,6 +461,7 @@ int run_consume(const Args& a) {
   int64_t idle_ms = a.integer("--idle-ms", 3000, 1, 3600000);
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   conf_set(conf, "bootstrap.servers", brokers);
+  extra_conf(conf);
   bool grouped = a.has("--group");
   if (grouped) {
     conf_set(conf, "group.id", a.str("--group", ""));
@@ -511,6 +533,7 @@ int run_consume(const Args& a) {
 rd_kafka_t* admin_client(const std::string& brokers) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   conf_set(conf, "bootstrap.servers", brokers);
+  extra_conf(conf);
   char err[512];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
   if (!rk) die(err);
