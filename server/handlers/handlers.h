@@ -102,12 +102,16 @@ bool decode_request(RequestContext& ctx, Request& req, Respond& respond) {
 void report_cut_strings(int16_t api_key, int16_t api_version, const wire::Writer& body);
 
 template <class Message>
-void send_response(int16_t api_version, Respond& respond, const Message& msg) {
+Response encode_response(int16_t api_version, const Message& msg) {
   Response out;
   msg.encode(out.body, api_version);
   if (out.body.truncated_text() || out.body.oversized_names())
     report_cut_strings(Message::kApiKey, api_version, out.body);
-  respond(std::move(out));
+  return out;
+}
+template <class Message>
+void send_response(int16_t api_version, Respond& respond, const Message& msg) {
+  respond(encode_response(api_version, msg));
 }
 template <class Message>
 void send_response(RequestContext& ctx, Respond& respond, const Message& msg) {

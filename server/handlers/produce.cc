@@ -201,14 +201,11 @@ void append_and_answer(std::shared_ptr<PendingProduce> pp) {
           pp->respond(std::move(out));
           return;
         }
-        if (pp->api_version < 1 || !pp->resp.node_endpoints.empty()) return send_response(pp->api_version, pp->respond, pp->resp);
         // request_percentage is decided once this answer is encoded: its throttle_time_ms is
         // the body's last field, before the (then empty) tagged-field section of v9+.
-        Respond located = [pp](Response&& out) {
-          throttle_is_last_field(out, pp->api_version >= 9);
-          pp->respond(std::move(out));
-        };
-        send_response(pp->api_version, located, pp->resp);
+        Response out = encode_response(pp->api_version, pp->resp);
+        if (pp->api_version >= 1 && pp->resp.node_endpoints.empty()) throttle_is_last_field(out, pp->api_version >= 9);
+        pp->respond(std::move(out));
       });
 }
 

@@ -252,14 +252,19 @@ void delete_topic(rd_kafka_t* rk, const std::string& topic) {
   if (!failure.empty()) die("delete topic " + topic + ": " + failure);
 }
 
-int run_delete_topic(const Args& a) {
-  std::string brokers = a.required("--brokers"), topic = a.required("--topic");
+rd_kafka_t* admin_client(const std::string& brokers) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   conf_set(conf, "bootstrap.servers", brokers);
   extra_conf(conf);
   char err[512];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
   if (!rk) die(err);
+  return rk;
+}
+
+int run_delete_topic(const Args& a) {
+  std::string topic = a.required("--topic");
+  rd_kafka_t* rk = admin_client(a.required("--brokers"));
   delete_topic(rk, topic);
   rd_kafka_destroy(rk);
   return 0;
@@ -528,16 +533,6 @@ int run_consume(const Args& a) {
               label.c_str(), static_cast<long long>(got), static_cast<long long>(bytes), secs,
               static_cast<double>(got) / secs, static_cast<double>(bytes) / secs / 1e6);
   return 0;
-}
-
-rd_kafka_t* admin_client(const std::string& brokers) {
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  conf_set(conf, "bootstrap.servers", brokers);
-  extra_conf(conf);
-  char err[512];
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-  if (!rk) die(err);
-  return rk;
 }
 
 int run_create_topics(const Args& a) {
